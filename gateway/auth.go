@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/weightgate/weightgate/gateway/identity"
+)
+
+// authenticate verifies the bearer token, if any, and puts the subject in the
+// request scope. No Authorization header means anonymous: the policy decides
+// what anonymous requesters get (open weights need no token). A present but
+// bad token is always 401, never downgraded to anonymous.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, present, err := identity.ParseBearer(r.Header.Get("Authorization"))
+		// The token has been read; nothing downstream (storage, logs) needs it.
+		r.Header.Del("Authorization")
+		if err == nil && !present {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err == nil && s.opts.Auth == nil {
+			err = &identity.Error{Code: identity.CodeInvalidToken, Reason: identity.ReasonUnknownIssuer, Message: "This gateway trusts no token issuer."}
+		}
+		if err == nil {
+			sub, verr := s.opts.Auth.Verify(r.Context(), raw)
+			if verr == nil {
+				scopeFrom(r.Context()).Subject = sub
+				next.ServeHTTP(w, r)
+				return
+			}
+			err = verr
+		}
+		s.refuseToken(w, r, err)
+	})
+}
+
+// refuseToken answers 401 for a rejected token. Downloads get their one
+// decision record here, since they never reach their handler.
+func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, err error) {
+	e := &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "The bearer token was rejected.", Err: err}
+	var ie *identity.Error
+	if errors.As(err, &ie) && ie.Message != "" {
+		e.Message = ie.Message
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="weightgate", error="invalid_token"`)
+	if model, file, ok := resolveParts(r.URL.Path); ok {
+		rec := s.newRecord(r, "resolve")
+		rec.Model, rec.Object, rec.Kind = model, file, ObjectKind(file)
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
+		if ie != nil {
+			rec.Reason = ie.Reason + ": " + ie.Message
+		}
+		if aerr := s.opts.Audit.Record(r.Context(), rec); aerr != nil {
+			writeError(w, r, s.logger, auditUnavailable(aerr))
+			return
+		}
+	}
+	writeError(w, r, s.logger, e)
+}
+
+// resolveParts splits a download path, /{org}/{name}/resolve/{rev}/{path},
+// for the requests that are refused before routing.
+func resolveParts(p string) (model, file string, ok bool) {
+	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 5)
+	if len(parts) != 5 || parts[2] != "resolve" || parts[0] == "api" {
+		return "", "", false
+	}
+	return parts[0] + "/" + parts[1], parts[4], true
+}

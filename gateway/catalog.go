@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/weightgate/weightgate/policy"
+)
+
+// ErrModelNotFound is returned by Catalog for a model with no objects.
+var ErrModelNotFound = errors.New("model not found")
+
+// modelSegment is the shape of an org or model name: what the Hugging Face
+// Hub accepts, and nothing that could walk out of a prefix.
+var modelSegment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$`)
+
+// ValidModelID reports whether id is "org/name" with two well-formed segments.
+func ValidModelID(id string) bool {
+	org, name, ok := strings.Cut(id, "/")
+	return ok && validSegment(org) && validSegment(name)
+}
+
+func validSegment(s string) bool {
+	return modelSegment.MatchString(s) && !strings.Contains(s, "..")
+}
+
+// Model is what the gateway knows of one model: its files and classification.
+type Model struct {
+	ID    string       // "org/name"
+	Files []ObjectInfo // keys relative to the model's prefix, sorted
+	// Manifest is nil when the model is unclassified: export.yaml is missing
+	// or failed strict parsing (ParseError says why).
+	Manifest     *Manifest
+	ParseError   string
+	Revision     string // 40 hex: export.yaml's, or derived from the files
+	LastModified time.Time
+}
+
+// PolicyModel is the model as the policy sees it.
+func (m *Model) PolicyModel() policy.Model {
+	pm := policy.Model{ID: m.ID, Revision: m.Revision}
+	if m.Manifest != nil {
+		pm.Classified = true
+		pm.Weights = m.Manifest.Weights
+		pm.ECCN = m.Manifest.ECCN
+		if m.Manifest.TrainingComputeFLOP != nil {
+			pm.TrainingComputeFLOP = *m.Manifest.TrainingComputeFLOP
+		}
+	}
+	return pm
+}
+
+// Open reports whether the model is classified as open weights.
+func (m *Model) Open() bool { return m.Manifest != nil && m.Manifest.Weights == "open" }
+
+// File returns the listed file at path p.
+func (m *Model) File(p string) (ObjectInfo, bool) {
+	i, ok := slices.BinarySearchFunc(m.Files, p, func(o ObjectInfo, p string) int { return strings.Compare(o.Key, p) })
+	if !ok {
+		return ObjectInfo{}, false
+	}
+	return m.Files[i], true
+}
+
+// deriveRevision is a stable commit-like id for a model without a declared
+// revision: SHA-1 over every file's path, size and ETag, so that it changes
+// exactly when the model's contents do.
+func deriveRevision(files []ObjectInfo) string {
+	h := sha1.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00%s\n", f.Key, f.Size, f.ETag)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Catalog reads models from an ObjectStore and caches them, so that the hot
+// path (one request per shard) does not list and re-read export.yaml each time.
+// Storage errors are never cached; a missing model is, for the TTL.
+type Catalog struct {
+	store  ObjectStore
+	cache  *expirable.LRU[string, *Model]
+	flight singleflight.Group
+	logger *slog.Logger
+}
+
+// NewCatalog returns a catalog over store keeping at most size models for ttl.
+func NewCatalog(store ObjectStore, size int, ttl time.Duration, logger *slog.Logger) *Catalog {
+	return &Catalog{
+		store:  store,
+		cache:  expirable.NewLRU[string, *Model](size, nil, ttl),
+		logger: logger,
+	}
+}
+
+// catalogLoadTimeout bounds one model load that concurrent requests share.
+const catalogLoadTimeout = 30 * time.Second
+
+// Model returns the model id ("org/name"). It returns an error wrapping
+// ErrModelNotFound when no object lies below the model's prefix, and any
+// other error when storage cannot be read.
+func (c *Catalog) Model(ctx context.Context, id string) (*Model, error) {
+	if !ValidModelID(id) {
+		return nil, fmt.Errorf("%w: malformed id %q", ErrModelNotFound, id)
+	}
+	if m, ok := c.cache.Get(id); ok {
+		return foundOrNot(m)
+	}
+	// Concurrent requests for the same model share one load. The load is
+	// detached from the first caller's cancellation so that its disconnect
+	// does not fail the others, and bounded so that it cannot hang.
+	ch := c.flight.DoChan(id, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), catalogLoadTimeout)
+		defer cancel()
+		m, err := c.load(lctx, id)
+		if err != nil {
+			return nil, err
+		}
+		c.cache.Add(id, m)
+		return m, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return foundOrNot(res.Val.(*Model))
+	}
+}
+
+func foundOrNot(m *Model) (*Model, error) {
+	if len(m.Files) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrModelNotFound, m.ID)
+	}
+	return m, nil
+}
+
+func (c *Catalog) load(ctx context.Context, id string) (*Model, error) {
+	prefix := id + "/"
+	objs, err := c.store.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	m := &Model{ID: id, Files: make([]ObjectInfo, 0, len(objs))}
+	for _, o := range objs {
+		o.Key = strings.TrimPrefix(o.Key, prefix)
+		if o.Key == "" || strings.HasSuffix(o.Key, "/") {
+			continue // directory markers some S3 tools create
+		}
+		m.Files = append(m.Files, o)
+		if o.ModTime.After(m.LastModified) {
+			m.LastModified = o.ModTime
+		}
+	}
+	slices.SortFunc(m.Files, func(a, b ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	if len(m.Files) == 0 {
+		return m, nil
+	}
+	if mf, ok := m.File(ManifestName); !ok {
+		m.ParseError = "export.yaml is missing"
+	} else if mf.Size > MaxManifestSize {
+		m.ParseError = fmt.Sprintf("export.yaml is %d bytes, more than the %d allowed", mf.Size, MaxManifestSize)
+	} else {
+		b, err := c.readAll(ctx, prefix+ManifestName, mf)
+		if err != nil {
+			return nil, err
+		}
+		man, err := ParseManifest(b)
+		if err != nil {
+			m.ParseError = err.Error()
+		} else {
+			m.Manifest = &man
+		}
+	}
+	if m.ParseError != "" {
+		c.logger.Warn("model is unclassified", "model", id, "reason", m.ParseError)
+	}
+	if m.Manifest != nil && m.Manifest.Revision != "" {
+		m.Revision = m.Manifest.Revision
+	} else {
+		m.Revision = deriveRevision(m.Files)
+	}
+	return m, nil
+}
+
+func (c *Catalog) readAll(ctx context.Context, key string, info ObjectInfo) ([]byte, error) {
+	rc, err := c.store.Open(ctx, key, info.ETag, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// MaxCatalogModels bounds the catalog listing.
+const MaxCatalogModels = 10_000
+
+// Models returns every model in the store, sorted by id.
+func (c *Catalog) Models(ctx context.Context) ([]*Model, error) {
+	orgs, err := c.store.ListDirs(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("list organisations: %w", err)
+	}
+	var out []*Model
+	for _, org := range orgs {
+		names, err := c.store.ListDirs(ctx, org)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", org, err)
+		}
+		for _, name := range names {
+			id := strings.TrimSuffix(org+name, "/")
+			if !ValidModelID(id) {
+				continue
+			}
+			if len(out) >= MaxCatalogModels {
+				return nil, fmt.Errorf("catalog has more than %d models", MaxCatalogModels)
+			}
+			m, err := c.Model(ctx, id)
+			if errors.Is(err, ErrModelNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,186 @@
+// Package dirstore serves the gateway's model layout from a local directory:
+// the key "org/name/file" is the file dir/org/name/file. It is the embedded
+// default backend, so that the gateway runs with no external service.
+package dirstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/weightgate/weightgate/gateway"
+)
+
+// Store is a gateway.ObjectStore over a directory. All access goes through an
+// os.Root, so no key (nor a symlink inside the tree) can reach outside it.
+type Store struct {
+	root *os.Root
+	dir  string
+}
+
+var _ gateway.ObjectStore = (*Store)(nil)
+
+// Open returns a Store over dir, which must be an existing directory.
+func Open(dir string) (*Store, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("dirstore: %w", err)
+	}
+	return &Store{root: root, dir: dir}, nil
+}
+
+// Close releases the directory.
+func (s *Store) Close() error { return s.root.Close() }
+
+// String names the store for logs.
+func (s *Store) String() string { return "dir:" + s.dir }
+
+func checkKey(key string) error {
+	if !fs.ValidPath(key) || key == "." {
+		return fmt.Errorf("dirstore: invalid key %q: %w", key, gateway.ErrObjectNotFound)
+	}
+	return nil
+}
+
+// etag identifies a file's version without reading it: a hash of its key,
+// size and modification time, which change whenever it is rewritten.
+func etag(key string, fi fs.FileInfo) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d", key, fi.Size(), fi.ModTime().UnixNano()))
+	return hex.EncodeToString(sum[:16])
+}
+
+func info(key string, fi fs.FileInfo) gateway.ObjectInfo {
+	return gateway.ObjectInfo{Key: key, Size: fi.Size(), ETag: etag(key, fi), ModTime: fi.ModTime()}
+}
+
+func mapErr(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("dirstore: %s: %w", key, gateway.ErrObjectNotFound)
+	}
+	return fmt.Errorf("dirstore: %w", err)
+}
+
+// Stat implements gateway.ObjectStore. A directory is not an object.
+func (s *Store) Stat(_ context.Context, key string) (gateway.ObjectInfo, error) {
+	if err := checkKey(key); err != nil {
+		return gateway.ObjectInfo{}, err
+	}
+	fi, err := s.root.Stat(key)
+	if err != nil {
+		return gateway.ObjectInfo{}, mapErr(key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return gateway.ObjectInfo{}, fmt.Errorf("dirstore: %s is not a file: %w", key, gateway.ErrObjectNotFound)
+	}
+	return info(key, fi), nil
+}
+
+// Open implements gateway.ObjectStore.
+func (s *Store) Open(_ context.Context, key, wantETag string, offset, length int64) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	f, err := s.root.Open(key)
+	if err != nil {
+		return nil, mapErr(key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, mapErr(key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("dirstore: %s is not a file: %w", key, gateway.ErrObjectNotFound)
+	}
+	if got := etag(key, fi); wantETag != "" && got != wantETag {
+		f.Close()
+		return nil, fmt.Errorf("dirstore: %s: %w", key, gateway.ErrObjectChanged)
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dirstore: %w", err)
+		}
+	}
+	if length < 0 {
+		return f, nil
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, length), f}, nil
+}
+
+// List implements gateway.ObjectStore.
+func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, error) {
+	// Walk only the deepest directory the prefix names, not the whole tree.
+	dir := strings.TrimSuffix(path.Dir(prefix+"x"), "/")
+	var out []gateway.ObjectInfo
+	err := fs.WalkDir(s.root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !d.Type().IsRegular() || !strings.HasPrefix(p, prefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if len(out) >= gateway.MaxListedObjects {
+			return gateway.ErrListTooLarge
+		}
+		out = append(out, info(p, fi))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dirstore: list %q: %w", prefix, err)
+	}
+	slices.SortFunc(out, func(a, b gateway.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// ListDirs implements gateway.ObjectStore.
+func (s *Store) ListDirs(_ context.Context, prefix string) ([]string, error) {
+	dir := strings.TrimSuffix(prefix, "/")
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := fs.ReadDir(s.root.FS(), dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dirstore: list %q: %w", prefix, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name()+"/")
+		}
+	}
+	return out, nil
+}
+
+// Ping implements gateway.ObjectStore.
+func (s *Store) Ping(context.Context) error {
+	if _, err := s.root.Stat("."); err != nil {
+		return fmt.Errorf("dirstore: %w", err)
+	}
+	return nil
+}

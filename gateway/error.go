@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// Error codes sent to clients in the JSON body's "code". They are stable:
+// clients and dashboards key on them.
+const (
+	CodeAuthenticationRequired = "authentication_required"
+	CodeInvalidToken           = "invalid_token"
+	CodeRepoNotFound           = "repo_not_found"
+	CodeEntryNotFound          = "entry_not_found"
+	CodeRevisionNotFound       = "revision_not_found"
+	CodeInvalidPath            = "invalid_path"
+	CodeInvalidRange           = "invalid_range"
+	CodeMultipleRanges         = "multiple_ranges"
+	CodeRangeNotSatisfiable    = "range_not_satisfiable"
+	CodeStorageUnavailable     = "storage_unavailable"
+	CodeAuditUnavailable       = "audit_unavailable"
+	CodePolicyUnavailable      = "policy_unavailable"
+	CodeMethodNotAllowed       = "method_not_allowed"
+	CodeNotFound               = "not_found"
+	CodeInternal               = "internal"
+)
+
+// Hugging Face Hub error codes, sent in X-Error-Code; huggingface_hub turns
+// them into its typed exceptions (RepositoryNotFoundError, GatedRepoError, ...).
+const (
+	HubRepoNotFound     = "RepoNotFound"
+	HubEntryNotFound    = "EntryNotFound"
+	HubRevisionNotFound = "RevisionNotFound"
+	HubGatedRepo        = "GatedRepo"
+)
+
+// Error is an error with everything needed to answer a client: status, a
+// stable code, a message safe to show, and the Hub's code. Err, the internal
+// cause, goes to the operator's log and never to the client.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	HubCode string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error     string `json:"error"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+}
+
+// asError returns err as an *Error; any other error becomes a 500 whose
+// details stay in the log ("Internal error." to the client).
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "Internal error.", Err: err}
+}
+
+// writeError is the one place that turns an error into an HTTP response.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	e := asError(err)
+	id := RequestID(r.Context())
+	if e.Status >= 500 {
+		logger.Error("request failed", "request_id", id, "code", e.Code, "status", e.Status, "err", err)
+	} else if e.Err != nil {
+		logger.Info("request refused", "request_id", id, "code", e.Code, "status", e.Status, "err", e.Err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Error-Code", cmp.Or(e.HubCode, e.Code))
+	h.Set("X-Error-Message", headerSafe(e.Message))
+	h.Del("Content-Length")
+	h.Del("ETag")
+	h.Del("Accept-Ranges")
+	w.WriteHeader(e.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	_ = json.NewEncoder(w).Encode(errorBody{Error: e.Message, Code: e.Code, RequestID: id})
+}
+
+// headerSafe keeps a message to one line of printable ASCII so it can travel
+// in a header.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return ' '
+		}
+		return r
+	}, s)
+}

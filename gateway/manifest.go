@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ManifestName is the object, below a model's prefix, that classifies it.
+const ManifestName = "export.yaml"
+
+// MaxManifestSize bounds export.yaml; a larger file leaves the model
+// unclassified instead of being read into memory.
+const MaxManifestSize = 64 << 10
+
+// Manifest is a model's export classification, export.yaml.
+type Manifest struct {
+	Weights             string   // "open" | "closed"
+	TrainingComputeFLOP *float64 // nil when absent (allowed only for open models)
+	ECCN                string
+	Revision            string // 40 lowercase hex, or "" to derive one
+}
+
+var hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// ParseManifest parses export.yaml strictly: one YAML mapping with only the
+// known keys, each of the right type, no duplicates, weights "open" or
+// "closed", a finite non-negative training_compute_flop that is required for
+// closed weights. Anything else is an error, and the caller treats the model
+// as unclassified.
+//
+// The YAML node tree is walked by hand rather than decoded into a struct,
+// because yaml.v3 converts scalars between types silently (weights: 5 would
+// become the string "5", revision: 1234 a string) and strictness here is the
+// point.
+func ParseManifest(b []byte) (Manifest, error) {
+	var m Manifest
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return m, errors.New("export.yaml is empty")
+		}
+		return m, fmt.Errorf("export.yaml: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return m, errors.New("export.yaml: more than one YAML document")
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return m, errors.New("export.yaml: top level must be a mapping")
+	}
+	root := doc.Content[0]
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+			return m, fmt.Errorf("export.yaml line %d: keys must be strings", k.Line)
+		}
+		if seen[k.Value] {
+			return m, fmt.Errorf("export.yaml line %d: duplicate key %q", k.Line, k.Value)
+		}
+		seen[k.Value] = true
+		switch k.Value {
+		case "weights":
+			s, err := scalarString(v, k.Value)
+			if err != nil {
+				return m, err
+			}
+			if s != "open" && s != "closed" {
+				return m, fmt.Errorf("export.yaml line %d: weights must be open or closed, got %q", v.Line, s)
+			}
+			m.Weights = s
+		case "training_compute_flop":
+			if v.Kind != yaml.ScalarNode || (v.Tag != "!!float" && v.Tag != "!!int") {
+				return m, fmt.Errorf("export.yaml line %d: training_compute_flop must be a number, got %s", v.Line, describeNode(v))
+			}
+			f, err := strconv.ParseFloat(v.Value, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return m, fmt.Errorf("export.yaml line %d: training_compute_flop must be a finite number, got %q", v.Line, v.Value)
+			}
+			if f < 0 {
+				return m, fmt.Errorf("export.yaml line %d: training_compute_flop must not be negative, got %q", v.Line, v.Value)
+			}
+			m.TrainingComputeFLOP = &f
+		case "eccn":
+			s, err := scalarString(v, k.Value)
+			if err != nil {
+				return m, err
+			}
+			m.ECCN = s
+		case "revision":
+			s, err := scalarString(v, k.Value)
+			if err != nil {
+				return m, err
+			}
+			if !hex40.MatchString(s) {
+				return m, fmt.Errorf("export.yaml line %d: revision must be 40 lowercase hex digits, got %q", v.Line, s)
+			}
+			m.Revision = s
+		default:
+			return m, fmt.Errorf("export.yaml line %d: unknown key %q", k.Line, k.Value)
+		}
+	}
+	if m.Weights == "" {
+		return m, errors.New("export.yaml: weights is required")
+	}
+	if m.Weights == "closed" && m.TrainingComputeFLOP == nil {
+		return m, errors.New("export.yaml: training_compute_flop is required for closed weights")
+	}
+	return m, nil
+}
+
+func scalarString(v *yaml.Node, key string) (string, error) {
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+		return "", fmt.Errorf("export.yaml line %d: %s must be a string, got %s", v.Line, key, describeNode(v))
+	}
+	return v.Value, nil
+}
+
+func describeNode(v *yaml.Node) string {
+	switch v.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return fmt.Sprintf("%s %q", v.Tag, v.Value)
+}

@@ -1,0 +1,305 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weightgate/weightgate/policy"
+)
+
+// A download that passed every check: what to send.
+type transfer struct {
+	model  *Model
+	key    string // storage key
+	info   ObjectInfo
+	rng    byteRange
+	status int // 200 or 206
+}
+
+// handleResolve serves GET/HEAD /{org}/{name}/resolve/{rev}/{path...}, the
+// Hub's file download. Every request gets exactly one decision record, written
+// before the status line; a GET that streams gets a transfer record too.
+func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
+	rec := s.newRecord(r, "resolve")
+	t, refusal := s.resolve(r, rec)
+	if refusal != nil {
+		rec.Decision, rec.Status = "deny", refusal.Status
+		if rec.Code == "" {
+			rec.Code, rec.Reason = refusal.Code, refusal.Message
+		}
+	} else {
+		rec.Decision, rec.Status = "allow", t.status
+	}
+	if err := s.opts.Audit.Record(r.Context(), rec); err != nil {
+		writeError(w, r, s.logger, auditUnavailable(err))
+		return
+	}
+	if refusal != nil {
+		if refusal.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", t.info.Size))
+		}
+		writeError(w, r, s.logger, refusal)
+		return
+	}
+	s.stream(w, r, t, rec)
+}
+
+// resolve runs every check of a download in order and fills rec with what it
+// learns. It returns the transfer to make or the refusal to send.
+func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
+	ctx := r.Context()
+	sc := scopeFrom(ctx)
+	id := r.PathValue("org") + "/" + r.PathValue("name")
+	rev, file := r.PathValue("rev"), r.PathValue("path")
+	t := transfer{info: ObjectInfo{Size: -1}}
+	if err := checkFilePath(file); err != nil {
+		return t, err
+	}
+
+	m, err := s.opts.Catalog.Model(ctx, id)
+	if errors.Is(err, ErrModelNotFound) {
+		return t, repoNotFound(sc.Subject.Anonymous, id)
+	}
+	if err != nil {
+		return t, storageUnavailable(err)
+	}
+	t.model = m
+	rec.ModelRevision, rec.Classified, rec.ModelError = m.Revision, m.Manifest != nil, m.ParseError
+	if m.Manifest != nil {
+		rec.Weights = m.Manifest.Weights
+		if m.Manifest.TrainingComputeFLOP != nil {
+			rec.ComputeFLOP = *m.Manifest.TrainingComputeFLOP
+		}
+	}
+
+	// Stat before deciding: the policy sees the object's real size, and
+	// nothing is written before storage has answered. A missing file is still
+	// decided first, so that a refused requester cannot probe which files a
+	// model has.
+	t.key = id + "/" + file
+	info, err := s.opts.Store.Stat(ctx, t.key)
+	exists := err == nil
+	if err != nil && !errors.Is(err, ErrObjectNotFound) {
+		return t, storageUnavailable(err)
+	}
+	if exists {
+		t.info = info
+		rec.Size = info.Size
+	}
+
+	in := policy.Input{
+		Subject: sc.Subject,
+		Model:   m.PolicyModel(),
+		Object:  policy.Object{Path: file, Kind: ObjectKind(file), Size: max(info.Size, 0)},
+		Request: s.policyRequest(r, "resolve"),
+	}
+	d, perr := s.opts.Policy.Decide(ctx, in)
+	rec.Code, rec.Reason, rec.Basis = d.Code, d.Reason, d.Basis
+	rec.PolicyBundle, rec.PolicyRevision = d.Bundle, d.Revision
+	if perr != nil || (!d.Allow && d.Code == policy.CodePolicyError) {
+		s.logger.Error("policy evaluation failed", "request_id", sc.RequestID, "model", id, "err", perr)
+		return t, &Error{Status: http.StatusInternalServerError, Code: policy.CodePolicyError,
+			Message: "The export policy could not be evaluated; access is denied.", Err: perr}
+	}
+	if !d.Allow {
+		if d.Code == CodeAuthenticationRequired {
+			// Same answer as for a model that does not exist: anonymous
+			// callers do not learn which non-open models exist.
+			return t, repoNotFound(true, id)
+		}
+		return t, &Error{Status: http.StatusForbidden, Code: d.Code, Message: d.Reason, HubCode: HubGatedRepo}
+	}
+
+	if !revisionMatches(rev, m.Revision) {
+		return t, &Error{Status: http.StatusNotFound, Code: CodeRevisionNotFound, HubCode: HubRevisionNotFound,
+			Message: fmt.Sprintf("Revision %q not found for %s; use main or %s.", rev, id, m.Revision)}
+	}
+	if !exists {
+		return t, &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, HubCode: HubEntryNotFound,
+			Message: fmt.Sprintf("%s has no file %q at revision %s.", id, file, m.Revision)}
+	}
+	t.rng, t.status = byteRange{Start: 0, Length: info.Size}, http.StatusOK
+	rng, partial, rerr := parseRange(r.Header.Get("Range"), info.Size)
+	if rerr != nil {
+		return t, rerr.(*Error)
+	}
+	if partial {
+		t.rng, t.status = rng, http.StatusPartialContent
+	}
+	return t, nil
+}
+
+// stream sends the transfer. Headers come from the stat; the storage read is
+// opened (and so has answered) before the status line; after the first byte
+// an error aborts the connection, so a client never takes a short body for a
+// whole one.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec *AuditRecord) {
+	h := w.Header()
+	h.Set("Content-Type", contentType(t.key))
+	h.Set("ETag", strconv.Quote(t.info.ETag))
+	h.Set("X-Repo-Commit", t.model.Revision)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Content-Length", strconv.FormatInt(t.rng.Length, 10))
+	if !t.info.ModTime.IsZero() {
+		h.Set("Last-Modified", t.info.ModTime.UTC().Format(http.TimeFormat))
+	}
+	if t.status == http.StatusPartialContent {
+		h.Set("Content-Range", t.rng.contentRange(t.info.Size))
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(t.status)
+		return
+	}
+
+	start := time.Now()
+	done := &AuditRecord{Type: RecordTransfer, RequestID: rec.RequestID, Model: rec.Model, Object: rec.Object,
+		Subject: rec.Subject, Anonymous: rec.Anonymous, Expected: t.rng.Length}
+	finish := func(n int64, outcome string, err error) {
+		done.Time, done.Bytes, done.Outcome = s.opts.Now().UTC(), n, outcome
+		done.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+		if err != nil {
+			done.Error = err.Error()
+		}
+		if aerr := s.opts.Audit.Record(r.Context(), done); aerr != nil {
+			s.logger.Error("audit: transfer record lost", "request_id", rec.RequestID, "err", aerr)
+		}
+	}
+
+	body, err := s.opts.Store.Open(r.Context(), t.key, t.info.ETag, t.rng.Start, t.rng.Length)
+	if err != nil {
+		finish(0, OutcomeError, err)
+		if errors.Is(err, ErrObjectChanged) {
+			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
+				Message: "The file changed while it was being served; retry.", Err: err}
+		} else {
+			err = storageUnavailable(err)
+		}
+		h.Set("Retry-After", "1")
+		writeError(w, r, s.logger, err)
+		return
+	}
+	defer body.Close()
+	w.WriteHeader(t.status)
+	src := &readErrTracker{r: body}
+	n, err := io.Copy(w, src)
+	switch {
+	case src.err != nil:
+		finish(n, OutcomeError, src.err)
+	case err != nil:
+		finish(n, OutcomeAborted, err)
+	case n != t.rng.Length:
+		finish(n, OutcomeError, fmt.Errorf("storage returned %d of %d bytes", n, t.rng.Length))
+	default:
+		finish(n, OutcomeComplete, nil)
+		return
+	}
+	s.logger.Warn("transfer aborted", "request_id", rec.RequestID, "model", rec.Model, "object", rec.Object,
+		"bytes", n, "expected", t.rng.Length, "outcome", done.Outcome, "err", done.Error)
+	// net/http closes the connection without completing the response.
+	panic(http.ErrAbortHandler)
+}
+
+// readErrTracker remembers a read error so that a storage failure can be told
+// apart from a client that went away.
+type readErrTracker struct {
+	r   io.Reader
+	err error
+}
+
+func (t *readErrTracker) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// revisionMatches accepts the branch names clients send by default and the
+// model's own commit id.
+func revisionMatches(rev, commit string) bool {
+	return rev == "main" || rev == "HEAD" || rev == commit
+}
+
+// checkFilePath rejects a file path that is empty, absolute, or could escape
+// the model's prefix or confuse a storage backend.
+func checkFilePath(p string) *Error {
+	bad := func(why string) *Error {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidPath, Message: fmt.Sprintf("Invalid file path %q: %s.", p, why)}
+	}
+	if p == "" {
+		return bad("empty")
+	}
+	if len(p) > 1024 {
+		return bad("longer than 1024 bytes")
+	}
+	if strings.ContainsAny(p, "\\\x00") {
+		return bad("backslash or NUL")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return bad("empty path segment")
+		case ".", "..":
+			return bad("relative path segment")
+		}
+		for _, c := range seg {
+			if c < 0x20 || c == 0x7f {
+				return bad("control character")
+			}
+		}
+	}
+	return nil
+}
+
+func contentType(key string) string {
+	if ct := mime.TypeByExtension(path.Ext(key)); ct != "" && ObjectKind(key) == policy.KindOther {
+		return ct
+	}
+	return "application/octet-stream"
+}
+
+// repoNotFound is the answer for a missing model, and for an anonymous caller
+// the answer for any model it may not see: the same bytes either way.
+func repoNotFound(anonymous bool, id string) *Error {
+	if anonymous {
+		return &Error{Status: http.StatusUnauthorized, Code: CodeAuthenticationRequired, HubCode: HubRepoNotFound,
+			Message: fmt.Sprintf("Repository %s not found, or it requires authentication.", id)}
+	}
+	return &Error{Status: http.StatusNotFound, Code: CodeRepoNotFound, HubCode: HubRepoNotFound,
+		Message: fmt.Sprintf("Repository %s not found.", id)}
+}
+
+func storageUnavailable(err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
+		Message: "Model storage is unavailable; try again later.", Err: err}
+}
+
+func auditUnavailable(err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeAuditUnavailable,
+		Message: "The audit log cannot be written, so nothing is served; try again later.", Err: err}
+}
+
+// newRecord starts the decision record of a request.
+func (s *Server) newRecord(r *http.Request, api string) *AuditRecord {
+	sub := scopeFrom(r.Context()).Subject
+	return &AuditRecord{
+		Type: RecordDecision, Time: s.opts.Now().UTC(), RequestID: RequestID(r.Context()),
+		RemoteAddr: r.RemoteAddr, Method: r.Method, API: api,
+		Subject: sub.ID, Anonymous: sub.Anonymous, Country: sub.Country, Nationality: sub.Nationality,
+		Entity: sub.Entity.Name, EntityID: sub.Entity.ID, EntityHQ: sub.Entity.HQ, ParentHQ: sub.Entity.ParentHQ,
+		Model: r.PathValue("org") + "/" + r.PathValue("name"), Object: r.PathValue("path"),
+		Kind: ObjectKind(r.PathValue("path")), Range: r.Header.Get("Range"),
+	}
+}
+
+func (s *Server) policyRequest(r *http.Request, api string) policy.Request {
+	return policy.Request{Method: r.Method, API: api, Range: r.Header.Get("Range"),
+		RemoteAddr: r.RemoteAddr, Time: s.opts.Now().UTC().Format(time.RFC3339)}
+}

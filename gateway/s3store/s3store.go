@@ -1,0 +1,212 @@
+// Package s3store serves the gateway's model layout from any S3-compatible
+// server through minio-go: the key "org/name/file" is the object
+// Prefix+"org/name/file" in Bucket.
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/weightgate/weightgate/gateway"
+)
+
+// Config locates the bucket. Credentials are never read from the config
+// file: AccessKey/SecretKey are filled from the environment by the caller,
+// and when empty the standard AWS/MinIO environment variables and the AWS
+// shared credentials file are tried, in that order.
+type Config struct {
+	Endpoint  string // host:port, no scheme
+	Secure    bool   // TLS
+	Bucket    string
+	Prefix    string // optional key prefix, e.g. "models/"
+	Region    string
+	AccessKey string
+	SecretKey string
+	// MaxRetries is minio-go's retry count for a failed request (1 = no
+	// retry). Kept low: a gateway in front of a dead store should answer
+	// 503 in seconds, not back off for a minute.
+	MaxRetries int
+	// Timeout bounds metadata calls (stat, list) and the wait for the first
+	// byte of a read. Default 30s.
+	Timeout time.Duration
+}
+
+// Store is a gateway.ObjectStore over one bucket.
+type Store struct {
+	c       *minio.Client
+	bucket  string
+	prefix  string
+	timeout time.Duration
+}
+
+var _ gateway.ObjectStore = (*Store)(nil)
+
+// New returns a Store. It does not contact the server; Ping does.
+func New(cfg Config) (*Store, error) {
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		return nil, errors.New("s3store: endpoint and bucket are required")
+	}
+	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
+	if cfg.AccessKey == "" {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{}, &credentials.EnvMinio{}, &credentials.FileAWSCredentials{},
+		})
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 2
+	}
+	tr, err := minio.DefaultTransport(cfg.Secure)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: %w", err)
+	}
+	tr.ResponseHeaderTimeout = cfg.Timeout
+	// Never let the transport negotiate compression: byte ranges and sizes
+	// must refer to the stored bytes.
+	tr.DisableCompression = true
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds: creds, Secure: cfg.Secure, Region: cfg.Region, Transport: tr,
+		BucketLookup: minio.BucketLookupPath, MaxRetries: cfg.MaxRetries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3store: %w", err)
+	}
+	return &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}, nil
+}
+
+// String names the store for logs.
+func (s *Store) String() string { return fmt.Sprintf("s3:%s/%s/%s", s.c.EndpointURL().Host, s.bucket, s.prefix) }
+
+// mapErr translates S3 errors at the boundary: a missing key becomes
+// gateway.ErrObjectNotFound, a failed If-Match gateway.ErrObjectChanged, and
+// everything else stays an opaque storage failure.
+func mapErr(key string, err error) error {
+	resp := minio.ToErrorResponse(err)
+	switch {
+	case resp.Code == "NoSuchKey" || (resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket"):
+		return fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectNotFound)
+	case resp.Code == "PreconditionFailed" || resp.StatusCode == http.StatusPreconditionFailed:
+		return fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectChanged)
+	}
+	return fmt.Errorf("s3store: %s: %w", key, err)
+}
+
+func (s *Store) info(o minio.ObjectInfo) gateway.ObjectInfo {
+	return gateway.ObjectInfo{
+		Key: strings.TrimPrefix(o.Key, s.prefix), Size: o.Size,
+		ETag: strings.Trim(o.ETag, `"`), ModTime: o.LastModified,
+	}
+}
+
+// Stat implements gateway.ObjectStore.
+func (s *Store) Stat(ctx context.Context, key string) (gateway.ObjectInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	o, err := s.c.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{})
+	if err != nil {
+		return gateway.ObjectInfo{}, mapErr(key, err)
+	}
+	if strings.HasSuffix(key, "/") {
+		return gateway.ObjectInfo{}, fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectNotFound)
+	}
+	return s.info(o), nil
+}
+
+// Open implements gateway.ObjectStore. The GET carries If-Match, so an
+// object rewritten since Stat is refused by the server instead of served.
+func (s *Store) Open(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
+	if length == 0 {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	var opts minio.GetObjectOptions
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return nil, fmt.Errorf("s3store: %w", err)
+		}
+	}
+	switch {
+	case length > 0:
+		if err := opts.SetRange(offset, offset+length-1); err != nil {
+			return nil, fmt.Errorf("s3store: %w", err)
+		}
+	case offset > 0:
+		if err := opts.SetRange(offset, 0); err != nil {
+			return nil, fmt.Errorf("s3store: %w", err)
+		}
+	}
+	obj, err := s.c.GetObject(ctx, s.bucket, s.prefix+key, opts)
+	if err != nil {
+		return nil, mapErr(key, err)
+	}
+	// GetObject is lazy; Stat sends the GET, so that a missing, changed or
+	// unreachable object fails here, before the gateway writes a status line.
+	if _, err := obj.Stat(); err != nil {
+		obj.Close()
+		return nil, mapErr(key, err)
+	}
+	return obj, nil
+}
+
+// List implements gateway.ObjectStore.
+func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var out []gateway.ObjectInfo
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
+		if o.Err != nil {
+			return nil, mapErr(prefix, o.Err)
+		}
+		if len(out) >= gateway.MaxListedObjects {
+			return nil, fmt.Errorf("s3store: list %q: %w", prefix, gateway.ErrListTooLarge)
+		}
+		out = append(out, s.info(o))
+	}
+	slices.SortFunc(out, func(a, b gateway.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// ListDirs implements gateway.ObjectStore.
+func (s *Store) ListDirs(ctx context.Context, prefix string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var out []string
+	full := s.prefix + prefix
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: full, Recursive: false}) {
+		if o.Err != nil {
+			return nil, mapErr(prefix, o.Err)
+		}
+		if name, ok := strings.CutPrefix(o.Key, full); ok && strings.HasSuffix(name, "/") && name != "/" {
+			out = append(out, name)
+		}
+		if len(out) >= gateway.MaxListedObjects {
+			return nil, fmt.Errorf("s3store: list %q: %w", prefix, gateway.ErrListTooLarge)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Ping implements gateway.ObjectStore: the bucket must exist and answer.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("s3store: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("s3store: bucket %q does not exist", s.bucket)
+	}
+	return nil
+}

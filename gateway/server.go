@@ -1,0 +1,204 @@
+// Package gateway is weightgate's HTTP side: it authenticates requesters,
+// reads model classifications from storage, asks the policy, and streams the
+// bytes the policy allows, recording every decision.
+//
+// It reaches policy, storage, identity and the audit log through the small
+// interfaces declared here; cmd/weightgate wires the concrete types.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/weightgate/weightgate/policy"
+)
+
+// Decider decides one request; *policy.Engine implements it. Decide always
+// returns a usable Decision (a deny with code policy_error when evaluation
+// fails, together with the error).
+type Decider interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+	Bundle() (name, revision string)
+}
+
+// Authenticator turns a bearer token into a verified subject.
+// *identity.Verifier implements it.
+type Authenticator interface {
+	Verify(ctx context.Context, token string) (policy.Subject, error)
+}
+
+// Options configure a Server. Store, Policy and Audit are required.
+type Options struct {
+	Addr    string // listen address; ":0" picks a free port
+	Store   ObjectStore
+	Catalog *Catalog // nil: a catalog over Store with default cache settings
+	Policy  Decider
+	// Auth verifies bearer tokens. Nil means no issuer is trusted: requests
+	// without a token are anonymous, and any token is refused (401).
+	Auth   Authenticator
+	Audit  AuditLog
+	Logger *slog.Logger
+	// Now is the clock (tests replace it); nil means time.Now.
+	Now func() time.Time
+}
+
+// Default cache settings for a Catalog built by NewServer.
+const (
+	DefaultCacheSize = 1024
+	DefaultCacheTTL  = 30 * time.Second
+)
+
+// Server is the gateway's HTTP server.
+type Server struct {
+	opts   Options
+	logger *slog.Logger
+	srv    *http.Server
+	ln     net.Listener
+}
+
+// NewServer checks opts and returns a Server that is not yet listening.
+func NewServer(opts Options) (*Server, error) {
+	var missing []error
+	if opts.Store == nil {
+		missing = append(missing, errors.New("gateway: no object store"))
+	}
+	if opts.Policy == nil {
+		missing = append(missing, errors.New("gateway: no policy"))
+	}
+	if opts.Audit == nil {
+		missing = append(missing, errors.New("gateway: no audit log"))
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Catalog == nil {
+		opts.Catalog = NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
+	}
+	s := &Server{opts: opts, logger: opts.Logger}
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// No WriteTimeout: a multi-gigabyte shard legitimately takes long.
+	}
+	return s, nil
+}
+
+// Handler returns the gateway's HTTP handler with its middleware chain.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.HandleFunc("GET /api/models", s.handleCatalog)
+	mux.HandleFunc("GET /api/models/{org}/{name}", s.handleModelInfo)
+	mux.HandleFunc("GET /api/models/{org}/{name}/revision/{rev}", s.handleModelInfo)
+	mux.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}", s.handleTree)
+	mux.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}/{path...}", s.handleTree)
+	// "GET" patterns also match HEAD.
+	mux.HandleFunc("GET /{org}/{name}/resolve/{rev}/{path...}", s.handleResolve)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.logger, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No such endpoint."})
+	})
+
+	// Order matters: the request id comes first so that every later log line
+	// and error body carries it; the access log wraps authentication so that
+	// 401s are logged; authentication runs before any handler reads storage.
+	var h http.Handler = mux
+	h = s.authenticate(h)
+	h = s.accessLog(h)
+	h = requestScope(h)
+	return h
+}
+
+// Open starts listening and serving in the background. Listening here, not in
+// a goroutine, reports a bad or busy address at once.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.opts.Addr, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// URL is the base URL the server listens on, for logs and tests.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// ShutdownTimeout bounds how long Close waits for transfers in flight.
+const ShutdownTimeout = 30 * time.Second
+
+// Close stops accepting requests and waits (bounded) for those in flight.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}
+
+// statusWriter records the status and body size of a response for the access
+// log. Unwrap keeps http.ResponseController working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		// Deferred so that a transfer aborted with http.ErrAbortHandler is
+		// logged too; the panic continues to net/http afterwards.
+		defer func() {
+			sc := scopeFrom(r.Context())
+			level := slog.LevelInfo
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+				level = slog.LevelDebug
+			}
+			s.logger.Log(r.Context(), level, "request",
+				"request_id", sc.RequestID, "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"subject", sc.Subject.ID, "remote_addr", r.RemoteAddr)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
