@@ -56,7 +56,7 @@ type AuditRecord struct {
 
 	Model         string  `json:"model,omitempty"`
 	ModelRevision string  `json:"model_revision,omitempty"`
-	Classified    bool    `json:"classified"`
+	Classified    *bool   `json:"classified,omitempty"` // decision records only
 	Weights       string  `json:"weights,omitempty"`
 	ComputeFLOP   float64 `json:"training_compute_flop,omitempty"`
 	ModelError    string  `json:"model_error,omitempty"` // why the model is unclassified

@@ -90,13 +90,13 @@ func ParseManifest(b []byte) (Manifest, error) {
 			}
 			m.TrainingComputeFLOP = &f
 		case "eccn":
-			s, err := scalarString(v, k.Value)
+			s, err := scalarText(v, k.Value)
 			if err != nil {
 				return m, err
 			}
 			m.ECCN = s
 		case "revision":
-			s, err := scalarString(v, k.Value)
+			s, err := scalarText(v, k.Value)
 			if err != nil {
 				return m, err
 			}
@@ -119,6 +119,17 @@ func ParseManifest(b []byte) (Manifest, error) {
 
 func scalarString(v *yaml.Node, key string) (string, error) {
 	if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+		return "", fmt.Errorf("export.yaml line %d: %s must be a string, got %s", v.Line, key, describeNode(v))
+	}
+	return v.Value, nil
+}
+
+// scalarText returns the literal text of a plain scalar that YAML may have
+// resolved as a number: an unquoted ECCN such as 4E091 reads as the float
+// 4×10^91, and an all-digit commit id as an integer, yet both are written
+// that way in practice. Booleans, nulls and collections are still refused.
+func scalarText(v *yaml.Node, key string) (string, error) {
+	if v.Kind != yaml.ScalarNode || (v.Tag != "!!str" && v.Tag != "!!int" && v.Tag != "!!float") {
 		return "", fmt.Errorf("export.yaml line %d: %s must be a string, got %s", v.Line, key, describeNode(v))
 	}
 	return v.Value, nil

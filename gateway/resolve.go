@@ -71,7 +71,8 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 		return t, storageUnavailable(err)
 	}
 	t.model = m
-	rec.ModelRevision, rec.Classified, rec.ModelError = m.Revision, m.Manifest != nil, m.ParseError
+	classified := m.Manifest != nil
+	rec.ModelRevision, rec.Classified, rec.ModelError = m.Revision, &classified, m.ParseError
 	if m.Manifest != nil {
 		rec.Weights = m.Manifest.Weights
 		if m.Manifest.TrainingComputeFLOP != nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
@@ -98,18 +99,31 @@ func NewServer(opts Options) (*Server, error) {
 
 // Handler returns the gateway's HTTP handler with its middleware chain.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.HandleFunc("GET /api/models", s.handleCatalog)
-	mux.HandleFunc("GET /api/models/{org}/{name}", s.handleModelInfo)
-	mux.HandleFunc("GET /api/models/{org}/{name}/revision/{rev}", s.handleModelInfo)
-	mux.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}", s.handleTree)
-	mux.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}/{path...}", s.handleTree)
-	// "GET" patterns also match HEAD.
-	mux.HandleFunc("GET /{org}/{name}/resolve/{rev}/{path...}", s.handleResolve)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No such endpoint."})
+	}
+	// The Hub's file URLs, /{org}/{name}/resolve/..., would overlap the API's
+	// patterns (an org named "api"), so the API gets a mux of its own.
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/models", s.handleCatalog)
+	api.HandleFunc("GET /api/models/{org}/{name}", s.handleModelInfo)
+	api.HandleFunc("GET /api/models/{org}/{name}/revision/{rev}", s.handleModelInfo)
+	api.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}", s.handleTree)
+	api.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}/{path...}", s.handleTree)
+	api.HandleFunc("/", notFound)
+
+	files := http.NewServeMux()
+	files.HandleFunc("GET /healthz", s.handleHealthz)
+	files.HandleFunc("GET /readyz", s.handleReadyz)
+	// "GET" patterns also match HEAD.
+	files.HandleFunc("GET /{org}/{name}/resolve/{rev}/{path...}", s.handleResolve)
+	files.HandleFunc("/", notFound)
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
 	})
 
 	// Order matters: the request id comes first so that every later log line

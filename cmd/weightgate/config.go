@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/identity"
+)
+
+// Config is weightgate's configuration file. Every default is set in
+// DefaultConfig; ParseConfig decodes on top of it and Validate reports every
+// problem at once.
+type Config struct {
+	Listen   string          `yaml:"listen"`
+	Log      LogConfig       `yaml:"log"`
+	Storage  StorageConfig   `yaml:"storage"`
+	Metadata MetadataConfig  `yaml:"metadata"`
+	Auth     identity.Config `yaml:"auth"`
+	Policy   PolicyConfig    `yaml:"policy"`
+	Audit    AuditConfig     `yaml:"audit"`
+}
+
+// LogConfig selects the operational log's format and level.
+type LogConfig struct {
+	Format string `yaml:"format"` // text | json
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+// StorageConfig selects and configures the storage backend.
+type StorageConfig struct {
+	Backend string    `yaml:"backend"` // dir | s3
+	Dir     DirConfig `yaml:"dir"`
+	S3      S3Config  `yaml:"s3"`
+}
+
+// DirConfig is the dir backend: the model layout on a local directory.
+type DirConfig struct {
+	Path string `yaml:"path"`
+}
+
+// S3Config is the s3 backend. Credentials come from the environment only:
+// WEIGHTGATE_S3_ACCESS_KEY and WEIGHTGATE_S3_SECRET_KEY, else the usual
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, MINIO_ACCESS_KEY / MINIO_SECRET_KEY,
+// or the AWS shared credentials file.
+type S3Config struct {
+	Endpoint   string        `yaml:"endpoint"` // host:port
+	TLS        bool          `yaml:"tls"`
+	Bucket     string        `yaml:"bucket"`
+	Prefix     string        `yaml:"prefix"`
+	Region     string        `yaml:"region"`
+	Timeout    time.Duration `yaml:"timeout"`
+	MaxRetries int           `yaml:"max_retries"`
+}
+
+// MetadataConfig bounds the model metadata cache.
+type MetadataConfig struct {
+	CacheSize int           `yaml:"cache_size"`
+	CacheTTL  time.Duration `yaml:"cache_ttl"`
+}
+
+// PolicyConfig selects the Rego bundle.
+type PolicyConfig struct {
+	Bundle     string   `yaml:"bundle"`     // "" = the embedded default (rego/)
+	Extensions []string `yaml:"extensions"` // directories of modules that can only add denials
+}
+
+// AuditConfig locates the audit log.
+type AuditConfig struct {
+	Path string `yaml:"path"` // a file (appended, fsynced per record), or "-" for stdout
+}
+
+// Defaults.
+const (
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultAuditPath = "var/audit.jsonl"
+	DefaultS3Timeout = 30 * time.Second
+	DefaultS3Retries = 2
+)
+
+// DefaultConfig returns the configuration used for every key a file omits.
+func DefaultConfig() Config {
+	return Config{
+		Listen:   DefaultListen,
+		Log:      LogConfig{Format: "text", Level: "info"},
+		Storage:  StorageConfig{Backend: "dir", S3: S3Config{Region: "us-east-1", Timeout: DefaultS3Timeout, MaxRetries: DefaultS3Retries}},
+		Metadata: MetadataConfig{CacheSize: gateway.DefaultCacheSize, CacheTTL: gateway.DefaultCacheTTL},
+		Auth:     identity.DefaultConfig(),
+		Audit:    AuditConfig{Path: DefaultAuditPath},
+	}
+}
+
+// ConfigError is one invalid setting.
+type ConfigError struct {
+	Field string
+	Value any
+	Err   error
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("%s: %v (got %v)", e.Field, e.Err, e.Value) }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ReadConfigFile reads and validates the file at path. Relative paths inside
+// it are resolved against the file's directory, so the gateway behaves the
+// same whatever directory it is started from.
+func ReadConfigFile(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := ParseConfig(f, abs)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes YAML over DefaultConfig, rejecting unknown keys,
+// resolving relative paths against baseDir and validating the result.
+func ParseConfig(r io.Reader, baseDir string) (Config, error) {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, err
+	}
+	cfg.resolvePaths(baseDir)
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) resolvePaths(base string) {
+	abs := func(p string) string {
+		if p == "" || p == "-" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	c.Storage.Dir.Path = abs(c.Storage.Dir.Path)
+	c.Policy.Bundle = abs(c.Policy.Bundle)
+	for i, p := range c.Policy.Extensions {
+		c.Policy.Extensions[i] = abs(p)
+	}
+	c.Audit.Path = abs(c.Audit.Path)
+	for i := range c.Auth.Issuers {
+		keys := c.Auth.Issuers[i].PublicKeys
+		for j, entry := range keys {
+			// An entry may be "kid=path".
+			if kid, p, ok := strings.Cut(entry, "="); ok && !strings.ContainsAny(kid, `/\`) {
+				keys[j] = kid + "=" + abs(p)
+			} else {
+				keys[j] = abs(entry)
+			}
+		}
+	}
+}
+
+// Validate reports every invalid setting in one error.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field string, value any, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Value: value, Err: fmt.Errorf(format, args...)})
+	}
+	if c.Listen == "" {
+		bad("listen", c.Listen, "required")
+	}
+	if f := c.Log.Format; f != "text" && f != "json" {
+		bad("log.format", f, "must be text or json")
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		bad("log.level", c.Log.Level, "%v", err)
+	}
+	switch c.Storage.Backend {
+	case "dir":
+		if c.Storage.Dir.Path == "" {
+			bad("storage.dir.path", "", "required for the dir backend")
+		} else if fi, err := os.Stat(c.Storage.Dir.Path); err != nil || !fi.IsDir() {
+			bad("storage.dir.path", c.Storage.Dir.Path, "must be an existing directory")
+		}
+	case "s3":
+		s := c.Storage.S3
+		if s.Endpoint == "" || strings.Contains(s.Endpoint, "://") {
+			bad("storage.s3.endpoint", s.Endpoint, "required, as host:port without a scheme (use tls: true for https)")
+		}
+		if s.Bucket == "" {
+			bad("storage.s3.bucket", s.Bucket, "required")
+		}
+		if s.Prefix != "" && !strings.HasSuffix(s.Prefix, "/") {
+			bad("storage.s3.prefix", s.Prefix, `must end with "/"`)
+		}
+		if s.Timeout <= 0 {
+			bad("storage.s3.timeout", s.Timeout, "must be positive")
+		}
+		if s.MaxRetries < 1 {
+			bad("storage.s3.max_retries", s.MaxRetries, "must be at least 1 (1 = no retry)")
+		}
+	default:
+		bad("storage.backend", c.Storage.Backend, "must be dir or s3")
+	}
+	if c.Metadata.CacheSize < 1 {
+		bad("metadata.cache_size", c.Metadata.CacheSize, "must be at least 1")
+	}
+	if c.Metadata.CacheTTL <= 0 {
+		bad("metadata.cache_ttl", c.Metadata.CacheTTL, "must be positive")
+	}
+	if c.Audit.Path == "" {
+		bad("audit.path", "", `required (a file, or "-" for stdout)`)
+	}
+	if len(c.Auth.Issuers) > 0 {
+		if err := c.Auth.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("auth: %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))
+	}
+	return nil
+}

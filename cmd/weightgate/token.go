@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/weightgate/weightgate/gateway/identity"
+)
+
+func (m *Main) token(args []string) error {
+	fs := m.newFlagSet("token", "--key PEM --sub ID [flags]")
+	var c identity.TokenClaims
+	key := fs.String("key", "", "private key PEM (Ed25519, EC P-256 or RSA) to sign with, e.g. testdata/keys/dev-ed25519.pem")
+	kid := fs.String("kid", "", "key id to put in the token header")
+	nationality := fs.String("nationality", "", "comma-separated ISO 3166-1 alpha-2 codes")
+	fs.StringVar(&c.Subject, "sub", "", "subject (requester id)")
+	fs.StringVar(&c.Country, "country", "", "ISO code of where the requester is (the export destination)")
+	fs.StringVar(&c.Entity, "entity", "", "name of the entity the requester acts for")
+	fs.StringVar(&c.EntityID, "entity-id", "", "id of that entity")
+	fs.StringVar(&c.EntityHQ, "entity-hq", "", "ISO code of the entity's headquarters")
+	fs.StringVar(&c.ParentHQ, "parent-hq", "", "ISO code of the ultimate parent's headquarters")
+	fs.StringVar(&c.VEU, "veu", "", "verified end-user status: uveu or nveu")
+	fs.DurationVar(&c.TTL, "ttl", identity.DefaultTokenTTL, "lifetime")
+	fs.StringVar(&c.Issuer, "iss", "weightgate-dev", "issuer")
+	fs.StringVar(&c.Audience, "aud", "weightgate", "audience")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *key == "" || c.Subject == "" {
+		fs.Usage()
+		return errors.New("token: --key and --sub are required")
+	}
+	if *nationality != "" {
+		c.Nationality = strings.Split(*nationality, ",")
+	}
+	if c.VEU != "" && c.VEU != "uveu" && c.VEU != "nveu" {
+		return fmt.Errorf("token: --veu must be uveu or nveu, got %q", c.VEU)
+	}
+	priv, err := identity.LoadPrivateKeyPEM(*key)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	tok, err := identity.Sign(priv, *kid, c)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	fmt.Fprintln(m.Stdout, tok)
+	return nil
+}
