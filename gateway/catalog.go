@@ -95,8 +95,12 @@ type Catalog struct {
 	logger *slog.Logger
 }
 
-// NewCatalog returns a catalog over store keeping at most size models for ttl.
+// NewCatalog returns a catalog over store keeping at most size models for
+// ttl. A nil logger discards.
 func NewCatalog(store ObjectStore, size int, ttl time.Duration, logger *slog.Logger) *Catalog {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &Catalog{
 		store:  store,
 		cache:  expirable.NewLRU[string, *Model](size, nil, ttl),

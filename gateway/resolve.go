@@ -102,12 +102,17 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 		Request: s.policyRequest(r, "resolve"),
 	}
 	d, perr := s.opts.Policy.Decide(ctx, in)
+	if perr != nil || d.Code == policy.CodePolicyError || d.Code == "" {
+		// Whatever else the decision says, a failed or malformed evaluation
+		// is a denial.
+		s.logger.Error("policy evaluation failed", "request_id", sc.RequestID, "model", id, "err", perr, "code", d.Code)
+		d.Allow, d.Code = false, policy.CodePolicyError
+		d.Reason = "The export policy could not be evaluated; access is denied."
+	}
 	rec.Code, rec.Reason, rec.Basis = d.Code, d.Reason, d.Basis
 	rec.PolicyBundle, rec.PolicyRevision = d.Bundle, d.Revision
-	if perr != nil || (!d.Allow && d.Code == policy.CodePolicyError) {
-		s.logger.Error("policy evaluation failed", "request_id", sc.RequestID, "model", id, "err", perr)
-		return t, &Error{Status: http.StatusInternalServerError, Code: policy.CodePolicyError,
-			Message: "The export policy could not be evaluated; access is denied.", Err: perr}
+	if d.Code == policy.CodePolicyError {
+		return t, &Error{Status: http.StatusInternalServerError, Code: policy.CodePolicyError, Message: d.Reason, Err: perr}
 	}
 	if !d.Allow {
 		if d.Code == CodeAuthenticationRequired {

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// repoPath resolves a path relative to the repository root.
+func repoPath(p string) string { return filepath.Join("..", "..", p) }
+
+// runMain runs one command and returns stdout, stderr and the exit code.
+func runMain(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := m.Run(ctx, args)
+	return out.String(), errOut.String(), exitCode(err)
+}
+
+// writeConfig writes a config for the test store with listen on a free port
+// and the audit log in a temp dir, returning its path.
+func writeConfig(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(repoPath(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := `listen: 127.0.0.1:0
+log: {level: warn}
+storage:
+  backend: dir
+  dir: {path: ` + filepath.Join(root, "testdata/store") + `}
+auth:
+  issuers:
+    - issuer: weightgate-dev
+      audience: weightgate
+      algorithms: [EdDSA]
+      public_keys: [` + filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem") + `]
+audit: {path: audit.jsonl}
+`
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestToken(t *testing.T) {
+	out, stderr, code := runMain(t, "token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "alice", "--country", "de", "--nationality", "FR,US", "--veu", "uveu")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tok := strings.TrimSpace(out)
+	if strings.Count(tok, ".") != 2 {
+		t.Fatalf("output %q is not a JWT", out)
+	}
+	// The token is accepted by check, which verifies as the gateway does.
+	out, stderr, code = runMain(t, "check", "--config", writeConfig(t), "--model", "frontier-lab/frontier-x", "--token", tok)
+	if code != 0 {
+		t.Fatalf("check with token: exit %d: %s %s", code, out, stderr)
+	}
+	var res checkResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Input.Subject; s.ID != "alice" || s.Country != "DE" || s.Entity.VEU != "uveu" || strings.Join(s.Nationality, ",") != "FR,US" {
+		t.Errorf("subject = %+v", s)
+	}
+	for _, args := range [][]string{
+		{"token", "--sub", "x"},
+		{"token", "--key", repoPath("testdata/keys/dev-ed25519.pem")},
+		{"token", "--key", "/nonexistent.pem", "--sub", "x"},
+		{"token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "x", "--veu", "gold"},
+		{"token", "--key", repoPath("testdata/keys/dev-ed25519.pub.pem"), "--sub", "x"},
+	} {
+		if _, _, code := runMain(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	cfg := writeConfig(t)
+	tests := []struct {
+		name string
+		args []string
+		exit int
+		code string
+	}{
+		{"aia", []string{"--model", "frontier-lab/frontier-x", "--country", "US"}, 0, "license_exception_aia"},
+		{"concern", []string{"--model", "frontier-lab/frontier-x", "--country", "cn"}, 1, "country_of_concern"},
+		{"parent hq", []string{"--model", "frontier-lab/frontier-x", "--country", "GB", "--entity-hq", "GB", "--parent-hq", "RU"}, 1, "country_of_concern"},
+		{"tier2", []string{"--model", "frontier-lab/frontier-x", "--country", "IN"}, 1, "license_required"},
+		{"other file", []string{"--model", "frontier-lab/frontier-x", "--file", "config.json", "--country", "IN"}, 0, "not_weights"},
+		{"anonymous open", []string{"--model", "open-lab/tiny-open", "--anonymous"}, 0, "open_weights"},
+		{"anonymous closed", []string{"--model", "frontier-lab/mini-x", "--anonymous"}, 1, "authentication_required"},
+		{"unclassified", []string{"--model", "unknown-lab/unlabeled", "--country", "US"}, 1, "unclassified_model"},
+		{"below threshold", []string{"--model", "frontier-lab/mini-x", "--country", "IN"}, 0, "not_controlled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, stderr, code := runMain(t, append([]string{"check", "--config", cfg}, tt.args...)...)
+			if code != tt.exit {
+				t.Fatalf("exit = %d, want %d; %s %s", code, tt.exit, out, stderr)
+			}
+			var res checkResult
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("output %q: %v", out, err)
+			}
+			if res.Decision.Code != tt.code || res.Decision.Reason == "" || res.Decision.Bundle == "" {
+				t.Errorf("decision = %+v, want code %q with reason and bundle", res.Decision, tt.code)
+			}
+		})
+	}
+	for name, args := range map[string][]string{
+		"missing model":    {"--model", "x/y", "--country", "US"},
+		"bad country":      {"--model", "frontier-lab/frontier-x", "--country", "USA"},
+		"two subjects":     {"--model", "frontier-lab/frontier-x", "--country", "US", "--anonymous"},
+		"no subject":       {"--model", "frontier-lab/frontier-x"},
+		"bad token":        {"--model", "frontier-lab/frontier-x", "--token", "abc"},
+		"stray argument":   {"--model", "frontier-lab/frontier-x", "--anonymous", "extra"},
+		"bad veu":          {"--model", "frontier-lab/frontier-x", "--country", "US", "--veu", "x"},
+		"missing --config": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			full := append([]string{"check", "--config", cfg}, args...)
+			if args == nil {
+				full = []string{"check", "--model", "a/b", "--anonymous"}
+			}
+			if _, _, code := runMain(t, full...); code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"check", "--help"}, {"token", "--help"}} {
+		out, stderr, code := runMain(t, args...)
+		if code != 0 || !strings.Contains(out+stderr, "Usage") {
+			t.Errorf("%v: exit %d, output %q", args, code, out+stderr)
+		}
+	}
+	if _, _, code := runMain(t, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	if err := (&Main{Stdout: io.Discard, Stderr: io.Discard}).Run(context.Background(), []string{"check", "--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("check --help = %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestServe runs the real serve command on a free port and downloads through
+// it, then shuts it down with its context.
+func TestServe(t *testing.T) {
+	cfg := writeConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Ready: func(u string) { ready <- u }}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg}) }()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		t.Fatalf("serve exited: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not become ready in 20s")
+	}
+	resp, err := http.Get(url + "/open-lab/tiny-open/resolve/main/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want, _ := os.ReadFile(repoPath("testdata/store/open-lab/tiny-open/model.safetensors"))
+	if resp.StatusCode != 200 || !bytes.Equal(body, want) {
+		t.Errorf("download: %d, %d bytes; want 200 and %d bytes", resp.StatusCode, len(body), len(want))
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	audit, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "audit.jsonl"))
+	if err != nil || !bytes.Contains(audit, []byte(`"open_weights"`)) {
+		t.Errorf("audit log: %v %q", err, audit)
+	}
+}

@@ -1,0 +1,199 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/identity"
+)
+
+type apiModel struct {
+	ID       string `json:"id"`
+	SHA      string `json:"sha"`
+	Private  bool   `json:"private"`
+	Gated    any    `json:"gated"`
+	Siblings []struct {
+		RFilename string `json:"rfilename"`
+		Size      int64  `json:"size"`
+	} `json:"siblings"`
+	Export struct {
+		Classified          bool     `json:"classified"`
+		Status              string   `json:"status"`
+		Weights             string   `json:"weights"`
+		TrainingComputeFLOP *float64 `json:"training_compute_flop"`
+		ECCN                string   `json:"eccn"`
+		Revision            string   `json:"revision"`
+	} `json:"weightgate"`
+}
+
+func mustJSON[T any](tb testing.TB, body []byte) T {
+	tb.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		tb.Fatalf("body %q: %v", body, err)
+	}
+	return v
+}
+
+func TestModelAPI(t *testing.T) {
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		us := h.token(t, claims("US"))
+
+		t.Run("model info", func(t *testing.T) {
+			resp, body := h.do(t, http.MethodGet, "/api/models/frontier-lab/frontier-x", us, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			m := mustJSON[apiModel](t, body)
+			var names []string
+			for _, s := range m.Siblings {
+				names = append(names, s.RFilename)
+			}
+			want := []string{"README.md", "config.json", "export.yaml", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"}
+			if !slices.Equal(names, want) {
+				t.Errorf("siblings = %v, want %v", names, want)
+			}
+			if m.ID != "frontier-lab/frontier-x" || !hex40.MatchString(m.SHA) || m.Export.Revision != m.SHA || resp.Header.Get("X-Repo-Commit") != m.SHA {
+				t.Errorf("id/sha = %q/%q (export %q, header %q)", m.ID, m.SHA, m.Export.Revision, resp.Header.Get("X-Repo-Commit"))
+			}
+			if m.Export.Weights != "closed" || m.Export.TrainingComputeFLOP == nil || *m.Export.TrainingComputeFLOP != 3e26 || m.Export.ECCN != "4E091" || m.Gated != "manual" {
+				t.Errorf("export = %+v, gated %v", m.Export, m.Gated)
+			}
+			// The commit id reported here is the one downloads accept.
+			head, _ := h.do(t, http.MethodHead, "/frontier-lab/frontier-x/resolve/"+m.SHA+"/config.json", us, nil)
+			if head.StatusCode != 200 || head.Header.Get("X-Repo-Commit") != m.SHA {
+				t.Errorf("resolve at sha: %d, commit %q", head.StatusCode, head.Header.Get("X-Repo-Commit"))
+			}
+		})
+		t.Run("revision", func(t *testing.T) {
+			resp, body := h.do(t, http.MethodGet, "/api/models/open-lab/tiny-open/revision/main", "", nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			m := mustJSON[apiModel](t, body)
+			resp, _ = h.do(t, http.MethodGet, "/api/models/open-lab/tiny-open/revision/"+m.SHA, "", nil)
+			if resp.StatusCode != 200 {
+				t.Errorf("by sha: %d", resp.StatusCode)
+			}
+			resp, body = h.do(t, http.MethodGet, "/api/models/open-lab/tiny-open/revision/v2", "", nil)
+			if resp.StatusCode != 404 || resp.Header.Get("X-Error-Code") != "RevisionNotFound" || decodeError(t, body).Code != "revision_not_found" {
+				t.Errorf("bad revision: %d %q %s", resp.StatusCode, resp.Header.Get("X-Error-Code"), body)
+			}
+		})
+		t.Run("unclassified", func(t *testing.T) {
+			_, body := h.do(t, http.MethodGet, "/api/models/unknown-lab/unlabeled", us, nil)
+			m := mustJSON[apiModel](t, body)
+			if m.Export.Classified || m.Export.Status != "unclassified" {
+				t.Errorf("export = %+v, want unclassified", m.Export)
+			}
+		})
+		t.Run("tree", func(t *testing.T) {
+			type entry struct {
+				Type string `json:"type"`
+				Path string `json:"path"`
+				Size int64  `json:"size"`
+				OID  string `json:"oid"`
+			}
+			resp, body := h.do(t, http.MethodGet, "/api/models/open-lab/tiny-open/tree/main?recursive=true", "", nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			entries := mustJSON[[]entry](t, body)
+			got := map[string]int64{}
+			for _, e := range entries {
+				if e.Type != "file" || e.OID == "" {
+					t.Errorf("entry %+v", e)
+				}
+				got[e.Path] = e.Size
+			}
+			if want := int64(len(storeFile(t, open+"model.safetensors"))); got["model.safetensors"] != want {
+				t.Errorf("model.safetensors size = %d, want %d", got["model.safetensors"], want)
+			}
+			resp, _ = h.do(t, http.MethodGet, "/api/models/open-lab/tiny-open/tree/main/nope", "", nil)
+			if resp.StatusCode != 404 || resp.Header.Get("X-Error-Code") != "EntryNotFound" {
+				t.Errorf("missing dir: %d %q", resp.StatusCode, resp.Header.Get("X-Error-Code"))
+			}
+		})
+		t.Run("catalog", func(t *testing.T) {
+			ids := func(tok string) []string {
+				resp, body := h.do(t, http.MethodGet, "/api/models", tok, nil)
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, body)
+				}
+				var out []string
+				for _, m := range mustJSON[[]apiModel](t, body) {
+					out = append(out, m.ID)
+				}
+				return out
+			}
+			if got, want := ids(""), []string{"open-lab/tiny-open"}; !slices.Equal(got, want) {
+				t.Errorf("anonymous catalog = %v, want %v", got, want)
+			}
+			if got, want := ids(us), []string{"frontier-lab/frontier-x", "frontier-lab/mini-x", "open-lab/tiny-open", "unknown-lab/unlabeled"}; !slices.Equal(got, want) {
+				t.Errorf("authenticated catalog = %v, want %v", got, want)
+			}
+			resp, body := h.do(t, http.MethodGet, "/api/models?author=frontier-lab&limit=1", us, nil)
+			if got := mustJSON[[]apiModel](t, body); resp.StatusCode != 200 || len(got) != 1 || got[0].ID != "frontier-lab/frontier-x" {
+				t.Errorf("author+limit = %d %s", resp.StatusCode, body)
+			}
+			resp, body = h.do(t, http.MethodGet, "/api/models?limit=-1", us, nil)
+			if resp.StatusCode != 400 || decodeError(t, body).Code != "invalid_limit" {
+				t.Errorf("bad limit = %d %s", resp.StatusCode, body)
+			}
+		})
+		t.Run("unknown endpoint", func(t *testing.T) {
+			for _, p := range []string{"/nope", "/api/nope", "/a/b/c"} {
+				resp, body := h.do(t, http.MethodGet, p, "", nil)
+				if resp.StatusCode != 404 || decodeError(t, body).Code != "not_found" {
+					t.Errorf("%s: %d %s", p, resp.StatusCode, body)
+				}
+			}
+		})
+	})
+}
+
+// TestBadTokens: a token that fails verification is 401 invalid_token on
+// every endpoint, never anonymous, and a download still gets its one
+// decision record.
+func TestBadTokens(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	expired := h.token(t, identity.TokenClaims{Subject: "x", Country: "US", IssuedAt: time.Now().Add(-3 * time.Hour), TTL: time.Hour})
+	good := h.token(t, claims("US"))
+	tampered := good[:len(good)-4] + "AAAA"
+	if tampered == good {
+		tampered = good[:len(good)-4] + "BBBB"
+	}
+	for name, auth := range map[string]string{
+		"garbage":     "Bearer not-a-jwt",
+		"expired":     "Bearer " + expired,
+		"tampered":    "Bearer " + tampered,
+		"basic":       "Basic dXNlcjpwYXNz",
+		"empty token": "Bearer ",
+		"alg none":    "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4IiwiaXNzIjoid2VpZ2h0Z2F0ZS1kZXYiLCJhdWQiOiJ3ZWlnaHRnYXRlIiwiZXhwIjo0MTAyNDQ0ODAwLCJjb3VudHJ5IjoiVVMifQ.",
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, path := range []string{open + "model.safetensors", "/api/models", "/api/models/open-lab/tiny-open"} {
+				resp, body := h.do(t, http.MethodGet, path, "", http.Header{"Authorization": {auth}})
+				if got, want := resp.StatusCode, http.StatusUnauthorized; got != want {
+					t.Fatalf("%s: status = %d, want %d", path, got, want)
+				}
+				if got, want := decodeError(t, body).Code, "invalid_token"; got != want {
+					t.Errorf("%s: code = %q, want %q", path, got, want)
+				}
+				if resp.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s: no WWW-Authenticate", path)
+				}
+			}
+			resp, _ := h.do(t, http.MethodGet, open+"model.safetensors", "", http.Header{"Authorization": {auth}})
+			d, tr := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			if len(d) != 1 || d[0].Code != "invalid_token" || d[0].Model != "open-lab/tiny-open" || len(tr) != 0 {
+				t.Errorf("audit = %+v / %d transfers, want one invalid_token decision", d, len(tr))
+			}
+		})
+	}
+}

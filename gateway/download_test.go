@@ -1,0 +1,215 @@
+package gateway_test
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+)
+
+// backends runs fn against every storage backend: the dir backend always, the
+// s3 backend against the shared S3 server (skipped without one, a failure
+// when WEIGHTGATE_TEST_S3_REQUIRED=1).
+func backends(t *testing.T, fn func(t *testing.T, store gateway.ObjectStore)) {
+	t.Run("dir", func(t *testing.T) { fn(t, dirStore(t)) })
+	t.Run("s3", func(t *testing.T) { fn(t, s3Store(t, s3test.Env(t))) })
+}
+
+const (
+	open     = "/open-lab/tiny-open/resolve/main/"
+	frontier = "/frontier-lab/frontier-x/resolve/main/"
+	mini     = "/frontier-lab/mini-x/resolve/main/"
+	unlabel  = "/unknown-lab/unlabeled/resolve/main/"
+	shard1   = "model-00001-of-00002.safetensors"
+)
+
+var hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// TestDecisionTable drives every row of the default policy's decision table
+// (README "Default decisions") over HTTP, checking status, codes, headers,
+// byte-exact content, and exactly one decision record per request.
+func TestDecisionTable(t *testing.T) {
+	anon := (*identity.TokenClaims)(nil)
+	who := func(country string, hq ...string) *identity.TokenClaims {
+		c := claims(country, hq...)
+		return &c
+	}
+	tests := []struct {
+		name    string
+		claims  *identity.TokenClaims
+		path    string
+		status  int
+		code    string // body code
+		hubCode string // X-Error-Code
+		policy  string // decision code in the audit record ("" = same as code)
+	}{
+		// Row 1: open weights, anyone.
+		{"open model anonymous", anon, open + "model.safetensors", 200, "", "", "open_weights"},
+		{"open model from country of concern", who("CN"), open + "model.safetensors", 200, "", "", "open_weights"},
+		{"open model embargoed", who("KP"), open + "config.json", 200, "", "", "open_weights"},
+		// Row 2: anonymous, anything not open (same answer as a missing model).
+		{"anonymous closed weights", anon, frontier + shard1, 401, "authentication_required", "RepoNotFound", ""},
+		{"anonymous closed other file", anon, frontier + "config.json", 401, "authentication_required", "RepoNotFound", ""},
+		{"anonymous unclassified", anon, unlabel + "model.safetensors", 401, "authentication_required", "RepoNotFound", ""},
+		{"anonymous missing model", anon, "/nobody/nothing/resolve/main/x.bin", 401, "authentication_required", "RepoNotFound", ""},
+		// Row 3: unclassified.
+		{"unclassified weights", who("US"), unlabel + "model.safetensors", 403, "unclassified_model", "GatedRepo", ""},
+		{"unclassified other file", who("US"), unlabel + "config.json", 403, "unclassified_model", "GatedRepo", ""},
+		// Row 4: closed model, not weights.
+		{"closed config to country of concern", who("CN"), frontier + "config.json", 200, "", "", "not_weights"},
+		{"closed README no country", who(""), frontier + "README.md", 200, "", "", "not_weights"},
+		// Row 5: unknown destination.
+		{"no country", who(""), frontier + shard1, 403, "unknown_destination", "GatedRepo", ""},
+		{"malformed country", who("usa"), frontier + shard1, 403, "unknown_destination", "GatedRepo", ""},
+		{"unassigned country", who("XX"), mini + "model.safetensors", 403, "unknown_destination", "GatedRepo", ""},
+		// Row 6: embargoed.
+		{"embargoed country", who("IR"), frontier + shard1, 403, "embargoed_destination", "GatedRepo", ""},
+		{"embargoed hq", who("DE", "CU"), frontier + shard1, 403, "embargoed_destination", "GatedRepo", ""},
+		{"embargoed below threshold", who("SY"), mini + "model.safetensors", 403, "embargoed_destination", "GatedRepo", ""},
+		// Row 7: country of concern.
+		{"country of concern", who("CN"), frontier + shard1, 403, "country_of_concern", "GatedRepo", ""},
+		{"hong kong as china", who("HK"), frontier + shard1, 403, "country_of_concern", "GatedRepo", ""},
+		{"macau", who("MO"), frontier + shard1, 403, "country_of_concern", "GatedRepo", ""},
+		{"tier1 location concern parent", who("US", "US", "CN"), frontier + shard1, 403, "country_of_concern", "GatedRepo", ""},
+		{"lower-case code normalised", who("ru"), frontier + shard1, 403, "country_of_concern", "GatedRepo", ""},
+		// Row 8: Tier 1 location and HQ.
+		{"us requester no entity", who("US"), frontier + shard1, 200, "", "", "license_exception_aia"},
+		{"tier1 all the way", who("GB", "US", "JP"), frontier + "model-00002-of-00002.safetensors", 200, "", "", "license_exception_aia"},
+		// Row 9: otherwise, licence required.
+		{"tier2 requester", who("IN"), frontier + shard1, 403, "license_required", "GatedRepo", ""},
+		{"tier1 location tier2 hq", who("US", "IN"), frontier + shard1, 403, "license_required", "GatedRepo", ""},
+		{"unknown extension counts as weights", who("IN"), frontier + "model.safetensors.index.json", 403, "license_required", "GatedRepo", ""},
+		// Row 10: below threshold.
+		{"below threshold tier2", who("IN"), mini + "model.safetensors", 200, "", "", "not_controlled"},
+		{"below threshold concern", who("CN"), mini + "model.safetensors", 200, "", "", "not_controlled"},
+		// Around the policy.
+		{"missing model authenticated", who("US"), "/nobody/nothing/resolve/main/x.bin", 404, "repo_not_found", "RepoNotFound", ""},
+		{"missing file allowed requester", who("US"), frontier + "nope.safetensors", 404, "entry_not_found", "EntryNotFound", "license_exception_aia"},
+		{"missing file refused requester learns nothing", who("CN"), frontier + "nope.safetensors", 403, "country_of_concern", "GatedRepo", ""},
+		{"bad revision", who("US"), "/frontier-lab/frontier-x/resolve/v9/" + shard1, 404, "revision_not_found", "RevisionNotFound", "license_exception_aia"},
+		{"traversal", who("US"), frontier + "a%2F..%2F..%2Fmini-x%2Fmodel.safetensors", 400, "invalid_path", "invalid_path", ""},
+	}
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				tok := ""
+				if tt.claims != nil {
+					tok = h.token(t, *tt.claims)
+				}
+				resp, body := h.do(t, http.MethodGet, tt.path, tok, nil)
+				if got, want := resp.StatusCode, tt.status; got != want {
+					t.Fatalf("status = %d, want %d; body %s", got, want, body)
+				}
+				id := resp.Header.Get("X-Request-Id")
+				decisions, transfers := h.recordsFor(t, id)
+				if got, want := len(decisions), 1; got != want {
+					t.Fatalf("decision records = %d, want %d", got, want)
+				}
+				d := decisions[0]
+				wantPolicy := tt.policy
+				if wantPolicy == "" {
+					wantPolicy = tt.code
+				}
+				if got := d.Code; got != wantPolicy {
+					t.Errorf("audit code = %q, want %q", got, wantPolicy)
+				}
+				if got, want := d.Status, tt.status; got != want {
+					t.Errorf("audit status = %d, want %d", got, want)
+				}
+				if tt.status != 200 {
+					e := decodeError(t, body)
+					if got, want := e.Code, tt.code; got != want {
+						t.Errorf("body code = %q, want %q", got, want)
+					}
+					if e.Error == "" || e.RequestID != id {
+						t.Errorf("body = %+v, want a message and request_id %q", e, id)
+					}
+					if got, want := resp.Header.Get("X-Error-Code"), tt.hubCode; got != want {
+						t.Errorf("X-Error-Code = %q, want %q", got, want)
+					}
+					if resp.Header.Get("X-Error-Message") == "" {
+						t.Error("X-Error-Message is empty")
+					}
+					if got, want := d.Decision, "deny"; got != want {
+						t.Errorf("audit decision = %q, want %q", got, want)
+					}
+					if len(transfers) != 0 {
+						t.Errorf("refused request has %d transfer records", len(transfers))
+					}
+					return
+				}
+				want := storeFile(t, tt.path)
+				if got := sha256.Sum256(body); got != sha256.Sum256(want) {
+					t.Fatalf("body: %d bytes with sha256 %x, want %d bytes %x", len(body), got, len(want), sha256.Sum256(want))
+				}
+				if got, want := d.Decision, "allow"; got != want {
+					t.Errorf("audit decision = %q, want %q", got, want)
+				}
+				if d.PolicyBundle == "" || len(d.PolicyRevision) != 64 {
+					t.Errorf("audit policy = %q@%q, want bundle name and 64-hex revision", d.PolicyBundle, d.PolicyRevision)
+				}
+				if tr := h.transferFor(t, id); tr.Outcome != gateway.OutcomeComplete || tr.Bytes != int64(len(want)) {
+					t.Errorf("transfer = %s/%d bytes, want complete/%d", tr.Outcome, tr.Bytes, len(want))
+				}
+				if got := resp.Header.Get("X-Repo-Commit"); !hex40.MatchString(got) {
+					t.Errorf("X-Repo-Commit = %q, want 40 hex", got)
+				}
+				if got, want := resp.Header.Get("Content-Length"), strconv.Itoa(len(want)); got != want {
+					t.Errorf("Content-Length = %q, want %q", got, want)
+				}
+			})
+		}
+	})
+}
+
+// claims are a requester's token claims: location, then entity HQ and
+// parent HQ.
+func claims(country string, hq ...string) identity.TokenClaims {
+	c := identity.TokenClaims{Subject: "user-" + country, Country: country}
+	if len(hq) > 0 {
+		c.EntityHQ = hq[0]
+	}
+	if len(hq) > 1 {
+		c.ParentHQ = hq[1]
+	}
+	return c
+}
+
+// storeFile returns the bytes in testdata/store behind a download path,
+// /{org}/{name}/resolve/{rev}/{file}.
+func storeFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 5)
+	return mustReadFile(tb, filepath.Join(s3test.StoreDir(tb), parts[0], parts[1], filepath.FromSlash(parts[4])))
+}
+
+// TestAnonymousCannotTellNonOpenFromMissing: a closed model and a model that
+// does not exist give anonymous callers the same status, codes and headers.
+func TestAnonymousCannotTellNonOpenFromMissing(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	for _, path := range []string{"/api/models/%s", "/api/models/%s/revision/main", "/api/models/%s/tree/main", "/%s/resolve/main/config.json", "/%s/resolve/v1/model.safetensors"} {
+		closed, cbody := h.do(t, http.MethodGet, fmt.Sprintf(path, "frontier-lab/frontier-x"), "", nil)
+		missing, mbody := h.do(t, http.MethodGet, fmt.Sprintf(path, "frontier-lab/no-such-x"), "", nil)
+		ce, me := decodeError(t, cbody), decodeError(t, mbody)
+		if closed.StatusCode != 401 || missing.StatusCode != 401 {
+			t.Errorf("%s: statuses %d/%d, want 401/401", path, closed.StatusCode, missing.StatusCode)
+		}
+		for _, hd := range []string{"X-Error-Code", "Content-Type", "WWW-Authenticate"} {
+			if c, m := closed.Header.Get(hd), missing.Header.Get(hd); c != m {
+				t.Errorf("%s: %s differs: %q vs %q", path, hd, c, m)
+			}
+		}
+		if ce.Code != me.Code || ce.Code != "authentication_required" {
+			t.Errorf("%s: codes %q/%q, want authentication_required", path, ce.Code, me.Code)
+		}
+	}
+}

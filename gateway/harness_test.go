@@ -1,0 +1,241 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/dirstore"
+	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/gateway/s3store"
+	"github.com/weightgate/weightgate/policy"
+)
+
+// harness is a gateway over real HTTP with the embedded policy, the
+// development token issuer and a file audit log in a temp dir.
+type harness struct {
+	URL       string
+	AuditPath string
+	Store     gateway.ObjectStore
+	key       crypto.PrivateKey
+}
+
+type harnessOptions struct {
+	Policy gateway.Decider   // default: the embedded bundle
+	Audit  gateway.AuditLog  // default: a FileAudit at AuditPath
+	Wrap   func(gateway.ObjectStore) gateway.ObjectStore
+	TTL    time.Duration
+}
+
+func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	root := s3test.RepoRoot(tb)
+	h := &harness{AuditPath: filepath.Join(tb.TempDir(), "audit.jsonl"), Store: store}
+	if o.Wrap != nil {
+		h.Store = o.Wrap(store)
+	}
+	if o.Policy == nil {
+		eng, err := policy.New(ctx, policy.Options{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		o.Policy = eng
+	}
+	if o.Audit == nil {
+		a, err := gateway.OpenFileAudit(h.AuditPath)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { a.Close() })
+		o.Audit = a
+	}
+	if o.TTL == 0 {
+		o.TTL = time.Minute
+	}
+	v, err := identity.New(ctx, identity.Config{Issuers: []identity.IssuerConfig{{
+		Issuer: "weightgate-dev", Audience: "weightgate", Algorithms: []string{"EdDSA"},
+		PublicKeys: []string{filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem")},
+	}}}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { v.Close() })
+	h.key, err = identity.LoadPrivateKeyPEM(filepath.Join(root, "testdata/keys/dev-ed25519.pem"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := gateway.NewServer(gateway.Options{
+		Store: h.Store, Catalog: gateway.NewCatalog(h.Store, 100, o.TTL, nil),
+		Policy: o.Policy, Auth: v, Audit: o.Audit,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	tb.Cleanup(ts.Close)
+	h.URL = ts.URL
+	return h
+}
+
+// dirStore is the dir backend over testdata/store.
+func dirStore(tb testing.TB) gateway.ObjectStore {
+	tb.Helper()
+	st, err := dirstore.Open(s3test.StoreDir(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// s3Store is the s3 backend over an S3 server seeded with testdata/store.
+func s3Store(tb testing.TB, c s3test.Config) gateway.ObjectStore {
+	tb.Helper()
+	st, err := s3store.New(s3store.Config{
+		Endpoint: c.Endpoint, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region,
+		AccessKey: c.AccessKey, SecretKey: c.SecretKey, MaxRetries: 1, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// token signs a development token; claims as for `weightgate token`.
+func (h *harness) token(tb testing.TB, c identity.TokenClaims) string {
+	tb.Helper()
+	c.Issuer, c.Audience = "weightgate-dev", "weightgate"
+	if c.Subject == "" {
+		c.Subject = "tester"
+	}
+	tok, err := identity.Sign(h.key, "", c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// do sends a request and returns the response with its whole body.
+func (h *harness) do(tb testing.TB, method, path, token string, header http.Header) (*http.Response, []byte) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, h.URL+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, body
+}
+
+// records reads the audit log.
+func (h *harness) records(tb testing.TB) []gateway.AuditRecord {
+	tb.Helper()
+	f, err := os.Open(h.AuditPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var out []gateway.AuditRecord
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r gateway.AuditRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			tb.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// recordsFor returns the decision and transfer records of one request.
+func (h *harness) recordsFor(tb testing.TB, requestID string) (decisions, transfers []gateway.AuditRecord) {
+	tb.Helper()
+	for _, r := range h.records(tb) {
+		if r.RequestID != requestID {
+			continue
+		}
+		switch r.Type {
+		case gateway.RecordDecision:
+			decisions = append(decisions, r)
+		case gateway.RecordTransfer:
+			transfers = append(transfers, r)
+		default:
+			tb.Errorf("audit record of unknown type %q", r.Type)
+		}
+	}
+	return decisions, transfers
+}
+
+// transferFor waits (bounded) for the transfer record of a request: the
+// gateway writes it after the last byte, so it can trail the client's read.
+func (h *harness) transferFor(tb testing.TB, requestID string) gateway.AuditRecord {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, transfers := h.recordsFor(tb, requestID)
+		if len(transfers) > 1 {
+			tb.Fatalf("request %s has %d transfer records, want 1", requestID, len(transfers))
+		}
+		if len(transfers) == 1 {
+			return transfers[0]
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no transfer record for request %s after 10s", requestID)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type errorBody struct {
+	Error     string `json:"error"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+}
+
+func decodeError(tb testing.TB, body []byte) errorBody {
+	tb.Helper()
+	var e errorBody
+	if err := json.Unmarshal(body, &e); err != nil {
+		tb.Fatalf("error body %q is not JSON: %v", body, err)
+	}
+	return e
+}
+
+func mustReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

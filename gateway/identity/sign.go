@@ -1,0 +1,107 @@
+package identity
+
+import (
+	"crypto"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DefaultTokenTTL is the lifetime of a token signed with a zero TTL.
+const DefaultTokenTTL = time.Hour
+
+// TokenClaims are the claims Sign puts in a token. Empty string fields and an
+// empty Nationality are omitted from the token.
+type TokenClaims struct {
+	Issuer   string
+	Audience string
+	Subject  string
+	Country  string
+	Entity   string
+	EntityID string
+	EntityHQ string
+	ParentHQ string
+	// Nationality is written as a JSON array.
+	Nationality []string
+	VEU         string
+	// TTL is the token lifetime; zero means DefaultTokenTTL.
+	TTL time.Duration
+	// IssuedAt is the iat and nbf of the token; zero means now.
+	IssuedAt time.Time
+	// Names are the claim names to write; zero fields mean the defaults, so
+	// passing the server's Config.Claims yields tokens it maps correctly.
+	Names ClaimNames
+}
+
+// Sign returns a compact JWT for c signed with key, which must be an
+// *rsa.PrivateKey (RS256, at least 2048 bits), an *ecdsa.PrivateKey on P-256
+// (ES256) or an ed25519.PrivateKey (EdDSA): the algorithm follows from the key.
+// kid, when not empty, is written to the header. The token carries iss, aud,
+// sub, iat, nbf, exp and a random jti, plus the non-empty subject claims.
+// Values are written as given: Verify normalises them.
+func Sign(key crypto.PrivateKey, kid string, c TokenClaims) (string, error) {
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return "", fmt.Errorf("sign: unsupported private key type %T", key)
+	}
+	alg, err := algorithmForPublicKey(signer.Public())
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	if c.Issuer == "" || c.Audience == "" || c.Subject == "" {
+		return "", errors.New("sign: issuer, audience and subject are required")
+	}
+	if c.TTL < 0 {
+		return "", errors.New("sign: TTL must not be negative")
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultTokenTTL
+	}
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = time.Now()
+	}
+	names := Config{Claims: c.Names}.withDefaults().Claims
+
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	claims := jwt.MapClaims{
+		"iss":         c.Issuer,
+		"aud":         c.Audience,
+		names.Subject: c.Subject,
+		"iat":         jwt.NewNumericDate(c.IssuedAt),
+		"nbf":         jwt.NewNumericDate(c.IssuedAt),
+		"exp":         jwt.NewNumericDate(c.IssuedAt.Add(c.TTL)),
+		"jti":         hex.EncodeToString(jti),
+	}
+	for name, v := range map[string]string{
+		names.Country:  c.Country,
+		names.Entity:   c.Entity,
+		names.EntityID: c.EntityID,
+		names.EntityHQ: c.EntityHQ,
+		names.ParentHQ: c.ParentHQ,
+		names.VEU:      c.VEU,
+	} {
+		if v != "" {
+			claims[name] = v
+		}
+	}
+	if len(c.Nationality) > 0 {
+		claims[names.Nationality] = c.Nationality
+	}
+
+	t := jwt.NewWithClaims(jwt.GetSigningMethod(alg), claims)
+	if kid != "" {
+		t.Header["kid"] = kid
+	}
+	s, err := t.SignedString(key)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,313 @@
+// Package identity turns bearer tokens into a policy.Subject.
+//
+// A Verifier trusts a fixed set of issuers (Config). For each token it picks
+// the issuer by the unverified iss claim, checks that the header alg is one
+// the issuer allows, finds the key (by kid, from PEM files or a refreshed
+// JWKS), verifies the signature and the registered claims with golang-jwt,
+// and maps the remaining claims into a policy.Subject. Every failure is an
+// *Error with Code "invalid_token" and a stable Reason.
+//
+// The Subject's normalised fields (ID, Country, Nationality, Entity) are what
+// policies should use. Subject.Claims carries every verified claim as decoded
+// JSON, under its original name and unnormalised, except the time claims
+// exp, nbf and iat; it never contains the token itself.
+//
+// The package also signs tokens (Sign) for the `weightgate token` command and
+// loads PEM keys.
+package identity
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/weightgate/weightgate/policy"
+)
+
+// MaxTokenSize is the longest token Verify decodes; longer ones are
+// ReasonMalformedToken without being parsed.
+const MaxTokenSize = 16 << 10
+
+// Option adjusts a Verifier built by New.
+type Option func(*options)
+
+type options struct {
+	now        func() time.Time
+	httpClient *http.Client
+}
+
+// WithClock makes the Verifier read the time from now instead of time.Now,
+// for tests.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithHTTPClient sets the client used to fetch JWKS URLs. The default is a
+// client with a DefaultJWKSTimeout timeout.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) { o.httpClient = c }
+}
+
+// Verifier verifies bearer tokens. It is safe for concurrent use.
+type Verifier struct {
+	cfg     Config
+	issuers map[string]*issuer
+	now     func() time.Time
+	logger  *slog.Logger
+	devKey  bool
+
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+}
+
+// issuer is one configured issuer with its keys loaded.
+type issuer struct {
+	cfg    IssuerConfig
+	keys   issuerKeys
+	jwks   keyfunc.Keyfunc // nil without jwks_url
+	parser *jwt.Parser
+}
+
+// New validates cfg, loads its PEM keys and starts a JWKS client for each
+// jwks_url. JWKS clients refresh every jwks_refresh until ctx is done or
+// Close is called. A JWKS URL that cannot be fetched at startup is logged, not
+// fatal: tokens needing its keys fail with ReasonUnknownKey until a refresh
+// succeeds. If the committed development key is trusted, New logs a warning.
+func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (*Verifier, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	o := options{now: time.Now, httpClient: &http.Client{Timeout: DefaultJWKSTimeout}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg = cfg.withDefaults()
+	keys, err := cfg.load()
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	v := &Verifier{
+		cfg:     cfg,
+		issuers: make(map[string]*issuer, len(cfg.Issuers)),
+		now:     o.now,
+		logger:  logger,
+		cancel:  cancel,
+	}
+	for i, ic := range cfg.Issuers {
+		is := &issuer{cfg: ic, keys: keys[i]}
+		is.parser = jwt.NewParser(
+			jwt.WithValidMethods(ic.Algorithms),
+			jwt.WithIssuer(ic.Issuer),
+			jwt.WithAudience(ic.Audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(cfg.Leeway),
+			jwt.WithTimeFunc(v.now),
+		)
+		if ic.JWKSURL != "" {
+			is.jwks, err = newJWKS(ctx, ic, o.httpClient, logger)
+			if err != nil {
+				cancel()
+				return nil, fmt.Errorf("identity: issuer %q: %w", ic.Issuer, err)
+			}
+		}
+		for _, k := range is.pemKeys() {
+			if IsDevKey(k) {
+				v.devKey = true
+				logger.Warn("TRUSTING THE COMMITTED DEVELOPMENT KEY: anyone can mint accepted tokens; never use this configuration in production",
+					"issuer", ic.Issuer, "fingerprint", DevKeyFingerprint)
+			}
+		}
+		v.issuers[ic.Issuer] = is
+	}
+	return v, nil
+}
+
+// newJWKS starts a keyfunc JWKS client for ic.JWKSURL, refreshed every
+// ic.JWKSRefresh and, rate limited, whenever a token names an unknown kid
+// (so a key rotated in at the IdP is picked up before the next refresh).
+func newJWKS(ctx context.Context, ic IssuerConfig, client *http.Client, logger *slog.Logger) (keyfunc.Keyfunc, error) {
+	return keyfunc.NewDefaultOverrideCtx(ctx, []string{ic.JWKSURL}, keyfunc.Override{
+		Client:          client,
+		HTTPTimeout:     DefaultJWKSTimeout,
+		RefreshInterval: ic.JWKSRefresh,
+		// One immediate unknown-kid refresh, then at most one per interval.
+		// A request that would have to wait longer than RateLimitWaitMax
+		// for its turn fails at once instead of queueing.
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(DefaultJWKSUnknownKIDInterval), 1),
+		RateLimitWaitMax:  DefaultJWKSTimeout,
+		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+			return func(ctx context.Context, err error) {
+				logger.ErrorContext(ctx, "JWKS refresh failed", "issuer", ic.Issuer, "url", u, "error", err)
+			}
+		},
+	})
+}
+
+// Close stops the JWKS refresh goroutines. It is safe to call more than once.
+func (v *Verifier) Close() error {
+	v.closeOnce.Do(v.cancel)
+	return nil
+}
+
+// TrustsDevKey reports whether a configured PEM key is the committed
+// development key (see IsDevKey).
+func (v *Verifier) TrustsDevKey() bool { return v.devKey }
+
+// Verify verifies raw (the token, without "Bearer ") and returns the subject
+// it establishes. Every failure is an *Error with Code CodeInvalidToken:
+//
+//   - ReasonMalformedToken for anything that is not a compact JWS JWT;
+//   - ReasonUnknownIssuer when iss is missing or not configured;
+//   - ReasonAlgorithmNotAllowed when alg is not in the issuer's algorithms;
+//   - ReasonUnknownKey when no key matches the kid;
+//   - ReasonBadSignature when no candidate key verifies the signature;
+//   - ReasonMissingExp, ReasonTokenExpired, ReasonTokenNotYetValid,
+//     ReasonBadAudience, ReasonMalformedClaims for claim checks;
+//   - ReasonMissingSubject when the subject claim is missing or empty.
+func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, error) {
+	if len(raw) > MaxTokenSize {
+		return policy.Subject{}, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
+	}
+	// Read iss and alg before verifying anything, to choose the issuer and
+	// reject disallowed algorithms with a precise reason. Nothing read here
+	// is trusted: ParseWithClaims below checks all of it again.
+	unverified, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{})
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenUnverifiable) {
+			// The alg names no signing method golang-jwt knows.
+			return policy.Subject{}, newError(ReasonAlgorithmNotAllowed, err)
+		}
+		return policy.Subject{}, newError(ReasonMalformedToken, err)
+	}
+	iss, _ := unverified.Claims.(jwt.MapClaims)["iss"].(string)
+	is, ok := v.issuers[iss]
+	if !ok {
+		return policy.Subject{}, newError(ReasonUnknownIssuer, nil)
+	}
+	if alg, _ := unverified.Header["alg"].(string); !slices.Contains(is.cfg.Algorithms, alg) {
+		return policy.Subject{}, newError(ReasonAlgorithmNotAllowed, fmt.Errorf("alg %q not allowed for issuer %q", alg, iss))
+	}
+
+	claims := jwt.MapClaims{}
+	_, err = is.parser.ParseWithClaims(raw, claims, is.keyfunc(ctx))
+	if err != nil {
+		return policy.Subject{}, classify(err, claims)
+	}
+	return subjectFromClaims(claims, v.cfg.Claims)
+}
+
+// errUnknownKey is returned by issuer.keyfunc when no key can be found.
+var errUnknownKey = errors.New("no key found for token")
+
+// keyfunc selects the verification key(s) for a token of this issuer:
+//
+//   - a kid equal to a "kid=path" PEM entry selects that key only;
+//   - otherwise a kid is looked up in the JWKS (which may refresh once, rate
+//     limited, to find a newly rotated key);
+//   - otherwise, and for tokens without a kid, the PEM keys configured
+//     without a kid are tried in turn (jwt.VerificationKeySet); a token
+//     without kid also tries every JWKS key whose alg fits.
+func (is *issuer) keyfunc(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		kid, hasKID := t.Header["kid"].(string)
+		if hasKID {
+			if k, ok := is.keys.byKID[kid]; ok {
+				return k, nil
+			}
+			if is.jwks != nil {
+				k, err := is.jwks.KeyfuncCtx(ctx)(t)
+				if err == nil {
+					return k, nil
+				}
+				if len(is.keys.anyKID) == 0 {
+					return nil, errors.Join(errUnknownKey, err)
+				}
+			}
+			if len(is.keys.anyKID) == 0 {
+				return nil, errUnknownKey
+			}
+			return keySet(is.keys.anyKID), nil
+		}
+
+		set := keySet(is.keys.anyKID)
+		if is.jwks != nil {
+			// Without a kid keyfunc returns every JWKS key matching alg.
+			k, err := is.jwks.KeyfuncCtx(ctx)(t)
+			if err == nil {
+				if ks, ok := k.(jwt.VerificationKeySet); ok {
+					set.Keys = append(set.Keys, ks.Keys...)
+				}
+			}
+		}
+		if len(set.Keys) == 0 {
+			return nil, errUnknownKey
+		}
+		return set, nil
+	}
+}
+
+// keySet returns keys as a fresh jwt.VerificationKeySet.
+func keySet(keys []crypto.PublicKey) jwt.VerificationKeySet {
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k)
+	}
+	return set
+}
+
+// pemKeys returns every PEM key of the issuer.
+func (is *issuer) pemKeys() []crypto.PublicKey {
+	keys := slices.Clone(is.keys.anyKID)
+	for _, k := range is.keys.byKID {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// classify maps a golang-jwt parse error to an *Error. claims holds what was
+// decoded from the token (unverified if the signature failed). Signature and
+// key problems are checked first because golang-jwt reports them before it
+// looks at claims; among claim problems a missing exp wins, then expiry.
+func classify(err error, claims jwt.MapClaims) *Error {
+	switch {
+	case errors.Is(err, errUnknownKey):
+		return newError(ReasonUnknownKey, err)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return newError(ReasonMalformedToken, err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return newError(ReasonBadSignature, err)
+	}
+	if _, ok := claims["exp"]; !ok {
+		return newError(ReasonMissingExp, err)
+	}
+	switch {
+	case errors.Is(err, jwt.ErrInvalidType):
+		return newError(ReasonMalformedClaims, err)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return newError(ReasonTokenExpired, err)
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return newError(ReasonTokenNotYetValid, err)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return newError(ReasonBadAudience, err)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return newError(ReasonUnknownIssuer, err)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		// exp is present, and iss was matched before parsing, so the
+		// missing required claim is aud.
+		return newError(ReasonBadAudience, err)
+	}
+	return newError(ReasonMalformedClaims, err)
+}

@@ -1,0 +1,321 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/policy"
+)
+
+// TestRangesAndHead covers single ranges (206 + Content-Range), HEAD, and
+// unsatisfiable or malformed ranges (416 + "bytes */size").
+func TestRangesAndHead(t *testing.T) {
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		tok := h.token(t, claims("US"))
+		path := frontier + "model-00002-of-00002.safetensors"
+		full := storeFile(t, path)
+		size := int64(len(full))
+
+		ranges := []struct {
+			header     string
+			start, end int64 // inclusive
+		}{
+			{"bytes=0-99", 0, 99},
+			{"bytes=1000-", 1000, size - 1},
+			{"bytes=-4096", size - 4096, size - 1},
+			{"bytes=10-" + strconv.FormatInt(size+500, 10), 10, size - 1},
+			{"bytes=" + strconv.FormatInt(size-1, 10) + "-", size - 1, size - 1},
+		}
+		for _, rg := range ranges {
+			t.Run(rg.header, func(t *testing.T) {
+				resp, body := h.do(t, http.MethodGet, path, tok, http.Header{"Range": {rg.header}})
+				if got, want := resp.StatusCode, http.StatusPartialContent; got != want {
+					t.Fatalf("status = %d, want %d: %s", got, want, body)
+				}
+				if got, want := resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-%d/%d", rg.start, rg.end, size); got != want {
+					t.Errorf("Content-Range = %q, want %q", got, want)
+				}
+				if got, want := string(body), string(full[rg.start:rg.end+1]); got != want {
+					t.Errorf("body: %d bytes differ from the stored range (%d bytes)", len(got), len(want))
+				}
+				if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != rg.end-rg.start+1 || tr.Outcome != gateway.OutcomeComplete {
+					t.Errorf("transfer = %d bytes %s, want %d complete", tr.Bytes, tr.Outcome, rg.end-rg.start+1)
+				}
+			})
+		}
+		for _, bad := range []struct{ header, code string }{
+			{"bytes=" + strconv.FormatInt(size, 10) + "-", "range_not_satisfiable"},
+			{"bytes=-0", "range_not_satisfiable"},
+			{"bytes=5-1", "invalid_range"},
+			{"bytes=0-1,5-6", "multiple_ranges"},
+			{"bytes=x-y", "invalid_range"},
+		} {
+			t.Run(bad.header, func(t *testing.T) {
+				resp, body := h.do(t, http.MethodGet, path, tok, http.Header{"Range": {bad.header}})
+				if got, want := resp.StatusCode, http.StatusRequestedRangeNotSatisfiable; got != want {
+					t.Fatalf("status = %d, want %d", got, want)
+				}
+				if got, want := resp.Header.Get("Content-Range"), fmt.Sprintf("bytes */%d", size); got != want {
+					t.Errorf("Content-Range = %q, want %q", got, want)
+				}
+				if got, want := decodeError(t, body).Code, bad.code; got != want {
+					t.Errorf("code = %q, want %q", got, want)
+				}
+			})
+		}
+		t.Run("ignored unit", func(t *testing.T) {
+			resp, body := h.do(t, http.MethodGet, path, tok, http.Header{"Range": {"items=0-1"}})
+			if resp.StatusCode != 200 || len(body) != len(full) {
+				t.Errorf("status %d, %d bytes; want 200 with the whole file", resp.StatusCode, len(body))
+			}
+		})
+		t.Run("HEAD", func(t *testing.T) {
+			resp, body := h.do(t, http.MethodHead, path, tok, nil)
+			if got, want := resp.StatusCode, 200; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			if len(body) != 0 {
+				t.Errorf("HEAD returned %d body bytes", len(body))
+			}
+			for hd, want := range map[string]string{
+				"Content-Length": strconv.FormatInt(size, 10),
+				"Accept-Ranges":  "bytes",
+				"Content-Type":   "application/octet-stream",
+			} {
+				if got := resp.Header.Get(hd); got != want {
+					t.Errorf("%s = %q, want %q", hd, got, want)
+				}
+			}
+			etag := resp.Header.Get("ETag")
+			if len(etag) < 3 || etag[0] != '"' || etag[len(etag)-1] != '"' {
+				t.Errorf("ETag = %q, want a quoted tag", etag)
+			}
+			get, _ := h.do(t, http.MethodGet, path, tok, nil)
+			if got := get.Header.Get("ETag"); got != etag {
+				t.Errorf("GET ETag %q differs from HEAD ETag %q", got, etag)
+			}
+			if c := resp.Header.Get("X-Repo-Commit"); !hex40.MatchString(c) || c != get.Header.Get("X-Repo-Commit") {
+				t.Errorf("X-Repo-Commit = %q, want the same 40 hex on HEAD and GET", c)
+			}
+			if got := resp.Header.Get("Content-Encoding"); got != "" {
+				t.Errorf("Content-Encoding = %q, want none", got)
+			}
+			decisions, transfers := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			if len(decisions) != 1 || len(transfers) != 0 {
+				t.Errorf("HEAD: %d decision and %d transfer records, want 1 and 0", len(decisions), len(transfers))
+			}
+		})
+		t.Run("HEAD denied", func(t *testing.T) {
+			resp, body := h.do(t, http.MethodHead, path, h.token(t, claims("CN")), nil)
+			if resp.StatusCode != 403 || len(body) != 0 || resp.Header.Get("X-Error-Code") != "GatedRepo" {
+				t.Errorf("status %d, %d bytes, X-Error-Code %q; want 403, empty, GatedRepo", resp.StatusCode, len(body), resp.Header.Get("X-Error-Code"))
+			}
+		})
+		t.Run("commit revision", func(t *testing.T) {
+			head, _ := h.do(t, http.MethodHead, path, tok, nil)
+			commit := head.Header.Get("X-Repo-Commit")
+			resp, body := h.do(t, http.MethodGet, "/frontier-lab/frontier-x/resolve/"+commit+"/model-00002-of-00002.safetensors", tok, nil)
+			if resp.StatusCode != 200 || len(body) != len(full) {
+				t.Errorf("by commit: status %d, %d bytes; want 200 and the file", resp.StatusCode, len(body))
+			}
+		})
+	})
+}
+
+// countingStore counts reads of model files (export.yaml, which the catalog
+// reads, aside), to prove none was read.
+type countingStore struct {
+	gateway.ObjectStore
+	opens atomic.Int64
+	// failAfter, when > 0, makes every read of a model file fail after that
+	// many bytes.
+	failAfter int64
+}
+
+func (c *countingStore) Open(ctx context.Context, key, etag string, off, n int64) (io.ReadCloser, error) {
+	rc, err := c.ObjectStore.Open(ctx, key, etag, off, n)
+	if strings.HasSuffix(key, "/"+gateway.ManifestName) {
+		return rc, err
+	}
+	c.opens.Add(1)
+	if err != nil || c.failAfter == 0 {
+		return rc, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(io.LimitReader(rc, c.failAfter), failingReader{}), rc}, nil
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+// failingAudit refuses every record.
+type failingAudit struct{ calls atomic.Int64 }
+
+func (a *failingAudit) Record(context.Context, *gateway.AuditRecord) error {
+	a.calls.Add(1)
+	return errors.New("no space left on device")
+}
+func (a *failingAudit) Healthy() error { return errors.New("no space left on device") }
+
+// TestAuditUnavailable: when the decision cannot be recorded, the answer is
+// 503 audit_unavailable and storage is never read.
+func TestAuditUnavailable(t *testing.T) {
+	cs := &countingStore{ObjectStore: dirStore(t)}
+	audit := &failingAudit{}
+	h := MustOpenHarness(t, cs, harnessOptions{Audit: audit})
+	for _, path := range []string{open + "model.safetensors", frontier + shard1} {
+		resp, body := h.do(t, http.MethodGet, path, h.token(t, claims("US")), nil)
+		if got, want := resp.StatusCode, http.StatusServiceUnavailable; got != want {
+			t.Fatalf("%s: status = %d, want %d", path, got, want)
+		}
+		if got, want := decodeError(t, body).Code, "audit_unavailable"; got != want {
+			t.Errorf("%s: code = %q, want %q", path, got, want)
+		}
+	}
+	if n := cs.opens.Load(); n != 0 {
+		t.Errorf("storage was read %d times with the audit log down", n)
+	}
+	if audit.calls.Load() == 0 {
+		t.Error("the audit log was never asked")
+	}
+	resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil)
+	if got, want := resp.StatusCode, http.StatusServiceUnavailable; got != want {
+		t.Errorf("/readyz = %d, want %d", got, want)
+	}
+}
+
+// brokenPolicy fails every evaluation the way policy.Engine does.
+type brokenPolicy struct{}
+
+func (brokenPolicy) Decide(context.Context, policy.Input) (policy.Decision, error) {
+	return policy.Decision{Code: policy.CodePolicyError, Reason: "evaluation failed", Bundle: "b", Revision: "r"}, errors.New("rego: eval_conflict_error")
+}
+func (brokenPolicy) Bundle() (string, string) { return "b", "r" }
+
+// allowWithError is a malformed answer: allow set, but with an error.
+type allowWithError struct{ brokenPolicy }
+
+func (allowWithError) Decide(context.Context, policy.Input) (policy.Decision, error) {
+	return policy.Decision{Allow: true, Code: "open_weights"}, errors.New("half-failed")
+}
+
+// TestPolicyErrorFailsClosed: a failed evaluation denies, even for open
+// models, even when the decision claims allow, and reads no bytes.
+func TestPolicyErrorFailsClosed(t *testing.T) {
+	for name, p := range map[string]gateway.Decider{"error": brokenPolicy{}, "allow with error": allowWithError{}} {
+		t.Run(name, func(t *testing.T) {
+			cs := &countingStore{ObjectStore: dirStore(t)}
+			h := MustOpenHarness(t, cs, harnessOptions{Policy: p})
+			resp, body := h.do(t, http.MethodGet, open+"model.safetensors", "", nil)
+			if got, want := resp.StatusCode, http.StatusInternalServerError; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			if got, want := decodeError(t, body).Code, "policy_error"; got != want {
+				t.Errorf("code = %q, want %q", got, want)
+			}
+			if n := cs.opens.Load(); n != 0 {
+				t.Errorf("storage read %d times on a policy error", n)
+			}
+			d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			if len(d) != 1 || d[0].Decision != "deny" || d[0].Code != "policy_error" {
+				t.Errorf("audit = %+v, want one deny policy_error", d)
+			}
+		})
+	}
+}
+
+// TestStorageFailsMidTransfer: an error after the first byte aborts the
+// connection; the client never sees a complete-looking short 200.
+func TestStorageFailsMidTransfer(t *testing.T) {
+	cs := &countingStore{ObjectStore: dirStore(t), failAfter: 1000}
+	h := MustOpenHarness(t, cs, harnessOptions{})
+	req, _ := http.NewRequest(http.MethodGet, h.URL+frontier+"model-00002-of-00002.safetensors", nil)
+	req.Header.Set("Authorization", "Bearer "+h.token(t, claims("US")))
+	req.Header.Set("X-Request-Id", "mid-transfer-failure")
+	// The 1000 bytes may still sit in the server's write buffer when the
+	// connection is cut, so the failure shows either before the headers or
+	// while reading the body; never as a clean response.
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err == nil {
+			t.Fatalf("status %d, read %d of %d bytes with no error; want the transfer aborted", resp.StatusCode, n, resp.ContentLength)
+		}
+	}
+	tr := h.transferFor(t, "mid-transfer-failure")
+	if tr.Outcome != gateway.OutcomeError || tr.Bytes != 1000 || tr.Error == "" {
+		t.Errorf("transfer = %+v, want outcome error after 1000 bytes", tr)
+	}
+}
+
+// TestClientAbort: a client that hangs up mid-file is recorded as aborted.
+func TestClientAbort(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+frontier+"model-00002-of-00002.safetensors", nil)
+	req.Header.Set("Authorization", "Bearer "+h.token(t, claims("US")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	if tr.Outcome != gateway.OutcomeAborted || tr.Bytes >= tr.Expected {
+		t.Errorf("transfer = %s, %d of %d bytes; want aborted short", tr.Outcome, tr.Bytes, tr.Expected)
+	}
+}
+
+// TestStorageDown stops a real S3 server mid-test: downloads then answer 503
+// with an error body and no file bytes, and /readyz fails.
+func TestStorageDown(t *testing.T) {
+	cfg, stop := s3test.Start(t, s3test.StoreDir(t), "models/")
+	h := MustOpenHarness(t, s3Store(t, cfg), harnessOptions{})
+	tok := h.token(t, claims("US"))
+	path := frontier + shard1
+	if resp, body := h.do(t, http.MethodGet, path, tok, nil); resp.StatusCode != 200 || len(body) != len(storeFile(t, path)) {
+		t.Fatalf("before the outage: status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	stop()
+	start := time.Now()
+	// The model's metadata is cached; the stat of the object is not.
+	for _, p := range []string{path, open + "model.safetensors", "/frontier-lab/mini-x/resolve/main/model.safetensors"} {
+		resp, body := h.do(t, http.MethodGet, p, tok, nil)
+		if got, want := resp.StatusCode, http.StatusServiceUnavailable; got != want {
+			t.Fatalf("%s: status = %d, want %d (%d bytes)", p, got, want, len(body))
+		}
+		if got, want := decodeError(t, body).Code, "storage_unavailable"; got != want {
+			t.Errorf("%s: code = %q, want %q", p, got, want)
+		}
+		if resp.Header.Get("Content-Range") != "" || resp.Header.Get("ETag") != "" {
+			t.Errorf("%s: a 503 carries file headers", p)
+		}
+		d, tr := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+		if len(d) != 1 || d[0].Decision != "deny" || len(tr) != 0 {
+			t.Errorf("%s: audit %d decisions (%+v), %d transfers; want 1 deny, 0", p, len(d), d, len(tr))
+		}
+	}
+	t.Logf("three requests against a dead store answered in %v", time.Since(start))
+	if resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d with storage down, want 503", resp.StatusCode)
+	}
+}
