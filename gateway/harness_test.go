@@ -31,8 +31,8 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	Policy gateway.Decider   // default: the embedded bundle
-	Audit  gateway.AuditLog  // default: a FileAudit at AuditPath
+	Policy gateway.Decider  // default: the embedded bundle
+	Audit  gateway.AuditLog // default: a FileAudit at AuditPath
 	Wrap   func(gateway.ObjectStore) gateway.ObjectStore
 	TTL    time.Duration
 }

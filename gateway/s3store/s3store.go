@@ -86,7 +86,9 @@ func New(cfg Config) (*Store, error) {
 }
 
 // String names the store for logs.
-func (s *Store) String() string { return fmt.Sprintf("s3:%s/%s/%s", s.c.EndpointURL().Host, s.bucket, s.prefix) }
+func (s *Store) String() string {
+	return fmt.Sprintf("s3:%s/%s/%s", s.c.EndpointURL().Host, s.bucket, s.prefix)
+}
 
 // mapErr translates S3 errors at the boundary: a missing key becomes
 // gateway.ErrObjectNotFound, a failed If-Match gateway.ErrObjectChanged, and
