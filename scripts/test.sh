@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The project's test command: starts the shared S3 test server (VersityGW on
+# 127.0.0.1, seeded with testdata/store), then runs go vet and the full test
+# suite with the race detector. Extra arguments go to `go test`, e.g.
+#   ./scripts/test.sh -run TestS3 -v
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$SECONDS
+cleanup() {
+  local rc=$?
+  scripts/s3-server.sh stop || true
+  if [[ $rc -eq 0 ]]; then
+    echo "test.sh: PASS: go vet and go test -race passed in $((SECONDS - started))s"
+  else
+    echo "test.sh: FAIL (exit $rc) after $((SECONDS - started))s" >&2
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+scripts/s3-server.sh start
+s3env=$(scripts/s3-server.sh env)
+eval "$s3env"
+export WEIGHTGATE_TEST_S3_REQUIRED=1
+echo "test.sh: S3 test server at $WEIGHTGATE_TEST_S3_ENDPOINT (bucket $WEIGHTGATE_TEST_S3_BUCKET, prefix $WEIGHTGATE_TEST_S3_PREFIX)"
+
+echo "test.sh: go vet ./..."
+go vet ./...
+echo "test.sh: go test -race -count=1 ./... $*"
+go test -race -count=1 ./... "$@"
