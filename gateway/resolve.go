@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
@@ -194,7 +195,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	defer body.Close()
 	w.WriteHeader(t.status)
 	src := &readErrTracker{r: body}
-	n, err := io.Copy(w, src)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	n, err := io.CopyBuffer(writerOnly{w}, src, *buf)
 	switch {
 	case src.err != nil:
 		finish(n, OutcomeError, src.err)
@@ -211,6 +214,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	// net/http closes the connection without completing the response.
 	panic(http.ErrAbortHandler)
 }
+
+// copyBufs are the buffers streams are copied through: 256 KiB, so that a
+// large file moves in few syscalls, and pooled, so that memory stays flat
+// whatever the number of transfers.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// writerOnly hides the ResponseWriter's ReadFrom, which would copy through
+// net/http's own 32 KiB buffer instead of ours.
+type writerOnly struct{ io.Writer }
 
 // readErrTracker remembers a read error so that a storage failure can be told
 // apart from a client that went away.

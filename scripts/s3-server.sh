@@ -6,6 +6,7 @@
 #   scripts/s3-server.sh stop    stop it
 #   scripts/s3-server.sh env     print `export WEIGHTGATE_TEST_S3_*=...` lines
 #   scripts/s3-server.sh status  exit 0 when running and healthy
+#   scripts/s3-server.sh install install versitygw if needed and print its path
 #
 # Typical use:  scripts/s3-server.sh start && eval "$(scripts/s3-server.sh env)"
 #
@@ -208,6 +209,7 @@ case ${1:-} in
   start) cmd_start ;;
   stop) cmd_stop ;;
   env) cmd_env ;;
+  install) find_bin ;;
   status) if running; then echo "running on $HOST:$(cat "$PORTFILE")"; else echo "not running"; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|env|status|install" >&2; exit 2 ;;
 esac
