@@ -246,5 +246,7 @@ func (c *Catalog) Models(ctx context.Context) ([]*Model, error) {
 			out = append(out, m)
 		}
 	}
+	// Directory order is not id order: "model/" sorts after "model-b/".
+	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }

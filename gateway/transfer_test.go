@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 )
@@ -265,11 +266,17 @@ func TestStorageFailsMidTransfer(t *testing.T) {
 
 // TestClientAbort: a client that hangs up mid-file is recorded as aborted.
 func TestClientAbort(t *testing.T) {
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	// Big enough that the server cannot have written it all into socket
+	// buffers by the time the client hangs up.
+	st, err := dirstore.Open(bigModel(t, 256<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := MustOpenHarness(t, st, harnessOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+frontier+"model-00002-of-00002.safetensors", nil)
-	req.Header.Set("Authorization", "Bearer "+h.token(t, claims("US")))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+"/big-lab/huge/resolve/main/model.safetensors", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

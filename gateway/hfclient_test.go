@@ -1,0 +1,355 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/policy"
+)
+
+// EnvClientsRequired makes a missing third-party client (node, or the npm
+// packages of scripts/hfclient) a test failure instead of a skip. CI sets it.
+const EnvClientsRequired = "WEIGHTGATE_TEST_CLIENTS_REQUIRED"
+
+// hfClient runs scripts/hfclient/client.mjs: the official @huggingface/hub
+// JavaScript library downloading from the gateway.
+type hfClient struct{ node, script string }
+
+func findHFClient(tb testing.TB) hfClient {
+	tb.Helper()
+	skip := func(msg string) {
+		tb.Helper()
+		if os.Getenv(EnvClientsRequired) == "1" {
+			tb.Fatalf("hfclient: %s, but %s=1 (install with: npm ci --prefix scripts/hfclient)", msg, EnvClientsRequired)
+		}
+		tb.Skipf("hfclient: %s (install with: npm ci --prefix scripts/hfclient)", msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		skip("node is not on PATH")
+	}
+	dir := filepath.Join(s3test.RepoRoot(tb), "scripts", "hfclient")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@huggingface", "hub", "package.json")); err != nil {
+		skip("scripts/hfclient/node_modules/@huggingface/hub is not installed")
+	}
+	return hfClient{node: node, script: filepath.Join(dir, "client.mjs")}
+}
+
+// clientFile is a line of the client's output for a downloaded file.
+type clientFile struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// clientError is the client's last line when the library failed.
+type clientError struct {
+	Error     string `json:"error"`
+	Status    int    `json:"status"`
+	Name      string `json:"name"`
+	RequestID string `json:"request_id"`
+	Data      struct {
+		Error     string `json:"error"`
+		Code      string `json:"code"`
+		RequestID string `json:"request_id"`
+	} `json:"data"`
+}
+
+type clientResult struct {
+	Exit   int
+	Files  []clientFile
+	Err    *clientError
+	Out    string // the download directory
+	Stdout string
+	Stderr string
+}
+
+// capped keeps the first max bytes written to it and drops the rest.
+type capped struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// download runs the client against the gateway; it fails the test only if the
+// client could not run or printed something that is not its protocol.
+func (c hfClient) download(tb testing.TB, endpoint, repo, token string, extra ...string) clientResult {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res := clientResult{Out: tb.TempDir()}
+	args := append([]string{c.script, "--endpoint", endpoint, "--repo", repo, "--out", res.Out}, extra...)
+	if token != "" {
+		args = append(args, "--token", token)
+	}
+	cmd := exec.CommandContext(ctx, c.node, args...)
+	cmd.Dir = filepath.Dir(c.script)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var stdout, stderr = &capped{max: 1 << 20}, &capped{max: 64 << 10}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	res.Stdout, res.Stderr = stdout.buf.String(), stderr.buf.String()
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		tb.Fatalf("hfclient %s: timed out after 60s\nstdout:\n%s\nstderr:\n%s", repo, res.Stdout, res.Stderr)
+	case errors.As(err, &exit):
+		res.Exit = exit.ExitCode()
+	case err != nil:
+		tb.Fatalf("hfclient %s: %v", repo, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, `{"error"`) {
+			res.Err = new(clientError)
+			if err := json.Unmarshal([]byte(line), res.Err); err != nil {
+				tb.Fatalf("hfclient %s: error line %q: %v", repo, line, err)
+			}
+			continue
+		}
+		var f clientFile
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			tb.Fatalf("hfclient %s: output line %q: %v\nstderr:\n%s", repo, line, err, res.Stderr)
+		}
+		res.Files = append(res.Files, f)
+	}
+	if (res.Exit == 3) != (res.Err != nil) || (res.Exit != 0 && res.Exit != 3) {
+		tb.Fatalf("hfclient %s: exit %d\nstdout:\n%s\nstderr:\n%s", repo, res.Exit, res.Stdout, res.Stderr)
+	}
+	return res
+}
+
+// storeFiles lists a model's files in testdata/store, relative and sorted.
+func storeFiles(tb testing.TB, repo string) []string {
+	tb.Helper()
+	root := filepath.Join(s3test.StoreDir(tb), filepath.FromSlash(repo))
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		out = append(out, filepath.ToSlash(rel))
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkIdentical checks that every file the client reports, and wrote, is
+// byte-identical to testdata/store.
+func checkIdentical(t *testing.T, repo string, res clientResult) {
+	t.Helper()
+	for _, f := range res.Files {
+		want := mustReadFile(t, filepath.Join(s3test.StoreDir(t), filepath.FromSlash(repo), filepath.FromSlash(f.Path)))
+		sum := sha256.Sum256(want)
+		if f.SHA256 != hex.EncodeToString(sum[:]) || f.Size != int64(len(want)) {
+			t.Errorf("%s: client got %d bytes sha256 %s, store has %d bytes sha256 %x", f.Path, f.Size, f.SHA256, len(want), sum)
+		}
+		got := mustReadFile(t, filepath.Join(res.Out, filepath.FromSlash(f.Path)))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: file written by the client differs from the store (%d vs %d bytes)", f.Path, len(got), len(want))
+		}
+	}
+}
+
+func paths(files []clientFile) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Path)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fileRecords returns the audit records of one file of one model, waiting
+// (bounded) until it has at least wantTransfers transfer records: the gateway
+// writes them after the last byte, so they can trail the client's exit.
+func (h *harness) fileRecords(tb testing.TB, repo, file string, wantTransfers int) (decisions, transfers []gateway.AuditRecord) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		decisions, transfers = nil, nil
+		for _, r := range h.records(tb) {
+			if r.Model != repo || r.Object != file {
+				continue
+			}
+			if r.Type == gateway.RecordTransfer {
+				transfers = append(transfers, r)
+			} else {
+				decisions = append(decisions, r)
+			}
+		}
+		if len(transfers) >= wantTransfers || time.Now().After(deadline) {
+			return decisions, transfers
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHuggingFaceHubJSClient downloads models through the gateway with the
+// official @huggingface/hub JavaScript library (scripts/hfclient): what a
+// user of the Hub's JS client sees, byte for byte, and what the audit log
+// records for it.
+func TestHuggingFaceHubJSClient(t *testing.T) {
+	client := findHFClient(t)
+	const (
+		openRepo     = "open-lab/tiny-open"
+		frontierRepo = "frontier-lab/frontier-x"
+	)
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+
+		t.Run("anonymous open model", func(t *testing.T) {
+			res := client.download(t, h.URL, openRepo, "")
+			if res.Exit != 0 {
+				t.Fatalf("exit %d, error %+v\nstderr:\n%s", res.Exit, res.Err, res.Stderr)
+			}
+			if got, want := paths(res.Files), storeFiles(t, openRepo); !slices.Equal(got, want) {
+				t.Fatalf("downloaded %q, want every file of the model %q", got, want)
+			}
+			checkIdentical(t, openRepo, res)
+		})
+
+		t.Run("tier1 token closed model", func(t *testing.T) {
+			res := client.download(t, h.URL, frontierRepo, h.token(t, claims("US")))
+			if res.Exit != 0 {
+				t.Fatalf("exit %d, error %+v\nstderr:\n%s", res.Exit, res.Err, res.Stderr)
+			}
+			if got, want := paths(res.Files), storeFiles(t, frontierRepo); !slices.Equal(got, want) {
+				t.Fatalf("downloaded %q, want every file of the model %q", got, want)
+			}
+			checkIdentical(t, frontierRepo, res)
+			// downloadFile makes two GETs per file, both audited: a
+			// "Range: bytes=0-0" probe for size and ETag (fileDownloadInfo,
+			// answered 206 with one byte), then the whole file (200).
+			for _, f := range res.Files {
+				decisions, transfers := h.fileRecords(t, frontierRepo, f.Path, 2)
+				var probe, full int
+				for _, d := range decisions {
+					if d.Decision != "allow" {
+						t.Errorf("%s: decision %+v, want allow", f.Path, d)
+					}
+					switch {
+					case d.Range == "bytes=0-0" && d.Status == 206:
+						probe++
+					case d.Range == "" && d.Status == 200:
+						full++
+					default:
+						t.Errorf("%s: unexpected decision record: range %q status %d", f.Path, d.Range, d.Status)
+					}
+					wantCode := "not_weights"
+					if gateway.ObjectKind(f.Path) == policy.KindWeights {
+						wantCode = "license_exception_aia"
+					}
+					if d.Code != wantCode {
+						t.Errorf("%s: decision code %q, want %q", f.Path, d.Code, wantCode)
+					}
+				}
+				if probe != 1 || full != 1 {
+					t.Errorf("%s: %d probe and %d full-file decision records, want 1 and 1", f.Path, probe, full)
+				}
+				var whole, one int
+				for _, tr := range transfers {
+					switch {
+					case tr.Outcome != gateway.OutcomeComplete:
+						t.Errorf("%s: transfer %+v not complete", f.Path, tr)
+					case tr.Bytes == f.Size && tr.Expected == f.Size:
+						whole++
+					case tr.Bytes == 1 && tr.Expected == 1:
+						one++
+					default:
+						t.Errorf("%s: unexpected transfer record: %d of %d bytes", f.Path, tr.Bytes, tr.Expected)
+					}
+				}
+				if whole != 1 || one != 1 {
+					t.Errorf("%s: %d whole-file and %d probe transfer records, want 1 and 1", f.Path, whole, one)
+				}
+			}
+		})
+
+		t.Run("country of concern closed model", func(t *testing.T) {
+			res := client.download(t, h.URL, frontierRepo, h.token(t, claims("CN")))
+			if res.Exit != 3 {
+				t.Fatalf("exit %d, want 3 (refused); files %v", res.Exit, res.Files)
+			}
+			e := res.Err
+			if e.Status != 403 || e.Name != "HubApiError" || e.Data.Code != "country_of_concern" {
+				t.Errorf("error = %+v, want a HubApiError with status 403 and code country_of_concern", e)
+			}
+			// The library's message is the gateway's reason, then URL and
+			// request id; the reason is the one in the audit log.
+			var refusal *gateway.AuditRecord
+			for _, r := range h.records(t) {
+				if r.RequestID == e.RequestID && r.Type == gateway.RecordDecision {
+					refusal = &r
+				}
+			}
+			if refusal == nil {
+				t.Fatalf("no decision record for the refused request %q", e.RequestID)
+			}
+			if refusal.Decision != "deny" || refusal.Code != "country_of_concern" || refusal.Reason == "" {
+				t.Errorf("refusal record = %+v", refusal)
+			}
+			if !strings.HasPrefix(e.Error, refusal.Reason) || !strings.Contains(e.Error, e.RequestID) {
+				t.Errorf("client error %q does not carry the gateway's reason %q and request id", e.Error, refusal.Reason)
+			}
+			// Files before the first weight file (the listing is sorted) may
+			// be fetched: they are not weights and must be intact.
+			for _, f := range res.Files {
+				if gateway.ObjectKind(f.Path) == policy.KindWeights {
+					t.Errorf("refused requester downloaded weights file %s", f.Path)
+				}
+			}
+			checkIdentical(t, frontierRepo, res)
+			for _, r := range h.records(t) {
+				if r.Type == gateway.RecordTransfer && r.Model == frontierRepo && r.Subject == "user-CN" &&
+					gateway.ObjectKind(r.Object) == policy.KindWeights {
+					t.Errorf("transfer record for weights file %s to CN requester: %+v", r.Object, r)
+				}
+			}
+		})
+
+		t.Run("anonymous closed model looks missing", func(t *testing.T) {
+			closed := client.download(t, h.URL, frontierRepo, "")
+			missing := client.download(t, h.URL, "frontier-lab/no-such-x", "")
+			for _, res := range []clientResult{closed, missing} {
+				if res.Exit != 3 || len(res.Files) != 0 {
+					t.Fatalf("exit %d, files %v; want 3 and none", res.Exit, res.Files)
+				}
+			}
+			ce, me := closed.Err, missing.Err
+			if ce.Status != 401 || ce.Name != "HubApiError" || ce.Data.Code != "authentication_required" {
+				t.Errorf("closed model error = %+v, want a HubApiError with status 401 and code authentication_required", ce)
+			}
+			if ce.Status != me.Status || ce.Name != me.Name || ce.Data.Code != me.Data.Code ||
+				strings.ReplaceAll(ce.Data.Error, frontierRepo, "X") != strings.ReplaceAll(me.Data.Error, "frontier-lab/no-such-x", "X") {
+				t.Errorf("closed model error %+v differs from missing model error %+v", ce, me)
+			}
+		})
+	})
+}

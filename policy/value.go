@@ -1,0 +1,120 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// inputValue converts in to the AST value Rego sees as `input`, field by
+// field, so that a request costs no JSON round trip. The result equals what
+// ast.InterfaceToValue gives for in's JSON encoding (nil slices and maps are
+// null, as encoding/json writes them); a test holds it to that. Like
+// encoding/json, it fails on a NaN or infinite number and on claims it cannot
+// represent.
+func inputValue(in *Input) (ast.Value, error) {
+	s, m, o, r := &in.Subject, &in.Model, &in.Object, &in.Request
+	if math.IsNaN(m.TrainingComputeFLOP) || math.IsInf(m.TrainingComputeFLOP, 0) {
+		return nil, fmt.Errorf("input: model.training_compute_flop is %v", m.TrainingComputeFLOP)
+	}
+	claims, err := claimsTerm(s.Claims)
+	if err != nil {
+		return nil, fmt.Errorf("input: subject.claims: %w", err)
+	}
+	return obj(
+		"subject", ast.NewTerm(obj(
+			"anonymous", ast.InternedTerm(s.Anonymous),
+			"id", str(s.ID),
+			"country", str(s.Country),
+			"nationality", stringArray(s.Nationality),
+			"entity", ast.NewTerm(obj(
+				"name", str(s.Entity.Name),
+				"id", str(s.Entity.ID),
+				"hq", str(s.Entity.HQ),
+				"parent_hq", str(s.Entity.ParentHQ),
+				"veu", str(s.Entity.VEU),
+			)),
+			"claims", claims,
+		)),
+		"model", ast.NewTerm(obj(
+			"id", str(m.ID),
+			"classified", ast.InternedTerm(m.Classified),
+			"weights", str(m.Weights),
+			"training_compute_flop", ast.FloatNumberTerm(m.TrainingComputeFLOP),
+			"eccn", str(m.ECCN),
+			"revision", str(m.Revision),
+		)),
+		"object", ast.NewTerm(obj(
+			"path", str(o.Path),
+			"kind", str(o.Kind),
+			"size", ast.InternedTerm(o.Size),
+		)),
+		"request", ast.NewTerm(obj(
+			"method", str(r.Method),
+			"api", str(r.API),
+			"range", str(r.Range),
+			"remote_addr", str(r.RemoteAddr),
+			"time", str(r.Time),
+		)),
+	), nil
+}
+
+// keyTerms holds the input's keys as terms, built once: the map is only read
+// after package initialisation, and OPA does not modify the terms of an input.
+var keyTerms = map[string]*ast.Term{}
+
+func init() {
+	for _, k := range []string{
+		"subject", "anonymous", "id", "country", "nationality", "entity", "name", "hq",
+		"parent_hq", "veu", "claims", "model", "classified", "weights",
+		"training_compute_flop", "eccn", "revision", "object", "path", "kind", "size",
+		"request", "method", "api", "range", "remote_addr", "time",
+	} {
+		keyTerms[k] = ast.StringTerm(k)
+	}
+}
+
+// obj builds an object from alternating string keys and *ast.Term values.
+func obj(kv ...any) ast.Object {
+	o := ast.NewObjectWithCapacity(len(kv) / 2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := keyTerms[kv[i].(string)]
+		if !ok {
+			k = ast.StringTerm(kv[i].(string))
+		}
+		o.Insert(k, kv[i+1].(*ast.Term))
+	}
+	return o
+}
+
+func str(s string) *ast.Term {
+	if s == "" {
+		return ast.InternedTerm("")
+	}
+	return ast.StringTerm(s)
+}
+
+func stringArray(ss []string) *ast.Term {
+	if ss == nil {
+		return ast.InternedNullTerm
+	}
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = str(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// claimsTerm converts a token's claims; values that are not plain JSON types
+// take OPA's JSON round trip.
+func claimsTerm(claims map[string]any) (*ast.Term, error) {
+	if claims == nil {
+		return ast.InternedNullTerm, nil
+	}
+	v, err := ast.InterfaceToValue(claims)
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(v), nil
+}
