@@ -172,6 +172,76 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, entries)
 }
 
+// MaxPathsInfo bounds one paths-info request.
+const MaxPathsInfo = 1000
+
+// handlePathsInfo serves POST /api/models/{org}/{name}/paths-info/{rev}, the
+// Hub's batch stat: given paths (JSON {"paths": [...], "expand": bool}, or a
+// form with repeated paths=), it returns an entry for each that exists.
+// @huggingface/hub's snapshotDownload and huggingface_hub's get_paths_info
+// use it.
+func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
+	m, err := s.visibleModel(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	var req struct {
+		Paths  []string `json:"paths"`
+		Expand bool     `json:"expand"`
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	bad := func(format string, args ...any) {
+		writeError(w, r, s.logger, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: fmt.Sprintf(format, args...)})
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			bad("The body must be JSON {\"paths\": [...]}: %v.", err)
+			return
+		}
+	} else {
+		if err := r.ParseForm(); err != nil {
+			bad("The body must be a form with paths=...: %v.", err)
+			return
+		}
+		req.Paths = r.PostForm["paths"]
+		req.Expand, _ = strconv.ParseBool(r.PostForm.Get("expand"))
+	}
+	if len(req.Paths) > MaxPathsInfo {
+		bad("At most %d paths per request, got %d.", MaxPathsInfo, len(req.Paths))
+		return
+	}
+	type lastCommit struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+		Date  string `json:"date"`
+	}
+	type pathInfo struct {
+		treeEntry
+		LastCommit *lastCommit `json:"lastCommit,omitempty"`
+	}
+	var commit *lastCommit
+	if req.Expand {
+		commit = &lastCommit{ID: m.Revision, Title: "weightgate snapshot", Date: m.LastModified.UTC().Format(time.RFC3339)}
+	}
+	out := []pathInfo{}
+	for _, p := range req.Paths {
+		p = strings.Trim(p, "/")
+		if f, ok := m.File(p); ok {
+			out = append(out, pathInfo{treeEntry{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Key}, commit})
+			continue
+		}
+		for _, f := range m.Files {
+			if strings.HasPrefix(f.Key, p+"/") {
+				out = append(out, pathInfo{treeEntry{Type: "directory", OID: dirOID(p), Path: p}, commit})
+				break
+			}
+		}
+	}
+	w.Header().Set("X-Repo-Commit", m.Revision)
+	s.writeJSON(w, r, out)
+}
+
 func path2parent(p string) string {
 	i := strings.LastIndexByte(p, '/')
 	if i < 0 {

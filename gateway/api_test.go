@@ -146,6 +146,52 @@ func TestModelAPI(t *testing.T) {
 				t.Errorf("bad limit = %d %s", resp.StatusCode, body)
 			}
 		})
+		t.Run("paths-info", func(t *testing.T) {
+			type info struct {
+				Type       string `json:"type"`
+				Path       string `json:"path"`
+				Size       int64  `json:"size"`
+				OID        string `json:"oid"`
+				LastCommit *struct {
+					ID string `json:"id"`
+				} `json:"lastCommit"`
+			}
+			post := func(tok, ctype, body string) (*http.Response, []byte) {
+				return h.doBody(t, http.MethodPost, "/api/models/frontier-lab/frontier-x/paths-info/main", tok, ctype, body)
+			}
+			resp, body := post(us, "application/json", `{"paths":["config.json","nope.bin","model-00001-of-00002.safetensors"],"expand":true}`)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			got := mustJSON[[]info](t, body)
+			if len(got) != 2 || got[0].Path != "config.json" || got[1].Type != "file" || got[1].Size != int64(len(storeFile(t, frontier+shard1))) {
+				t.Fatalf("paths-info = %+v", got)
+			}
+			if got[0].LastCommit == nil || got[0].LastCommit.ID != resp.Header.Get("X-Repo-Commit") {
+				t.Errorf("lastCommit = %+v, want the model's commit", got[0].LastCommit)
+			}
+			// huggingface_hub (Python) posts a form.
+			resp, body = post(us, "application/x-www-form-urlencoded", "paths=README.md&paths=config.json")
+			if got := mustJSON[[]info](t, body); resp.StatusCode != 200 || len(got) != 2 || got[0].LastCommit != nil {
+				t.Errorf("form: %d %s", resp.StatusCode, body)
+			}
+			if resp, _ := post("", "application/json", `{"paths":["config.json"]}`); resp.StatusCode != 401 {
+				t.Errorf("anonymous paths-info on a closed model: %d, want 401", resp.StatusCode)
+			}
+			if resp, body := post(us, "application/json", `{"paths":`); resp.StatusCode != 400 || decodeError(t, body).Code != "invalid_request" {
+				t.Errorf("malformed body: %d %s", resp.StatusCode, body)
+			}
+		})
+		t.Run("raw", func(t *testing.T) {
+			resp, body := h.do(t, http.MethodGet, "/open-lab/tiny-open/raw/main/config.json", "", nil)
+			if resp.StatusCode != 200 || string(body) != string(storeFile(t, open+"config.json")) {
+				t.Errorf("raw open: %d", resp.StatusCode)
+			}
+			resp, _ = h.do(t, http.MethodHead, "/frontier-lab/frontier-x/raw/main/"+shard1, h.token(t, claims("CN")), nil)
+			if resp.StatusCode != 403 {
+				t.Errorf("raw is policy-gated like resolve: %d, want 403", resp.StatusCode)
+			}
+		})
 		t.Run("unknown endpoint", func(t *testing.T) {
 			for _, p := range []string{"/nope", "/api/nope", "/a/b/c"} {
 				resp, body := h.do(t, http.MethodGet, p, "", nil)

@@ -61,11 +61,11 @@ func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, err error) 
 	writeError(w, r, s.logger, e)
 }
 
-// resolveParts splits a download path, /{org}/{name}/resolve/{rev}/{path},
+// resolveParts splits a download path, /{org}/{name}/{resolve|raw}/{rev}/{path},
 // for the requests that are refused before routing.
 func resolveParts(p string) (model, file string, ok bool) {
 	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 5)
-	if len(parts) != 5 || parts[2] != "resolve" || parts[0] == "api" {
+	if len(parts) != 5 || (parts[2] != "resolve" && parts[2] != "raw") || parts[0] == "api" {
 		return "", "", false
 	}
 	return parts[0] + "/" + parts[1], parts[4], true

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,29 @@ func (h *harness) do(tb testing.TB, method, path, token string, header http.Head
 		tb.Fatalf("%s %s: reading body: %v", method, path, err)
 	}
 	return resp, body
+}
+
+// doBody sends a request with a body.
+func (h *harness) doBody(tb testing.TB, method, path, token, contentType, body string) (*http.Response, []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(method, h.URL+path, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp, b
 }
 
 // records reads the audit log.

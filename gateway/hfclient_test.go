@@ -292,6 +292,31 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			}
 		})
 
+		// snapshotDownload fills a Hub cache: modelInfo, the tree listing,
+		// paths-info (POST) for each file's blob id and commit, then
+		// downloadFile; the snapshot folder links every file.
+		t.Run("snapshotDownload", func(t *testing.T) {
+			for _, tc := range []struct{ repo, token string }{
+				{openRepo, ""},
+				{frontierRepo, h.token(t, claims("JP"))},
+			} {
+				res := client.download(t, h.URL, tc.repo, tc.token, "--snapshot")
+				if res.Exit != 0 {
+					t.Fatalf("%s: exit %d, error %+v\nstderr:\n%s", tc.repo, res.Exit, res.Err, res.Stderr)
+				}
+				if got, want := paths(res.Files), storeFiles(t, tc.repo); !slices.Equal(got, want) {
+					t.Fatalf("%s: snapshot holds %q, want every file of the model %q", tc.repo, got, want)
+				}
+				// The Hub cache layout: models--{org}--{name}/snapshots/{commit}/.
+				snaps, _ := filepath.Glob(filepath.Join(res.Out, "models--*", "snapshots", "*"))
+				if len(snaps) != 1 || !hex40.MatchString(filepath.Base(snaps[0])) {
+					t.Fatalf("%s: snapshot folders %q, want one named by a 40-hex commit", tc.repo, snaps)
+				}
+				res.Out = snaps[0]
+				checkIdentical(t, tc.repo, res)
+			}
+		})
+
 		t.Run("country of concern closed model", func(t *testing.T) {
 			res := client.download(t, h.URL, frontierRepo, h.token(t, claims("CN")))
 			if res.Exit != 3 {

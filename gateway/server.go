@@ -110,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /api/models/{org}/{name}/revision/{rev}", s.handleModelInfo)
 	api.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}", s.handleTree)
 	api.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}/{path...}", s.handleTree)
+	api.HandleFunc("POST /api/models/{org}/{name}/paths-info/{rev}", s.handlePathsInfo)
 	api.HandleFunc("/", notFound)
 
 	files := http.NewServeMux()
@@ -117,6 +118,9 @@ func (s *Server) Handler() http.Handler {
 	files.HandleFunc("GET /readyz", s.handleReadyz)
 	// "GET" patterns also match HEAD.
 	files.HandleFunc("GET /{org}/{name}/resolve/{rev}/{path...}", s.handleResolve)
+	// The Hub's raw URLs serve git blobs; here there are no LFS pointers, so
+	// raw is the same download, under the same policy and audit.
+	files.HandleFunc("GET /{org}/{name}/raw/{rev}/{path...}", s.handleResolve)
 	files.HandleFunc("/", notFound)
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {

@@ -26,6 +26,12 @@ eval "$s3env"
 export WEIGHTGATE_TEST_S3_REQUIRED=1
 echo "test.sh: S3 test server at $WEIGHTGATE_TEST_S3_ENDPOINT (bucket $WEIGHTGATE_TEST_S3_BUCKET, prefix $WEIGHTGATE_TEST_S3_PREFIX)"
 
+# A real Hugging Face Hub client (@huggingface/hub, pinned in
+# scripts/hfclient/package-lock.json) for the end-to-end client tests.
+echo "test.sh: npm ci (scripts/hfclient)"
+npm ci --prefix scripts/hfclient --no-audit --no-fund --loglevel=error
+export WEIGHTGATE_TEST_CLIENTS_REQUIRED=1
+
 echo "test.sh: go vet ./..."
 go vet ./...
 echo "test.sh: go test -race -count=1 ./... $*"

@@ -141,6 +141,12 @@ func ParseConfig(r io.Reader, baseDir string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, err
 	}
+	// A second document would be silently ignored; settings in it (an
+	// issuer, a policy) must not be lost without a word.
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Config{}, errors.New("more than one YAML document")
+	}
 	cfg.resolvePaths(baseDir)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err

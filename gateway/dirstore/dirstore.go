@@ -174,6 +174,9 @@ func (s *Store) ListDirs(_ context.Context, prefix string) ([]string, error) {
 			out = append(out, e.Name()+"/")
 		}
 	}
+	// ReadDir sorts by name, but the contract sorts the "name/" strings:
+	// "model/" comes after "model-b/".
+	slices.Sort(out)
 	return out, nil
 }
 

@@ -6,7 +6,11 @@
 // request below is made by the library; this file only drives it.
 //
 //   node client.mjs --endpoint URL --repo ORG/NAME [--token T] [--revision main]
-//                   --out DIR [--files a,b]
+//                   --out DIR [--files a,b] [--snapshot]
+//
+// With --snapshot the library's snapshotDownload fills a Hub cache in --out
+// (modelInfo, the tree listing, paths-info, then downloadFile per file) and
+// the files of the resulting snapshot folder are reported.
 //
 // Output, on stdout, one JSON line per downloaded file:
 //   {"path": "...", "size": N, "sha256": "..."}            exit 0
@@ -21,7 +25,10 @@ import { dirname, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { HubApiError, downloadFile, listFiles, modelInfo } from "@huggingface/hub";
+import { HubApiError, downloadFile, listFiles, modelInfo, snapshotDownload } from "@huggingface/hub";
+import { createReadStream } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { relative } from "node:path";
 
 const usage =
 	"usage: node client.mjs --endpoint URL --repo ORG/NAME [--token T] [--revision main] --out DIR [--files a,b]";
@@ -36,6 +43,7 @@ try {
 			revision: { type: "string", default: "main" },
 			out: { type: "string" },
 			files: { type: "string" },
+			snapshot: { type: "boolean", default: false },
 		},
 		strict: true,
 	}));
@@ -87,6 +95,34 @@ function fail(err) {
 	}
 	console.log(JSON.stringify(out));
 	process.exit(3);
+}
+
+// hashes a file (following the cache's symlinks) and prints its line.
+async function report(path, file) {
+	const hash = createHash("sha256");
+	let size = 0;
+	for await (const chunk of createReadStream(file)) {
+		hash.update(chunk);
+		size += chunk.length;
+	}
+	console.log(JSON.stringify({ path, size, sha256: hash.digest("hex") }));
+}
+
+if (args.snapshot) {
+	try {
+		// Silence the library's per-file console.debug progress lines: stdout
+		// is this program's JSON output.
+		console.debug = () => {};
+		const dir = await snapshotDownload({ ...common, repo, revision: args.revision, cacheDir: resolve(args.out) });
+		for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+			if (entry.isDirectory()) continue;
+			const file = resolve(entry.parentPath, entry.name);
+			await report(relative(dir, file).split(sep).join("/"), file);
+		}
+	} catch (err) {
+		fail(err);
+	}
+	process.exit(0);
 }
 
 try {

@@ -1,0 +1,110 @@
+package s3store_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/gateway/s3store"
+)
+
+func mustStore(tb testing.TB, c s3test.Config, bucket string) *s3store.Store {
+	tb.Helper()
+	st, err := s3store.New(s3store.Config{
+		Endpoint: c.Endpoint, Bucket: bucket, Prefix: c.Prefix, Region: c.Region,
+		AccessKey: c.AccessKey, SecretKey: c.SecretKey, MaxRetries: 1, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// TestStore runs the ObjectStore contract against a private VersityGW.
+func TestStore(t *testing.T) {
+	cfg, stop := s3test.Start(t, s3test.StoreDir(t), "models/")
+	st := mustStore(t, cfg, cfg.Bucket)
+	ctx := context.Background()
+	key := "frontier-lab/frontier-x/model-00002-of-00002.safetensors"
+	want, err := os.ReadFile(filepath.Join(s3test.StoreDir(t), filepath.FromSlash(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	info, err := st.Stat(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Key != key || info.Size != int64(len(want)) || info.ETag == "" || info.ETag[0] == '"' {
+		t.Errorf("Stat = %+v, want key %s, size %d, an unquoted ETag", info, key, len(want))
+	}
+	if _, err := st.Stat(ctx, "frontier-lab/frontier-x/nope"); !errors.Is(err, gateway.ErrObjectNotFound) {
+		t.Errorf("Stat missing = %v, want ErrObjectNotFound", err)
+	}
+
+	for _, r := range []struct{ off, n int64 }{{0, -1}, {100, 50}, {int64(len(want)) - 10, -1}, {7, 1}} {
+		rc, err := st.Open(ctx, key, info.ETag, r.off, r.n)
+		if err != nil {
+			t.Fatalf("Open(%d, %d): %v", r.off, r.n, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		end := int64(len(want))
+		if r.n >= 0 {
+			end = r.off + r.n
+		}
+		if err != nil || string(got) != string(want[r.off:end]) {
+			t.Errorf("Open(%d, %d): %d bytes, %v; want bytes %d..%d", r.off, r.n, len(got), err, r.off, end)
+		}
+	}
+	if _, err := st.Open(ctx, key, "0123456789abcdef0123456789abcdef", 0, -1); !errors.Is(err, gateway.ErrObjectChanged) {
+		t.Errorf("Open with a stale ETag = %v, want ErrObjectChanged", err)
+	}
+	if _, err := st.Open(ctx, "frontier-lab/frontier-x/nope", "", 0, -1); !errors.Is(err, gateway.ErrObjectNotFound) {
+		t.Errorf("Open missing = %v, want ErrObjectNotFound", err)
+	}
+
+	objs, err := st.List(ctx, "frontier-lab/mini-x/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, o.Key)
+	}
+	if want := []string{"frontier-lab/mini-x/config.json", "frontier-lab/mini-x/export.yaml", "frontier-lab/mini-x/model.safetensors"}; !slices.Equal(keys, want) {
+		t.Errorf("List = %q, want %q", keys, want)
+	}
+	dirs, err := st.ListDirs(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"frontier-lab/", "open-lab/", "unknown-lab/"}; !slices.Equal(dirs, want) {
+		t.Errorf("ListDirs = %q, want %q", dirs, want)
+	}
+	if err := st.Ping(ctx); err != nil {
+		t.Errorf("Ping = %v", err)
+	}
+	if err := mustStore(t, cfg, "no-such-bucket").Ping(ctx); err == nil {
+		t.Error("Ping of a missing bucket succeeded")
+	}
+
+	stop()
+	start := time.Now()
+	if _, err := st.Stat(ctx, key); err == nil || errors.Is(err, gateway.ErrObjectNotFound) {
+		t.Errorf("Stat with the server down = %v, want a storage error (not not-found)", err)
+	}
+	if err := st.Ping(ctx); err == nil {
+		t.Error("Ping with the server down succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("failing against a dead server took %v", d)
+	}
+}
