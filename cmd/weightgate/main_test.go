@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -202,5 +204,171 @@ func TestServe(t *testing.T) {
 	audit, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "audit.jsonl"))
 	if err != nil || !bytes.Contains(audit, []byte(`"open_weights"`)) {
 		t.Errorf("audit log: %v %q", err, audit)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// copyDir copies the top level of src (the bundle's .rego and .json files)
+// into a new temp dir.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// readyPolicy returns the policy revision /readyz reports.
+func readyPolicy(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Policy struct{ Revision string } `json:"policy"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Policy.Revision
+}
+
+// TestServeReloadOnSIGHUP: serve with a bundle directory; SIGHUP after a data
+// change loads the new revision; SIGHUP after breaking the bundle keeps the
+// old one serving.
+func TestServeReloadOnSIGHUP(t *testing.T) {
+	bundle := copyDir(t, repoPath("rego"))
+	cfg := writeConfig(t)
+	b, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, append(b, []byte("policy: {bundle: "+bundle+"}\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	m := &Main{Stdout: io.Discard, Stderr: logs, Ready: func(u string) { ready <- u }}
+	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg}) }()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		t.Fatalf("serve exited: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not become ready")
+	}
+	waitRevision := func(old string) string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if rev := readyPolicy(t, url); rev != old {
+				return rev
+			}
+		}
+		return old
+	}
+	first := readyPolicy(t, url)
+
+	// A change to the bundle's data: a new revision after SIGHUP.
+	bj := filepath.Join(bundle, "bundle.json")
+	data, _ := os.ReadFile(bj)
+	if err := os.WriteFile(bj, bytes.Replace(data, []byte(`"version": "1.0.0"`), []byte(`"version": "1.0.1"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	second := waitRevision(first)
+	if second == first {
+		t.Fatalf("revision still %s after SIGHUP with a changed bundle", first)
+	}
+
+	// A bundle that does not compile: refused, the second keeps serving.
+	if err := os.WriteFile(filepath.Join(bundle, "broken.rego"), []byte("package weightgate\nthis is not rego\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "policy reload refused"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal logged after SIGHUP with a broken bundle; log:\n%s", logs.String())
+		}
+	}
+	if got := readyPolicy(t, url); got != second {
+		t.Errorf("a broken bundle replaced the policy: revision %s, want %s", got, second)
+	}
+	resp, err := http.Get(url + "/open-lab/tiny-open/resolve/main/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("after a refused reload: download status %d, want 200", resp.StatusCode)
+	}
+	cancel()
+	<-done
+}
+
+// TestCheckWithExtension: the example extension, configured, narrows what
+// the export rules allow.
+func TestCheckWithExtension(t *testing.T) {
+	cfg := writeConfig(t)
+	ext, err := filepath.Abs(repoPath("rego/examples/employees_only"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, append(b, []byte("policy: {extensions: ["+ext+"]}\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		entityID string
+		exit     int
+		code     string
+	}{
+		{"", 1, "employees_only"},
+		{"other-co", 1, "employees_only"},
+		{"frontier-lab", 0, "license_exception_aia"},
+	} {
+		out, stderr, code := runMain(t, "check", "--config", cfg, "--model", "frontier-lab/frontier-x", "--country", "US", "--entity-id", tt.entityID)
+		var res checkResult
+		_ = json.Unmarshal([]byte(out), &res)
+		if code != tt.exit || res.Decision.Code != tt.code {
+			t.Errorf("entity %q: exit %d code %q, want %d %q (%s)", tt.entityID, code, res.Decision.Code, tt.exit, tt.code, stderr)
+		}
 	}
 }
