@@ -131,9 +131,20 @@ func (h *harness) token(tb testing.TB, c identity.TokenClaims) string {
 // do sends a request and returns the response with its whole body.
 func (h *harness) do(tb testing.TB, method, path, token string, header http.Header) (*http.Response, []byte) {
 	tb.Helper()
+	return h.send(tb, method, path, token, header, nil)
+}
+
+// doBody sends a request with a body.
+func (h *harness) doBody(tb testing.TB, method, path, token, contentType, body string) (*http.Response, []byte) {
+	tb.Helper()
+	return h.send(tb, method, path, token, http.Header{"Content-Type": {contentType}}, strings.NewReader(body))
+}
+
+func (h *harness) send(tb testing.TB, method, path, token string, header http.Header, body io.Reader) (*http.Response, []byte) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, h.URL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, h.URL+path, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -148,32 +159,9 @@ func (h *harness) do(tb testing.TB, method, path, token string, header http.Head
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return resp, body
-}
-
-// doBody sends a request with a body.
-func (h *harness) doBody(tb testing.TB, method, path, token, contentType, body string) (*http.Response, []byte) {
-	tb.Helper()
-	req, err := http.NewRequest(method, h.URL+path, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%s %s: reading body: %v", method, path, err)
 	}
 	return resp, b
 }

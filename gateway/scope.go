@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"regexp"
 
 	"github.com/weightgate/weightgate/policy"
 )
@@ -32,24 +31,18 @@ func scopeFrom(ctx context.Context) *scope {
 // RequestID returns the id of the request ctx belongs to, or "".
 func RequestID(ctx context.Context) string { return scopeFrom(ctx).RequestID }
 
-// validRequestID limits a caller-supplied X-Request-Id to something safe to
-// log and echo.
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// requestScope gives every request an id (the caller's X-Request-Id when it
-// is well formed, so a client can correlate) and an anonymous subject.
+// requestScope gives every request an id and an anonymous subject. The id is
+// always the gateway's own, never a caller's X-Request-Id: it keys the audit
+// trail, and a caller must not be able to make two requests look like one.
 func requestScope(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID.MatchString(id) {
-			id = newRequestID()
-		}
+		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
 		s := &scope{RequestID: id, Subject: policy.Subject{Anonymous: true}}
 		next.ServeHTTP(w, r.WithContext(withScope(r.Context(), s)))

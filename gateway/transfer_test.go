@@ -246,7 +246,6 @@ func TestStorageFailsMidTransfer(t *testing.T) {
 	h := MustOpenHarness(t, cs, harnessOptions{})
 	req, _ := http.NewRequest(http.MethodGet, h.URL+frontier+"model-00002-of-00002.safetensors", nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, claims("US")))
-	req.Header.Set("X-Request-Id", "mid-transfer-failure")
 	// The 1000 bytes may still sit in the server's write buffer when the
 	// connection is cut, so the failure shows either before the headers or
 	// while reading the body; never as a clean response.
@@ -258,9 +257,30 @@ func TestStorageFailsMidTransfer(t *testing.T) {
 			t.Fatalf("status %d, read %d of %d bytes with no error; want the transfer aborted", resp.StatusCode, n, resp.ContentLength)
 		}
 	}
-	tr := h.transferFor(t, "mid-transfer-failure")
+	// The only transfer of this fresh harness is the failed one.
+	var id string
+	for _, r := range h.records(t) {
+		if r.Type == gateway.RecordDecision {
+			id = r.RequestID
+		}
+	}
+	tr := h.transferFor(t, id)
 	if tr.Outcome != gateway.OutcomeError || tr.Bytes != 1000 || tr.Error == "" {
 		t.Errorf("transfer = %+v, want outcome error after 1000 bytes", tr)
+	}
+}
+
+// TestRequestIDIsTheGatewaysOwn: a caller cannot choose the id that keys
+// the audit trail.
+func TestRequestIDIsTheGatewaysOwn(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	var ids []string
+	for range 2 {
+		resp, _ := h.do(t, http.MethodGet, open+"config.json", "", http.Header{"X-Request-Id": {"chosen-by-caller"}})
+		ids = append(ids, resp.Header.Get("X-Request-Id"))
+	}
+	if ids[0] == "chosen-by-caller" || ids[0] == ids[1] || len(ids[0]) != 32 {
+		t.Errorf("request ids %q: want two distinct gateway-generated ids", ids)
 	}
 }
 

@@ -164,24 +164,34 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// startServe runs `serve --config cfg` until cancel, and returns its URL once
+// it listens, its log, and the channel its result arrives on.
+func startServe(t *testing.T, cfg string) (url string, logs *syncBuffer, cancel func(), done chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done = make(chan error, 1)
+	logs = &syncBuffer{}
+	m := &Main{Stdout: io.Discard, Stderr: logs, Ready: func(u string) { ready <- u }}
+	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg}) }()
+	select {
+	case url = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve exited: %v\n%s", err, logs.String())
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("serve did not become ready in 20s")
+	}
+	return url, logs, cancel, done
+}
+
 // TestServe runs the real serve command on a free port and downloads through
 // it, then shuts it down with its context.
 func TestServe(t *testing.T) {
 	cfg := writeConfig(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	url, _, cancel, done := startServe(t, cfg)
 	defer cancel()
-	ready := make(chan string, 1)
-	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Ready: func(u string) { ready <- u }}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg}) }()
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-done:
-		t.Fatalf("serve exited: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not become ready in 20s")
-	}
 	resp, err := http.Get(url + "/open-lab/tiny-open/resolve/main/model.safetensors")
 	if err != nil {
 		t.Fatal(err)
@@ -276,21 +286,8 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(cfg, append(b, []byte("policy: {bundle: "+bundle+"}\n")...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	url, logs, cancel, done := startServe(t, cfg)
 	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	logs := &syncBuffer{}
-	m := &Main{Stdout: io.Discard, Stderr: logs, Ready: func(u string) { ready <- u }}
-	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg}) }()
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-done:
-		t.Fatalf("serve exited: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not become ready")
-	}
 	waitRevision := func(old string) string {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
