@@ -20,6 +20,10 @@ import (
 // callers see only open models, and cannot tell a non-open model from a
 // missing one.
 
+// hubTime is the Hub's timestamp format, milliseconds and Z: older
+// huggingface_hub releases parse exactly this and nothing else.
+const hubTime = "2006-01-02T15:04:05.000Z"
+
 // exportInfo is the model's export metadata, under the "weightgate" key.
 type exportInfo struct {
 	Classified          bool     `json:"classified"`
@@ -59,7 +63,7 @@ func newModelInfo(m *Model, withSiblings bool) modelInfo {
 		Gated: false, Tags: []string{}, Export: exportInfo{Revision: m.Revision},
 	}
 	if !m.LastModified.IsZero() {
-		mi.LastModified = m.LastModified.UTC().Format(time.RFC3339)
+		mi.LastModified = m.LastModified.UTC().Format(hubTime)
 	}
 	if !m.Open() {
 		mi.Gated = "manual"
@@ -222,7 +226,7 @@ func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	var commit *lastCommit
 	if req.Expand {
-		commit = &lastCommit{ID: m.Revision, Title: "weightgate snapshot", Date: m.LastModified.UTC().Format(time.RFC3339)}
+		commit = &lastCommit{ID: m.Revision, Title: "weightgate snapshot", Date: m.LastModified.UTC().Format(hubTime)}
 	}
 	out := []pathInfo{}
 	for _, p := range req.Paths {
