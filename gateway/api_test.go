@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -12,11 +13,12 @@ import (
 )
 
 type apiModel struct {
-	ID       string `json:"id"`
-	SHA      string `json:"sha"`
-	Private  bool   `json:"private"`
-	Gated    any    `json:"gated"`
-	Siblings []struct {
+	LastModified string `json:"lastModified"`
+	ID           string `json:"id"`
+	SHA          string `json:"sha"`
+	Private      bool   `json:"private"`
+	Gated        any    `json:"gated"`
+	Siblings     []struct {
 		RFilename string `json:"rfilename"`
 		Size      int64  `json:"size"`
 	} `json:"siblings"`
@@ -60,6 +62,9 @@ func TestModelAPI(t *testing.T) {
 			}
 			if m.ID != "frontier-lab/frontier-x" || !hex40.MatchString(m.SHA) || m.Export.Revision != m.SHA || resp.Header.Get("X-Repo-Commit") != m.SHA {
 				t.Errorf("id/sha = %q/%q (export %q, header %q)", m.ID, m.SHA, m.Export.Revision, resp.Header.Get("X-Repo-Commit"))
+			}
+			if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(m.LastModified) {
+				t.Errorf("lastModified = %q, want the Hub's format 2006-01-02T15:04:05.000Z", m.LastModified)
 			}
 			if m.Export.Weights != "closed" || m.Export.TrainingComputeFLOP == nil || *m.Export.TrainingComputeFLOP != 3e26 || m.Export.ECCN != "4E091" || m.Gated != "manual" {
 				t.Errorf("export = %+v, gated %v", m.Export, m.Gated)
