@@ -346,3 +346,29 @@ func TestStorageDown(t *testing.T) {
 		t.Errorf("/readyz = %d with storage down, want 503", resp.StatusCode)
 	}
 }
+
+// TestAuditDiskFull: the real file sink on a full device (/dev/full answers
+// every write with ENOSPC): 503 audit_unavailable, no file bytes, storage
+// never read, /readyz failing.
+func TestAuditDiskFull(t *testing.T) {
+	audit, err := gateway.OpenFileAudit("/dev/full")
+	if err != nil {
+		t.Fatalf("open /dev/full: %v", err)
+	}
+	defer audit.Close()
+	cs := &countingStore{ObjectStore: dirStore(t)}
+	h := MustOpenHarness(t, cs, harnessOptions{Audit: audit})
+	resp, body := h.do(t, http.MethodGet, open+"model.safetensors", "", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || decodeError(t, body).Code != "audit_unavailable" {
+		t.Fatalf("status %d body %s, want 503 audit_unavailable", resp.StatusCode, body)
+	}
+	if n := cs.opens.Load(); n != 0 {
+		t.Errorf("storage read %d times with the audit device full", n)
+	}
+	if err := audit.Healthy(); err == nil {
+		t.Error("Healthy() = nil after a failed write")
+	}
+	if resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d, want 503", resp.StatusCode)
+	}
+}
