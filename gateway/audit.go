@@ -68,11 +68,14 @@ type AuditRecord struct {
 	// Decision is "allow" when bytes may flow, else "deny"; Code, Reason and
 	// Basis come from the policy, or name the refusal that came before it
 	// (repo_not_found, storage_unavailable, ...).
-	Decision       string `json:"decision,omitempty"`
-	Status         int    `json:"status,omitempty"`
-	Code           string `json:"code,omitempty"`
-	Reason         string `json:"reason,omitempty"`
-	Basis          string `json:"basis,omitempty"`
+	Decision string `json:"decision,omitempty"`
+	Status   int    `json:"status,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Basis    string `json:"basis,omitempty"`
+	// PolicyCode is the policy's code when the request was refused after
+	// the policy had answered (404, 416): Code then names the refusal.
+	PolicyCode     string `json:"policy_code,omitempty"`
 	PolicyBundle   string `json:"policy_bundle,omitempty"`
 	PolicyRevision string `json:"policy_revision,omitempty"`
 

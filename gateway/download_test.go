@@ -49,7 +49,7 @@ func TestDecisionTable(t *testing.T) {
 		status  int
 		code    string // body code
 		hubCode string // X-Error-Code
-		policy  string // decision code in the audit record ("" = same as code)
+		policy  string // the policy's code in the audit record ("" = same as code)
 	}{
 		// Row 1: open weights, anyone.
 		{"open model anonymous", anon, open + "model.safetensors", 200, "", "", "open_weights"},
@@ -86,6 +86,9 @@ func TestDecisionTable(t *testing.T) {
 		// Row 9: otherwise, licence required.
 		{"tier2 requester", who("IN"), frontier + shard1, 403, "license_required", "GatedRepo", ""},
 		{"tier1 location tier2 hq", who("US", "IN"), frontier + shard1, 403, "license_required", "GatedRepo", ""},
+		// A malformed HQ is unknown, never "same as the location".
+		{"alpha-3 hq", who("US", "CHN"), frontier + shard1, 403, "unknown_destination", "GatedRepo", ""},
+		{"named parent hq", who("US", "US", "China"), frontier + shard1, 403, "unknown_destination", "GatedRepo", ""},
 		{"unknown extension counts as weights", who("IN"), frontier + "model.safetensors.index.json", 403, "license_required", "GatedRepo", ""},
 		// Row 10: below threshold.
 		{"below threshold tier2", who("IN"), mini + "model.safetensors", 200, "", "", "not_controlled"},
@@ -115,12 +118,16 @@ func TestDecisionTable(t *testing.T) {
 					t.Fatalf("decision records = %d, want %d", got, want)
 				}
 				d := decisions[0]
-				wantPolicy := tt.policy
-				if wantPolicy == "" {
-					wantPolicy = tt.code
+				// The record's code is the answer's; the policy's own code,
+				// when the refusal came after an allow, is kept apart.
+				wantCode, wantPolicy := tt.code, ""
+				if tt.status == 200 {
+					wantCode = tt.policy
+				} else if tt.policy != "" {
+					wantPolicy = tt.policy
 				}
-				if got := d.Code; got != wantPolicy {
-					t.Errorf("audit code = %q, want %q", got, wantPolicy)
+				if d.Code != wantCode || d.PolicyCode != wantPolicy {
+					t.Errorf("audit code = %q (policy %q), want %q (policy %q)", d.Code, d.PolicyCode, wantCode, wantPolicy)
 				}
 				if got, want := d.Status, tt.status; got != want {
 					t.Errorf("audit status = %d, want %d", got, want)

@@ -36,6 +36,8 @@ type harnessOptions struct {
 	Audit  gateway.AuditLog // default: a FileAudit at AuditPath
 	Wrap   func(gateway.ObjectStore) gateway.ObjectStore
 	TTL    time.Duration
+	// WriteIdleTimeout is passed to the server (0 = its default).
+	WriteIdleTimeout time.Duration
 }
 
 func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
@@ -79,7 +81,7 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 	}
 	srv, err := gateway.NewServer(gateway.Options{
 		Store: h.Store, Catalog: gateway.NewCatalog(h.Store, 100, o.TTL, nil),
-		Policy: o.Policy, Auth: v, Audit: o.Audit,
+		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 	})
 	if err != nil {
 		tb.Fatal(err)

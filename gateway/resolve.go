@@ -32,8 +32,11 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	t, refusal := s.resolve(r, rec)
 	if refusal != nil {
 		rec.Decision, rec.Status = "deny", refusal.Status
-		if rec.Code == "" {
-			rec.Code, rec.Reason = refusal.Code, refusal.Message
+		if rec.Code != refusal.Code {
+			// Refused for another reason than the policy's (a missing file
+			// after an allow, a bad range...): the record names the refusal,
+			// and keeps what the policy said apart.
+			rec.PolicyCode, rec.Code, rec.Reason, rec.Basis = rec.Code, refusal.Code, refusal.Message, ""
 		}
 	} else {
 		rec.Decision, rec.Status = "allow", t.status
@@ -197,7 +200,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	src := &readErrTracker{r: body}
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
-	n, err := io.CopyBuffer(writerOnly{w}, src, *buf)
+	// net/http clears the write deadline after the request, so a kept-alive
+	// connection does not carry it over.
+	dst := &idleDeadlineWriter{w: w, rc: http.NewResponseController(w), idle: s.opts.WriteIdleTimeout}
+	n, err := io.CopyBuffer(dst, src, *buf)
 	switch {
 	case src.err != nil:
 		finish(n, OutcomeError, src.err)
@@ -220,9 +226,24 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 // whatever the number of transfers.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// writerOnly hides the ResponseWriter's ReadFrom, which would copy through
-// net/http's own 32 KiB buffer instead of ours.
-type writerOnly struct{ io.Writer }
+// idleDeadlineWriter gives every write to the client its own deadline, so
+// that a client that stops reading cannot pin a transfer (its goroutine,
+// buffer and storage connection) forever, while a slow but moving download
+// of any size is never cut. Being a plain Writer, it also hides the
+// ResponseWriter's ReadFrom, which would copy through net/http's own 32 KiB
+// buffer instead of ours.
+type idleDeadlineWriter struct {
+	w    io.Writer
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (d *idleDeadlineWriter) Write(p []byte) (int, error) {
+	if err := d.rc.SetWriteDeadline(time.Now().Add(d.idle)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return d.w.Write(p)
+}
 
 // readErrTracker remembers a read error so that a storage failure can be told
 // apart from a client that went away.

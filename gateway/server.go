@@ -46,7 +46,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests replace it); nil means time.Now.
 	Now func() time.Time
+	// WriteIdleTimeout bounds each write of a file to the client: a client
+	// that reads nothing for this long is cut off (recorded as aborted).
+	// Zero means DefaultWriteIdleTimeout.
+	WriteIdleTimeout time.Duration
 }
+
+// DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
+const DefaultWriteIdleTimeout = time.Minute
 
 // Default cache settings for a Catalog built by NewServer.
 const (
@@ -83,6 +90,9 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WriteIdleTimeout <= 0 {
+		opts.WriteIdleTimeout = DefaultWriteIdleTimeout
+	}
 	if opts.Catalog == nil {
 		opts.Catalog = NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
 	}
@@ -92,7 +102,8 @@ func NewServer(opts Options) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-		// No WriteTimeout: a multi-gigabyte shard legitimately takes long.
+		// No WriteTimeout: a multi-gigabyte shard legitimately takes long;
+		// streams set a deadline per write instead (WriteIdleTimeout).
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -370,5 +371,56 @@ func TestAuditDiskFull(t *testing.T) {
 	}
 	if resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestStalledClientIsCutOff: a client that stops reading is cut off after
+// the write idle timeout and recorded as aborted, instead of pinning the
+// transfer forever; a keep-alive connection does not carry the deadline over
+// to its next request (net/http clears it; this guards that).
+func TestStalledClientIsCutOff(t *testing.T) {
+	st, err := dirstore.Open(bigModel(t, 256<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := MustOpenHarness(t, st, harnessOptions{WriteIdleTimeout: 200 * time.Millisecond})
+
+	// Keep-alive: a whole download, a pause longer than the idle timeout,
+	// then another download on the same connection.
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	for i := range 2 {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) { reused = c.Reused }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+			http.MethodGet, h.URL+"/big-lab/huge/resolve/main/export.yaml", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("download %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(b) == 0 {
+			t.Fatalf("download %d: status %d, %d bytes, %v", i, resp.StatusCode, len(b), err)
+		}
+		if i == 1 && !reused {
+			t.Fatal("the second download did not reuse the connection; the test proves nothing")
+		}
+		time.Sleep(400 * time.Millisecond)
+	}
+
+	resp, err := http.Get(h.URL + "/big-lab/huge/resolve/main/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// Stop reading; the server's writes block once the socket buffers fill.
+	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	if tr.Outcome != gateway.OutcomeAborted || tr.Bytes >= tr.Expected {
+		t.Errorf("stalled transfer = %s, %d of %d bytes; want aborted short", tr.Outcome, tr.Bytes, tr.Expected)
 	}
 }

@@ -41,6 +41,31 @@ func NormalizeCountry(s string) string {
 	return s
 }
 
+// InvalidCode stands in for a headquarters claim that is present but is not
+// an assigned ISO code ("CHN", "China", 156, ["CN"]). It is deliberately not
+// two letters, so the policy reads it as an unknown destination.
+const InvalidCode = "invalid"
+
+// normalizeHQ normalises an entity_hq or parent_hq claim. Unlike a missing
+// country, a missing headquarters is not unknown: the policy takes it to be
+// the requester's own country. So an absent or empty claim gives "", and a
+// present but malformed one gives InvalidCode, never "": an IdP that writes
+// "CHN" must not make a Chinese entity look like a local one.
+func normalizeHQ(v any) string {
+	if v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			return ""
+		}
+		if c := NormalizeCountry(s); c != "" {
+			return c
+		}
+	}
+	return InvalidCode
+}
+
 // NormalizeNationality turns a nationality claim into a sorted, de-duplicated
 // list of ISO 3166-1 alpha-2 codes. v may be a JSON array of strings or one
 // comma-separated string; invalid entries are dropped, and any other type
@@ -105,8 +130,8 @@ func subjectFromClaims(claims map[string]any, names ClaimNames) (policy.Subject,
 		Entity: policy.Entity{
 			Name:     str(names.Entity),
 			ID:       str(names.EntityID),
-			HQ:       NormalizeCountry(str(names.EntityHQ)),
-			ParentHQ: NormalizeCountry(str(names.ParentHQ)),
+			HQ:       normalizeHQ(claims[names.EntityHQ]),
+			ParentHQ: normalizeHQ(claims[names.ParentHQ]),
 			VEU:      normalizeVEU(claims[names.VEU]),
 		},
 		Claims: rest,

@@ -119,8 +119,13 @@ func TestSubjectFromClaimsTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Country != "" || got.Entity.Name != "" || got.Entity.ID != "" || got.Entity.HQ != "" || got.Entity.ParentHQ != "" {
-		t.Errorf("Subject = %+v, want every mapped field empty", got)
+	if got.Country != "" || got.Entity.Name != "" || got.Entity.ID != "" {
+		t.Errorf("Subject = %+v, want country, entity name and id empty", got)
+	}
+	// A headquarters that is present but malformed is not "missing" (which
+	// would mean "same as the requester's country").
+	if got.Entity.HQ != InvalidCode || got.Entity.ParentHQ != InvalidCode {
+		t.Errorf("HQ = %q, parent HQ = %q, want both %q", got.Entity.HQ, got.Entity.ParentHQ, InvalidCode)
 	}
 	for _, k := range []string{"exp", "nbf", "iat"} {
 		if _, ok := got.Claims[k]; ok {
@@ -129,5 +134,34 @@ func TestSubjectFromClaimsTypes(t *testing.T) {
 	}
 	if _, ok := claims["exp"]; !ok {
 		t.Errorf("subjectFromClaims modified its input")
+	}
+}
+
+// TestNormalizeHQ: an absent or empty headquarters claim is "" (the policy
+// then uses the requester's country); a present but malformed one is
+// InvalidCode, never "", so it cannot pass as the requester's own country.
+func TestNormalizeHQ(t *testing.T) {
+	tests := []struct {
+		in   any
+		want string
+	}{
+		{nil, ""},
+		{"", ""},
+		{"  ", ""},
+		{"cn", "CN"},
+		{" US ", "US"},
+		{"CHN", InvalidCode},
+		{"China", InvalidCode},
+		{"PRC", InvalidCode},
+		{"XX", InvalidCode},
+		{"cn.", InvalidCode},
+		{156.0, InvalidCode},
+		{[]any{"CN"}, InvalidCode},
+		{true, InvalidCode},
+	}
+	for _, tt := range tests {
+		if got := normalizeHQ(tt.in); got != tt.want {
+			t.Errorf("normalizeHQ(%#v) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

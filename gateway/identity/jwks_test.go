@@ -244,3 +244,32 @@ func TestCloseStopsRefresh(t *testing.T) {
 		t.Errorf("fetches went from %d to %d after Close", n, got)
 	}
 }
+
+// TestJWKSRedirectPolicy: the https-only rule holds for every redirect hop.
+func TestJWKSRedirectPolicy(t *testing.T) {
+	req := func(u string) *http.Request {
+		r, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	via := []*http.Request{req("https://idp.example.com/jwks")}
+	for u, ok := range map[string]bool{
+		"https://cdn.example.com/jwks.json": true,
+		"http://127.0.0.1:8443/jwks":        true,
+		"http://cdn.example.com/jwks.json":  false,
+		"ftp://cdn.example.com/jwks.json":   false,
+	} {
+		if err := jwksRedirectPolicy(req(u), via); (err == nil) != ok {
+			t.Errorf("redirect to %s: err = %v, want allowed=%v", u, err, ok)
+		}
+	}
+	long := make([]*http.Request, 5)
+	for i := range long {
+		long[i] = via[0]
+	}
+	if err := jwksRedirectPolicy(req("https://cdn.example.com/jwks.json"), long); err == nil {
+		t.Error("a sixth redirect was allowed")
+	}
+}

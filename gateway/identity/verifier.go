@@ -78,6 +78,19 @@ type issuer struct {
 	parser *jwt.Parser
 }
 
+// jwksRedirectPolicy applies the https-only rule of jwks_url to every
+// redirect hop: a redirect to plain http would let keys be replaced in
+// transit.
+func jwksRedirectPolicy(req *http.Request, via []*http.Request) error {
+	if !validJWKSURL(req.URL.String()) {
+		return fmt.Errorf("jwks: refusing redirect to %s: not https (or http on loopback)", req.URL.Redacted())
+	}
+	if len(via) >= 5 {
+		return errors.New("jwks: too many redirects")
+	}
+	return nil
+}
+
 // New validates cfg, loads its PEM keys and starts a JWKS client for each
 // jwks_url. JWKS clients refresh every jwks_refresh until ctx is done or
 // Close is called. A JWKS URL that cannot be fetched at startup is logged, not
@@ -87,7 +100,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := options{now: time.Now, httpClient: &http.Client{Timeout: DefaultJWKSTimeout}}
+	o := options{now: time.Now, httpClient: &http.Client{
+		Timeout:       DefaultJWKSTimeout,
+		CheckRedirect: jwksRedirectPolicy,
+	}}
 	for _, opt := range opts {
 		opt(&o)
 	}
