@@ -240,6 +240,13 @@ func TestBadTokens(t *testing.T) {
 					t.Errorf("%s: no WWW-Authenticate", path)
 				}
 			}
+			// A second, empty header must not make the first one vanish.
+			for _, hdrs := range [][]string{{"", auth}, {auth, ""}, {"Bearer " + good, auth}} {
+				resp, body := h.do(t, http.MethodGet, open+"model.safetensors", "", http.Header{"Authorization": hdrs})
+				if resp.StatusCode != 401 || decodeError(t, body).Code != "invalid_token" {
+					t.Errorf("headers %q: status %d, want 401 invalid_token", hdrs, resp.StatusCode)
+				}
+			}
 			resp, _ := h.do(t, http.MethodGet, open+"model.safetensors", "", http.Header{"Authorization": {auth}})
 			d, tr := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
 			if len(d) != 1 || d[0].Code != "invalid_token" || d[0].Model != "open-lab/tiny-open" || len(tr) != 0 {

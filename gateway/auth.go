@@ -14,7 +14,16 @@ import (
 // bad token is always 401, never downgraded to anonymous.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, present, err := identity.ParseBearer(r.Header.Get("Authorization"))
+		var raw string
+		var present bool
+		var err error
+		if vals := r.Header.Values("Authorization"); len(vals) > 1 {
+			// Which one would count? Neither: a token is never ignored.
+			err = &identity.Error{Code: identity.CodeInvalidToken, Reason: identity.ReasonMalformedAuthorization,
+				Message: "Send one Authorization header, not several."}
+		} else {
+			raw, present, err = identity.ParseBearer(r.Header.Get("Authorization"))
+		}
 		// The token has been read; nothing downstream (storage, logs) needs it.
 		r.Header.Del("Authorization")
 		if err == nil && !present {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -113,6 +114,11 @@ func ParseManifest(b []byte) (Manifest, error) {
 	}
 	if m.Weights == "closed" && m.TrainingComputeFLOP == nil {
 		return m, errors.New("export.yaml: training_compute_flop is required for closed weights")
+	}
+	// Published weights are outside 4E091 (15 CFR 734.7(a)); an owner who
+	// says both has made a mistake, and which half is wrong cannot be told.
+	if m.Weights == "open" && strings.EqualFold(strings.TrimSpace(m.ECCN), "4E091") {
+		return m, errors.New("export.yaml: weights: open contradicts eccn: 4E091 (published weights are not 4E091); fix one of them")
 	}
 	return m, nil
 }

@@ -148,6 +148,8 @@ func TestParseManifest_Invalid(t *testing.T) {
 		{"WeightsOther", "weights: gated\n", "weights must be open or closed"},
 		{"WeightsPadded", "weights: \" open\"\n", "weights must be open or closed"},
 		{"ClosedWithoutCompute", "weights: closed\n", "training_compute_flop is required"},
+		{"OpenButECCN4E091", "weights: open\neccn: 4E091\n", "contradicts eccn"},
+		{"OpenButECCN4E091Lower", "weights: open\neccn: \" 4e091\"\n", "contradicts eccn"},
 		{"NegativeCompute", "weights: closed\ntraining_compute_flop: -1e26\n", "training_compute_flop must not be negative"},
 		{"NaNCompute", "weights: closed\ntraining_compute_flop: .nan\n", "training_compute_flop"},
 		{"InfCompute", "weights: closed\ntraining_compute_flop: .inf\n", "training_compute_flop"},

@@ -28,6 +28,8 @@ type transfer struct {
 // Hub's file download. Every request gets exactly one decision record, written
 // before the status line; a GET that streams gets a transfer record too.
 func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
+	s.downloads.Add(1)
+	defer s.downloads.Done()
 	rec := s.newRecord(r, "resolve")
 	t, refusal := s.resolve(r, rec)
 	if refusal != nil {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
@@ -50,6 +51,9 @@ type Options struct {
 	// that reads nothing for this long is cut off (recorded as aborted).
 	// Zero means DefaultWriteIdleTimeout.
 	WriteIdleTimeout time.Duration
+	// ShutdownTimeout bounds how long Close waits for transfers in flight
+	// before cutting them off. Zero means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
@@ -67,6 +71,9 @@ type Server struct {
 	logger *slog.Logger
 	srv    *http.Server
 	ln     net.Listener
+	// downloads counts handlers in flight, so that Close returns only once
+	// each has written its transfer record: the audit log is closed after.
+	downloads sync.WaitGroup
 }
 
 // NewServer checks opts and returns a Server that is not yet listening.
@@ -92,6 +99,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.WriteIdleTimeout <= 0 {
 		opts.WriteIdleTimeout = DefaultWriteIdleTimeout
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if opts.Catalog == nil {
 		opts.Catalog = NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
@@ -175,14 +185,22 @@ func (s *Server) URL() string {
 	return "http://" + s.ln.Addr().String()
 }
 
-// ShutdownTimeout bounds how long Close waits for transfers in flight.
-const ShutdownTimeout = 30 * time.Second
+// DefaultShutdownTimeout is Options.ShutdownTimeout's default.
+const DefaultShutdownTimeout = 30 * time.Second
 
-// Close stops accepting requests and waits (bounded) for those in flight.
+// Close stops accepting requests and waits up to opts.ShutdownTimeout for those in
+// flight; then it cuts the connections of any still running and waits for
+// their handlers to record how the transfer ended.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	return s.srv.Shutdown(ctx)
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.logger.Warn("transfers still running after the shutdown timeout; cutting them off", "timeout", s.opts.ShutdownTimeout)
+		err = s.srv.Close()
+	}
+	s.downloads.Wait()
+	return err
 }
 
 // statusWriter records the status and body size of a response for the access

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -422,5 +423,57 @@ func TestStalledClientIsCutOff(t *testing.T) {
 	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
 	if tr.Outcome != gateway.OutcomeAborted || tr.Bytes >= tr.Expected {
 		t.Errorf("stalled transfer = %s, %d of %d bytes; want aborted short", tr.Outcome, tr.Bytes, tr.Expected)
+	}
+}
+
+// TestCloseRecordsTransfersInFlight: Close cuts a transfer still running
+// after the shutdown timeout, and returns only once its transfer record is
+// written, so the audit log can be closed after it without losing it.
+func TestCloseRecordsTransfersInFlight(t *testing.T) {
+	st, err := dirstore.Open(bigModel(t, 256<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	audit, err := gateway.OpenFileAudit(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := policy.New(context.Background(), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", Store: st, Policy: eng, Audit: audit,
+		ShutdownTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(srv.URL() + "/big-lab/huge/resolve/main/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// The client stalls; Close must still come back, with the record written.
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if err := audit.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{AuditPath: auditPath}
+	_, transfers := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+	if len(transfers) != 1 || transfers[0].Outcome != gateway.OutcomeAborted {
+		t.Errorf("transfer records = %+v, want one aborted", transfers)
 	}
 }

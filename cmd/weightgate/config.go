@@ -20,13 +20,17 @@ import (
 // DefaultConfig; ParseConfig decodes on top of it and Validate reports every
 // problem at once.
 type Config struct {
-	Listen   string          `yaml:"listen"`
-	Log      LogConfig       `yaml:"log"`
-	Storage  StorageConfig   `yaml:"storage"`
-	Metadata MetadataConfig  `yaml:"metadata"`
-	Auth     identity.Config `yaml:"auth"`
-	Policy   PolicyConfig    `yaml:"policy"`
-	Audit    AuditConfig     `yaml:"audit"`
+	Listen string `yaml:"listen"`
+	// WriteIdleTimeout cuts off a client that reads nothing of a file for
+	// this long; ShutdownTimeout bounds the wait for transfers on shutdown.
+	WriteIdleTimeout time.Duration   `yaml:"write_idle_timeout"`
+	ShutdownTimeout  time.Duration   `yaml:"shutdown_timeout"`
+	Log              LogConfig       `yaml:"log"`
+	Storage          StorageConfig   `yaml:"storage"`
+	Metadata         MetadataConfig  `yaml:"metadata"`
+	Auth             identity.Config `yaml:"auth"`
+	Policy           PolicyConfig    `yaml:"policy"`
+	Audit            AuditConfig     `yaml:"audit"`
 }
 
 // LogConfig selects the operational log's format and level.
@@ -89,12 +93,14 @@ const (
 // DefaultConfig returns the configuration used for every key a file omits.
 func DefaultConfig() Config {
 	return Config{
-		Listen:   DefaultListen,
-		Log:      LogConfig{Format: "text", Level: "info"},
-		Storage:  StorageConfig{Backend: "dir", S3: S3Config{Region: "us-east-1", Timeout: DefaultS3Timeout, MaxRetries: DefaultS3Retries}},
-		Metadata: MetadataConfig{CacheSize: gateway.DefaultCacheSize, CacheTTL: gateway.DefaultCacheTTL},
-		Auth:     identity.DefaultConfig(),
-		Audit:    AuditConfig{Path: DefaultAuditPath},
+		Listen:           DefaultListen,
+		WriteIdleTimeout: gateway.DefaultWriteIdleTimeout,
+		ShutdownTimeout:  gateway.DefaultShutdownTimeout,
+		Log:              LogConfig{Format: "text", Level: "info"},
+		Storage:          StorageConfig{Backend: "dir", S3: S3Config{Region: "us-east-1", Timeout: DefaultS3Timeout, MaxRetries: DefaultS3Retries}},
+		Metadata:         MetadataConfig{CacheSize: gateway.DefaultCacheSize, CacheTTL: gateway.DefaultCacheTTL},
+		Auth:             identity.DefaultConfig(),
+		Audit:            AuditConfig{Path: DefaultAuditPath},
 	}
 }
 
@@ -188,6 +194,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Listen == "" {
 		bad("listen", c.Listen, "required")
+	}
+	if c.WriteIdleTimeout <= 0 {
+		bad("write_idle_timeout", c.WriteIdleTimeout, "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout", c.ShutdownTimeout, "must be positive")
 	}
 	if f := c.Log.Format; f != "text" && f != "json" {
 		bad("log.format", f, "must be text or json")

@@ -61,6 +61,9 @@ func TestReadConfigFile_Example(t *testing.T) {
 	}
 	def := DefaultConfig()
 
+	if cfg.WriteIdleTimeout != def.WriteIdleTimeout || cfg.ShutdownTimeout != def.ShutdownTimeout {
+		t.Errorf("write_idle_timeout, shutdown_timeout = %v, %v; want defaults %v, %v", cfg.WriteIdleTimeout, cfg.ShutdownTimeout, def.WriteIdleTimeout, def.ShutdownTimeout)
+	}
 	if got, want := cfg.Listen, def.Listen; got != want {
 		t.Errorf("listen = %q, want default %q", got, want)
 	}

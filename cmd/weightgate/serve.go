@@ -112,6 +112,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	opts := gateway.Options{
 		Addr: cfg.Listen, Store: c.store, Catalog: c.catalog, Policy: c.engine,
 		Audit: audit, Logger: logger,
+		WriteIdleTimeout: cfg.WriteIdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 	}
 	if c.verifier != nil {
 		opts.Auth = c.verifier

@@ -43,9 +43,26 @@ func (s *Store) Close() error { return s.root.Close() }
 // String names the store for logs.
 func (s *Store) String() string { return "dir:" + s.dir }
 
-func checkKey(key string) error {
+// checkKey refuses keys that are not plain relative paths, and keys that go
+// through a symbolic link. os.Root already keeps links inside the directory,
+// but a link inside it (open-lab/m/x.bin -> ../../closed-lab/m/shard) would
+// serve one model's file under another model's classification; List never
+// shows such a file either, since it does not follow links.
+func (s *Store) checkKey(key string) error {
 	if !fs.ValidPath(key) || key == "." {
 		return fmt.Errorf("dirstore: invalid key %q: %w", key, gateway.ErrObjectNotFound)
+	}
+	for i := 0; i <= len(key); i++ {
+		if i < len(key) && key[i] != '/' {
+			continue
+		}
+		fi, err := s.root.Lstat(key[:i])
+		if err != nil {
+			return mapErr(key, err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("dirstore: %s goes through a symbolic link: %w", key, gateway.ErrObjectNotFound)
+		}
 	}
 	return nil
 }
@@ -70,7 +87,7 @@ func mapErr(key string, err error) error {
 
 // Stat implements gateway.ObjectStore. A directory is not an object.
 func (s *Store) Stat(_ context.Context, key string) (gateway.ObjectInfo, error) {
-	if err := checkKey(key); err != nil {
+	if err := s.checkKey(key); err != nil {
 		return gateway.ObjectInfo{}, err
 	}
 	fi, err := s.root.Stat(key)
@@ -85,7 +102,7 @@ func (s *Store) Stat(_ context.Context, key string) (gateway.ObjectInfo, error) 
 
 // Open implements gateway.ObjectStore.
 func (s *Store) Open(_ context.Context, key, wantETag string, offset, length int64) (io.ReadCloser, error) {
-	if err := checkKey(key); err != nil {
+	if err := s.checkKey(key); err != nil {
 		return nil, err
 	}
 	f, err := s.root.Open(key)

@@ -458,3 +458,29 @@ func TestStore_String(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+// TestStore_SymlinkInside: a link that stays inside the root (a closed
+// model's shard linked under an open model) is refused too: the file would be
+// served under the wrong model's classification.
+func TestStore_SymlinkInside(t *testing.T) {
+	s, dir := MustOpenStore(t, testFiles)
+	MustWriteFile(t, dir, "closed/m/shard.bin", "closed weights")
+	if err := os.Symlink(filepath.Join("..", "..", "closed", "m", "shard.bin"), filepath.Join(dir, "org/model/shard.bin")); err != nil {
+		t.Skipf("symlinks unavailable: %v", err)
+	}
+	if err := os.Symlink(filepath.Join("..", "..", "closed", "m"), filepath.Join(dir, "org/model/linked")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, key := range []string{"org/model/shard.bin", "org/model/linked/shard.bin"} {
+		if _, err := s.Stat(ctx, key); !errors.Is(err, gateway.ErrObjectNotFound) {
+			t.Errorf("Stat(%q) = %v, want ErrObjectNotFound", key, err)
+		}
+		if _, err := s.Open(ctx, key, "", 0, -1); !errors.Is(err, gateway.ErrObjectNotFound) {
+			t.Errorf("Open(%q) = %v, want ErrObjectNotFound", key, err)
+		}
+	}
+	if _, err := s.Stat(ctx, "closed/m/shard.bin"); err != nil {
+		t.Errorf("the real file: %v", err)
+	}
+}
