@@ -93,7 +93,7 @@ func (s *Server) visibleModel(r *http.Request) (*Model, error) {
 		return nil, repoNotFound(anonymous, id)
 	}
 	if err != nil {
-		return nil, storageUnavailable(err)
+		return nil, s.storageUnavailable("list", err)
 	}
 	if anonymous && !m.Open() {
 		return nil, repoNotFound(true, id)
@@ -109,11 +109,11 @@ func (s *Server) visibleModel(r *http.Request) (*Model, error) {
 func (s *Server) handleModelInfo(w http.ResponseWriter, r *http.Request) {
 	m, err := s.visibleModel(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		s.answer(w, r, nil, err)
 		return
 	}
 	w.Header().Set("X-Repo-Commit", m.Revision)
-	s.writeJSON(w, r, newModelInfo(m, true))
+	s.answer(w, r, newModelInfo(m, true), nil)
 }
 
 type treeEntry struct {
@@ -127,13 +127,13 @@ type treeEntry struct {
 func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 	m, err := s.visibleModel(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		s.answer(w, r, nil, err)
 		return
 	}
 	dir := strings.Trim(r.PathValue("path"), "/")
 	if dir != "" {
 		if e := checkFilePath(dir); e != nil {
-			writeError(w, r, s.logger, e)
+			s.answer(w, r, nil, e)
 			return
 		}
 	}
@@ -168,12 +168,12 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, treeEntry{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Key})
 	}
 	if dir != "" && len(entries) == 0 {
-		writeError(w, r, s.logger, &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, HubCode: HubEntryNotFound,
+		s.answer(w, r, nil, &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, HubCode: HubEntryNotFound,
 			Message: fmt.Sprintf("%s has no directory %q.", m.ID, dir)})
 		return
 	}
 	w.Header().Set("X-Repo-Commit", m.Revision)
-	s.writeJSON(w, r, entries)
+	s.answer(w, r, entries, nil)
 }
 
 // MaxPathsInfo bounds one paths-info request.
@@ -187,7 +187,7 @@ const MaxPathsInfo = 1000
 func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 	m, err := s.visibleModel(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
+		s.answer(w, r, nil, err)
 		return
 	}
 	var req struct {
@@ -196,7 +196,7 @@ func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	bad := func(format string, args ...any) {
-		writeError(w, r, s.logger, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: fmt.Sprintf(format, args...)})
+		s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: fmt.Sprintf(format, args...)})
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -243,7 +243,7 @@ func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("X-Repo-Commit", m.Revision)
-	s.writeJSON(w, r, out)
+	s.answer(w, r, out, nil)
 }
 
 func path2parent(p string) string {
@@ -264,7 +264,7 @@ func dirOID(p string) string {
 func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 	models, err := s.opts.Catalog.Models(r.Context())
 	if err != nil {
-		writeError(w, r, s.logger, storageUnavailable(err))
+		s.answer(w, r, nil, s.storageUnavailable("list", err))
 		return
 	}
 	q := r.URL.Query()
@@ -273,7 +273,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
-			writeError(w, r, s.logger, &Error{Status: http.StatusBadRequest, Code: "invalid_limit", Message: fmt.Sprintf("limit must be a non-negative integer, got %q.", l)})
+			s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: "invalid_limit", Message: fmt.Sprintf("limit must be a non-negative integer, got %q.", l)})
 			return
 		}
 		limit = n
@@ -295,7 +295,30 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, newModelInfo(m, false))
 	}
-	s.writeJSON(w, r, out)
+	s.answer(w, r, out, nil)
+}
+
+// answer records the decision for an API request (model info, tree,
+// paths-info, catalog, unknown endpoints), then sends v as JSON, or err. No
+// policy is asked for these (they serve no weights), so the record has no
+// policy input; it names the requester, the model and the answer.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
+	rec := s.newRecord(r)
+	if err != nil {
+		e := asError(err)
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
+	} else {
+		rec.Decision, rec.Status, rec.Code = "allow", http.StatusOK, "ok"
+	}
+	if aerr := s.record(r.Context(), rec); aerr != nil {
+		writeError(w, r, s.logger, auditUnavailable(aerr))
+		return
+	}
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	s.writeJSON(w, r, v)
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
@@ -341,7 +364,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		perr = errors.New("no policy bundle loaded")
 	}
 	check("policy", perr)
-	check("audit", s.opts.Audit.Healthy())
+	check("audit", s.opts.Audit.Healthy(ctx))
 	body := map[string]any{"ready": ok, "checks": checks, "policy": map[string]string{"bundle": name, "revision": rev}}
 	if !ok {
 		b, _ := json.Marshal(body)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // AuditLog receives the gateway's audit records. Record must not return until
@@ -18,7 +20,7 @@ import (
 type AuditLog interface {
 	Record(ctx context.Context, rec *AuditRecord) error
 	// Healthy returns nil when the log can currently be written.
-	Healthy() error
+	Healthy(ctx context.Context) error
 }
 
 // Audit record types.
@@ -34,52 +36,43 @@ const (
 	OutcomeError    = "error"   // storage failed mid-transfer
 )
 
-// AuditRecord is one line of the audit log: a decision (one per request, on
-// every path) or a transfer (one per streamed response, when it ends).
-// It never holds a token.
+// AuditRecord is one record of the audit trail: a decision (one per request,
+// on every path) or a transfer (one per streamed response, when it ends). A
+// decision carries the full policy input and output, so that any past
+// decision can be evaluated again under another policy. It never holds a
+// token.
 type AuditRecord struct {
 	Type       string    `json:"type"`
 	Time       time.Time `json:"time"`
 	RequestID  string    `json:"request_id"`
-	RemoteAddr string    `json:"remote_addr,omitempty"`
+	API        string    `json:"api"` // resolve, raw, model_info, tree, paths_info, catalog, other
 	Method     string    `json:"method,omitempty"`
-	API        string    `json:"api,omitempty"`
+	Path       string    `json:"path,omitempty"`
+	RemoteAddr string    `json:"remote_addr,omitempty"`
 
-	Subject     string   `json:"subject,omitempty"`
-	Anonymous   bool     `json:"anonymous"`
-	Country     string   `json:"country,omitempty"`
-	Nationality []string `json:"nationality,omitempty"`
-	Entity      string   `json:"entity,omitempty"`
-	EntityID    string   `json:"entity_id,omitempty"`
-	EntityHQ    string   `json:"entity_hq,omitempty"`
-	ParentHQ    string   `json:"parent_hq,omitempty"`
+	// Who and what, on both kinds of record, so that queries need no joins.
+	Subject   string `json:"subject,omitempty"`
+	Anonymous bool   `json:"anonymous"`
+	Entity    string `json:"entity,omitempty"`
+	EntityID  string `json:"entity_id,omitempty"`
+	Country   string `json:"country,omitempty"`
+	Model     string `json:"model,omitempty"`
+	Object    string `json:"object,omitempty"`
 
-	Model         string  `json:"model,omitempty"`
-	ModelRevision string  `json:"model_revision,omitempty"`
-	Classified    *bool   `json:"classified,omitempty"` // decision records only
-	Weights       string  `json:"weights,omitempty"`
-	ComputeFLOP   float64 `json:"training_compute_flop,omitempty"`
-	ModelError    string  `json:"model_error,omitempty"` // why the model is unclassified
-	Object        string  `json:"object,omitempty"`
-	Kind          string  `json:"kind,omitempty"`
-	Size          int64   `json:"size,omitempty"`
-	Range         string  `json:"range,omitempty"`
+	// Decision records. Decision is "allow" when the request is answered
+	// (bytes may flow), else "deny"; Status, Code and Reason are those of the
+	// answer sent. Input is the policy input, as complete as the request got
+	// (a request refused before the model was read has no model metadata);
+	// Policy is the policy's output, present when the policy was asked.
+	Decision   string           `json:"decision,omitempty"`
+	Status     int              `json:"status,omitempty"`
+	Code       string           `json:"code,omitempty"`
+	Reason     string           `json:"reason,omitempty"`
+	Input      *policy.Input    `json:"input,omitempty"`
+	Policy     *policy.Decision `json:"policy,omitempty"`
+	ModelError string           `json:"model_error,omitempty"` // why the model is unclassified
 
-	// Decision is "allow" when bytes may flow, else "deny"; Code, Reason and
-	// Basis come from the policy, or name the refusal that came before it
-	// (repo_not_found, storage_unavailable, ...).
-	Decision string `json:"decision,omitempty"`
-	Status   int    `json:"status,omitempty"`
-	Code     string `json:"code,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Basis    string `json:"basis,omitempty"`
-	// PolicyCode is the policy's code when the request was refused after
-	// the policy had answered (404, 416): Code then names the refusal.
-	PolicyCode     string `json:"policy_code,omitempty"`
-	PolicyBundle   string `json:"policy_bundle,omitempty"`
-	PolicyRevision string `json:"policy_revision,omitempty"`
-
-	// Transfer records only.
+	// Transfer records.
 	Bytes      int64   `json:"bytes,omitempty"`
 	Expected   int64   `json:"expected_bytes,omitempty"`
 	Outcome    string  `json:"outcome,omitempty"`
@@ -133,7 +126,7 @@ func (a *FileAudit) Record(_ context.Context, rec *AuditRecord) error {
 }
 
 // Healthy returns the error of the last failed write, if the last write failed.
-func (a *FileAudit) Healthy() error {
+func (a *FileAudit) Healthy(context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.lastErr

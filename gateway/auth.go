@@ -46,8 +46,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// refuseToken answers 401 for a rejected token. Downloads get their one
-// decision record here, since they never reach their handler.
+// refuseToken answers 401 for a rejected token, after recording the
+// decision: the request never reaches its handler.
 func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, err error) {
 	e := &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "The bearer token was rejected.", Err: err}
 	var ie *identity.Error
@@ -55,17 +55,18 @@ func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, err error) 
 		e.Message = ie.Message
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="weightgate", error="invalid_token"`)
-	if model, file, ok := resolveParts(r.URL.Path); ok {
-		rec := s.newRecord(r, "resolve")
-		rec.Model, rec.Object, rec.Kind = model, file, ObjectKind(file)
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
-		if ie != nil {
-			rec.Reason = ie.Reason + ": " + ie.Message
-		}
-		if aerr := s.opts.Audit.Record(r.Context(), rec); aerr != nil {
-			writeError(w, r, s.logger, auditUnavailable(aerr))
-			return
-		}
+	if operational(apiOf(r.URL.Path)) {
+		writeError(w, r, s.logger, e)
+		return
+	}
+	rec := s.newRecord(r)
+	rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
+	if ie != nil {
+		rec.Reason = ie.Reason + ": " + ie.Message
+	}
+	if aerr := s.record(r.Context(), rec); aerr != nil {
+		writeError(w, r, s.logger, auditUnavailable(aerr))
+		return
 	}
 	writeError(w, r, s.logger, e)
 }

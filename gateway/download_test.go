@@ -118,16 +118,21 @@ func TestDecisionTable(t *testing.T) {
 					t.Fatalf("decision records = %d, want %d", got, want)
 				}
 				d := decisions[0]
-				// The record's code is the answer's; the policy's own code,
-				// when the refusal came after an allow, is kept apart.
-				wantCode, wantPolicy := tt.code, ""
+				// The record's code is the answer's; the policy's own
+				// output, when it was asked, is kept in full beside it.
+				wantCode := tt.code
 				if tt.status == 200 {
 					wantCode = tt.policy
-				} else if tt.policy != "" {
-					wantPolicy = tt.policy
 				}
-				if d.Code != wantCode || d.PolicyCode != wantPolicy {
-					t.Errorf("audit code = %q (policy %q), want %q (policy %q)", d.Code, d.PolicyCode, wantCode, wantPolicy)
+				policyCode := ""
+				if d.Policy != nil {
+					policyCode = d.Policy.Code
+				}
+				if d.Code != wantCode || (tt.policy != "" && policyCode != tt.policy) {
+					t.Errorf("audit code = %q (policy %q), want %q (policy %q)", d.Code, policyCode, wantCode, tt.policy)
+				}
+				if d.Input == nil || d.Input.Subject.Anonymous != (tt.claims == nil) || d.Input.Object.Path == "" {
+					t.Errorf("audit input = %+v, want the request's policy input", d.Input)
 				}
 				if got, want := d.Status, tt.status; got != want {
 					t.Errorf("audit status = %d, want %d", got, want)
@@ -161,8 +166,11 @@ func TestDecisionTable(t *testing.T) {
 				if got, want := d.Decision, "allow"; got != want {
 					t.Errorf("audit decision = %q, want %q", got, want)
 				}
-				if d.PolicyBundle == "" || len(d.PolicyRevision) != 64 {
-					t.Errorf("audit policy = %q@%q, want bundle name and 64-hex revision", d.PolicyBundle, d.PolicyRevision)
+				if d.Policy == nil || d.Policy.Bundle == "" || len(d.Policy.Revision) != 64 || !d.Policy.Allow || d.Policy.Basis == "" {
+					t.Errorf("audit policy = %+v, want the allow with its basis, bundle name and 64-hex revision", d.Policy)
+				}
+				if d.Input.Model.ID == "" || !d.Input.Model.Classified || d.Input.Object.Size != int64(len(want)) {
+					t.Errorf("audit input = %+v, want the model's metadata and the object's size", d.Input)
 				}
 				if tr := h.transferFor(t, id); tr.Outcome != gateway.OutcomeComplete || tr.Bytes != int64(len(want)) {
 					t.Errorf("transfer = %s/%d bytes, want complete/%d", tr.Outcome, tr.Bytes, len(want))

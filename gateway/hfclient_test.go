@@ -255,12 +255,12 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 						t.Errorf("%s: decision %+v, want allow", f.Path, d)
 					}
 					switch {
-					case d.Range == "bytes=0-0" && d.Status == 206:
+					case d.Input.Request.Range == "bytes=0-0" && d.Status == 206:
 						probe++
-					case d.Range == "" && d.Status == 200:
+					case d.Input.Request.Range == "" && d.Status == 200:
 						full++
 					default:
-						t.Errorf("%s: unexpected decision record: range %q status %d", f.Path, d.Range, d.Status)
+						t.Errorf("%s: unexpected decision record: range %q status %d", f.Path, d.Input.Request.Range, d.Status)
 					}
 					wantCode := "not_weights"
 					if gateway.ObjectKind(f.Path) == policy.KindWeights {

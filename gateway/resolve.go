@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,20 +31,14 @@ type transfer struct {
 func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	s.downloads.Add(1)
 	defer s.downloads.Done()
-	rec := s.newRecord(r, "resolve")
+	rec := s.newRecord(r)
 	t, refusal := s.resolve(r, rec)
 	if refusal != nil {
-		rec.Decision, rec.Status = "deny", refusal.Status
-		if rec.Code != refusal.Code {
-			// Refused for another reason than the policy's (a missing file
-			// after an allow, a bad range...): the record names the refusal,
-			// and keeps what the policy said apart.
-			rec.PolicyCode, rec.Code, rec.Reason, rec.Basis = rec.Code, refusal.Code, refusal.Message, ""
-		}
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", refusal.Status, refusal.Code, refusal.Message
 	} else {
-		rec.Decision, rec.Status = "allow", t.status
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", t.status, rec.Policy.Code, rec.Policy.Reason
 	}
-	if err := s.opts.Audit.Record(r.Context(), rec); err != nil {
+	if err := s.record(r.Context(), rec); err != nil {
 		writeError(w, r, s.logger, auditUnavailable(err))
 		return
 	}
@@ -65,6 +60,15 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 	id := r.PathValue("org") + "/" + r.PathValue("name")
 	rev, file := r.PathValue("rev"), r.PathValue("path")
 	t := transfer{info: ObjectInfo{Size: -1}}
+	// The policy input, filled in as the request is examined; the decision
+	// record carries it whatever step ends the request.
+	in := &policy.Input{
+		Subject: sc.Subject,
+		Model:   policy.Model{ID: id},
+		Object:  policy.Object{Path: file, Kind: ObjectKind(file)},
+		Request: s.policyRequest(r, rec.API),
+	}
+	rec.Input = in
 	if err := checkFilePath(file); err != nil {
 		return t, err
 	}
@@ -74,17 +78,10 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 		return t, repoNotFound(sc.Subject.Anonymous, id)
 	}
 	if err != nil {
-		return t, storageUnavailable(err)
+		return t, s.storageUnavailable("list", err)
 	}
 	t.model = m
-	classified := m.Manifest != nil
-	rec.ModelRevision, rec.Classified, rec.ModelError = m.Revision, &classified, m.ParseError
-	if m.Manifest != nil {
-		rec.Weights = m.Manifest.Weights
-		if m.Manifest.TrainingComputeFLOP != nil {
-			rec.ComputeFLOP = *m.Manifest.TrainingComputeFLOP
-		}
-	}
+	in.Model, rec.ModelError = m.PolicyModel(), m.ParseError
 
 	// Stat before deciding: the policy sees the object's real size, and
 	// nothing is written before storage has answered. A missing file is still
@@ -94,20 +91,16 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 	info, err := s.opts.Store.Stat(ctx, t.key)
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrObjectNotFound) {
-		return t, storageUnavailable(err)
+		return t, s.storageUnavailable("stat", err)
 	}
 	if exists {
 		t.info = info
-		rec.Size = info.Size
+		in.Object.Size = info.Size
 	}
 
-	in := policy.Input{
-		Subject: sc.Subject,
-		Model:   m.PolicyModel(),
-		Object:  policy.Object{Path: file, Kind: ObjectKind(file), Size: max(info.Size, 0)},
-		Request: s.policyRequest(r, "resolve"),
-	}
-	d, perr := s.opts.Policy.Decide(ctx, in)
+	start := time.Now()
+	d, perr := s.opts.Policy.Decide(ctx, *in)
+	s.metrics.policyEvaluated(time.Since(start))
 	if perr != nil || d.Code == policy.CodePolicyError || d.Code == "" {
 		// Whatever else the decision says, a failed or malformed evaluation
 		// is a denial.
@@ -115,8 +108,7 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 		d.Allow, d.Code = false, policy.CodePolicyError
 		d.Reason = "The export policy could not be evaluated; access is denied."
 	}
-	rec.Code, rec.Reason, rec.Basis = d.Code, d.Reason, d.Basis
-	rec.PolicyBundle, rec.PolicyRevision = d.Bundle, d.Revision
+	rec.Policy = &d
 	if d.Code == policy.CodePolicyError {
 		return t, &Error{Status: http.StatusInternalServerError, Code: policy.CodePolicyError, Message: d.Reason, Err: perr}
 	}
@@ -171,15 +163,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	}
 
 	start := time.Now()
-	done := &AuditRecord{Type: RecordTransfer, RequestID: rec.RequestID, Model: rec.Model, Object: rec.Object,
-		Subject: rec.Subject, Anonymous: rec.Anonymous, Expected: t.rng.Length}
+	done := &AuditRecord{Type: RecordTransfer, RequestID: rec.RequestID, API: rec.API,
+		Subject: rec.Subject, Anonymous: rec.Anonymous, Entity: rec.Entity, EntityID: rec.EntityID, Country: rec.Country,
+		Model: rec.Model, Object: rec.Object, Expected: t.rng.Length}
 	finish := func(n int64, outcome string, err error) {
 		done.Time, done.Bytes, done.Outcome = s.opts.Now().UTC(), n, outcome
 		done.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		if err != nil {
 			done.Error = err.Error()
 		}
-		if aerr := s.opts.Audit.Record(r.Context(), done); aerr != nil {
+		s.metrics.transferred(rec.Model, outcome, n)
+		// A request's context may be gone (the client hung up): the
+		// record is written all the same.
+		if aerr := s.record(context.WithoutCancel(r.Context()), done); aerr != nil {
 			s.logger.Error("audit: transfer record lost", "request_id", rec.RequestID, "err", aerr)
 		}
 	}
@@ -191,7 +187,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 				Message: "The file changed while it was being served; retry.", Err: err}
 		} else {
-			err = storageUnavailable(err)
+			err = s.storageUnavailable("read", err)
 		}
 		h.Set("Retry-After", "1")
 		writeError(w, r, s.logger, err)
@@ -317,7 +313,10 @@ func repoNotFound(anonymous bool, id string) *Error {
 		Message: fmt.Sprintf("Repository %s not found.", id)}
 }
 
-func storageUnavailable(err error) *Error {
+// storageUnavailable is the answer when storage fails; op (list, stat,
+// read) labels the storage error metric.
+func (s *Server) storageUnavailable(op string, err error) *Error {
+	s.metrics.storageError(op)
 	return &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 		Message: "Model storage is unavailable; try again later.", Err: err}
 }
@@ -328,16 +327,30 @@ func auditUnavailable(err error) *Error {
 }
 
 // newRecord starts the decision record of a request.
-func (s *Server) newRecord(r *http.Request, api string) *AuditRecord {
+func (s *Server) newRecord(r *http.Request) *AuditRecord {
 	sub := scopeFrom(r.Context()).Subject
-	return &AuditRecord{
+	rec := &AuditRecord{
 		Type: RecordDecision, Time: s.opts.Now().UTC(), RequestID: RequestID(r.Context()),
-		RemoteAddr: r.RemoteAddr, Method: r.Method, API: api,
-		Subject: sub.ID, Anonymous: sub.Anonymous, Country: sub.Country, Nationality: sub.Nationality,
-		Entity: sub.Entity.Name, EntityID: sub.Entity.ID, EntityHQ: sub.Entity.HQ, ParentHQ: sub.Entity.ParentHQ,
-		Model: r.PathValue("org") + "/" + r.PathValue("name"), Object: r.PathValue("path"),
-		Kind: ObjectKind(r.PathValue("path")), Range: r.Header.Get("Range"),
+		API: apiOf(r.URL.Path), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
+		Subject: sub.ID, Anonymous: sub.Anonymous, Entity: sub.Entity.Name, EntityID: sub.Entity.ID, Country: sub.Country,
 	}
+	if model, file, ok := resolveParts(r.URL.Path); ok {
+		rec.Model, rec.Object = model, file
+	} else if org, name := r.PathValue("org"), r.PathValue("name"); org != "" {
+		rec.Model = org + "/" + name
+	}
+	return rec
+}
+
+// record writes rec to the audit log and counts the decision.
+func (s *Server) record(ctx context.Context, rec *AuditRecord) error {
+	if err := s.opts.Audit.Record(ctx, rec); err != nil {
+		return err
+	}
+	if rec.Type == RecordDecision {
+		s.metrics.decided(rec.Decision, rec.Code)
+	}
+	return nil
 }
 
 func (s *Server) policyRequest(r *http.Request, api string) policy.Request {

@@ -54,6 +54,11 @@ type Options struct {
 	// ShutdownTimeout bounds how long Close waits for transfers in flight
 	// before cutting them off. Zero means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// Metrics records the gateway's metrics; nil records none.
+	Metrics *Metrics
+	// MetricsHandler, when set, serves GET /metrics (promhttp over the
+	// registry Metrics was registered with).
+	MetricsHandler http.Handler
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
@@ -67,8 +72,9 @@ const (
 
 // Server is the gateway's HTTP server.
 type Server struct {
-	opts   Options
-	logger *slog.Logger
+	opts    Options
+	logger  *slog.Logger
+	metrics *Metrics
 	srv    *http.Server
 	ln     net.Listener
 	// downloads counts handlers in flight, so that Close returns only once
@@ -106,7 +112,7 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Catalog == nil {
 		opts.Catalog = NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
 	}
-	s := &Server{opts: opts, logger: opts.Logger}
+	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -121,7 +127,7 @@ func NewServer(opts Options) (*Server, error) {
 // Handler returns the gateway's HTTP handler with its middleware chain.
 func (s *Server) Handler() http.Handler {
 	notFound := func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.logger, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No such endpoint."})
+		s.answer(w, r, nil, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No such endpoint."})
 	}
 	// The Hub's file URLs, /{org}/{name}/resolve/..., would overlap the API's
 	// patterns (an org named "api"), so the API gets a mux of its own.
@@ -137,6 +143,9 @@ func (s *Server) Handler() http.Handler {
 	files := http.NewServeMux()
 	files.HandleFunc("GET /healthz", s.handleHealthz)
 	files.HandleFunc("GET /readyz", s.handleReadyz)
+	if s.opts.MetricsHandler != nil {
+		files.Handle("GET /metrics", s.opts.MetricsHandler)
+	}
 	// "GET" patterns also match HEAD.
 	files.HandleFunc("GET /{org}/{name}/resolve/{rev}/{path...}", s.handleResolve)
 	// The Hub's raw URLs serve git blobs; here there are no LFS pointers, so
@@ -237,8 +246,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		// logged too; the panic continues to net/http afterwards.
 		defer func() {
 			sc := scopeFrom(r.Context())
+			api := apiOf(r.URL.Path)
+			s.metrics.requestDone(api, sw.status, time.Since(start))
 			level := slog.LevelInfo
-			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			if operational(api) {
 				level = slog.LevelDebug
 			}
 			s.logger.Log(r.Context(), level, "request",
@@ -248,4 +259,38 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// apiOf names the API a request path belongs to, for audit records and
+// metrics (a bounded set of values).
+func apiOf(p string) string {
+	switch p {
+	case "/healthz", "/readyz", "/metrics":
+		return strings.TrimPrefix(p, "/")
+	case "/api/models":
+		return "catalog"
+	}
+	if rest, ok := strings.CutPrefix(p, "/api/models/"); ok {
+		parts := strings.Split(rest, "/")
+		switch {
+		case len(parts) == 2, len(parts) == 4 && parts[2] == "revision":
+			return "model_info"
+		case len(parts) >= 4 && parts[2] == "tree":
+			return "tree"
+		case len(parts) == 4 && parts[2] == "paths-info":
+			return "paths_info"
+		}
+		return "other"
+	}
+	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 4)
+	if len(parts) == 4 && (parts[2] == "resolve" || parts[2] == "raw") {
+		return parts[2]
+	}
+	return "other"
+}
+
+// operational reports whether api is a probe or scrape endpoint: those are
+// not audited (they serve no model data) and log at debug level.
+func operational(api string) bool {
+	return api == "healthz" || api == "readyz" || api == "metrics"
 }

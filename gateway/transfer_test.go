@@ -172,7 +172,7 @@ func (a *failingAudit) Record(context.Context, *gateway.AuditRecord) error {
 	a.calls.Add(1)
 	return errors.New("no space left on device")
 }
-func (a *failingAudit) Healthy() error { return errors.New("no space left on device") }
+func (a *failingAudit) Healthy(context.Context) error { return errors.New("no space left on device") }
 
 // TestAuditUnavailable: when the decision cannot be recorded, the answer is
 // 503 audit_unavailable and storage is never read.
@@ -367,7 +367,7 @@ func TestAuditDiskFull(t *testing.T) {
 	if n := cs.opens.Load(); n != 0 {
 		t.Errorf("storage read %d times with the audit device full", n)
 	}
-	if err := audit.Healthy(); err == nil {
+	if err := audit.Healthy(context.Background()); err == nil {
 		t.Error("Healthy() = nil after a failed write")
 	}
 	if resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
