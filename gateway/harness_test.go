@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
@@ -28,6 +31,7 @@ type harness struct {
 	URL       string
 	AuditPath string
 	Store     gateway.ObjectStore
+	Registry  *prometheus.Registry
 	key       crypto.PrivateKey
 }
 
@@ -79,9 +83,12 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	h.Registry = prometheus.NewRegistry()
 	srv, err := gateway.NewServer(gateway.Options{
 		Store: h.Store, Catalog: gateway.NewCatalog(h.Store, 100, o.TTL, nil),
 		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
+		Metrics:        gateway.NewMetrics(h.Registry),
+		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
 	})
 	if err != nil {
 		tb.Fatal(err)

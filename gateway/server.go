@@ -75,8 +75,8 @@ type Server struct {
 	opts    Options
 	logger  *slog.Logger
 	metrics *Metrics
-	srv    *http.Server
-	ln     net.Listener
+	srv     *http.Server
+	ln      net.Listener
 	// downloads counts handlers in flight, so that Close returns only once
 	// each has written its transfer record: the audit log is closed after.
 	downloads sync.WaitGroup

@@ -1,0 +1,87 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestMetrics scrapes /metrics after an allowed download, a denial and a
+// storage error-free catalog call: the counters match, and no label carries
+// a subject or an object.
+func TestMetrics(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	us, cn := h.token(t, claims("US")), h.token(t, claims("CN"))
+	resp, body := h.do(t, http.MethodGet, frontier+shard1, us, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("download: %d", resp.StatusCode)
+	}
+	h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	h.do(t, http.MethodGet, frontier+shard1, cn, nil)
+	h.do(t, http.MethodGet, frontier+shard1, cn, nil)
+	h.do(t, http.MethodGet, "/api/models", us, nil)
+
+	resp, scrape := h.do(t, http.MethodGet, "/metrics", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	text := string(scrape)
+	for _, want := range []string{
+		`weightgate_decisions_total{code="license_exception_aia",decision="allow"} 1`,
+		`weightgate_decisions_total{code="country_of_concern",decision="deny"} 2`,
+		`weightgate_decisions_total{code="ok",decision="allow"} 1`,
+		`weightgate_bytes_sent_total{model="frontier-lab/frontier-x",outcome="complete"} ` + strconv.FormatFloat(float64(len(body)), 'g', -1, 64),
+		`weightgate_http_request_duration_seconds_count{api="resolve",code="403"} 2`,
+		`weightgate_policy_evaluation_duration_seconds_count 3`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, leak := range []string{"user-US", "user-CN", shard1, "request_id"} {
+		if strings.Contains(text, leak) {
+			t.Errorf("/metrics mentions %q: subjects, objects and ids must not be labels", leak)
+		}
+	}
+	// Probes and scrapes are not audited.
+	for _, r := range h.records(t) {
+		if r.API == "metrics" || r.API == "readyz" || r.API == "healthz" {
+			t.Errorf("operational request audited: %+v", r)
+		}
+	}
+}
+
+// TestEveryRequestRecordedOnce: API requests, refused or answered, get
+// exactly one decision record each.
+func TestEveryRequestRecordedOnce(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	us := h.token(t, claims("US"))
+	for _, tc := range []struct {
+		path, token, api, decision, code string
+		status                           int
+	}{
+		{"/api/models/frontier-lab/frontier-x", us, "model_info", "allow", "ok", 200},
+		{"/api/models/frontier-lab/frontier-x", "", "model_info", "deny", "authentication_required", 401},
+		{"/api/models/frontier-lab/frontier-x/tree/main", us, "tree", "allow", "ok", 200},
+		{"/api/models/nobody/nothing/revision/main", us, "model_info", "deny", "repo_not_found", 404},
+		{"/api/models", "", "catalog", "allow", "ok", 200},
+		{"/no/such/endpoint/here", "", "other", "deny", "not_found", 404},
+		{open + "README.md", "", "resolve", "allow", "open_weights", 200},
+		{"/open-lab/tiny-open/raw/main/README.md", "", "raw", "allow", "open_weights", 200},
+	} {
+		resp, _ := h.do(t, http.MethodGet, tc.path, tc.token, nil)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.path, resp.StatusCode, tc.status)
+		}
+		d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+		if len(d) != 1 {
+			t.Errorf("%s: %d decision records, want 1", tc.path, len(d))
+			continue
+		}
+		if d[0].API != tc.api || d[0].Decision != tc.decision || d[0].Code != tc.code || d[0].Status != tc.status || d[0].Path != tc.path {
+			t.Errorf("%s: record api=%q decision=%q code=%q status=%d path=%q; want %q %q %q %d",
+				tc.path, d[0].API, d[0].Decision, d[0].Code, d[0].Status, d[0].Path, tc.api, tc.decision, tc.code, tc.status)
+		}
+	}
+}
