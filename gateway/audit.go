@@ -2,13 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
@@ -16,7 +9,8 @@ import (
 
 // AuditLog receives the gateway's audit records. Record must not return until
 // the record is durable (or has failed): the gateway streams nothing for a
-// request whose decision record could not be written.
+// request whose decision record could not be written. Trail implements it
+// over the hash-chained gateway/audit log.
 type AuditLog interface {
 	Record(ctx context.Context, rec *AuditRecord) error
 	// Healthy returns nil when the log can currently be written.
@@ -78,64 +72,4 @@ type AuditRecord struct {
 	Outcome    string  `json:"outcome,omitempty"`
 	DurationMS float64 `json:"duration_ms,omitempty"`
 	Error      string  `json:"error,omitempty"`
-}
-
-// FileAudit appends JSON lines to a file and fsyncs each one before Record
-// returns. It is the minimal, correct sink: one fsync per record, serialised.
-type FileAudit struct {
-	mu      sync.Mutex
-	w       io.Writer
-	f       *os.File // nil for a writer that cannot be synced (stdout)
-	lastErr error
-}
-
-// OpenFileAudit opens (creating, appending) the audit file at path; "-"
-// writes to standard output instead.
-func OpenFileAudit(path string) (*FileAudit, error) {
-	if path == "-" {
-		return &FileAudit{w: os.Stdout}, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	return &FileAudit{w: f, f: f}, nil
-}
-
-// Record writes rec as one line and syncs it to disk.
-func (a *FileAudit) Record(_ context.Context, rec *AuditRecord) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("audit: encode: %w", err)
-	}
-	b = append(b, '\n')
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, err = a.w.Write(b); err == nil && a.f != nil {
-		err = a.f.Sync()
-	}
-	if err != nil {
-		a.lastErr = fmt.Errorf("audit: %w", err)
-		return a.lastErr
-	}
-	a.lastErr = nil
-	return nil
-}
-
-// Healthy returns the error of the last failed write, if the last write failed.
-func (a *FileAudit) Healthy(context.Context) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.lastErr
-}
-
-// Close closes the file.
-func (a *FileAudit) Close() error {
-	if a.f == nil {
-		return nil
-	}
-	return errors.Join(a.f.Sync(), a.f.Close())
 }

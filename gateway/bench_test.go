@@ -2,12 +2,19 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/audit"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 )
 
@@ -90,4 +97,65 @@ func BenchmarkDecision(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// BenchmarkAuditedDecisions measures sustained audited decisions per second:
+// concurrent requesters send HEAD requests for a closed model's shard (token
+// verification, cached metadata, stat, policy, one durable decision record
+// each) through the gateway over the dir backend, with the audit trail in
+// group-commit mode and, for comparison, with one fsync per record.
+// bench/audit.sh runs it.
+func BenchmarkAuditedDecisions(b *testing.B) {
+	for _, mode := range []struct {
+		name      string
+		perRecord bool
+	}{{"group", false}, {"fsync-per-record", true}} {
+		for _, n := range []int{1, 16, 64} {
+			b.Run(fmt.Sprintf("%s/%d", mode.name, n), func(b *testing.B) {
+				dir := filepath.Join(b.TempDir(), "audit")
+				l, err := audit.Open(audit.Config{Dir: dir, SyncEveryRecord: mode.perRecord})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				h := MustOpenHarness(b, dirStore(b), harnessOptions{Audit: gateway.Trail{Log: l}, AuditDir: dir})
+				tok := h.token(b, claims("US"))
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+				defer client.CloseIdleConnections()
+				url := h.URL + frontier + shard1
+
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				errs := make(chan error, n)
+				b.ResetTimer()
+				start := time.Now()
+				for range n {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						req, _ := http.NewRequest(http.MethodHead, url, nil)
+						req.Header.Set("Authorization", "Bearer "+tok)
+						for next.Add(1) <= int64(b.N) {
+							resp, err := client.Do(req)
+							if err != nil {
+								errs <- err
+								return
+							}
+							resp.Body.Close()
+							if resp.StatusCode != 200 {
+								errs <- fmt.Errorf("status %d", resp.StatusCode)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decisions/s")
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+			})
+		}
+	}
 }

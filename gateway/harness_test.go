@@ -1,11 +1,12 @@
 package gateway_test
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/audit"
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
@@ -28,20 +30,23 @@ import (
 // harness is a gateway over real HTTP with the embedded policy, the
 // development token issuer and a file audit log in a temp dir.
 type harness struct {
-	URL       string
-	AuditPath string
-	Store     gateway.ObjectStore
-	Registry  *prometheus.Registry
-	key       crypto.PrivateKey
+	URL      string
+	AuditDir string
+	Store    gateway.ObjectStore
+	Registry *prometheus.Registry
+	key      crypto.PrivateKey
 }
 
 type harnessOptions struct {
 	Policy gateway.Decider  // default: the embedded bundle
-	Audit  gateway.AuditLog // default: a FileAudit at AuditPath
+	Audit  gateway.AuditLog // default: an audit trail in AuditDir
 	Wrap   func(gateway.ObjectStore) gateway.ObjectStore
 	TTL    time.Duration
 	// WriteIdleTimeout is passed to the server (0 = its default).
 	WriteIdleTimeout time.Duration
+	// AuditDir is where Audit writes, when Audit is given and records are
+	// read back.
+	AuditDir string
 }
 
 func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
@@ -49,7 +54,10 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
 	root := s3test.RepoRoot(tb)
-	h := &harness{AuditPath: filepath.Join(tb.TempDir(), "audit.jsonl"), Store: store}
+	h := &harness{AuditDir: filepath.Join(tb.TempDir(), "audit"), Store: store}
+	if o.AuditDir != "" {
+		h.AuditDir = o.AuditDir
+	}
 	if o.Wrap != nil {
 		h.Store = o.Wrap(store)
 	}
@@ -61,12 +69,7 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 		o.Policy = eng
 	}
 	if o.Audit == nil {
-		a, err := gateway.OpenFileAudit(h.AuditPath)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { a.Close() })
-		o.Audit = a
+		o.Audit = MustOpenTrail(tb, h.AuditDir)
 	}
 	if o.TTL == 0 {
 		o.TTL = time.Minute
@@ -175,24 +178,49 @@ func (h *harness) send(tb testing.TB, method, path, token string, header http.He
 	return resp, b
 }
 
-// records reads the audit log.
-func (h *harness) records(tb testing.TB) []gateway.AuditRecord {
+// MustOpenTrail opens a hash-chained audit trail in dir, closed (and so
+// verified to close cleanly) at the end of the test.
+func MustOpenTrail(tb testing.TB, dir string) gateway.Trail {
 	tb.Helper()
-	f, err := os.Open(h.AuditPath)
+	l, err := audit.Open(audit.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	tb.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			tb.Errorf("closing the audit trail: %v", err)
+		}
+	})
+	return gateway.Trail{Log: l}
+}
+
+// records reads the gateway's records from the audit trail, after checking
+// the whole chain.
+func (h *harness) records(tb testing.TB) []gateway.AuditRecord {
+	tb.Helper()
+	files, err := audit.Files(h.AuditDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := audit.Verify(files, audit.VerifyOptions{}); err != nil {
+		tb.Fatalf("the audit trail does not verify: %v", err)
+	}
 	var out []gateway.AuditRecord
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	err = audit.Scan(files, func(e audit.Entry) error {
+		if e.Kind != gateway.RecordDecision && e.Kind != gateway.RecordTransfer {
+			return nil
+		}
 		var r gateway.AuditRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			tb.Fatalf("audit line %q: %v", sc.Text(), err)
+		if err := json.Unmarshal(e.Record, &r); err != nil {
+			return fmt.Errorf("%s:%d: %w", e.File, e.Line, err)
+		}
+		if r.Type != e.Kind {
+			return fmt.Errorf("%s:%d: record type %q under kind %q", e.File, e.Line, r.Type, e.Kind)
 		}
 		out = append(out, r)
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		tb.Fatal(err)
 	}
 	return out

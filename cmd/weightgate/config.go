@@ -31,6 +31,7 @@ type Config struct {
 	Auth             identity.Config `yaml:"auth"`
 	Policy           PolicyConfig    `yaml:"policy"`
 	Audit            AuditConfig     `yaml:"audit"`
+	Metrics          MetricsConfig   `yaml:"metrics"`
 }
 
 // LogConfig selects the operational log's format and level.
@@ -77,17 +78,38 @@ type PolicyConfig struct {
 	Extensions []string `yaml:"extensions"` // directories of modules that can only add denials
 }
 
-// AuditConfig locates the audit log.
+// AuditConfig configures the audit trail (see gateway/audit).
 type AuditConfig struct {
-	Path string `yaml:"path"` // a file (appended, fsynced per record), or "-" for stdout
+	Dir          string           `yaml:"dir"`            // audit-NNNNNN.jsonl files and audit.head
+	MaxFileBytes int64            `yaml:"max_file_bytes"` // rotate after this size; old files are never deleted
+	GroupCommit  bool             `yaml:"group_commit"`   // one fsync per batch (false: one per record)
+	MaxBatch     int              `yaml:"max_batch"`      // records per fsync at most
+	Checkpoint   CheckpointConfig `yaml:"checkpoint"`
+	Mirror       string           `yaml:"mirror"` // "" | "stdout" | an http(s) URL receiving NDJSON batches
+}
+
+// CheckpointConfig configures signed checkpoints.
+type CheckpointConfig struct {
+	Key      string        `yaml:"key"`      // Ed25519 private key (PEM); "" = no checkpoints
+	Every    int           `yaml:"every"`    // records between checkpoints
+	Interval time.Duration `yaml:"interval"` // and at most this long between them
+}
+
+// MetricsConfig configures the Prometheus endpoint.
+type MetricsConfig struct {
+	Enabled bool `yaml:"enabled"` // serve GET /metrics on the listener
 }
 
 // Defaults.
 const (
-	DefaultListen    = "127.0.0.1:8080"
-	DefaultAuditPath = "var/audit.jsonl"
-	DefaultS3Timeout = 30 * time.Second
-	DefaultS3Retries = 2
+	DefaultListen             = "127.0.0.1:8080"
+	DefaultAuditDir           = "var/audit"
+	DefaultAuditFileBytes     = 256 << 20
+	DefaultAuditBatch         = 1024
+	DefaultCheckpointEvery    = 1000
+	DefaultCheckpointInterval = time.Minute
+	DefaultS3Timeout          = 30 * time.Second
+	DefaultS3Retries          = 2
 )
 
 // DefaultConfig returns the configuration used for every key a file omits.
@@ -100,7 +122,9 @@ func DefaultConfig() Config {
 		Storage:          StorageConfig{Backend: "dir", S3: S3Config{Region: "us-east-1", Timeout: DefaultS3Timeout, MaxRetries: DefaultS3Retries}},
 		Metadata:         MetadataConfig{CacheSize: gateway.DefaultCacheSize, CacheTTL: gateway.DefaultCacheTTL},
 		Auth:             identity.DefaultConfig(),
-		Audit:            AuditConfig{Path: DefaultAuditPath},
+		Audit: AuditConfig{Dir: DefaultAuditDir, MaxFileBytes: DefaultAuditFileBytes, GroupCommit: true, MaxBatch: DefaultAuditBatch,
+			Checkpoint: CheckpointConfig{Every: DefaultCheckpointEvery, Interval: DefaultCheckpointInterval}},
+		Metrics: MetricsConfig{Enabled: true},
 	}
 }
 
@@ -172,7 +196,8 @@ func (c *Config) resolvePaths(base string) {
 	for i, p := range c.Policy.Extensions {
 		c.Policy.Extensions[i] = abs(p)
 	}
-	c.Audit.Path = abs(c.Audit.Path)
+	c.Audit.Dir = abs(c.Audit.Dir)
+	c.Audit.Checkpoint.Key = abs(c.Audit.Checkpoint.Key)
 	for i := range c.Auth.Issuers {
 		keys := c.Auth.Issuers[i].PublicKeys
 		for j, entry := range keys {
@@ -240,8 +265,23 @@ func (c *Config) Validate() error {
 	if c.Metadata.CacheTTL <= 0 {
 		bad("metadata.cache_ttl", c.Metadata.CacheTTL, "must be positive")
 	}
-	if c.Audit.Path == "" {
-		bad("audit.path", "", `required (a file, or "-" for stdout)`)
+	if c.Audit.Dir == "" {
+		bad("audit.dir", "", "required")
+	}
+	if c.Audit.MaxFileBytes < 1<<20 {
+		bad("audit.max_file_bytes", c.Audit.MaxFileBytes, "must be at least 1 MiB")
+	}
+	if c.Audit.MaxBatch < 1 {
+		bad("audit.max_batch", c.Audit.MaxBatch, "must be at least 1")
+	}
+	if c.Audit.Checkpoint.Every < 1 {
+		bad("audit.checkpoint.every", c.Audit.Checkpoint.Every, "must be at least 1")
+	}
+	if c.Audit.Checkpoint.Interval <= 0 {
+		bad("audit.checkpoint.interval", c.Audit.Checkpoint.Interval, "must be positive")
+	}
+	if m := c.Audit.Mirror; m != "" && m != "stdout" && !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "https://") {
+		bad("audit.mirror", m, `must be "", "stdout" or an http(s) URL`)
 	}
 	if len(c.Auth.Issuers) > 0 {
 		if err := c.Auth.Validate(); err != nil {

@@ -106,11 +106,13 @@ func TestReadConfigFile_Example(t *testing.T) {
 	}
 
 	// Paths are resolved against the file's directory.
-	if got, want := cfg.Audit.Path, filepath.Join(root, filepath.FromSlash(DefaultAuditPath)); got != want {
-		t.Errorf("audit.path = %q, want %q", got, want)
+	if got, want := cfg.Audit.Dir, filepath.Join(root, filepath.FromSlash(DefaultAuditDir)); got != want {
+		t.Errorf("audit.dir = %q, want %q", got, want)
 	}
-	if got := cfg.Audit.Path; !filepath.IsAbs(got) || !strings.HasSuffix(got, filepath.FromSlash("var/audit.jsonl")) {
-		t.Errorf("audit.path = %q, want an absolute path ending in var/audit.jsonl", got)
+	wantAudit := def.Audit
+	wantAudit.Dir = cfg.Audit.Dir
+	if cfg.Audit != wantAudit || cfg.Metrics != def.Metrics {
+		t.Errorf("audit = %+v, metrics = %+v; want the defaults %+v, %+v", cfg.Audit, cfg.Metrics, wantAudit, def.Metrics)
 	}
 	if got := cfg.Storage.Dir.Path; !filepath.IsAbs(got) || !strings.HasSuffix(got, filepath.FromSlash("testdata/store")) {
 		t.Errorf("storage.dir.path = %q, want an absolute path ending in testdata/store", got)
@@ -141,7 +143,7 @@ func TestParseConfig_Defaults(t *testing.T) {
 	cfg := MustParseConfig(t, "storage:\n  dir:\n    path: store\n", base)
 	want := DefaultConfig()
 	want.Storage.Dir.Path = filepath.Join(base, "store")
-	want.Audit.Path = filepath.Join(base, filepath.FromSlash(DefaultAuditPath))
+	want.Audit.Dir = filepath.Join(base, filepath.FromSlash(DefaultAuditDir))
 	if got := cfg; got.Listen != want.Listen || got.Log != want.Log || got.Storage.Backend != want.Storage.Backend ||
 		got.Storage.Dir != want.Storage.Dir || got.Storage.S3 != want.Storage.S3 || got.Metadata != want.Metadata ||
 		got.Audit != want.Audit || got.Auth.Leeway != want.Auth.Leeway || got.Auth.Claims != want.Auth.Claims ||
@@ -211,7 +213,10 @@ func TestParseConfig_Invalid(t *testing.T) {
 		{"EmptyListen", "listen: \"\"\nstorage:\n  dir:\n    path: store\n", "listen"},
 		{"LogLevel", "log:\n  level: loud\nstorage:\n  dir:\n    path: store\n", "log.level"},
 		{"CacheTTL", "metadata:\n  cache_ttl: 0s\nstorage:\n  dir:\n    path: store\n", "metadata.cache_ttl"},
-		{"EmptyAudit", "audit:\n  path: \"\"\nstorage:\n  dir:\n    path: store\n", "audit.path"},
+		{"EmptyAudit", "audit:\n  dir: \"\"\nstorage:\n  dir:\n    path: store\n", "audit.dir"},
+		{"TinyAuditFiles", "audit:\n  max_file_bytes: 1000\nstorage:\n  dir:\n    path: store\n", "audit.max_file_bytes"},
+		{"AuditMirror", "audit:\n  mirror: syslog\nstorage:\n  dir:\n    path: store\n", "audit.mirror"},
+		{"CheckpointEvery", "audit:\n  checkpoint: {every: 0}\nstorage:\n  dir:\n    path: store\n", "audit.checkpoint.every"},
 		{"BadIssuer", "storage:\n  dir:\n    path: store\nauth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [HS256]\n      public_keys: [keys/ed.pem]\n", "auth"},
 		{"MissingKeyFile", "storage:\n  dir:\n    path: store\nauth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [EdDSA]\n      public_keys: [keys/nope.pem]\n", "auth"},
 		{"NotYAML", "listen: [\n", "yaml"},
@@ -254,13 +259,14 @@ func TestParseConfig_RelativePaths(t *testing.T) {
 	}{
 		{
 			name: "Relative",
-			doc: "storage:\n  dir:\n    path: store\npolicy:\n  bundle: bundle\n  extensions: [ext, /abs/ext, sub/ext2]\naudit:\n  path: logs/audit.jsonl\n" +
+			doc: "storage:\n  dir:\n    path: store\npolicy:\n  bundle: bundle\n  extensions: [ext, /abs/ext, sub/ext2]\naudit:\n  dir: logs/audit\n  checkpoint: {key: keys/ed.pem}\n" +
 				"auth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [EdDSA, ES256]\n      public_keys:\n        - dev=keys/ed.pem\n        - keys/ec.pem\n",
 			check: func(t *testing.T, c Config) {
 				for _, p := range []struct{ field, got, want string }{
 					{"storage.dir.path", c.Storage.Dir.Path, filepath.Join(base, "store")},
 					{"policy.bundle", c.Policy.Bundle, filepath.Join(base, "bundle")},
-					{"audit.path", c.Audit.Path, filepath.Join(base, "logs", "audit.jsonl")},
+					{"audit.dir", c.Audit.Dir, filepath.Join(base, "logs", "audit")},
+					{"audit.checkpoint.key", c.Audit.Checkpoint.Key, filepath.Join(base, "keys", "ed.pem")},
 				} {
 					if p.got != p.want {
 						t.Errorf("%s = %q, want %q", p.field, p.got, p.want)
@@ -275,15 +281,15 @@ func TestParseConfig_RelativePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "AbsoluteAndStdout",
-			doc: "storage:\n  dir:\n    path: " + absStore + "\naudit:\n  path: \"-\"\n" +
+			name: "Absolute",
+			doc: "storage:\n  dir:\n    path: " + absStore + "\naudit:\n  dir: /var/lib/weightgate/audit\n" +
 				"auth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [ES256]\n      public_keys:\n        - k1=" + absKey + "\n",
 			check: func(t *testing.T, c Config) {
 				if got, want := c.Storage.Dir.Path, absStore; got != want {
 					t.Errorf("storage.dir.path = %q, want %q", got, want)
 				}
-				if got, want := c.Audit.Path, "-"; got != want {
-					t.Errorf("audit.path = %q, want %q", got, want)
+				if got, want := c.Audit.Dir, "/var/lib/weightgate/audit"; got != want {
+					t.Errorf("audit.dir = %q, want %q", got, want)
 				}
 				if got, want := c.Policy.Bundle, ""; got != want {
 					t.Errorf("policy.bundle = %q, want %q (the embedded bundle)", got, want)

@@ -51,7 +51,7 @@ auth:
       audience: weightgate
       algorithms: [EdDSA]
       public_keys: [` + filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem") + `]
-audit: {path: audit.jsonl}
+audit: {dir: audit}
 `
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -211,7 +211,7 @@ func TestServe(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	audit, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "audit.jsonl"))
+	audit, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "audit", "audit-000001.jsonl"))
 	if err != nil || !bytes.Contains(audit, []byte(`"open_weights"`)) {
 		t.Errorf("audit log: %v %q", err, audit)
 	}

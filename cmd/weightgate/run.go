@@ -28,6 +28,7 @@ Usage:
   weightgate check  --config FILE --model ORG/NAME [...]
                                              what-if: print the policy decision, download nothing
   weightgate token  --key PEM --sub ID [...] print a signed token (development and tests)
+  weightgate audit  verify|query FILE|DIR... check the audit trail's integrity; search it
   weightgate version                         print the version
 
 Run "weightgate COMMAND --help" for a command's flags.
@@ -39,13 +40,17 @@ var Version = "dev"
 // errDenied makes check exit 1: the command worked and the answer is no.
 var errDenied = errors.New("denied")
 
+// errTampered makes audit verify exit 1: the trail failed verification.
+var errTampered = errors.New("audit trail failed verification")
+
 // exitCode maps Run's error to the process exit status: 0 ok, 1 a policy
-// denial from check, 2 any error (bad flags, config, storage...).
+// denial from check or a trail that fails audit verify, 2 any error (bad
+// flags, config, storage...).
 func exitCode(err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errDenied):
+	case errors.Is(err, errDenied), errors.Is(err, errTampered):
 		return 1
 	}
 	return 2
@@ -64,6 +69,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.check(ctx, rest)
 	case "token":
 		return m.token(rest)
+	case "audit":
+		return m.audit(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "weightgate", Version)
 		return nil

@@ -2,15 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/audit"
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/s3store"
@@ -103,16 +110,28 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	cancel()
 
-	audit, err := gateway.OpenFileAudit(cfg.Audit.Path)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := gateway.NewMetrics(reg)
+
+	trail, err := openTrail(cfg.Audit, logger, metrics)
 	if err != nil {
 		return err
 	}
-	defer audit.Close()
+	// Closed after the server, which waits for every transfer's record.
+	defer func() {
+		if err := trail.Close(); err != nil {
+			logger.Error("audit: close", "err", err)
+		}
+	}()
 
 	opts := gateway.Options{
 		Addr: cfg.Listen, Store: c.store, Catalog: c.catalog, Policy: c.engine,
-		Audit: audit, Logger: logger,
+		Audit: gateway.Trail{Log: trail}, Logger: logger, Metrics: metrics,
 		WriteIdleTimeout: cfg.WriteIdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
+	}
+	if cfg.Metrics.Enabled {
+		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
 	if c.verifier != nil {
 		opts.Auth = c.verifier
@@ -126,7 +145,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	name, rev := c.engine.Bundle()
 	logger.Info("weightgate listening", "url", srv.URL(), "storage", fmt.Sprint(c.store),
-		"policy_bundle", name, "policy_revision", rev, "audit", cfg.Audit.Path)
+		"policy_bundle", name, "policy_revision", rev, "audit", cfg.Audit.Dir)
 	if m.Ready != nil {
 		m.Ready(srv.URL())
 	}
@@ -150,4 +169,35 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			return srv.Close()
 		}
 	}
+}
+
+// openTrail opens the audit trail the configuration describes.
+func openTrail(c AuditConfig, logger *slog.Logger, metrics *gateway.Metrics) (*audit.Log, error) {
+	ac := audit.Config{
+		Dir: c.Dir, MaxFileBytes: c.MaxFileBytes, MaxBatch: c.MaxBatch, SyncEveryRecord: !c.GroupCommit,
+		CheckpointEvery: c.Checkpoint.Every, CheckpointInterval: c.Checkpoint.Interval, Logger: logger,
+		Observe: func(b audit.BatchStats) { metrics.AuditBatch(b.Records, b.Write, b.Sync, b.Err) },
+	}
+	if c.Checkpoint.Key != "" {
+		key, err := identity.LoadPrivateKeyPEM(c.Checkpoint.Key)
+		if err != nil {
+			return nil, fmt.Errorf("audit.checkpoint.key: %w", err)
+		}
+		ed, ok := key.(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("audit.checkpoint.key: %s is a %T, want an Ed25519 private key", c.Checkpoint.Key, key)
+		}
+		ac.CheckpointKey = ed
+	}
+	switch {
+	case c.Mirror == "stdout":
+		ac.Mirror = audit.NewWriterSink(os.Stdout)
+	case c.Mirror != "":
+		ac.Mirror = audit.NewHTTPSink(c.Mirror, &http.Client{Timeout: 10 * time.Second})
+	}
+	l, err := audit.Open(ac)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return l, nil
 }

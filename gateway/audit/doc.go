@@ -37,14 +37,56 @@
 //
 // # Head file
 //
-// After every durable batch the writer replaces Dir/audit.head (write to
-// audit.head.tmp, then rename) with {"seq","hash","file","time"} of the last
-// durable record. It is written only after the batch's fsync, so it never
-// claims more than the log holds; it is not itself fsynced, so after a crash
-// it may lag behind the log (or, on some file systems, be empty: an empty head
-// file is treated as absent). Verify and Open use it to detect a truncated
-// tail: a head file naming a seq beyond the end of the log, or a different
-// hash for that seq, is an error.
+// After every durable batch the writer records {"seq","hash","file","time"}
+// of the last durable record in Dir/audit.head: one JSON object padded with
+// spaces to a fixed 256 bytes and a newline, overwritten in place (one
+// pwrite; the first write of a process replaces the file through a rename).
+// It is written only after the batch's fsync, so it never claims more than
+// the log holds; it is not itself fsynced, so after a crash it may lag behind
+// the log. A missing or empty head file is treated as absent (nothing to
+// check); one that does not parse makes Open refuse and Verify fail. Verify
+// and Open use it to detect a truncated tail: a head file naming a seq beyond
+// the end of the log, or another hash for that seq, is an error. It guards
+// against accidental or naive truncation only: whoever can rewrite the log
+// can rewrite it too, which is what checkpoints and the mirror are for.
+//
+// # Crash recovery and refusal
+//
+// Open reads the last file fully. Bad bytes at its very end that a crash
+// can leave (an incomplete last line, or trailing lines that do not match
+// their own hash, e.g. zero-filled blocks) are copied to
+// <file>.torn-<unixnano>, which is never deleted, and the file is cut back to
+// its last good line; a "recovery" record follows the new "start" record.
+// Anything else is refused with an error wrapping a *VerifyError that names
+// file and line: a bad line followed by a line that matches its own hash, a
+// line that matches its hash but breaks the chain or the layout, or a log
+// ending before the seq in the head file. Only one process may write a log
+// directory at a time: Open takes an flock on Dir/audit.lock.
+//
+// # Group commit and failure
+//
+// Append hands its record to a single writer goroutine through a queue of
+// MaxBatch requests (full queue: Append blocks, honouring its context; no
+// record is ever dropped). The writer takes everything queued, up to
+// MaxBatch, assigns seq, time and prev, writes the batch with one write and
+// one fsync, and only then lets the batch's Appends return. If the write or
+// the fsync fails, every Append of the batch fails, the file is cut back to
+// its size before the batch and seq/prev stay at the last durable record;
+// the log is then failed (Healthy returns the error) and each later batch is
+// a retry. The first batch that succeeds, or a Healthy call once the disk
+// accepts writes, begins with a "recovered" record. If the file cannot be
+// cut back, nothing is written until it can.
+//
+// # Mirror
+//
+// With Config.Mirror set, the lines of each durable batch (the exact bytes of
+// the file) are queued for the mirror, after the fsync and in order, on a
+// queue of MirrorQueueBatches batches served by one goroutine. The mirror
+// never blocks or fails Append: when its queue is full the batch is dropped
+// from the mirror (not from the log), counted in MirrorDropped and logged at
+// most once a second; Send errors are counted in MirrorErrors and logged.
+// A consumer of the mirror can detect every gap from seq. Close waits at most
+// MirrorFlushTimeout for the mirror to drain.
 //
 // # Partial chains
 //

@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/gateway/identity"
+)
+
+const auditUsage = `Usage:
+  weightgate audit verify [--key PUB.pem] [--head FILE] FILE|DIR...
+      check the hash chain (and, with --key, every signed checkpoint);
+      exit 0 with a summary, 1 naming the first bad record, 2 on usage errors
+  weightgate audit query FILE|DIR... [--model M] [--subject S] [--entity E] [--country CC]
+      [--decision allow|deny] [--code C] [--since T] [--until T] [--format table|json|csv] [--summary]
+      stream the records that match (decision and transfer records); --summary counts
+      requests, denials and bytes per model x country x decision
+
+A DIR stands for its audit-NNNNNN.jsonl files in rotation order.
+`
+
+func (m *Main) audit(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, auditUsage)
+		return errors.New("audit: verify or query?")
+	}
+	switch args[0] {
+	case "verify":
+		return m.auditVerify(args[1:])
+	case "query":
+		return m.auditQuery(ctx, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(m.Stdout, auditUsage)
+		return flag.ErrHelp
+	}
+	fmt.Fprint(m.Stderr, auditUsage)
+	return fmt.Errorf("audit: unknown command %q", args[0])
+}
+
+// auditFiles expands the arguments: a directory stands for its rotation
+// sequence, a file for itself.
+func auditFiles(args []string) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		fs, err := audit.Files(a)
+		if err != nil {
+			return nil, err
+		}
+		if len(fs) == 0 {
+			return nil, fmt.Errorf("%s holds no audit files", a)
+		}
+		files = append(files, fs...)
+	}
+	return files, nil
+}
+
+// parseInterleaved parses flags that may come before or after the file
+// arguments (`audit query FILE --model x` reads naturally).
+func parseInterleaved(fs interface {
+	Parse([]string) error
+	Args() []string
+}, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func (m *Main) auditVerify(args []string) error {
+	fs := m.newFlagSet("audit verify", "[--key PUB.pem] [--head FILE] FILE|DIR...")
+	keyPath := fs.String("key", "", "Ed25519 public key (PEM) of the checkpoint signer: every checkpoint must verify")
+	head := fs.String("head", "", `head file to check the tail against (default: audit.head beside the files, if present; "-": none)`)
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return errors.New("audit verify: no files given")
+	}
+	files, err := auditFiles(paths)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	opts := audit.VerifyOptions{HeadFile: *head}
+	if *keyPath != "" {
+		pub, err := identity.LoadPublicKeyPEM(*keyPath)
+		if err != nil {
+			return fmt.Errorf("audit verify: %w", err)
+		}
+		ed, ok := pub.(ed25519.PublicKey)
+		if !ok {
+			return fmt.Errorf("audit verify: %s is a %T, want an Ed25519 public key", *keyPath, pub)
+		}
+		opts.PublicKey = ed
+	}
+	sum, err := audit.Verify(files, opts)
+	if err != nil {
+		var ve *audit.VerifyError
+		if errors.As(err, &ve) {
+			fmt.Fprintf(m.Stdout, "FAIL %s\n", ve)
+			return errTampered
+		}
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	checkpoints := fmt.Sprintf("%d checkpoints (not verified: no --key)", sum.Checkpoints)
+	if opts.PublicKey != nil {
+		checkpoints = fmt.Sprintf("%d checkpoints, %d verified", sum.Checkpoints, sum.CheckpointsVerified)
+	}
+	fmt.Fprintf(m.Stdout, "OK %d records in %d files, seq %d..%d, %s .. %s, %s, head %s\n",
+		sum.Records, sum.Files, sum.FirstSeq, sum.LastSeq,
+		sum.First.UTC().Format(time.RFC3339), sum.Last.UTC().Format(time.RFC3339), checkpoints, sum.LastHash)
+	if sum.FirstSeq != 1 {
+		fmt.Fprintf(m.Stdout, "NOTE the chain starts at seq %d: the files holding seq 1..%d were not given, and are not verified\n", sum.FirstSeq, sum.FirstSeq-1)
+	}
+	if !sum.HeadChecked {
+		fmt.Fprintln(m.Stdout, "NOTE no head file was checked: a truncated tail after the last checkpoint would not show")
+	}
+	return nil
+}
+
+// queryFilter selects records.
+type queryFilter struct {
+	model, subject, entity, country, decision, code string
+	since, until                                    time.Time
+}
+
+func (f queryFilter) match(t time.Time, r *gateway.AuditRecord) bool {
+	switch {
+	case f.model != "" && r.Model != f.model,
+		f.subject != "" && r.Subject != f.subject,
+		f.entity != "" && r.Entity != f.entity && r.EntityID != f.entity,
+		f.country != "" && r.Country != f.country,
+		f.decision != "" && r.Decision != f.decision,
+		f.code != "" && r.Code != f.code,
+		!f.since.IsZero() && t.Before(f.since),
+		!f.until.IsZero() && !t.Before(f.until):
+		return false
+	}
+	return true
+}
+
+// parseWhen accepts RFC 3339 or a date (UTC midnight).
+func parseWhen(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither RFC 3339 (2026-01-02T15:04:05Z) nor a date (2026-01-02)", s)
+}
+
+var queryColumns = []string{"seq", "time", "type", "request_id", "api", "decision", "status", "code", "model", "object", "subject", "entity", "country", "bytes", "outcome", "reason"}
+
+func queryRow(e audit.Entry, r *gateway.AuditRecord) []string {
+	num := func(n int64) string {
+		if n == 0 && r.Type != gateway.RecordTransfer {
+			return ""
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	status := ""
+	if r.Status != 0 {
+		status = strconv.Itoa(r.Status)
+	}
+	entity := r.Entity
+	if entity == "" {
+		entity = r.EntityID
+	}
+	return []string{strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), r.Type, r.RequestID, r.API,
+		r.Decision, status, r.Code, r.Model, r.Object, r.Subject, entity, r.Country, num(r.Bytes), r.Outcome, r.Reason}
+}
+
+// queryLine is a record as --format json prints it: the audit line's fields
+// in the line's own order.
+type queryLine struct {
+	Seq    uint64          `json:"seq"`
+	Time   time.Time       `json:"time"`
+	Kind   string          `json:"kind"`
+	Prev   string          `json:"prev"`
+	Record json.RawMessage `json:"record"`
+	Hash   string          `json:"hash"`
+}
+
+type summaryKey struct{ model, country, decision string }
+
+type summaryRow struct{ requests, denials, bytes int64 }
+
+func (m *Main) auditQuery(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("audit query", "FILE|DIR... [filters] [--format table|json|csv] [--summary]")
+	var f queryFilter
+	fs.StringVar(&f.model, "model", "", "model id, ORG/NAME")
+	fs.StringVar(&f.subject, "subject", "", "subject (token sub)")
+	fs.StringVar(&f.entity, "entity", "", "entity name or id")
+	fs.StringVar(&f.country, "country", "", "requester country, ISO code")
+	fs.StringVar(&f.decision, "decision", "", "allow or deny (decision records only)")
+	fs.StringVar(&f.code, "code", "", "decision code, e.g. country_of_concern (decision records only)")
+	since := fs.String("since", "", "records at or after this time (RFC 3339 or YYYY-MM-DD)")
+	until := fs.String("until", "", "records before this time")
+	format := fs.String("format", "table", "table, json (the audit lines: seq, time, kind, prev, record, hash) or csv")
+	summary := fs.Bool("summary", false, "print requests, denials and bytes per model x country x decision instead of records")
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return errors.New("audit query: no files given")
+	}
+	if f.decision != "" && f.decision != "allow" && f.decision != "deny" {
+		return fmt.Errorf("audit query: --decision must be allow or deny, got %q", f.decision)
+	}
+	if !slices.Contains([]string{"table", "json", "csv"}, *format) {
+		return fmt.Errorf("audit query: --format must be table, json or csv, got %q", *format)
+	}
+	f.country = strings.ToUpper(f.country)
+	if f.since, err = parseWhen(*since); err != nil {
+		return fmt.Errorf("audit query: --since: %w", err)
+	}
+	if f.until, err = parseWhen(*until); err != nil {
+		return fmt.Errorf("audit query: --until: %w", err)
+	}
+	files, err := auditFiles(paths)
+	if err != nil {
+		return fmt.Errorf("audit query: %w", err)
+	}
+
+	var (
+		emit  func(audit.Entry, *gateway.AuditRecord) error
+		flush = func() error { return nil }
+	)
+	totals := map[summaryKey]*summaryRow{}
+	switch {
+	case *summary:
+		emit = func(_ audit.Entry, r *gateway.AuditRecord) error {
+			k := summaryKey{r.Model, r.Country, r.Decision}
+			if r.Type == gateway.RecordTransfer {
+				// Bytes flow only on allowed requests.
+				k.decision = "allow"
+			}
+			row := totals[k]
+			if row == nil {
+				row = &summaryRow{}
+				totals[k] = row
+			}
+			switch r.Type {
+			case gateway.RecordDecision:
+				row.requests++
+				if r.Decision == "deny" {
+					row.denials++
+				}
+			case gateway.RecordTransfer:
+				row.bytes += r.Bytes
+			}
+			return nil
+		}
+	case *format == "json":
+		enc := json.NewEncoder(m.Stdout)
+		emit = func(e audit.Entry, _ *gateway.AuditRecord) error {
+			return enc.Encode(queryLine{e.Seq, e.Time, e.Kind, e.Prev, e.Record, e.Hash})
+		}
+	case *format == "csv":
+		cw := csv.NewWriter(m.Stdout)
+		if err := cw.Write(queryColumns); err != nil {
+			return err
+		}
+		emit = func(e audit.Entry, r *gateway.AuditRecord) error { return cw.Write(queryRow(e, r)) }
+		flush = func() error { cw.Flush(); return cw.Error() }
+	default:
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(queryColumns, "\t")))
+		n := 0
+		emit = func(e audit.Entry, r *gateway.AuditRecord) error {
+			fmt.Fprintln(tw, strings.Join(queryRow(e, r), "\t"))
+			// tabwriter holds rows until Flush to align them; flushing
+			// every 1000 keeps memory flat on a multi-gigabyte log.
+			if n++; n%1000 == 0 {
+				return tw.Flush()
+			}
+			return nil
+		}
+		flush = tw.Flush
+	}
+
+	err = audit.Scan(files, func(e audit.Entry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.Kind != gateway.RecordDecision && e.Kind != gateway.RecordTransfer {
+			return nil // the log's own start, checkpoint and recovery records
+		}
+		var r gateway.AuditRecord
+		if err := json.Unmarshal(e.Record, &r); err != nil {
+			return fmt.Errorf("%s:%d: %w", e.File, e.Line, err)
+		}
+		if !f.match(e.Time, &r) {
+			return nil
+		}
+		return emit(e, &r)
+	})
+	if err != nil {
+		return fmt.Errorf("audit query: %w", err)
+	}
+	if *summary {
+		return m.printSummary(totals, *format)
+	}
+	return flush()
+}
+
+func (m *Main) printSummary(totals map[summaryKey]*summaryRow, format string) error {
+	keys := make([]summaryKey, 0, len(totals))
+	for k := range totals {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b summaryKey) int {
+		return strings.Compare(a.model+"\x00"+a.country+"\x00"+a.decision, b.model+"\x00"+b.country+"\x00"+b.decision)
+	})
+	header := []string{"model", "country", "decision", "requests", "denials", "bytes"}
+	row := func(k summaryKey) []string {
+		t := totals[k]
+		return []string{k.model, k.country, k.decision, strconv.FormatInt(t.requests, 10), strconv.FormatInt(t.denials, 10), strconv.FormatInt(t.bytes, 10)}
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(m.Stdout)
+		for _, k := range keys {
+			t := totals[k]
+			if err := enc.Encode(map[string]any{"model": k.model, "country": k.country, "decision": k.decision,
+				"requests": t.requests, "denials": t.denials, "bytes": t.bytes}); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "csv":
+		cw := csv.NewWriter(m.Stdout)
+		cw.Write(header)
+		for _, k := range keys {
+			cw.Write(row(k))
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.ToUpper(strings.Join(header, "\t")))
+	for _, k := range keys {
+		fmt.Fprintln(tw, strings.Join(row(k), "\t"))
+	}
+	return tw.Flush()
+}

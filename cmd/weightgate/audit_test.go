@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// servedTrail runs the gateway, makes a few requests, stops it and returns
+// its audit directory: a real trail for the audit commands.
+func servedTrail(t *testing.T) (dir string, shardSize int) {
+	t.Helper()
+	cfg := writeConfig(t)
+	url, logs, cancel, done := startServe(t, cfg)
+	token := func(country string) string {
+		out, stderr, code := runMain(t, "token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "user-"+country, "--country", country, "--entity", "lab-"+country)
+		if code != 0 {
+			t.Fatalf("token: %s", stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	get := func(path, tok string) int {
+		req, _ := http.NewRequest(http.MethodGet, url+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return int(n)
+	}
+	us, cn := token("US"), token("CN")
+	shardSize = get("/frontier-lab/frontier-x/resolve/main/model-00001-of-00002.safetensors", us)
+	get("/frontier-lab/frontier-x/resolve/main/model-00001-of-00002.safetensors", cn)
+	get("/frontier-lab/frontier-x/resolve/main/model-00002-of-00002.safetensors", cn)
+	get("/open-lab/tiny-open/resolve/main/config.json", "")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
+	return filepath.Join(filepath.Dir(cfg), "audit"), shardSize
+}
+
+func TestAuditVerifyAndQuery(t *testing.T) {
+	dir, shardSize := servedTrail(t)
+
+	out, stderr, code := runMain(t, "audit", "verify", dir)
+	if code != 0 || !strings.HasPrefix(out, "OK ") {
+		t.Fatalf("verify: exit %d, %q %q", code, out, stderr)
+	}
+
+	// CSV of the CN requester's records: two denials, no transfer.
+	out, stderr, code = runMain(t, "audit", "query", dir, "--country", "cn", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("query: exit %d: %s", code, stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("query --country CN: %d rows, want header + 2:\n%s", len(rows), out)
+	}
+	for _, r := range rows[1:] {
+		if r[2] != "decision" || r[5] != "deny" || r[7] != "country_of_concern" || r[12] != "CN" {
+			t.Errorf("row %q, want a CN country_of_concern denial", r)
+		}
+	}
+
+	// JSON lines carry the chain fields and the full record.
+	out, _, code = runMain(t, "audit", "query", dir, "--decision", "allow", "--model", "frontier-lab/frontier-x", "--format", "json")
+	if code != 0 {
+		t.Fatalf("query json: exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("allowed frontier-x decisions: %d lines, want 1:\n%s", len(lines), out)
+	}
+	var line struct {
+		Seq    uint64 `json:"seq"`
+		Hash   string `json:"hash"`
+		Record struct {
+			Input struct {
+				Subject struct{ Country string } `json:"subject"`
+			} `json:"input"`
+			Policy struct{ Code, Basis string } `json:"policy"`
+		} `json:"record"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line.Seq == 0 || len(line.Hash) != 64 || line.Record.Input.Subject.Country != "US" || line.Record.Policy.Code != "license_exception_aia" || line.Record.Policy.Basis == "" {
+		t.Errorf("json line = %+v", line)
+	}
+
+	// Summary: requests, denials and bytes per model x country x decision.
+	out, _, code = runMain(t, "audit", "query", dir, "--summary", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("summary: exit %d", code)
+	}
+	for _, want := range []string{
+		"frontier-lab/frontier-x,CN,deny,2,2,0",
+		"frontier-lab/frontier-x,US,allow,1,0," + strconv.Itoa(shardSize),
+		"open-lab/tiny-open,,allow,1,0,",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The table format and the time filters parse.
+	out, _, code = runMain(t, "audit", "query", dir, "--since", "2000-01-01", "--until", "2999-01-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, "country_of_concern") || !strings.HasPrefix(out, "SEQ") {
+		t.Errorf("table: exit %d:\n%s", code, out)
+	}
+	for _, bad := range [][]string{
+		{"audit", "query", dir, "--decision", "maybe"},
+		{"audit", "query", dir, "--format", "xml"},
+		{"audit", "query", dir, "--since", "yesterday"},
+		{"audit", "query"},
+		{"audit", "verify"},
+		{"audit", "verify", filepath.Join(dir, "nope")},
+		{"audit", "frobnicate"},
+	} {
+		if _, _, code := runMain(t, bad...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+func TestAuditVerifyCatchesAnEdit(t *testing.T) {
+	dir, _ := servedTrail(t)
+	file := filepath.Join(dir, "audit-000001.jsonl")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(b, []byte(`"country_of_concern"`), []byte(`"license_exception_aia"`), 1)
+	if bytes.Equal(edited, b) {
+		t.Fatal("nothing to edit")
+	}
+	if err := os.WriteFile(file, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runMain(t, "audit", "verify", dir)
+	if code != 1 || !strings.HasPrefix(out, "FAIL ") || !strings.Contains(out, "audit-000001.jsonl:") {
+		t.Errorf("verify of an edited trail: exit %d, %q; want 1 and FAIL naming the line", code, out)
+	}
+}

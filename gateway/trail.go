@@ -1,0 +1,22 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/weightgate/weightgate/gateway/audit"
+)
+
+// Trail is the AuditLog over the hash-chained, group-committed audit.Log:
+// each AuditRecord becomes the record of one chained line of its kind
+// (decision or transfer).
+type Trail struct{ Log *audit.Log }
+
+var _ AuditLog = Trail{}
+
+// Record appends rec and returns once it is on disk.
+func (t Trail) Record(ctx context.Context, rec *AuditRecord) error {
+	return t.Log.Append(ctx, rec.Type, rec)
+}
+
+// Healthy reports whether the trail can be written now.
+func (t Trail) Healthy(ctx context.Context) error { return t.Log.Healthy(ctx) }
