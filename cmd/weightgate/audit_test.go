@@ -2,22 +2,34 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/csv"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // servedTrail runs the gateway, makes a few requests, stops it and returns
 // its audit directory: a real trail for the audit commands.
-func servedTrail(t *testing.T) (dir string, shardSize int) {
+func servedTrail(t *testing.T, extraConfig string) (dir string, shardSize int) {
 	t.Helper()
 	cfg := writeConfig(t)
+	if extraConfig != "" {
+		b, _ := os.ReadFile(cfg)
+		b = bytes.Replace(b, []byte("audit: {dir: audit}\n"), []byte(extraConfig), 1)
+		if err := os.WriteFile(cfg, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	url, logs, cancel, done := startServe(t, cfg)
 	token := func(country string) string {
 		out, stderr, code := runMain(t, "token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "user-"+country, "--country", country, "--entity", "lab-"+country)
@@ -52,7 +64,7 @@ func servedTrail(t *testing.T) (dir string, shardSize int) {
 }
 
 func TestAuditVerifyAndQuery(t *testing.T) {
-	dir, shardSize := servedTrail(t)
+	dir, shardSize := servedTrail(t, "")
 
 	out, stderr, code := runMain(t, "audit", "verify", dir)
 	if code != 0 || !strings.HasPrefix(out, "OK ") {
@@ -139,7 +151,7 @@ func TestAuditVerifyAndQuery(t *testing.T) {
 }
 
 func TestAuditVerifyCatchesAnEdit(t *testing.T) {
-	dir, _ := servedTrail(t)
+	dir, _ := servedTrail(t, "")
 	file := filepath.Join(dir, "audit-000001.jsonl")
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -155,5 +167,58 @@ func TestAuditVerifyCatchesAnEdit(t *testing.T) {
 	out, _, code := runMain(t, "audit", "verify", dir)
 	if code != 1 || !strings.HasPrefix(out, "FAIL ") || !strings.Contains(out, "audit-000001.jsonl:") {
 		t.Errorf("verify of an edited trail: exit %d, %q; want 1 and FAIL naming the line", code, out)
+	}
+}
+
+// TestAuditCheckpointsAndMirror: with a checkpoint key configured, verify
+// --key checks every signature (and a different key fails); with a mirror
+// URL, the SIEM endpoint receives exactly the lines of the files.
+func TestAuditCheckpointsAndMirror(t *testing.T) {
+	var mu sync.Mutex
+	var mirrored bytes.Buffer
+	siem := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Content-Type") != "application/x-ndjson" {
+			http.Error(w, "want ndjson", http.StatusUnsupportedMediaType)
+			return
+		}
+		mu.Lock()
+		mirrored.Write(b)
+		mu.Unlock()
+	}))
+	defer siem.Close()
+	key, err := filepath.Abs(repoPath("testdata/keys/dev-ed25519.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := servedTrail(t, "audit:\n  dir: audit\n  checkpoint: {key: "+key+", every: 2}\n  mirror: "+siem.URL+"\n")
+
+	out, _, code := runMain(t, "audit", "verify", "--key", repoPath("testdata/keys/dev-ed25519.pub.pem"), dir)
+	if code != 0 || !strings.Contains(out, "verified") || strings.Contains(out, " 0 verified") {
+		t.Fatalf("verify --key: exit %d: %s", code, out)
+	}
+	out, _, code = runMain(t, "audit", "verify", "--key", repoPath("testdata/keys/test-ec-p256.pub.pem"), dir)
+	if code != 2 {
+		t.Errorf("verify with an EC key: exit %d, want 2 (not an Ed25519 key): %s", code, out)
+	}
+	other := filepath.Join(t.TempDir(), "other.pub.pem")
+	pub, _, _ := ed25519.GenerateKey(nil)
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	if err := os.WriteFile(other, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = runMain(t, "audit", "verify", "--key", other, dir)
+	if code != 1 || !strings.HasPrefix(out, "FAIL ") {
+		t.Errorf("verify with another key: exit %d, %q; want 1 FAIL", code, out)
+	}
+
+	file, err := os.ReadFile(filepath.Join(dir, "audit-000001.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !bytes.Equal(mirrored.Bytes(), file) {
+		t.Errorf("the mirror received %d bytes, the file holds %d; want the same lines", mirrored.Len(), len(file))
 	}
 }

@@ -202,6 +202,19 @@ func TestServe(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(body, want) {
 		t.Errorf("download: %d, %d bytes; want 200 and %d bytes", resp.StatusCode, len(body), len(want))
 	}
+	// The metrics are wired: the audit trail's batches and the decision.
+	mresp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{"weightgate_audit_batch_records_count", "weightgate_audit_fsync_duration_seconds_bucket",
+		`weightgate_decisions_total{code="open_weights",decision="allow"} 1`, "go_goroutines"} {
+		if !bytes.Contains(scrape, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
