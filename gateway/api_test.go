@@ -197,6 +197,24 @@ func TestModelAPI(t *testing.T) {
 				t.Errorf("raw is policy-gated like resolve: %d, want 403", resp.StatusCode)
 			}
 		})
+		t.Run("unclean path", func(t *testing.T) {
+			for _, p := range []string{"/open-lab//tiny-open/resolve/main/config.json", "/open-lab/tiny-open/resolve/main/./config.json", "/x/../api/models"} {
+				req, _ := http.NewRequest(http.MethodGet, h.URL+"/", nil)
+				req.URL.Opaque = p // sent as is, not cleaned by the client
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 400 {
+					t.Errorf("%s: %d, want 400", p, resp.StatusCode)
+					continue
+				}
+				if d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id")); len(d) != 1 || d[0].Code != "invalid_path" {
+					t.Errorf("%s: records %+v, want one invalid_path decision", p, d)
+				}
+			}
+		})
 		t.Run("unknown endpoint", func(t *testing.T) {
 			for _, p := range []string{"/nope", "/api/nope", "/a/b/c"} {
 				resp, body := h.do(t, http.MethodGet, p, "", nil)

@@ -163,7 +163,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	}
 
 	start := time.Now()
+	// The transfer carries its request's decision and code, so that queries
+	// filtering on them see the bytes too.
 	done := &AuditRecord{Type: RecordTransfer, RequestID: rec.RequestID, API: rec.API,
+		Decision: rec.Decision, Code: rec.Code,
 		Subject: rec.Subject, Anonymous: rec.Anonymous, Entity: rec.Entity, EntityID: rec.EntityID, Country: rec.Country,
 		Model: rec.Model, Object: rec.Object, Expected: t.rng.Length}
 	finish := func(n int64, outcome string, err error) {

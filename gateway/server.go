@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -153,6 +154,16 @@ func (s *Server) Handler() http.Handler {
 	files.HandleFunc("GET /{org}/{name}/raw/{rev}/{path...}", s.handleResolve)
 	files.HandleFunc("/", notFound)
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux would redirect an unclean path (//, /./, /../, as sent,
+		// not as decoded) to its clean form before any handler, so the
+		// request would leave no record. Refuse it here instead, on the
+		// record. Encoded slashes stay inside one segment and are judged
+		// by the handlers (checkFilePath).
+		if p := r.URL.EscapedPath(); p != cleanPath(p) {
+			s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidPath,
+				Message: "The path has an empty, \".\" or \"..\" segment."})
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			api.ServeHTTP(w, r)
 			return
@@ -293,4 +304,17 @@ func apiOf(p string) string {
 // not audited (they serve no model data) and log at debug level.
 func operational(api string) bool {
 	return api == "healthz" || api == "readyz" || api == "metrics"
+}
+
+// cleanPath is p as ServeMux would clean it: path.Clean, keeping a trailing
+// slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }

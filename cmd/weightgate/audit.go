@@ -21,9 +21,10 @@ import (
 )
 
 const auditUsage = `Usage:
-  weightgate audit verify [--key PUB.pem] [--head FILE] FILE|DIR...
-      check the hash chain (and, with --key, every signed checkpoint);
-      exit 0 with a summary, 1 naming the first bad record, 2 on usage errors
+  weightgate audit verify [--key PUB.pem] [--max-unsigned N] [--head FILE|-] [--partial] FILE|DIR...
+      check the hash chain (and, with --key, every signed checkpoint and that no
+      more than N records go without one); exit 0 with a summary, 1 naming the
+      first bad record, 2 on usage errors
   weightgate audit query FILE|DIR... [--model M] [--subject S] [--entity E] [--country CC]
       [--decision allow|deny] [--code C] [--since T] [--until T] [--format table|json|csv] [--summary]
       stream the records that match (decision and transfer records); --summary counts
@@ -99,6 +100,8 @@ func (m *Main) auditVerify(args []string) error {
 	fs := m.newFlagSet("audit verify", "[--key PUB.pem] [--head FILE] FILE|DIR...")
 	keyPath := fs.String("key", "", "Ed25519 public key (PEM) of the checkpoint signer: every checkpoint must verify")
 	head := fs.String("head", "", `head file to check the tail against (default: audit.head beside the files, if present; "-": none)`)
+	maxUnsigned := fs.Int("max-unsigned", audit.DefaultMaxUnsigned, "with --key: the longest run of records allowed without a signed checkpoint (set it to audit.checkpoint.every + 16)")
+	partial := fs.Bool("partial", false, "accept a chain that does not start at seq 1 (older files archived elsewhere)")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -111,7 +114,7 @@ func (m *Main) auditVerify(args []string) error {
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
-	opts := audit.VerifyOptions{HeadFile: *head}
+	opts := audit.VerifyOptions{HeadFile: *head, MaxUnsigned: *maxUnsigned}
 	if *keyPath != "" {
 		pub, err := identity.LoadPublicKeyPEM(*keyPath)
 		if err != nil {
@@ -140,7 +143,17 @@ func (m *Main) auditVerify(args []string) error {
 		sum.Records, sum.Files, sum.FirstSeq, sum.LastSeq,
 		sum.First.UTC().Format(time.RFC3339), sum.Last.UTC().Format(time.RFC3339), checkpoints, sum.LastHash)
 	if sum.FirstSeq != 1 {
-		fmt.Fprintf(m.Stdout, "NOTE the chain starts at seq %d: the files holding seq 1..%d were not given, and are not verified\n", sum.FirstSeq, sum.FirstSeq-1)
+		if !*partial {
+			fmt.Fprintf(m.Stdout, "FAIL %s: the chain starts at seq %d, not 1: the records before it are missing (pass --partial if they were archived elsewhere)\n", files[0], sum.FirstSeq)
+			return errTampered
+		}
+		fmt.Fprintf(m.Stdout, "NOTE the chain starts at seq %d: seq 1..%d are in files not given, and are not verified\n", sum.FirstSeq, sum.FirstSeq-1)
+	}
+	if sum.InFlight {
+		fmt.Fprintln(m.Stdout, "NOTE the last file ends in a record being written (or torn by a crash): it was not verified")
+	}
+	if opts.PublicKey != nil && sum.Unsigned > 0 {
+		fmt.Fprintf(m.Stdout, "NOTE the last %d records are not yet covered by a signed checkpoint\n", sum.Unsigned)
 	}
 	if !sum.HeadChecked {
 		fmt.Fprintln(m.Stdout, "NOTE no head file was checked: a truncated tail after the last checkpoint would not show")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/csv"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/weightgate/weightgate/gateway/audit"
 )
 
 // servedTrail runs the gateway, makes a few requests, stops it and returns
@@ -94,9 +97,10 @@ func TestAuditVerifyAndQuery(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("query json: exit %d", code)
 	}
+	// The decision and its transfer (which repeats the decision).
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("allowed frontier-x decisions: %d lines, want 1:\n%s", len(lines), out)
+	if len(lines) != 2 || !strings.Contains(lines[0], `"kind":"decision"`) || !strings.Contains(lines[1], `"kind":"transfer"`) {
+		t.Fatalf("allowed frontier-x records: %d lines, want the decision and its transfer:\n%s", len(lines), out)
 	}
 	var line struct {
 		Seq    uint64 `json:"seq"`
@@ -120,6 +124,12 @@ func TestAuditVerifyAndQuery(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("summary: exit %d", code)
 	}
+	// Filters on the decision keep the transfers' bytes.
+	out, _, _ = runMain(t, "audit", "query", dir, "--summary", "--format", "csv", "--decision", "allow", "--code", "license_exception_aia")
+	if want := "frontier-lab/frontier-x,US,allow,1,0," + strconv.Itoa(shardSize); !strings.Contains(out, want) {
+		t.Errorf("summary --decision allow --code license_exception_aia lacks %q:\n%s", want, out)
+	}
+	out, _, code = runMain(t, "audit", "query", dir, "--summary", "--format", "csv")
 	for _, want := range []string{
 		"frontier-lab/frontier-x,CN,deny,2,2,0",
 		"frontier-lab/frontier-x,US,allow,1,0," + strconv.Itoa(shardSize),
@@ -220,5 +230,51 @@ func TestAuditCheckpointsAndMirror(t *testing.T) {
 	defer mu.Unlock()
 	if !bytes.Equal(mirrored.Bytes(), file) {
 		t.Errorf("the mirror received %d bytes, the file holds %d; want the same lines", mirrored.Len(), len(file))
+	}
+}
+
+// TestAuditVerifyPartial: a trail whose first file is gone fails unless
+// --partial says the older files were archived; an emptied trail fails.
+func TestAuditVerifyPartial(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "audit")
+	l, err := audit.Open(audit.Config{Dir: dir, MaxFileBytes: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if err := l.Append(context.Background(), "decision", map[string]int{"n": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := audit.Files(dir)
+	if len(files) < 3 {
+		t.Fatalf("want a rotated trail, got %q", files)
+	}
+	if out, _, code := runMain(t, "audit", "verify", dir); code != 0 {
+		t.Fatalf("verify: %d %s", code, out)
+	}
+	if err := os.Remove(files[0]); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runMain(t, "audit", "verify", dir)
+	if code != 1 || !strings.Contains(out, "not 1") {
+		t.Errorf("verify without the first file: exit %d, %q; want 1 FAIL", code, out)
+	}
+	out, _, code = runMain(t, "audit", "verify", "--partial", dir)
+	if code != 0 || !strings.Contains(out, "NOTE the chain starts at seq") {
+		t.Errorf("verify --partial: exit %d, %q; want OK with a NOTE", code, out)
+	}
+	for _, f := range files[1:] {
+		os.WriteFile(f, nil, 0o600)
+	}
+	out, _, code = runMain(t, "audit", "verify", "--head", "-", dir)
+	if code != 1 || !strings.HasPrefix(out, "FAIL ") {
+		t.Errorf("verify of an emptied trail: exit %d, %q; want 1 FAIL", code, out)
+	}
+	if _, _, code := runMain(t, "audit", "verify", "--head", filepath.Join(dir, "nope"), dir); code != 2 {
+		t.Errorf("verify with a missing --head: exit %d, want 2", code)
 	}
 }

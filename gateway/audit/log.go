@@ -232,7 +232,17 @@ func Open(cfg Config) (*Log, error) {
 		f: newLogFile(st.f), name: st.name, index: st.index, size: st.size, rotate: st.rotate,
 		seq: st.seq, hash: st.hash,
 		needStart: StartReasonStart, prevFile: st.prevFile, recovery: st.recovery,
-		lastCheckpoint: cfg.Now(),
+		lastCheckpoint: cfg.Now(), sinceCheckpoint: st.sinceCheckpoint,
+	}
+	if st.sinceCheckpoint == noCheckpointSeen {
+		// An existing chain whose last file has no checkpoint (or a new
+		// chain, where this changes nothing without records): checkpoint
+		// at once, so that Verify's bound on unsigned runs holds across
+		// restarts.
+		l.w.sinceCheckpoint = 0
+		if st.seq > 0 {
+			l.w.sinceCheckpoint = cfg.CheckpointEvery
+		}
 	}
 	if cfg.Mirror != nil {
 		l.mirror = newMirror(l, cfg.Mirror)
@@ -433,6 +443,15 @@ func (l *Log) shutdown(batch []*request) {
 	if l.cfg.CheckpointKey != nil && l.w.lastKind != KindCheckpoint {
 		if err := l.commit(nil, true); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if l.w.dirty {
+		// A failed batch could not be cut off: try once more, since a
+		// refused request's record must not stay on disk as history.
+		if err := l.w.f.Truncate(l.w.size); err != nil {
+			errs = append(errs, fmt.Errorf("audit: %s holds bytes of a refused batch after offset %d that could not be cut off: %w", l.w.name, l.w.size, err))
+		} else {
+			l.w.dirty = false
 		}
 	}
 	if l.w.lastErr != nil && len(errs) == 0 {

@@ -22,7 +22,15 @@ type openState struct {
 	hash     string
 	prevFile string // file holding the last good record, "" for a new chain
 	recovery *RecoveryRecord
+	// sinceCheckpoint counts the records after the last checkpoint of the
+	// last file, so that the cadence of checkpoints survives a restart.
+	// When the last file holds none, it is noCheckpointSeen.
+	sinceCheckpoint int
 }
+
+// noCheckpointSeen marks a chain whose last file holds no checkpoint: the
+// writer then checkpoints at its first batch (when it has a key).
+const noCheckpointSeen = -1
 
 // fileScan is the result of reading one file for Open.
 type fileScan struct {
@@ -32,6 +40,9 @@ type fileScan struct {
 	goodEnd  int64 // offset just past the last good line
 	size     int64
 	tornLine int // first line of the torn tail, 0 if none
+	// sinceCheckpoint counts good lines after the last checkpoint, or is
+	// noCheckpointSeen when the file has none.
+	sinceCheckpoint int
 }
 
 // scanForOpen reads path fully. Bad lines at the very end that may be a
@@ -40,7 +51,7 @@ type fileScan struct {
 // line that matches its hash but breaks the chain or layout, or an
 // unreadable line, is corruption: it returns a *VerifyError.
 func scanForOpen(path string) (fileScan, error) {
-	var fs fileScan
+	fs := fileScan{sinceCheckpoint: noCheckpointSeen}
 	f, err := os.Open(path)
 	if err != nil {
 		return fs, fmt.Errorf("audit: %w", err)
@@ -93,6 +104,12 @@ func scanForOpen(path string) (fileScan, error) {
 		fs.lines++
 		fs.seq, fs.hash = p.Seq, p.Hash
 		fs.goodEnd = lr.off
+		switch {
+		case p.Kind == KindCheckpoint:
+			fs.sinceCheckpoint = 0
+		case fs.sinceCheckpoint != noCheckpointSeen:
+			fs.sinceCheckpoint++
+		}
 	}
 	fs.size = lr.off
 	return fs, nil
@@ -106,6 +123,16 @@ func openDir(dir string, maxFileBytes int64, logger *slog.Logger) (*openState, e
 		return nil, err
 	}
 	if len(files) == 0 {
+		// A head file without any log file is a trail that was removed
+		// (or archived whole): starting a new chain at seq 1 would hide
+		// that and overwrite the only trace of it.
+		if head, err := readHead(filepath.Join(dir, HeadFileName)); err != nil || head != nil {
+			if err == nil {
+				err = fmt.Errorf("%s records seq %d in %s, but the directory holds no audit files", HeadFileName, head.Seq, head.File)
+			}
+			return nil, fmt.Errorf("audit: refusing to open %s: the trail was removed; restore it, or move %s aside to start a new chain deliberately: %w",
+				dir, HeadFileName, err)
+		}
 		name := fileName(1)
 		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o640)
 		if err != nil {
@@ -132,6 +159,7 @@ func openDir(dir string, maxFileBytes int64, logger *slog.Logger) (*openState, e
 	}
 	st := &openState{name: filepath.Base(last), size: tail.goodEnd, hash: ZeroHash}
 	st.index, _ = fileIndex(last)
+	st.sinceCheckpoint = tail.sinceCheckpoint
 	if tail.lines > 0 {
 		st.seq, st.hash, st.prevFile = tail.seq, tail.hash, st.name
 	} else {

@@ -63,8 +63,11 @@ func TestOpenRecoversTornTail(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.Close()
-			if _, err := Verify([]string{file}, VerifyOptions{}); err == nil {
-				t.Fatal("Verify passed a torn log")
+			// A torn tail the head file does not claim looks like the line
+			// a running gateway is writing: Verify stops there and says
+			// so; with the head file claiming it, it would fail.
+			if sum, err := Verify([]string{file}, VerifyOptions{}); err == nil && !sum.InFlight {
+				t.Fatalf("Verify passed a torn log without reporting it: %+v", sum)
 			}
 
 			l = MustOpen(t, Config{Dir: dir, CheckpointKey: testKey, CheckpointEvery: 4})

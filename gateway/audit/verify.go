@@ -106,15 +106,15 @@ func (e *VerifyError) Error() string {
 // decoded stops the scan with a *VerifyError; an error from fn stops it and is
 // returned as is.
 func Scan(files []string, fn func(Entry) error) error {
-	for _, path := range files {
-		if err := scanFile(path, fn); err != nil {
+	for i, path := range files {
+		if err := scanFile(path, i == len(files)-1, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func scanFile(path string, fn func(Entry) error) error {
+func scanFile(path string, last bool, fn func(Entry) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
@@ -130,6 +130,10 @@ func scanFile(path string, fn func(Entry) error) error {
 			return &VerifyError{File: path, Line: lr.line + 1, Reason: "unreadable: " + err.Error()}
 		}
 		if !complete {
+			if last {
+				// The line a running gateway is writing: not yet a record.
+				return nil
+			}
 			return &VerifyError{File: path, Line: lr.line, Reason: "torn/incomplete line"}
 		}
 		p, lerr := decodeLine(line)
@@ -176,9 +180,20 @@ type VerifyOptions struct {
 	PublicKey ed25519.PublicKey
 	// HeadFile is the head file to check the end of the log against. ""
 	// means audit.head in the directory of the last file, if it exists;
-	// NoHeadFile disables the check.
+	// NoHeadFile disables the check. A head file named explicitly must
+	// exist.
 	HeadFile string
+	// MaxUnsigned, with PublicKey, is the longest run of records allowed
+	// without a signed checkpoint after them, including at the end of the
+	// log. Removing checkpoints (the only way to rewrite signed history
+	// without the key) makes a longer run. 0 means DefaultMaxUnsigned.
+	MaxUnsigned int
 }
+
+// DefaultMaxUnsigned is VerifyOptions.MaxUnsigned's default: the writer's
+// default checkpoint cadence plus room for the log's own start, recovery
+// and recovered records.
+const DefaultMaxUnsigned = DefaultCheckpointEvery + 16
 
 // Summary describes a verified log.
 type Summary struct {
@@ -195,6 +210,12 @@ type Summary struct {
 	LastHash string
 	// HeadChecked reports whether a head file was compared with the log.
 	HeadChecked bool
+	// InFlight reports that the last file ends in an incomplete line that
+	// the head file does not claim: a record being written by a running
+	// gateway. It was not verified.
+	InFlight bool
+	// Unsigned counts the records after the last checkpoint.
+	Unsigned int
 }
 
 // headState is the content of the head file.
@@ -292,9 +313,15 @@ func Verify(files []string, opts VerifyOptions) (Summary, error) {
 	if headPath != NoHeadFile {
 		var err error
 		if head, err = readHead(headPath); err != nil {
-			return s, err
+			return s, &VerifyError{File: headPath, Line: 1, Reason: "head file unreadable or altered: " + err.Error()}
+		}
+		if head == nil && opts.HeadFile != "" {
+			return s, fmt.Errorf("audit: verify: head file %s is missing or empty", opts.HeadFile)
 		}
 		s.HeadChecked = head != nil
+	}
+	if opts.PublicKey != nil && opts.MaxUnsigned <= 0 {
+		opts.MaxUnsigned = DefaultMaxUnsigned
 	}
 	var keyID string
 	if opts.PublicKey != nil {
@@ -304,9 +331,9 @@ func Verify(files []string, opts VerifyOptions) (Summary, error) {
 		keyID = KeyID(opts.PublicKey)
 	}
 
-	v := &verifier{opts: opts, keyID: keyID, head: head, s: &s}
-	for _, path := range files {
-		if err := v.file(path); err != nil {
+	v := &verifier{opts: opts, keyID: keyID, head: head, s: &s, lastFile: files[len(files)-1]}
+	for i, path := range files {
+		if err := v.file(path, i == len(files)-1); err != nil {
 			return s, err
 		}
 		s.Files++
@@ -314,6 +341,9 @@ func Verify(files []string, opts VerifyOptions) (Summary, error) {
 	if head != nil && head.Seq > s.LastSeq {
 		return s, &VerifyError{File: v.lastFile, Line: v.lastLine, Seq: s.LastSeq,
 			Reason: fmt.Sprintf("truncated: head file records seq %d, log ends at %d", head.Seq, s.LastSeq)}
+	}
+	if s.Records == 0 {
+		return s, &VerifyError{File: v.lastFile, Line: 1, Reason: "no records: every audit file begins with a start record"}
 	}
 	return s, nil
 }
@@ -326,29 +356,44 @@ type verifier struct {
 	c        chain
 	lastFile string
 	lastLine int
+	prevFile string
 }
 
-func (v *verifier) file(path string) error {
+func (v *verifier) file(path string, last bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
 	defer f.Close()
 	lr := newLineReader(f)
-	prevFile := v.lastFile
+	prevFile := v.prevFile
+	v.prevFile = path
+	index, named := fileIndex(path)
 	for {
 		line, complete, _, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
 		fail := func(seq uint64, reason string) error {
 			return &VerifyError{File: path, Line: lr.line, Seq: seq, Reason: reason}
+		}
+		if err == io.EOF {
+			if lr.line == 0 && !last {
+				// Only the last file may be empty (a crash right after
+				// a rotation); an empty file elsewhere was emptied.
+				return &VerifyError{File: path, Line: 1, Seq: v.c.seq + 1, Reason: "empty file: every audit file begins with a start record"}
+			}
+			return nil
 		}
 		if err != nil {
 			lr.line++
 			return fail(v.c.seq+1, "unreadable: "+err.Error())
 		}
 		if !complete {
+			// A running gateway may be writing this very line: at the end
+			// of the last file, and not claimed durable by the head file,
+			// it is in flight, not torn.
+			if last && (v.head == nil || v.head.Seq <= v.c.seq) {
+				v.s.InFlight = true
+				return nil
+			}
 			return fail(v.c.seq+1, "torn/incomplete line")
 		}
 		p, lerr := checkLine(line)
@@ -362,6 +407,18 @@ func (v *verifier) file(path string) error {
 		if lr.line == 1 {
 			if p.Kind != KindStart {
 				return fail(p.Seq, fmt.Sprintf("file does not begin with a start record (kind %q)", p.Kind))
+			}
+			if named && index == 1 && p.Seq != 1 {
+				return fail(p.Seq, fmt.Sprintf("%s must begin the chain at seq 1, begins at seq %d: its first records were removed", filepath.Base(path), p.Seq))
+			}
+			if !v.c.started && p.Seq != 1 {
+				// A partial chain must begin at a real file boundary:
+				// the start record of a rotation from another file, not
+				// a restart in the middle of this one.
+				var start StartRecord
+				if err := json.Unmarshal(p.Record, &start); err != nil || start.PreviousFile == "" || start.PreviousFile == filepath.Base(path) {
+					return fail(p.Seq, fmt.Sprintf("%s begins at seq %d with a restart inside the file, not at a file boundary: its first records were removed", filepath.Base(path), p.Seq))
+				}
 			}
 			if v.c.started && p.Seq != v.c.seq+1 {
 				what := "a file is missing"
@@ -381,6 +438,12 @@ func (v *verifier) file(path string) error {
 		if p.Kind == KindCheckpoint {
 			if reason := v.checkpoint(p); reason != "" {
 				return fail(p.Seq, reason)
+			}
+			v.s.Unsigned = 0
+		} else {
+			v.s.Unsigned++
+			if v.opts.PublicKey != nil && v.s.Unsigned > v.opts.MaxUnsigned {
+				return fail(p.Seq, fmt.Sprintf("%d records without a signed checkpoint (at most %d expected): checkpoints were removed, or the log was written without the checkpoint key", v.s.Unsigned, v.opts.MaxUnsigned))
 			}
 		}
 		if v.head != nil && p.Seq == v.head.Seq {
