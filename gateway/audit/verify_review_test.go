@@ -3,6 +3,7 @@ package audit
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -30,7 +31,7 @@ func TestVerifyCheckpointsStripped(t *testing.T) {
 		lines := readLines(t, f)
 		for i, line := range lines {
 			seq++
-			line = replaceField(line, `"seq":`, ",", itoa(seq))
+			line = replaceField(line, `"seq":`, ",", strconv.Itoa(seq))
 			if prev != "" {
 				line = setPrev(line, prev)
 			}
@@ -155,15 +156,6 @@ func TestRestartKeepsCheckpointCadence(t *testing.T) {
 		unlockDir(l.lock)
 	}
 	MustVerify(t, dir, VerifyOptions{PublicKey: testPub(), MaxUnsigned: 5 + 3})
-}
-
-func itoa(n int) string {
-	b := []byte{}
-	for n > 0 || len(b) == 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
 
 // replaceField replaces the value after key up to the next sep.
