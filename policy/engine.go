@@ -153,6 +153,12 @@ func policyError(name, revision string) Decision {
 }
 
 func (st *state) decide(ctx context.Context, in *Input) (Decision, error) {
+	// OPA notices cancellation from a watcher goroutine, so a short
+	// evaluation can finish under a context that is already done. Check it
+	// here so that a cancelled request never gets a decision.
+	if err := ctx.Err(); err != nil {
+		return Decision{}, err
+	}
 	input, err := inputValue(in)
 	if err != nil {
 		return Decision{}, err
