@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -21,24 +23,35 @@ import (
 // Query is the rule every bundle must define.
 const Query = "data.weightgate.decision"
 
-// DefaultBundleName names the embedded bundle should its data not name it.
-const DefaultBundleName = "embedded"
-
 // policyErrorReason is what a requester is told when the policy fails; the
 // details go to the operator's log through the error Decide returns.
 const policyErrorReason = "the access policy could not be evaluated; access is denied"
 
 // Options configures an Engine.
 type Options struct {
-	// Bundle is a directory holding the bundle's Rego modules and JSON data.
-	// "" selects the default bundle embedded in the binary (package rego).
+	// Bundle is the policy bundle: the name of a built-in bundle (see
+	// rego.Bundles) or a directory holding Rego modules and JSON data. ""
+	// selects rego.DefaultBundle.
 	Bundle string
 
 	// BundleFS, when non-nil, is used instead of Bundle, e.g. in tests.
 	BundleFS fs.FS
 
+	// Regimes, when set, replaces Bundle and BundleFS: several bundles, each
+	// in effect from its effective date until the next one's. Every decision
+	// is made by the regime in effect at its request time.
+	Regimes []Regime
+
+	// Registry is a directory of operator data files (licences.json,
+	// veu.json, attestations.json, ...). Each is loaded, for every regime,
+	// as data.weightgate.registry.<file name without .json>.
+	Registry string
+
+	// RegistryFS, when non-nil, is used instead of Registry.
+	RegistryFS fs.FS
+
 	// Extensions are directories of extension modules and data, loaded on
-	// top of the bundle. Their modules must be in packages
+	// top of every regime. Their modules must be in packages
 	// weightgate.extensions.<name> and their data under
 	// data.weightgate.extensions.<name>; they can only add denials.
 	Extensions []string
@@ -47,8 +60,27 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Regime is one bundle of a schedule.
+type Regime struct {
+	// Bundle and FS name the bundle as Options.Bundle and Options.BundleFS do.
+	Bundle string
+	FS     fs.FS
+	// Effective overrides the date the bundle declares
+	// (data.weightgate.bundle.effective_date). Zero keeps the declared one;
+	// a bundle that declares none is in effect from the beginning of time.
+	Effective time.Time
+}
+
+// RegimeInfo describes one loaded regime.
+type RegimeInfo struct {
+	Name      string
+	Version   string
+	Effective time.Time // zero: always
+	Revision  string
+}
+
 // Engine evaluates data.weightgate.decision for each request. It compiles its
-// bundle once, in New, and again on each Reload. It is safe for concurrent
+// regimes once, in New, and again on each Reload. It is safe for concurrent
 // use: Decide may run while Reload swaps in a new policy.
 type Engine struct {
 	opts   Options
@@ -58,13 +90,29 @@ type Engine struct {
 	state    atomic.Pointer[state]
 }
 
-// state is one compiled policy. It is immutable once published.
+// state is one compiled policy schedule. It is immutable once published.
 type state struct {
-	pq       rego.PreparedEvalQuery
-	name     string
-	revision string
-	modules  int
-	files    int
+	regimes []*regime // sorted by effective time, oldest first
+}
+
+// regime is one compiled bundle.
+type regime struct {
+	pq rego.PreparedEvalQuery
+	RegimeInfo
+	modules int
+	files   int
+}
+
+// at returns the regime in effect at t: the one with the latest effective
+// time not after t.
+func (st *state) at(t time.Time) *regime {
+	var in *regime
+	for _, r := range st.regimes {
+		if !r.Effective.After(t) {
+			in = r
+		}
+	}
+	return in
 }
 
 // New loads, compiles and prepares the policy described by opts. It refuses a
@@ -81,8 +129,18 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.state.Store(st)
-	e.logger.Info("policy loaded", "bundle", st.name, "revision", st.revision, "modules", st.modules, "files", st.files)
+	for _, r := range st.regimes {
+		e.logger.Info("policy loaded", "bundle", r.Name, "version", r.Version, "effective", effectiveString(r.Effective),
+			"revision", r.Revision, "modules", r.modules, "files", r.files)
+	}
 	return e, nil
+}
+
+func effectiveString(t time.Time) string {
+	if t.IsZero() {
+		return "always"
+	}
+	return t.Format(time.RFC3339)
 }
 
 // Reload recompiles the policy from the same sources as New. On failure the
@@ -91,28 +149,41 @@ func (e *Engine) Reload(ctx context.Context) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 
-	old := e.state.Load()
-	if old == nil {
-		old = &state{} // an Engine not made by New
-	}
+	oldName, oldRev := e.Bundle()
 	st, err := e.build(ctx)
 	if err != nil {
 		e.logger.Error("policy reload failed; keeping the current policy",
-			"bundle", old.name, "revision", old.revision, "error", err)
+			"bundle", oldName, "revision", oldRev, "error", err)
 		return err
 	}
 	e.state.Store(st)
-	e.logger.Info("policy reloaded", "bundle", st.name, "revision", st.revision,
-		"previous_revision", old.revision, "changed", st.revision != old.revision)
+	name, rev := e.Bundle()
+	e.logger.Info("policy reloaded", "bundle", name, "revision", rev,
+		"previous_revision", oldRev, "changed", rev != oldRev, "regimes", len(st.regimes))
 	return nil
 }
 
-// Bundle returns the name and revision of the policy currently in use.
+// Bundle returns the name and revision of the regime in effect now.
 func (e *Engine) Bundle() (name, revision string) {
 	if st := e.state.Load(); st != nil {
-		return st.name, st.revision
+		if r := st.at(time.Now()); r != nil {
+			return r.Name, r.Revision
+		}
 	}
 	return "", ""
+}
+
+// Regimes describes every loaded regime, oldest effective date first.
+func (e *Engine) Regimes() []RegimeInfo {
+	st := e.state.Load()
+	if st == nil {
+		return nil
+	}
+	out := make([]RegimeInfo, len(st.regimes))
+	for i, r := range st.regimes {
+		out[i] = r.RegimeInfo
+	}
+	return out
 }
 
 // Decide evaluates the policy for in. It always returns a usable Decision
@@ -122,37 +193,48 @@ func (e *Engine) Bundle() (name, revision string) {
 // returned error says what went wrong (for the operator's log).
 func (e *Engine) Decide(ctx context.Context, in Input) (d Decision, err error) {
 	if e == nil || e.state.Load() == nil {
-		return policyError("", ""), errors.New("policy: nil engine")
+		return policyError(nil), errors.New("policy: nil engine")
 	}
 	st := e.state.Load()
+	t, err := time.Parse(time.RFC3339, in.Request.Time)
+	if err != nil {
+		return policyError(nil), fmt.Errorf("policy: request.time %q is not an RFC 3339 time", in.Request.Time)
+	}
+	r := st.at(t)
+	if r == nil {
+		return policyError(nil), fmt.Errorf("policy: no regime in effect at %s (the first, %s, takes effect %s)",
+			in.Request.Time, st.regimes[0].Name, effectiveString(st.regimes[0].Effective))
+	}
 	defer func() {
 		// A panic inside the evaluator must not become an allow, nor take
 		// the request down with it.
-		if r := recover(); r != nil {
-			d, err = policyError(st.name, st.revision), fmt.Errorf("policy %s: panic in evaluation: %v", st.name, r)
+		if p := recover(); p != nil {
+			d, err = policyError(r), fmt.Errorf("policy %s: panic in evaluation: %v", r.Name, p)
 		}
 	}()
 
-	d, err = st.decide(ctx, &in)
+	d, err = r.decide(ctx, &in)
 	if err != nil {
-		return policyError(st.name, st.revision), fmt.Errorf("policy %s@%.12s: %w", st.name, st.revision, err)
+		return policyError(r), fmt.Errorf("policy %s@%.12s: %w", r.Name, r.Revision, err)
 	}
-	d.Bundle, d.Revision = st.name, st.revision
+	d.Bundle, d.Version, d.Revision = r.Name, r.Version, r.Revision
 	return d, nil
 }
 
-func policyError(name, revision string) Decision {
-	return Decision{
-		Allow:    false,
-		Code:     CodePolicyError,
-		Reason:   policyErrorReason,
-		Basis:    "weightgate fails closed when its policy cannot decide",
-		Bundle:   name,
-		Revision: revision,
+func policyError(r *regime) Decision {
+	d := Decision{
+		Allow:  false,
+		Code:   CodePolicyError,
+		Reason: policyErrorReason,
+		Basis:  "weightgate fails closed when its policy cannot decide",
 	}
+	if r != nil {
+		d.Bundle, d.Version, d.Revision = r.Name, r.Version, r.Revision
+	}
+	return d
 }
 
-func (st *state) decide(ctx context.Context, in *Input) (Decision, error) {
+func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	// OPA notices cancellation from a watcher goroutine, so a short
 	// evaluation can finish under a context that is already done. Check it
 	// here so that a cancelled request never gets a decision.
@@ -163,7 +245,7 @@ func (st *state) decide(ctx context.Context, in *Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	rs, err := st.pq.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -208,16 +290,43 @@ func parseDecision(v any) (Decision, error) {
 	return d, nil
 }
 
-// sources lists what the engine loads, in a fixed order.
-func (e *Engine) sources() []source {
-	var srcs []source
+// regimeSpecs is Options.Regimes, or the single bundle Bundle/BundleFS names.
+func (e *Engine) regimeSpecs() []Regime {
+	if len(e.opts.Regimes) > 0 {
+		return e.opts.Regimes
+	}
+	return []Regime{{Bundle: e.opts.Bundle, FS: e.opts.BundleFS}}
+}
+
+// bundleSource resolves a regime's bundle: its FS, a built-in name, or a
+// directory. The default name is what the bundle is called should its data
+// not name it.
+func bundleSource(r Regime) (src source, defaultName string, err error) {
 	switch {
-	case e.opts.BundleFS != nil:
-		srcs = append(srcs, source{label: "bundle", name: "bundle", fsys: e.opts.BundleFS})
-	case e.opts.Bundle != "":
-		srcs = append(srcs, source{label: "bundle", name: e.opts.Bundle, fsys: os.DirFS(e.opts.Bundle)})
-	default:
-		srcs = append(srcs, source{label: "bundle", name: "rego", fsys: defaultbundle.FS})
+	case r.FS != nil:
+		return source{label: "bundle", name: "bundle", fsys: r.FS}, "bundle", nil
+	case r.Bundle == "":
+		f, err := defaultbundle.Bundle(defaultbundle.DefaultBundle)
+		return source{label: "bundle", name: defaultbundle.DefaultBundle, fsys: f}, defaultbundle.DefaultBundle, err
+	case slices.Contains(defaultbundle.Bundles(), r.Bundle):
+		f, err := defaultbundle.Bundle(r.Bundle)
+		return source{label: "bundle", name: r.Bundle, fsys: f}, r.Bundle, err
+	}
+	if fi, err := os.Stat(r.Bundle); err != nil || !fi.IsDir() {
+		return source{}, "", fmt.Errorf("policy bundle %q is neither a built-in bundle %v nor a directory", r.Bundle, defaultbundle.Bundles())
+	}
+	return source{label: "bundle", name: r.Bundle, fsys: os.DirFS(r.Bundle)}, filepath.Base(filepath.Clean(r.Bundle)), nil
+}
+
+// sources lists what the engine loads for one bundle, in a fixed order: the
+// library, the bundle, the registry, the extensions.
+func (e *Engine) sources(bundle source) []source {
+	srcs := []source{libSource(false), bundle}
+	switch {
+	case e.opts.RegistryFS != nil:
+		srcs = append(srcs, source{label: "registry", name: "registry", fsys: e.opts.RegistryFS, registry: true})
+	case e.opts.Registry != "":
+		srcs = append(srcs, source{label: "registry", name: e.opts.Registry, fsys: os.DirFS(e.opts.Registry), registry: true})
 	}
 	for i, dir := range e.opts.Extensions {
 		srcs = append(srcs, source{
@@ -230,33 +339,47 @@ func (e *Engine) sources() []source {
 	return srcs
 }
 
-// defaultName is the bundle's name when its data declares none.
-func (e *Engine) defaultName() string {
-	switch {
-	case e.opts.BundleFS != nil:
-		return "bundle"
-	case e.opts.Bundle != "":
-		return filepath.Base(filepath.Clean(e.opts.Bundle))
-	default:
-		return DefaultBundleName
-	}
+func libSource(tests bool) source {
+	return source{label: "lib", name: "lib", fsys: defaultbundle.Lib(), lib: true, tests: tests}
 }
 
 func (e *Engine) build(ctx context.Context) (*state, error) {
-	l, err := load(e.sources())
+	st := &state{}
+	for _, spec := range e.regimeSpecs() {
+		r, err := e.buildRegime(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		st.regimes = append(st.regimes, r)
+	}
+	slices.SortStableFunc(st.regimes, func(a, b *regime) int { return a.Effective.Compare(b.Effective) })
+	for i := 1; i < len(st.regimes); i++ {
+		if a, b := st.regimes[i-1], st.regimes[i]; a.Effective.Equal(b.Effective) {
+			return nil, fmt.Errorf("policy: regimes %s and %s take effect at the same time (%s)", a.Name, b.Name, effectiveString(a.Effective))
+		}
+	}
+	return st, nil
+}
+
+func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) {
+	bundle, defaultName, err := bundleSource(spec)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if len(l.modules) == 0 {
-		return nil, errors.New("policy: bundle has no Rego modules")
+	l, err := load(e.sources(bundle))
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if l.bundleModules == 0 {
+		return nil, fmt.Errorf("policy: bundle %s has no Rego modules", bundle.name)
 	}
 
 	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
 	if compiler.Compile(l.modules); compiler.Failed() {
-		return nil, fmt.Errorf("policy: compile: %w", compiler.Errors)
+		return nil, fmt.Errorf("policy: compile %s: %w", bundle.name, compiler.Errors)
 	}
 	if len(compiler.GetRulesForVirtualDocument(ast.MustParseRef(Query))) == 0 {
-		return nil, fmt.Errorf("policy: no rule defines %s", Query)
+		return nil, fmt.Errorf("policy: no rule of %s defines %s", bundle.name, Query)
 	}
 
 	store := inmem.NewFromObjectWithOpts(l.data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
@@ -273,15 +396,16 @@ func (e *Engine) build(ctx context.Context) (*state, error) {
 		return nil, fmt.Errorf("policy: prepare %s: %w", Query, err)
 	}
 
-	name, ok := bundleName(l.data)
-	if !ok {
-		name = e.defaultName()
+	meta, err := bundleMeta(l.data)
+	if err != nil {
+		return nil, fmt.Errorf("policy: bundle %s: %w", bundle.name, err)
 	}
-	return &state{
-		pq:       pq,
-		name:     name,
-		revision: revision(l.files),
-		modules:  len(l.modules),
-		files:    len(l.files),
-	}, nil
+	if meta.Name == "" {
+		meta.Name = defaultName
+	}
+	if !spec.Effective.IsZero() {
+		meta.Effective = spec.Effective.UTC()
+	}
+	meta.Revision = revision(l.files)
+	return &regime{pq: pq, RegimeInfo: meta, modules: len(l.modules), files: len(l.files)}, nil
 }

@@ -174,13 +174,13 @@ func TestEngine_Decide_Reason(t *testing.T) {
 	}
 }
 
-// The embedded bundle and the rego/ directory it is built from have the same
+// The embedded bundle and the directory it is built from have the same
 // revision: tests, examples/ and Go files are not part of it.
 func TestEngine_Bundle_DirectoryMatchesEmbedded(t *testing.T) {
 	_, embedded := MustNew(t, policy.Options{}).Bundle()
-	name, dir := MustNew(t, policy.Options{Bundle: "../rego"}).Bundle()
+	name, dir := MustNew(t, policy.Options{Bundle: "../rego/bundles/ai-diffusion-2025"}).Bundle()
 	if got, want := dir, embedded; got != want {
-		t.Errorf("revision of ../rego = %s, want the embedded %s", got, want)
+		t.Errorf("revision of ../rego/bundles/ai-diffusion-2025 = %s, want the embedded %s", got, want)
 	}
 	if got, want := name, "ai-diffusion-2025"; got != want {
 		t.Errorf("name = %q, want %q", got, want)

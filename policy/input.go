@@ -76,9 +76,11 @@ type Decision struct {
 	Code   string `json:"code"`
 	Reason string `json:"reason"`
 	Basis  string `json:"basis"`
-	// Bundle and Revision identify the policy that decided: the bundle's
-	// declared name and a content hash of every module and data file loaded.
+	// Bundle, Version and Revision identify the regime that decided: the
+	// bundle's declared name and version, and a content hash of every module
+	// and data file loaded with it.
 	Bundle   string `json:"bundle"`
+	Version  string `json:"version,omitempty"`
 	Revision string `json:"revision"`
 }
 

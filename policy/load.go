@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/util"
@@ -30,8 +31,13 @@ type source struct {
 	name      string // how file names are shown in errors
 	fsys      fs.FS
 	extension bool
+	registry  bool // JSON files only, each at data.weightgate.registry.<name>
+	lib       bool // the shared library: the only source that may define weightgate.lib
 	tests     bool // load its *_test.rego files too
 }
+
+// LibPackage is the shared library's package, reserved to rego/lib.
+const LibPackage = "data.weightgate.lib"
 
 // file is one loaded file, kept for the revision hash.
 type file struct {
@@ -45,6 +51,8 @@ type loaded struct {
 	tests   map[string]*ast.Module // *_test.rego modules of sources with tests set
 	data    map[string]any         // merged JSON data: the root of `data`
 	files   []file                 // modules and data, not tests
+
+	bundleModules int // serving modules from the bundle itself
 }
 
 // skipDir reports whether a directory of a source is never loaded: examples
@@ -97,7 +105,14 @@ func load(srcs []source) (*loaded, error) {
 				if err := util.UnmarshalJSON(bs, &doc); err != nil {
 					return fmt.Errorf("%s: %w", display, err)
 				}
-				doc = nest(path.Dir(p), doc)
+				if src.registry {
+					if path.Dir(p) != "." {
+						return nil // registries are the directory's own files
+					}
+					doc = map[string]any{"weightgate": map[string]any{"registry": map[string]any{strings.TrimSuffix(path.Base(p), ".json"): doc}}}
+				} else {
+					doc = nest(path.Dir(p), doc)
+				}
 				if src.extension {
 					if err := checkExtensionData(doc); err != nil {
 						return fmt.Errorf("%s: %w", display, err)
@@ -110,6 +125,9 @@ func load(srcs []source) (*loaded, error) {
 				return nil
 			}
 
+			if src.registry {
+				return fmt.Errorf("%s: a registry holds JSON data only", display)
+			}
 			m, err := ast.ParseModuleWithOpts(display, string(bs), popts)
 			if err != nil {
 				return err
@@ -117,9 +135,15 @@ func load(srcs []source) (*loaded, error) {
 			if m == nil {
 				return fmt.Errorf("%s: empty module", display)
 			}
+			if !src.lib && m.Package.Path.HasPrefix(ast.MustParseRef(LibPackage)) {
+				return fmt.Errorf("%s: package %s is reserved for weightgate's library", display, m.Package.Path)
+			}
 			if isTest {
 				l.tests[display] = m
 				return nil
+			}
+			if src.label == "bundle" {
+				l.bundleModules++
 			}
 			if src.extension {
 				if err := checkExtensionPackage(m); err != nil {
@@ -237,10 +261,45 @@ func revision(files []file) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// bundleName is data.weightgate.bundle.name when it is a non-empty string.
-func bundleName(data map[string]any) (string, bool) {
+// bundleMeta reads data.weightgate.bundle: name, version and effective_date
+// (YYYY-MM-DD, midnight UTC, or an RFC 3339 time). All are optional, but a
+// present one must be well-formed.
+func bundleMeta(data map[string]any) (RegimeInfo, error) {
+	var info RegimeInfo
 	wg, _ := data["weightgate"].(map[string]any)
-	b, _ := wg["bundle"].(map[string]any)
-	name, _ := b["name"].(string)
-	return name, name != ""
+	b, ok := wg["bundle"].(map[string]any)
+	if !ok {
+		return info, nil
+	}
+	for key, dst := range map[string]*string{"name": &info.Name, "version": &info.Version} {
+		if v, present := b[key]; present {
+			s, ok := v.(string)
+			if !ok {
+				return info, fmt.Errorf("data.weightgate.bundle.%s is %T, want a string", key, v)
+			}
+			*dst = s
+		}
+	}
+	if v, present := b["effective_date"]; present {
+		s, _ := v.(string)
+		t, err := ParseEffective(s)
+		if err != nil {
+			return info, fmt.Errorf("data.weightgate.bundle.effective_date: %w", err)
+		}
+		info.Effective = t
+	}
+	return info, nil
+}
+
+// ParseEffective parses an effective date: YYYY-MM-DD (midnight UTC) or an
+// RFC 3339 time.
+func ParseEffective(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither YYYY-MM-DD nor an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"io/fs"
 	"os"
 	"testing"
 
@@ -13,7 +14,8 @@ import (
 // OPA's strict mode (no unused variables, imports or shadowed names).
 func TestDefaultBundle_CompilesStrict(t *testing.T) {
 	l, err := load([]source{
-		{label: "bundle", name: "rego", fsys: defaultbundle.FS, tests: true},
+		libSource(true),
+		{label: "bundle", name: "rego", fsys: mustBundle(t, defaultbundle.DefaultBundle), tests: true},
 		{label: "extension[0]", name: "employees_only", fsys: os.DirFS("../rego/examples/employees_only"), extension: true, tests: true},
 	})
 	if err != nil {
@@ -46,4 +48,13 @@ func TestRevision_IsOrderIndependentAndLengthPrefixed(t *testing.T) {
 	if revision(c) == revision(a) {
 		t.Error("revision ignores the boundary between path and contents")
 	}
+}
+
+func mustBundle(t *testing.T, name string) fs.FS {
+	t.Helper()
+	f, err := defaultbundle.Bundle(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -59,7 +59,7 @@ func (r TestResult) String() string {
 // or test that fails to load or compile. Built-in errors fail a test, as they
 // fail a decision.
 func RunTests(ctx context.Context, bundle fs.FS, extensions ...fs.FS) ([]TestResult, error) {
-	srcs := []source{{label: "bundle", name: "bundle", fsys: bundle, tests: len(extensions) == 0}}
+	srcs := []source{libSource(len(extensions) == 0), {label: "bundle", name: "bundle", fsys: bundle, tests: len(extensions) == 0}}
 	for i, x := range extensions {
 		label := fmt.Sprintf("extension[%d]", i)
 		srcs = append(srcs, source{label: label, name: label, fsys: x, extension: true, tests: true})

@@ -11,33 +11,45 @@ import (
 	"github.com/weightgate/weightgate/rego"
 )
 
-// TestRego runs the Rego tests of the embedded bundle, then, for each example
-// extension in examples/, the example's own tests with the example loaded on
-// top of the bundle. Each failing Rego test fails this test under its own
-// name.
+// TestRego runs the Rego tests of each built-in bundle (with the library's),
+// then, for each example extension in examples/, the example's own tests with
+// the example loaded on top of the default bundle. Each failing Rego test
+// fails this test under its own name.
 func TestRego(t *testing.T) {
 	type run struct {
 		name       string
+		bundle     fs.FS
 		extensions []fs.FS
 		min        int
 	}
-	runs := []run{{name: "bundle", min: 30}}
+	var runs []run
+	for _, name := range rego.Bundles() {
+		b, err := rego.Bundle(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run{name: name, bundle: b, min: 10})
+	}
+	def, err := rego.Bundle(rego.DefaultBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dirs, err := filepath.Glob("examples/*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range dirs {
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-			runs = append(runs, run{name: dir, extensions: []fs.FS{os.DirFS(dir)}, min: 1})
+			runs = append(runs, run{name: dir, bundle: def, extensions: []fs.FS{os.DirFS(dir)}, min: 1})
 		}
 	}
-	if len(runs) < 2 {
+	if len(runs) < len(rego.Bundles())+1 {
 		t.Errorf("found no example extension under examples/")
 	}
 
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
-			results, err := policy.RunTests(context.Background(), rego.FS, r.extensions...)
+			results, err := policy.RunTests(context.Background(), r.bundle, r.extensions...)
 			if err != nil {
 				t.Fatalf("RunTests: %v", err)
 			}

@@ -1,0 +1,256 @@
+# METADATA
+# title: weightgate policy library
+# description: >-
+#   Helpers every weightgate bundle shares: input normalisation, the export
+#   destinations of a request (location plus deemed exports), registry
+#   lookups, and how organisation extensions narrow a bundle's answer. The
+#   engine loads this package with every bundle; a bundle may not define
+#   package weightgate.lib itself. Documented in rego/README.md.
+package weightgate.lib
+
+# ---------------------------------------------------------------------------
+# Extensions: modules in packages weightgate.extensions.<name> (loaded from
+# the configured extension directories) define `deny contains {"code": ...,
+# "reason": ..., "basis": ...}`. Every element becomes a denial; a malformed
+# element, or a deny that is not a set, still denies (code extension_denied).
+# The first denial in sort order of [name, code, reason, basis] is reported.
+
+# with_extensions(base) is a bundle's final decision: an extension denial
+# overrides an allow of the base table; a base denial is reported as is,
+# because its code carries the more fundamental reason (authentication,
+# embargo, ...). Extensions can therefore only narrow what a bundle allows.
+with_extensions(base) := _extension_denial if {
+	base.allow == true
+	_extension_denial
+} else := base
+
+_extension_denials contains [name, code, reason, basis] if {
+	some name, ext in data.weightgate.extensions
+	is_set(ext.deny)
+	some d in ext.deny
+	code := _field(d, "code", "extension_denied")
+	reason := _field(d, "reason", sprintf("denied by policy extension %s", [name]))
+	basis := _field(d, "basis", sprintf("weightgate policy extension %s", [name]))
+}
+
+_extension_denials contains [name, "extension_denied", reason, basis] if {
+	some name, ext in data.weightgate.extensions
+	d := ext.deny
+	not is_set(d)
+	reason := sprintf("denied by policy extension %s (its deny rule is not a set)", [name])
+	basis := sprintf("weightgate policy extension %s", [name])
+}
+
+_field(d, key, fallback) := v if {
+	is_object(d)
+	v := d[key]
+	is_string(v)
+	v != ""
+} else := fallback
+
+_extension_denial := {"allow": false, "code": first[1], "reason": first[2], "basis": first[3]} if {
+	denials := sort(_extension_denials)
+	first := denials[0]
+}
+
+# ---------------------------------------------------------------------------
+# Decisions.
+
+allow(code, reason, basis) := {"allow": true, "code": code, "reason": reason, "basis": basis}
+
+deny(code, reason, basis) := {"allow": false, "code": code, "reason": reason, "basis": basis}
+
+# ---------------------------------------------------------------------------
+# The request, normalised.
+
+anonymous if input.subject.anonymous == true
+
+classified if input.model.classified == true
+
+open_weights if {
+	classified
+	input.model.weights == "open"
+}
+
+closed_weights if {
+	classified
+	input.model.weights == "closed"
+}
+
+model_name := m if {
+	m := input.model.id
+	is_string(m)
+	m != ""
+} else := "this model"
+
+file_name := p if {
+	p := input.object.path
+	is_string(p)
+	p != ""
+} else := "this file"
+
+# code(path) is the upper-cased country code at path in input: "" when
+# absent, and "?" (never a valid code) when present but not a string.
+code(path) := upper(trim_space(v)) if {
+	v := object.get(input, path, "")
+	is_string(v)
+} else := "?"
+
+valid_code(c) if regex.match(`^[A-Z]{2}$`, c)
+
+# Where the requester is: the export destination.
+country := code(["subject", "country"])
+
+# Where the requester's entity and its ultimate parent are headquartered. A
+# missing or empty headquarters counts as the requester's own country: a
+# natural person, or an entity that declares none, is judged by location.
+hq := h if {
+	h := code(["subject", "entity", "hq"])
+	h != ""
+} else := country
+
+parent_hq := h if {
+	h := code(["subject", "entity", "parent_hq"])
+	h != ""
+} else := country
+
+entity_id := id if {
+	id := input.subject.entity.id
+	is_string(id)
+	id != ""
+}
+
+# The request date, YYYY-MM-DD (UTC), from request.time; undefined when the
+# time is missing or malformed, so that nothing dated can match.
+today := substring(t, 0, 10) if {
+	t := input.request.time
+	is_string(t)
+	time.parse_rfc3339_ns(t)
+	endswith(t, "Z")
+}
+
+# valid_on(entry, day): entry's optional valid_from / valid_until dates
+# (YYYY-MM-DD, both inclusive) contain day. A malformed date never matches.
+valid_on(entry, day) if {
+	_date_ok(object.get(entry, "valid_from", "0000-01-01"))
+	_date_ok(object.get(entry, "valid_until", "9999-12-31"))
+	object.get(entry, "valid_from", "0000-01-01") <= day
+	day <= object.get(entry, "valid_until", "9999-12-31")
+}
+
+_date_ok(d) if {
+	is_string(d)
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, d)
+}
+
+# ---------------------------------------------------------------------------
+# Export destinations: where the requester is, plus, for a foreign person, the
+# countries a release to them is deemed an export to.
+#
+# Reference (/work/shared/reference/ai-diffusion-rule.md, §5 and §3):
+#   - releasing controlled technology to a foreign person inside the United
+#     States is an export to that person's country of citizenship or
+#     permanent residence (deemed export); U.S. citizens, green-card holders
+#     and protected individuals are not foreign persons;
+#   - permanent regular employees of companies headquartered in Supplement
+#     No. 5 countries (or whose parent is) are exempt from deemed-export
+#     licensing for covered AI technology (Skadden; regulatory paragraph
+#     UNCONFIRMED).
+# The exact rule for dual nationals is UNCONFIRMED, so the conservative
+# reading is used: every foreign nationality and permanent residence counts,
+# the most restrictive outcome wins, and the same test applies wherever the
+# requester is located (a release abroad to a third-country national is a
+# deemed reexport).
+
+# nationalities: the requester's nationalities and permanent residences,
+# upper-cased, in order and without duplicates. A malformed entry stays in
+# the list (and is then an unknown destination) rather than disappearing.
+nationalities := [c | some c in _home_countries]
+
+_home_countries contains code(["subject", "nationality", i]) if some i, _ in _list(["subject", "nationality"])
+
+_home_countries contains code(["subject", "permanent_residence", i]) if some i, _ in _list(["subject", "permanent_residence"])
+
+_list(path) := l if {
+	l := object.get(input, path, [])
+	is_array(l)
+} else := [] if {
+	object.get(input, path, null) == null
+} else := ["?"]
+
+# us_person: located in the United States and a U.S. national or permanent
+# resident: no deemed export at all.
+us_person if {
+	country == "US"
+	"US" in _home_countries
+}
+
+# employee_carve_out(tier1): a permanent regular employee (the verified
+# `employee` claim) of an entity that, with its ultimate parent, is
+# headquartered in tier1.
+employee_carve_out(tier1) if {
+	input.subject.employee == true
+	entity_id
+	hq in tier1
+	parent_hq in tier1
+}
+
+# destinations(tier1) is the list of [role, country] a release is an export
+# to: ["location", country] first, then ["nationality", c] for each home
+# country other than the location, unless the requester is a U.S. person in
+# the United States or the employee carve-out applies.
+destinations(tier1) := array.concat([["location", country]], deemed) if {
+	not us_person
+	not employee_carve_out(tier1)
+	deemed := [["nationality", c] | some c in nationalities; c != country]
+} else := [["location", country]]
+
+# ---------------------------------------------------------------------------
+# Registries: operator data under data.weightgate.registry.<name>, one JSON
+# file per registry (licences.json, veu.json, attestations.json,
+# restricted_parties.json). A missing registry is empty; a registry that is
+# not a list is an error that makes the decision undefined (policy_error).
+
+registry(name) := r if {
+	r := data.weightgate.registry[name]
+	is_array(r)
+} else := [] if {
+	not _has_registry(name)
+}
+
+# (Reading data.weightgate as a whole from here would be recursive: this
+# package is part of it.)
+_has_registry(name) if {
+	_ = data.weightgate.registry[name]
+}
+
+# entries(name): the registry's entries for the requester's entity id, valid
+# on the request date.
+entries(name) := [e |
+	some e in registry(name)
+	is_object(e)
+	e.entity_id == entity_id
+	valid_on(e, today)
+]
+
+# restricted_party: the first entry of the restricted_parties registry that
+# names the requester's entity id, or the requester's own id (a screening
+# hit). Restricted-party screening proper is its own component; this registry
+# is the operator's own list (entity_id or subject_id, list, reason).
+restricted_party := e if {
+	hits := [x |
+		some x in registry("restricted_parties")
+		is_object(x)
+		_screened(x)
+	]
+	e := hits[0]
+}
+
+_screened(x) if x.entity_id == entity_id
+
+_screened(x) if {
+	id := input.subject.id
+	is_string(id)
+	id != ""
+	x.subject_id == id
+}
