@@ -7,11 +7,31 @@ package policy
 
 // Input is the document a bundle's data.weightgate.decision rule sees as `input`.
 type Input struct {
-	Subject Subject `json:"subject"`
-	Model   Model   `json:"model"`
-	Object  Object  `json:"object"`
-	Request Request `json:"request"`
+	Subject  Subject  `json:"subject"`
+	Model    Model    `json:"model"`
+	Object   Object   `json:"object"`
+	Request  Request  `json:"request"`
+	Frontier Frontier `json:"frontier"`
 }
+
+// Frontier is the open-weight frontier: the training compute of the most
+// capable published model, which moves the control threshold up (ECCN
+// 4E091, exclusion (b)).
+type Frontier struct {
+	// FLOP is the frontier's training compute; 0 when there is none.
+	FLOP float64 `json:"flop"`
+	// Source is FrontierConfigured, FrontierCatalog or FrontierNone.
+	Source string `json:"source"`
+	// Model is the catalog model that sets it, when Source is catalog.
+	Model string `json:"model"`
+}
+
+// Frontier sources.
+const (
+	FrontierNone       = "none"
+	FrontierConfigured = "configured"
+	FrontierCatalog    = "catalog"
+)
 
 // Subject is the requester, as established from a verified token.
 // Anonymous requests have Anonymous set and every other field empty.
@@ -20,10 +40,16 @@ type Subject struct {
 	ID        string `json:"id"`
 	// Country is the ISO 3166-1 alpha-2 code (upper case) of where the
 	// requester is: the export destination. Empty when missing or malformed.
-	Country     string         `json:"country"`
-	Nationality []string       `json:"nationality"`
-	Entity      Entity         `json:"entity"`
-	Claims      map[string]any `json:"claims"`
+	Country string `json:"country"`
+	// Nationality and PermanentResidence are ISO codes; a malformed entry
+	// is "invalid", never dropped, so that the policy can refuse it.
+	Nationality        []string `json:"nationality"`
+	PermanentResidence []string `json:"permanent_residence"`
+	// Employee is set when the requester is a permanent regular employee
+	// of Entity (the deemed-export carve-out).
+	Employee bool           `json:"employee"`
+	Entity   Entity         `json:"entity"`
+	Claims   map[string]any `json:"claims"`
 }
 
 // Entity is the organisation the requester acts for.
@@ -32,8 +58,12 @@ type Entity struct {
 	ID       string `json:"id"`
 	HQ       string `json:"hq"`
 	ParentHQ string `json:"parent_hq"`
-	// VEU is "uveu", "nveu" or empty.
+	// VEU is "uveu", "nveu" or empty. It is set from a token only when the
+	// configuration trusts that claim.
 	VEU string `json:"veu"`
+	// SecurityAttested is set when the entity's weights-security posture is
+	// attested by a claim the configuration trusts.
+	SecurityAttested bool `json:"security_attested"`
 }
 
 // Model is a model's export classification as read from its export.yaml.
@@ -46,6 +76,23 @@ type Model struct {
 	TrainingComputeFLOP float64 `json:"training_compute_flop"`
 	ECCN                string  `json:"eccn"`
 	Revision            string  `json:"revision"`
+	// BaseModel is the model this one was fine-tuned from, "" if none;
+	// FineTuneComputeFLOP the operations the fine-tuning added.
+	BaseModel           string  `json:"base_model"`
+	FineTuneComputeFLOP float64 `json:"fine_tune_compute_flop"`
+	// Base is the base model as the catalog has it; nil when BaseModel is "".
+	Base *BaseModel `json:"base"`
+}
+
+// BaseModel is a fine-tune's base model, as found in the catalog.
+type BaseModel struct {
+	ID    string `json:"id"`
+	Found bool   `json:"found"`
+	// The rest is as in Model, and empty when the base is not found.
+	Classified          bool    `json:"classified"`
+	Weights             string  `json:"weights"`
+	TrainingComputeFLOP float64 `json:"training_compute_flop"`
+	ECCN                string  `json:"eccn"`
 }
 
 // Object kinds.

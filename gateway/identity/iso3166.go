@@ -1,5 +1,7 @@
 package identity
 
+import "slices"
+
 // iso3166Alpha2 holds the 249 officially assigned ISO 3166-1 alpha-2 codes.
 //
 // Source: ISO 3166 Maintenance Agency, Online Browsing Platform
@@ -260,4 +262,14 @@ var iso3166Alpha2 = map[string]struct{}{
 	"ZA": {}, // South Africa
 	"ZM": {}, // Zambia
 	"ZW": {}, // Zimbabwe
+}
+
+// Countries returns the assigned ISO 3166-1 alpha-2 codes, sorted.
+func Countries() []string {
+	codes := make([]string, 0, len(iso3166Alpha2))
+	for c := range iso3166Alpha2 {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
 }
