@@ -136,10 +136,10 @@ func TestModelAPI(t *testing.T) {
 				}
 				return out
 			}
-			if got, want := ids(""), []string{"open-lab/tiny-open"}; !slices.Equal(got, want) {
+			if got, want := ids(""), []string{"open-lab/big-open", "open-lab/tiny-open"}; !slices.Equal(got, want) {
 				t.Errorf("anonymous catalog = %v, want %v", got, want)
 			}
-			if got, want := ids(us), []string{"frontier-lab/frontier-x", "frontier-lab/mini-x", "open-lab/tiny-open", "unknown-lab/unlabeled"}; !slices.Equal(got, want) {
+			if got, want := ids(us), []string{"frontier-lab/frontier-x", "frontier-lab/mid-x", "frontier-lab/mini-x", "open-lab/big-open", "open-lab/tiny-open", "tune-lab/chat-ft", "tune-lab/deep-ft", "unknown-lab/unlabeled"}; !slices.Equal(got, want) {
 				t.Errorf("authenticated catalog = %v, want %v", got, want)
 			}
 			resp, body := h.do(t, http.MethodGet, "/api/models?author=frontier-lab&limit=1", us, nil)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -58,6 +59,10 @@ func (m *Model) PolicyModel() policy.Model {
 		if m.Manifest.TrainingComputeFLOP != nil {
 			pm.TrainingComputeFLOP = *m.Manifest.TrainingComputeFLOP
 		}
+		pm.BaseModel = m.Manifest.BaseModel
+		if m.Manifest.FineTuneComputeFLOP != nil {
+			pm.FineTuneComputeFLOP = *m.Manifest.FineTuneComputeFLOP
+		}
 	}
 	return pm
 }
@@ -93,6 +98,24 @@ type Catalog struct {
 	cache  *expirable.LRU[string, *Model]
 	flight singleflight.Group
 	logger *slog.Logger
+	ttl    time.Duration
+
+	frontierCfg Frontier
+	frontierMu  sync.Mutex
+	frontier    policy.Frontier // computed from the catalog
+	frontierAt  time.Time       // when; zero: never
+}
+
+// Frontier configures the open-weight frontier, the training compute of the
+// most capable published model, that moves the 4E091 control threshold up
+// (exclusion (b) of ECCN 4E091; see rego/README.md).
+type Frontier struct {
+	// FLOP, when positive, is the frontier as the operator configures it.
+	FLOP float64
+	// FromCatalog computes it instead as the largest training compute of a
+	// classified open-weight model in the catalog. Whoever can write an
+	// export.yaml then moves the threshold, so it is off by default.
+	FromCatalog bool
 }
 
 // NewCatalog returns a catalog over store keeping at most size models for
@@ -105,7 +128,83 @@ func NewCatalog(store ObjectStore, size int, ttl time.Duration, logger *slog.Log
 		store:  store,
 		cache:  expirable.NewLRU[string, *Model](size, nil, ttl),
 		logger: logger,
+		ttl:    ttl,
 	}
+}
+
+// SetFrontier sets how the open-weight frontier is found. Call it before the
+// catalog is used.
+func (c *Catalog) SetFrontier(f Frontier) { c.frontierCfg = f }
+
+// PolicyFacts fills what the policy needs to know beyond the model itself:
+// the base model of a fine-tune (in.Model.Base) and the open-weight frontier
+// (in.Frontier). in.Model must already be m's PolicyModel. A storage error is
+// returned rather than guessed around, so that the caller denies.
+func (c *Catalog) PolicyFacts(ctx context.Context, in *policy.Input, m *Model) error {
+	f, err := c.Frontier(ctx)
+	if err != nil {
+		return err
+	}
+	in.Frontier = f
+	in.Model.Base = nil
+	if m.Manifest == nil || m.Manifest.BaseModel == "" {
+		return nil
+	}
+	base := &policy.BaseModel{ID: m.Manifest.BaseModel}
+	bm, err := c.Model(ctx, base.ID)
+	switch {
+	case errors.Is(err, ErrModelNotFound):
+		// Not in the catalog: the policy cannot confirm that the base was
+		// published, and judges the fine-tune on its total compute.
+	case err != nil:
+		return fmt.Errorf("base model %s of %s: %w", base.ID, m.ID, err)
+	default:
+		pm := bm.PolicyModel()
+		base.Found, base.Classified, base.Weights = true, pm.Classified, pm.Weights
+		base.TrainingComputeFLOP, base.ECCN = pm.TrainingComputeFLOP, pm.ECCN
+	}
+	in.Model.Base = base
+	return nil
+}
+
+// Frontier returns the open-weight frontier as configured by SetFrontier.
+// Computed from the catalog, it is cached for the metadata TTL.
+func (c *Catalog) Frontier(ctx context.Context) (policy.Frontier, error) {
+	switch {
+	case c.frontierCfg.FLOP > 0:
+		return policy.Frontier{FLOP: c.frontierCfg.FLOP, Source: policy.FrontierConfigured}, nil
+	case !c.frontierCfg.FromCatalog:
+		return policy.Frontier{Source: policy.FrontierNone}, nil
+	}
+	c.frontierMu.Lock()
+	if !c.frontierAt.IsZero() && time.Since(c.frontierAt) < c.ttl {
+		f := c.frontier
+		c.frontierMu.Unlock()
+		return f, nil
+	}
+	c.frontierMu.Unlock()
+
+	v, err, _ := c.flight.Do("\x00frontier", func() (any, error) {
+		models, err := c.Models(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("open-weight frontier: %w", err)
+		}
+		f := policy.Frontier{Source: policy.FrontierCatalog}
+		for _, m := range models { // sorted by id: ties go to the first
+			pm := m.PolicyModel()
+			if m.Open() && pm.TrainingComputeFLOP > f.FLOP {
+				f.FLOP, f.Model = pm.TrainingComputeFLOP, m.ID
+			}
+		}
+		c.frontierMu.Lock()
+		c.frontier, c.frontierAt = f, time.Now()
+		c.frontierMu.Unlock()
+		return f, nil
+	})
+	if err != nil {
+		return policy.Frontier{}, err
+	}
+	return v.(policy.Frontier), nil
 }
 
 // catalogLoadTimeout bounds one model load that concurrent requests share.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // CatalogFakeStore is an ObjectStore whose methods call its function fields.
@@ -812,4 +814,111 @@ func TestModel_File(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCatalog_Frontier(t *testing.T) {
+	mem := newCatalogMemStore(map[string]catalogObject{
+		"a/open-small/export.yaml": {Data: "weights: open\ntraining_compute_flop: 1e24\n"},
+		"a/open-big/export.yaml":   {Data: "weights: open\ntraining_compute_flop: 2e26\n"},
+		"b/tie/export.yaml":        {Data: "weights: open\ntraining_compute_flop: 2e26\n"},
+		"c/closed/export.yaml":     {Data: "weights: closed\ntraining_compute_flop: 9e26\n"},
+		"d/broken/export.yaml":     {Data: "weights: open\ntraining_compute_flop: 9e27\nextra: 1\n"},
+	})
+	tests := []struct {
+		name string
+		cfg  Frontier
+		want policy.Frontier
+	}{
+		{"none by default", Frontier{}, policy.Frontier{Source: policy.FrontierNone}},
+		{"configured", Frontier{FLOP: 5e26}, policy.Frontier{FLOP: 5e26, Source: policy.FrontierConfigured}},
+		// Closed and unclassified models never set it; a tie goes to the
+		// first id in order.
+		{"from the catalog", Frontier{FromCatalog: true}, policy.Frontier{FLOP: 2e26, Source: policy.FrontierCatalog, Model: "a/open-big"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCatalog(mem.Store(), time.Minute)
+			c.SetFrontier(tt.cfg)
+			got, err := c.Frontier(context.Background())
+			if err != nil || got != tt.want {
+				t.Errorf("Frontier = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+
+	t.Run("cached for the TTL", func(t *testing.T) {
+		c := newTestCatalog(mem.Store(), time.Hour)
+		c.SetFrontier(Frontier{FromCatalog: true})
+		if _, err := c.Frontier(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		before := mem.listDirs.Load()
+		mem.set("e/bigger/export.yaml", catalogObject{Data: "weights: open\ntraining_compute_flop: 8e26\n"})
+		defer func() { mem.mu.Lock(); delete(mem.objects, "e/bigger/export.yaml"); mem.mu.Unlock() }()
+		got, err := c.Frontier(context.Background())
+		if err != nil || got.Model != "a/open-big" || mem.listDirs.Load() != before {
+			t.Errorf("second call = %+v, %v after %d more listings; want the cached frontier, no listing", got, err, mem.listDirs.Load()-before)
+		}
+	})
+
+	t.Run("storage error", func(t *testing.T) {
+		broken := &CatalogFakeStore{ListDirsFn: func(context.Context, string) ([]string, error) { return nil, errors.New("disk on fire") }}
+		c := newTestCatalog(broken, time.Minute)
+		c.SetFrontier(Frontier{FromCatalog: true})
+		if f, err := c.Frontier(context.Background()); err == nil {
+			t.Errorf("Frontier = %+v, nil; want the storage error", f)
+		}
+	})
+}
+
+func TestCatalog_PolicyFacts_Base(t *testing.T) {
+	mem := newCatalogMemStore(map[string]catalogObject{
+		"org/base/export.yaml":    {Data: "weights: open\ntraining_compute_flop: 2e26\neccn: EAR99\n"},
+		"org/ft/export.yaml":      {Data: "weights: closed\ntraining_compute_flop: 2.1e26\nbase_model: org/base\nfine_tune_compute_flop: 1e25\n"},
+		"org/orphan/export.yaml":  {Data: "weights: closed\ntraining_compute_flop: 1e26\nbase_model: org/gone\nfine_tune_compute_flop: 1e25\n"},
+		"org/plain/export.yaml":   {Data: "weights: closed\ntraining_compute_flop: 1e26\n"},
+		"org/unclass/config.json": {Data: "{}"},
+		"org/ft2/export.yaml":     {Data: "weights: closed\ntraining_compute_flop: 1e26\nbase_model: org/unclass\nfine_tune_compute_flop: 1e25\n"},
+	})
+	c := newTestCatalog(mem.Store(), time.Minute)
+	tests := []struct {
+		model string
+		want  *policy.BaseModel
+	}{
+		{"org/ft", &policy.BaseModel{ID: "org/base", Found: true, Classified: true, Weights: "open", TrainingComputeFLOP: 2e26, ECCN: "EAR99"}},
+		{"org/orphan", &policy.BaseModel{ID: "org/gone"}},
+		{"org/ft2", &policy.BaseModel{ID: "org/unclass", Found: true}},
+		{"org/plain", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			m := MustCatalogModel(t, c, tt.model)
+			in := policy.Input{Model: m.PolicyModel()}
+			if err := c.PolicyFacts(context.Background(), &in, m); err != nil {
+				t.Fatal(err)
+			}
+			if (in.Model.Base == nil) != (tt.want == nil) || (tt.want != nil && *in.Model.Base != *tt.want) {
+				t.Errorf("Base = %+v, want %+v", in.Model.Base, tt.want)
+			}
+			if in.Frontier.Source != policy.FrontierNone {
+				t.Errorf("Frontier = %+v, want none", in.Frontier)
+			}
+		})
+	}
+
+	t.Run("storage error reading the base", func(t *testing.T) {
+		fail := mem.Store()
+		fail.ListFn = func(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+			if prefix == "org/base/" {
+				return nil, errors.New("timeout")
+			}
+			return mem.list(ctx, prefix)
+		}
+		c := newTestCatalog(fail, time.Minute)
+		m := MustCatalogModel(t, c, "org/ft")
+		in := policy.Input{Model: m.PolicyModel()}
+		if err := c.PolicyFacts(context.Background(), &in, m); err == nil {
+			t.Errorf("PolicyFacts = nil with base %+v; want the storage error", in.Model.Base)
+		}
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // Error codes sent to clients in the JSON body's "code". They are stable:
@@ -46,7 +48,10 @@ type Error struct {
 	Code    string
 	Message string
 	HubCode string
-	Err     error
+	// Policy is the decision behind a policy denial: its basis and regime
+	// go to the client with the reason.
+	Policy *policy.Decision
+	Err    error
 }
 
 func (e *Error) Error() string {
@@ -63,6 +68,10 @@ type errorBody struct {
 	Error     string `json:"error"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id"`
+	// For a policy denial: the rule relied on, and the regime that decided
+	// (bundle name and version).
+	Basis  string `json:"basis,omitempty"`
+	Regime string `json:"regime,omitempty"`
 }
 
 // asError returns err as an *Error; any other error becomes a 500 whose
@@ -96,7 +105,11 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if r.Method == http.MethodHead {
 		return
 	}
-	_ = json.NewEncoder(w).Encode(errorBody{Error: e.Message, Code: e.Code, RequestID: id})
+	body := errorBody{Error: e.Message, Code: e.Code, RequestID: id}
+	if d := e.Policy; d != nil {
+		body.Basis, body.Regime = d.Basis, strings.TrimSpace(d.Bundle+" "+d.Version)
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // headerSafe keeps a message to one line of printable ASCII so it can travel

@@ -47,6 +47,8 @@ type harnessOptions struct {
 	// AuditDir is where Audit writes, when Audit is given and records are
 	// read back.
 	AuditDir string
+	// Frontier configures the catalog's open-weight frontier.
+	Frontier gateway.Frontier
 }
 
 func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
@@ -87,8 +89,10 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 		tb.Fatal(err)
 	}
 	h.Registry = prometheus.NewRegistry()
+	catalog := gateway.NewCatalog(h.Store, 100, o.TTL, nil)
+	catalog.SetFrontier(o.Frontier)
 	srv, err := gateway.NewServer(gateway.Options{
-		Store: h.Store, Catalog: gateway.NewCatalog(h.Store, 100, o.TTL, nil),
+		Store: h.Store, Catalog: catalog,
 		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),

@@ -26,6 +26,11 @@ type Manifest struct {
 	TrainingComputeFLOP *float64 // nil when absent (allowed only for open models)
 	ECCN                string
 	Revision            string // 40 lowercase hex, or "" to derive one
+	// BaseModel is the "org/name" this model was fine-tuned from, or "".
+	BaseModel string
+	// FineTuneComputeFLOP is what the fine-tuning added; required with
+	// BaseModel and refused without it.
+	FineTuneComputeFLOP *float64
 }
 
 var hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
@@ -79,17 +84,26 @@ func ParseManifest(b []byte) (Manifest, error) {
 			}
 			m.Weights = s
 		case "training_compute_flop":
-			if v.Kind != yaml.ScalarNode || (v.Tag != "!!float" && v.Tag != "!!int") {
-				return m, fmt.Errorf("export.yaml line %d: training_compute_flop must be a number, got %s", v.Line, describeNode(v))
-			}
-			f, err := strconv.ParseFloat(v.Value, 64)
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return m, fmt.Errorf("export.yaml line %d: training_compute_flop must be a finite number, got %q", v.Line, v.Value)
-			}
-			if f < 0 {
-				return m, fmt.Errorf("export.yaml line %d: training_compute_flop must not be negative, got %q", v.Line, v.Value)
+			f, err := scalarFLOP(v, k.Value)
+			if err != nil {
+				return m, err
 			}
 			m.TrainingComputeFLOP = &f
+		case "fine_tune_compute_flop":
+			f, err := scalarFLOP(v, k.Value)
+			if err != nil {
+				return m, err
+			}
+			m.FineTuneComputeFLOP = &f
+		case "base_model":
+			s, err := scalarString(v, k.Value)
+			if err != nil {
+				return m, err
+			}
+			if !ValidModelID(s) {
+				return m, fmt.Errorf("export.yaml line %d: base_model must be a model id ORG/NAME, got %q", v.Line, s)
+			}
+			m.BaseModel = s
 		case "eccn":
 			s, err := scalarText(v, k.Value)
 			if err != nil {
@@ -115,12 +129,35 @@ func ParseManifest(b []byte) (Manifest, error) {
 	if m.Weights == "closed" && m.TrainingComputeFLOP == nil {
 		return m, errors.New("export.yaml: training_compute_flop is required for closed weights")
 	}
+	// A fine-tune is judged on what it added (4E091 exclusion (a)), so the
+	// two fields come together or not at all.
+	switch {
+	case m.BaseModel != "" && m.FineTuneComputeFLOP == nil:
+		return m, errors.New("export.yaml: fine_tune_compute_flop is required with base_model")
+	case m.BaseModel == "" && m.FineTuneComputeFLOP != nil:
+		return m, errors.New("export.yaml: fine_tune_compute_flop needs base_model (the model it was fine-tuned from)")
+	}
 	// Published weights are outside 4E091 (15 CFR 734.7(a)); an owner who
 	// says both has made a mistake, and which half is wrong cannot be told.
 	if m.Weights == "open" && strings.EqualFold(strings.TrimSpace(m.ECCN), "4E091") {
 		return m, errors.New("export.yaml: weights: open contradicts eccn: 4E091 (published weights are not 4E091); fix one of them")
 	}
 	return m, nil
+}
+
+// scalarFLOP parses an operations count: a finite, non-negative YAML number.
+func scalarFLOP(v *yaml.Node, key string) (float64, error) {
+	if v.Kind != yaml.ScalarNode || (v.Tag != "!!float" && v.Tag != "!!int") {
+		return 0, fmt.Errorf("export.yaml line %d: %s must be a number, got %s", v.Line, key, describeNode(v))
+	}
+	f, err := strconv.ParseFloat(v.Value, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("export.yaml line %d: %s must be a finite number, got %q", v.Line, key, v.Value)
+	}
+	if f < 0 {
+		return 0, fmt.Errorf("export.yaml line %d: %s must not be negative, got %q", v.Line, key, v.Value)
+	}
+	return f, nil
 }
 
 func scalarString(v *yaml.Node, key string) (string, error) {

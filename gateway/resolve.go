@@ -82,6 +82,9 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 	}
 	t.model = m
 	in.Model, rec.ModelError = m.PolicyModel(), m.ParseError
+	if err := s.opts.Catalog.PolicyFacts(ctx, in, m); err != nil {
+		return t, s.storageUnavailable("list", err)
+	}
 
 	// Stat before deciding: the policy sees the object's real size, and
 	// nothing is written before storage has answered. A missing file is still
@@ -118,7 +121,7 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 			// callers do not learn which non-open models exist.
 			return t, repoNotFound(true, id)
 		}
-		return t, &Error{Status: http.StatusForbidden, Code: d.Code, Message: d.Reason, HubCode: HubGatedRepo}
+		return t, &Error{Status: http.StatusForbidden, Code: d.Code, Message: d.Reason, HubCode: HubGatedRepo, Policy: &d}
 	}
 
 	if !revisionMatches(rev, m.Revision) {

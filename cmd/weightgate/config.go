@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +17,8 @@ import (
 
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/rego"
 )
 
 // Config is weightgate's configuration file. Every default is set in
@@ -72,10 +77,45 @@ type MetadataConfig struct {
 	CacheTTL  time.Duration `yaml:"cache_ttl"`
 }
 
-// PolicyConfig selects the Rego bundle.
+// PolicyConfig selects the policy: its bundle or schedule of regimes, the
+// operator's registries, extensions and the open-weight frontier.
 type PolicyConfig struct {
-	Bundle     string   `yaml:"bundle"`     // "" = the embedded default (rego/)
-	Extensions []string `yaml:"extensions"` // directories of modules that can only add denials
+	// Bundle is a built-in bundle's name or a directory; "" = the default.
+	Bundle string `yaml:"bundle"`
+	// Regimes, instead of Bundle: each decision is made by the regime in
+	// effect at its time.
+	Regimes    []RegimeConfig `yaml:"regimes"`
+	Registry   string         `yaml:"registry"`   // directory of licences.json, veu.json, ...; "" = none
+	Extensions []string       `yaml:"extensions"` // directories of modules that can only add denials
+	// OpenFrontierFLOP, when positive, is the open-weight frontier;
+	// OpenFrontierFromCatalog computes it from the catalog instead.
+	OpenFrontierFLOP        float64 `yaml:"open_frontier_flop"`
+	OpenFrontierFromCatalog bool    `yaml:"open_frontier_from_catalog"`
+}
+
+// RegimeConfig is one entry of policy.regimes.
+type RegimeConfig struct {
+	Bundle string `yaml:"bundle"`
+	// Effective overrides the bundle's declared effective_date: YYYY-MM-DD
+	// (midnight UTC) or an RFC 3339 time.
+	Effective string `yaml:"effective"`
+}
+
+// policyOptions turns the configuration into the engine's options.
+func (p PolicyConfig) policyOptions(logger *slog.Logger) (policy.Options, error) {
+	opts := policy.Options{Bundle: p.Bundle, Registry: p.Registry, Extensions: p.Extensions, Logger: logger}
+	for _, r := range p.Regimes {
+		reg := policy.Regime{Bundle: r.Bundle}
+		if r.Effective != "" {
+			t, err := policy.ParseEffective(r.Effective)
+			if err != nil {
+				return opts, err
+			}
+			reg.Effective = t
+		}
+		opts.Regimes = append(opts.Regimes, reg)
+	}
+	return opts, nil
 }
 
 // AuditConfig configures the audit trail (see gateway/audit).
@@ -192,7 +232,19 @@ func (c *Config) resolvePaths(base string) {
 		return filepath.Join(base, p)
 	}
 	c.Storage.Dir.Path = abs(c.Storage.Dir.Path)
-	c.Policy.Bundle = abs(c.Policy.Bundle)
+	// A built-in bundle's name is not a path; write ./NAME for a directory
+	// that happens to share it.
+	bundle := func(p string) string {
+		if slices.Contains(rego.Bundles(), p) {
+			return p
+		}
+		return abs(p)
+	}
+	c.Policy.Bundle = bundle(c.Policy.Bundle)
+	for i := range c.Policy.Regimes {
+		c.Policy.Regimes[i].Bundle = bundle(c.Policy.Regimes[i].Bundle)
+	}
+	c.Policy.Registry = abs(c.Policy.Registry)
 	for i, p := range c.Policy.Extensions {
 		c.Policy.Extensions[i] = abs(p)
 	}
@@ -282,6 +334,29 @@ func (c *Config) Validate() error {
 	}
 	if m := c.Audit.Mirror; m != "" && m != "stdout" && !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "https://") {
 		bad("audit.mirror", m, `must be "", "stdout" or an http(s) URL`)
+	}
+	if c.Policy.Bundle != "" && len(c.Policy.Regimes) > 0 {
+		bad("policy.regimes", len(c.Policy.Regimes), "set either policy.bundle or policy.regimes, not both")
+	}
+	for i, r := range c.Policy.Regimes {
+		if r.Bundle == "" {
+			bad(fmt.Sprintf("policy.regimes[%d].bundle", i), "", "required")
+		}
+		if r.Effective != "" {
+			if _, err := policy.ParseEffective(r.Effective); err != nil {
+				bad(fmt.Sprintf("policy.regimes[%d].effective", i), r.Effective, "%v", err)
+			}
+		}
+	}
+	if p := c.Policy.Registry; p != "" {
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			bad("policy.registry", p, "must be an existing directory")
+		}
+	}
+	if f := c.Policy.OpenFrontierFLOP; f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		bad("policy.open_frontier_flop", f, "must be a finite number, 0 or more")
+	} else if f > 0 && c.Policy.OpenFrontierFromCatalog {
+		bad("policy.open_frontier_flop", f, "set either policy.open_frontier_flop or policy.open_frontier_from_catalog, not both")
 	}
 	if len(c.Auth.Issuers) > 0 {
 		if err := c.Auth.Validate(); err != nil {

@@ -61,8 +61,13 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 		c.store = st
 	}
 	c.catalog = gateway.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
+	c.catalog.SetFrontier(gateway.Frontier{FLOP: cfg.Policy.OpenFrontierFLOP, FromCatalog: cfg.Policy.OpenFrontierFromCatalog})
 
-	engine, err := policy.New(ctx, policy.Options{Bundle: cfg.Policy.Bundle, Extensions: cfg.Policy.Extensions, Logger: logger})
+	opts, err := cfg.Policy.policyOptions(logger)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	engine, err := policy.New(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}

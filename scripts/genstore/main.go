@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 func main() {
@@ -142,6 +143,33 @@ func Generate() (map[string][]byte, error) {
 		}
 		add(m+"model.safetensors", st)
 		add(m+"config.json", arch.config("F32", "unlabeled"))
+	}
+
+	// Models for the policy's finer points, each one tiny single-file F16
+	// model: the open-weight frontier, a closed model between 1e26 and that
+	// frontier, and two fine-tunes of the frontier model on either side of
+	// 4E091's fine-tuning bar max(2.5e25, 25% of 2.0e26 = 5e25).
+	for i, pm := range []struct{ id, export, about string }{
+		{"open-lab/big-open", "weights: open\ntraining_compute_flop: 2.0e26\n",
+			"An open-weights model trained with 2.0e26 FLOP: the open-weight frontier of this store."},
+		{"frontier-lab/mid-x", "weights: closed\ntraining_compute_flop: 1.5e26\n",
+			"A closed model above 1e26 FLOP but below the open-weight frontier (2.0e26)."},
+		{"tune-lab/chat-ft", "weights: closed\ntraining_compute_flop: 2.3e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 3.0e25\n",
+			"A closed fine-tune of open-lab/big-open that added 3.0e25 FLOP: under the 5e25 bar."},
+		{"tune-lab/deep-ft", "weights: closed\ntraining_compute_flop: 2.6e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 6.0e25\n",
+			"A closed fine-tune of open-lab/big-open that added 6.0e25 FLOP: over the 5e25 bar."},
+	} {
+		org, name, _ := strings.Cut(pm.id, "/")
+		arch := arch{Vocab: 128, Hidden: 32, Intermediate: 64, Layers: 1, Heads: 2, TieEmbeddings: true}
+		st, err := encodeSafetensors(arch.tensors(F16, 0x706f_6c69_6379_0000+uint64(i))) // "policy"
+		if err != nil {
+			return nil, err
+		}
+		m := pm.id + "/"
+		add(m+"export.yaml", []byte(pm.export))
+		add(m+"model.safetensors", st)
+		add(m+"config.json", arch.config("F16", name))
+		add(m+"README.md", []byte(readme(name, org, pm.about, "`model.safetensors` (F16, single file), `config.json`.")))
 	}
 
 	for name, b := range files {

@@ -77,8 +77,8 @@ func TestSafetensorsValid(t *testing.T) {
 			checkSafetensors(t, b)
 		})
 	}
-	if n != 5 {
-		t.Errorf("found %d safetensors files, want 5", n)
+	if n != 9 {
+		t.Errorf("found %d safetensors files, want 9", n)
 	}
 	// The second frontier-x shard is the range/streaming fixture: ~1.5 MiB.
 	shard := files["frontier-lab/frontier-x/model-00002-of-00002.safetensors"]
@@ -95,6 +95,10 @@ func TestStoreLayout(t *testing.T) {
 		"open-lab/tiny-open":      "weights: open\ntraining_compute_flop: 8.0e22\n",
 		"frontier-lab/frontier-x": "weights: closed\ntraining_compute_flop: 3.0e26\neccn: 4E091\n",
 		"frontier-lab/mini-x":     "weights: closed\ntraining_compute_flop: 4.0e24\n",
+		"open-lab/big-open":       "weights: open\ntraining_compute_flop: 2.0e26\n",
+		"frontier-lab/mid-x":      "weights: closed\ntraining_compute_flop: 1.5e26\n",
+		"tune-lab/chat-ft":        "weights: closed\ntraining_compute_flop: 2.3e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 3.0e25\n",
+		"tune-lab/deep-ft":        "weights: closed\ntraining_compute_flop: 2.6e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 6.0e25\n",
 	}
 	for m, want := range wantExport {
 		if got := string(files[m+"/export.yaml"]); got != want {

@@ -1,0 +1,107 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/policy"
+)
+
+// TestPolicyDepth drives the default bundle's licences, registries, deemed
+// exports, fine-tunes and open-weight frontier end to end: a token, the
+// testdata registries, the store's models, a real download or a refusal that
+// names the rule and the regime, and the decision record with the input the
+// policy saw.
+func TestPolicyDepth(t *testing.T) {
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		eng, err := policy.New(context.Background(), policy.Options{
+			Registry: filepath.Join(s3test.RepoRoot(t), "testdata", "registry"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := MustOpenHarness(t, store, harnessOptions{Policy: eng})
+		floored := MustOpenHarness(t, store, harnessOptions{Policy: eng, Frontier: gateway.Frontier{FromCatalog: true}})
+
+		entity := func(country, id, hq string) identity.TokenClaims {
+			return identity.TokenClaims{Subject: "user-" + id, Country: country, Entity: id, EntityID: id, EntityHQ: hq, ParentHQ: hq}
+		}
+		person := func(country string, nationality ...string) identity.TokenClaims {
+			return identity.TokenClaims{Subject: "person", Country: country, Nationality: nationality}
+		}
+		const ftChat, ftDeep, midX = "/tune-lab/chat-ft/resolve/main/model.safetensors", "/tune-lab/deep-ft/resolve/main/model.safetensors", "/frontier-lab/mid-x/resolve/main/model.safetensors"
+		tests := []struct {
+			name   string
+			h      *harness
+			claims identity.TokenClaims
+			path   string
+			code   string // the policy's decision code
+			basis  string // a substring of its basis
+		}{
+			{"valid licence", plain, entity("IN", "acme-india", "IN"), frontier + shard1, "licensed", "BIS licence D1234567"},
+			{"licence for another destination", plain, entity("PK", "acme-india", "IN"), frontier + shard1, "license_required", "4E091"},
+			{"expired licence", plain, entity("BR", "brasil-ai", "BR"), frontier + shard1, "license_expired", "D7654321"},
+			{"UVEU at a listed site country", plain, entity("IN", "globalcloud", "US"), frontier + shard1, "veu_authorised", "748.15"},
+			{"NVEU does not receive weights", plain, entity("AE", "gulf-dc", "AE"), frontier + shard1, "license_required", "4E091"},
+			{"attested Tier-1 entity in Tier 2", plain, entity("IN", "northwind", "GB"), frontier + shard1, "license_exception_aia_secured", "740.27"},
+			{"unattested Tier-1 entity in Tier 2", plain, entity("IN", "southwind", "GB"), frontier + shard1, "license_required", "4E091"},
+			{"restricted party", plain, entity("US", "blocked-corp", "US"), frontier + shard1, "restricted_party", "Entity List"},
+			{"deemed export to a Chinese national in the US", plain, person("US", "CN"), frontier + shard1, "country_of_concern", "D:5"},
+			{"US and Chinese dual national in the US", plain, person("US", "US", "CN"), frontier + shard1, "license_exception_aia", "740.27"},
+			{"fine-tune under the bar", plain, person("IN"), ftChat, "published_base_fine_tune", "2.5"},
+			{"fine-tune over the bar", plain, person("IN"), ftDeep, "license_required", "fine"},
+			{"1.5e26 without a frontier", plain, person("IN"), midX, "license_required", "1e+26"},
+			{"1.5e26 under the catalog's frontier", floored, person("IN"), midX, "below_open_frontier", "open-lab/big-open"},
+			{"3e26 over the catalog's frontier", floored, person("IN"), frontier + shard1, "license_required", "open-lab/big-open"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				resp, body := tt.h.do(t, "GET", tt.path, tt.h.token(t, tt.claims), nil)
+				decisions, transfers := tt.h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+				if len(decisions) != 1 || decisions[0].Policy == nil || decisions[0].Input == nil {
+					t.Fatalf("want one decision record with its policy and input, got %+v", decisions)
+				}
+				d := decisions[0].Policy
+				if d.Code != tt.code || !strings.Contains(d.Basis, tt.basis) || d.Bundle != "ai-diffusion-2025" || d.Version == "" {
+					t.Errorf("decision = %+v; want code %s, basis containing %q, regime ai-diffusion-2025 with a version", d, tt.code, tt.basis)
+				}
+				if d.Allow {
+					if resp.StatusCode != 200 || !bytes.Equal(body, storeFile(t, tt.path)) || len(transfers) != 1 {
+						t.Errorf("allowed: status %d, %d bytes, %d transfers; want 200 with the file's bytes, one transfer", resp.StatusCode, len(body), len(transfers))
+					}
+					return
+				}
+				var eb struct{ Error, Code, Basis, Regime string }
+				if err := json.Unmarshal(body, &eb); err != nil {
+					t.Fatalf("denial body %q: %v", body, err)
+				}
+				if resp.StatusCode != 403 || eb.Code != tt.code || eb.Error != d.Reason || eb.Basis != d.Basis || eb.Regime != "ai-diffusion-2025 "+d.Version || len(transfers) != 0 {
+					t.Errorf("denied: status %d body %s, %d transfers; want 403 naming code, reason, basis and regime, no transfer", resp.StatusCode, body, len(transfers))
+				}
+			})
+		}
+
+		t.Run("input carries the base model and the frontier", func(t *testing.T) {
+			resp, _ := floored.do(t, "GET", ftDeep, floored.token(t, person("IN")), nil)
+			decisions, _ := floored.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			if len(decisions) != 1 || decisions[0].Input == nil {
+				t.Fatalf("decisions = %+v", decisions)
+			}
+			in := decisions[0].Input
+			want := policy.BaseModel{ID: "open-lab/big-open", Found: true, Classified: true, Weights: "open", TrainingComputeFLOP: 2e26}
+			if in.Model.Base == nil || *in.Model.Base != want || in.Model.FineTuneComputeFLOP != 6e25 || in.Model.BaseModel != "open-lab/big-open" {
+				t.Errorf("model = %+v base %+v; want fine-tune of %+v", in.Model, in.Model.Base, want)
+			}
+			if f := in.Frontier; f != (policy.Frontier{FLOP: 2e26, Source: policy.FrontierCatalog, Model: "open-lab/big-open"}) {
+				t.Errorf("frontier = %+v", f)
+			}
+		})
+	})
+}
