@@ -219,6 +219,12 @@ func TestParseConfig_Invalid(t *testing.T) {
 		{"CheckpointEvery", "audit:\n  checkpoint: {every: 0}\nstorage:\n  dir:\n    path: store\n", "audit.checkpoint.every"},
 		{"BadIssuer", "storage:\n  dir:\n    path: store\nauth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [HS256]\n      public_keys: [keys/ed.pem]\n", "auth"},
 		{"MissingKeyFile", "storage:\n  dir:\n    path: store\nauth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [EdDSA]\n      public_keys: [keys/nope.pem]\n", "auth"},
+		{"BundleAndRegimes", "storage:\n  dir:\n    path: store\npolicy:\n  bundle: embargo-only\n  regimes: [{bundle: ai-diffusion-2025}]\n", "policy.regimes"},
+		{"RegimeWithoutBundle", "storage:\n  dir:\n    path: store\npolicy:\n  regimes: [{effective: \"2027-01-01\"}]\n", "policy.regimes[0].bundle"},
+		{"RegimeBadDate", "storage:\n  dir:\n    path: store\npolicy:\n  regimes: [{bundle: embargo-only, effective: next year}]\n", "policy.regimes[0].effective"},
+		{"RegistryMissing", "storage:\n  dir:\n    path: store\npolicy:\n  registry: nope\n", "policy.registry"},
+		{"FrontierNegative", "storage:\n  dir:\n    path: store\npolicy:\n  open_frontier_flop: -1\n", "policy.open_frontier_flop"},
+		{"FrontierTwice", "storage:\n  dir:\n    path: store\npolicy:\n  open_frontier_flop: 2e26\n  open_frontier_from_catalog: true\n", "policy.open_frontier_flop"},
 		{"NotYAML", "listen: [\n", "yaml"},
 		{"WrongType", "metadata:\n  cache_size: many\n", "line 2"},
 	}
@@ -304,6 +310,31 @@ func TestParseConfig_RelativePaths(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.check(t, MustParseConfig(t, tt.doc, base))
 		})
+	}
+}
+
+// Built-in bundle names stay names; anything else is a path relative to the
+// configuration file.
+func TestParseConfig_PolicyRegimes(t *testing.T) {
+	base := MustConfigDir(t)
+	for _, dir := range []string{"registry", "mine"} {
+		if err := os.Mkdir(filepath.Join(base, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := "storage:\n  dir:\n    path: store\npolicy:\n  registry: registry\n  open_frontier_from_catalog: true\n  regimes:\n" +
+		"    - bundle: ai-diffusion-2025\n    - bundle: mine\n      effective: \"2027-01-01\"\n    - bundle: ./embargo-only\n"
+	c := MustParseConfig(t, doc, base)
+	want := []RegimeConfig{{Bundle: "ai-diffusion-2025"}, {Bundle: filepath.Join(base, "mine"), Effective: "2027-01-01"}, {Bundle: filepath.Join(base, "embargo-only")}}
+	if !slices.Equal(c.Policy.Regimes, want) || c.Policy.Registry != filepath.Join(base, "registry") || !c.Policy.OpenFrontierFromCatalog {
+		t.Errorf("policy = %+v, want regimes %+v and the registry under %s", c.Policy, want, base)
+	}
+	opts, err := c.Policy.policyOptions(nil)
+	if err != nil || len(opts.Regimes) != 3 || !opts.Regimes[1].Effective.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || opts.Registry != c.Policy.Registry {
+		t.Errorf("policyOptions = %+v, %v", opts, err)
+	}
+	if c := MustParseConfig(t, "storage:\n  dir:\n    path: store\npolicy:\n  bundle: embargo-only\n", base); c.Policy.Bundle != "embargo-only" {
+		t.Errorf("policy.bundle = %q, want the built-in name kept", c.Policy.Bundle)
 	}
 }
 

@@ -14,13 +14,16 @@ func (m *Main) token(args []string) error {
 	key := fs.String("key", "", "private key PEM (Ed25519, EC P-256 or RSA) to sign with, e.g. testdata/keys/dev-ed25519.pem")
 	kid := fs.String("kid", "", "key id to put in the token header")
 	nationality := fs.String("nationality", "", "comma-separated ISO 3166-1 alpha-2 codes")
+	residence := fs.String("permanent-residence", "", "comma-separated ISO 3166-1 alpha-2 codes of the requester's permanent residence")
 	fs.StringVar(&c.Subject, "sub", "", "subject (requester id)")
 	fs.StringVar(&c.Country, "country", "", "ISO code of where the requester is (the export destination)")
 	fs.StringVar(&c.Entity, "entity", "", "name of the entity the requester acts for")
 	fs.StringVar(&c.EntityID, "entity-id", "", "id of that entity")
 	fs.StringVar(&c.EntityHQ, "entity-hq", "", "ISO code of the entity's headquarters")
 	fs.StringVar(&c.ParentHQ, "parent-hq", "", "ISO code of the ultimate parent's headquarters")
-	fs.StringVar(&c.VEU, "veu", "", "verified end-user status: uveu or nveu")
+	fs.BoolVar(&c.Employee, "employee", false, "the requester is a permanent regular employee of the entity")
+	fs.StringVar(&c.VEU, "veu", "", "entity's validated end-user status, uveu or nveu (used only where auth.trusted_claims lists veu)")
+	fs.BoolVar(&c.SecurityAttested, "security-attested", false, "the entity's weights security is attested (used only where auth.trusted_claims lists security_attested)")
 	fs.DurationVar(&c.TTL, "ttl", identity.DefaultTokenTTL, "lifetime")
 	fs.StringVar(&c.Issuer, "iss", "weightgate-dev", "issuer")
 	fs.StringVar(&c.Audience, "aud", "weightgate", "audience")
@@ -33,6 +36,9 @@ func (m *Main) token(args []string) error {
 	}
 	if *nationality != "" {
 		c.Nationality = strings.Split(*nationality, ",")
+	}
+	if *residence != "" {
+		c.PermanentResidence = strings.Split(*residence, ",")
 	}
 	if c.VEU != "" && c.VEU != "uveu" && c.VEU != "nveu" {
 		return fmt.Errorf("token: --veu must be uveu or nveu, got %q", c.VEU)

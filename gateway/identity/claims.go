@@ -41,9 +41,10 @@ func NormalizeCountry(s string) string {
 	return s
 }
 
-// InvalidCode stands in for a headquarters claim that is present but is not
-// an assigned ISO code ("CHN", "China", 156, ["CN"]). It is deliberately not
-// two letters, so the policy reads it as an unknown destination.
+// InvalidCode stands in for a headquarters, nationality or permanent
+// residence that is present in a token but is not an assigned ISO code
+// ("CHN", "China", 156, ["CN"]). It is deliberately not two letters, so the
+// policy reads it as an unknown destination.
 const InvalidCode = "invalid"
 
 // normalizeHQ normalises an entity_hq or parent_hq claim. Unlike a missing
@@ -66,28 +67,48 @@ func normalizeHQ(v any) string {
 	return InvalidCode
 }
 
-// NormalizeNationality turns a nationality claim into a sorted, de-duplicated
-// list of ISO 3166-1 alpha-2 codes. v may be a JSON array of strings or one
-// comma-separated string; invalid entries are dropped, and any other type
-// gives an empty list. The result is never nil.
+// NormalizeNationality turns a nationality or permanent_residence claim into
+// a sorted, de-duplicated list of upper-case ISO 3166-1 alpha-2 codes. The
+// result is never nil.
+//
+// v may be a JSON array of strings or one comma-separated string. Blank
+// entries ("US,,DE", "US, ", or "" in an array) carry nothing and are
+// ignored, so an absent, null or empty claim gives an empty list. Every
+// other entry that is not an assigned code ("USA", "XX", 840, null inside an
+// array) becomes InvalidCode rather than disappearing, and a claim of any
+// other type (number, boolean, object) gives []string{InvalidCode}. These
+// claims name deemed-export destinations: dropping "CHN" would make a
+// Chinese national look like one with no other nationality, whereas
+// InvalidCode makes the policy treat the destination as unknown and deny.
 func NormalizeNationality(v any) []string {
-	var raw []string
+	var raw []any
 	switch t := v.(type) {
+	case nil:
 	case string:
-		raw = strings.Split(t, ",")
-	case []string:
-		raw = t
-	case []any:
-		for _, e := range t {
-			if s, ok := e.(string); ok {
-				raw = append(raw, s)
-			}
+		for _, s := range strings.Split(t, ",") {
+			raw = append(raw, s)
 		}
+	case []string:
+		for _, s := range t {
+			raw = append(raw, s)
+		}
+	case []any:
+		raw = t
+	default:
+		return []string{InvalidCode}
 	}
 	out := []string{}
-	for _, s := range raw {
-		if c := NormalizeCountry(s); c != "" {
-			out = append(out, c)
+	for _, e := range raw {
+		s, ok := e.(string)
+		switch {
+		case !ok:
+			out = append(out, InvalidCode)
+		case strings.TrimSpace(s) == "":
+			// A blank entry names no country.
+		case NormalizeCountry(s) == "":
+			out = append(out, InvalidCode)
+		default:
+			out = append(out, NormalizeCountry(s))
 		}
 	}
 	slices.Sort(out)
@@ -104,9 +125,21 @@ func normalizeVEU(v any) string {
 	return ""
 }
 
-// subjectFromClaims maps verified claims into a policy.Subject using names.
-// It fails only when the subject claim is missing, empty or not a string.
-func subjectFromClaims(claims map[string]any, names ClaimNames) (policy.Subject, error) {
+// isTrue reports whether v is the JSON boolean true. Anything else ("true",
+// 1, null, absent) is false: these claims widen what a requester may
+// receive, so only an unambiguous value counts.
+func isTrue(v any) bool {
+	b, ok := v.(bool)
+	return ok && b
+}
+
+// subjectFromClaims maps verified claims into a policy.Subject using the
+// claim names of cfg, which must have its defaults applied. Entity.VEU and
+// Entity.SecurityAttested are read only when cfg trusts those claims (see
+// Config.TrustedClaims). It fails only when the subject claim is missing,
+// empty or not a string.
+func subjectFromClaims(claims map[string]any, cfg Config) (policy.Subject, error) {
+	names := cfg.Claims
 	id, _ := claims[names.Subject].(string)
 	if id == "" {
 		return policy.Subject{}, newError(ReasonMissingSubject, nil)
@@ -122,18 +155,26 @@ func subjectFromClaims(claims map[string]any, names ClaimNames) (policy.Subject,
 	if rest == nil {
 		rest = map[string]any{}
 	}
+	entity := policy.Entity{
+		Name:     str(names.Entity),
+		ID:       str(names.EntityID),
+		HQ:       normalizeHQ(claims[names.EntityHQ]),
+		ParentHQ: normalizeHQ(claims[names.ParentHQ]),
+	}
+	if cfg.trusts(TrustVEU) {
+		entity.VEU = normalizeVEU(claims[names.VEU])
+	}
+	if cfg.trusts(TrustSecurityAttested) {
+		entity.SecurityAttested = isTrue(claims[names.SecurityAttested])
+	}
 	return policy.Subject{
-		Anonymous:   false,
-		ID:          id,
-		Country:     NormalizeCountry(str(names.Country)),
-		Nationality: NormalizeNationality(claims[names.Nationality]),
-		Entity: policy.Entity{
-			Name:     str(names.Entity),
-			ID:       str(names.EntityID),
-			HQ:       normalizeHQ(claims[names.EntityHQ]),
-			ParentHQ: normalizeHQ(claims[names.ParentHQ]),
-			VEU:      normalizeVEU(claims[names.VEU]),
-		},
-		Claims: rest,
+		Anonymous:          false,
+		ID:                 id,
+		Country:            NormalizeCountry(str(names.Country)),
+		Nationality:        NormalizeNationality(claims[names.Nationality]),
+		PermanentResidence: NormalizeNationality(claims[names.PermanentResidence]),
+		Employee:           isTrue(claims[names.Employee]),
+		Entity:             entity,
+		Claims:             rest,
 	}, nil
 }

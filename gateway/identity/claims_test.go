@@ -55,6 +55,9 @@ func TestNormalizeCountry(t *testing.T) {
 	}
 }
 
+// TestNormalizeNationality also covers permanent_residence, which uses the
+// same function. A present but malformed entry is InvalidCode, never
+// dropped: dropping it would hide a deemed-export destination.
 func TestNormalizeNationality(t *testing.T) {
 	tests := []struct {
 		name string
@@ -62,16 +65,28 @@ func TestNormalizeNationality(t *testing.T) {
 		want []string
 	}{
 		{"array", []any{"us", "DE"}, []string{"DE", "US"}},
-		{"array with duplicates and junk", []any{"fr", "FR", "xx", 3, nil, "usa", " jp"}, []string{"FR", "JP"}},
+		{"array with duplicates and junk", []any{"fr", "FR", "xx", 3.0, nil, "usa", " jp"}, []string{"FR", "JP", InvalidCode}},
+		{"array with blank entries", []any{"US", "", " "}, []string{"US"}},
+		{"array entry with a comma", []any{"US,DE"}, []string{InvalidCode}},
+		{"nested array", []any{[]any{"CN"}}, []string{InvalidCode}},
+		{"empty array", []any{}, []string{}},
 		{"string slice", []string{"CA", "ca"}, []string{"CA"}},
+		{"string slice with invalid", []string{"CA", "CHN"}, []string{"CA", InvalidCode}},
 		{"comma-separated", "us, de,FR", []string{"DE", "FR", "US"}},
 		{"comma-separated with empties", ",us,,", []string{"US"}},
+		{"comma-separated with empty middle", "US,,DE", []string{"DE", "US"}},
+		{"comma-separated with trailing blank", "US, ", []string{"US"}},
+		{"comma-separated with invalid", "US,China", []string{"US", InvalidCode}},
 		{"single", "in", []string{"IN"}},
+		{"single invalid", "CHN", []string{InvalidCode}},
+		{"reserved codes", "UK,EU", []string{InvalidCode}},
 		{"empty string", "", []string{}},
+		{"blank string", "  ", []string{}},
 		{"missing", nil, []string{}},
-		{"number", 840.0, []string{}},
-		{"object", map[string]any{"a": "US"}, []string{}},
-		{"all invalid", []any{"XX", "EU"}, []string{}},
+		{"number", 840.0, []string{InvalidCode}},
+		{"bool", true, []string{InvalidCode}},
+		{"object", map[string]any{"a": "US"}, []string{InvalidCode}},
+		{"all invalid", []any{"XX", "EU"}, []string{InvalidCode}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,7 +130,7 @@ func TestSubjectFromClaimsTypes(t *testing.T) {
 		"sub": "s", "country": 840.0, "entity": []any{"x"}, "entity_id": 12.0,
 		"entity_hq": true, "parent_hq": "usa", "exp": 1.0, "nbf": 1.0, "iat": 1.0,
 	}
-	got, err := subjectFromClaims(claims, DefaultClaimNames())
+	got, err := subjectFromClaims(claims, DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +178,85 @@ func TestNormalizeHQ(t *testing.T) {
 		if got := normalizeHQ(tt.in); got != tt.want {
 			t.Errorf("normalizeHQ(%#v) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestSubjectFromClaimsFlags: employee and security_attested count only as
+// the JSON boolean true, and security_attested only when trusted.
+func TestSubjectFromClaimsFlags(t *testing.T) {
+	trusted := DefaultConfig()
+	trusted.TrustedClaims = []string{TrustSecurityAttested}
+	tests := []struct {
+		name string
+		in   any // nil: claim absent
+		want bool
+	}{
+		{"true", true, true},
+		{"false", false, false},
+		{"absent", nil, false},
+		{"string true", "true", false},
+		{"number 1", 1.0, false},
+		{"array", []any{true}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			claims := map[string]any{"sub": "s"}
+			if tt.in != nil {
+				claims["employee"] = tt.in
+				claims["security_attested"] = tt.in
+			}
+			got, err := subjectFromClaims(claims, trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := got.Employee, tt.want; got != want {
+				t.Errorf("Employee = %v, want %v", got, want)
+			}
+			if got, want := got.Entity.SecurityAttested, tt.want; got != want {
+				t.Errorf("Entity.SecurityAttested = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestSubjectFromClaimsTrust: veu and security_attested are taken from a
+// token only when Config.TrustedClaims lists them; the raw claims stay in
+// Subject.Claims either way.
+func TestSubjectFromClaimsTrust(t *testing.T) {
+	claims := map[string]any{"sub": "s", "veu": "UVEU", "security_attested": true, "employee": true}
+	tests := []struct {
+		name     string
+		trusted  []string
+		veu      string
+		attested bool
+	}{
+		{"none trusted", nil, "", false},
+		{"empty list", []string{}, "", false},
+		{"veu only", []string{TrustVEU}, VEUUniversal, false},
+		{"security_attested only", []string{TrustSecurityAttested}, "", true},
+		{"both", []string{TrustSecurityAttested, TrustVEU}, VEUUniversal, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.TrustedClaims = tt.trusted
+			got, err := subjectFromClaims(claims, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := got.Entity.VEU, tt.veu; got != want {
+				t.Errorf("Entity.VEU = %q, want %q", got, want)
+			}
+			if got, want := got.Entity.SecurityAttested, tt.attested; got != want {
+				t.Errorf("Entity.SecurityAttested = %v, want %v", got, want)
+			}
+			// employee is not an entity status and needs no trust.
+			if !got.Employee {
+				t.Errorf("Employee = false, want true")
+			}
+			if got.Claims["veu"] != "UVEU" || got.Claims["security_attested"] != true {
+				t.Errorf("Claims = %v, want the raw veu and security_attested", got.Claims)
+			}
+		})
 	}
 }

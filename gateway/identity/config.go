@@ -55,6 +55,15 @@ var (
 	ErrNegativeDuration    = errors.New("duration must not be negative")
 	ErrNoIssuers           = errors.New("at least one issuer is required")
 	ErrDuplicateClaimNames = errors.New("claim name is mapped to more than one field")
+	ErrTrustedClaimUnknown = errors.New("claim cannot be trusted (use veu or security_attested)")
+	ErrDuplicateTrust      = errors.New("trusted claim is listed more than once")
+)
+
+// Entity-status claims Config.TrustedClaims may list. Each names a field of
+// ClaimNames (its yaml key), not the claim name a token carries it under.
+const (
+	TrustVEU              = "veu"
+	TrustSecurityAttested = "security_attested"
 )
 
 // Config configures token verification. It is embedded in the gateway's
@@ -67,6 +76,18 @@ type Config struct {
 	Leeway time.Duration `yaml:"leeway"`
 	// Claims names the token claims that fill the policy.Subject.
 	Claims ClaimNames `yaml:"claims"`
+	// TrustedClaims lists the entity-status claims taken from tokens:
+	// TrustVEU ("veu") fills Entity.VEU and TrustSecurityAttested
+	// ("security_attested") fills Entity.SecurityAttested. A claim not
+	// listed is ignored, leaving the field "" or false, however the token
+	// sets it. These claims grant export authorisations (a validated end
+	// user, a secured destination), so by default the policy relies on the
+	// operator's own registries (the licences, veu and attestations data)
+	// and a token cannot grant itself a status. List a claim only when every
+	// configured issuer asserts it with the operator's authority. Ignored
+	// claims still appear, raw, in Subject.Claims; policies must not read
+	// them there.
+	TrustedClaims []string `yaml:"trusted_claims"`
 }
 
 // IssuerConfig is one trusted issuer and the keys its tokens are signed with.
@@ -94,27 +115,39 @@ type IssuerConfig struct {
 // ClaimNames maps token claim names to Subject fields. An empty name means the
 // default, which is the yaml key itself (for example Country → "country").
 type ClaimNames struct {
-	Subject     string `yaml:"sub"`
-	Country     string `yaml:"country"`
-	Entity      string `yaml:"entity"`
-	EntityID    string `yaml:"entity_id"`
-	EntityHQ    string `yaml:"entity_hq"`
-	ParentHQ    string `yaml:"parent_hq"`
-	Nationality string `yaml:"nationality"`
-	VEU         string `yaml:"veu"`
+	Subject  string `yaml:"sub"`
+	Country  string `yaml:"country"`
+	Entity   string `yaml:"entity"`
+	EntityID string `yaml:"entity_id"`
+	EntityHQ string `yaml:"entity_hq"`
+	ParentHQ string `yaml:"parent_hq"`
+	// Nationality and PermanentResidence are JSON arrays of ISO codes or
+	// one comma-separated string (see NormalizeNationality).
+	Nationality        string `yaml:"nationality"`
+	PermanentResidence string `yaml:"permanent_residence"`
+	// Employee is the JSON boolean true when the requester is a permanent
+	// regular employee of the entity.
+	Employee string `yaml:"employee"`
+	// VEU ("uveu" or "nveu") and SecurityAttested (the JSON boolean true)
+	// are read only when Config.TrustedClaims lists them.
+	VEU              string `yaml:"veu"`
+	SecurityAttested string `yaml:"security_attested"`
 }
 
 // DefaultClaimNames returns the claim names used when none are configured.
 func DefaultClaimNames() ClaimNames {
 	return ClaimNames{
-		Subject:     "sub",
-		Country:     "country",
-		Entity:      "entity",
-		EntityID:    "entity_id",
-		EntityHQ:    "entity_hq",
-		ParentHQ:    "parent_hq",
-		Nationality: "nationality",
-		VEU:         "veu",
+		Subject:            "sub",
+		Country:            "country",
+		Entity:             "entity",
+		EntityID:           "entity_id",
+		EntityHQ:           "entity_hq",
+		ParentHQ:           "parent_hq",
+		Nationality:        "nationality",
+		PermanentResidence: "permanent_residence",
+		Employee:           "employee",
+		VEU:                "veu",
+		SecurityAttested:   "security_attested",
 	}
 }
 
@@ -142,7 +175,10 @@ func (c Config) withDefaults() Config {
 		{&c.Claims.EntityHQ, def.EntityHQ},
 		{&c.Claims.ParentHQ, def.ParentHQ},
 		{&c.Claims.Nationality, def.Nationality},
+		{&c.Claims.PermanentResidence, def.PermanentResidence},
+		{&c.Claims.Employee, def.Employee},
 		{&c.Claims.VEU, def.VEU},
+		{&c.Claims.SecurityAttested, def.SecurityAttested},
 	} {
 		if *f.got == "" {
 			*f.got = f.def
@@ -231,13 +267,26 @@ func (c Config) load() ([]issuerKeys, error) {
 	for _, f := range []struct{ field, name string }{
 		{"sub", c.Claims.Subject}, {"country", c.Claims.Country}, {"entity", c.Claims.Entity},
 		{"entity_id", c.Claims.EntityID}, {"entity_hq", c.Claims.EntityHQ}, {"parent_hq", c.Claims.ParentHQ},
-		{"nationality", c.Claims.Nationality}, {"veu", c.Claims.VEU},
+		{"nationality", c.Claims.Nationality}, {"permanent_residence", c.Claims.PermanentResidence},
+		{"employee", c.Claims.Employee}, {"veu", c.Claims.VEU}, {"security_attested", c.Claims.SecurityAttested},
 	} {
 		if prev, ok := seenClaim[f.name]; ok {
 			add("auth.claims."+f.field, f.name, fmt.Errorf("%w (also auth.claims.%s)", ErrDuplicateClaimNames, prev))
 			continue
 		}
 		seenClaim[f.name] = f.field
+	}
+	seenTrust := map[string]int{}
+	for i, name := range c.TrustedClaims {
+		field := fmt.Sprintf("auth.trusted_claims[%d]", i)
+		switch j, dup := seenTrust[name]; {
+		case name != TrustVEU && name != TrustSecurityAttested:
+			add(field, name, ErrTrustedClaimUnknown)
+		case dup:
+			add(field, name, fmt.Errorf("%w (also auth.trusted_claims[%d])", ErrDuplicateTrust, j))
+		default:
+			seenTrust[name] = i
+		}
 	}
 
 	keys := make([]issuerKeys, len(c.Issuers))
@@ -300,6 +349,12 @@ func (c Config) load() ([]issuerKeys, error) {
 		return nil, &ValidationError{Problems: problems}
 	}
 	return keys, nil
+}
+
+// trusts reports whether c.TrustedClaims lists claim (TrustVEU or
+// TrustSecurityAttested).
+func (c Config) trusts(claim string) bool {
+	return slices.Contains(c.TrustedClaims, claim)
 }
 
 // checkAlgorithm reports whether alg may appear in IssuerConfig.Algorithms.

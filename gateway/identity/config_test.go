@@ -19,10 +19,16 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	want := ClaimNames{
 		Subject: "sub", Country: "country", Entity: "entity", EntityID: "entity_id",
-		EntityHQ: "entity_hq", ParentHQ: "parent_hq", Nationality: "nationality", VEU: "veu",
+		EntityHQ: "entity_hq", ParentHQ: "parent_hq", Nationality: "nationality",
+		PermanentResidence: "permanent_residence", Employee: "employee",
+		VEU: "veu", SecurityAttested: "security_attested",
 	}
 	if got := got.Claims; got != want {
 		t.Errorf("Claims = %+v, want %+v", got, want)
+	}
+	// No entity-status claim is trusted by default.
+	if got := got.TrustedClaims; len(got) != 0 {
+		t.Errorf("TrustedClaims = %q, want none", got)
 	}
 }
 
@@ -44,8 +50,15 @@ func TestWithDefaults(t *testing.T) {
 	if got, want := got.Claims.Country, "ctry"; got != want {
 		t.Errorf("Claims.Country = %q, want %q", got, want)
 	}
-	if got, want := got.Claims.VEU, "veu"; got != want {
-		t.Errorf("Claims.VEU = %q, want %q", got, want)
+	for _, f := range []struct{ name, got, want string }{
+		{"VEU", got.Claims.VEU, "veu"},
+		{"PermanentResidence", got.Claims.PermanentResidence, "permanent_residence"},
+		{"Employee", got.Claims.Employee, "employee"},
+		{"SecurityAttested", got.Claims.SecurityAttested, "security_attested"},
+	} {
+		if f.got != f.want {
+			t.Errorf("Claims.%s = %q, want %q", f.name, f.got, f.want)
+		}
 	}
 	if cfg.Issuers[0].JWKSRefresh != 0 {
 		t.Errorf("withDefaults modified its receiver's issuers")
@@ -68,6 +81,10 @@ auth:
       jwks_refresh: 5m
   claims:
     country: https://idp.example/country
+    permanent_residence: https://idp.example/residence
+    employee: is_employee
+    security_attested: sec_ok
+  trusted_claims: [security_attested, veu]
 `
 	var root struct {
 		Auth Config `yaml:"auth"`
@@ -81,6 +98,10 @@ auth:
 	want := DefaultConfig()
 	want.Leeway = time.Minute
 	want.Claims.Country = "https://idp.example/country"
+	want.Claims.PermanentResidence = "https://idp.example/residence"
+	want.Claims.Employee = "is_employee"
+	want.Claims.SecurityAttested = "sec_ok"
+	want.TrustedClaims = []string{TrustSecurityAttested, TrustVEU}
 	want.Issuers = []IssuerConfig{{
 		Issuer:      "https://idp.example",
 		Audience:    "weightgate",
@@ -123,6 +144,19 @@ func TestValidate(t *testing.T) {
 		{"no issuers", func(c *Config) { c.Issuers = nil }, "auth.issuers", "[]", ErrNoIssuers},
 		{"negative leeway", func(c *Config) { c.Leeway = -time.Second }, "auth.leeway", "-1s", ErrNegativeDuration},
 		{"claim name reused", func(c *Config) { c.Claims.Country = "nationality" }, "auth.claims.nationality", "nationality", ErrDuplicateClaimNames},
+		{"residence claim is nationality", func(c *Config) { c.Claims.PermanentResidence = "nationality" }, "auth.claims.permanent_residence", "nationality", ErrDuplicateClaimNames},
+		{"employee claim is entity", func(c *Config) { c.Claims.Employee = "entity" }, "auth.claims.employee", "entity", ErrDuplicateClaimNames},
+		{"attested claim is veu", func(c *Config) { c.Claims.SecurityAttested = "veu" }, "auth.claims.security_attested", "veu", ErrDuplicateClaimNames},
+		{"unknown trusted claim", func(c *Config) { c.TrustedClaims = []string{TrustVEU, "employee"} }, "auth.trusted_claims[1]", "employee", ErrTrustedClaimUnknown},
+		{"trusted claim in upper case", func(c *Config) { c.TrustedClaims = []string{"VEU"} }, "auth.trusted_claims[0]", "VEU", ErrTrustedClaimUnknown},
+		{"trusted claim name, not field", func(c *Config) {
+			c.Claims.VEU = "https://idp.example/veu"
+			c.TrustedClaims = []string{"https://idp.example/veu"}
+		}, "auth.trusted_claims[0]", "https://idp.example/veu", ErrTrustedClaimUnknown},
+		{"empty trusted claim", func(c *Config) { c.TrustedClaims = []string{""} }, "auth.trusted_claims[0]", "", ErrTrustedClaimUnknown},
+		{"duplicate trusted claim", func(c *Config) {
+			c.TrustedClaims = []string{TrustSecurityAttested, TrustVEU, TrustSecurityAttested}
+		}, "auth.trusted_claims[2]", "security_attested", ErrDuplicateTrust},
 		{"empty issuer", func(c *Config) { c.Issuers[0].Issuer = "" }, "auth.issuers[0].issuer", "", ErrIssuerRequired},
 		{"duplicate issuer", func(c *Config) { c.Issuers = append(c.Issuers, good) }, "auth.issuers[1].issuer", "https://ok.test", ErrDuplicateIssuer},
 		{"empty audience", func(c *Config) { c.Issuers[0].Audience = "" }, "auth.issuers[0].audience", "", ErrAudienceRequired},

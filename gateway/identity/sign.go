@@ -14,8 +14,8 @@ import (
 // DefaultTokenTTL is the lifetime of a token signed with a zero TTL.
 const DefaultTokenTTL = time.Hour
 
-// TokenClaims are the claims Sign puts in a token. Empty string fields and an
-// empty Nationality are omitted from the token.
+// TokenClaims are the claims Sign puts in a token. Empty string fields, empty
+// lists and false booleans are omitted from the token.
 type TokenClaims struct {
 	Issuer   string
 	Audience string
@@ -25,9 +25,15 @@ type TokenClaims struct {
 	EntityID string
 	EntityHQ string
 	ParentHQ string
-	// Nationality is written as a JSON array.
-	Nationality []string
-	VEU         string
+	// Nationality and PermanentResidence are written as JSON arrays.
+	Nationality        []string
+	PermanentResidence []string
+	// Employee and SecurityAttested are written as the JSON boolean true.
+	Employee bool
+	// VEU and SecurityAttested are written whatever the verifier's
+	// Config.TrustedClaims; a verifier that does not trust them ignores them.
+	VEU              string
+	SecurityAttested bool
 	// TTL is the token lifetime; zero means DefaultTokenTTL.
 	TTL time.Duration
 	// IssuedAt is the iat and nbf of the token; zero means now.
@@ -91,8 +97,21 @@ func Sign(key crypto.PrivateKey, kid string, c TokenClaims) (string, error) {
 			claims[name] = v
 		}
 	}
-	if len(c.Nationality) > 0 {
-		claims[names.Nationality] = c.Nationality
+	for name, v := range map[string][]string{
+		names.Nationality:        c.Nationality,
+		names.PermanentResidence: c.PermanentResidence,
+	} {
+		if len(v) > 0 {
+			claims[name] = v
+		}
+	}
+	for name, v := range map[string]bool{
+		names.Employee:         c.Employee,
+		names.SecurityAttested: c.SecurityAttested,
+	} {
+		if v {
+			claims[name] = true
+		}
 	}
 
 	t := jwt.NewWithClaims(jwt.GetSigningMethod(alg), claims)

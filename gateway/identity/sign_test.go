@@ -15,7 +15,9 @@ import (
 )
 
 func TestSignVerifyRoundTrip(t *testing.T) {
-	v := MustNewVerifier(t, testConfig())
+	cfg := testConfig()
+	cfg.TrustedClaims = []string{TrustVEU, TrustSecurityAttested}
+	v := MustNewVerifier(t, cfg)
 	tests := []struct {
 		keyFile, kid, wantAlg string
 	}{
@@ -26,18 +28,21 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.wantAlg, func(t *testing.T) {
 			raw, err := Sign(MustLoadPrivateKey(t, tt.keyFile), tt.kid, TokenClaims{
-				Issuer:      testIssuer,
-				Audience:    testAudience,
-				Subject:     "carol",
-				Country:     "nl",
-				Entity:      "Example BV",
-				EntityID:    "NL-1",
-				EntityHQ:    "NL",
-				ParentHQ:    "us",
-				Nationality: []string{"NL", "be", "zz"},
-				VEU:         "NVEU",
-				TTL:         10 * time.Minute,
-				IssuedAt:    testNow,
+				Issuer:             testIssuer,
+				Audience:           testAudience,
+				Subject:            "carol",
+				Country:            "nl",
+				Entity:             "Example BV",
+				EntityID:           "NL-1",
+				EntityHQ:           "NL",
+				ParentHQ:           "us",
+				Nationality:        []string{"NL", "be", "zz"},
+				PermanentResidence: []string{"de"},
+				Employee:           true,
+				VEU:                "NVEU",
+				SecurityAttested:   true,
+				TTL:                10 * time.Minute,
+				IssuedAt:           testNow,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -59,6 +64,13 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if jti, _ := c["jti"].(string); len(jti) != 32 {
 				t.Errorf("jti = %q, want 32 hex digits", jti)
 			}
+			// Written as given, in the JSON types the verifier expects.
+			if got, want := c["permanent_residence"], []any{"de"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("permanent_residence = %#v, want %#v", got, want)
+			}
+			if c["employee"] != true || c["security_attested"] != true {
+				t.Errorf("employee = %#v, security_attested = %#v, want both true", c["employee"], c["security_attested"])
+			}
 
 			got, err := v.Verify(context.Background(), raw)
 			if err != nil {
@@ -66,10 +78,14 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			}
 			got.Claims = nil
 			want := policy.Subject{
-				ID:          "carol",
-				Country:     "NL",
-				Nationality: []string{"BE", "NL"},
-				Entity:      policy.Entity{Name: "Example BV", ID: "NL-1", HQ: "NL", ParentHQ: "US", VEU: "nveu"},
+				ID:                 "carol",
+				Country:            "NL",
+				Nationality:        []string{"BE", "NL", InvalidCode},
+				PermanentResidence: []string{"DE"},
+				Employee:           true,
+				Entity: policy.Entity{
+					Name: "Example BV", ID: "NL-1", HQ: "NL", ParentHQ: "US", VEU: "nveu", SecurityAttested: true,
+				},
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Subject = %+v, want %+v", got, want)
@@ -97,7 +113,7 @@ func TestSignDefaults(t *testing.T) {
 	if exp == nil || exp.Sub(iat.Time) != DefaultTokenTTL {
 		t.Errorf("exp - iat = %v, want %v", exp.Sub(iat.Time), DefaultTokenTTL)
 	}
-	for _, k := range []string{"country", "entity", "nationality", "veu", "kid"} {
+	for _, k := range []string{"country", "entity", "nationality", "permanent_residence", "employee", "veu", "security_attested", "kid"} {
 		if _, ok := c[k]; ok {
 			t.Errorf("claim %q present though empty", k)
 		}
@@ -111,9 +127,14 @@ func TestSignRemappedNames(t *testing.T) {
 	cfg := testConfig()
 	cfg.Claims.Subject = "email"
 	cfg.Claims.Country = "https://idp.example/country"
+	cfg.Claims.PermanentResidence = "residence"
+	cfg.Claims.Employee = "staff"
+	cfg.Claims.SecurityAttested = "secured"
+	cfg.TrustedClaims = []string{TrustSecurityAttested}
 	v := MustNewVerifier(t, cfg)
 	raw, err := Sign(MustLoadPrivateKey(t, "dev-ed25519.pem"), "", TokenClaims{
 		Issuer: testIssuer, Audience: testAudience, Subject: "dan@example.org", Country: "ch",
+		PermanentResidence: []string{"li"}, Employee: true, SecurityAttested: true,
 		IssuedAt: testNow, Names: cfg.Claims,
 	})
 	if err != nil {
@@ -125,6 +146,14 @@ func TestSignRemappedNames(t *testing.T) {
 	}
 	if got.ID != "dan@example.org" || got.Country != "CH" {
 		t.Errorf("Subject = %+v, want ID dan@example.org and Country CH", got)
+	}
+	if !reflect.DeepEqual(got.PermanentResidence, []string{"LI"}) || !got.Employee || !got.Entity.SecurityAttested {
+		t.Errorf("Subject = %+v, want residence LI, employee and security attested", got)
+	}
+	for _, k := range []string{"residence", "staff", "secured"} {
+		if _, ok := got.Claims[k]; !ok {
+			t.Errorf("claim %q missing from the token", k)
+		}
 	}
 }
 

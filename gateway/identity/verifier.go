@@ -7,10 +7,13 @@
 // and maps the remaining claims into a policy.Subject. Every failure is an
 // *Error with Code "invalid_token" and a stable Reason.
 //
-// The Subject's normalised fields (ID, Country, Nationality, Entity) are what
-// policies should use. Subject.Claims carries every verified claim as decoded
-// JSON, under its original name and unnormalised, except the time claims
-// exp, nbf and iat; it never contains the token itself.
+// The Subject's normalised fields (ID, Country, Nationality,
+// PermanentResidence, Employee, Entity) are what policies should use. The
+// entity statuses Entity.VEU and Entity.SecurityAttested are taken from a
+// token only when Config.TrustedClaims lists them. Subject.Claims carries
+// every verified claim as decoded JSON, under its original name and
+// unnormalised, trusted or not, except the time claims exp, nbf and iat; it
+// never contains the token itself.
 //
 // The package also signs tokens (Sign) for the `weightgate token` command and
 // loads PEM keys.
@@ -222,7 +225,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 	if err != nil {
 		return policy.Subject{}, classify(err, claims)
 	}
-	return subjectFromClaims(claims, v.cfg.Claims)
+	return subjectFromClaims(claims, v.cfg)
 }
 
 // errUnknownKey is returned by issuer.keyfunc when no key can be found.

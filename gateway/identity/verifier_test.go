@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"reflect"
 	"strings"
@@ -159,17 +160,22 @@ func TestVerifyAlgorithms(t *testing.T) {
 }
 
 func TestVerifySubject(t *testing.T) {
-	v := MustNewVerifier(t, testConfig())
+	cfg := testConfig()
+	cfg.TrustedClaims = []string{TrustVEU, TrustSecurityAttested}
+	v := MustNewVerifier(t, cfg)
 	c := baseClaims()
 	c["aud"] = []string{"other", testAudience}
 	c["jti"] = "j-1"
 	c["country"] = "de"
 	c["nationality"] = []any{"fr", "DE", "fr", "xx"}
+	c["permanent_residence"] = "ch, de"
+	c["employee"] = true
 	c["entity"] = "Example GmbH"
 	c["entity_id"] = "E-17"
 	c["entity_hq"] = "de"
 	c["parent_hq"] = "US"
 	c["veu"] = "UVEU"
+	c["security_attested"] = true
 	c["groups"] = []string{"researchers"}
 	raw := MustSignRaw(t, jwt.SigningMethodEdDSA, MustLoadPrivateKey(t, "dev-ed25519.pem"), "", c)
 
@@ -178,27 +184,33 @@ func TestVerifySubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := policy.Subject{
-		Anonymous:   false,
-		ID:          "alice",
-		Country:     "DE",
-		Nationality: []string{"DE", "FR"},
+		Anonymous:          false,
+		ID:                 "alice",
+		Country:            "DE",
+		Nationality:        []string{"DE", "FR", InvalidCode},
+		PermanentResidence: []string{"CH", "DE"},
+		Employee:           true,
 		Entity: policy.Entity{
 			Name: "Example GmbH", ID: "E-17", HQ: "DE", ParentHQ: "US", VEU: "uveu",
+			SecurityAttested: true,
 		},
 		// Everything but exp, nbf and iat, as decoded from JSON.
 		Claims: map[string]any{
-			"iss":         testIssuer,
-			"aud":         []any{"other", testAudience},
-			"sub":         "alice",
-			"jti":         "j-1",
-			"country":     "de",
-			"nationality": []any{"fr", "DE", "fr", "xx"},
-			"entity":      "Example GmbH",
-			"entity_id":   "E-17",
-			"entity_hq":   "de",
-			"parent_hq":   "US",
-			"veu":         "UVEU",
-			"groups":      []any{"researchers"},
+			"iss":                 testIssuer,
+			"aud":                 []any{"other", testAudience},
+			"sub":                 "alice",
+			"jti":                 "j-1",
+			"country":             "de",
+			"nationality":         []any{"fr", "DE", "fr", "xx"},
+			"permanent_residence": "ch, de",
+			"employee":            true,
+			"entity":              "Example GmbH",
+			"entity_id":           "E-17",
+			"entity_hq":           "de",
+			"parent_hq":           "US",
+			"veu":                 "UVEU",
+			"security_attested":   true,
+			"groups":              []any{"researchers"},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -214,9 +226,10 @@ func TestVerifyMinimalSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := policy.Subject{
-		ID:          "alice",
-		Nationality: []string{},
-		Claims:      map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "alice"},
+		ID:                 "alice",
+		Nationality:        []string{},
+		PermanentResidence: []string{},
+		Claims:             map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "alice"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Subject = %#v, want %#v", got, want)
@@ -226,8 +239,10 @@ func TestVerifyMinimalSubject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"nationality":[]`) {
-		t.Errorf("JSON = %s, want nationality []", b)
+	for _, k := range []string{`"nationality":[]`, `"permanent_residence":[]`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("JSON = %s, want %s", b, k)
+		}
 	}
 }
 
@@ -238,8 +253,13 @@ func TestVerifyClaimRemapping(t *testing.T) {
 		Country:     "https://idp.example/country",
 		Nationality: "https://idp.example/citizenship",
 		Entity:      "org",
-		// The rest keep their defaults.
+		// Custom names for the flags; the rest keep their defaults.
+		PermanentResidence: "https://idp.example/residence",
+		Employee:           "https://idp.example/permanent_staff",
+		VEU:                "https://idp.example/veu",
+		SecurityAttested:   "https://idp.example/secured",
 	}
+	cfg.TrustedClaims = []string{TrustVEU, TrustSecurityAttested}
 	v := MustNewVerifier(t, cfg)
 
 	c := baseClaims()
@@ -249,6 +269,13 @@ func TestVerifyClaimRemapping(t *testing.T) {
 	c["https://idp.example/citizenship"] = "kr, jp"
 	c["org"] = "Example KK"
 	c["country"] = "US" // no longer the country claim
+	c["https://idp.example/residence"] = []any{"us"}
+	c["https://idp.example/permanent_staff"] = true
+	c["https://idp.example/veu"] = "nveu"
+	c["https://idp.example/secured"] = true
+	// No longer the claims of these fields.
+	c["permanent_residence"] = "CN"
+	c["veu"] = "uveu"
 	c["entity_id"] = "K-1"
 	raw := MustSignRaw(t, jwt.SigningMethodEdDSA, MustLoadPrivateKey(t, "dev-ed25519.pem"), "", c)
 
@@ -265,8 +292,31 @@ func TestVerifyClaimRemapping(t *testing.T) {
 	if got, want := got.Nationality, []string{"JP", "KR"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Nationality = %q, want %q", got, want)
 	}
-	if got, want := got.Entity, (policy.Entity{Name: "Example KK", ID: "K-1"}); got != want {
+	if got, want := got.PermanentResidence, []string{"US"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("PermanentResidence = %q, want %q", got, want)
+	}
+	if !got.Employee {
+		t.Errorf("Employee = false, want true")
+	}
+	if got, want := got.Entity, (policy.Entity{Name: "Example KK", ID: "K-1", VEU: "nveu", SecurityAttested: true}); got != want {
 		t.Errorf("Entity = %+v, want %+v", got, want)
+	}
+
+	// Without the flag claims under their remapped names, the default names
+	// count for nothing.
+	c = baseClaims()
+	c["email"] = "bob@example.org"
+	c["permanent_residence"] = "CN"
+	c["employee"] = true
+	c["veu"] = "uveu"
+	c["security_attested"] = true
+	raw = MustSignRaw(t, jwt.SigningMethodEdDSA, MustLoadPrivateKey(t, "dev-ed25519.pem"), "", c)
+	got, err = v.Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.PermanentResidence) != 0 || got.Employee || got.Entity.VEU != "" || got.Entity.SecurityAttested {
+		t.Errorf("Subject = %+v, want no residence, employee, VEU or attestation", got)
 	}
 
 	// A token without the remapped subject claim is rejected even if it has sub.
@@ -274,6 +324,59 @@ func TestVerifyClaimRemapping(t *testing.T) {
 	raw = MustSignRaw(t, jwt.SigningMethodEdDSA, MustLoadPrivateKey(t, "dev-ed25519.pem"), "", c)
 	_, err = v.Verify(context.Background(), raw)
 	assertReason(t, err, ReasonMissingSubject, raw)
+}
+
+// TestVerifyTrustedClaims: a token sets Entity.VEU and
+// Entity.SecurityAttested only for the claims auth.trusted_claims lists.
+func TestVerifyTrustedClaims(t *testing.T) {
+	dev := MustLoadPrivateKey(t, "dev-ed25519.pem")
+	tests := []struct {
+		name     string
+		trusted  []string
+		claims   map[string]any
+		veu      string
+		attested bool
+	}{
+		{"untrusted veu ignored", nil, map[string]any{"veu": "uveu"}, "", false},
+		{"untrusted attestation ignored", nil, map[string]any{"security_attested": true}, "", false},
+		{"veu trusted, attestation not", []string{TrustVEU}, map[string]any{"veu": "uveu", "security_attested": true}, "uveu", false},
+		{"attestation trusted, veu not", []string{TrustSecurityAttested}, map[string]any{"veu": "uveu", "security_attested": true}, "", true},
+		{"both trusted", []string{TrustVEU, TrustSecurityAttested}, map[string]any{"veu": "NVEU", "security_attested": true}, "nveu", true},
+		{"trusted but absent", []string{TrustVEU, TrustSecurityAttested}, nil, "", false},
+		{"trusted but malformed", []string{TrustVEU, TrustSecurityAttested}, map[string]any{"veu": "gold", "security_attested": "yes"}, "", false},
+		{"trusted attestation false", []string{TrustSecurityAttested}, map[string]any{"security_attested": false}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.TrustedClaims = tt.trusted
+			v := MustNewVerifier(t, cfg)
+			c := baseClaims()
+			for k, val := range tt.claims {
+				c[k] = val
+			}
+			got, err := v.Verify(context.Background(), MustSignRaw(t, jwt.SigningMethodEdDSA, dev, "", c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := got.Entity.VEU, tt.veu; got != want {
+				t.Errorf("Entity.VEU = %q, want %q", got, want)
+			}
+			if got, want := got.Entity.SecurityAttested, tt.attested; got != want {
+				t.Errorf("Entity.SecurityAttested = %v, want %v", got, want)
+			}
+		})
+	}
+
+	// An unknown trusted claim is a configuration error, not ignored.
+	cfg := testConfig()
+	cfg.TrustedClaims = []string{"employee"}
+	if v, err := New(context.Background(), cfg, nil); !errors.Is(err, ErrTrustedClaimUnknown) {
+		if err == nil {
+			v.Close()
+		}
+		t.Errorf("New with trusted_claims [employee]: err = %v, want %v", err, ErrTrustedClaimUnknown)
+	}
 }
 
 func TestVerifyLeeway(t *testing.T) {
