@@ -14,9 +14,32 @@ import (
 // encoding/json, it fails on a NaN or infinite number and on claims it cannot
 // represent.
 func inputValue(in *Input) (ast.Value, error) {
-	s, m, o, r := &in.Subject, &in.Model, &in.Object, &in.Request
-	if math.IsNaN(m.TrainingComputeFLOP) || math.IsInf(m.TrainingComputeFLOP, 0) {
-		return nil, fmt.Errorf("input: model.training_compute_flop is %v", m.TrainingComputeFLOP)
+	s, m, o, r, f := &in.Subject, &in.Model, &in.Object, &in.Request, &in.Frontier
+	for _, n := range []struct {
+		name string
+		v    float64
+	}{
+		{"model.training_compute_flop", m.TrainingComputeFLOP},
+		{"model.fine_tune_compute_flop", m.FineTuneComputeFLOP},
+		{"frontier.flop", f.FLOP},
+	} {
+		if math.IsNaN(n.v) || math.IsInf(n.v, 0) {
+			return nil, fmt.Errorf("input: %s is %v", n.name, n.v)
+		}
+	}
+	base := ast.InternedNullTerm
+	if b := m.Base; b != nil {
+		if math.IsNaN(b.TrainingComputeFLOP) || math.IsInf(b.TrainingComputeFLOP, 0) {
+			return nil, fmt.Errorf("input: model.base.training_compute_flop is %v", b.TrainingComputeFLOP)
+		}
+		base = ast.NewTerm(obj(
+			"id", str(b.ID),
+			"found", ast.InternedTerm(b.Found),
+			"classified", ast.InternedTerm(b.Classified),
+			"weights", str(b.Weights),
+			"training_compute_flop", ast.FloatNumberTerm(b.TrainingComputeFLOP),
+			"eccn", str(b.ECCN),
+		))
 	}
 	claims, err := claimsTerm(s.Claims)
 	if err != nil {
@@ -28,12 +51,15 @@ func inputValue(in *Input) (ast.Value, error) {
 			"id", str(s.ID),
 			"country", str(s.Country),
 			"nationality", stringArray(s.Nationality),
+			"permanent_residence", stringArray(s.PermanentResidence),
+			"employee", ast.InternedTerm(s.Employee),
 			"entity", ast.NewTerm(obj(
 				"name", str(s.Entity.Name),
 				"id", str(s.Entity.ID),
 				"hq", str(s.Entity.HQ),
 				"parent_hq", str(s.Entity.ParentHQ),
 				"veu", str(s.Entity.VEU),
+				"security_attested", ast.InternedTerm(s.Entity.SecurityAttested),
 			)),
 			"claims", claims,
 		)),
@@ -44,6 +70,9 @@ func inputValue(in *Input) (ast.Value, error) {
 			"training_compute_flop", ast.FloatNumberTerm(m.TrainingComputeFLOP),
 			"eccn", str(m.ECCN),
 			"revision", str(m.Revision),
+			"base_model", str(m.BaseModel),
+			"fine_tune_compute_flop", ast.FloatNumberTerm(m.FineTuneComputeFLOP),
+			"base", base,
 		)),
 		"object", ast.NewTerm(obj(
 			"path", str(o.Path),
@@ -56,6 +85,11 @@ func inputValue(in *Input) (ast.Value, error) {
 			"range", str(r.Range),
 			"remote_addr", str(r.RemoteAddr),
 			"time", str(r.Time),
+		)),
+		"frontier", ast.NewTerm(obj(
+			"flop", ast.FloatNumberTerm(f.FLOP),
+			"source", str(f.Source),
+			"model", str(f.Model),
 		)),
 	), nil
 }
@@ -70,6 +104,8 @@ func init() {
 		"parent_hq", "veu", "claims", "model", "classified", "weights",
 		"training_compute_flop", "eccn", "revision", "object", "path", "kind", "size",
 		"request", "method", "api", "range", "remote_addr", "time",
+		"permanent_residence", "employee", "security_attested", "base_model",
+		"fine_tune_compute_flop", "base", "found", "frontier", "flop", "source",
 	} {
 		keyTerms[k] = ast.StringTerm(k)
 	}

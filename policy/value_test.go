@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -19,8 +20,8 @@ func TestInputValue_MatchesJSON(t *testing.T) {
 		{"anonymous", Input{Subject: Subject{Anonymous: true}, Object: Object{Path: "a/b", Kind: KindOther, Size: 12}}},
 		{"full", Input{
 			Subject: Subject{
-				ID: "alice", Country: "GB", Nationality: []string{"GB", "IE"},
-				Entity: Entity{Name: "Acme", ID: "acme", HQ: "US", ParentHQ: "JP", VEU: "uveu"},
+				ID: "alice", Country: "GB", Nationality: []string{"GB", "IE"}, PermanentResidence: []string{"US"}, Employee: true,
+				Entity: Entity{Name: "Acme", ID: "acme", HQ: "US", ParentHQ: "JP", VEU: "uveu", SecurityAttested: true},
 				Claims: map[string]any{
 					"sub": "alice", "exp": 1.7e9, "n": json.Number("12"), "ok": true, "none": nil,
 					"groups": []any{"a", 1.5, map[string]any{"x": []any{}}},
@@ -29,12 +30,16 @@ func TestInputValue_MatchesJSON(t *testing.T) {
 			Model: Model{
 				ID: "lab/m", Classified: true, Weights: "closed",
 				TrainingComputeFLOP: 3e26, ECCN: "4E091", Revision: "abc",
+				BaseModel: "lab/base", FineTuneComputeFLOP: 2.5e25,
+				Base: &BaseModel{ID: "lab/base", Found: true, Classified: true, Weights: "open", TrainingComputeFLOP: 1e26, ECCN: "EAR99"},
 			},
+			Frontier: Frontier{FLOP: 2e26, Source: FrontierCatalog, Model: "lab/open"},
 			Object:  Object{Path: "m.safetensors", Kind: KindWeights, Size: 1 << 40},
 			Request: Request{Method: "GET", API: "resolve", Range: "bytes=0-9", RemoteAddr: "[::1]:1", Time: "2026-01-02T03:04:05Z"},
 		}},
 		{"empty slices", Input{Subject: Subject{Nationality: []string{}, Claims: map[string]any{}}, Model: Model{TrainingComputeFLOP: 9.99e25}}},
 		{"small float", Input{Model: Model{TrainingComputeFLOP: 1.25e-3}}},
+		{"base not found", Input{Model: Model{BaseModel: "a/b", Base: &BaseModel{ID: "a/b"}}, Frontier: Frontier{Source: FrontierNone}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,5 +63,23 @@ func TestInputValue_MatchesJSON(t *testing.T) {
 				t.Errorf("inputValue =\n%v\nwant\n%v", got, want)
 			}
 		})
+	}
+}
+
+// Every number of the input is refused when encoding/json would refuse it.
+func TestInputValue_RejectsNonFinite(t *testing.T) {
+	inf := math.Inf(1)
+	for name, in := range map[string]Input{
+		"training":  {Model: Model{TrainingComputeFLOP: math.NaN()}},
+		"fine-tune": {Model: Model{FineTuneComputeFLOP: inf}},
+		"base":      {Model: Model{Base: &BaseModel{TrainingComputeFLOP: -inf}}},
+		"frontier":  {Frontier: Frontier{FLOP: math.NaN()}},
+	} {
+		if _, err := inputValue(&in); err == nil {
+			t.Errorf("%s: inputValue accepted a non-finite number", name)
+		}
+		if _, err := json.Marshal(in); err == nil {
+			t.Errorf("%s: encoding/json accepted it; the two must agree", name)
+		}
 	}
 }
