@@ -633,7 +633,16 @@ test_errors if to_number("nope")
 		t.Fatal(err)
 	}
 	got := map[string]string{}
+	lib := 0
 	for _, r := range results {
+		// The library's own tests run with every bundle: the bundle relies
+		// on it. They pass whatever the bundle.
+		if strings.HasPrefix(r.Name, "data.weightgate.lib_test.") {
+			if lib++; !r.Pass() {
+				t.Errorf("library test %s", r)
+			}
+			continue
+		}
 		switch {
 		case r.Pass():
 			got[r.Name] = "pass"
@@ -648,8 +657,8 @@ test_errors if to_number("nope")
 		"data.weightgate_test.test_fails":  "fail",
 		"data.weightgate_test.test_errors": "error",
 	}
-	if len(got) != len(want) {
-		t.Errorf("results = %v, want %v", got, want)
+	if len(got) != len(want) || lib == 0 {
+		t.Errorf("results = %v and %d library tests, want %v and the library's", got, lib, want)
 	}
 	for name, w := range want {
 		if g := got[name]; g != w {

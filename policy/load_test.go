@@ -3,6 +3,7 @@ package policy
 import (
 	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -10,30 +11,50 @@ import (
 	defaultbundle "github.com/weightgate/weightgate/rego"
 )
 
-// The default bundle and the example extensions, tests included, compile in
-// OPA's strict mode (no unused variables, imports or shadowed names).
-func TestDefaultBundle_CompilesStrict(t *testing.T) {
-	l, err := load([]source{
-		libSource(true),
-		{label: "bundle", name: "rego", fsys: mustBundle(t, defaultbundle.DefaultBundle), tests: true},
-		{label: "extension[0]", name: "employees_only", fsys: os.DirFS("../rego/examples/employees_only"), extension: true, tests: true},
-	})
-	if err != nil {
-		t.Fatal(err)
+// Every built-in bundle, and the default bundle with each example extension,
+// tests included, compile in OPA's strict mode (no unused variables, imports
+// or shadowed names).
+func TestBundles_CompileStrict(t *testing.T) {
+	type run struct {
+		name string
+		srcs []source
 	}
-	modules := map[string]*ast.Module{}
-	for k, m := range l.modules {
-		modules[k] = m
+	var runs []run
+	for _, name := range defaultbundle.Bundles() {
+		runs = append(runs, run{name, []source{libSource(true), {label: "bundle", name: name, fsys: mustBundle(t, name), tests: true}}})
 	}
-	for k, m := range l.tests {
-		modules[k] = m
+	examples, err := filepath.Glob("../rego/examples/*")
+	if err != nil || len(examples) < 2 {
+		t.Fatalf("examples: %v, %v", examples, err)
 	}
-	if got, want := len(l.tests), 2; got != want {
-		t.Errorf("loaded %d test modules, want %d", got, want)
+	for _, dir := range examples {
+		runs = append(runs, run{dir, []source{
+			libSource(false),
+			{label: "bundle", name: "default", fsys: mustBundle(t, defaultbundle.DefaultBundle)},
+			{label: "extension[0]", name: dir, fsys: os.DirFS(dir), extension: true, tests: true},
+		}})
 	}
-	c := ast.NewCompiler().WithStrict(true).WithEnablePrintStatements(true)
-	if c.Compile(modules); c.Failed() {
-		t.Fatal(c.Errors)
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			l, err := load(r.srcs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			modules := map[string]*ast.Module{}
+			for k, m := range l.modules {
+				modules[k] = m
+			}
+			for k, m := range l.tests {
+				modules[k] = m
+			}
+			if len(l.tests) == 0 {
+				t.Error("loaded no test modules")
+			}
+			c := ast.NewCompiler().WithStrict(true).WithEnablePrintStatements(true)
+			if c.Compile(modules); c.Failed() {
+				t.Fatal(c.Errors)
+			}
+		})
 	}
 }
 

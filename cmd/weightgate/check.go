@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -21,26 +22,42 @@ type checkResult struct {
 	Input      policy.Input    `json:"input"`
 }
 
+// subjectFlags are check's flags describing a requester without a token.
+type subjectFlags struct {
+	sub, country, entity, entityID, hq, parentHQ string
+	nationality, residence, veu                  string
+	employee, attested                           bool
+}
+
+func (f *subjectFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.country, "country", "", "requester's location, ISO 3166-1 alpha-2")
+	fs.StringVar(&f.entity, "entity", "", "entity name")
+	fs.StringVar(&f.entityID, "entity-id", "", "entity id (matched against the policy registries: licences, veu, attestations)")
+	fs.StringVar(&f.hq, "entity-hq", "", "entity headquarters, ISO code")
+	fs.StringVar(&f.parentHQ, "parent-hq", "", "ultimate parent's headquarters, ISO code")
+	fs.StringVar(&f.nationality, "nationality", "", "comma-separated ISO codes of the requester's nationalities (deemed exports)")
+	fs.StringVar(&f.residence, "permanent-residence", "", "comma-separated ISO codes of the requester's permanent residences")
+	fs.BoolVar(&f.employee, "employee", false, "the requester is a permanent regular employee of the entity")
+	fs.StringVar(&f.veu, "veu", "", "the entity's Data Center VEU status, uveu or nveu, as a trusted claim")
+	fs.BoolVar(&f.attested, "attested", false, "the entity's weights-security posture is attested, as a trusted claim")
+	fs.StringVar(&f.sub, "sub", "what-if", "subject id to put in the input")
+}
+
 func (m *Main) check(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("check", "--config FILE --model ORG/NAME [--file PATH] (--token JWT | --anonymous | --country CC [flags])")
+	fs := m.newFlagSet("check", "--config FILE --model ORG/NAME [--file PATH] [--time RFC3339] (--token JWT | --anonymous | --country CC [flags])")
 	configPath := fs.String("config", "", "configuration file")
 	model := fs.String("model", "", "model id, ORG/NAME")
 	file := fs.String("file", "", "file of the model to decide for (default: its weights, as a file of kind \"weights\")")
+	at := fs.String("time", "", "decide as at this RFC 3339 time (default now): licence dates and the regime in effect follow it")
 	token := fs.String("token", "", "decide for the holder of this token (verified as the gateway would)")
 	anonymous := fs.Bool("anonymous", false, "decide for a requester without a token")
-	country := fs.String("country", "", "requester's location, ISO 3166-1 alpha-2")
-	entity := fs.String("entity", "", "entity name")
-	entityID := fs.String("entity-id", "", "entity id")
-	entityHQ := fs.String("entity-hq", "", "entity headquarters, ISO code")
-	parentHQ := fs.String("parent-hq", "", "ultimate parent's headquarters, ISO code")
-	nationality := fs.String("nationality", "", "comma-separated ISO codes")
-	veu := fs.String("veu", "", "uveu or nveu")
-	sub := fs.String("sub", "what-if", "subject id to put in the input")
+	var sf subjectFlags
+	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	modes := 0
-	for _, set := range []bool{*token != "", *anonymous, *country != ""} {
+	for _, set := range []bool{*token != "", *anonymous, sf.country != ""} {
 		if set {
 			modes++
 		}
@@ -48,6 +65,14 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	if *configPath == "" || *model == "" || modes != 1 {
 		fs.Usage()
 		return errors.New("check: --config, --model and exactly one of --token, --anonymous or --country are required")
+	}
+	when := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("check: --time %q is not an RFC 3339 time", *at)
+		}
+		when = t
 	}
 	cfg, err := ReadConfigFile(*configPath)
 	if err != nil {
@@ -72,13 +97,12 @@ func (m *Main) check(ctx context.Context, args []string) error {
 			return fmt.Errorf("check: %w", err)
 		}
 	default:
-		subject, err = flagSubject(*sub, *country, *entity, *entityID, *entityHQ, *parentHQ, *nationality, *veu)
-		if err != nil {
+		if subject, err = sf.subject(); err != nil {
 			return err
 		}
 	}
 
-	res, err := decide(ctx, c, logger, subject, *model, *file)
+	res, err := decide(ctx, c, logger, subject, *model, *file, when)
 	if err != nil {
 		return err
 	}
@@ -96,11 +120,11 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	return nil
 }
 
-// flagSubject builds a subject from check's flags. Unlike a token, whose bad
+// subject builds a subject from check's flags. Unlike a token, whose bad
 // codes count as unknown, a mistyped flag is an error: a what-if on a typo
 // would answer a question nobody asked.
-func flagSubject(id, country, entity, entityID, hq, parentHQ, nationality, veu string) (policy.Subject, error) {
-	s := policy.Subject{ID: id, Entity: policy.Entity{Name: entity, ID: entityID}}
+func (f *subjectFlags) subject() (policy.Subject, error) {
+	s := policy.Subject{ID: f.sub, Employee: f.employee, Entity: policy.Entity{Name: f.entity, ID: f.entityID, SecurityAttested: f.attested}}
 	var errs []error
 	code := func(flag, v string) string {
 		if v == "" {
@@ -112,25 +136,31 @@ func flagSubject(id, country, entity, entityID, hq, parentHQ, nationality, veu s
 		}
 		return c
 	}
-	s.Country = code("country", country)
-	s.Entity.HQ = code("entity-hq", hq)
-	s.Entity.ParentHQ = code("parent-hq", parentHQ)
-	if nationality != "" {
-		for _, n := range strings.Split(nationality, ",") {
-			s.Nationality = append(s.Nationality, code("nationality", strings.TrimSpace(n)))
+	codes := func(flag, v string) []string {
+		var out []string
+		for n := range strings.SplitSeq(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				out = append(out, code(flag, n))
+			}
 		}
+		return out
 	}
-	switch veu {
+	s.Country = code("country", f.country)
+	s.Entity.HQ = code("entity-hq", f.hq)
+	s.Entity.ParentHQ = code("parent-hq", f.parentHQ)
+	s.Nationality = codes("nationality", f.nationality)
+	s.PermanentResidence = codes("permanent-residence", f.residence)
+	switch f.veu {
 	case "", "uveu", "nveu":
-		s.Entity.VEU = veu
+		s.Entity.VEU = f.veu
 	default:
-		errs = append(errs, fmt.Errorf("check: --veu must be uveu or nveu, got %q", veu))
+		errs = append(errs, fmt.Errorf("check: --veu must be uveu or nveu, got %q", f.veu))
 	}
 	return s, errors.Join(errs...)
 }
 
 // decide evaluates the policy as the gateway would for a download of file.
-func decide(ctx context.Context, c *components, logger *slog.Logger, subject policy.Subject, id, file string) (checkResult, error) {
+func decide(ctx context.Context, c *components, logger *slog.Logger, subject policy.Subject, id, file string, at time.Time) (checkResult, error) {
 	m, err := c.catalog.Model(ctx, id)
 	if errors.Is(err, gateway.ErrModelNotFound) {
 		return checkResult{}, fmt.Errorf("check: model %s not found in storage", id)
@@ -146,9 +176,8 @@ func decide(ctx context.Context, c *components, logger *slog.Logger, subject pol
 		obj.Size = f.Size
 		res.FileExists = &ok
 	}
-	res.Input = policy.Input{
-		Subject: subject, Model: m.PolicyModel(), Object: obj,
-		Request: policy.Request{Method: "GET", API: "check", Time: time.Now().UTC().Format(time.RFC3339)},
+	if res.Input, err = whatIfInput(ctx, c, subject, m, obj, "check", at); err != nil {
+		return checkResult{}, fmt.Errorf("check: %w", err)
 	}
 	d, err := c.engine.Decide(ctx, res.Input)
 	if err != nil {
@@ -156,4 +185,16 @@ func decide(ctx context.Context, c *components, logger *slog.Logger, subject pol
 	}
 	res.Decision = d
 	return res, nil
+}
+
+// whatIfInput is the policy input for a what-if (check, matrix): subject
+// asking for obj of model m at time at, as the gateway would build it for a
+// GET through api: with the fine-tune's base model and the open-weight
+// frontier from the catalog.
+func whatIfInput(ctx context.Context, c *components, subject policy.Subject, m *gateway.Model, obj policy.Object, api string, at time.Time) (policy.Input, error) {
+	in := policy.Input{
+		Subject: subject, Model: m.PolicyModel(), Object: obj,
+		Request: policy.Request{Method: "GET", API: api, Time: at.UTC().Format(time.RFC3339)},
+	}
+	return in, c.catalog.PolicyFacts(ctx, &in, m)
 }

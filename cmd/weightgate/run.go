@@ -27,6 +27,12 @@ Usage:
   weightgate serve  --config FILE            run the gateway
   weightgate check  --config FILE --model ORG/NAME [...]
                                              what-if: print the policy decision, download nothing
+  weightgate matrix --config FILE --model ORG/NAME [--format table|csv|html] [--time T]
+                                             what-if: the decision for every country x requester profile
+  weightgate replay --audit FILE|DIR... --policy BUNDLE [--format text|json]
+                                             what-if: the recorded decisions a proposed bundle would change
+  weightgate policy test [DIR|NAME] [--coverage] [--min-coverage N] [-v]
+                                             run a bundle's Rego tests and report their coverage
   weightgate token  --key PEM --sub ID [...] print a signed token (development and tests)
   weightgate audit  verify|query FILE|DIR... check the audit trail's integrity; search it
   weightgate version                         print the version
@@ -44,13 +50,13 @@ var errDenied = errors.New("denied")
 var errTampered = errors.New("audit trail failed verification")
 
 // exitCode maps Run's error to the process exit status: 0 ok, 1 a policy
-// denial from check or a trail that fails audit verify, 2 any error (bad
-// flags, config, storage...).
+// denial from check, a trail that fails audit verify or a failing policy
+// test, 2 any error (bad flags, config, storage...).
 func exitCode(err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errDenied), errors.Is(err, errTampered):
+	case errors.Is(err, errDenied), errors.Is(err, errTampered), errors.Is(err, errTestsFailed):
 		return 1
 	}
 	return 2
@@ -67,6 +73,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.serve(ctx, rest)
 	case "check":
 		return m.check(ctx, rest)
+	case "matrix":
+		return m.matrix(ctx, rest)
+	case "replay":
+		return m.replay(ctx, rest)
+	case "policy":
+		return m.policy(ctx, rest)
 	case "token":
 		return m.token(rest)
 	case "audit":
