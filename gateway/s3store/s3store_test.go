@@ -86,7 +86,7 @@ func TestStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"frontier-lab/", "open-lab/", "unknown-lab/"}; !slices.Equal(dirs, want) {
+	if want := []string{"frontier-lab/", "open-lab/", "tune-lab/", "unknown-lab/"}; !slices.Equal(dirs, want) {
 		t.Errorf("ListDirs = %q, want %q", dirs, want)
 	}
 	if err := st.Ping(ctx); err != nil {

@@ -165,11 +165,19 @@ _date_ok(d) if {
 # nationalities: the requester's nationalities and permanent residences,
 # upper-cased, in order and without duplicates. A malformed entry stays in
 # the list (and is then an unknown destination) rather than disappearing.
-nationalities := [c | some c in _home_countries]
+nationalities := [c |
+	some i, c in _homes
+	not c in array.slice(_homes, 0, i)
+]
 
-_home_countries contains code(["subject", "nationality", i]) if some i, _ in _list(["subject", "nationality"])
+_homes := array.concat(
+	[_home_code(v) | some v in _list(["subject", "nationality"])],
+	[_home_code(v) | some v in _list(["subject", "permanent_residence"])],
+)
 
-_home_countries contains code(["subject", "permanent_residence", i]) if some i, _ in _list(["subject", "permanent_residence"])
+_home_code(v) := upper(trim_space(v)) if is_string(v) else := "?"
+
+_home_countries contains c if some c in _homes
 
 _list(path) := l if {
 	l := object.get(input, path, [])
@@ -198,11 +206,14 @@ employee_carve_out(tier1) if {
 # destinations(tier1) is the list of [role, country] a release is an export
 # to: ["location", country] first, then ["nationality", c] for each home
 # country other than the location, unless the requester is a U.S. person in
-# the United States or the employee carve-out applies.
+# the United States or the employee carve-out applies. A U.S. nationality or
+# permanent residence is never a deemed destination: a release to a U.S.
+# person is not an export to the United States (§5: U.S. citizens and
+# green-card holders are not foreign persons).
 destinations(tier1) := array.concat([["location", country]], deemed) if {
 	not us_person
 	not employee_carve_out(tier1)
-	deemed := [["nationality", c] | some c in nationalities; c != country]
+	deemed := [["nationality", c] | some c in nationalities; c != country; c != "US"]
 } else := [["location", country]]
 
 # ---------------------------------------------------------------------------
@@ -225,13 +236,17 @@ _has_registry(name) if {
 }
 
 # entries(name): the registry's entries for the requester's entity id, valid
-# on the request date.
+# on the request date; undefined, like registry(name), when the registry is
+# not a list. (restricted_party cannot tell a malformed registry from no hit:
+# a bundle relying on it checks is_array(registry("restricted_parties")).)
 entries(name) := [e |
-	some e in registry(name)
+	some e in r
 	is_object(e)
 	e.entity_id == entity_id
 	valid_on(e, today)
-]
+] if {
+	r := registry(name)
+}
 
 # restricted_party: the first entry of the restricted_parties registry that
 # names the requester's entity id, or the requester's own id (a screening

@@ -5,11 +5,13 @@
 #   Intelligence Diffusion" (ECCN 4E091) as issued in January 2025. The rule is
 #   still codified in the EAR although BIS said on 13 May 2025 that it would not
 #   enforce it; this bundle follows the codified text (the conservative default).
-#   Input, output and data are documented in rego/README.md.
+#   Input, output, data and registries are documented in rego/README.md.
 package weightgate
 
-# Sources (reference notes: /work/shared/reference/ai-diffusion-rule.md; the
-# URLs are also in data.weightgate.bundle.sources):
+import data.weightgate.lib
+
+# Sources (reference notes: /work/shared/reference/ai-diffusion-rule.md, cited
+# below as "ref §n"; the URLs are also in data.weightgate.bundle.sources):
 #
 #   - The rule: interim final rule, FR doc. 2025-00636, 90 FR 4544-4584,
 #     published 15 Jan 2025, effective 13 Jan 2025, RIN 0694-AJ90.
@@ -17,28 +19,35 @@ package weightgate
 #     https://frtracker.app/fr/2025-00636
 #   - ECCN 4E091 ("'Parameters' for an AI model trained utilizing 10^26 or more
 #     'operations'", RS worldwide under 15 CFR 742.6(a)(13), Technical Notes,
-#     exclusion (a) for "published" weights, 15 CFR 734.7(a)): eCFR part 774,
+#     exclusion (a) for "published" weights and their fine-tunes, exclusion (b)
+#     for models less capable than the best published model), ref §1: eCFR
+#     part 774,
 #     https://www.ecfr.gov/api/versioner/v1/full/2026-07-23/title-15.xml?part=774
 #     as transcribed in https://github.com/seelpeed-debug/export-controls-agent-mcp/blob/1c2896ba2f92339be6a48866304fa9f7d1eb5d22/src/data/ccl.json
 #   - Only closed weights are caught: https://bis.gov/advanced-compute-resources
 #   - Tier 1 = the United States and the 18 destinations of paragraph (a) of
-#     Supplement No. 5 to part 740:
+#     Supplement No. 5 to part 740 (ref §2):
 #     https://wiley.law/alert-BIS-Announces-New-Regulatory-Framework-for-AI-and-Controls-on-Advanced-Computing-Technology-and-AI-Models
 #   - Countries of concern = Macau and Country Group D:5 (Supplement No. 1 to
-#     part 740), Hong Kong treated as China:
+#     part 740), Hong Kong treated as China (ref §2):
 #     https://github.com/seelpeed-debug/export-controls-agent-mcp/blob/43045d40c3e1e1315aa5d6ae77f52206eee1a99c/src/data/country-groups.json
 #     https://skadden.com/insights/publications/2025/01/us-commerce-dept-rule-expands-licensing-requirements
 #     D:5 as of 15 Jan 2025 (Cambodia still listed):
 #     https://www.fenwick.com/insights/publications/regulatory-impact-of-arms-embargo-country-designations
 #   - License Exception AIA, 15 CFR 740.27; for 4E091 only to entities
 #     headquartered in Supplement No. 5 (a) and located outside Macau/D:5
-#     (15 CFR 740.2(a)(9)(ii)):
+#     (15 CFR 740.2(a)(9)(ii)), subject to security conditions (ref §3):
 #     https://www.bis.gov/ear/title-15/subtitle-b/chapter-vii/subchapter-c/part-740/ss-74027-license-exception-artificial
 #     https://github.com/seelpeed-debug/export-controls-agent-mcp/blob/3a0bf5eb5890c1e6f79796cf89992eb7c974021a/src/rules/license-exceptions.js
-#     This bundle is stricter than AIA: it also requires the requester to be
-#     located in Tier 1.
+#   - Data Center VEU, universal and national, 15 CFR 748.15 (ref §3):
+#     https://checkoutapi.com/regulations/title15_chapterVII-i1_part748_section748.15
+#     https://coalfire.com/the-coalfire-blog/the-framework-for-ai-diffusion-what-you-need-to-know
 #   - Headquarters and ultimate parent decide the tier, wherever the entity
-#     sits: Skadden and Covington (cov.com) summaries, above.
+#     sits: Skadden and Covington (cov.com) summaries (ref §2).
+#   - Deemed exports and the employee carve-out (ref §5, §3): see
+#     lib.destinations in rego/lib/lib.rego.
+#   - Restricted parties (ref §4, "Screening entities"):
+#     https://www.trade.gov/consolidated-screening-list
 
 _cfg := data.weightgate.ai_diffusion
 
@@ -48,123 +57,87 @@ _cfg := data.weightgate.ai_diffusion
 #   The answer for one download: {"allow": bool, "code": string,
 #   "reason": string, "basis": string}. Defined for every well-formed input;
 #   undefined (a policy_error in the gateway) for malformed input such as an
-#   unknown object.kind or a classified model whose weights are neither
-#   "open" nor "closed".
+#   unknown object.kind, a classified model whose weights are neither "open"
+#   nor "closed", a compute that is not a number, or (for closed weights) a
+#   broken data list or a registry that is not a list.
 #
 #   Extension denials (data.weightgate.extensions.<name>.deny) override an
-#   allow of the base table; a base denial is reported as is, because its code
-#   carries the more fundamental reason (authentication, embargo, ...).
+#   allow of the base table; a base denial is reported as is (lib.with_extensions).
 # entrypoint: true
-decision := _extension_denial if {
-	_base.allow == true
-	_extension_denial
-} else := _base
+decision := lib.with_extensions(_table)
 
-# The decision table. The first matching row wins.
-_base := _allow(
+# The decision table. The first matching row wins; closed weights are then
+# decided per export destination (_most_restrictive).
+_table := lib.allow(
 	"open_weights",
-	sprintf("%s is an open-weight (published) model: its files may be downloaded by anyone", [_model]),
+	sprintf("%s is an open-weight (published) model: its files may be downloaded by anyone", [lib.model_name]),
 	"not subject to ECCN 4E091: published weights, 15 CFR 734.7(a)",
 ) if {
-	_open
-} else := _deny(
+	lib.open_weights
+} else := lib.deny(
 	"authentication_required",
-	sprintf("sign in to download files of %s: it is not an open-weight model, so the policy must know who you are and where you are", [_model]),
+	sprintf("sign in to download files of %s: it is not an open-weight model, so the policy must know who you are and where you are", [lib.model_name]),
 	"the destination and the requester's headquarters decide the license requirement: ECCN 4E091, 15 CFR 742.6(a)(13); Supplement No. 5 to part 740",
 ) if {
-	_anonymous
-} else := _deny(
+	lib.anonymous
+} else := lib.deny(
 	"unclassified_model",
-	sprintf("%s has no valid export classification (its export.yaml is missing or invalid), so its files cannot be released until it is classified", [_model]),
+	sprintf("%s has no valid export classification (its export.yaml is missing or invalid), so its files cannot be released until it is classified", [lib.model_name]),
 	"no export classification on record: self-classification or a BIS classification request (15 CFR 748.1, 748.3) comes first",
 ) if {
-	not _classified
-} else := _allow(
+	not lib.classified
+} else := lib.allow(
 	"not_weights",
-	sprintf("%s is not a weights file: ECCN 4E091 controls only the weights (parameters) of %s, so its other files may be downloaded", [_file, _model]),
+	sprintf("%s is not a weights file: ECCN 4E091 controls only the weights (parameters) of %s, so its other files may be downloaded", [lib.file_name, lib.model_name]),
 	"outside ECCN 4E091: 'parameters' are the values learned in training (4E091 Technical Note 1, Supplement No. 1 to part 774)",
 ) if {
-	_closed
+	lib.closed_weights
 	input.object.kind == "other"
-} else := _deny(
+} else := _with_threshold(lib.deny(
+	"restricted_party",
+	sprintf("the weights of %s cannot be released: %s is on the restricted-party list %s (%s)", [lib.model_name, _party_name(p), _str(p, "list", "of this gateway"), _str(p, "reason", "no reason given")]),
+	sprintf("restricted-party screening (%s): listed parties face license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744; Consolidated Screening List)", [_str(p, "list", "operator's restricted_parties registry")]),
+)) if {
+	_closed_weights
+	p := lib.restricted_party
+} else := _with_threshold(lib.deny(
 	"unknown_destination",
-	sprintf("the weights of %s cannot be released: %s, so the export destination cannot be determined", [_model, _destination_problem]),
-	"the destination decides the license requirement: ECCN 4E091, 15 CFR 742.6(a)(13); embargoes, 15 CFR part 746",
-) if {
+	sprintf("the weights of %s cannot be released: %s, so the export destination cannot be determined", [lib.model_name, _destination_problem]),
+	"the destination decides the license requirement: ECCN 4E091, 15 CFR 742.6(a)(13); deemed exports go to the country of nationality or permanent residence (ref §5); embargoes, 15 CFR part 746",
+)) if {
 	_closed_weights
 	_destination_problem
-} else := _deny(
-	"embargoed_destination",
-	sprintf("the weights of %s cannot be released %s", [_model, _to(p[0], sprintf("%s, a comprehensively embargoed destination", [p[1]]))]),
-	"comprehensive embargo: 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
-) if {
+} else := _with_threshold(_most_restrictive) if {
 	_closed_weights
-	p := _embargoed_parties[0]
-} else := _deny(
-	"country_of_concern",
-	sprintf("%s is a closed-weight model %s; exports %s are prohibited", [_model, _control_phrase, _to(p[0], _concern_label(p[1]))]),
-	"ECCN 4E091; 15 CFR 742.6(a)(13); Macau and Country Group D:5, Supplement No. 1 to part 740: no license exception, presumption of denial",
-) if {
-	_closed_weights
-	_controlled
-	p := _concern_parties[0]
-} else := _allow(
-	"license_exception_aia",
-	sprintf("%s is a closed-weight model %s; release to a requester in %s acting for %s is authorised under License Exception AIA (Tier 1), subject to its conditions", [_model, _control_phrase, _country, _hq_phrase]),
-	"License Exception AIA, 15 CFR 740.27 (United States and paragraph (a) of Supplement No. 5 to part 740)",
-) if {
-	_closed_weights
-	_controlled
-	_tier1(_country)
-	_tier1(_hq)
-	_tier1(_parent_hq)
-} else := _deny(
-	"license_required",
-	sprintf("%s is a closed-weight model %s; release to a requester in %s acting for %s requires a license from BIS: License Exception AIA covers only requesters located and headquartered in Tier 1 (the United States and Supplement No. 5 (a))", [_model, _control_phrase, _country, _hq_phrase]),
-	"ECCN 4E091; 15 CFR 742.6(a)(13): license required to all destinations; License Exception AIA (15 CFR 740.27) not available",
-) if {
-	_closed_weights
-	_controlled
-} else := _allow(
-	"not_controlled",
-	sprintf("%s was trained with %v operations, below the %v threshold of ECCN 4E091: its weights are not controlled by the AI Diffusion rule", [_model, _flop, _cfg.control_threshold_flop]),
-	"not controlled by ECCN 4E091 (fewer than 10^26 operations), Supplement No. 1 to part 774",
-) if {
-	_closed_weights
-	_not_controlled
 }
 
-_allow(code, reason, basis) := {"allow": true, "code": code, "reason": reason, "basis": basis}
+# Every closed-weights decision's basis names the control threshold it used
+# and why.
+_with_threshold(d) := object.union(d, {"basis": sprintf("%s; %s%s", [d.basis, _threshold_basis, _fine_tune_basis])})
 
-_deny(code, reason, basis) := {"allow": false, "code": code, "reason": reason, "basis": basis}
+_str(e, key, fallback) := v if {
+	v := e[key]
+	is_string(v)
+	v != ""
+} else := fallback
+
+_party_name(p) := _str(p, "name", _str(p, "entity_id", _str(p, "subject_id", "the requester")))
 
 # ---------------------------------------------------------------------------
-# The request, normalised.
-
-_anonymous if input.subject.anonymous == true
-
-_classified if input.model.classified == true
-
-_open if {
-	_classified
-	input.model.weights == "open"
-}
-
-_closed if {
-	_classified
-	input.model.weights == "closed"
-}
+# Preconditions of every closed-weights row.
 
 _closed_weights if {
-	_closed
+	lib.closed_weights
 	input.object.kind == "weights"
 	_data_ok
+	_compute_ok
+	_registries_ok
 }
 
-# The lists every closed-weights row relies on. Should one be missing or
-# mistyped (a custom bundle, a bad edit), no such row matches, the decision is
-# undefined and the gateway denies with policy_error, rather than an embargo
-# check silently passing.
+# The lists and tunables every closed-weights row relies on. Should one be
+# missing or mistyped (a custom bundle, a bad edit), no such row matches, the
+# decision is undefined and the gateway denies with policy_error, rather than
+# an embargo check silently passing.
 _data_ok if {
 	is_array(_cfg.tier1_including_us)
 	is_array(_cfg[_cfg.d5_in_effect])
@@ -173,55 +146,158 @@ _data_ok if {
 	is_array(_cfg.comprehensively_embargoed)
 	is_number(_cfg.control_threshold_flop)
 	is_string(_cfg.controlled_eccn)
+	is_number(_cfg.fine_tune_floor_flop)
+	is_number(_cfg.fine_tune_fraction)
 }
 
-_model := m if {
-	m := input.model.id
-	is_string(m)
-	m != ""
-} else := "this model"
+# Every compute figure the threshold tests read is a number.
+_compute_ok if {
+	is_number(_flop)
+	is_number(_fine_tune_flop)
+	is_number(_base_flop)
+	is_number(_frontier_flop)
+}
 
-_file := p if {
-	p := input.object.path
-	is_string(p)
-	p != ""
-} else := "this file"
+# A registry that is present but not a list is an operator error: the
+# decision is undefined (policy_error) rather than a check silently passing.
+_registries_ok if {
+	every name in ["licences", "veu", "attestations", "restricted_parties"] {
+		is_array(lib.registry(name))
+	}
+}
 
-# _code is the upper-cased country code at path in input: "" when absent, and
-# "?" (never a valid code) when present but not a string.
-_code(path) := upper(trim_space(v)) if {
-	v := object.get(input, path, "")
-	is_string(v)
-} else := "?"
+# ---------------------------------------------------------------------------
+# Destinations.
 
-_valid_code(c) if regex.match(`^[A-Z]{2}$`, c)
+_tier1_list := _cfg.tier1_including_us
 
-# Where the requester is: the export destination.
-_country := _code(["subject", "country"])
+_tier1(c) if c in _tier1_list
 
-# Where the requester's entity and its ultimate parent are headquartered. A
-# missing or empty headquarters counts as the requester's own country: a
-# natural person, or an entity that declares none, is judged by location.
-_hq := h if {
-	h := _code(["subject", "entity", "hq"])
-	h != ""
-} else := _country
+# Countries of concern: Country Group D:5 as chosen by d5_in_effect (the rule
+# as issued: D:5 on 15 Jan 2025, with Cambodia), plus Macau, which the EAR
+# names separately, plus Hong Kong, which the EAR treats as China (ref §2).
+_concern(c) if c in _cfg[_cfg.d5_in_effect]
 
-_parent_hq := h if {
-	h := _code(["subject", "entity", "parent_hq"])
-	h != ""
-} else := _country
+_concern(c) if c in _cfg.concern_extra_not_in_d5
 
-# The three places a download is judged by, in the order reasons name them.
-_parties := [["location", _country], ["hq", _hq], ["parent_hq", _parent_hq]]
+_concern(c) if c in _cfg.treated_as_china
+
+_embargoed(c) if c in _cfg.comprehensively_embargoed
+
+# The destinations of this release: the location, then each deemed-export
+# country (ref §5; lib.destinations applies the U.S.-person and employee
+# carve-outs).
+_destinations := lib.destinations(_tier1_list)
 
 _destination_problem := "your location (country) is missing or is not an ISO 3166-1 alpha-2 code" if {
-	not _valid_code(_country)
+	not lib.valid_code(lib.country)
 } else := "the headquarters country of your entity is not an ISO 3166-1 alpha-2 code" if {
-	not _valid_code(_hq)
+	not lib.valid_code(lib.hq)
 } else := "the headquarters country of your entity's ultimate parent is not an ISO 3166-1 alpha-2 code" if {
-	not _valid_code(_parent_hq)
+	not lib.valid_code(lib.parent_hq)
+} else := "one of your nationalities or permanent residences is not an ISO 3166-1 alpha-2 code (a release to you is an export to those countries)" if {
+	some d in _destinations
+	not lib.valid_code(d[1])
 }
+
+# The most restrictive verdict over all destinations (ref §5: the exact rule
+# for dual nationals is UNCONFIRMED, so every foreign nationality counts).
+# Ranks: embargoed_destination 4 > country_of_concern 3 > license_expired 2 >
+# license_required 1 > any allow 0; among equals the earlier destination
+# (the location comes first), so among allows the location's is reported.
+# Should a destination have no verdict, the decision is undefined.
+_most_restrictive := v if {
+	verdicts := [[0 - x.rank, i, x.decision] |
+		some i, d in _destinations
+		x := _verdict(d[0], d[1])
+	]
+	count(verdicts) == count(_destinations)
+	v := sort(verdicts)[0][2]
+}
+
+# The three places a release to destination c is judged by.
+_parties(role, c) := [[role, c], ["hq", lib.hq], ["parent_hq", lib.parent_hq]]
+
+# _verdict(role, c): the decision for one destination c, with its rank; the
+# steps a-i of rego/README.md ("How a request is decided").
+_verdict(role, c) := {"rank": 4, "decision": lib.deny(
+	"embargoed_destination",
+	_embargo_reason(p),
+	"comprehensive embargo: 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
+)} if {
+	ps := [p | some p in _parties(role, c); _embargoed(p[1])]
+	p := ps[0]
+} else := {"rank": 3, "decision": lib.deny(
+	"country_of_concern",
+	_concern_reason(p),
+	"ECCN 4E091; 15 CFR 742.6(a)(13); Macau and Country Group D:5, Supplement No. 1 to part 740: no license exception, presumption of denial",
+)} if {
+	# A licence does not override this row: the review policy for D:5 and
+	# Macau is a presumption of denial and no exception applies (ref §2), so
+	# this bundle reads any licence naming them as an error (conservative).
+	_controlled
+	ps := [p | some p in _parties(role, c); _concern(p[1])]
+	p := ps[0]
+} else := {"rank": 0, "decision": lib.allow(
+	"license_exception_aia",
+	sprintf("%s is a closed-weight model %s; %s is authorised under License Exception AIA (Tier 1), subject to its conditions", [lib.model_name, _control_phrase, _release(role, c)]),
+	"License Exception AIA, 15 CFR 740.27 (United States and paragraph (a) of Supplement No. 5 to part 740)",
+)} if {
+	_controlled
+	_tier1(c)
+	_tier1(lib.hq)
+	_tier1(lib.parent_hq)
+} else := {"rank": 0, "decision": lib.allow(
+	"veu_authorised",
+	sprintf("%s is a closed-weight model %s; %s is authorised: your entity is a Universal Data Center Validated End User (UVEU) %s", [lib.model_name, _control_phrase, _release(role, c), _uveu_phrase(c)]),
+	"Data Center VEU (universal), 15 CFR 748.15 and Supplements No. 7-10 to part 748, for an entity headquartered in Supplement No. 5 (a); VEU security requirements apply. The UVEU/NVEU split of model-weight rights is UNCONFIRMED: only UVEU is relied on",
+)} if {
+	_controlled
+	_uveu(c)
+	_tier1(lib.hq)
+	_tier1(lib.parent_hq)
+} else := {"rank": 0, "decision": lib.allow(
+	"license_exception_aia_secured",
+	sprintf("%s is a closed-weight model %s; %s is authorised under License Exception AIA for an entity headquartered in Tier 1 and located outside Tier 1, Macau and Country Group D:5, its weights-security posture attested (%s)", [lib.model_name, _control_phrase, _release(role, c), _attestation_phrase]),
+	"License Exception AIA, 15 CFR 740.27 and 740.2(a)(9)(ii): ECCN 4E091 to entities headquartered in Supplement No. 5 (a) and located outside Macau/D:5, subject to security conditions (their text, and whether they are the Supplement No. 10 to part 748 requirements, is UNCONFIRMED: this bundle requires an attestation)",
+)} if {
+	# Reached only when c is neither Tier 1 (step c) nor a country of
+	# concern (step b): a Tier 2 destination.
+	_controlled
+	_tier1(lib.hq)
+	_tier1(lib.parent_hq)
+	_security_attested
+} else := {"rank": 0, "decision": lib.allow(
+	"licensed",
+	sprintf("%s is a closed-weight model %s; %s is authorised by BIS licence %s held by %s (valid %s to %s)", [lib.model_name, _control_phrase, _release(role, c), l.id, _holder_name(l), l.valid_from, l.valid_until]),
+	sprintf("BIS licence %s (ECCN 4E091, 15 CFR 742.6(a)(13); holder %s, destinations %v, valid %s to %s)", [l.id, l.holder.entity_id, l.destinations, l.valid_from, l.valid_until]),
+)} if {
+	_controlled
+	ls := [l | some l in _covering_licences(c); lib.valid_on(l, lib.today)]
+	l := ls[0]
+} else := {"rank": 2, "decision": lib.deny(
+	"license_expired",
+	sprintf("%s is a closed-weight model %s; %s requires a license from BIS, and your entity's licence %s is not valid on %s (valid %s to %s)", [lib.model_name, _control_phrase, _release(role, c), l.id, _day, l.valid_from, l.valid_until]),
+	sprintf("ECCN 4E091; 15 CFR 742.6(a)(13): license required; BIS licence %s is outside its validity period", [l.id]),
+)} if {
+	_controlled
+	ls := _covering_licences(c)
+	l := ls[0]
+} else := {"rank": 1, "decision": lib.deny(
+	"license_required",
+	sprintf("%s is a closed-weight model %s; %s requires a license from BIS: License Exception AIA covers only requesters headquartered in Tier 1 (the United States and Supplement No. 5 (a)) and located in Tier 1, or located elsewhere outside Macau and D:5 with an attested security posture%s", [lib.model_name, _control_phrase, _release(role, c), _veu_note(c)]),
+	"ECCN 4E091; 15 CFR 742.6(a)(13): license required to all destinations; License Exception AIA (15 CFR 740.27) not available; no UVEU authorisation or BIS licence on record",
+)} if {
+	_controlled
+} else := {"rank": 0, "decision": _uncontrolled}
+
+_embargo_reason(p) := sprintf("the weights of %s cannot be released to you as a deemed export to %s, %s: %s is a comprehensively embargoed destination", [lib.model_name, p[1], _home_phrase(p[1]), p[1]]) if {
+	p[0] == "nationality"
+} else := sprintf("the weights of %s cannot be released %s", [lib.model_name, _to(p[0], sprintf("%s, a comprehensively embargoed destination", [p[1]]))])
+
+_concern_reason(p) := sprintf("%s is a closed-weight model %s; it cannot be released to you as a deemed export to %s, %s: exports to %s are prohibited", [lib.model_name, _control_phrase, p[1], _home_phrase(p[1]), _concern_label(p[1])]) if {
+	p[0] == "nationality"
+} else := sprintf("%s is a closed-weight model %s; exports %s are prohibited", [lib.model_name, _control_phrase, _to(p[0], _concern_label(p[1]))])
 
 _to("location", c) := sprintf("to %s", [c])
 
@@ -229,27 +305,24 @@ _to("hq", c) := sprintf("to an entity headquartered in %s", [c])
 
 _to("parent_hq", c) := sprintf("to an entity whose ultimate parent is headquartered in %s", [c])
 
-_hq_phrase := sprintf("an entity headquartered in %s", [_hq]) if {
-	_hq == _parent_hq
-} else := sprintf("an entity headquartered in %s whose ultimate parent is headquartered in %s", [_hq, _parent_hq])
+# Who receives the weights at destination c, for reasons.
+_release("location", c) := sprintf("release to a requester in %s acting for %s", [c, _hq_phrase])
 
-# ---------------------------------------------------------------------------
-# Country lists (data.weightgate.ai_diffusion, see ai_diffusion.json).
+_release("nationality", c) := sprintf("release to you, acting for %s, as a deemed export to %s, %s,", [_hq_phrase, c, _home_phrase(c)])
 
-_tier1(c) if c in _cfg.tier1_including_us
+_hq_phrase := sprintf("an entity headquartered in %s", [lib.hq]) if {
+	lib.hq == lib.parent_hq
+} else := sprintf("an entity headquartered in %s whose ultimate parent is headquartered in %s", [lib.hq, lib.parent_hq])
 
-# Countries of concern: Country Group D:5 as chosen by d5_in_effect (the rule
-# as issued: D:5 on 15 Jan 2025, with Cambodia), plus Macau, which the EAR
-# names separately, plus Hong Kong, which the EAR treats as China.
-_concern(c) if c in _cfg[_cfg.d5_in_effect]
+_home_phrase(c) := "a country of your nationality" if {
+	some i, _ in _array(["subject", "nationality"])
+	lib.code(["subject", "nationality", i]) == c
+} else := "your country of permanent residence"
 
-_concern(c) if c in _cfg.concern_extra_not_in_d5
-
-_concern(c) if c in _cfg.treated_as_china
-
-_embargoed_parties := [p | some p in _parties; p[1] in _cfg.comprehensively_embargoed]
-
-_concern_parties := [p | some p in _parties; _concern(p[1])]
+_array(path) := a if {
+	a := object.get(input, path, [])
+	is_array(a)
+} else := []
 
 _concern_label(c) := sprintf("%s (Hong Kong, treated as China: a country of concern, Country Group D:5)", [c]) if {
 	c in _cfg.treated_as_china
@@ -257,18 +330,216 @@ _concern_label(c) := sprintf("%s (Hong Kong, treated as China: a country of conc
 	c in _cfg.concern_extra_not_in_d5
 } else := sprintf("%s (a country of concern, Country Group D:5)", [c])
 
-# ---------------------------------------------------------------------------
-# ECCN 4E091: 10^26 or more operations (>=). A model whose export
-# classification already says 4E091 is controlled whatever its recorded
-# compute, since the counting rules (fine-tuning, synthetic data) can put a
-# model over the line that its own training run alone does not.
+_day := d if {
+	d := lib.today
+} else := "the request date (unknown)"
 
-_flop := f if {
-	f := input.model.training_compute_flop
-	is_number(f)
+# ---------------------------------------------------------------------------
+# Registries (data.weightgate.registry.*, see rego/README.md).
+
+# Licences: a licence covers a release to c when it is well-formed, its
+# holder is the requester's entity, c is among its destinations, and it
+# names the model or the controlled ECCN. Validity dates are required for
+# licences (both inclusive); a malformed entry grants nothing.
+_covering_licences(c) := [l |
+	some l in lib.registry("licences")
+	_licence_ok(l)
+	l.holder.entity_id == lib.entity_id
+	_lists_country(l.destinations, c)
+	_licence_names_model(l)
+]
+
+_licence_ok(l) if {
+	is_object(l)
+	is_string(l.id)
+	l.id != ""
+	is_object(l.holder)
+	is_string(l.holder.entity_id)
+	is_array(l.destinations)
+	is_array(object.get(l, "models", []))
+	is_array(object.get(l, "eccns", []))
+	_date(l.valid_from)
+	_date(l.valid_until)
 }
 
-_over_threshold if _flop >= _cfg.control_threshold_flop
+_licence_names_model(l) if input.model.id in object.get(l, "models", [])
+
+_licence_names_model(l) if {
+	some e in object.get(l, "eccns", [])
+	is_string(e)
+	upper(trim_space(e)) == _cfg.controlled_eccn
+}
+
+_holder_name(l) := _str(l.holder, "name", l.holder.entity_id)
+
+_date(d) if {
+	is_string(d)
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, d)
+}
+
+_lists_country(list, c) if {
+	is_array(list)
+	some x in list
+	is_string(x)
+	upper(trim_space(x)) == c
+}
+
+# VEU (ref §3): a Universal Data Center VEU entry of the requester's entity,
+# valid today, listing c; or the trusted claim entity.veu == "uveu" (the
+# gateway sets it only when its configuration trusts that claim; the claim
+# lists no countries, so it covers any destination outside Macau, D:5 and the
+# embargoes, which earlier rows deny). NVEU does not authorise receipt: the
+# split of model-weight rights between UVEU and NVEU is UNCONFIRMED, and an
+# NVEU is described as a per-country data-center authorisation, not one to
+# receive a Tier 1 owner's controlled weights (conservative reading).
+_uveu(c) if {
+	some e in _veu_entries("uveu")
+	_lists_country(e.countries, c)
+}
+
+_uveu(_) if _veu_claim == "uveu"
+
+_uveu_phrase(c) := sprintf("listed for %s (%s)", [c, _str(e, "name", e.entity_id)]) if {
+	es := [e | some e in _veu_entries("uveu"); _lists_country(e.countries, c)]
+	e := es[0]
+} else := "by a claim this gateway trusts"
+
+_veu_entries(status) := [e |
+	some e in lib.entries("veu")
+	is_string(e.status)
+	lower(trim_space(e.status)) == status
+]
+
+_veu_claim := lower(trim_space(v)) if {
+	v := input.subject.entity.veu
+	is_string(v)
+} else := ""
+
+_nveu if count(_veu_entries("nveu")) > 0
+
+_nveu if _veu_claim == "nveu"
+
+_veu_note(c) := sprintf(". Your entity's National Data Center VEU (NVEU) status does not authorise it to receive controlled weights (the UVEU/NVEU split of model-weight rights is UNCONFIRMED; this policy reads it conservatively)%s", [_uveu_note(c)]) if {
+	_nveu
+} else := _uveu_note(c)
+
+_uveu_note(c) := sprintf(". Your entity's UVEU authorisation does not cover %s: it must list %s, and the entity and its ultimate parent must be headquartered in Tier 1", [c, c]) if {
+	count(_veu_entries("uveu")) > 0
+} else := ""
+
+# Security attestation (AIA's security conditions, ref §3): an attestations
+# registry entry of the requester's entity, valid today, naming its standard
+# and attested on or before today; or the trusted claim
+# entity.security_attested (set only when the configuration trusts it).
+_attestations := [e |
+	some e in lib.entries("attestations")
+	_str(e, "standard", "") != ""
+	_date(e.attested_on)
+	e.attested_on <= lib.today
+]
+
+_security_attested if count(_attestations) > 0
+
+_security_attested if input.subject.entity.security_attested == true
+
+_attestation_phrase := sprintf("%s, attested on %s", [_attestations[0].standard, _attestations[0].attested_on]) if {
+	count(_attestations) > 0
+} else := "by a claim this gateway trusts"
+
+# ---------------------------------------------------------------------------
+# ECCN 4E091 (ref §1): what is controlled, and the threshold.
+
+_flop := input.model.training_compute_flop
+
+_fine_tune_flop := object.get(input, ["model", "fine_tune_compute_flop"], 0)
+
+_frontier_flop := f if {
+	f := object.get(input, ["frontier", "flop"], 0)
+	f != null
+} else := 0
+
+_fine_tune if {
+	b := input.model.base_model
+	is_string(b)
+	b != ""
+}
+
+_base_model := b if {
+	_fine_tune
+	b := input.model.base
+	is_object(b)
+}
+
+_base_name := _str(_base_model, "id", input.model.base_model) if _base_model else := input.model.base_model
+
+# The base's training compute; 0 when there is no base or it is not found.
+_base_flop := f if {
+	f := object.get(_base_model, "training_compute_flop", 0)
+} else := 0
+
+# Exclusion (a): a fine-tune of a published model. Its base must be in the
+# catalog, classified and open; any other fine-tune is judged on its total
+# compute like any closed model.
+_open_base if {
+	_base_model.found == true
+	_base_model.classified == true
+	_base_model.weights == "open"
+}
+
+# Operations count pre-training plus any later training (Technical Note 2).
+_total := max([_flop, _base_flop + _fine_tune_flop]) if _fine_tune else := _flop
+
+# The moving floor (exclusion (b)): control starts at the greater of 10^26
+# ("10^26 or more": >=) and the training compute of the most capable
+# published model, the open-weight frontier. Whether BIS, AISI or DOE ever
+# published a benchmark-equivalent figure is UNCONFIRMED: the frontier is the
+# catalog's largest open model or the operator's configured figure.
+_threshold := max([_cfg.control_threshold_flop, _frontier_flop])
+
+_frontier_raises if _frontier_flop > _cfg.control_threshold_flop
+
+_frontier_phrase := sprintf("%s operations (%s)", [_num(_frontier_flop), _frontier_source])
+
+_frontier_source := sprintf("the catalog's largest classified open-weight model, %s", [m]) if {
+	input.frontier.source == "catalog"
+	m := input.frontier.model
+	is_string(m)
+	m != ""
+} else := "configured by the operator" if {
+	input.frontier.source == "configured"
+} else := sprintf("source %v", [object.get(input, ["frontier", "source"], "none")])
+
+_threshold_basis := sprintf("control threshold %s operations: the open-weight frontier, %s, is above the 10^26 of the ECCN 4E091 heading, and exclusion (b) leaves models below it uncontrolled", [_num(_threshold), _frontier_phrase]) if {
+	_frontier_raises
+} else := sprintf("control threshold %s operations: the ECCN 4E091 heading ('10^26 or more operations'); the open-weight frontier, %s, does not raise it", [_num(_threshold), _frontier_phrase]) if {
+	_frontier_flop > 0
+} else := sprintf("control threshold %s operations: the ECCN 4E091 heading ('10^26 or more operations'); no open-weight frontier is known to raise it (exclusion (b))", [_num(_threshold)])
+
+# For a fine-tune, the basis also says how its operations were counted.
+_fine_tune_basis := sprintf("; fine-tune of the published model %s: exclusion (a) applies only while its further training (%s operations) is at most %s, the greater of 2.5 x 10^25 and 25 percent of the base's %s; its %s operations in total count pre-training and fine-tuning (4E091 Technical Note 2)", [_base_name, _num(_fine_tune_flop), _num(_fine_tune_floor), _num(_base_flop), _num(_total)]) if {
+	_open_base
+} else := sprintf("; fine-tune of %s, which is not a published model in the catalog: judged on its %s operations in total, pre-training and fine-tuning (4E091 Technical Note 2)", [_base_name, _num(_total)]) if {
+	_fine_tune
+} else := ""
+
+# The fine-tune floor: "more than 2.5 x 10^25 'operations' or more than 25
+# percent" of the base's, "whichever is higher". SemiAnalysis gives 2e25; the
+# eCFR transcription's 2.5e25 is used, and is UNCONFIRMED against the Federal
+# Register PDF (ref §1); fine_tune_floor_flop is a tunable.
+_fine_tune_floor := max([_cfg.fine_tune_floor_flop, _cfg.fine_tune_fraction * _base_flop])
+
+# _num(x) is x for a reason: a computed integer (OPA prints 0.25 * 2e26 as
+# 50000000000000000000000000) in the e-notation its inputs are written in.
+_num(x) := sprintf("%s%se+%02d", [substring(m, 0, 1), frac, count(s) - 1]) if {
+	s := sprintf("%v", [x])
+	regex.match(`^[0-9]{8,}$`, s)
+	m := trim_right(s, "0")
+	frac := _frac(substring(m, 1, -1))
+} else := sprintf("%v", [x])
+
+_frac("") := ""
+
+_frac(f) := concat("", [".", f]) if f != ""
 
 _eccn_4e091 if {
 	e := input.model.eccn
@@ -276,51 +547,54 @@ _eccn_4e091 if {
 	upper(trim_space(e)) == _cfg.controlled_eccn
 }
 
+_over_threshold if {
+	_open_base
+	_fine_tune_flop > _fine_tune_floor
+	_total >= _threshold
+}
+
+_over_threshold if {
+	not _open_base
+	_total >= _threshold
+}
+
+# A model whose export classification already says 4E091 is controlled
+# whatever its recorded compute, since the counting rules (fine-tuning,
+# synthetic data) can put a model over the line that its own training run
+# alone does not.
 _controlled if _over_threshold
 
 _controlled if _eccn_4e091
 
-_not_controlled if {
-	_flop < _cfg.control_threshold_flop
-	not _eccn_4e091
-}
-
-_control_phrase := sprintf("trained with %v operations (ECCN 4E091)", [_flop]) if {
+_control_phrase := sprintf("trained with %s operations (ECCN 4E091)", [_num(_total)]) if {
+	_over_threshold
+	not _fine_tune
+} else := sprintf("trained with %s operations in total, fine-tuning of %s included (ECCN 4E091)", [_num(_total), _base_name]) if {
 	_over_threshold
 } else := "classified ECCN 4E091"
 
-# ---------------------------------------------------------------------------
-# Extensions: modules in packages weightgate.extensions.<name> (loaded from
-# extra directories) define `deny contains {"code": ..., "reason": ...,
-# "basis": ...}`. Every element becomes a denial; a malformed element, or a
-# deny that is not a set, still denies (code extension_denied). The first
-# denial in sort order of [name, code, reason, basis] is reported.
-
-_extension_denials contains [name, code, reason, basis] if {
-	some name, ext in data.weightgate.extensions
-	is_set(ext.deny)
-	some d in ext.deny
-	code := _field(d, "code", "extension_denied")
-	reason := _field(d, "reason", sprintf("denied by policy extension %s", [name]))
-	basis := _field(d, "basis", sprintf("weightgate policy extension %s", [name]))
-}
-
-_extension_denials contains [name, "extension_denied", reason, basis] if {
-	some name, ext in data.weightgate.extensions
-	d := ext.deny
-	not is_set(d)
-	reason := sprintf("denied by policy extension %s (its deny rule is not a set)", [name])
-	basis := sprintf("weightgate policy extension %s", [name])
-}
-
-_field(d, key, fallback) := v if {
-	is_object(d)
-	v := d[key]
-	is_string(v)
-	v != ""
-} else := fallback
-
-_extension_denial := {"allow": false, "code": first[1], "reason": first[2], "basis": first[3]} if {
-	denials := sort(_extension_denials)
-	first := denials[0]
-}
+# Why a closed model is not controlled (reached only when not _controlled).
+_uncontrolled := lib.allow(
+	"published_base_fine_tune",
+	sprintf("%s is a fine-tune of the open-weight (published) model %s with %s operations of further training, not more than %s (the greater of %s and %v of the base's %s operations): like its base, its weights are not controlled by ECCN 4E091", [lib.model_name, _base_name, _num(_fine_tune_flop), _num(_fine_tune_floor), _num(_cfg.fine_tune_floor_flop), _cfg.fine_tune_fraction, _num(_base_flop)]),
+	"ECCN 4E091 exclusion (a): models derived from a published model (15 CFR 734.7(a)) unless further trained with more than 2.5 x 10^25 operations or 25 percent of the base's, whichever is higher (Supplement No. 1 to part 774)",
+) if {
+	_open_base
+	_fine_tune_flop <= _fine_tune_floor
+} else := lib.allow(
+	"published_base_fine_tune",
+	sprintf("%s is a fine-tune of the open-weight (published) model %s; its further training (%s operations) exceeds %s, but its %s operations in total are below the %s threshold: its weights are not controlled by ECCN 4E091", [lib.model_name, _base_name, _num(_fine_tune_flop), _num(_fine_tune_floor), _num(_total), _num(_threshold)]),
+	"ECCN 4E091 (Supplement No. 1 to part 774): below the control threshold, exclusion (a) notwithstanding",
+) if {
+	_open_base
+} else := lib.allow(
+	"below_open_frontier",
+	sprintf("%s was trained with %s operations: 10^26 or more, but fewer than the %s of the open-weight frontier (%s), so exclusion (b) of ECCN 4E091 leaves its weights uncontrolled", [lib.model_name, _num(_total), _num(_frontier_flop), _frontier_source]),
+	"ECCN 4E091 exclusion (b): models trained with fewer operations than needed to match the most capable published model (Supplement No. 1 to part 774)",
+) if {
+	_total >= _cfg.control_threshold_flop
+} else := lib.allow(
+	"not_controlled",
+	sprintf("%s was trained with %s operations, below the %s threshold of ECCN 4E091: its weights are not controlled by the AI Diffusion rule", [lib.model_name, _num(_total), _num(_threshold)]),
+	"not controlled by ECCN 4E091 (fewer than 10^26 operations), Supplement No. 1 to part 774",
+)

@@ -1,5 +1,7 @@
-# Tests for data.weightgate.decision: every row of the decision table in
-# rego/README.md, in table order, then the edges. Run with `go test ./rego/`.
+# Tests for data.weightgate.decision: the table rows of version 1 (one test
+# per row, in order), then the edges, the registries (licences,
+# VEU, attestations, restricted parties), deemed exports, fine-tunes and the
+# open-weight frontier. Run with `go test ./rego/`.
 package weightgate_test
 
 import data.weightgate
@@ -12,7 +14,9 @@ _in := {
 		"id": "alice",
 		"country": "US",
 		"nationality": ["US"],
-		"entity": {"name": "", "id": "", "hq": "", "parent_hq": "", "veu": ""},
+		"permanent_residence": null,
+		"employee": false,
+		"entity": {"name": "", "id": "", "hq": "", "parent_hq": "", "veu": "", "security_attested": false},
 		"claims": {},
 	},
 	"model": {
@@ -22,9 +26,13 @@ _in := {
 		"training_compute_flop": 3e26,
 		"eccn": "",
 		"revision": "0123abc",
+		"base_model": "",
+		"fine_tune_compute_flop": 0,
+		"base": null,
 	},
 	"object": {"path": "model-00001-of-00004.safetensors", "kind": "weights", "size": 1000},
 	"request": {"method": "GET", "api": "resolve", "range": "", "remote_addr": "192.0.2.1:4711", "time": "2026-01-02T03:04:05Z"},
+	"frontier": {"flop": 0, "source": "none", "model": ""},
 }
 
 _anon := {"subject": {"anonymous": true, "id": "", "country": "", "nationality": null, "claims": null}}
@@ -47,6 +55,20 @@ _decide(patches) := d if {
 }
 
 _patch(base, patches) := object.union_n(array.concat([base], patches))
+
+# _decide_reg and _expect_reg decide with the given operator registries.
+_decide_reg(patches, reg) := d if {
+	inp := _patch(_in, patches)
+	d := weightgate.decision with input as inp with data.weightgate.registry as reg
+}
+
+_expect_reg(patches, reg, allow, code) if {
+	_check(_decide_reg_or_null(patches, reg), allow, code)
+}
+
+_decide_reg_or_null(patches, reg) := d if {
+	d := _decide_reg(patches, reg)
+} else := null
 
 # _expect holds when the decision has the given allow and code and a
 # non-empty reason and basis; it prints the decision when it does not.
@@ -283,10 +305,685 @@ test_broken_data_is_undefined if {
 	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.comprehensively_embargoed as null
 	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.d5_in_effect as "d5_typo"
 	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.control_threshold_flop as "1e26"
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.fine_tune_floor_flop as null
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.fine_tune_fraction as "0.25"
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.tier1_including_us as "US"
 
 	# Files that are not closed weights do not depend on the lists.
 	o := weightgate.decision with input as _patch(_in, [_open]) with data.weightgate.ai_diffusion as {}
 	o.code == "open_weights"
+}
+
+
+# --- Threshold named in every closed-weights basis ---------------------------
+
+test_basis_names_the_default_threshold if {
+	every d in [_decide([]), _decide([_from("IN")]), _decide([_from("CN")]), _decide([_from("IR")]), _decide([_from("")]), _decide([_below])] {
+		contains(d.basis, "control threshold 1e+26 operations: the ECCN 4E091 heading ('10^26 or more operations')")
+	}
+}
+
+test_basis_names_the_threshold_for_every_closed_weights_code if {
+	every d in [
+		_decide([]),
+		_decide([_from("IN")]),
+		_decide([_from("CN")]),
+		_decide([_from("IR")]),
+		_decide([_from("")]),
+		_decide([_below]),
+		_decide_reg([_at("IN", "IN", "")], {"restricted_parties": [{"entity_id": "acme", "name": "Acme", "list": "Entity List", "reason": "r"}]}),
+	] {
+		contains(d.basis, "control threshold ")
+	}
+
+	# Decisions that are not about closed weights do not.
+	not contains(_decide([_open]).basis, "control threshold")
+	not contains(_decide([_other]).basis, "control threshold")
+}
+
+# --- Restricted parties ------------------------------------------------------
+
+_rp := {"restricted_parties": [
+	"not an object",
+	{"name": "no ids at all", "list": "Entity List", "reason": "x"},
+	{"entity_id": "blocked-corp", "name": "Blocked Corp", "list": "Entity List (Supplement No. 4 to part 744)", "reason": "listed party; policy of denial"},
+	{"subject_id": "mallory", "name": "Mallory", "list": "Denied Persons List", "reason": "denied person"},
+]}
+
+_blocked := {"subject": {"country": "GB", "entity": {"name": "Blocked Corp", "id": "blocked-corp", "hq": "GB", "parent_hq": "GB"}}}
+
+test_restricted_party_by_entity if {
+	d := _decide_reg([_blocked], _rp)
+	_check(d, false, "restricted_party")
+	contains(d.reason, "Blocked Corp is on the restricted-party list Entity List (Supplement No. 4 to part 744) (listed party; policy of denial)")
+	contains(d.basis, "Entity List (Supplement No. 4 to part 744)")
+
+	# Whatever the compute and destination: before the embargo and
+	# unknown-destination rows too.
+	_expect_reg([_blocked, _below], _rp, false, "restricted_party")
+	_expect_reg([_blocked, {"subject": {"country": "IR"}}], _rp, false, "restricted_party")
+	_expect_reg([_blocked, {"subject": {"country": ""}}], _rp, false, "restricted_party")
+}
+
+test_restricted_party_by_subject if {
+	_expect_reg([{"subject": {"id": "mallory"}}], _rp, false, "restricted_party")
+	d := _decide_reg([{"subject": {"id": "mallory"}}], _rp)
+	contains(d.reason, "Mallory is on the restricted-party list Denied Persons List")
+}
+
+test_restricted_party_other_requesters_unaffected if {
+	_expect_reg([], _rp, true, "license_exception_aia")
+	_expect_reg([_at("GB", "GB", "GB")], _rp, true, "license_exception_aia")
+
+	# An entry without ids names nobody, even a requester without an entity.
+	_expect_reg([{"subject": {"id": ""}}], _rp, true, "license_exception_aia")
+}
+
+# The spec's order: open weights and other files come first.
+test_restricted_party_only_for_closed_weights if {
+	_expect_reg([_blocked, _open], _rp, true, "open_weights")
+	_expect_reg([_blocked, _other], _rp, true, "not_weights")
+}
+
+test_restricted_party_fields_missing_get_fallbacks if {
+	d := _decide_reg([_at("GB", "GB", "GB")], {"restricted_parties": [{"entity_id": "acme"}]})
+	_check(d, false, "restricted_party")
+	contains(d.reason, "acme is on the restricted-party list")
+}
+
+# --- Licences ----------------------------------------------------------------
+
+_lic := {
+	"id": "D1234567",
+	"holder": {"entity_id": "acme-india", "name": "Acme Research India"},
+	"destinations": ["IN"],
+	"models": ["frontier-lab/frontier-x"],
+	"eccns": [],
+	"valid_from": "2026-01-01",
+	"valid_until": "2026-12-31",
+}
+
+_licence(patch) := {"licences": [object.union(_lic, patch)]}
+
+_india := {"subject": {"country": "IN", "nationality": ["IN"], "entity": {"name": "Acme Research India", "id": "acme-india", "hq": "IN", "parent_hq": "IN"}}}
+
+test_licensed if {
+	d := _decide_reg([_india], _licence({}))
+	_check(d, true, "licensed")
+	startswith(d.basis, "BIS licence D1234567")
+	contains(d.reason, "authorised by BIS licence D1234567 held by Acme Research India (valid 2026-01-01 to 2026-12-31)")
+	contains(d.basis, "control threshold 1e+26")
+}
+
+test_licensed_by_eccn if {
+	_expect_reg([_india], _licence({"models": [], "eccns": ["4E091"]}), true, "licensed")
+	_expect_reg([_india], _licence({"models": ["other/model"], "eccns": [" 4e091 "]}), true, "licensed")
+
+	# Without models or eccns keys the licence must name the ECCN.
+	_expect_reg([_india], {"licences": [object.remove(_lic, ["models", "eccns"])]}, false, "license_required")
+	_expect_reg([_india], {"licences": [object.union(object.remove(_lic, ["models"]), {"eccns": ["4E091"]})]}, true, "licensed")
+
+	# Another ECCN does not cover.
+	_expect_reg([_india], _licence({"models": [], "eccns": ["4E090"]}), false, "license_required")
+}
+
+test_licence_for_wrong_destination if {
+	_expect_reg([_india], _licence({"destinations": ["PK"]}), false, "license_required")
+	_expect_reg([_india], _licence({"destinations": []}), false, "license_required")
+
+	# Destinations are compared normalised.
+	_expect_reg([_india], _licence({"destinations": ["pk", " in "]}), true, "licensed")
+}
+
+test_licence_for_wrong_model if {
+	_expect_reg([_india], _licence({"models": ["frontier-lab/other"]}), false, "license_required")
+}
+
+test_licence_for_wrong_holder if {
+	_expect_reg([_india], _licence({"holder": {"entity_id": "someone-else", "name": "X"}}), false, "license_required")
+
+	# A requester without an entity holds no licence.
+	_expect_reg([{"subject": {"country": "IN"}}], _licence({"holder": {"entity_id": "", "name": "X"}}), false, "license_required")
+}
+
+test_license_expired if {
+	d := _decide_reg([_india], _licence({"valid_from": "2025-01-01", "valid_until": "2026-01-01"}))
+	_check(d, false, "license_expired")
+	contains(d.reason, "licence D1234567 is not valid on 2026-01-02 (valid 2025-01-01 to 2026-01-01)")
+	contains(d.basis, "BIS licence D1234567 is outside its validity period")
+
+	# Not yet valid is reported the same way.
+	_expect_reg([_india], _licence({"valid_from": "2026-01-03", "valid_until": "2027-01-01"}), false, "license_expired")
+}
+
+# Both dates are inclusive.
+test_licence_dates_inclusive if {
+	_expect_reg([_india], _licence({"valid_from": "2026-01-02", "valid_until": "2026-01-02"}), true, "licensed")
+	_expect_reg([_india], _licence({"valid_from": "2025-01-02", "valid_until": "2026-01-02"}), true, "licensed")
+	_expect_reg([_india], _licence({"valid_from": "2026-01-02", "valid_until": "2027-01-02"}), true, "licensed")
+	_expect_reg([_india], _licence({"valid_from": "2025-01-02", "valid_until": "2026-01-01"}), false, "license_expired")
+	_expect_reg([_india], _licence({"valid_from": "2026-01-03", "valid_until": "2027-01-02"}), false, "license_expired")
+}
+
+# A request time that gives no date makes every licence invalid.
+test_licence_request_time_malformed if {
+	_expect_reg([_india, {"request": {"time": "yesterday"}}], _licence({}), false, "license_expired")
+	_expect_reg([_india, {"request": {"time": "2026-01-02T03:04:05+01:00"}}], _licence({}), false, "license_expired")
+}
+
+# A valid licence wins over an expired one, whatever their order.
+test_licence_valid_among_expired if {
+	expired := object.union(_lic, {"id": "OLD", "valid_until": "2025-12-31"})
+	_expect_reg([_india], {"licences": [expired, _lic]}, true, "licensed")
+	d := _decide_reg([_india], {"licences": [expired, _lic]})
+	startswith(d.basis, "BIS licence D1234567")
+}
+
+# Malformed entries grant nothing (and are not reported as expired).
+test_licence_malformed_entries_grant_nothing if {
+	every reg in [
+		{"licences": ["D1234567"]},
+		{"licences": [null]},
+		{"licences": [object.remove(_lic, ["id"])]},
+		_licence({"id": ""}),
+		_licence({"id": 7}),
+		_licence({"holder": "acme-india"}),
+		{"licences": [object.union(object.remove(_lic, ["holder"]), {"holder": {"name": "Acme"}})]},
+		_licence({"holder": {"entity_id": 7}}),
+		_licence({"destinations": "IN"}),
+		_licence({"destinations": [7]}),
+		_licence({"models": "frontier-lab/frontier-x"}),
+		_licence({"models": [], "eccns": "4E091"}),
+		_licence({"models": [], "eccns": [4091]}),
+		{"licences": [object.remove(_lic, ["valid_until"])]},
+		{"licences": [object.remove(_lic, ["valid_from"])]},
+		_licence({"valid_from": "2026/01/01"}),
+		_licence({"valid_until": 20261231}),
+	] {
+		_expect_reg([_india], reg, false, "license_required")
+	}
+}
+
+# A licence never overrides an embargo or a country of concern (conservative).
+test_licence_does_not_override_concern_or_embargo if {
+	_expect_reg([_at("CN", "CN", "CN")], {"licences": [object.union(_lic, {"holder": {"entity_id": "acme"}, "destinations": ["CN"]})]}, false, "country_of_concern")
+	_expect_reg([_at("IR", "IR", "IR")], {"licences": [object.union(_lic, {"holder": {"entity_id": "acme"}, "destinations": ["IR"]})]}, false, "embargoed_destination")
+}
+
+# A Tier 1 location with a Tier 2 headquarters needs a licence too.
+test_licence_tier1_location_tier2_hq if {
+	reg := {"licences": [object.union(_lic, {"holder": {"entity_id": "acme"}, "destinations": ["GB"]})]}
+	_expect_reg([_at("GB", "IN", "IN")], reg, true, "licensed")
+	_expect_reg([_at("GB", "IN", "IN")], {}, false, "license_required")
+}
+
+# A registry that is not a list is an operator error: undefined decision
+# (policy_error) for closed weights.
+test_registry_not_a_list_is_undefined if {
+	every reg in [
+		{"licences": {"id": "D1234567"}},
+		{"veu": "globalcloud"},
+		{"attestations": 1},
+		{"restricted_parties": {"entity_id": "acme"}},
+		{"restricted_parties": null},
+	] {
+		not _decide_reg([_india], reg)
+	}
+
+	# Empty and missing registries are fine.
+	_expect_reg([_india], {"licences": [], "veu": [], "attestations": [], "restricted_parties": []}, false, "license_required")
+	_expect_reg([_india], {}, false, "license_required")
+
+	# Files that are not closed weights do not read the registries.
+	_expect_reg([_open], {"licences": {}}, true, "open_weights")
+	_expect_reg([_other], {"licences": {}}, true, "not_weights")
+}
+
+# --- Data Center VEU -----------------------------------------------------------
+
+_veu_reg := {"veu": [
+	{"entity_id": "globalcloud", "name": "GlobalCloud Inc.", "status": "uveu", "countries": ["IN", "AE", "SG", "BR", "CN"], "sites": ["Mumbai DC-1"], "valid_from": "2025-06-01", "valid_until": "2030-05-31"},
+	{"entity_id": "gulf-dc", "name": "Gulf Data Centres LLC", "status": "nveu", "countries": ["AE"], "sites": ["Dubai DC-1"]},
+]}
+
+_globalcloud(country) := {"subject": {"country": country, "entity": {"name": "GlobalCloud Inc.", "id": "globalcloud", "hq": "US", "parent_hq": "US"}}}
+
+test_veu_authorised_in_listed_country if {
+	d := _decide_reg([_globalcloud("IN")], _veu_reg)
+	_check(d, true, "veu_authorised")
+	contains(d.reason, "Universal Data Center Validated End User (UVEU) listed for IN (GlobalCloud Inc.)")
+	contains(d.basis, "15 CFR 748.15")
+	contains(d.basis, "UNCONFIRMED")
+	_expect_reg([_globalcloud("AE")], _veu_reg, true, "veu_authorised")
+}
+
+test_veu_unlisted_country_denied if {
+	d := _decide_reg([_globalcloud("MY")], _veu_reg)
+	_check(d, false, "license_required")
+	contains(d.reason, "UVEU authorisation does not cover MY")
+}
+
+test_veu_in_d5_denied if {
+	_expect_reg([_globalcloud("CN")], _veu_reg, false, "country_of_concern")
+}
+
+# Tier 1 locations are covered by AIA before the VEU row.
+test_veu_tier1_location_is_aia if {
+	_expect_reg([_globalcloud("GB")], _veu_reg, true, "license_exception_aia")
+}
+
+test_veu_requires_tier1_headquarters if {
+	_expect_reg([_globalcloud("IN"), {"subject": {"entity": {"hq": "SG"}}}], _veu_reg, false, "license_required")
+	_expect_reg([_globalcloud("IN"), {"subject": {"entity": {"parent_hq": "SG"}}}], _veu_reg, false, "license_required")
+}
+
+test_veu_validity_dates if {
+	expired := {"veu": [object.union(_veu_reg.veu[0], {"valid_until": "2026-01-01"})]}
+	_expect_reg([_globalcloud("IN")], expired, false, "license_required")
+	boundary := {"veu": [object.union(_veu_reg.veu[0], {"valid_from": "2026-01-02", "valid_until": "2026-01-02"})]}
+	_expect_reg([_globalcloud("IN")], boundary, true, "veu_authorised")
+}
+
+test_veu_other_entity_or_malformed if {
+	_expect_reg([_globalcloud("IN"), {"subject": {"entity": {"id": "othercloud"}}}], _veu_reg, false, "license_required")
+	every reg in [
+		{"veu": ["globalcloud"]},
+		{"veu": [object.union(_veu_reg.veu[0], {"status": 1})]},
+		{"veu": [object.union(_veu_reg.veu[0], {"status": "veu"})]},
+		{"veu": [object.union(_veu_reg.veu[0], {"countries": "IN"})]},
+		{"veu": [object.union(_veu_reg.veu[0], {"valid_until": "31/05/2030"})]},
+	] {
+		_expect_reg([_globalcloud("IN")], reg, false, "license_required")
+	}
+}
+
+# The claim is only set when the configuration trusts it.
+test_veu_trusted_claim if {
+	claim := {"subject": {"entity": {"veu": "uveu"}}}
+	d := _decide([_globalcloud("IN"), claim])
+	_check(d, true, "veu_authorised")
+	contains(d.reason, "by a claim this gateway trusts")
+	_expect([_globalcloud("CN"), claim], false, "country_of_concern")
+	_expect([_globalcloud("IN"), claim, {"subject": {"entity": {"hq": "IN"}}}], false, "license_required")
+
+	# An untrusted VEU claim in the raw claims counts for nothing.
+	_expect([_globalcloud("IN"), {"subject": {"claims": {"veu": "uveu"}}}], false, "license_required")
+}
+
+# NVEU does not authorise receipt (UNCONFIRMED split; conservative).
+test_nveu_is_license_required if {
+	gulf := {"subject": {"country": "AE", "entity": {"name": "Gulf", "id": "gulf-dc", "hq": "US", "parent_hq": "US"}}}
+	d := _decide_reg([gulf], _veu_reg)
+	_check(d, false, "license_required")
+	contains(d.reason, "National Data Center VEU (NVEU) status does not authorise it to receive controlled weights")
+
+	c := _decide([gulf, {"subject": {"entity": {"veu": "nveu"}}}])
+	_check(c, false, "license_required")
+	contains(c.reason, "NVEU")
+
+	# Without VEU status the reason does not mention it.
+	n := _decide([gulf])
+	not contains(n.reason, "VEU")
+}
+
+# UVEU is reported before an AIA attestation.
+test_veu_before_aia_secured if {
+	reg := object.union(_veu_reg, {"attestations": [{"entity_id": "globalcloud", "name": "GlobalCloud", "standard": "Supp. 10", "attested_on": "2025-07-01"}]})
+	_expect_reg([_globalcloud("IN")], reg, true, "veu_authorised")
+	_expect_reg([_globalcloud("MY")], reg, true, "license_exception_aia_secured")
+}
+
+# --- License Exception AIA for Tier-1-headquartered entities outside Tier 1 --
+
+_att := {
+	"entity_id": "northwind",
+	"name": "Northwind Labs Ltd",
+	"standard": "Supplement No. 10 to part 748",
+	"attested_on": "2026-01-01",
+	"valid_from": "2026-01-01",
+	"valid_until": "2026-12-31",
+}
+
+_attest(patch) := {"attestations": [object.union(_att, patch)]}
+
+_northwind(country) := {"subject": {"country": country, "entity": {"name": "Northwind Labs Ltd", "id": "northwind", "hq": "GB", "parent_hq": "US"}}}
+
+test_aia_secured_attested_entity_in_tier2 if {
+	d := _decide_reg([_northwind("IN")], _attest({}))
+	_check(d, true, "license_exception_aia_secured")
+	contains(d.reason, "security posture attested (Supplement No. 10 to part 748, attested on 2026-01-01)")
+	contains(d.basis, "740.2(a)(9)(ii)")
+	contains(d.basis, "UNCONFIRMED")
+
+	# Without an attestation: the conservative reading denies.
+	_expect_reg([_northwind("IN")], {}, false, "license_required")
+
+	# Dates are optional.
+	_expect_reg([_northwind("IN")], {"attestations": [object.remove(_att, ["valid_from", "valid_until"])]}, true, "license_exception_aia_secured")
+}
+
+test_aia_secured_attestation_expired if {
+	_expect_reg([_northwind("IN")], _attest({"valid_until": "2026-01-01"}), false, "license_required")
+	_expect_reg([_northwind("IN")], _attest({"valid_from": "2026-01-03"}), false, "license_required")
+	_expect_reg([_northwind("IN")], _attest({"valid_until": "2026-01-02"}), true, "license_exception_aia_secured")
+}
+
+test_aia_secured_attestation_malformed if {
+	every reg in [
+		_attest({"attested_on": "2026-01-03"}), # attested in the future
+		_attest({"attested_on": "January"}),
+		{"attestations": [object.remove(_att, ["attested_on"])]},
+		{"attestations": [object.remove(_att, ["standard"])]},
+		_attest({"standard": ""}),
+		_attest({"entity_id": "other"}),
+		{"attestations": ["northwind"]},
+	] {
+		_expect_reg([_northwind("IN")], reg, false, "license_required")
+	}
+	_expect_reg([_northwind("IN")], _attest({"attested_on": "2026-01-02"}), true, "license_exception_aia_secured")
+}
+
+test_aia_secured_requires_tier1_headquarters if {
+	_expect_reg([_northwind("IN"), {"subject": {"entity": {"hq": "IN"}}}], _attest({}), false, "license_required")
+	_expect_reg([_northwind("IN"), {"subject": {"entity": {"parent_hq": "SG"}}}], _attest({}), false, "license_required")
+}
+
+test_aia_secured_not_in_concern_or_embargo if {
+	_expect_reg([_northwind("CN")], _attest({}), false, "country_of_concern")
+	_expect_reg([_northwind("MO")], _attest({}), false, "country_of_concern")
+	_expect_reg([_northwind("KP")], _attest({}), false, "embargoed_destination")
+}
+
+test_aia_secured_trusted_claim if {
+	_expect([_northwind("IN"), {"subject": {"entity": {"security_attested": true}}}], true, "license_exception_aia_secured")
+	d := _decide([_northwind("IN"), {"subject": {"entity": {"security_attested": true}}}])
+	contains(d.reason, "by a claim this gateway trusts")
+}
+
+# An untrusted claim arrives as security_attested false, whatever the token says.
+test_aia_secured_untrusted_claim_false if {
+	_expect([_northwind("IN"), {"subject": {"entity": {"security_attested": false}, "claims": {"security_attested": true}}}], false, "license_required")
+	_expect([_northwind("IN"), {"subject": {"entity": {"security_attested": "true"}}}], false, "license_required")
+}
+
+# --- Deemed exports ------------------------------------------------------------
+
+_person(country, nationality, residence) := {"subject": {"country": country, "nationality": nationality, "permanent_residence": residence}}
+
+test_deemed_export_cn_national_in_us_denied if {
+	d := _decide([_person("US", ["CN"], null)])
+	_check(d, false, "country_of_concern")
+	contains(d.reason, "as a deemed export to CN, a country of your nationality")
+	contains(d.reason, "exports to CN (a country of concern, Country Group D:5) are prohibited")
+}
+
+test_deemed_export_dual_us_cn_national_in_us_allowed if {
+	_expect([_person("US", ["US", "CN"], null)], true, "license_exception_aia")
+	_expect([_person("US", ["CN", "US"], null)], true, "license_exception_aia")
+}
+
+test_deemed_export_green_card_holder_allowed if {
+	_expect([_person("US", ["CN"], ["US"])], true, "license_exception_aia")
+	_expect([_person("US", ["IR"], ["US"])], true, "license_exception_aia")
+}
+
+test_deemed_export_permanent_residence_counts if {
+	d := _decide([_person("US", ["GB"], ["CN"])])
+	_check(d, false, "country_of_concern")
+	contains(d.reason, "as a deemed export to CN, your country of permanent residence")
+}
+
+test_deemed_export_embargoed_nationality if {
+	d := _decide([_person("US", ["IR"], null)])
+	_check(d, false, "embargoed_destination")
+	contains(d.reason, "cannot be released to you as a deemed export to IR, a country of your nationality: IR is a comprehensively embargoed destination")
+
+	# Whatever the compute, as for a location.
+	_expect([_person("US", ["IR"], null), _below], false, "embargoed_destination")
+
+	# Countries of concern are not denied below the threshold.
+	_expect([_person("US", ["CN"], null), _below], true, "not_controlled")
+}
+
+test_deemed_export_tier2_nationality_needs_licence if {
+	d := _decide([_person("US", ["IN"], null)])
+	_check(d, false, "license_required")
+	contains(d.reason, "release to you, acting for an entity headquartered in US, as a deemed export to IN, a country of your nationality, requires a license")
+}
+
+test_deemed_export_tier1_nationality_allowed if {
+	_expect([_person("US", ["GB"], null)], true, "license_exception_aia")
+	_expect([_person("DE", ["FR", "JP"], ["NL"])], true, "license_exception_aia")
+}
+
+# A release abroad to a third-country national is a deemed reexport; a
+# release to a U.S. national abroad is never an export to the United States.
+test_deemed_export_abroad if {
+	_expect([_person("GB", ["CN"], null)], false, "country_of_concern")
+	_expect([_person("GB", ["US"], null)], true, "license_exception_aia")
+	_expect([_person("IN", ["US"], null)], false, "license_required")
+}
+
+test_deemed_export_invalid_nationality_unknown_destination if {
+	d := _decide([_person("US", ["invalid"], null)])
+	_check(d, false, "unknown_destination")
+	contains(d.reason, "nationalities or permanent residences is not an ISO 3166-1 alpha-2 code")
+	_expect([_person("US", ["GB", "invalid"], null)], false, "unknown_destination")
+	_expect([_person("US", ["GB"], ["invalid"])], false, "unknown_destination")
+	_expect([_person("US", "CN", null)], false, "unknown_destination")
+	_expect([_person("US", [156], null)], false, "unknown_destination")
+
+	# A U.S. person in the United States has no deemed destination at all.
+	_expect([_person("US", ["US", "invalid"], null)], true, "license_exception_aia")
+}
+
+test_deemed_export_nationalities_normalised if {
+	_expect([_person("US", [" cn "], null)], false, "country_of_concern")
+	_expect([_person("US", ["us", "cn"], null)], true, "license_exception_aia")
+}
+
+_employee(parent) := {"subject": {
+	"country": "US", "nationality": ["CN"], "employee": true,
+	"entity": {"name": "Frontier Lab", "id": "frontier-lab", "hq": "US", "parent_hq": parent},
+}}
+
+test_deemed_export_employee_carve_out if {
+	_expect([_employee("US")], true, "license_exception_aia")
+	_expect([_employee("GB")], true, "license_exception_aia")
+
+	# Only with a Tier 1 headquarters and parent.
+	_expect([_employee("IN")], false, "country_of_concern")
+	_expect([_employee("US"), {"subject": {"entity": {"hq": "SG"}}}], false, "country_of_concern")
+
+	# Only for a verified employee of an identified entity.
+	_expect([_employee("US"), {"subject": {"employee": false}}], false, "country_of_concern")
+	_expect([_employee("US"), {"subject": {"entity": {"id": ""}}}], false, "country_of_concern")
+}
+
+# Most restrictive destination wins: embargoed_destination >
+# country_of_concern > license_expired > license_required > any allow.
+test_deemed_export_most_restrictive_wins if {
+	_expect([_person("IN", ["CN"], null)], false, "country_of_concern")
+	_expect([_person("CN", ["IR"], null)], false, "embargoed_destination")
+	_expect([_person("IR", ["CN"], null)], false, "embargoed_destination")
+
+	expired := _licence({"valid_until": "2025-12-31"})
+
+	# The location's expired licence beats a nationality's missing licence ...
+	_expect_reg([_india, {"subject": {"nationality": ["PK"]}}], expired, false, "license_expired")
+
+	# ... and a nationality's expired licence beats the location's missing one.
+	pk := {"subject": {"country": "PK", "nationality": ["IN"]}}
+	d := _decide_reg([_india, pk], expired)
+	_check(d, false, "license_expired")
+	contains(d.reason, "as a deemed export to IN, a country of your nationality")
+
+	# Any denial beats any allow.
+	_expect_reg([_india, {"subject": {"nationality": ["PK"]}}], _licence({}), false, "license_required")
+	_expect_reg([_india, {"subject": {"nationality": ["CN"]}}], _licence({}), false, "country_of_concern")
+}
+
+# Among allows the location's is reported.
+test_deemed_export_location_allow_reported if {
+	reg := object.union(_veu_reg, {"licences": [object.union(_lic, {"holder": {"entity_id": "globalcloud"}, "destinations": ["MY"]})]})
+	d := _decide_reg([_globalcloud("IN"), {"subject": {"nationality": ["MY"]}}], reg)
+	_check(d, true, "veu_authorised")
+
+	# The nationality's licence is what lets it through.
+	_expect_reg([_globalcloud("IN"), {"subject": {"nationality": ["MY"]}}], _veu_reg, false, "license_required")
+
+	# An IN national at a US entity in the US with a licence for IN.
+	us := {"subject": {"country": "US", "nationality": ["IN"], "entity": {"id": "acme-india", "hq": "US", "parent_hq": "US"}}}
+	_expect_reg([us], _licence({}), true, "license_exception_aia")
+	_expect_reg([us], {}, false, "license_required")
+}
+
+# --- Fine-tunes (ECCN 4E091 exclusion (a)) -------------------------------------
+
+_open_base(flop) := {"id": "open-lab/big-open", "found": true, "classified": true, "weights": "open", "training_compute_flop": flop, "eccn": "EAR99"}
+
+_tune(base, ft, total) := {"model": {"id": "tune-lab/tuned", "base_model": "open-lab/big-open", "base": base, "fine_tune_compute_flop": ft, "training_compute_flop": total}}
+
+# Base 2e26: the floor is max(2.5e25, 25% of 2e26 = 5e25) = 5e25.
+test_fine_tune_at_and_above_fraction_floor if {
+	d := _decide([_tune(_open_base(2e26), 5e25, 2.5e26), _from("IN")])
+	_check(d, true, "published_base_fine_tune")
+	contains(d.reason, "fine-tune of the open-weight (published) model open-lab/big-open with 5e+25 operations of further training, not more than 5e+25")
+	contains(d.basis, "exclusion (a)")
+	contains(d.basis, "control threshold 1e+26")
+
+	c := _decide([_tune(_open_base(2e26), 5.0000001e25, 2.5e26), _from("IN")])
+	_check(c, false, "license_required")
+	contains(c.reason, "trained with 2.50000001e+26 operations in total, fine-tuning of open-lab/big-open included (ECCN 4E091)")
+	_expect([_tune(_open_base(2e26), 5.0000001e25, 2.5e26)], true, "license_exception_aia")
+}
+
+# Base 8e25: 25% is 2e25, so the floor is 2.5e25.
+test_fine_tune_at_and_above_absolute_floor if {
+	_expect([_tune(_open_base(8e25), 2.5e25, 0), _from("IN")], true, "published_base_fine_tune")
+	_expect([_tune(_open_base(8e25), 2.5000001e25, 0), _from("IN")], false, "license_required")
+	_expect([_tune(_open_base(8e25), 2.6e25, 1.06e26), _from("CN")], false, "country_of_concern")
+}
+
+# Above the floor but below the threshold in total: still not controlled.
+test_fine_tune_above_floor_below_threshold if {
+	d := _decide([_tune(_open_base(1e25), 3e25, 4e25), _from("IN")])
+	_check(d, true, "published_base_fine_tune")
+	contains(d.reason, "exceeds 2.5e+25, but its 4e+25 operations in total are below the 1e+26 threshold")
+}
+
+# The total is the greater of the recorded compute and base + fine-tune.
+test_fine_tune_total if {
+	_expect([_tune(_open_base(7e25), 3e25, 0), _from("IN")], false, "license_required")
+	_expect([_tune(_open_base(6e25), 3e25, 0), _from("IN")], true, "published_base_fine_tune")
+	_expect([_tune(_open_base(6e25), 3e25, 1e26), _from("IN")], false, "license_required")
+}
+
+# A base that is not found, unclassified or closed: judged on the total.
+test_fine_tune_base_not_open_judged_on_total if {
+	missing := {"id": "open-lab/big-open", "found": false, "classified": false, "weights": "", "training_compute_flop": 0, "eccn": ""}
+	_expect([_tune(missing, 1e24, 3e26), _from("IN")], false, "license_required")
+	_expect([_tune(missing, 1e24, 9e25), _from("IN")], true, "not_controlled")
+
+	unclassified := object.union(missing, {"found": true})
+	_expect([_tune(unclassified, 1e24, 3e26), _from("IN")], false, "license_required")
+
+	closed := object.union(_open_base(3e26), {"weights": "closed"})
+	_expect([_tune(closed, 1e24, 1e24), _from("IN")], false, "license_required")
+	_expect([_tune(object.union(closed, {"training_compute_flop": 5e25}), 1e24, 1e24), _from("IN")], true, "not_controlled")
+
+	# No base object at all.
+	_expect([_tune(null, 1e24, 3e26), _from("IN")], false, "license_required")
+	_expect([_tune(null, 1e24, 9e25), _from("IN")], true, "not_controlled")
+}
+
+# Classified 4E091 by its owner: controlled whatever the fine-tune compute.
+test_fine_tune_classified_4e091 if {
+	_expect([_tune(_open_base(2e26), 1e24, 2e26), {"model": {"eccn": "4E091"}}, _from("IN")], false, "license_required")
+}
+
+# fine_tune_compute_flop is ignored for a model that is not a fine-tune.
+test_not_a_fine_tune_ignores_fine_tune_compute if {
+	_expect([{"model": {"fine_tune_compute_flop": 5e26}}, _below, _from("IN")], true, "not_controlled")
+}
+
+# --- The open-weight frontier (ECCN 4E091 exclusion (b)) -----------------------
+
+_frontier(flop, source, model) := {"frontier": {"flop": flop, "source": source, "model": model}}
+
+test_frontier_raises_threshold if {
+	f := _frontier(3e26, "catalog", "open-lab/huge-open")
+	d := _decide([f, {"model": {"training_compute_flop": 2e26}}, _from("IN")])
+	_check(d, true, "below_open_frontier")
+	contains(d.reason, "fewer than the 3e+26 of the open-weight frontier (the catalog's largest classified open-weight model, open-lab/huge-open)")
+	contains(d.basis, "exclusion (b)")
+	contains(d.basis, "control threshold 3e+26 operations: the open-weight frontier, 3e+26 operations (the catalog's largest classified open-weight model, open-lab/huge-open), is above the 10^26")
+
+	# Exactly at the frontier is controlled ("fewer than" excludes).
+	_expect([f, {"model": {"training_compute_flop": 3e26}}, _from("IN")], false, "license_required")
+	_expect([f, {"model": {"training_compute_flop": 1e26}}, _from("CN")], true, "below_open_frontier")
+
+	# Below 10^26 it is plainly not controlled.
+	b := _decide([f, _below, _from("IN")])
+	_check(b, true, "not_controlled")
+	contains(b.basis, "control threshold 3e+26")
+
+	# The controlled reason names the threshold in its basis too.
+	c := _decide([f, {"model": {"training_compute_flop": 4e26}}, _from("IN")])
+	_check(c, false, "license_required")
+	contains(c.basis, "control threshold 3e+26")
+}
+
+test_frontier_configured if {
+	d := _decide([_frontier(4e26, "configured", ""), _from("IN")])
+	_check(d, true, "below_open_frontier")
+	contains(d.basis, "the open-weight frontier, 4e+26 operations (configured by the operator)")
+}
+
+test_frontier_below_heading_does_not_lower if {
+	d := _decide([_frontier(5e25, "catalog", "open-lab/big-open"), {"model": {"training_compute_flop": 1e26}}, _from("IN")])
+	_check(d, false, "license_required")
+	contains(d.basis, "control threshold 1e+26 operations: the ECCN 4E091 heading ('10^26 or more operations'); the open-weight frontier, 5e+25 operations (the catalog's largest classified open-weight model, open-lab/big-open), does not raise it")
+	_expect([_frontier(1e26, "configured", ""), {"model": {"training_compute_flop": 1e26}}, _from("IN")], false, "license_required")
+}
+
+test_frontier_none if {
+	d := _decide([_from("IN")])
+	contains(d.basis, "no open-weight frontier is known to raise it")
+
+	# A frontier missing from the input altogether counts as none.
+	inp := json.remove(_patch(_in, [_from("IN")]), ["frontier"])
+	m := weightgate.decision with input as inp
+	_check(m, false, "license_required")
+	contains(m.basis, "control threshold 1e+26")
+}
+
+# Classified 4E091 by its owner: controlled whatever the frontier.
+test_frontier_does_not_release_4e091 if {
+	_expect([_frontier(5e26, "configured", ""), {"model": {"eccn": "4E091"}}, _from("IN")], false, "license_required")
+}
+
+# A fine-tune of an open base above its floor is judged against the frontier.
+test_frontier_and_fine_tune if {
+	f := _frontier(3e26, "catalog", "open-lab/huge-open")
+	_expect([f, _tune(_open_base(2e26), 6e25, 2.6e26), _from("IN")], true, "published_base_fine_tune")
+	_expect([f, _tune(_open_base(2e26), 1e26, 3e26), _from("IN")], false, "license_required")
+
+	# A closed base's fine-tune below the frontier.
+	closed := object.union(_open_base(2e26), {"weights": "closed"})
+	_expect([f, _tune(closed, 6e25, 0), _from("IN")], true, "below_open_frontier")
+}
+
+# --- Malformed compute ---------------------------------------------------------
+
+test_malformed_compute_is_undefined if {
+	not _decide([{"model": {"fine_tune_compute_flop": "1e25"}}])
+	not _decide([_tune(object.union(_open_base(2e26), {"training_compute_flop": "2e26"}), 1e24, 3e26)])
+	not _decide([_frontier("3e26", "configured", "")])
+
+	# Open weights and other files do not depend on them.
+	_expect([_frontier("3e26", "configured", ""), _open], true, "open_weights")
+	_expect([_frontier("3e26", "configured", ""), _other], true, "not_weights")
 }
 
 # --- Extensions --------------------------------------------------------------
@@ -355,6 +1052,8 @@ test_data_country_lists if {
 	count(cfg.d5_as_of_2026_07_23) == 22
 	cfg.d5_in_effect == "d5_as_of_2025_01_15"
 	cfg.control_threshold_flop == 1e26
+	cfg.fine_tune_floor_flop == 2.5e25
+	cfg.fine_tune_fraction == 0.25
 
 	# Every embargoed country is also in D:5; no Tier 1 country is.
 	every c in cfg.comprehensively_embargoed {
@@ -369,5 +1068,20 @@ test_data_bundle_identity if {
 	b := data.weightgate.bundle
 	b.name == "ai-diffusion-2025"
 	b.effective_date == "2025-01-13"
+	b.version == "2.0.0"
 	count(b.sources) > 0
+}
+
+# A fine-tune's basis says how its operations were counted.
+test_fine_tune_basis if {
+	d := _decide([_tune(_open_base(2e26), 6e25, 2.6e26), _from("IN")])
+	_check(d, false, "license_required")
+	contains(d.basis, "fine-tune of the published model open-lab/big-open: exclusion (a) applies only while its further training (6e+25 operations) is at most 5e+25")
+	contains(d.basis, "its 2.6e+26 operations in total count pre-training and fine-tuning (4E091 Technical Note 2)")
+
+	n := _decide([_tune(null, 1e24, 3e26), _from("IN")])
+	contains(n.basis, "fine-tune of open-lab/big-open, which is not a published model in the catalog: judged on its 3e+26 operations in total")
+
+	# Not a fine-tune: no such clause.
+	not contains(_decide([_from("IN")]).basis, "fine-tune")
 }
