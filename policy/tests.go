@@ -60,6 +60,14 @@ func (r TestResult) String() string {
 // or test that fails to load or compile. Built-in errors fail a test, as they
 // fail a decision.
 func RunTests(ctx context.Context, bundle fs.FS, extensions ...fs.FS) ([]TestResult, error) {
+	results, _, err := runTests(ctx, nil, bundle, extensions)
+	return results, err
+}
+
+// runTests loads the sources of RunTests and runs their tests, tracing
+// coverage into tracer when it is not nil. It returns the loaded policy for
+// the coverage report.
+func runTests(ctx context.Context, tracer *cover.Cover, bundle fs.FS, extensions []fs.FS) ([]TestResult, *loaded, error) {
 	srcs := []source{libSource(len(extensions) == 0), {label: "bundle", name: "bundle", fsys: bundle, tests: len(extensions) == 0}}
 	for i, x := range extensions {
 		label := fmt.Sprintf("extension[%d]", i)
@@ -67,7 +75,7 @@ func RunTests(ctx context.Context, bundle fs.FS, extensions ...fs.FS) ([]TestRes
 	}
 	l, err := load(srcs)
 	if err != nil {
-		return nil, fmt.Errorf("policy tests: %w", err)
+		return nil, nil, fmt.Errorf("policy tests: %w", err)
 	}
 
 	modules := make(map[string]*ast.Module, len(l.modules)+len(l.tests))
@@ -79,15 +87,20 @@ func RunTests(ctx context.Context, bundle fs.FS, extensions ...fs.FS) ([]TestRes
 	}
 
 	store := inmem.NewFromObjectWithOpts(l.data, inmem.OptRoundTripOnWrite(false))
-	ch, err := tester.NewRunner().
+	runner := tester.NewRunner().
 		SetCompiler(ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)).
 		SetStore(store).
 		SetModules(modules).
 		RaiseBuiltinErrors(true).
-		CapturePrintOutput(true).
-		RunTests(ctx, nil)
+		CapturePrintOutput(true)
+	if tracer != nil {
+		// The supplementary passes only explain why a line was missed, at
+		// the cost of evaluating every test twice more.
+		runner = runner.SetCoverageQueryTracer(tracer).SetCoverageRuns([]cover.Kind{})
+	}
+	ch, err := runner.RunTests(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("policy tests: %w", err)
+		return nil, nil, fmt.Errorf("policy tests: %w", err)
 	}
 
 	var results []TestResult
@@ -105,7 +118,7 @@ func RunTests(ctx context.Context, bundle fs.FS, extensions ...fs.FS) ([]TestRes
 		results = append(results, tr)
 	}
 	slices.SortFunc(results, func(a, b TestResult) int { return strings.Compare(a.Name, b.Name) })
-	return results, nil
+	return results, l, nil
 }
 
 // Coverage is how much of a policy's modules its tests evaluated, counted by
@@ -138,48 +151,11 @@ type FileCoverage struct {
 // modules (the library's, the bundle's and the extensions', not the tests')
 // the tests evaluated.
 func RunTestsCoverage(ctx context.Context, bundle fs.FS, extensions ...fs.FS) ([]TestResult, *Coverage, error) {
-	srcs := []source{libSource(len(extensions) == 0), {label: "bundle", name: "bundle", fsys: bundle, tests: len(extensions) == 0}}
-	for i, x := range extensions {
-		label := fmt.Sprintf("extension[%d]", i)
-		srcs = append(srcs, source{label: label, name: label, fsys: x, extension: true, tests: true})
-	}
-	l, err := load(srcs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("policy tests: %w", err)
-	}
-	modules := make(map[string]*ast.Module, len(l.modules)+len(l.tests))
-	for k, m := range l.modules {
-		modules[k] = m
-	}
-	for k, m := range l.tests {
-		modules[k] = m
-	}
-
 	tracer := cover.New()
-	store := inmem.NewFromObjectWithOpts(l.data, inmem.OptRoundTripOnWrite(false))
-	ch, err := tester.NewRunner().
-		SetCompiler(ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)).
-		SetStore(store).
-		SetModules(modules).
-		RaiseBuiltinErrors(true).
-		CapturePrintOutput(true).
-		SetCoverageQueryTracer(tracer).
-		// The supplementary passes only explain why a line was missed, at
-		// the cost of evaluating every test twice more.
-		SetCoverageRuns([]cover.Kind{}).
-		RunTests(ctx, nil)
+	results, l, err := runTests(ctx, tracer, bundle, extensions)
 	if err != nil {
-		return nil, nil, fmt.Errorf("policy tests: %w", err)
+		return nil, nil, err
 	}
-	var results []TestResult
-	for r := range ch {
-		tr := TestResult{Name: r.Package + "." + r.Name, Fail: r.Fail, Err: r.Error, Skip: r.Skip, Output: string(r.Output)}
-		if r.Location != nil {
-			tr.Location = fmt.Sprintf("%s:%d", r.Location.File, r.Location.Row)
-		}
-		results = append(results, tr)
-	}
-	slices.SortFunc(results, func(a, b TestResult) int { return strings.Compare(a.Name, b.Name) })
 
 	// The tests' own files are covered by running them; only the policy's
 	// modules are reported.

@@ -66,20 +66,11 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("check: --config, --model and exactly one of --token, --anonymous or --country are required")
 	}
-	when := time.Now()
-	if *at != "" {
-		t, err := time.Parse(time.RFC3339, *at)
-		if err != nil {
-			return fmt.Errorf("check: --time %q is not an RFC 3339 time", *at)
-		}
-		when = t
-	}
-	cfg, err := ReadConfigFile(*configPath)
+	when, err := whatIfTime("check", *at)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(m.Stderr, LogConfig{Format: cfg.Log.Format, Level: "error"})
-	c, err := build(ctx, cfg, logger)
+	c, logger, err := m.whatIfComponents(ctx, *configPath)
 	if err != nil {
 		return err
 	}
@@ -157,6 +148,30 @@ func (f *subjectFlags) subject() (policy.Subject, error) {
 		errs = append(errs, fmt.Errorf("check: --veu must be uveu or nveu, got %q", f.veu))
 	}
 	return s, errors.Join(errs...)
+}
+
+// whatIfTime is a what-if command's --time: now when empty.
+func whatIfTime(cmd, at string) (time.Time, error) {
+	if at == "" {
+		return time.Now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		return t, fmt.Errorf("%s: --time %q is not an RFC 3339 time (2026-06-01T00:00:00Z)", cmd, at)
+	}
+	return t, nil
+}
+
+// whatIfComponents reads the configuration and builds what a what-if command
+// decides with, logging only errors (to stderr): stdout is the answer.
+func (m *Main) whatIfComponents(ctx context.Context, configPath string) (*components, *slog.Logger, error) {
+	cfg, err := ReadConfigFile(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger := newLogger(m.Stderr, LogConfig{Format: cfg.Log.Format, Level: "error"})
+	c, err := build(ctx, cfg, logger)
+	return c, logger, err
 }
 
 // decide evaluates the policy as the gateway would for a download of file.

@@ -177,20 +177,11 @@ func (m *Main) matrix(ctx context.Context, args []string) error {
 	if !slices.Contains([]string{"table", "csv", "html"}, *format) {
 		return fmt.Errorf("matrix: --format must be table, csv or html, got %q", *format)
 	}
-	when := time.Now()
-	if *at != "" {
-		t, err := time.Parse(time.RFC3339, *at)
-		if err != nil {
-			return fmt.Errorf("matrix: --time %q is not an RFC 3339 time (2026-06-01T00:00:00Z)", *at)
-		}
-		when = t
-	}
-	cfg, err := ReadConfigFile(*configPath)
+	when, err := whatIfTime("matrix", *at)
 	if err != nil {
 		return err
 	}
-	logger := newLogger(m.Stderr, LogConfig{Format: cfg.Log.Format, Level: "error"})
-	c, err := build(ctx, cfg, logger)
+	c, _, err := m.whatIfComponents(ctx, *configPath)
 	if err != nil {
 		return err
 	}
