@@ -64,7 +64,8 @@ func TestPolicyDepth(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				resp, body := tt.h.do(t, "GET", tt.path, tt.h.token(t, tt.claims), nil)
-				decisions, transfers := tt.h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+				id := resp.Header.Get("X-Request-Id")
+				decisions, transfers := tt.h.recordsFor(t, id)
 				if len(decisions) != 1 || decisions[0].Policy == nil || decisions[0].Input == nil {
 					t.Fatalf("want one decision record with its policy and input, got %+v", decisions)
 				}
@@ -73,8 +74,10 @@ func TestPolicyDepth(t *testing.T) {
 					t.Errorf("decision = %+v; want code %s, basis containing %q, regime ai-diffusion-2025 with a version", d, tt.code, tt.basis)
 				}
 				if d.Allow {
-					if resp.StatusCode != 200 || !bytes.Equal(body, storeFile(t, tt.path)) || len(transfers) != 1 {
-						t.Errorf("allowed: status %d, %d bytes, %d transfers; want 200 with the file's bytes, one transfer", resp.StatusCode, len(body), len(transfers))
+					// The transfer record follows the body's last byte.
+					tr := tt.h.transferFor(t, id)
+					if resp.StatusCode != 200 || !bytes.Equal(body, storeFile(t, tt.path)) || tr.Bytes != int64(len(body)) {
+						t.Errorf("allowed: status %d, %d bytes, transfer %+v; want 200 with the file's bytes, all recorded", resp.StatusCode, len(body), tr)
 					}
 					return
 				}

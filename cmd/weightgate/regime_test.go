@@ -94,7 +94,7 @@ func TestCheckPolicyInputs(t *testing.T) {
 // ai-diffusion-2025 and served under embargo-only, and each answer and
 // record names its regime.
 func TestServeSwitchesRegimeAtEffectiveTime(t *testing.T) {
-	switchAt := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	switchAt := time.Now().Add(4 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	cfg := appendConfig(t, writeConfig(t), "policy:\n  regimes:\n    - bundle: ai-diffusion-2025\n    - bundle: embargo-only\n      effective: \""+switchAt.Format(time.RFC3339)+"\"\n")
 	url, _, cancel, _ := startServe(t, cfg)
 	defer cancel()
