@@ -145,6 +145,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads the policy; a bundle that does not compile is refused
+	// and the one in force keeps serving. The handler is in place before
+	// the gateway says it is ready: an unhandled SIGHUP would kill it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -155,11 +162,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		m.Ready(srv.URL())
 	}
 
-	// SIGHUP reloads the policy; a bundle that does not compile is refused
-	// and the one in force keeps serving.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
