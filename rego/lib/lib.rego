@@ -132,13 +132,14 @@ today := substring(t, 0, 10) if {
 # valid_on(entry, day): entry's optional valid_from / valid_until dates
 # (YYYY-MM-DD, both inclusive) contain day. A malformed date never matches.
 valid_on(entry, day) if {
-	_date_ok(object.get(entry, "valid_from", "0000-01-01"))
-	_date_ok(object.get(entry, "valid_until", "9999-12-31"))
+	date(object.get(entry, "valid_from", "0000-01-01"))
+	date(object.get(entry, "valid_until", "9999-12-31"))
 	object.get(entry, "valid_from", "0000-01-01") <= day
 	day <= object.get(entry, "valid_until", "9999-12-31")
 }
 
-_date_ok(d) if {
+# date(d): d is a YYYY-MM-DD string, as registries write dates.
+date(d) if {
 	is_string(d)
 	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, d)
 }
@@ -178,6 +179,14 @@ _homes := array.concat(
 _home_code(v) := upper(trim_space(v)) if is_string(v) else := "?"
 
 _home_countries contains c if some c in _homes
+
+# is_nationality(c): the deemed-export destination c is one of the
+# requester's nationalities (else it is a permanent residence), so that a
+# reason can say which.
+is_nationality(c) if {
+	some v in _list(["subject", "nationality"])
+	_home_code(v) == c
+}
 
 _list(path) := l if {
 	l := object.get(input, path, [])

@@ -143,6 +143,21 @@ test_nationalities if {
 	lib.nationalities == ["US", "?"] with input as _with({"subject": {"permanent_residence": {"c": "CN"}}})
 }
 
+test_is_nationality if {
+	inp := _with({"subject": {"nationality": ["cn"], "permanent_residence": ["IR", "CN"]}})
+	lib.is_nationality("CN") with input as inp
+	not lib.is_nationality("IR") with input as inp
+	not lib.is_nationality("IR") with input as _with({"subject": {"nationality": null, "permanent_residence": ["IR"]}})
+}
+
+test_date if {
+	lib.date("2026-01-31")
+	not lib.date("2026-1-31")
+	not lib.date("31-01-2026")
+	not lib.date(20260131)
+	not lib.date(null)
+}
+
 test_us_person if {
 	lib.us_person with input as _in
 	lib.us_person with input as _with({"subject": {"nationality": ["CN", "US"]}})

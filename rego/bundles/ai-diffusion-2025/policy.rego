@@ -314,15 +314,7 @@ _hq_phrase := sprintf("an entity headquartered in %s", [lib.hq]) if {
 	lib.hq == lib.parent_hq
 } else := sprintf("an entity headquartered in %s whose ultimate parent is headquartered in %s", [lib.hq, lib.parent_hq])
 
-_home_phrase(c) := "a country of your nationality" if {
-	some i, _ in _array(["subject", "nationality"])
-	lib.code(["subject", "nationality", i]) == c
-} else := "your country of permanent residence"
-
-_array(path) := a if {
-	a := object.get(input, path, [])
-	is_array(a)
-} else := []
+_home_phrase(c) := "a country of your nationality" if lib.is_nationality(c) else := "your country of permanent residence"
 
 _concern_label(c) := sprintf("%s (Hong Kong, treated as China: a country of concern, Country Group D:5)", [c]) if {
 	c in _cfg.treated_as_china
@@ -358,8 +350,8 @@ _licence_ok(l) if {
 	is_array(l.destinations)
 	is_array(object.get(l, "models", []))
 	is_array(object.get(l, "eccns", []))
-	_date(l.valid_from)
-	_date(l.valid_until)
+	lib.date(l.valid_from)
+	lib.date(l.valid_until)
 }
 
 _licence_names_model(l) if input.model.id in object.get(l, "models", [])
@@ -371,11 +363,6 @@ _licence_names_model(l) if {
 }
 
 _holder_name(l) := _str(l.holder, "name", l.holder.entity_id)
-
-_date(d) if {
-	is_string(d)
-	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, d)
-}
 
 _lists_country(list, c) if {
 	is_array(list)
@@ -434,7 +421,7 @@ _uveu_note(c) := sprintf(". Your entity's UVEU authorisation does not cover %s: 
 _attestations := [e |
 	some e in lib.entries("attestations")
 	_str(e, "standard", "") != ""
-	_date(e.attested_on)
+	lib.date(e.attested_on)
 	e.attested_on <= lib.today
 ]
 

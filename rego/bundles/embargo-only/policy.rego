@@ -177,18 +177,12 @@ _embargoed_parties := [p | some p in _parties; p[1] in _cfg.comprehensively_emba
 _to("location", c) := sprintf("to %s, where you are", [c])
 
 _to("nationality", c) := sprintf("as a deemed export to %s, a country of your nationality", [c]) if {
-	c in _nationality
+	lib.is_nationality(c)
 } else := sprintf("as a deemed export to %s, a country of your permanent residence", [c])
 
 _to("hq", c) := sprintf("to an entity headquartered in %s", [c])
 
 _to("parent_hq", c) := sprintf("to an entity whose ultimate parent is headquartered in %s", [c])
-
-# The requester's nationalities proper (lib.nationalities also holds their
-# permanent residences), normalised as lib normalises them.
-_nationality contains lib.code(["subject", "nationality", i]) if {
-	some i, _ in input.subject.nationality
-}
 
 _country_label(c) := sprintf("%s (%s)", [name, c]) if {
 	name := _cfg.country_names[c]
