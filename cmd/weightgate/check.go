@@ -155,9 +155,14 @@ func whatIfTime(cmd, at string) (time.Time, error) {
 	if at == "" {
 		return time.Now(), nil
 	}
-	t, err := time.Parse(time.RFC3339, at)
+	return timeFlag(cmd, "time", at)
+}
+
+// timeFlag parses the RFC 3339 value of a command's --flag.
+func timeFlag(cmd, flag, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return t, fmt.Errorf("%s: --time %q is not an RFC 3339 time (2026-06-01T00:00:00Z)", cmd, at)
+		return t, fmt.Errorf("%s: --%s %q is not an RFC 3339 time (2026-06-01T00:00:00Z)", cmd, flag, v)
 	}
 	return t, nil
 }

@@ -167,8 +167,8 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	}
 	var when time.Time
 	if *at != "" {
-		if when, err = time.Parse(time.RFC3339, *at); err != nil {
-			return fmt.Errorf("replay: --at %q is not an RFC 3339 time (2026-06-01T00:00:00Z)", *at)
+		if when, err = timeFlag("replay", "at", *at); err != nil {
+			return err
 		}
 	}
 	paths, err := auditFiles(files)
