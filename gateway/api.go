@@ -366,6 +366,18 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	check("policy", perr)
 	check("audit", s.opts.Audit.Healthy(ctx))
 	body := map[string]any{"ready": ok, "checks": checks, "policy": map[string]string{"bundle": name, "revision": rev}}
+	if s.opts.Screener != nil {
+		// A list that failed to reload leaves the previous one in force:
+		// the gateway still screens, so it stays ready, but says its lists
+		// are stale and why.
+		st := s.opts.Screener.State()
+		checks["screening"] = "ok"
+		if st.Error != "" {
+			checks["screening"] = "stale"
+			s.logger.Warn("screening lists are stale", "err", st.Error)
+		}
+		body["screening"] = st
+	}
 	if !ok {
 		b, _ := json.Marshal(body)
 		w.Header().Set("Content-Type", "application/json")

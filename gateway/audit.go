@@ -52,6 +52,12 @@ type AuditRecord struct {
 	Country   string `json:"country,omitempty"`
 	Model     string `json:"model,omitempty"`
 	Object    string `json:"object,omitempty"`
+	// Where the request came from and how its requester screened, on
+	// decision records (the details are in Input): the client address, the
+	// country of that address ("" when unknown) and the screening status.
+	ClientIP  string `json:"client_ip,omitempty"`
+	IPCountry string `json:"ip_country,omitempty"`
+	Screening string `json:"screening,omitempty"`
 
 	// Decision records. Decision is "allow" when the request is answered
 	// (bytes may flow), else "deny"; Status, Code and Reason are those of the

@@ -49,6 +49,9 @@ type harnessOptions struct {
 	AuditDir string
 	// Frontier configures the catalog's open-weight frontier.
 	Frontier gateway.Frontier
+	// Screener and Locator are passed to the server.
+	Screener gateway.Screener
+	Locator  *gateway.Locator
 }
 
 func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
@@ -96,6 +99,7 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
+		Screener:       o.Screener, Locator: o.Locator,
 	})
 	if err != nil {
 		tb.Fatal(err)

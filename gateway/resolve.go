@@ -62,13 +62,16 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 	t := transfer{info: ObjectInfo{Size: -1}}
 	// The policy input, filled in as the request is examined; the decision
 	// record carries it whatever step ends the request.
+	now := s.opts.Now()
 	in := &policy.Input{
 		Subject: sc.Subject,
 		Model:   policy.Model{ID: id},
 		Object:  policy.Object{Path: file, Kind: ObjectKind(file)},
-		Request: s.policyRequest(r, rec.API),
+		Request: s.policyRequest(r, rec.API, now),
 	}
+	in.Subject.Screening = Screen(s.opts.Screener, sc.Subject, now)
 	rec.Input = in
+	rec.Screening, rec.ClientIP, rec.IPCountry = in.Subject.Screening.Status, in.Request.ClientIP, in.Request.IPCountry
 	if err := checkFilePath(file); err != nil {
 		return t, err
 	}
@@ -359,7 +362,9 @@ func (s *Server) record(ctx context.Context, rec *AuditRecord) error {
 	return nil
 }
 
-func (s *Server) policyRequest(r *http.Request, api string) policy.Request {
-	return policy.Request{Method: r.Method, API: api, Range: r.Header.Get("Range"),
-		RemoteAddr: r.RemoteAddr, Time: s.opts.Now().UTC().Format(time.RFC3339)}
+func (s *Server) policyRequest(r *http.Request, api string, now time.Time) policy.Request {
+	req := policy.Request{Method: r.Method, API: api, Range: r.Header.Get("Range"),
+		RemoteAddr: r.RemoteAddr, Time: now.UTC().Format(time.RFC3339)}
+	s.opts.Locator.locate(r, &req)
+	return req
 }

@@ -60,6 +60,12 @@ type Options struct {
 	// MetricsHandler, when set, serves GET /metrics (promhttp over the
 	// registry Metrics was registered with).
 	MetricsHandler http.Handler
+	// Screener screens each authenticated requester against
+	// restricted-party lists; nil means screening is off.
+	Screener Screener
+	// Locator places the client address; nil trusts no proxy and knows no
+	// country.
+	Locator *Locator
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.

@@ -56,6 +56,12 @@ type Options struct {
 	// data.weightgate.extensions.<name>; they can only add denials.
 	Extensions []string
 
+	// Settings are operator switches a bundle reads as
+	// data.weightgate.settings.<name> (lib.setting in rego/lib), loaded with
+	// every regime: the gateway's configuration sets location_unknown and
+	// screening_open_weights here, so that flipping one needs no Rego.
+	Settings map[string]string
+
 	// Logger receives load and reload events. nil discards them.
 	Logger *slog.Logger
 }
@@ -369,6 +375,9 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 	l, err := load(e.sources(bundle))
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if err := l.addSettings(e.opts.Settings); err != nil {
+		return nil, fmt.Errorf("policy: bundle %s: %w", bundle.name, err)
 	}
 	if l.bundleModules == 0 {
 		return nil, fmt.Errorf("policy: bundle %s has no Rego modules", bundle.name)

@@ -38,6 +38,9 @@ const (
 type Subject struct {
 	Anonymous bool   `json:"anonymous"`
 	ID        string `json:"id"`
+	// Name is the requester's name (the token's name claim), screened
+	// against restricted-party lists; "" when the token carries none.
+	Name string `json:"name"`
 	// Country is the ISO 3166-1 alpha-2 code (upper case) of where the
 	// requester is: the export destination. Empty when missing or malformed.
 	Country string `json:"country"`
@@ -50,6 +53,39 @@ type Subject struct {
 	Employee bool           `json:"employee"`
 	Entity   Entity         `json:"entity"`
 	Claims   map[string]any `json:"claims"`
+	// Screening is the restricted-party screening of the subject and its
+	// entity.
+	Screening Screening `json:"screening"`
+}
+
+// Screening statuses.
+const (
+	// ScreeningOff: no screening list is configured (or the request is
+	// anonymous and there is no one to screen).
+	ScreeningOff = "off"
+	// ScreeningClear: screened, nothing reached the review threshold.
+	ScreeningClear = "clear"
+	// ScreeningHit: a name reached the hit threshold, or an id matched.
+	ScreeningHit = "hit"
+	// ScreeningReview: a near miss, between the review and hit thresholds.
+	ScreeningReview = "review"
+)
+
+// Screening is the result of screening a request's subject and entity
+// against the configured restricted-party lists.
+type Screening struct {
+	Status string `json:"status"` // ScreeningOff | ScreeningClear | ScreeningHit | ScreeningReview
+	// List is the source list of the matching entry (for the Consolidated
+	// Screening List, e.g. "Entity List (EL) - Bureau of Industry and
+	// Security"); Entry its id; Name the listed name or id that matched;
+	// Field the part of the request that matched it ("entity.name",
+	// "entity.id", "subject.name", "subject.id"). All "" when not a hit or
+	// review.
+	List  string  `json:"list"`
+	Entry string  `json:"entry"`
+	Name  string  `json:"name"`
+	Field string  `json:"field"`
+	Score float64 `json:"score"` // 0 to 1; 0 unless hit or review
 }
 
 // Entity is the organisation the requester acts for.
@@ -115,6 +151,19 @@ type Request struct {
 	Range      string `json:"range"` // the raw Range header, "" when absent
 	RemoteAddr string `json:"remote_addr"`
 	Time       string `json:"time"` // RFC 3339, UTC
+	// ClientIP is the client's address: the TCP peer, or what a trusted
+	// proxy reports (X-Forwarded-For, Forwarded); "" when it could not be
+	// determined. ClientIPVia says which: "peer", "x-forwarded-for",
+	// "forwarded" or "malformed".
+	ClientIP    string `json:"client_ip"`
+	ClientIPVia string `json:"client_ip_via"`
+	// IPCountry is the ISO code of the country the country database places
+	// ClientIP in; "" when unknown (no database, a private or loopback
+	// address, or an address the database does not know).
+	IPCountry string `json:"ip_country"`
+	// IPTrustedNetwork is set when ClientIP is in a configured trusted
+	// (corporate or VPN) network.
+	IPTrustedNetwork bool `json:"ip_trusted_network"`
 }
 
 // Decision is a bundle's answer for one Input.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -159,6 +160,28 @@ func load(srcs []source) (*loaded, error) {
 		}
 	}
 	return l, nil
+}
+
+// addSettings places the operator's settings at data.weightgate.settings and
+// counts them in the revision, so a decision names the settings it was made
+// under. A bundle that defines data.weightgate.settings itself conflicts.
+func (l *loaded) addSettings(settings map[string]string) error {
+	if len(settings) == 0 {
+		return nil
+	}
+	obj := make(map[string]any, len(settings))
+	for k, v := range settings {
+		obj[k] = v
+	}
+	if err := mergeData(l.data, map[string]any{"weightgate": map[string]any{"settings": obj}}, nil); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	bs, err := json.Marshal(settings) // sorted keys: a stable hash
+	if err != nil {
+		return err
+	}
+	l.files = append(l.files, file{"settings", "settings.json", bs})
+	return nil
 }
 
 // checkExtensionPackage refuses an extension module whose package is not

@@ -41,6 +41,10 @@ func inputValue(in *Input) (ast.Value, error) {
 			"eccn", str(b.ECCN),
 		))
 	}
+	sc := &s.Screening
+	if math.IsNaN(sc.Score) || math.IsInf(sc.Score, 0) {
+		return nil, fmt.Errorf("input: subject.screening.score is %v", sc.Score)
+	}
 	claims, err := claimsTerm(s.Claims)
 	if err != nil {
 		return nil, fmt.Errorf("input: subject.claims: %w", err)
@@ -49,6 +53,7 @@ func inputValue(in *Input) (ast.Value, error) {
 		"subject", ast.NewTerm(obj(
 			"anonymous", ast.InternedTerm(s.Anonymous),
 			"id", str(s.ID),
+			"name", str(s.Name),
 			"country", str(s.Country),
 			"nationality", stringArray(s.Nationality),
 			"permanent_residence", stringArray(s.PermanentResidence),
@@ -62,6 +67,14 @@ func inputValue(in *Input) (ast.Value, error) {
 				"security_attested", ast.InternedTerm(s.Entity.SecurityAttested),
 			)),
 			"claims", claims,
+			"screening", ast.NewTerm(obj(
+				"status", str(sc.Status),
+				"list", str(sc.List),
+				"entry", str(sc.Entry),
+				"name", str(sc.Name),
+				"field", str(sc.Field),
+				"score", ast.FloatNumberTerm(sc.Score),
+			)),
 		)),
 		"model", ast.NewTerm(obj(
 			"id", str(m.ID),
@@ -85,6 +98,10 @@ func inputValue(in *Input) (ast.Value, error) {
 			"range", str(r.Range),
 			"remote_addr", str(r.RemoteAddr),
 			"time", str(r.Time),
+			"client_ip", str(r.ClientIP),
+			"client_ip_via", str(r.ClientIPVia),
+			"ip_country", str(r.IPCountry),
+			"ip_trusted_network", ast.InternedTerm(r.IPTrustedNetwork),
 		)),
 		"frontier", ast.NewTerm(obj(
 			"flop", ast.FloatNumberTerm(f.FLOP),
@@ -106,6 +123,8 @@ func init() {
 		"request", "method", "api", "range", "remote_addr", "time",
 		"permanent_residence", "employee", "security_attested", "base_model",
 		"fine_tune_compute_flop", "base", "found", "frontier", "flop", "source",
+		"screening", "status", "list", "entry", "field", "score", "client_ip",
+		"client_ip_via", "ip_country", "ip_trusted_network",
 	} {
 		keyTerms[k] = ast.StringTerm(k)
 	}

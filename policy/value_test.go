@@ -20,12 +20,13 @@ func TestInputValue_MatchesJSON(t *testing.T) {
 		{"anonymous", Input{Subject: Subject{Anonymous: true}, Object: Object{Path: "a/b", Kind: KindOther, Size: 12}}},
 		{"full", Input{
 			Subject: Subject{
-				ID: "alice", Country: "GB", Nationality: []string{"GB", "IE"}, PermanentResidence: []string{"US"}, Employee: true,
+				ID: "alice", Name: "Alice Example", Country: "GB", Nationality: []string{"GB", "IE"}, PermanentResidence: []string{"US"}, Employee: true,
 				Entity: Entity{Name: "Acme", ID: "acme", HQ: "US", ParentHQ: "JP", VEU: "uveu", SecurityAttested: true},
 				Claims: map[string]any{
 					"sub": "alice", "exp": 1.7e9, "n": json.Number("12"), "ok": true, "none": nil,
 					"groups": []any{"a", 1.5, map[string]any{"x": []any{}}},
 				},
+				Screening: Screening{Status: ScreeningReview, List: "Entity List", Entry: "e1", Name: "ACME", Field: "entity.name", Score: 0.875},
 			},
 			Model: Model{
 				ID: "lab/m", Classified: true, Weights: "closed",
@@ -35,7 +36,8 @@ func TestInputValue_MatchesJSON(t *testing.T) {
 			},
 			Frontier: Frontier{FLOP: 2e26, Source: FrontierCatalog, Model: "lab/open"},
 			Object:   Object{Path: "m.safetensors", Kind: KindWeights, Size: 1 << 40},
-			Request:  Request{Method: "GET", API: "resolve", Range: "bytes=0-9", RemoteAddr: "[::1]:1", Time: "2026-01-02T03:04:05Z"},
+			Request: Request{Method: "GET", API: "resolve", Range: "bytes=0-9", RemoteAddr: "[::1]:1", Time: "2026-01-02T03:04:05Z",
+				ClientIP: "203.0.113.9", ClientIPVia: "x-forwarded-for", IPCountry: "DE", IPTrustedNetwork: true},
 		}},
 		{"empty slices", Input{Subject: Subject{Nationality: []string{}, Claims: map[string]any{}}, Model: Model{TrainingComputeFLOP: 9.99e25}}},
 		{"small float", Input{Model: Model{TrainingComputeFLOP: 1.25e-3}}},
@@ -74,6 +76,7 @@ func TestInputValue_RejectsNonFinite(t *testing.T) {
 		"fine-tune": {Model: Model{FineTuneComputeFLOP: inf}},
 		"base":      {Model: Model{Base: &BaseModel{TrainingComputeFLOP: -inf}}},
 		"frontier":  {Frontier: Frontier{FLOP: math.NaN()}},
+		"screening": {Subject: Subject{Screening: Screening{Score: math.NaN()}}},
 	} {
 		if _, err := inputValue(&in); err == nil {
 			t.Errorf("%s: inputValue accepted a non-finite number", name)

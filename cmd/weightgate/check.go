@@ -24,14 +24,14 @@ type checkResult struct {
 
 // subjectFlags are check's flags describing a requester without a token.
 type subjectFlags struct {
-	sub, country, entity, entityID, hq, parentHQ string
-	nationality, residence, veu                  string
-	employee, attested                           bool
+	sub, name, country, entity, entityID, hq, parentHQ string
+	nationality, residence, veu                        string
+	employee, attested                                 bool
 }
 
 func (f *subjectFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.country, "country", "", "requester's location, ISO 3166-1 alpha-2")
-	fs.StringVar(&f.entity, "entity", "", "entity name")
+	fs.StringVar(&f.entity, "entity", "", "entity name (screened against restricted-party lists)")
 	fs.StringVar(&f.entityID, "entity-id", "", "entity id (matched against the policy registries: licences, veu, attestations)")
 	fs.StringVar(&f.hq, "entity-hq", "", "entity headquarters, ISO code")
 	fs.StringVar(&f.parentHQ, "parent-hq", "", "ultimate parent's headquarters, ISO code")
@@ -40,7 +40,8 @@ func (f *subjectFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.employee, "employee", false, "the requester is a permanent regular employee of the entity")
 	fs.StringVar(&f.veu, "veu", "", "the entity's Data Center VEU status, uveu or nveu, as a trusted claim")
 	fs.BoolVar(&f.attested, "attested", false, "the entity's weights-security posture is attested, as a trusted claim")
-	fs.StringVar(&f.sub, "sub", "what-if", "subject id to put in the input")
+	fs.StringVar(&f.sub, "sub", "what-if", "subject id to put in the input (screened against restricted-party ids)")
+	fs.StringVar(&f.name, "name", "", "requester's name (screened against restricted-party lists)")
 }
 
 func (m *Main) check(ctx context.Context, args []string) error {
@@ -51,6 +52,8 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	at := fs.String("time", "", "decide as at this RFC 3339 time (default now): licence dates and the regime in effect follow it")
 	token := fs.String("token", "", "decide for the holder of this token (verified as the gateway would)")
 	anonymous := fs.Bool("anonymous", false, "decide for a requester without a token")
+	ipCountry := fs.String("ip-country", "", "ISO code of the country of the client address, as the location database would place it (default unknown)")
+	ipTrusted := fs.Bool("ip-trusted", false, "the client address is in one of location.trusted_networks")
 	var sf subjectFlags
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -69,6 +72,12 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	when, err := whatIfTime("check", *at)
 	if err != nil {
 		return err
+	}
+	where := policy.Request{IPTrustedNetwork: *ipTrusted}
+	if *ipCountry != "" {
+		if where.IPCountry = identity.NormalizeCountry(*ipCountry); where.IPCountry == "" {
+			return fmt.Errorf("check: --ip-country %q is not an ISO 3166-1 alpha-2 country code", *ipCountry)
+		}
 	}
 	c, logger, err := m.whatIfComponents(ctx, *configPath)
 	if err != nil {
@@ -93,7 +102,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		}
 	}
 
-	res, err := decide(ctx, c, logger, subject, *model, *file, when)
+	res, err := decide(ctx, c, logger, subject, *model, *file, when, where)
 	if err != nil {
 		return err
 	}
@@ -115,7 +124,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 // codes count as unknown, a mistyped flag is an error: a what-if on a typo
 // would answer a question nobody asked.
 func (f *subjectFlags) subject() (policy.Subject, error) {
-	s := policy.Subject{ID: f.sub, Employee: f.employee, Entity: policy.Entity{Name: f.entity, ID: f.entityID, SecurityAttested: f.attested}}
+	s := policy.Subject{ID: f.sub, Name: f.name, Employee: f.employee, Entity: policy.Entity{Name: f.entity, ID: f.entityID, SecurityAttested: f.attested}}
 	var errs []error
 	code := func(flag, v string) string {
 		if v == "" {
@@ -179,8 +188,10 @@ func (m *Main) whatIfComponents(ctx context.Context, configPath string) (*compon
 	return c, logger, err
 }
 
-// decide evaluates the policy as the gateway would for a download of file.
-func decide(ctx context.Context, c *components, logger *slog.Logger, subject policy.Subject, id, file string, at time.Time) (checkResult, error) {
+// decide evaluates the policy as the gateway would for a download of file
+// from a client address placed as where says (its IPCountry and
+// IPTrustedNetwork).
+func decide(ctx context.Context, c *components, logger *slog.Logger, subject policy.Subject, id, file string, at time.Time, where policy.Request) (checkResult, error) {
 	m, err := c.catalog.Model(ctx, id)
 	if errors.Is(err, gateway.ErrModelNotFound) {
 		return checkResult{}, fmt.Errorf("check: model %s not found in storage", id)
@@ -199,6 +210,7 @@ func decide(ctx context.Context, c *components, logger *slog.Logger, subject pol
 	if res.Input, err = whatIfInput(ctx, c, subject, m, obj, "check", at); err != nil {
 		return checkResult{}, fmt.Errorf("check: %w", err)
 	}
+	res.Input.Request.IPCountry, res.Input.Request.IPTrustedNetwork = where.IPCountry, where.IPTrustedNetwork
 	d, err := c.engine.Decide(ctx, res.Input)
 	if err != nil {
 		logger.Error("policy evaluation failed", "err", err)
@@ -210,11 +222,13 @@ func decide(ctx context.Context, c *components, logger *slog.Logger, subject pol
 // whatIfInput is the policy input for a what-if (check, matrix): subject
 // asking for obj of model m at time at, as the gateway would build it for a
 // GET through api: with the fine-tune's base model and the open-weight
-// frontier from the catalog.
+// frontier from the catalog, and the subject screened against the configured
+// restricted-party lists.
 func whatIfInput(ctx context.Context, c *components, subject policy.Subject, m *gateway.Model, obj policy.Object, api string, at time.Time) (policy.Input, error) {
 	in := policy.Input{
 		Subject: subject, Model: m.PolicyModel(), Object: obj,
 		Request: policy.Request{Method: "GET", API: api, Time: at.UTC().Format(time.RFC3339)},
 	}
+	in.Subject.Screening = c.screen(subject, at)
 	return in, c.catalog.PolicyFacts(ctx, &in, m)
 }

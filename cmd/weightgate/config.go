@@ -16,7 +16,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/geo"
 	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/gateway/screening"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/rego"
 )
@@ -37,6 +39,56 @@ type Config struct {
 	Policy           PolicyConfig    `yaml:"policy"`
 	Audit            AuditConfig     `yaml:"audit"`
 	Metrics          MetricsConfig   `yaml:"metrics"`
+	Screening        ScreeningConfig `yaml:"screening"`
+	Location         LocationConfig  `yaml:"location"`
+}
+
+// ScreeningConfig configures restricted-party screening (gateway/screening).
+// No lists: screening is off (subject.screening.status "off").
+type ScreeningConfig struct {
+	Lists []ScreeningList `yaml:"lists"`
+	// A name scoring HitThreshold or more is a hit; ReviewThreshold or
+	// more, a near miss to review.
+	HitThreshold    float64 `yaml:"hit_threshold"`
+	ReviewThreshold float64 `yaml:"review_threshold"`
+	// ReloadInterval rereads the lists on a schedule; 0 only on SIGHUP.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// OpenWeights is "allow" (open weights go to anyone, hit or not) or
+	// "deny" (a hit or near miss refuses them too).
+	OpenWeights string `yaml:"open_weights"`
+}
+
+// ScreeningList is one list file in the Consolidated Screening List's CSV or
+// JSON format.
+type ScreeningList struct {
+	Name string `yaml:"name"` // names the list when an entry has no source
+	Path string `yaml:"path"` // .csv or .json
+}
+
+// LocationConfig configures the location cross-check (gateway/geo).
+type LocationConfig struct {
+	// Database is a MaxMind-format country database (.mmdb); "" = none, so
+	// every address's country is unknown.
+	Database string `yaml:"database"`
+	// TrustedProxies are the peers (CIDR or address) whose X-Forwarded-For
+	// and Forwarded headers are believed; from anyone else they are ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TrustedNetworks are corporate or VPN ranges exempt from the
+	// cross-check.
+	TrustedNetworks []string `yaml:"trusted_networks"`
+	// Unknown is "allow" or "deny": what an address of unknown country
+	// (private, loopback, not in the database) gets for controlled
+	// releases.
+	Unknown string `yaml:"unknown"`
+}
+
+// policySettings are the switches of the screening and location sections
+// the policy reads as data.weightgate.settings.
+func (c Config) policySettings() map[string]string {
+	return map[string]string{
+		"screening_open_weights": c.Screening.OpenWeights,
+		"location_unknown":       c.Location.Unknown,
+	}
 }
 
 // LogConfig selects the operational log's format and level.
@@ -102,8 +154,9 @@ type RegimeConfig struct {
 }
 
 // policyOptions turns the configuration into the engine's options.
-func (p PolicyConfig) policyOptions(logger *slog.Logger) (policy.Options, error) {
-	opts := policy.Options{Bundle: p.Bundle, Registry: p.Registry, Extensions: p.Extensions, Logger: logger}
+// settings are the operator switches of Config.policySettings.
+func (p PolicyConfig) policyOptions(settings map[string]string, logger *slog.Logger) (policy.Options, error) {
+	opts := policy.Options{Bundle: p.Bundle, Registry: p.Registry, Extensions: p.Extensions, Settings: settings, Logger: logger}
 	for _, r := range p.Regimes {
 		reg := policy.Regime{Bundle: r.Bundle}
 		if r.Effective != "" {
@@ -164,7 +217,9 @@ func DefaultConfig() Config {
 		Auth:             identity.DefaultConfig(),
 		Audit: AuditConfig{Dir: DefaultAuditDir, MaxFileBytes: DefaultAuditFileBytes, GroupCommit: true, MaxBatch: DefaultAuditBatch,
 			Checkpoint: CheckpointConfig{Every: DefaultCheckpointEvery, Interval: DefaultCheckpointInterval}},
-		Metrics: MetricsConfig{Enabled: true},
+		Metrics:   MetricsConfig{Enabled: true},
+		Screening: ScreeningConfig{HitThreshold: screening.DefaultHitThreshold, ReviewThreshold: screening.DefaultReviewThreshold, OpenWeights: "allow"},
+		Location:  LocationConfig{Unknown: "allow"},
 	}
 }
 
@@ -249,6 +304,10 @@ func (c *Config) resolvePaths(base string) {
 		c.Policy.Extensions[i] = abs(p)
 	}
 	c.Audit.Dir = abs(c.Audit.Dir)
+	for i := range c.Screening.Lists {
+		c.Screening.Lists[i].Path = abs(c.Screening.Lists[i].Path)
+	}
+	c.Location.Database = abs(c.Location.Database)
 	c.Audit.Checkpoint.Key = abs(c.Audit.Checkpoint.Key)
 	for i := range c.Auth.Issuers {
 		keys := c.Auth.Issuers[i].PublicKeys
@@ -357,6 +416,40 @@ func (c *Config) Validate() error {
 		bad("policy.open_frontier_flop", f, "must be a finite number, 0 or more")
 	} else if f > 0 && c.Policy.OpenFrontierFromCatalog {
 		bad("policy.open_frontier_flop", f, "set either policy.open_frontier_flop or policy.open_frontier_from_catalog, not both")
+	}
+	names := map[string]bool{}
+	for i, l := range c.Screening.Lists {
+		field := fmt.Sprintf("screening.lists[%d]", i)
+		if l.Name == "" {
+			bad(field+".name", "", "required")
+		} else if names[l.Name] {
+			bad(field+".name", l.Name, "another list has this name")
+		}
+		names[l.Name] = true
+		if ext := strings.ToLower(filepath.Ext(l.Path)); ext != ".csv" && ext != ".json" {
+			bad(field+".path", l.Path, "must be a .csv or .json file in the Consolidated Screening List's format")
+		}
+	}
+	// An empty index is built only to check the thresholds as NewIndex will.
+	if _, err := screening.NewIndex(nil, screening.Options{HitThreshold: c.Screening.HitThreshold, ReviewThreshold: c.Screening.ReviewThreshold}); err != nil {
+		bad("screening.hit_threshold", []float64{c.Screening.HitThreshold, c.Screening.ReviewThreshold}, "%v", err)
+	}
+	if c.Screening.ReloadInterval < 0 {
+		bad("screening.reload_interval", c.Screening.ReloadInterval, "must be 0 (reload on SIGHUP only) or positive")
+	}
+	if v := c.Screening.OpenWeights; v != "allow" && v != "deny" {
+		bad("screening.open_weights", v, "must be allow or deny")
+	}
+	if v := c.Location.Unknown; v != "allow" && v != "deny" {
+		bad("location.unknown", v, "must be allow or deny")
+	} else if v == "deny" && c.Location.Database == "" {
+		bad("location.unknown", v, "deny needs location.database: without one every address is unknown")
+	}
+	if _, err := geo.ParsePrefixes(c.Location.TrustedProxies); err != nil {
+		bad("location.trusted_proxies", c.Location.TrustedProxies, "%v", err)
+	}
+	if _, err := geo.ParsePrefixes(c.Location.TrustedNetworks); err != nil {
+		bad("location.trusted_networks", c.Location.TrustedNetworks, "%v", err)
 	}
 	if len(c.Auth.Issuers) > 0 {
 		if err := c.Auth.Validate(); err != nil {

@@ -123,6 +123,22 @@ func TestReadConfigFile_Example(t *testing.T) {
 	if got, want := len(cfg.Auth.Issuers), 1; got != want {
 		t.Fatalf("auth.issuers = %d, want %d", got, want)
 	}
+	// Screening: the sample lists, the default thresholds and switches, a
+	// schedule (the default is SIGHUP only). Location: the defaults.
+	sc, dsc := cfg.Screening, def.Screening
+	if sc.HitThreshold != dsc.HitThreshold || sc.ReviewThreshold != dsc.ReviewThreshold || sc.OpenWeights != dsc.OpenWeights || sc.ReloadInterval != time.Hour {
+		t.Errorf("screening = %+v; want the default thresholds and open_weights of %+v, reload_interval 1h", sc, dsc)
+	}
+	wantLists := []ScreeningList{
+		{Name: "csl", Path: filepath.Join(root, "testdata", "screening", "consolidated.csv")},
+		{Name: "local", Path: filepath.Join(root, "testdata", "screening", "local.json")},
+	}
+	if !slices.Equal(sc.Lists, wantLists) {
+		t.Errorf("screening.lists = %+v, want %+v", sc.Lists, wantLists)
+	}
+	if l, dl := cfg.Location, def.Location; l.Database != dl.Database || l.Unknown != dl.Unknown || len(l.TrustedProxies)+len(l.TrustedNetworks) != 0 {
+		t.Errorf("location = %+v, want the defaults %+v", l, dl)
+	}
 	iss := cfg.Auth.Issuers[0]
 	if got, want := iss.PublicKeys, []string{filepath.Join(root, "testdata", "keys", "dev-ed25519.pub.pem")}; !slices.Equal(got, want) {
 		t.Errorf("auth.issuers[0].public_keys = %q, want %q", got, want)
@@ -329,7 +345,7 @@ func TestParseConfig_PolicyRegimes(t *testing.T) {
 	if !slices.Equal(c.Policy.Regimes, want) || c.Policy.Registry != filepath.Join(base, "registry") || !c.Policy.OpenFrontierFromCatalog {
 		t.Errorf("policy = %+v, want regimes %+v and the registry under %s", c.Policy, want, base)
 	}
-	opts, err := c.Policy.policyOptions(nil)
+	opts, err := c.Policy.policyOptions(nil, nil)
 	if err != nil || len(opts.Regimes) != 3 || !opts.Regimes[1].Effective.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || opts.Registry != c.Policy.Registry {
 		t.Errorf("policyOptions = %+v, %v", opts, err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/weightgate/weightgate/policy"
 )
 
-const replaySynopsis = `--audit FILE|DIR... --policy BUNDLE [--registry DIR] [--extension DIR]... [--at RFC3339] [--format text|json]
+const replaySynopsis = `--audit FILE|DIR... --policy BUNDLE [--registry DIR] [--extension DIR]... [--setting NAME=VALUE]... [--at RFC3339] [--format text|json]
 
 Re-evaluates every recorded decision (the policy input a decision record
 carries) under a proposed policy bundle, and reports each decision that would
@@ -146,11 +146,12 @@ type replaySummary struct {
 
 func (m *Main) replay(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("replay", replaySynopsis)
-	var files, extensions stringsFlag
+	var files, extensions, settings stringsFlag
 	fs.Var(&files, "audit", "audit file or directory (repeatable)")
 	bundle := fs.String("policy", "", "proposed bundle: a directory, or the name of a built-in bundle")
 	registry := fs.String("registry", "", "registry directory (licences.json, veu.json, ...) to load with the proposed bundle")
 	fs.Var(&extensions, "extension", "extension directory to load with the proposed bundle (repeatable)")
+	fs.Var(&settings, "setting", "NAME=VALUE: an operator setting for the proposed bundle, as location.unknown and screening.open_weights set them (location_unknown=deny, screening_open_weights=deny; repeatable)")
 	at := fs.String("at", "", "decide every input as at this RFC 3339 time instead of its own request time")
 	format := fs.String("format", "text", "text or json")
 	rest, err := parseInterleaved(fs, args)
@@ -175,8 +176,16 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
+	set := map[string]string{}
+	for _, kv := range settings {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("replay: --setting %q is not NAME=VALUE", kv)
+		}
+		set[k] = v
+	}
 	engine, err := policy.New(ctx, policy.Options{Bundle: *bundle, Registry: *registry, Extensions: extensions,
-		Logger: slog.New(slog.DiscardHandler)})
+		Settings: set, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}

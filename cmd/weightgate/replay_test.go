@@ -261,3 +261,18 @@ func jsonString(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestReplaySetting: an operator setting changes what the proposed policy
+// decides on recorded traffic. The recorded requests came from loopback, an
+// address of unknown country, so denying unknown addresses refuses the one
+// closed-weights allow.
+func TestReplaySetting(t *testing.T) {
+	dir, _ := servedTrail(t, "")
+	changes, sum := replayJSON(t, "--audit", dir, "--policy", "ai-diffusion-2025", "--setting", "location_unknown=deny")
+	if sum.Changed != 1 || len(changes) != 1 || changes[0].Old.Code != "license_exception_aia" || changes[0].New.Code != "location_unknown" {
+		t.Errorf("location_unknown=deny: summary %+v, changes %+v; want the US allow to become location_unknown", sum, changes)
+	}
+	if err := runErr(t, "replay", "--audit", dir, "--policy", "ai-diffusion-2025", "--setting", "location_unknown"); exitCode(err) != 2 || !strings.Contains(err.Error(), "NAME=VALUE") {
+		t.Errorf("a malformed --setting: %v (exit %d); want exit 2 naming the form", err, exitCode(err))
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,23 +21,106 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/audit"
 	"github.com/weightgate/weightgate/gateway/dirstore"
+	"github.com/weightgate/weightgate/gateway/geo"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/s3store"
+	"github.com/weightgate/weightgate/gateway/screening"
 	"github.com/weightgate/weightgate/policy"
 )
 
 // components are the concrete parts a command wires together.
 type components struct {
-	store    gateway.ObjectStore
-	catalog  *gateway.Catalog
-	engine   *policy.Engine
-	verifier *identity.Verifier // nil when no issuer is configured
+	store       gateway.ObjectStore
+	catalog     *gateway.Catalog
+	engine      *policy.Engine
+	verifier    *identity.Verifier // nil when no issuer is configured
+	screener    *screening.Lists   // nil when no list is configured
+	countries   *countryDB         // nil when no database is configured
+	locator     *gateway.Locator
+	reloadEvery time.Duration // screening.reload_interval
 }
 
 func (c *components) Close() {
 	if c.verifier != nil {
 		c.verifier.Close()
 	}
+	if c.countries != nil {
+		c.countries.Close()
+	}
+}
+
+// screen is the screening a what-if command puts in its input: the gateway's
+// own, or off when no list is configured.
+func (c *components) screen(sub policy.Subject, at time.Time) policy.Screening {
+	var s gateway.Screener
+	if c.screener != nil {
+		s = c.screener
+	}
+	return gateway.Screen(s, sub, at)
+}
+
+// reload rereads everything SIGHUP reloads: the policy, the screening lists
+// and the country database. Each keeps what it had when its reload fails,
+// and says so in the log.
+func (c *components) reload(ctx context.Context, logger *slog.Logger) {
+	if err := c.engine.Reload(ctx); err != nil {
+		logger.Error("policy reload refused; the previous policy stays in force", "err", err)
+	} else {
+		name, rev := c.engine.Bundle()
+		logger.Info("policy reloaded", "policy_bundle", name, "policy_revision", rev)
+	}
+	if c.screener != nil {
+		// Lists.Reload logs the outcome; /readyz reports a failure.
+		_ = c.screener.Reload()
+	}
+	if c.countries != nil {
+		if err := c.countries.Reload(); err != nil {
+			logger.Error("country database reload refused; the previous one stays in force", "err", err)
+		} else {
+			logger.Info("country database reloaded", "path", c.countries.path)
+		}
+	}
+}
+
+// countryDB is the location database, replaced on SIGHUP. The database is
+// memory-mapped, so lookups hold the read lock: the old one is closed only
+// once no lookup is using it.
+type countryDB struct {
+	path string
+	mu   sync.RWMutex
+	db   *geo.DB
+}
+
+func openCountryDB(path string) (*countryDB, error) {
+	db, err := geo.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("location.database: %w", err)
+	}
+	return &countryDB{path: path, db: db}, nil
+}
+
+func (c *countryDB) Country(addr netip.Addr) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.db.Country(addr)
+}
+
+func (c *countryDB) Reload() error {
+	db, err := geo.Open(c.path)
+	if err != nil {
+		return fmt.Errorf("location.database: %w", err)
+	}
+	c.mu.Lock()
+	old := c.db
+	c.db = db
+	c.mu.Unlock()
+	return old.Close()
+}
+
+func (c *countryDB) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.db.Close()
 }
 
 // build opens storage, compiles the policy and loads the token verifier.
@@ -63,7 +148,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 	c.catalog = gateway.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
 	c.catalog.SetFrontier(gateway.Frontier{FLOP: cfg.Policy.OpenFrontierFLOP, FromCatalog: cfg.Policy.OpenFrontierFromCatalog})
 
-	opts, err := cfg.Policy.policyOptions(logger)
+	opts, err := cfg.Policy.policyOptions(cfg.policySettings(), logger)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -73,9 +158,38 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 	}
 	c.engine = engine
 
+	if len(cfg.Screening.Lists) > 0 {
+		var files []screening.ListFile
+		for _, l := range cfg.Screening.Lists {
+			files = append(files, screening.ListFile{Name: l.Name, Path: l.Path})
+		}
+		lists, err := screening.OpenLists(files, screening.Options{
+			HitThreshold: cfg.Screening.HitThreshold, ReviewThreshold: cfg.Screening.ReviewThreshold,
+		}, logger)
+		if err != nil {
+			return nil, fmt.Errorf("screening: %w", err)
+		}
+		c.screener = lists
+		c.reloadEvery = cfg.Screening.ReloadInterval
+	}
+
+	// Validate has parsed these already.
+	proxies, _ := geo.ParsePrefixes(cfg.Location.TrustedProxies)
+	networks, _ := geo.ParsePrefixes(cfg.Location.TrustedNetworks)
+	c.locator = &gateway.Locator{TrustedProxies: proxies, TrustedNetworks: networks}
+	if cfg.Location.Database != "" {
+		db, err := openCountryDB(cfg.Location.Database)
+		if err != nil {
+			return nil, err
+		}
+		c.countries = db
+		c.locator.Countries = db
+	}
+
 	if len(cfg.Auth.Issuers) > 0 {
 		v, err := identity.New(ctx, cfg.Auth, logger)
 		if err != nil {
+			c.Close()
 			return nil, fmt.Errorf("auth: %w", err)
 		}
 		c.verifier = v
@@ -141,16 +255,29 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if c.verifier != nil {
 		opts.Auth = c.verifier
 	}
+	if c.screener != nil {
+		opts.Screener = c.screener
+	}
+	opts.Locator = c.locator
 	srv, err := gateway.NewServer(opts)
 	if err != nil {
 		return err
 	}
-	// SIGHUP reloads the policy; a bundle that does not compile is refused
-	// and the one in force keeps serving. The handler is in place before
-	// the gateway says it is ready: an unhandled SIGHUP would kill it.
+	// SIGHUP reloads the policy, the screening lists and the country
+	// database; whatever fails to load is refused and what is in force keeps
+	// serving. The handler is in place before the gateway says it is ready:
+	// an unhandled SIGHUP would kill it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The screening lists are also reread on a schedule, as trade.gov
+	// updates the Consolidated Screening List daily.
+	var tick <-chan time.Time
+	if c.screener != nil && c.reloadEvery > 0 {
+		t := time.NewTicker(c.reloadEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 
 	if err := srv.Open(); err != nil {
 		return err
@@ -165,12 +292,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	for {
 		select {
 		case <-hup:
-			if err := c.engine.Reload(ctx); err != nil {
-				logger.Error("policy reload refused; the previous policy stays in force", "err", err)
-				continue
-			}
-			name, rev := c.engine.Bundle()
-			logger.Info("policy reloaded", "policy_bundle", name, "policy_revision", rev)
+			c.reload(ctx, logger)
+		case <-tick:
+			// Reload logs a failure and keeps the lists in force; /readyz
+			// reports them stale.
+			_ = c.screener.Reload()
 		case <-ctx.Done():
 			logger.Info("shutting down")
 			return srv.Close()

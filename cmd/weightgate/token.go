@@ -16,6 +16,7 @@ func (m *Main) token(args []string) error {
 	nationality := fs.String("nationality", "", "comma-separated ISO 3166-1 alpha-2 codes")
 	residence := fs.String("permanent-residence", "", "comma-separated ISO 3166-1 alpha-2 codes of the requester's permanent residence")
 	fs.StringVar(&c.Subject, "sub", "", "subject (requester id)")
+	fs.StringVar(&c.Name, "name", "", "requester's name (screened against restricted-party lists)")
 	fs.StringVar(&c.Country, "country", "", "ISO code of where the requester is (the export destination)")
 	fs.StringVar(&c.Entity, "entity", "", "name of the entity the requester acts for")
 	fs.StringVar(&c.EntityID, "entity-id", "", "id of that entity")

@@ -170,6 +170,7 @@ func subjectFromClaims(claims map[string]any, cfg Config) (policy.Subject, error
 	return policy.Subject{
 		Anonymous:          false,
 		ID:                 id,
+		Name:               strings.TrimSpace(str(names.Name)),
 		Country:            NormalizeCountry(str(names.Country)),
 		Nationality:        NormalizeNationality(claims[names.Nationality]),
 		PermanentResidence: NormalizeNationality(claims[names.PermanentResidence]),

@@ -115,7 +115,10 @@ type IssuerConfig struct {
 // ClaimNames maps token claim names to Subject fields. An empty name means the
 // default, which is the yaml key itself (for example Country → "country").
 type ClaimNames struct {
-	Subject  string `yaml:"sub"`
+	Subject string `yaml:"sub"`
+	// Name is the requester's name, screened against restricted-party
+	// lists with the entity's name.
+	Name     string `yaml:"name"`
 	Country  string `yaml:"country"`
 	Entity   string `yaml:"entity"`
 	EntityID string `yaml:"entity_id"`
@@ -138,6 +141,7 @@ type ClaimNames struct {
 func DefaultClaimNames() ClaimNames {
 	return ClaimNames{
 		Subject:            "sub",
+		Name:               "name",
 		Country:            "country",
 		Entity:             "entity",
 		EntityID:           "entity_id",
@@ -169,6 +173,7 @@ func (c Config) withDefaults() Config {
 		def string
 	}{
 		{&c.Claims.Subject, def.Subject},
+		{&c.Claims.Name, def.Name},
 		{&c.Claims.Country, def.Country},
 		{&c.Claims.Entity, def.Entity},
 		{&c.Claims.EntityID, def.EntityID},
@@ -265,7 +270,7 @@ func (c Config) load() ([]issuerKeys, error) {
 	}
 	seenClaim := map[string]string{}
 	for _, f := range []struct{ field, name string }{
-		{"sub", c.Claims.Subject}, {"country", c.Claims.Country}, {"entity", c.Claims.Entity},
+		{"sub", c.Claims.Subject}, {"name", c.Claims.Name}, {"country", c.Claims.Country}, {"entity", c.Claims.Entity},
 		{"entity_id", c.Claims.EntityID}, {"entity_hq", c.Claims.EntityHQ}, {"parent_hq", c.Claims.ParentHQ},
 		{"nationality", c.Claims.Nationality}, {"permanent_residence", c.Claims.PermanentResidence},
 		{"employee", c.Claims.Employee}, {"veu", c.Claims.VEU}, {"security_attested", c.Claims.SecurityAttested},

@@ -18,7 +18,7 @@ func TestDefaultConfig(t *testing.T) {
 		t.Errorf("Leeway = %v, want %v", got, want)
 	}
 	want := ClaimNames{
-		Subject: "sub", Country: "country", Entity: "entity", EntityID: "entity_id",
+		Subject: "sub", Name: "name", Country: "country", Entity: "entity", EntityID: "entity_id",
 		EntityHQ: "entity_hq", ParentHQ: "parent_hq", Nationality: "nationality",
 		PermanentResidence: "permanent_residence", Employee: "employee",
 		VEU: "veu", SecurityAttested: "security_attested",

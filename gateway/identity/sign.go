@@ -20,6 +20,7 @@ type TokenClaims struct {
 	Issuer   string
 	Audience string
 	Subject  string
+	Name     string
 	Country  string
 	Entity   string
 	EntityID string
@@ -86,6 +87,7 @@ func Sign(key crypto.PrivateKey, kid string, c TokenClaims) (string, error) {
 		"jti":         hex.EncodeToString(jti),
 	}
 	for name, v := range map[string]string{
+		names.Name:     c.Name,
 		names.Country:  c.Country,
 		names.Entity:   c.Entity,
 		names.EntityID: c.EntityID,

@@ -31,6 +31,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 				Issuer:             testIssuer,
 				Audience:           testAudience,
 				Subject:            "carol",
+				Name:               " Carol Example ",
 				Country:            "nl",
 				Entity:             "Example BV",
 				EntityID:           "NL-1",
@@ -79,6 +80,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			got.Claims = nil
 			want := policy.Subject{
 				ID:                 "carol",
+				Name:               "Carol Example",
 				Country:            "NL",
 				Nationality:        []string{"BE", "NL", InvalidCode},
 				PermanentResidence: []string{"DE"},

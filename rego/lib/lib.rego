@@ -278,3 +278,130 @@ _screened(x) if {
 	id != ""
 	x.subject_id == id
 }
+
+# ---------------------------------------------------------------------------
+# Settings: operator switches from the gateway's configuration, loaded at
+# data.weightgate.settings.<name> (location.unknown → location_unknown,
+# screening.open_weights → screening_open_weights). setting(name, fallback)
+# is the configured string, or fallback when none is configured.
+
+setting(name, fallback) := v if {
+	v := data.weightgate.settings[name]
+	is_string(v)
+} else := fallback
+
+# ---------------------------------------------------------------------------
+# Restricted-party screening: input.subject.screening, filled by the
+# gateway's screening of the subject's name and id and its entity's name and
+# id against the configured lists (the Consolidated Screening List and the
+# operator's own). Status "off" means no list is configured (an input without
+# the object or with an empty or null status, such as an audit record written
+# before screening existed, counts as off); "clear" means nothing came close. Any status other than
+# off, clear or hit (a typo in a hand-written input, a future status) is
+# read as "review": it never passes as clear.
+
+screening_status := "off" if {
+	object.get(input, ["subject", "screening", "status"], "") in {"", null}
+} else := s if {
+	s := input.subject.screening.status
+	is_string(s)
+} else := "invalid"
+
+screening_hit if screening_status == "hit"
+
+screening_review if not screening_status in {"off", "clear", "hit"}
+
+# screening_denial(what): the denial for a screening hit or near miss; what
+# names what is refused ("the weights of acme/m"). Undefined when the
+# screening is off or clear.
+screening_denial(what) := deny(
+	"restricted_party",
+	sprintf("%s cannot be released: %s matches %s on the %s (entry %s, match score %s)", [what, _screened_field, _screening_str("name", "a listed party"), _screening_list, _screening_str("entry", "unknown"), _score]),
+	sprintf("restricted-party screening against the %s: a listed party faces license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744, Supplement No. 4; Consolidated Screening List, https://www.trade.gov/consolidated-screening-list)", [_screening_list]),
+) if {
+	screening_hit
+} else := deny(
+	"screening_review",
+	sprintf("%s cannot be released until export compliance has reviewed a possible restricted-party match: %s resembles %s on the %s (entry %s, match score %s, below the hit threshold)", [what, _screened_field, _screening_str("name", "a listed party"), _screening_list, _screening_str("entry", "unknown"), _score]),
+	sprintf("restricted-party screening against the %s: a near match must be resolved before release (a CSL match calls for further due diligence, and a non-match is no safe harbour)", [_screening_list]),
+) if {
+	screening_review
+}
+
+# screening_applies_to_open: the operator's configuration screens downloads
+# of open weights too (screening.open_weights: deny). By default published
+# weights go to anyone: they are not subject to the EAR (15 CFR 734.7(a)).
+screening_applies_to_open if setting("screening_open_weights", "allow") == "deny"
+
+_screening_str(key, fallback) := v if {
+	v := input.subject.screening[key]
+	is_string(v)
+	v != ""
+} else := fallback
+
+_screening_list := _screening_str("list", "restricted-party list")
+
+_field_phrases := {
+	"entity.name": "the name of your entity",
+	"entity.id": "the id of your entity",
+	"subject.name": "your name",
+	"subject.id": "your id",
+}
+
+_screened_field := p if {
+	p := _field_phrases[_screening_str("field", "")]
+} else := "a party to this request"
+
+# The score with two decimals (sprintf's %f would print an integral score,
+# such as an id hit's 1, as "%!f(int=1)").
+_score := sprintf("%d.%02d", [floor(p / 100), p % 100]) if {
+	s := input.subject.screening.score
+	is_number(s)
+	s >= 0
+	p := round(s * 100)
+} else := "unknown"
+
+# ---------------------------------------------------------------------------
+# Location cross-check: where the client address is, by the gateway's country
+# database (input.request.ip_country, "" when unknown: no database, a private
+# or loopback address, an address the database does not know), checked
+# against the country the token claims.
+
+ip_country := code(["request", "ip_country"])
+
+ip_known if valid_code(ip_country)
+
+# ip_trusted: the address is in a configured corporate or VPN network, whose
+# egress country says nothing about where the requester is.
+ip_trusted if input.request.ip_trusted_network == true
+
+# client_ip: the client address, for reasons.
+client_ip := v if {
+	v := input.request.client_ip
+	is_string(v)
+	v != ""
+} else := "unknown"
+
+# location_denial(what): for a release that depends on where the requester
+# is, the denial when the address cannot vouch for the token's country: the
+# address's country is unknown and the configuration says unknown is denied
+# (location.unknown: deny), or it differs from the token's. Undefined when the
+# address is in a trusted network, matches the token, or is unknown and
+# unknown is allowed (the default).
+location_denial(what) := deny(
+	"location_unknown",
+	sprintf("%s cannot be released: the country of your address (%s) cannot be determined, and this gateway releases it only where your location is confirmed", [what, client_ip]),
+	"the export destination is where the requester receives the weights; this gateway's configuration (location.unknown: deny) requires the client address to confirm it",
+) if {
+	not ip_known
+	not ip_trusted
+	setting("location_unknown", "allow") == "deny"
+} else := deny(
+	"location_mismatch",
+	sprintf("%s cannot be released: your token says you are in %s, but your address (%s) is in %s", [what, country, client_ip, ip_country]),
+	"the export destination is where the requester receives the weights: the token's country must agree with the country of the client address outside trusted networks",
+) if {
+	ip_known
+	not ip_trusted
+	ip_country != country
+}

@@ -68,7 +68,15 @@ decision := lib.with_extensions(_table)
 
 # The decision table. The first matching row wins; closed weights are then
 # decided per export destination (_most_restrictive).
-_table := lib.allow(
+_table := d if {
+	# Open weights are screened only when the operator says so
+	# (screening.open_weights: deny); then a hit or near miss refuses their
+	# weights files like any other.
+	lib.open_weights
+	input.object.kind == "weights"
+	lib.screening_applies_to_open
+	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
+} else := lib.allow(
 	"open_weights",
 	sprintf("%s is an open-weight (published) model: its files may be downloaded by anyone", [lib.model_name]),
 	"not subject to ECCN 4E091: published weights, 15 CFR 734.7(a)",
@@ -100,6 +108,9 @@ _table := lib.allow(
 )) if {
 	_closed_weights
 	p := lib.restricted_party
+} else := _with_threshold(d) if {
+	_closed_weights
+	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
 } else := _with_threshold(lib.deny(
 	"unknown_destination",
 	sprintf("the weights of %s cannot be released: %s, so the export destination cannot be determined", [lib.model_name, _destination_problem]),
@@ -107,6 +118,21 @@ _table := lib.allow(
 )) if {
 	_closed_weights
 	_destination_problem
+} else := _with_threshold(_most_restrictive) if {
+	# A destination the token names is refused on its own ground first:
+	# that reason is the more fundamental one.
+	_closed_weights
+	_most_restrictive.allow == false
+} else := _with_threshold(lib.deny(
+	"ip_country_of_concern",
+	sprintf("the weights of %s cannot be released: your address (%s) is in %s, whatever your token says", [lib.model_name, lib.client_ip, _ip_concern_label]),
+	"the export destination is where the weights are received: the client address is in a comprehensively embargoed country (15 CFR part 746) or, for a model controlled by ECCN 4E091, in Macau or Country Group D:5 (15 CFR 742.6(a)(13), presumption of denial)",
+)) if {
+	_closed_weights
+	_ip_concern
+} else := _with_threshold(d) if {
+	_closed_weights
+	d := lib.location_denial(sprintf("the weights of %s", [lib.model_name]))
 } else := _with_threshold(_most_restrictive) if {
 	_closed_weights
 }
@@ -165,6 +191,22 @@ _registries_ok if {
 		is_array(lib.registry(name))
 	}
 }
+
+# ---------------------------------------------------------------------------
+# The client address (lib: ip_country, location_denial). An embargoed country
+# refuses any closed weights, as an embargoed location does; a country of
+# concern refuses only what ECCN 4E091 controls, as a location there does.
+
+_ip_concern if _embargoed(lib.ip_country)
+
+_ip_concern if {
+	_controlled
+	_concern(lib.ip_country)
+}
+
+_ip_concern_label := sprintf("%s, a comprehensively embargoed destination", [lib.ip_country]) if {
+	_embargoed(lib.ip_country)
+} else := _concern_label(lib.ip_country)
 
 # ---------------------------------------------------------------------------
 # Destinations.

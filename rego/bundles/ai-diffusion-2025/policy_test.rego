@@ -1085,3 +1085,146 @@ test_fine_tune_basis if {
 	# Not a fine-tune: no such clause.
 	not contains(_decide([_from("IN")]).basis, "fine-tune")
 }
+
+# --- Restricted-party screening (subject.screening) --------------------------
+
+_screened(status, score) := {"subject": {"screening": {
+	"status": status, "list": "Entity List (EL) - Bureau of Industry and Security",
+	"entry": "el-1001", "name": "SHENZHEN QUANTUM DYNAMICS CO., LTD.", "field": "entity.name", "score": score,
+}}}
+
+_hit := _screened("hit", 1)
+
+_near := _screened("review", 0.87)
+
+# _decide_set decides with the given operator settings.
+_decide_set(patches, settings) := d if {
+	inp := _patch(_in, patches)
+	d := weightgate.decision with input as inp with data.weightgate.settings as settings
+} else := null
+
+test_screening_hit_denies_closed_weights if {
+	d := _decide([_hit])
+	_check(d, false, "restricted_party")
+	contains(d.reason, "the name of your entity matches SHENZHEN QUANTUM DYNAMICS CO., LTD. on the Entity List (EL) - Bureau of Industry and Security (entry el-1001, match score 1.00)")
+	contains(d.basis, "restricted-party screening against the Entity List (EL) - Bureau of Industry and Security")
+	contains(d.basis, "control threshold")
+
+	# Whatever the destination or the compute: a listed party gets no
+	# closed weights at all.
+	_expect([_hit, _below], false, "restricted_party")
+	_expect([_hit, _at("GB", "US", "US")], false, "restricted_party")
+	_expect([_hit, {"subject": {"country": ""}}], false, "restricted_party")
+}
+
+test_screening_review_denies_closed_weights if {
+	d := _decide([_near])
+	_check(d, false, "screening_review")
+	contains(d.reason, "resembles SHENZHEN QUANTUM DYNAMICS CO., LTD. on the Entity List (EL) - Bureau of Industry and Security (entry el-1001, match score 0.87, below the hit threshold)")
+	_expect([_near, _below], false, "screening_review")
+}
+
+test_screening_clear_or_off_changes_nothing if {
+	_expect([_screened("clear", 0)], true, "license_exception_aia")
+	_expect([_screened("off", 0)], true, "license_exception_aia")
+	_expect([{"subject": {"screening": null}}], true, "license_exception_aia")
+	_expect([_screened("clear", 0), _from("CN")], false, "country_of_concern")
+}
+
+# A status the policy does not know is never read as clear.
+test_screening_unknown_status_is_review if {
+	_expect([_screened("error", 0)], false, "screening_review")
+	_expect([_screened("HIT", 0)], false, "screening_review")
+
+	# No status at all is no screening: off.
+	_expect([_screened("", 0)], true, "license_exception_aia")
+	_expect([{"subject": {"screening": {"status": null}}}], true, "license_exception_aia")
+	_expect([{"subject": {"screening": {"status": 1}}}], false, "screening_review")
+}
+
+test_screening_spares_other_files_and_open_weights if {
+	_expect([_hit, _other], true, "not_weights")
+	_expect([_hit, _open], true, "open_weights")
+	_expect([_near, _open], true, "open_weights")
+	_expect([_hit, _anon, _open], true, "open_weights")
+}
+
+test_screening_open_weights_when_configured if {
+	deny_open := {"screening_open_weights": "deny"}
+	_check(_decide_set([_hit, _open], deny_open), false, "restricted_party")
+	_check(_decide_set([_near, _open], deny_open), false, "screening_review")
+	_check(_decide_set([_screened("clear", 0), _open], deny_open), true, "open_weights")
+	_check(_decide_set([_hit, _open, _other], deny_open), true, "open_weights")
+	_check(_decide_set([_hit, _open], {"screening_open_weights": "allow"}), true, "open_weights")
+}
+
+# The operator's own registry is consulted before the screening result.
+test_screening_after_registry if {
+	reg := {"restricted_parties": [{"entity_id": "acme", "name": "Acme", "list": "Operator list", "reason": "r"}]}
+	d := _decide_reg([_hit, _at("US", "US", "US")], reg)
+	_check(d, false, "restricted_party")
+	contains(d.reason, "Operator list")
+}
+
+# --- Location cross-check (request.ip_country) -------------------------------
+
+_ip(country) := {"request": {"client_ip": "203.0.113.7", "ip_country": country}}
+
+_trusted := {"request": {"ip_trusted_network": true}}
+
+test_ip_in_country_of_concern if {
+	d := _decide([_ip("CN")])
+	_check(d, false, "ip_country_of_concern")
+	contains(d.reason, "your address (203.0.113.7) is in CN (a country of concern, Country Group D:5), whatever your token says")
+	_expect([_ip("MO")], false, "ip_country_of_concern")
+	_expect([_ip("HK")], false, "ip_country_of_concern")
+
+	# A trusted network does not hide where the address is.
+	_expect([_ip("CN"), _trusted], false, "ip_country_of_concern")
+
+	# Embargoed: any closed weights. Country of concern: only what 4E091
+	# controls; an uncontrolled model then fails the cross-check instead.
+	_expect([_ip("IR"), _below], false, "ip_country_of_concern")
+	_expect([_ip("CN"), _below], false, "location_mismatch")
+	_expect([_ip("CN"), _below, _trusted], true, "not_controlled")
+}
+
+test_ip_matches_token if {
+	_expect([_ip("US")], true, "license_exception_aia")
+	_expect([_ip("gb"), _from("GB")], true, "license_exception_aia")
+	_expect([_ip("IN"), _from("IN")], false, "license_required")
+}
+
+test_location_mismatch if {
+	d := _decide([_ip("FR"), _from("DE")])
+	_check(d, false, "location_mismatch")
+	contains(d.reason, "your token says you are in DE, but your address (203.0.113.7) is in FR")
+	_expect([_ip("FR"), _below], false, "location_mismatch")
+
+	# Corporate and VPN ranges are exempt from the cross-check.
+	_expect([_ip("FR"), _from("DE"), _trusted], true, "license_exception_aia")
+
+	# Open weights and other files are not location-checked.
+	_expect([_ip("FR"), _open], true, "open_weights")
+	_expect([_ip("FR"), _other], true, "not_weights")
+
+	# Screening and a bad destination come first.
+	_expect([_ip("FR"), _hit], false, "restricted_party")
+	_expect([_ip("FR"), _from("")], false, "unknown_destination")
+}
+
+test_location_unknown if {
+	# Allowed by default.
+	_expect([_ip("")], true, "license_exception_aia")
+	_expect([{"request": {"ip_country": 7}}], true, "license_exception_aia")
+
+	deny_unknown := {"location_unknown": "deny"}
+	d := _decide_set([_ip("")], deny_unknown)
+	_check(d, false, "location_unknown")
+	contains(d.reason, "the country of your address (203.0.113.7) cannot be determined")
+	_check(_decide_set([{"request": {"ip_country": "", "client_ip": ""}}], deny_unknown), false, "location_unknown")
+	_check(_decide_set([_ip(""), _trusted], deny_unknown), true, "license_exception_aia")
+	_check(_decide_set([_ip("US")], deny_unknown), true, "license_exception_aia")
+	_check(_decide_set([_ip(""), _open], deny_unknown), true, "open_weights")
+	_check(_decide_set([_ip("")], {"location_unknown": "allow"}), true, "license_exception_aia")
+}

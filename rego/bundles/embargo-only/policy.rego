@@ -70,7 +70,14 @@ _announcement := "BIS's announcement of 13 May 2025 (https://alstontrade.com/com
 decision := lib.with_extensions(_base)
 
 # The decision table. The first matching row wins.
-_base := lib.allow(
+_base := d if {
+	# Open weights are screened only when the operator says so
+	# (screening.open_weights: deny).
+	lib.open_weights
+	input.object.kind == "weights"
+	lib.screening_applies_to_open
+	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
+} else := lib.allow(
 	"open_weights",
 	sprintf("%s is an open-weight (published) model: its files may be downloaded by anyone", [lib.model_name]),
 	"published weights are not subject to the EAR, 15 CFR 734.7(a); this policy restricts closed-weight models only",
@@ -102,6 +109,9 @@ _base := lib.allow(
 ) if {
 	_closed_weights
 	e := lib.restricted_party
+} else := d if {
+	_closed_weights
+	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
 } else := lib.deny(
 	"unknown_destination",
 	sprintf("the weights of %s cannot be released: %s, so it cannot be checked against U.S. embargoes", [lib.model_name, _destination_problem]),
@@ -116,6 +126,16 @@ _base := lib.allow(
 ) if {
 	_closed_weights
 	p := _embargoed_parties[0]
+} else := lib.deny(
+	"ip_country_of_concern",
+	sprintf("the weights of %s cannot be released: your address (%s) is in %s, which is under a comprehensive U.S. embargo, whatever your token says", [lib.model_name, lib.client_ip, _country_label(lib.ip_country)]),
+	"comprehensive embargo, applied to where the weights are received (the client address): 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
+) if {
+	_closed_weights
+	lib.ip_country in _cfg.comprehensively_embargoed
+} else := d if {
+	_closed_weights
+	d := lib.location_denial(sprintf("the weights of %s", [lib.model_name]))
 } else := lib.allow(
 	"not_enforced",
 	sprintf("the weights of %s may be released to %s: the AI Diffusion rule's license requirements for closed model weights (ECCN 4E091) are not enforced since BIS's announcement of 13 May 2025, and no comprehensive U.S. embargo applies", [lib.model_name, _who]),

@@ -339,3 +339,52 @@ test_data_bundle_identity if {
 	"https://alstontrade.com/commerce-rescinds-ai-diffusion-rule-releases-other-guidance-involving-overseas-ai-chips" in b.sources
 	"https://www.akingump.com/en/insights/alerts/bis-rescinds-its-ai-diffusion-rule-and-issues-compliance-guidance-regarding-advanced-computing-items" in b.sources
 }
+
+# --- Restricted-party screening and the location cross-check ----------------
+
+_screened(status) := {"subject": {"screening": {
+	"status": status, "list": "Specially Designated Nationals (SDN) - Treasury Department",
+	"entry": "sdn-7", "name": "ARCTIC COMPUTE TRADING LLC", "field": "entity.id", "score": 1,
+}}}
+
+_ip(country) := {"request": {"client_ip": "198.51.100.4", "ip_country": country}}
+
+_decide_set(patches, settings) := d if {
+	inp := _patch(_in, patches)
+	d := weightgate.decision with input as inp with data.weightgate.settings as settings
+} else := null
+
+test_screening_hit_and_review if {
+	d := _decide([_screened("hit")])
+	_check(d, false, "restricted_party")
+	contains(d.reason, "the id of your entity matches ARCTIC COMPUTE TRADING LLC on the Specially Designated Nationals (SDN) - Treasury Department (entry sdn-7, match score 1.00)")
+	_expect([_screened("review")], false, "screening_review")
+	_expect([_screened("clear")], true, "not_enforced")
+	_expect([_screened("off")], true, "not_enforced")
+	_expect([_screened("hit"), _other], true, "not_weights")
+	_expect([_screened("hit"), _open], true, "open_weights")
+	_check(_decide_set([_screened("hit"), _open], {"screening_open_weights": "deny"}), false, "restricted_party")
+}
+
+test_ip_embargoed if {
+	d := _decide([_ip("IR")])
+	_check(d, false, "ip_country_of_concern")
+	contains(d.reason, "your address (198.51.100.4) is in Iran (IR), which is under a comprehensive U.S. embargo")
+	_expect([_ip("IR"), {"request": {"ip_trusted_network": true}}], false, "ip_country_of_concern")
+
+	# Not enforced here: a country of concern that is not embargoed is only
+	# cross-checked against the token.
+	_expect([_ip("CN"), _from("CN")], true, "not_enforced")
+	_expect([_ip("CN")], false, "location_mismatch")
+}
+
+test_location_cross_check if {
+	_expect([_ip("GB")], true, "not_enforced")
+	d := _decide([_ip("FR")])
+	_check(d, false, "location_mismatch")
+	contains(d.reason, "your token says you are in GB, but your address (198.51.100.4) is in FR")
+	_expect([_ip("FR"), {"request": {"ip_trusted_network": true}}], true, "not_enforced")
+	_expect([_ip("")], true, "not_enforced")
+	_check(_decide_set([_ip("")], {"location_unknown": "deny"}), false, "location_unknown")
+	_expect([_ip("FR"), _open], true, "open_weights")
+}

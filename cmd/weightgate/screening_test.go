@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/internal/geotest"
+)
+
+// copyLists copies the sample screening lists into a temp dir and returns
+// the dir and the YAML configuring them.
+func copyLists(t *testing.T, extra string) (dir, yaml string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, f := range []string{"consolidated.csv", "local.json"} {
+		b, err := os.ReadFile(repoPath("testdata/screening/" + f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml = "screening:\n  lists:\n    - {name: csl, path: " + filepath.Join(dir, "consolidated.csv") + "}\n" +
+		"    - {name: local, path: " + filepath.Join(dir, "local.json") + "}\n" + extra
+	return dir, yaml
+}
+
+// devToken signs a development token for claims.
+func devToken(t *testing.T, c identity.TokenClaims) string {
+	t.Helper()
+	key, err := identity.LoadPrivateKeyPEM(repoPath("testdata/keys/dev-ed25519.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Issuer, c.Audience = "weightgate-dev", "weightgate"
+	if c.Subject == "" {
+		c.Subject = "tester"
+	}
+	tok, err := identity.Sign(key, "", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// getCode downloads the first shard of frontier-x and returns the status and
+// the error code of a refusal ("" for a 200).
+func getCode(t *testing.T, url, token string, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url+"/frontier-lab/frontier-x/resolve/main/model-00001-of-00002.safetensors", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 {
+		return 200, ""
+	}
+	var e struct{ Code string }
+	_ = json.Unmarshal(body, &e)
+	return resp.StatusCode, e.Code
+}
+
+// readyScreening returns /readyz's screening check.
+func readyScreening(t *testing.T, url string) (check string, detail map[string]any) {
+	t.Helper()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Checks    map[string]string
+		Screening map[string]any
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Checks["screening"], body.Screening
+}
+
+// eventually polls cond every 20 ms for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+	}
+}
+
+// TestServeScreeningReload: serve rereads the lists on its schedule (a party
+// added to the file is refused without a signal), and on SIGHUP a broken
+// list is refused: the previous lists stay in force and /readyz says stale.
+func TestServeScreeningReload(t *testing.T) {
+	dir, lists := copyLists(t, "  reload_interval: 100ms\n")
+	url, logs, cancel, done := startServe(t, appendConfig(t, writeConfig(t), lists))
+	defer cancel()
+
+	newcomer := devToken(t, identity.TokenClaims{Country: "US", Entity: "Northwind Analytics GmbH", EntityHQ: "US"})
+	helios := devToken(t, identity.TokenClaims{Country: "US", Entity: "HELIOS MICROSYSTEMS LTD", EntityHQ: "US"})
+	if st, code := getCode(t, url, newcomer, nil); st != 200 {
+		t.Fatalf("unlisted party: %d %s, want 200", st, code)
+	}
+	if st, code := getCode(t, url, helios, nil); st != 403 || code != "restricted_party" {
+		t.Fatalf("listed party: %d %s, want 403 restricted_party", st, code)
+	}
+	if check, _ := readyScreening(t, url); check != "ok" {
+		t.Fatalf("/readyz screening = %q, want ok", check)
+	}
+
+	// On the schedule: a new entry takes effect with no signal.
+	csv := filepath.Join(dir, "consolidated.csv")
+	good, _ := os.ReadFile(csv)
+	row := "new-9,Entity List (EL) - Bureau of Industry and Security,,,,Northwind Analytics GmbH,,,,,,,,,,,,,,,,,,,,,,,\n"
+	withNew := append(append([]byte{}, good...), row...)
+	if err := os.WriteFile(csv, withNew, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "scheduled reload refusing the newly listed party", func() bool {
+		st, code := getCode(t, url, newcomer, nil)
+		return st == 403 && code == "restricted_party"
+	})
+
+	// On SIGHUP: a list that does not parse is refused.
+	if err := os.WriteFile(csv, []byte("_id,source,name\n1,\"unterminated,x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "/readyz reporting stale lists", func() bool {
+		check, detail := readyScreening(t, url)
+		e, _ := detail["error"].(string)
+		return check == "stale" && strings.Contains(e, "consolidated.csv")
+	})
+	for _, tok := range []string{newcomer, helios} {
+		if st, code := getCode(t, url, tok, nil); st != 403 || code != "restricted_party" {
+			t.Errorf("after a refused reload: %d %s, want 403 restricted_party from the lists in force", st, code)
+		}
+	}
+	if !strings.Contains(logs.String(), "consolidated.csv") {
+		t.Errorf("the refused reload is not logged:\n%s", logs.String())
+	}
+	cancel()
+	<-done
+}
+
+// TestServeLocation: serve with a country database and a trusted proxy
+// cross-checks the forwarded client address, and SIGHUP swaps the database.
+func TestServeLocation(t *testing.T) {
+	mmdb := filepath.Join(t.TempDir(), "countries.mmdb")
+	if err := geotest.WriteCountryDB(mmdb, map[string]string{"198.51.100.0/24": "CN", "203.0.113.0/24": "DE"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := appendConfig(t, writeConfig(t), "location:\n  database: "+mmdb+"\n  trusted_proxies: [127.0.0.1]\n  unknown: deny\n")
+	url, _, cancel, done := startServe(t, cfg)
+	defer cancel()
+	us := devToken(t, identity.TokenClaims{Country: "US"})
+	from := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+	for _, tt := range []struct {
+		header http.Header
+		status int
+		code   string
+	}{
+		{from("198.51.100.7"), 403, "ip_country_of_concern"},
+		{from("203.0.113.9"), 403, "location_mismatch"},
+		{nil, 403, "location_unknown"},
+	} {
+		if st, code := getCode(t, url, us, tt.header); st != tt.status || code != tt.code {
+			t.Errorf("%v: %d %s, want %d %s", tt.header, st, code, tt.status, tt.code)
+		}
+	}
+
+	// A new database, loaded on SIGHUP: the address is now in the US.
+	if err := geotest.WriteCountryDB(mmdb, map[string]string{"198.51.100.0/24": "US"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reloaded database placing 198.51.100.7 in the US", func() bool {
+		st, _ := getCode(t, url, us, from("198.51.100.7"))
+		return st == 200
+	})
+	cancel()
+	<-done
+}
+
+// TestCheckScreeningAndLocation: the what-if screens the subject against the
+// configured lists and takes the client address's country as a flag.
+func TestCheckScreeningAndLocation(t *testing.T) {
+	_, lists := copyLists(t, "")
+	cfg := appendConfig(t, writeConfig(t), lists)
+	for _, tt := range []struct {
+		name string
+		args []string
+		exit int
+		code string
+	}{
+		{"listed entity", []string{"--country", "US", "--entity", "Shenzhen Quantum Dynamics Co Ltd"}, 1, "restricted_party"},
+		{"listed person", []string{"--country", "US", "--name", "Dmitri Ivanovich Volkov"}, 1, "restricted_party"},
+		{"near miss", []string{"--country", "US", "--entity", "Shenzen Quantum Dynamix"}, 1, "screening_review"},
+		{"clear", []string{"--country", "US", "--entity", "Northwind Analytics"}, 0, "license_exception_aia"},
+		{"address in a country of concern", []string{"--country", "US", "--ip-country", "cn"}, 1, "ip_country_of_concern"},
+		{"address elsewhere", []string{"--country", "US", "--ip-country", "DE"}, 1, "location_mismatch"},
+		{"address elsewhere, trusted network", []string{"--country", "US", "--ip-country", "DE", "--ip-trusted"}, 0, "license_exception_aia"},
+		{"bad address country", []string{"--country", "US", "--ip-country", "Germany"}, 2, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"check", "--config", cfg, "--model", "frontier-lab/frontier-x"}, tt.args...)
+			out, stderr, exit := runMain(t, args...)
+			var res checkResult
+			_ = json.Unmarshal([]byte(out), &res)
+			if exit != tt.exit || res.Decision.Code != tt.code {
+				t.Errorf("exit %d code %q, want %d %q (%s)", exit, res.Decision.Code, tt.exit, tt.code, stderr)
+			}
+		})
+	}
+}
+
+// TestConfigScreeningLocation: every bad screening or location setting is
+// reported with its field.
+func TestConfigScreeningLocation(t *testing.T) {
+	dir := t.TempDir()
+	store, _ := filepath.Abs(repoPath("testdata/store"))
+	base := "storage: {backend: dir, dir: {path: " + store + "}}\n"
+	for _, tt := range []struct {
+		name, yaml, field string
+	}{
+		{"list without a name", "screening: {lists: [{path: a.csv}]}", "screening.lists[0].name"},
+		{"two lists with one name", "screening: {lists: [{name: a, path: a.csv}, {name: a, path: b.csv}]}", "screening.lists[1].name"},
+		{"list of another format", "screening: {lists: [{name: a, path: a.xml}]}", "screening.lists[0].path"},
+		{"review above hit", "screening: {hit_threshold: 0.8, review_threshold: 0.9}", "screening.hit_threshold"},
+		{"threshold above 1", "screening: {hit_threshold: 1.5}", "screening.hit_threshold"},
+		{"negative interval", "screening: {reload_interval: -1s}", "screening.reload_interval"},
+		{"open weights typo", "screening: {open_weights: block}", "screening.open_weights"},
+		{"unknown typo", "location: {unknown: refuse}", "location.unknown"},
+		{"deny without a database", "location: {unknown: deny}", "location.unknown"},
+		{"bad proxy", "location: {trusted_proxies: [proxy.example]}", "location.trusted_proxies"},
+		{"bad network", "location: {trusted_networks: [10.0.0.0/33]}", "location.trusted_networks"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(base+tt.yaml+"\n"), dir)
+			if err == nil || !strings.Contains(err.Error(), tt.field+":") {
+				t.Errorf("error %v, want one naming %s", err, tt.field)
+			}
+		})
+	}
+	// A list that cannot be loaded stops serve at start.
+	cfg := appendConfig(t, writeConfig(t), "screening:\n  lists: [{name: csl, path: "+filepath.Join(dir, "missing.csv")+"}]\n")
+	if err := runErr(t, "serve", "--config", cfg); err == nil || !strings.Contains(err.Error(), "missing.csv") {
+		t.Errorf("serve with a missing list: %v, want a failure naming the file", err)
+	}
+}
+
+// runErr runs the command and returns its error, which main would print.
+func runErr(t *testing.T, args ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return (&Main{Stdout: io.Discard, Stderr: io.Discard}).Run(ctx, args)
+}
