@@ -164,6 +164,7 @@ func (m *Main) auditVerify(args []string) error {
 // queryFilter selects records.
 type queryFilter struct {
 	model, subject, entity, country, decision, code string
+	screening, ipCountry                            string
 	since, until                                    time.Time
 }
 
@@ -175,6 +176,8 @@ func (f queryFilter) match(t time.Time, r *gateway.AuditRecord) bool {
 		f.country != "" && r.Country != f.country,
 		f.decision != "" && r.Decision != f.decision,
 		f.code != "" && r.Code != f.code,
+		f.screening != "" && r.Screening != f.screening,
+		f.ipCountry != "" && r.IPCountry != f.ipCountry,
 		!f.since.IsZero() && t.Before(f.since),
 		!f.until.IsZero() && !t.Before(f.until):
 		return false
@@ -241,6 +244,8 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	fs.StringVar(&f.country, "country", "", "requester country, ISO code")
 	fs.StringVar(&f.decision, "decision", "", "allow or deny (decision records only)")
 	fs.StringVar(&f.code, "code", "", "decision code, e.g. country_of_concern (decision records only)")
+	fs.StringVar(&f.screening, "screening", "", "screening status: hit, review, clear or off (decision records only)")
+	fs.StringVar(&f.ipCountry, "ip-country", "", "country of the client address, ISO code (decision records only)")
 	since := fs.String("since", "", "records at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := fs.String("until", "", "records before this time")
 	format := fs.String("format", "table", "table, json (the audit lines: seq, time, kind, prev, record, hash) or csv")
@@ -259,7 +264,7 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	if !slices.Contains([]string{"table", "json", "csv"}, *format) {
 		return fmt.Errorf("audit query: --format must be table, json or csv, got %q", *format)
 	}
-	f.country = strings.ToUpper(f.country)
+	f.country, f.ipCountry = strings.ToUpper(f.country), strings.ToUpper(f.ipCountry)
 	if f.since, err = parseWhen(*since); err != nil {
 		return fmt.Errorf("audit query: --since: %w", err)
 	}

@@ -276,18 +276,28 @@ func copyDir(t *testing.T, src string) string {
 // readyPolicy returns the policy revision /readyz reports.
 func readyPolicy(t *testing.T, url string) string {
 	t.Helper()
+	return readyBody(t, url).Policy.Revision
+}
+
+// readyz is the part of /readyz's body the tests read.
+type readyz struct {
+	Checks    map[string]string
+	Policy    struct{ Revision string }
+	Screening map[string]any
+}
+
+func readyBody(t *testing.T, url string) readyz {
+	t.Helper()
 	resp, err := http.Get(url + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body struct {
-		Policy struct{ Revision string } `json:"policy"`
-	}
+	var body readyz
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
-	return body.Policy.Revision
+	return body
 }
 
 // TestServeReloadOnSIGHUP: serve with a bundle directory; SIGHUP after a data

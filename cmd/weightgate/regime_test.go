@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,15 +106,8 @@ func TestServeSwitchesRegimeAtEffectiveTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func() (int, string) {
-		req, _ := http.NewRequest("GET", url+"/frontier-lab/frontier-x/resolve/main/model-00001-of-00002.safetensors", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		status, body := download(t, url, shard1Path, tok, nil)
+		return status, string(body)
 	}
 
 	status, body := get()

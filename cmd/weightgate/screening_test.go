@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/internal/geotest"
 )
@@ -53,11 +54,14 @@ func devToken(t *testing.T, c identity.TokenClaims) string {
 	return tok
 }
 
-// getCode downloads the first shard of frontier-x and returns the status and
-// the error code of a refusal ("" for a 200).
-func getCode(t *testing.T, url, token string, header http.Header) (int, string) {
+// shard1Path is the first weights file of frontier-x, a controlled model.
+const shard1Path = "/frontier-lab/frontier-x/resolve/main/model-00001-of-00002.safetensors"
+
+// download GETs url+path with a bearer token and extra headers and returns
+// the status and the whole body.
+func download(t *testing.T, url, path, token string, header http.Header) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url+"/frontier-lab/frontier-x/resolve/main/model-00001-of-00002.safetensors", nil)
+	req, err := http.NewRequest("GET", url+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,30 +74,30 @@ func getCode(t *testing.T, url, token string, header http.Header) (int, string) 
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == 200 {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+// getCode downloads the first shard of frontier-x and returns the status and
+// the error code of a refusal ("" for a 200).
+func getCode(t *testing.T, url, token string, header http.Header) (int, string) {
+	t.Helper()
+	status, body := download(t, url, shard1Path, token, header)
+	if status == 200 {
 		return 200, ""
 	}
 	var e struct{ Code string }
 	_ = json.Unmarshal(body, &e)
-	return resp.StatusCode, e.Code
+	return status, e.Code
 }
 
 // readyScreening returns /readyz's screening check.
 func readyScreening(t *testing.T, url string) (check string, detail map[string]any) {
 	t.Helper()
-	resp, err := http.Get(url + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Checks    map[string]string
-		Screening map[string]any
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
+	body := readyBody(t, url)
 	return body.Checks["screening"], body.Screening
 }
 
@@ -112,7 +116,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // list is refused: the previous lists stay in force and /readyz says stale.
 func TestServeScreeningReload(t *testing.T) {
 	dir, lists := copyLists(t, "  reload_interval: 100ms\n")
-	url, logs, cancel, done := startServe(t, appendConfig(t, writeConfig(t), lists))
+	cfg := appendConfig(t, writeConfig(t), lists)
+	url, logs, cancel, done := startServe(t, cfg)
 	defer cancel()
 
 	newcomer := devToken(t, identity.TokenClaims{Country: "US", Entity: "Northwind Analytics GmbH", EntityHQ: "US"})
@@ -162,6 +167,31 @@ func TestServeScreeningReload(t *testing.T) {
 	}
 	cancel()
 	<-done
+
+	// The trail says who screened how: every hit is a refusal naming its
+	// list, and the clear request is there too.
+	trail := filepath.Join(filepath.Dir(cfg), "audit")
+	out, stderr, code := runMain(t, "audit", "query", trail, "--screening", "hit", "--format", "json")
+	if code != 0 {
+		t.Fatalf("audit query --screening hit: exit %d: %s", code, stderr)
+	}
+	hits := strings.Split(strings.TrimSpace(out), "\n")
+	if len(hits) < 4 {
+		t.Errorf("audit query --screening hit: %d records, want at least 4 (Helios, then the newly listed party):\n%s", len(hits), out)
+	}
+	for _, line := range hits {
+		var l struct{ Record gateway.AuditRecord }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		sc := l.Record.Input.Subject.Screening
+		if l.Record.Screening != "hit" || l.Record.Code != "restricted_party" || sc.List == "" || sc.Entry == "" {
+			t.Errorf("hit record %+v screening %+v; want a restricted_party refusal naming list and entry", l.Record, sc)
+		}
+	}
+	if out, _, _ := runMain(t, "audit", "query", trail, "--screening", "clear", "--format", "csv"); strings.Count(out, "\n") < 2 {
+		t.Errorf("audit query --screening clear found no record:\n%s", out)
+	}
 }
 
 // TestServeLocation: serve with a country database and a trusted proxy
@@ -191,6 +221,17 @@ func TestServeLocation(t *testing.T) {
 	}
 
 	// A new database, loaded on SIGHUP: the address is now in the US.
+	defer func() {
+		cancel()
+		<-done
+		// Every request from the Chinese address, and only those, was
+		// refused for it (polls racing the reload add more of them).
+		out, _, _ := runMain(t, "audit", "query", filepath.Join(filepath.Dir(cfg), "audit"), "--ip-country", "cn", "--format", "csv")
+		rows := strings.Count(strings.TrimSpace(out), "\n") // after the header
+		if n := strings.Count(out, "ip_country_of_concern"); n < 1 || n != rows {
+			t.Errorf("audit query --ip-country cn: %d rows, %d ip_country_of_concern; want every row, at least one:\n%s", rows, n, out)
+		}
+	}()
 	if err := geotest.WriteCountryDB(mmdb, map[string]string{"198.51.100.0/24": "US"}); err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +242,6 @@ func TestServeLocation(t *testing.T) {
 		st, _ := getCode(t, url, us, from("198.51.100.7"))
 		return st == 200
 	})
-	cancel()
-	<-done
 }
 
 // TestCheckScreeningAndLocation: the what-if screens the subject against the
