@@ -20,9 +20,10 @@
 // Columns are found by name in the header row (compared case-insensitively
 // after trimming), so their order may change and unknown columns are
 // ignored; the name column is required. Cells may hold quoted commas and
-// newlines; stray quotes are tolerated, records may have any number of
-// fields, and a leading UTF-8 byte order mark and a trailing "\x1a" line
-// (as the published file has) are ignored. Multi-valued cells (programs,
+// newlines; stray quotes are tolerated, but every row must have as many
+// fields as the header (a file cut short mid-row is an error, never a
+// shorter list), and a leading UTF-8 byte order mark and a trailing "\x1a"
+// line (as the published file has) are ignored. Multi-valued cells (programs,
 // addresses, alt_names, citizenships, nationalities, ids) separate their
 // values with "; ". An address is "street, city, state, postal_code,
 // COUNTRY": the last comma-separated part is the country (an ISO 3166-1

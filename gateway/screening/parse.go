@@ -181,6 +181,13 @@ func ParseCSV(r io.Reader, listName string) ([]Entry, error) {
 			continue
 		}
 		line, _ := cr.FieldPos(0)
+		// Every row of a well-formed export has the header's width. A
+		// short row is what a download cut mid-row looks like (with lazy
+		// quotes, an unclosed quote swallows the rest of the file into one
+		// field), and must not pass as a shorter list.
+		if len(rec) != len(header) {
+			return nil, &ParseError{Line: line, Entry: -1, Err: fmt.Errorf("row has %d fields, the header %d: a truncated or corrupted file", len(rec), len(header))}
+		}
 		get := func(name string) string {
 			i, ok := col[name]
 			if !ok || i >= len(rec) {

@@ -54,8 +54,8 @@ func TestParseCSV(t *testing.T) {
 			}},
 		},
 		{
-			name: "short rows, a stray quote, no ids",
-			in:   "name,ids,addresses\nAcme \"Best\" Widgets\nBeta,,\"Moscow, RU\"\n",
+			name: "a stray quote, no ids",
+			in:   "name,ids,addresses\nAcme \"Best\" Widgets,,\nBeta,,\"Moscow, RU\"\n",
 			want: []Entry{
 				{Name: `Acme "Best" Widgets`, List: "csl"},
 				{Name: "Beta", Addresses: []Address{{Address: "Moscow", Country: "RU"}}, Countries: []string{"RU"}, List: "csl"},
@@ -96,6 +96,10 @@ func TestParseCSVErrors(t *testing.T) {
 		{"no name column", "_id,source,alt_names\n1,x,y\n", 1, `no "name" column`},
 		{"entry without name or id", "name,ids\nAcme,\n\"multi\nline\",\n,\n", 5, "neither a name nor an identifier"},
 		{"id cell without a number", "name,ids\n,\"Passport, , RU, , \"\n", 2, "neither a name nor an identifier"},
+		// A download cut short: a row missing its last fields, or an
+		// unclosed quote that swallows the rest of the file.
+		{"short row", "name,ids,addresses\nAcme,,x\nBeta,\n", 3, "2 fields, the header 3"},
+		{"cut inside a quote", "name,ids,addresses\nAcme,,x\n\"Beta,,\nGamma,,\n", 3, "1 fields, the header 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -317,7 +317,7 @@ screening_review if not screening_status in {"off", "clear", "hit"}
 screening_denial(what) := deny(
 	"restricted_party",
 	sprintf("%s cannot be released: %s matches %s on the %s (entry %s, match score %s)", [what, _screened_field, _screening_str("name", "a listed party"), _screening_list, _screening_str("entry", "unknown"), _score]),
-	sprintf("restricted-party screening against the %s: a listed party faces license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744, Supplement No. 4; Consolidated Screening List, https://www.trade.gov/consolidated-screening-list)", [_screening_list]),
+	sprintf("restricted-party screening against the %s: parties on the lists of the Consolidated Screening List face license requirements and a policy of denial (Commerce lists, 15 CFR part 744) or blocking sanctions (Treasury lists, 31 CFR chapter V); https://www.trade.gov/consolidated-screening-list", [_screening_list]),
 ) if {
 	screening_hit
 } else := deny(
