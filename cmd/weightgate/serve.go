@@ -123,7 +123,8 @@ func (c *countryDB) Close() error {
 	return c.db.Close()
 }
 
-// build opens storage, compiles the policy and loads the token verifier.
+// build opens storage, compiles the policy, loads the screening lists and the
+// country database, and the token verifier.
 func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, error) {
 	c := &components{}
 	switch cfg.Storage.Backend {
@@ -167,7 +168,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 			HitThreshold: cfg.Screening.HitThreshold, ReviewThreshold: cfg.Screening.ReviewThreshold,
 		}, logger)
 		if err != nil {
-			return nil, fmt.Errorf("screening: %w", err)
+			return nil, err // it names the list and the file
 		}
 		c.screener = lists
 		c.reloadEvery = cfg.Screening.ReloadInterval
