@@ -3,14 +3,20 @@ package gateway
 import (
 	"context"
 	"crypto/sha1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // The model API follows the Hugging Face Hub's JSON, so that huggingface_hub
@@ -35,9 +41,20 @@ type exportInfo struct {
 	UnclassifiedReason  string   `json:"unclassified_reason,omitempty"`
 }
 
+// sibling is an entry of a model's siblings. Size, BlobID and LFS are sent
+// only with ?blobs=true, as the Hub does.
 type sibling struct {
-	RFilename string `json:"rfilename"`
-	Size      int64  `json:"size"`
+	RFilename string      `json:"rfilename"`
+	Size      *int64      `json:"size,omitempty"`
+	BlobID    string      `json:"blobId,omitempty"`
+	LFS       *siblingLFS `json:"lfs,omitempty"`
+}
+
+// siblingLFS is model info's name for a tree entry's lfs: sha256, not oid.
+type siblingLFS struct {
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	PointerSize int    `json:"pointerSize"`
 }
 
 type modelInfo struct {
@@ -50,12 +67,16 @@ type modelInfo struct {
 	Private      bool       `json:"private"`
 	Gated        any        `json:"gated"` // false, or "manual" for models the policy gates
 	Disabled     bool       `json:"disabled"`
+	Downloads    int        `json:"downloads"`
+	Likes        int        `json:"likes"`
 	Tags         []string   `json:"tags"`
 	Siblings     []sibling  `json:"siblings,omitempty"`
 	Export       exportInfo `json:"weightgate"`
 }
 
-func newModelInfo(m *Model, withSiblings bool) modelInfo {
+// newModelInfo is m as the Hub's model info. Siblings are listed when
+// withSiblings is set, with their sizes and blob ids when blobs is too.
+func (s *Server) newModelInfo(m *Model, withSiblings, blobs bool) modelInfo {
 	sum := sha1.Sum([]byte(m.ID))
 	org, _, _ := strings.Cut(m.ID, "/")
 	mi := modelInfo{
@@ -77,7 +98,15 @@ func newModelInfo(m *Model, withSiblings bool) modelInfo {
 	if withSiblings {
 		mi.Siblings = make([]sibling, len(m.Files))
 		for i, f := range m.Files {
-			mi.Siblings[i] = sibling{RFilename: f.Key, Size: f.Size}
+			mi.Siblings[i] = sibling{RFilename: f.Key}
+			if !blobs {
+				continue
+			}
+			e := s.fileEntry(m, f)
+			mi.Siblings[i].Size, mi.Siblings[i].BlobID = &e.Size, e.OID
+			if e.LFS != nil {
+				mi.Siblings[i].LFS = &siblingLFS{Size: e.LFS.Size, SHA256: e.LFS.OID, PointerSize: e.LFS.PointerSize}
+			}
 		}
 	}
 	return mi
@@ -105,7 +134,7 @@ func (s *Server) visibleModel(r *http.Request) (*Model, error) {
 	return m, nil
 }
 
-// handleModelInfo serves /api/models/{org}/{name}[/revision/{rev}].
+// handleModelInfo serves /api/models/{org}/{name}[/revision/{rev}][?blobs=true].
 func (s *Server) handleModelInfo(w http.ResponseWriter, r *http.Request) {
 	m, err := s.visibleModel(r)
 	if err != nil {
@@ -113,17 +142,90 @@ func (s *Server) handleModelInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Repo-Commit", m.Revision)
-	s.answer(w, r, newModelInfo(m, true), nil)
+	s.answer(w, r, s.newModelInfo(m, true, queryBool(r.URL.Query(), "blobs")), nil)
 }
 
+// queryBool reads a boolean query parameter as both generations of
+// huggingface_hub write it (true/false from httpx, True/False from
+// requests), and @huggingface/hub (true/false); absent or anything else is
+// false.
+func queryBool(q url.Values, name string) bool {
+	v := strings.ToLower(q.Get(name))
+	return v == "true" || v == "1"
+}
+
+// treeEntry is an entry of a tree listing or a paths-info answer, in the
+// Hub's shape. There is never a xetHash: a client that saw one would fetch
+// from a Xet store, around the policy.
 type treeEntry struct {
 	Type string `json:"type"` // "file" | "directory"
-	OID  string `json:"oid"`
-	Size int64  `json:"size"`
-	Path string `json:"path"`
+	// OID is, for a file whose content sha256 is known, the git blob id of
+	// its LFS pointer (as on the Hub); otherwise the storage ETag. For a
+	// directory, a hash of its path.
+	OID        string      `json:"oid"`
+	Size       int64       `json:"size"`
+	Path       string      `json:"path"`
+	LFS        *lfsInfo    `json:"lfs,omitempty"`
+	LastCommit *lastCommit `json:"lastCommit,omitempty"`
 }
 
-// handleTree serves /api/models/{org}/{name}/tree/{rev}[/{path}]?recursive=.
+// lfsInfo describes a weights file as the Hub describes an LFS file: the
+// content's sha256 (oid), its size, and the size of its LFS pointer.
+type lfsInfo struct {
+	OID         string `json:"oid"`
+	Size        int64  `json:"size"`
+	PointerSize int    `json:"pointerSize"`
+}
+
+type lastCommit struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Date  string `json:"date"`
+}
+
+// fileEntry is the listing entry of f, a file of m. A weights file gets an
+// lfs object when its sha256 is known without reading it (export.yaml,
+// object metadata, or computed by an earlier download): a listing never
+// reads file contents.
+func (s *Server) fileEntry(m *Model, f ObjectInfo) treeEntry {
+	e := treeEntry{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Key}
+	if ObjectKind(f.Key) != policy.KindWeights {
+		return e
+	}
+	if sum := s.opts.Catalog.KnownSHA256(m, f.Key, f); sum != "" {
+		ptr := lfsPointer(sum, f.Size)
+		e.OID = gitBlobID(ptr)
+		e.LFS = &lfsInfo{OID: sum, Size: f.Size, PointerSize: len(ptr)}
+	}
+	return e
+}
+
+// lfsPointer is the Git LFS pointer file of a content of that sha256 and size.
+func lfsPointer(sha256Hex string, size int64) []byte {
+	return fmt.Appendf(nil, "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", sha256Hex, size)
+}
+
+// gitBlobID is git's object id of a blob holding b.
+func gitBlobID(b []byte) string {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(b))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func commitOf(m *Model) *lastCommit {
+	return &lastCommit{ID: m.Revision, Title: "weightgate snapshot", Date: m.LastModified.UTC().Format(hubTime)}
+}
+
+// TreePageSize is the largest page of a tree listing; a longer listing is
+// paged with an absolute Link: <...>; rel="next", as the Hub pages it.
+const TreePageSize = 1000
+
+// handleTree serves /api/models/{org}/{name}/tree/{rev}[/{path}]
+// ?recursive=&expand=[&limit=][&cursor=]. The entries are listed in a fixed
+// order (a directory before its first file), limit (at most TreePageSize, the
+// default) per page. The next page's URL names the commit, not the branch, so
+// that pages never mix two versions of the model.
 func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 	m, err := s.visibleModel(r)
 	if err != nil {
@@ -137,43 +239,157 @@ func (s *Server) handleTree(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	recursive, _ := strconv.ParseBool(r.URL.Query().Get("recursive"))
+	q := r.URL.Query()
+	recursive, expand := queryBool(q, "recursive"), queryBool(q, "expand")
+	limit := TreePageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest,
+				Message: fmt.Sprintf("limit must be a positive integer, got %q.", v)})
+			return
+		}
+		limit = min(n, TreePageSize)
+	}
 	prefix := ""
 	if dir != "" {
 		prefix = dir + "/"
 	}
+	var commit *lastCommit
+	if expand {
+		commit = commitOf(m)
+	}
 	entries := []treeEntry{}
 	seenDir := map[string]bool{}
+	addDir := func(p string) {
+		if !seenDir[p] {
+			seenDir[p] = true
+			entries = append(entries, treeEntry{Type: "directory", OID: dirOID(p), Path: p, LastCommit: commit})
+		}
+	}
 	for _, f := range m.Files {
 		rest, ok := strings.CutPrefix(f.Key, prefix)
 		if !ok {
 			continue
 		}
 		if sub, _, nested := strings.Cut(rest, "/"); nested && !recursive {
-			if !seenDir[sub] {
-				seenDir[sub] = true
-				entries = append(entries, treeEntry{Type: "directory", OID: dirOID(prefix + sub), Path: prefix + sub})
-			}
+			addDir(prefix + sub)
 			continue
 		}
 		if recursive {
-			// The Hub lists the directories of a recursive listing too.
+			// The Hub lists the directories of a recursive listing too,
+			// each before the files below it.
+			var parents []string
 			for d := path2parent(rest); d != ""; d = path2parent(d) {
-				if !seenDir[d] {
-					seenDir[d] = true
-					entries = append(entries, treeEntry{Type: "directory", OID: dirOID(prefix + d), Path: prefix + d})
-				}
+				parents = append(parents, d)
+			}
+			for i := len(parents) - 1; i >= 0; i-- {
+				addDir(prefix + parents[i])
 			}
 		}
-		entries = append(entries, treeEntry{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Key})
+		e := s.fileEntry(m, f)
+		e.LastCommit = commit
+		entries = append(entries, e)
 	}
 	if dir != "" && len(entries) == 0 {
 		s.answer(w, r, nil, &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, HubCode: HubEntryNotFound,
 			Message: fmt.Sprintf("%s has no directory %q.", m.ID, dir)})
 		return
 	}
+	offset := 0
+	if c := q.Get("cursor"); c != "" {
+		n, ok := decodeCursor(c)
+		if !ok || n > len(entries) {
+			s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidCursor,
+				Message: "The cursor is not one this listing gave; list again from the start."})
+			return
+		}
+		offset = n
+	}
+	end := min(offset+limit, len(entries))
+	if end < len(entries) {
+		next := url.Values{"recursive": {strconv.FormatBool(recursive)}, "expand": {strconv.FormatBool(expand)},
+			"cursor": {encodeCursor(end)}}
+		if q.Has("limit") {
+			next.Set("limit", strconv.Itoa(limit))
+		}
+		u := s.publicBase(r) + "/api/models/" + m.ID + "/tree/" + m.Revision
+		if dir != "" {
+			u += "/" + escapeSegments(dir)
+		}
+		w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", u, next.Encode()))
+	}
 	w.Header().Set("X-Repo-Commit", m.Revision)
-	s.answer(w, r, entries, nil)
+	s.answer(w, r, entries[offset:end], nil)
+}
+
+// Tree cursors are opaque to clients: an offset into the listing of one
+// commit (the next link pins it).
+func encodeCursor(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(offset)))
+}
+
+func decodeCursor(c string) (int, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < 2 || b[0] != 'o' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(b[1:]))
+	return n, err == nil && n >= 0 && strconv.Itoa(n) == string(b[1:])
+}
+
+// escapeSegments percent-encodes each segment of a slash-separated path.
+func escapeSegments(p string) string {
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return strings.Join(segs, "/")
+}
+
+// publicBase is the scheme and host a client reached the gateway at, for
+// absolute links (the tree's next page, which clients require absolute). A
+// trusted proxy (Locator.TrustedProxies) may say so with X-Forwarded-Proto
+// and X-Forwarded-Host; anyone else's are ignored.
+func (s *Server) publicBase(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if s.trustedPeer(r) {
+		if p := strings.ToLower(strings.TrimSpace(firstValue(r.Header.Get("X-Forwarded-Proto")))); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := strings.TrimSpace(firstValue(r.Header.Get("X-Forwarded-Host"))); forwardedHost.MatchString(h) {
+			host = h
+		}
+	}
+	return scheme + "://" + host
+}
+
+var forwardedHost = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+
+func firstValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return first
+}
+
+// trustedPeer reports whether the TCP peer is one of the trusted proxies.
+func (s *Server) trustedPeer(r *http.Request) bool {
+	if s.opts.Locator == nil {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, p := range s.opts.Locator.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxPathsInfo bounds one paths-info request.
@@ -196,7 +412,7 @@ func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	bad := func(format string, args ...any) {
-		s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: fmt.Sprintf(format, args...)})
+		s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...)})
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -209,35 +425,28 @@ func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Paths = r.PostForm["paths"]
-		req.Expand, _ = strconv.ParseBool(r.PostForm.Get("expand"))
+		req.Expand = queryBool(r.PostForm, "expand")
 	}
 	if len(req.Paths) > MaxPathsInfo {
 		bad("At most %d paths per request, got %d.", MaxPathsInfo, len(req.Paths))
 		return
 	}
-	type lastCommit struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
-		Date  string `json:"date"`
-	}
-	type pathInfo struct {
-		treeEntry
-		LastCommit *lastCommit `json:"lastCommit,omitempty"`
-	}
 	var commit *lastCommit
 	if req.Expand {
-		commit = &lastCommit{ID: m.Revision, Title: "weightgate snapshot", Date: m.LastModified.UTC().Format(hubTime)}
+		commit = commitOf(m)
 	}
-	out := []pathInfo{}
+	out := []treeEntry{}
 	for _, p := range req.Paths {
 		p = strings.Trim(p, "/")
 		if f, ok := m.File(p); ok {
-			out = append(out, pathInfo{treeEntry{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Key}, commit})
+			e := s.fileEntry(m, f)
+			e.LastCommit = commit
+			out = append(out, e)
 			continue
 		}
 		for _, f := range m.Files {
 			if strings.HasPrefix(f.Key, p+"/") {
-				out = append(out, pathInfo{treeEntry{Type: "directory", OID: dirOID(p), Path: p}, commit})
+				out = append(out, treeEntry{Type: "directory", OID: dirOID(p), Path: p, LastCommit: commit})
 				break
 			}
 		}
@@ -293,7 +502,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 		if limit >= 0 && len(out) >= limit {
 			break
 		}
-		out = append(out, newModelInfo(m, false))
+		out = append(out, s.newModelInfo(m, false, false))
 	}
 	s.answer(w, r, out, nil)
 }
@@ -386,4 +595,74 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, r, body)
+}
+
+// whoami is the answer of /api/whoami-v2: the Hub's fields that
+// huggingface_hub's login (name, auth.accessToken.displayName and role) and
+// @huggingface/hub's whoAmI read, and under "weightgate" the subject the
+// gateway will decide on, as the token establishes it.
+type whoami struct {
+	ID       string        `json:"id"`
+	Type     string        `json:"type"`
+	Name     string        `json:"name"`
+	Fullname string        `json:"fullname"`
+	Email    *string       `json:"email"`
+	Orgs     []struct{}    `json:"orgs"`
+	Auth     whoamiAuth    `json:"auth"`
+	Subject  whoamiSubject `json:"weightgate"`
+}
+
+type whoamiAuth struct {
+	Type        string `json:"type"`
+	AccessToken struct {
+		DisplayName string `json:"displayName"`
+		Role        string `json:"role"`
+	} `json:"accessToken"`
+}
+
+type whoamiSubject struct {
+	ID                 string        `json:"id"`
+	Name               string        `json:"name,omitempty"`
+	Country            string        `json:"country"`
+	Nationality        []string      `json:"nationality,omitempty"`
+	PermanentResidence []string      `json:"permanent_residence,omitempty"`
+	Employee           bool          `json:"employee"`
+	Entity             policy.Entity `json:"entity"`
+}
+
+// handleWhoami serves GET /api/whoami-v2, which `hf auth login` and
+// huggingface_hub's login() call to validate a token before saving it. It
+// reads nothing from storage; anonymous callers get 401.
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
+	sub := scopeFrom(r.Context()).Subject
+	if sub.Anonymous {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="weightgate"`)
+		s.answer(w, r, nil, &Error{Status: http.StatusUnauthorized, Code: CodeAuthenticationRequired,
+			Message: "No token was sent; whoami-v2 needs one (Authorization: Bearer hf_...)."})
+		return
+	}
+	v := whoami{ID: sub.ID, Type: "user", Name: sub.ID, Fullname: sub.Name, Orgs: []struct{}{},
+		Subject: whoamiSubject{ID: sub.ID, Name: sub.Name, Country: sub.Country, Nationality: sub.Nationality,
+			PermanentResidence: sub.PermanentResidence, Employee: sub.Employee, Entity: sub.Entity}}
+	if v.Fullname == "" {
+		v.Fullname = sub.ID
+	}
+	v.Auth.Type = "access_token"
+	v.Auth.AccessToken.DisplayName, v.Auth.AccessToken.Role = "weightgate", "read"
+	s.answer(w, r, v, nil)
+}
+
+// handleTelemetry answers huggingface_hub's telemetry pings (HEAD
+// /api/telemetry/...) with an empty 200: the client ignores the answer, and
+// nothing is read or kept beyond the request's decision record.
+func (s *Server) handleTelemetry(w http.ResponseWriter, r *http.Request) {
+	s.answer(w, r, struct{}{}, nil)
+}
+
+// handleXet refuses the Xet token endpoints: a Xet token would let a client
+// fetch file contents from a Xet store, around the policy. The gateway never
+// advertises Xet, so only a client that was told about Xet elsewhere asks.
+func (s *Server) handleXet(w http.ResponseWriter, r *http.Request) {
+	s.answer(w, r, nil, &Error{Status: http.StatusNotFound, Code: CodeXetNotSupported, HubCode: HubEntryNotFound,
+		Message: "This gateway serves no Xet storage; files are downloaded through /resolve/."})
 }

@@ -59,6 +59,13 @@ func TestAuditDeviceFull(t *testing.T) {
 	if resp, _ := h.do(t, http.MethodGet, frontier+"config.json", us, nil); resp.StatusCode != 200 {
 		t.Fatalf("before: %d", resp.StatusCode)
 	}
+	// Hash the weights file below now: the first request for a file whose
+	// sha256 is unknown reads it to hash it before its record is written,
+	// and the request that first finds the trail full would count that read.
+	// (Once the trail reports failure, nothing is hashed: TestAuditUnavailable.)
+	if resp, _ := h.do(t, http.MethodHead, open+"model.safetensors", us, nil); resp.StatusCode != 200 {
+		t.Fatalf("before: HEAD %d", resp.StatusCode)
+	}
 	filler := fill(t, dev)
 	// The device is full, but the audit file's last page may still have
 	// room for a record or two (a filesystem allocates whole pages). Use it

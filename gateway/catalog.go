@@ -99,6 +99,7 @@ type Catalog struct {
 	flight singleflight.Group
 	logger *slog.Logger
 	ttl    time.Duration
+	hashes *contentHashes
 
 	frontierCfg Frontier
 	frontierMu  sync.Mutex
@@ -129,7 +130,48 @@ func NewCatalog(store ObjectStore, size int, ttl time.Duration, logger *slog.Log
 		cache:  expirable.NewLRU[string, *Model](size, nil, ttl),
 		logger: logger,
 		ttl:    ttl,
+		hashes: newContentHashes(store, DefaultHashCacheSize, logger),
 	}
+}
+
+// SHA256 returns the sha256 (64 lowercase hex) of the content of file, a
+// file of m, at the version info describes (its storage ETag and size, and
+// the metadata hash Stat found): the one export.yaml declares for it, else
+// the one in the object's metadata (info.SHA256), else one computed earlier
+// for this version of the object; else it computes it now by reading the
+// whole object, which takes as long as reading it. Concurrent calls for one
+// object version share one computation, which goes on when ctx ends. The
+// error is a storage error when the object cannot be read or changed since
+// info was taken, or ctx's.
+func (c *Catalog) SHA256(ctx context.Context, m *Model, file string, info ObjectInfo) (string, error) {
+	key := m.ID + "/" + file
+	if sum := c.knownSHA256(m, file, key, info); sum != "" {
+		return sum, nil
+	}
+	return c.hashes.sum(ctx, key, info)
+}
+
+// KnownSHA256 is SHA256 without reading anything: "" when the hash of file
+// (a listed file of m, info its listing entry) is neither declared nor
+// already computed. Listings use it, so that listing a model never reads its
+// files.
+func (c *Catalog) KnownSHA256(m *Model, file string, info ObjectInfo) string {
+	return c.knownSHA256(m, file, m.ID+"/"+file, info)
+}
+
+func (c *Catalog) knownSHA256(m *Model, file, key string, info ObjectInfo) string {
+	if m.Manifest != nil {
+		if sum := m.Manifest.SHA256[file]; sum != "" {
+			return sum
+		}
+	}
+	if info.SHA256 != "" {
+		// Remembered, so that listings, which do not see object
+		// metadata, report it too.
+		c.hashes.remember(key, info, info.SHA256)
+		return info.SHA256
+	}
+	return c.hashes.known(key, info)
 }
 
 // SetFrontier sets how the open-weight frontier is found. Call it before the

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -23,6 +24,10 @@ const (
 	CodeInvalidRange           = "invalid_range"
 	CodeMultipleRanges         = "multiple_ranges"
 	CodeRangeNotSatisfiable    = "range_not_satisfiable"
+	CodePreconditionFailed     = "precondition_failed"
+	CodeInvalidRequest         = "invalid_request"
+	CodeInvalidCursor          = "invalid_cursor"
+	CodeXetNotSupported        = "xet_not_supported"
 	CodeStorageUnavailable     = "storage_unavailable"
 	CodeAuditUnavailable       = "audit_unavailable"
 	CodePolicyUnavailable      = "policy_unavailable"
@@ -85,9 +90,20 @@ func asError(err error) *Error {
 }
 
 // writeError is the one place that turns an error into an HTTP response.
+//
+// For a policy denial (e.Policy set), X-Error-Message is the policy's reason
+// followed by the request id, which keys the decision record: a HEAD has no
+// body, and huggingface_hub builds its GatedRepoError from that header, so the
+// user's terminal shows why, and which audit record to ask about. The JSON
+// "error" stays the reason alone (the body has request_id apart), which is
+// what @huggingface/hub shows, followed by its own "Request ID: ...".
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	e := asError(err)
 	id := RequestID(r.Context())
+	msg := e.Message
+	if e.Policy != nil && id != "" {
+		msg = fmt.Sprintf("%s (decision %s)", strings.TrimRight(msg, ". "), id)
+	}
 	if e.Status >= 500 {
 		logger.Error("request failed", "request_id", id, "code", e.Code, "status", e.Status, "err", err)
 	} else if e.Err != nil {
@@ -97,7 +113,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Error-Code", cmp.Or(e.HubCode, e.Code))
-	h.Set("X-Error-Message", headerSafe(e.Message))
+	h.Set("X-Error-Message", headerSafe(msg))
 	h.Del("Content-Length")
 	h.Del("ETag")
 	h.Del("Accept-Ranges")

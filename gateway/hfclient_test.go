@@ -7,15 +7,19 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 )
@@ -48,11 +52,29 @@ func findHFClient(tb testing.TB) hfClient {
 	return hfClient{node: node, script: filepath.Join(dir, "client.mjs")}
 }
 
-// clientFile is a line of the client's output for a downloaded file.
+// clientFile is a line of the client's output for a downloaded file. ETag
+// and ProbeSize are what the library's fileDownloadInfo read from its
+// "Range: bytes=0-0" probe (not reported by --snapshot).
 type clientFile struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	Path      string `json:"path"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	ETag      string `json:"etag"`
+	ProbeSize int64  `json:"probe_size"`
+}
+
+// clientEntry is a listFiles entry as the library returns it.
+type clientEntry struct {
+	Type string `json:"type"`
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	OID  string `json:"oid"`
+	LFS  *struct {
+		OID         string `json:"oid"`
+		Size        int64  `json:"size"`
+		PointerSize int    `json:"pointerSize"`
+	} `json:"lfs"`
+	XetHash *string `json:"xetHash"`
 }
 
 // clientError is the client's last line when the library failed.
@@ -69,12 +91,14 @@ type clientError struct {
 }
 
 type clientResult struct {
-	Exit   int
-	Files  []clientFile
-	Err    *clientError
-	Out    string // the download directory
-	Stdout string
-	Stderr string
+	Exit    int
+	Files   []clientFile
+	Entries []clientEntry
+	WhoAmI  json.RawMessage
+	Err     *clientError
+	Out     string // the download directory
+	Stdout  string
+	Stderr  string
 }
 
 // capped keeps the first max bytes written to it and drops the rest.
@@ -91,53 +115,81 @@ func (c *capped) Write(p []byte) (int, error) {
 }
 
 // download runs the client against the gateway; it fails the test only if the
-// client could not run or printed something that is not its protocol.
+// client could not run or printed something that is not its protocol. The
+// token goes to the library's accessToken option as it is.
 func (c hfClient) download(tb testing.TB, endpoint, repo, token string, extra ...string) clientResult {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res := clientResult{Out: tb.TempDir()}
-	args := append([]string{c.script, "--endpoint", endpoint, "--repo", repo, "--out", res.Out}, extra...)
+	out := tb.TempDir()
+	args := append([]string{"--endpoint", endpoint, "--repo", repo, "--out", out}, extra...)
 	if token != "" {
 		args = append(args, "--token", token)
 	}
-	cmd := exec.CommandContext(ctx, c.node, args...)
+	res := c.run(tb, args...)
+	res.Out = out
+	return res
+}
+
+// run runs client.mjs with args, bounded to 60 seconds.
+func (c hfClient) run(tb testing.TB, args ...string) clientResult {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var res clientResult
+	cmd := exec.CommandContext(ctx, c.node, append([]string{c.script}, args...)...)
 	cmd.Dir = filepath.Dir(c.script)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	var stdout, stderr = &capped{max: 1 << 20}, &capped{max: 64 << 10}
+	var stdout, stderr = &capped{max: 4 << 20}, &capped{max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
 	res.Stdout, res.Stderr = stdout.buf.String(), stderr.buf.String()
 	var exit *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		tb.Fatalf("hfclient %s: timed out after 60s\nstdout:\n%s\nstderr:\n%s", repo, res.Stdout, res.Stderr)
+		tb.Fatalf("hfclient %q: timed out after 60s\nstdout:\n%s\nstderr:\n%s", args, res.Stdout, res.Stderr)
 	case errors.As(err, &exit):
 		res.Exit = exit.ExitCode()
 	case err != nil:
-		tb.Fatalf("hfclient %s: %v", repo, err)
+		tb.Fatalf("hfclient %q: %v", args, err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 		if line == "" {
 			continue
 		}
-		if strings.HasPrefix(line, `{"error"`) {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &fields); err != nil {
+			tb.Fatalf("hfclient %q: output line %q: %v\nstderr:\n%s", args, line, err, res.Stderr)
+		}
+		var err error
+		switch {
+		case fields["error"] != nil:
 			res.Err = new(clientError)
-			if err := json.Unmarshal([]byte(line), res.Err); err != nil {
-				tb.Fatalf("hfclient %s: error line %q: %v", repo, line, err)
-			}
-			continue
+			err = json.Unmarshal([]byte(line), res.Err)
+		case fields["entry"] != nil:
+			var e clientEntry
+			err = json.Unmarshal(fields["entry"], &e)
+			res.Entries = append(res.Entries, e)
+		case fields["whoami"] != nil:
+			res.WhoAmI = fields["whoami"]
+		default:
+			var f clientFile
+			err = json.Unmarshal([]byte(line), &f)
+			res.Files = append(res.Files, f)
 		}
-		var f clientFile
-		if err := json.Unmarshal([]byte(line), &f); err != nil {
-			tb.Fatalf("hfclient %s: output line %q: %v\nstderr:\n%s", repo, line, err, res.Stderr)
+		if err != nil {
+			tb.Fatalf("hfclient %q: output line %q: %v", args, line, err)
 		}
-		res.Files = append(res.Files, f)
 	}
 	if (res.Exit == 3) != (res.Err != nil) || (res.Exit != 0 && res.Exit != 3) {
-		tb.Fatalf("hfclient %s: exit %d\nstdout:\n%s\nstderr:\n%s", repo, res.Exit, res.Stdout, res.Stderr)
+		tb.Fatalf("hfclient %q: exit %d\nstdout:\n%s\nstderr:\n%s", args, res.Exit, res.Stdout, res.Stderr)
 	}
 	return res
+}
+
+// hfToken signs a development token in the form Hugging Face clients take:
+// hf_ followed by the JWT.
+func (h *harness) hfToken(tb testing.TB, c identity.TokenClaims) string {
+	tb.Helper()
+	return identity.HFToken(h.token(tb, c))
 }
 
 // storeFiles lists a model's files in testdata/store, relative and sorted.
@@ -236,7 +288,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 		})
 
 		t.Run("tier1 token closed model", func(t *testing.T) {
-			res := client.download(t, h.URL, frontierRepo, h.token(t, claims("US")))
+			res := client.download(t, h.URL, frontierRepo, h.hfToken(t, claims("US")))
 			if res.Exit != 0 {
 				t.Fatalf("exit %d, error %+v\nstderr:\n%s", res.Exit, res.Err, res.Stderr)
 			}
@@ -244,6 +296,16 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				t.Fatalf("downloaded %q, want every file of the model %q", got, want)
 			}
 			checkIdentical(t, frontierRepo, res)
+			// The library's probe read the size from Content-Range and, for
+			// weights, the content's sha256 as the ETag (X-Linked-ETag).
+			for _, f := range res.Files {
+				if f.ProbeSize != f.Size || f.ETag == "" {
+					t.Errorf("%s: probe read size %d etag %q, want %d and an ETag", f.Path, f.ProbeSize, f.ETag, f.Size)
+				}
+				if gateway.ObjectKind(f.Path) == policy.KindWeights && f.ETag != strconv.Quote(f.SHA256) {
+					t.Errorf("%s: probe read etag %s, want the content's sha256 %q", f.Path, f.ETag, f.SHA256)
+				}
+			}
 			// downloadFile makes two GETs per file, both audited: a
 			// "Range: bytes=0-0" probe for size and ETag (fileDownloadInfo,
 			// answered 206 with one byte), then the whole file (200).
@@ -298,8 +360,18 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 		t.Run("snapshotDownload", func(t *testing.T) {
 			for _, tc := range []struct{ repo, token string }{
 				{openRepo, ""},
-				{frontierRepo, h.token(t, claims("JP"))},
+				{frontierRepo, h.hfToken(t, claims("JP"))},
 			} {
+				// Download once (a HEAD each) what the snapshot's paths-info
+				// should name by sha256: a listing only reports known ones.
+				for _, f := range storeFiles(t, tc.repo) {
+					if gateway.ObjectKind(f) == policy.KindWeights {
+						tok, _ := strings.CutPrefix(tc.token, "hf_")
+						if resp, _ := h.do(t, http.MethodHead, "/"+tc.repo+"/resolve/main/"+f, tok, nil); resp.StatusCode != 200 {
+							t.Fatalf("HEAD %s: %d", f, resp.StatusCode)
+						}
+					}
+				}
 				res := client.download(t, h.URL, tc.repo, tc.token, "--snapshot")
 				if res.Exit != 0 {
 					t.Fatalf("%s: exit %d, error %+v\nstderr:\n%s", tc.repo, res.Exit, res.Err, res.Stderr)
@@ -314,11 +386,24 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				}
 				res.Out = snaps[0]
 				checkIdentical(t, tc.repo, res)
+				// Each file links to a blob named by paths-info's lfs.oid,
+				// else oid: for weights files, whose sha256 the HEADs above
+				// made known, the content's sha256, as on the Hub.
+				for _, f := range res.Files {
+					target, err := os.Readlink(filepath.Join(res.Out, filepath.FromSlash(f.Path)))
+					if err != nil {
+						t.Errorf("%s: %v", f.Path, err)
+						continue
+					}
+					if gateway.ObjectKind(f.Path) == policy.KindWeights && filepath.Base(target) != f.SHA256 {
+						t.Errorf("%s: blob %s, want one named by the sha256 %s", f.Path, filepath.Base(target), f.SHA256)
+					}
+				}
 			}
 		})
 
 		t.Run("country of concern closed model", func(t *testing.T) {
-			res := client.download(t, h.URL, frontierRepo, h.token(t, claims("CN")))
+			res := client.download(t, h.URL, frontierRepo, h.hfToken(t, claims("CN")))
 			if res.Exit != 3 {
 				t.Fatalf("exit %d, want 3 (refused); files %v", res.Exit, res.Files)
 			}
@@ -359,6 +444,45 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			}
 		})
 
+		// The library refuses a token that does not start with hf_ before
+		// sending anything: the reason tokens travel as hf_<JWT>.
+		t.Run("raw JWT refused by the library", func(t *testing.T) {
+			// Decision records are written before each answer, so every
+			// earlier request's is in already (transfer records may trail).
+			decisions := func() int {
+				n := 0
+				for _, r := range h.records(t) {
+					if r.Type == gateway.RecordDecision {
+						n++
+					}
+				}
+				return n
+			}
+			before := decisions()
+			res := client.download(t, h.URL, frontierRepo, h.token(t, claims("US")))
+			if res.Exit != 3 || res.Err.Name != "TypeError" || !strings.Contains(res.Err.Error, "hf_") {
+				t.Fatalf("exit %d, error %+v; want the library's TypeError about hf_", res.Exit, res.Err)
+			}
+			if after := decisions(); after != before {
+				t.Errorf("%d requests reached the gateway, want none", after-before)
+			}
+		})
+
+		t.Run("whoAmI", func(t *testing.T) {
+			res := client.run(t, "--endpoint", h.URL, "--token", h.hfToken(t, claims("GB")), "--whoami")
+			var who struct {
+				Name string `json:"name"`
+				Auth struct {
+					AccessToken struct {
+						Role string `json:"role"`
+					} `json:"accessToken"`
+				} `json:"auth"`
+			}
+			if res.Exit != 0 || json.Unmarshal(res.WhoAmI, &who) != nil || who.Name != "user-GB" || who.Auth.AccessToken.Role != "read" {
+				t.Errorf("exit %d, whoami %s, error %+v", res.Exit, res.WhoAmI, res.Err)
+			}
+		})
+
 		t.Run("anonymous closed model looks missing", func(t *testing.T) {
 			closed := client.download(t, h.URL, frontierRepo, "")
 			missing := client.download(t, h.URL, "frontier-lab/no-such-x", "")
@@ -377,4 +501,54 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestHuggingFaceHubJSClientTreePaging: the library's listFiles follows the
+// gateway's Link rel="next" through a tree of more than one page (TreePageSize
+// entries), and gets every entry once.
+func TestHuggingFaceHubJSClientTreePaging(t *testing.T) {
+	client := findHFClient(t)
+	dir := copyStore(t)
+	model := filepath.Join(dir, "open-lab", "many-shards")
+	const shards = gateway.TreePageSize + 5
+	if err := os.MkdirAll(filepath.Join(model, "shards"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(model, "export.yaml"), []byte("weights: open\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range shards {
+		if err := os.WriteFile(filepath.Join(model, "shards", fmt.Sprintf("part-%05d.bin", i)), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := MustOpenHarness(t, openDirStore(t, dir), harnessOptions{})
+	res := client.run(t, "--endpoint", h.URL, "--repo", "open-lab/many-shards", "--list")
+	if res.Exit != 0 {
+		t.Fatalf("exit %d, error %+v\nstderr:\n%s", res.Exit, res.Err, res.Stderr)
+	}
+	seen := map[string]int{}
+	for _, e := range res.Entries {
+		seen[e.Type+":"+e.Path]++
+		if e.XetHash != nil {
+			t.Errorf("%s: xetHash %q", e.Path, *e.XetHash)
+		}
+	}
+	if got, want := len(res.Entries), shards+2; got != want || seen["directory:shards"] != 1 || seen["file:export.yaml"] != 1 {
+		t.Errorf("listFiles gave %d entries, want %d (export.yaml, shards/ and its files)", got, want)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s listed %d times", k, n)
+		}
+	}
+	var pages int
+	for _, r := range h.records(t) {
+		if r.Type == gateway.RecordDecision && r.API == "tree" && r.Status == 200 {
+			pages++
+		}
+	}
+	if pages != 2 {
+		t.Errorf("the gateway answered %d tree pages, want 2", pages)
+	}
 }

@@ -31,9 +31,17 @@ type Manifest struct {
 	// FineTuneComputeFLOP is what the fine-tuning added; required with
 	// BaseModel and refused without it.
 	FineTuneComputeFLOP *float64
+	// SHA256 maps a file's path (relative to the model) to the sha256 of
+	// its content, 64 lowercase hex digits, as the owner declares it under
+	// files: in export.yaml. The gateway sends it as the file's ETag and
+	// lfs.sha256 without reading the file; it is trusted as written.
+	SHA256 map[string]string
 }
 
-var hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var (
+	hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	hex64 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
 
 // ParseManifest parses export.yaml strictly: one YAML mapping with only the
 // known keys, each of the right type, no duplicates, weights "open" or
@@ -119,6 +127,12 @@ func ParseManifest(b []byte) (Manifest, error) {
 				return m, fmt.Errorf("export.yaml line %d: revision must be 40 lowercase hex digits, got %q", v.Line, s)
 			}
 			m.Revision = s
+		case "files":
+			files, err := parseFiles(v)
+			if err != nil {
+				return m, err
+			}
+			m.SHA256 = files
 		default:
 			return m, fmt.Errorf("export.yaml line %d: unknown key %q", k.Line, k.Value)
 		}
@@ -143,6 +157,62 @@ func ParseManifest(b []byte) (Manifest, error) {
 		return m, errors.New("export.yaml: weights: open contradicts eccn: 4E091 (published weights are not 4E091); fix one of them")
 	}
 	return m, nil
+}
+
+// parseFiles parses the files: mapping of export.yaml,
+//
+//	files:
+//	  model-00001-of-00002.safetensors: {sha256: 3f2a...}
+//
+// Each key is a file path as it appears in the model (no leading slash, no
+// "." or ".." segment); each value a mapping whose only key is sha256, 64 hex
+// digits (stored in lower case).
+func parseFiles(v *yaml.Node) (map[string]string, error) {
+	if v.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("export.yaml line %d: files must be a mapping of path to {sha256: ...}, got %s", v.Line, describeNode(v))
+	}
+	out := make(map[string]string, len(v.Content)/2)
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, fv := v.Content[i], v.Content[i+1]
+		p, err := scalarText(k, "a files key")
+		if err != nil {
+			return nil, err
+		}
+		if e := checkFilePath(p); e != nil {
+			return nil, fmt.Errorf("export.yaml line %d: files: %s", k.Line, e.Message)
+		}
+		if _, dup := out[p]; dup {
+			return nil, fmt.Errorf("export.yaml line %d: files: duplicate path %q", k.Line, p)
+		}
+		if fv.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("export.yaml line %d: files: %q must be a mapping {sha256: ...}, got %s", fv.Line, p, describeNode(fv))
+		}
+		sum := ""
+		for j := 0; j+1 < len(fv.Content); j += 2 {
+			fk, val := fv.Content[j], fv.Content[j+1]
+			if fk.Kind != yaml.ScalarNode || fk.Tag != "!!str" || fk.Value != "sha256" {
+				return nil, fmt.Errorf("export.yaml line %d: files: %q: unknown key %q (only sha256)", fk.Line, p, fk.Value)
+			}
+			if sum != "" {
+				return nil, fmt.Errorf("export.yaml line %d: files: %q: duplicate key sha256", fk.Line, p)
+			}
+			// An all-digit digest is a YAML integer, and 64 digits
+			// overflow it: scalarText keeps the text as written.
+			s, err := scalarText(val, "sha256")
+			if err != nil {
+				return nil, err
+			}
+			if !hex64.MatchString(s) {
+				return nil, fmt.Errorf("export.yaml line %d: files: %q: sha256 must be 64 hex digits, got %q", val.Line, p, s)
+			}
+			sum = strings.ToLower(s)
+		}
+		if sum == "" {
+			return nil, fmt.Errorf("export.yaml line %d: files: %q has no sha256", fv.Line, p)
+		}
+		out[p] = sum
+	}
+	return out, nil
 }
 
 // scalarFLOP parses an operations count: a finite, non-negative YAML number.

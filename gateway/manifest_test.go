@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"maps"
 	"strings"
 	"testing"
 )
@@ -104,6 +105,20 @@ func TestParseManifest(t *testing.T) {
 			doc:  "{weights: open}\n",
 			want: Manifest{Weights: "open"},
 		},
+		{
+			// Per-file sha256, in either case; an all-digit digest is a
+			// YAML number, and its text is what counts.
+			name: "FileSHA256",
+			doc: "weights: open\nfiles:\n  model.safetensors: {sha256: " + strings.Repeat("AB", 32) + "}\n" +
+				"  onnx/model.onnx:\n    sha256: " + strings.Repeat("12", 32) + "\n",
+			want: Manifest{Weights: "open", SHA256: map[string]string{
+				"model.safetensors": strings.Repeat("ab", 32), "onnx/model.onnx": strings.Repeat("12", 32)}},
+		},
+		{
+			name: "FilesEmpty",
+			doc:  "weights: open\nfiles: {}\n",
+			want: Manifest{Weights: "open", SHA256: map[string]string{}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +134,9 @@ func TestParseManifest(t *testing.T) {
 			}
 			if got, want := got.Revision, tt.want.Revision; got != want {
 				t.Errorf("Revision = %q, want %q", got, want)
+			}
+			if got, want := got.SHA256, tt.want.SHA256; !maps.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Errorf("SHA256 = %v, want %v", got, want)
 			}
 			switch g, w := got.TrainingComputeFLOP, tt.want.TrainingComputeFLOP; {
 			case g == nil && w == nil:
@@ -196,6 +214,17 @@ func TestParseManifest_Invalid(t *testing.T) {
 		{"MergeKey", "<<: {weights: open}\n", "keys must be strings"},
 		{"AliasValue", "eccn: &e EAR99\nweights: *e\n", "weights must be a string"},
 		{"SyntaxError", "weights: [open\n", "export.yaml"},
+		{"FilesList", "weights: open\nfiles: [a]\n", "files must be a mapping"},
+		{"FilesShortHash", "weights: open\nfiles:\n  a.bin: {sha256: abc}\n", "sha256 must be 64 hex digits"},
+		{"FilesNotHex", "weights: open\nfiles:\n  a.bin: {sha256: " + strings.Repeat("g", 64) + "}\n", "sha256 must be 64 hex digits"},
+		{"FilesBareHash", "weights: open\nfiles:\n  a.bin: " + strings.Repeat("a", 64) + "\n", `"a.bin" must be a mapping`},
+		{"FilesUnknownKey", "weights: open\nfiles:\n  a.bin: {sha1: x}\n", `unknown key "sha1"`},
+		{"FilesNoHash", "weights: open\nfiles:\n  a.bin: {}\n", "has no sha256"},
+		{"FilesDuplicatePath", "weights: open\nfiles:\n  a.bin: {sha256: " + strings.Repeat("a", 64) + "}\n  a.bin: {sha256: " + strings.Repeat("b", 64) + "}\n", `duplicate path "a.bin"`},
+		{"FilesDuplicateHash", "weights: open\nfiles:\n  a.bin: {sha256: " + strings.Repeat("a", 64) + ", sha256: " + strings.Repeat("b", 64) + "}\n", "duplicate key sha256"},
+		{"FilesTraversal", "weights: open\nfiles:\n  ../x/a.bin: {sha256: " + strings.Repeat("a", 64) + "}\n", "relative path segment"},
+		{"FilesAbsolute", "weights: open\nfiles:\n  /a.bin: {sha256: " + strings.Repeat("a", 64) + "}\n", "empty path segment"},
+		{"FilesHashNull", "weights: open\nfiles:\n  a.bin: {sha256: null}\n", "sha256 must be a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -18,11 +19,19 @@ import (
 
 // A download that passed every check: what to send.
 type transfer struct {
-	model  *Model
-	key    string // storage key
-	info   ObjectInfo
+	model *Model
+	key   string     // storage key
+	info  ObjectInfo // the stat; info.ETag is the storage ETag, sent to storage only (If-Match)
+	// etag is the ETag clients see, unquoted: the content's sha256 for a
+	// weights file (linked is then true, and it goes out as X-Linked-Etag
+	// too), the storage ETag for any other file.
+	etag   string
+	linked bool
+	// commit is the model's commit id, set once the requester may learn it:
+	// the policy allowed the request and the revision matched.
+	commit string
 	rng    byteRange
-	status int // 200 or 206
+	status int // 200, 206 or 304
 }
 
 // handleResolve serves GET/HEAD /{org}/{name}/resolve/{rev}/{path...}, the
@@ -45,6 +54,11 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	if refusal != nil {
 		if refusal.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", t.info.Size))
+		}
+		if t.commit != "" {
+			// huggingface_hub caches "no such file at this commit" from a
+			// 404 EntryNotFound that names the commit.
+			w.Header().Set("X-Repo-Commit", t.commit)
 		}
 		writeError(w, r, s.logger, refusal)
 		return
@@ -131,12 +145,56 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 		return t, &Error{Status: http.StatusNotFound, Code: CodeRevisionNotFound, HubCode: HubRevisionNotFound,
 			Message: fmt.Sprintf("Revision %q not found for %s; use main or %s.", rev, id, m.Revision)}
 	}
+	t.commit = m.Revision
 	if !exists {
 		return t, &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, HubCode: HubEntryNotFound,
 			Message: fmt.Sprintf("%s has no file %q at revision %s.", id, file, m.Revision)}
 	}
+
+	// The ETag clients see. For weights it is the content's sha256, as the
+	// Hub's clients expect (huggingface_hub's local_dir check, blob names);
+	// finding it may mean reading the whole file once, and only now, after
+	// the policy allowed this requester the file. The storage ETag stays
+	// in t.info for the If-Match of the read.
+	t.etag = info.ETag
+	if in.Object.Kind == policy.KindWeights {
+		sum := s.opts.Catalog.KnownSHA256(m, file, info)
+		if sum == "" {
+			// Hashing is this request's first read of the file: none while
+			// its decision could not be recorded.
+			if err := s.opts.Audit.Healthy(ctx); err != nil {
+				return t, auditUnavailable(err)
+			}
+			if sum, err = s.opts.Catalog.SHA256(ctx, m, file, info); err != nil {
+				if ctx.Err() != nil {
+					// The client gave up waiting (huggingface_hub's HEAD
+					// timeout is 10 s); the computation goes on for the
+					// next request, and storage has not failed.
+					return t, &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
+						Message: "The file's sha256 is still being computed; retry.", Err: err}
+				}
+				return t, s.storageUnavailable("hash", err)
+			}
+		}
+		t.etag, t.linked = sum, true
+	}
+
+	// Conditional requests, in RFC 9110 §13.2.2's order, on the client ETag.
+	if v := r.Header.Get("If-Match"); v != "" && !etagListMatches(v, t.etag, true) {
+		return t, &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed,
+			Message: fmt.Sprintf("%s at revision %s does not match If-Match; its ETag is %q.", file, m.Revision, t.etag)}
+	}
 	t.rng, t.status = byteRange{Start: 0, Length: info.Size}, http.StatusOK
-	rng, partial, rerr := parseRange(r.Header.Get("Range"), info.Size)
+	if v := r.Header.Get("If-None-Match"); v != "" && etagListMatches(v, t.etag, false) {
+		t.status = http.StatusNotModified
+		return t, nil
+	}
+	rangeHeader := r.Header.Get("Range")
+	if v := r.Header.Get("If-Range"); v != "" && !ifRangeMatches(v, t.etag, info.ModTime) {
+		// The client's partial copy is of another version: send it all.
+		rangeHeader = ""
+	}
+	rng, partial, rerr := parseRange(rangeHeader, info.Size)
 	if rerr != nil {
 		return t, rerr.(*Error)
 	}
@@ -146,6 +204,47 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 	return t, nil
 }
 
+// etagListMatches reports whether the If-Match or If-None-Match value v (a
+// list of entity tags, or "*") names etag. strong is the comparison If-Match
+// uses: a weak tag (W/"...") never matches.
+func etagListMatches(v, etag string, strong bool) bool {
+	v = strings.TrimSpace(v)
+	if v == "*" {
+		return true
+	}
+	for v != "" {
+		v = strings.TrimLeft(v, " \t,")
+		weak := strings.HasPrefix(v, "W/")
+		v = strings.TrimPrefix(v, "W/")
+		if !strings.HasPrefix(v, `"`) {
+			return false // malformed: matches nothing
+		}
+		end := strings.IndexByte(v[1:], '"')
+		if end < 0 {
+			return false
+		}
+		if tag := v[1 : 1+end]; tag == etag && !(strong && weak) {
+			return true
+		}
+		v = v[end+2:]
+	}
+	return false
+}
+
+// ifRangeMatches reports whether an If-Range value still describes the
+// object: a strong ETag equal to etag, or its exact Last-Modified date.
+func ifRangeMatches(v, etag string, mod time.Time) bool {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, `"`) {
+		return v == strconv.Quote(etag)
+	}
+	if strings.HasPrefix(v, "W/") {
+		return false
+	}
+	t, err := http.ParseTime(v)
+	return err == nil && !mod.IsZero() && t.Equal(mod.UTC().Truncate(time.Second))
+}
+
 // stream sends the transfer. Headers come from the stat; the storage read is
 // opened (and so has answered) before the status line; after the first byte
 // an error aborts the connection, so a client never takes a short body for a
@@ -153,13 +252,26 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec *AuditRecord) {
 	h := w.Header()
 	h.Set("Content-Type", contentType(t.key))
-	h.Set("ETag", strconv.Quote(t.info.ETag))
-	h.Set("X-Repo-Commit", t.model.Revision)
+	// The same ETag on HEAD, GET and every range of one version; never the
+	// storage ETag of a weights file. No Xet header, ever: a client that
+	// saw one would fetch from a Xet store, around this gateway.
+	h.Set("ETag", strconv.Quote(t.etag))
+	if t.linked {
+		// Where the Hub's clients look first for an LFS file's sha256
+		// and size (huggingface_hub, @huggingface/hub).
+		h.Set("X-Linked-Etag", strconv.Quote(t.etag))
+		h.Set("X-Linked-Size", strconv.FormatInt(t.info.Size, 10))
+	}
+	h.Set("X-Repo-Commit", t.commit)
 	h.Set("Accept-Ranges", "bytes")
-	h.Set("Content-Length", strconv.FormatInt(t.rng.Length, 10))
 	if !t.info.ModTime.IsZero() {
 		h.Set("Last-Modified", t.info.ModTime.UTC().Format(http.TimeFormat))
 	}
+	if t.status == http.StatusNotModified {
+		w.WriteHeader(t.status)
+		return
+	}
+	h.Set("Content-Length", strconv.FormatInt(t.rng.Length, 10))
 	if t.status == http.StatusPartialContent {
 		h.Set("Content-Range", t.rng.contentRange(t.info.Size))
 	}
@@ -267,10 +379,17 @@ func (t *readErrTracker) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// revisionMatches accepts the branch names clients send by default and the
-// model's own commit id.
+// revisionMatches accepts the model's one branch, main (also as
+// refs/heads/main), HEAD (what @huggingface/hub's modelInfo sends by
+// default), and the model's own commit id. Clients percent-encode a
+// revision into one path segment (refs%2Fheads%2Fmain); the router has
+// decoded it.
 func revisionMatches(rev, commit string) bool {
-	return rev == "main" || rev == "HEAD" || rev == commit
+	switch rev {
+	case "main", "refs/heads/main", "HEAD", commit:
+		return true
+	}
+	return false
 }
 
 // checkFilePath rejects a file path that is empty, absolute, or could escape
@@ -343,12 +462,27 @@ func (s *Server) newRecord(r *http.Request) *AuditRecord {
 		API: apiOf(r.URL.Path), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
 		Subject: sub.ID, Anonymous: sub.Anonymous, Entity: sub.Entity.Name, EntityID: sub.Entity.ID, Country: sub.Country,
 	}
-	if model, file, ok := resolveParts(r.URL.Path); ok {
-		rec.Model, rec.Object = model, file
-	} else if org, name := r.PathValue("org"), r.PathValue("name"); org != "" {
+	if org, name := r.PathValue("org"), r.PathValue("name"); org != "" {
+		// Routed: the router has split the path, segment by segment, so
+		// that an encoded slash in a revision stays in the revision.
 		rec.Model = org + "/" + name
+		if rec.API == "resolve" || rec.API == "raw" {
+			rec.Object = r.PathValue("path")
+		}
+	} else if model, file, ok := resolveParts(r.URL.EscapedPath()); ok {
+		// Refused before routing (a bad token): split the path as sent.
+		rec.Model, rec.Object = unescapePath(model), unescapePath(file)
 	}
 	return rec
+}
+
+// unescapePath decodes a path as sent; one that does not decode is kept as
+// it is (it names nothing in storage either way).
+func unescapePath(p string) string {
+	if u, err := url.PathUnescape(p); err == nil {
+		return u
+	}
+	return p
 }
 
 // record writes rec to the audit log and counts the decision.

@@ -145,6 +145,10 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}", s.handleTree)
 	api.HandleFunc("GET /api/models/{org}/{name}/tree/{rev}/{path...}", s.handleTree)
 	api.HandleFunc("POST /api/models/{org}/{name}/paths-info/{rev}", s.handlePathsInfo)
+	api.HandleFunc("/api/models/{org}/{name}/xet-read-token/{rev...}", s.handleXet)
+	api.HandleFunc("/api/models/{org}/{name}/xet-write-token/{rev...}", s.handleXet)
+	api.HandleFunc("GET /api/whoami-v2", s.handleWhoami)
+	api.HandleFunc("GET /api/telemetry/{topic...}", s.handleTelemetry)
 	api.HandleFunc("/", notFound)
 
 	files := http.NewServeMux()
@@ -286,15 +290,22 @@ func apiOf(p string) string {
 		return strings.TrimPrefix(p, "/")
 	case "/api/models":
 		return "catalog"
+	case "/api/whoami-v2":
+		return "whoami"
+	}
+	if strings.HasPrefix(p, "/api/telemetry/") {
+		return "telemetry"
 	}
 	if rest, ok := strings.CutPrefix(p, "/api/models/"); ok {
+		// p is decoded: a revision such as refs%2Fpr%2F1 spans several
+		// parts, so everything after the marker counts.
 		parts := strings.Split(rest, "/")
 		switch {
-		case len(parts) == 2, len(parts) == 4 && parts[2] == "revision":
+		case len(parts) == 2, len(parts) >= 4 && parts[2] == "revision":
 			return "model_info"
 		case len(parts) >= 4 && parts[2] == "tree":
 			return "tree"
-		case len(parts) == 4 && parts[2] == "paths-info":
+		case len(parts) >= 4 && parts[2] == "paths-info":
 			return "paths_info"
 		}
 		return "other"

@@ -2,9 +2,18 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"regexp"
+	"strings"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 )
 
 // ObjectInfo describes one stored object. Keys are relative to the store's
@@ -14,6 +23,11 @@ type ObjectInfo struct {
 	Size    int64
 	ETag    string // unquoted; stable for as long as the object's bytes do not change
 	ModTime time.Time
+	// SHA256 is the content's sha256 as the object's metadata declares it
+	// (S3 user metadata x-amz-meta-sha256), 64 lowercase hex digits, or ""
+	// when the store has none. Backends fill it where they can (Stat), and
+	// only with a well-formed value; the gateway trusts it as written.
+	SHA256 string
 }
 
 // ObjectStore is the storage the gateway serves from. Implementations live in
@@ -53,3 +67,122 @@ const MaxListedObjects = 100_000
 
 // ErrListTooLarge is returned by List when more than MaxListedObjects match.
 var ErrListTooLarge = errors.New("listing exceeds the object limit")
+
+// MetadataSHA256 returns v as a content sha256 for ObjectInfo.SHA256: 64 hex
+// digits, in lower case, or "" when v is anything else.
+func MetadataSHA256(v string) string {
+	v = strings.TrimSpace(v)
+	if !sha256Hex.MatchString(v) {
+		return ""
+	}
+	return strings.ToLower(v)
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+// DefaultHashCacheSize is how many computed content hashes a Catalog keeps.
+// An entry is about 200 bytes, so the cache stays within a few tens of MiB.
+const DefaultHashCacheSize = 100_000
+
+// hashTimeout bounds one computation of a content hash: long enough to read a
+// 50 GB shard from slow storage, short enough that a stuck read ends.
+const hashTimeout = time.Hour
+
+// hashKey identifies one version of an object: a rewrite changes its ETag
+// (or at least its size), so a cached hash never describes other bytes.
+type hashKey struct {
+	key  string
+	etag string
+	size int64
+}
+
+// contentHashes computes the sha256 of stored objects by streaming them, and
+// remembers the results in a bounded LRU keyed by (key, ETag, size).
+// Concurrent requests for one object version share one computation, and a
+// computation continues when the request that started it goes away, so that
+// the next request finds its result. Memory stays flat: one pooled copy
+// buffer per computation, whatever the object's size.
+type contentHashes struct {
+	store  ObjectStore
+	cache  *lru.Cache[hashKey, string]
+	flight singleflight.Group
+	logger *slog.Logger
+}
+
+func newContentHashes(store ObjectStore, size int, logger *slog.Logger) *contentHashes {
+	if size <= 0 {
+		size = DefaultHashCacheSize
+	}
+	c, err := lru.New[hashKey, string](size)
+	if err != nil {
+		panic(err) // only for a non-positive size, excluded above
+	}
+	return &contentHashes{store: store, cache: c, logger: logger}
+}
+
+// known returns the remembered hash of key at info's version, or "".
+func (h *contentHashes) known(key string, info ObjectInfo) string {
+	sum, _ := h.cache.Get(hashKey{key, info.ETag, info.Size})
+	return sum
+}
+
+// remember records sum as the hash of key at info's version.
+func (h *contentHashes) remember(key string, info ObjectInfo, sum string) {
+	h.cache.Add(hashKey{key, info.ETag, info.Size}, sum)
+}
+
+// sum returns the sha256 of key at info's version, computing it by reading
+// the whole object (once: see contentHashes) when it is not remembered. The
+// read carries info.ETag, so an object rewritten since info was taken fails
+// with ErrObjectChanged instead of being hashed under the old version.
+func (h *contentHashes) sum(ctx context.Context, key string, info ObjectInfo) (string, error) {
+	k := hashKey{key, info.ETag, info.Size}
+	if sum, ok := h.cache.Get(k); ok {
+		return sum, nil
+	}
+	flightKey := fmt.Sprintf("%s\x00%s\x00%d", key, info.ETag, info.Size)
+	ch := h.flight.DoChan(flightKey, func() (any, error) {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hashTimeout)
+		defer cancel()
+		start := time.Now()
+		sum, err := hashObject(hctx, h.store, key, info)
+		if err != nil {
+			return nil, err
+		}
+		h.cache.Add(k, sum)
+		h.logger.Info("computed content sha256", "key", key, "size", info.Size,
+			"duration_ms", time.Since(start).Milliseconds())
+		return sum, nil
+	})
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return res.Val.(string), nil
+	}
+}
+
+// hashObject streams the object through sha256.
+func hashObject(ctx context.Context, store ObjectStore, key string, info ObjectInfo) (string, error) {
+	rc, err := store.Open(ctx, key, info.ETag, 0, -1)
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", key, err)
+	}
+	defer rc.Close()
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	d := sha256.New()
+	// The bare Reader hides a WriterTo (an *os.File has one), so the copy
+	// goes through the pooled buffer and nothing else is allocated.
+	n, err := io.CopyBuffer(d, struct{ io.Reader }{rc}, *buf)
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", key, err)
+	}
+	if n != info.Size {
+		return "", fmt.Errorf("hash %s: read %d bytes, expected %d", key, n, info.Size)
+	}
+	return hex.EncodeToString(d.Sum(nil)), nil
+}

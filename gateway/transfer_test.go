@@ -144,7 +144,7 @@ type countingStore struct {
 	opens atomic.Int64
 	// failAfter, when > 0, makes every read of a model file fail after that
 	// many bytes.
-	failAfter int64
+	failAfter atomic.Int64
 }
 
 func (c *countingStore) Open(ctx context.Context, key, etag string, off, n int64) (io.ReadCloser, error) {
@@ -153,13 +153,14 @@ func (c *countingStore) Open(ctx context.Context, key, etag string, off, n int64
 		return rc, err
 	}
 	c.opens.Add(1)
-	if err != nil || c.failAfter == 0 {
+	failAfter := c.failAfter.Load()
+	if err != nil || failAfter == 0 {
 		return rc, err
 	}
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.MultiReader(io.LimitReader(rc, c.failAfter), failingReader{}), rc}, nil
+	}{io.MultiReader(io.LimitReader(rc, failAfter), failingReader{}), rc}, nil
 }
 
 type failingReader struct{}
@@ -245,8 +246,14 @@ func TestPolicyErrorFailsClosed(t *testing.T) {
 // TestStorageFailsMidTransfer: an error after the first byte aborts the
 // connection; the client never sees a complete-looking short 200.
 func TestStorageFailsMidTransfer(t *testing.T) {
-	cs := &countingStore{ObjectStore: dirStore(t), failAfter: 1000}
+	cs := &countingStore{ObjectStore: dirStore(t)}
 	h := MustOpenHarness(t, cs, harnessOptions{})
+	// A HEAD first, while storage works: the file's sha256 (its ETag) is
+	// then known, and the GET below fails in the stream, not while hashing.
+	if resp, _ := h.do(t, http.MethodHead, frontier+"model-00002-of-00002.safetensors", h.token(t, claims("US")), nil); resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %d", resp.StatusCode)
+	}
+	cs.failAfter.Store(1000)
 	req, _ := http.NewRequest(http.MethodGet, h.URL+frontier+"model-00002-of-00002.safetensors", nil)
 	req.Header.Set("Authorization", "Bearer "+h.token(t, claims("US")))
 	// The 1000 bytes may still sit in the server's write buffer when the
@@ -260,7 +267,8 @@ func TestStorageFailsMidTransfer(t *testing.T) {
 			t.Fatalf("status %d, read %d of %d bytes with no error; want the transfer aborted", resp.StatusCode, n, resp.ContentLength)
 		}
 	}
-	// The only transfer of this fresh harness is the failed one.
+	// The only transfer of this fresh harness is the failed one: the last
+	// decision's.
 	var id string
 	for _, r := range h.records(t) {
 		if r.Type == gateway.RecordDecision {

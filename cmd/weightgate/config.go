@@ -41,6 +41,30 @@ type Config struct {
 	Metrics          MetricsConfig   `yaml:"metrics"`
 	Screening        ScreeningConfig `yaml:"screening"`
 	Location         LocationConfig  `yaml:"location"`
+	S3               S3APIConfig     `yaml:"s3"`
+}
+
+// S3APIConfig configures the read-only S3-compatible API: a second
+// listener serving the catalog as one bucket (keys ORG/NAME/PATH), with
+// AWS Signature V4 against temporary credentials its STS endpoint
+// (AssumeRoleWithWebIdentity) exchanges for a verified JWT.
+type S3APIConfig struct {
+	Listen string `yaml:"listen"` // "" = no S3 API
+	Bucket string `yaml:"bucket"`
+	Region string `yaml:"region"`
+	// CredentialsKey is a file holding the key (at least 32 bytes) that
+	// signs the temporary credentials, so that they survive a restart and
+	// are valid on every replica sharing it; "" = a random key per start.
+	CredentialsKey string `yaml:"credentials_key"`
+	// MaxSession bounds a credential's lifetime; it never outlives the
+	// token it was exchanged for.
+	MaxSession time.Duration `yaml:"max_session"`
+	// ClockSkew is how far a signed request's date may be from the
+	// gateway's clock.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// Anonymous lets unsigned requests through as anonymous requesters
+	// (the policy then allows open weights only).
+	Anonymous bool `yaml:"anonymous"`
 }
 
 // ScreeningConfig configures restricted-party screening (gateway/screening).
@@ -220,6 +244,7 @@ func DefaultConfig() Config {
 		Metrics:   MetricsConfig{Enabled: true},
 		Screening: ScreeningConfig{HitThreshold: screening.DefaultHitThreshold, ReviewThreshold: screening.DefaultReviewThreshold, OpenWeights: "allow"},
 		Location:  LocationConfig{Unknown: "allow"},
+		S3:        S3APIConfig{Bucket: "models", Region: "us-east-1", MaxSession: 12 * time.Hour, ClockSkew: 15 * time.Minute, Anonymous: true},
 	}
 }
 
@@ -308,6 +333,7 @@ func (c *Config) resolvePaths(base string) {
 		c.Screening.Lists[i].Path = abs(c.Screening.Lists[i].Path)
 	}
 	c.Location.Database = abs(c.Location.Database)
+	c.S3.CredentialsKey = abs(c.S3.CredentialsKey)
 	c.Audit.Checkpoint.Key = abs(c.Audit.Checkpoint.Key)
 	for i := range c.Auth.Issuers {
 		keys := c.Auth.Issuers[i].PublicKeys
@@ -451,6 +477,23 @@ func (c *Config) Validate() error {
 	if _, err := geo.ParsePrefixes(c.Location.TrustedNetworks); err != nil {
 		bad("location.trusted_networks", c.Location.TrustedNetworks, "%v", err)
 	}
+	if a := c.S3; a.Listen != "" {
+		if a.Listen == c.Listen {
+			bad("s3.listen", a.Listen, "must differ from listen")
+		}
+		if !validBucketName(a.Bucket) {
+			bad("s3.bucket", a.Bucket, "must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens")
+		}
+		if a.Region == "" {
+			bad("s3.region", a.Region, "required")
+		}
+		if a.MaxSession < 15*time.Minute || a.MaxSession > 7*24*time.Hour {
+			bad("s3.max_session", a.MaxSession, "must be between 15m and 168h")
+		}
+		if a.ClockSkew <= 0 || a.ClockSkew > time.Hour {
+			bad("s3.clock_skew", a.ClockSkew, "must be positive and at most 1h")
+		}
+	}
 	if len(c.Auth.Issuers) > 0 {
 		if err := c.Auth.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("auth: %w", err))
@@ -460,4 +503,18 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// validBucketName is S3's rule for new bucket names.
+func validBucketName(b string) bool {
+	if len(b) < 3 || len(b) > 63 || b[0] == '.' || b[0] == '-' || b[len(b)-1] == '.' || b[len(b)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return !strings.Contains(b, "..")
 }

@@ -28,6 +28,7 @@ func (m *Main) token(args []string) error {
 	fs.DurationVar(&c.TTL, "ttl", identity.DefaultTokenTTL, "lifetime")
 	fs.StringVar(&c.Issuer, "iss", "weightgate-dev", "issuer")
 	fs.StringVar(&c.Audience, "aud", "weightgate", "audience")
+	hf := fs.Bool("hf", false, "print the token as hf_<JWT>, the form Hugging Face clients (HF_TOKEN, @huggingface/hub's accessToken) accept")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,6 +52,9 @@ func (m *Main) token(args []string) error {
 	tok, err := identity.Sign(priv, *kid, c)
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
+	}
+	if *hf {
+		tok = identity.HFToken(tok)
 	}
 	fmt.Fprintln(m.Stdout, tok)
 	return nil

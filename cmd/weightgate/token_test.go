@@ -95,3 +95,29 @@ func TestTokenHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenHF: --hf prints hf_ followed by the same kind of JWT, the form
+// Hugging Face clients accept, and check (which verifies as the gateway
+// does) takes it as it is.
+func TestTokenHF(t *testing.T) {
+	out, stderr, code := runMain(t, "token", "--hf", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "hana", "--country", "JP")
+	if code != 0 {
+		t.Fatalf("token --hf: exit %d: %s", code, stderr)
+	}
+	tok := strings.TrimSpace(out)
+	jwt, ok := strings.CutPrefix(tok, "hf_")
+	if !ok || strings.Count(jwt, ".") != 2 || strings.HasPrefix(jwt, "hf_") {
+		t.Fatalf("output %q is not hf_<JWT>", out)
+	}
+	out, stderr, code = runMain(t, "check", "--config", writeConfig(t), "--model", "frontier-lab/frontier-x", "--token", tok)
+	if code != 0 {
+		t.Fatalf("check with the hf_ token: exit %d: %s %s", code, out, stderr)
+	}
+	var res checkResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Input.Subject; s.ID != "hana" || s.Country != "JP" {
+		t.Errorf("subject = %+v", s)
+	}
+}

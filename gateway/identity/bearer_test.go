@@ -21,6 +21,7 @@ func TestParseBearer(t *testing.T) {
 		{"upper-case scheme", "BEARER " + jwt, jwt, true, false},
 		{"extra spaces", "Bearer   " + jwt, jwt, true, false},
 		{"token68 padding", "Bearer abc==", "abc==", true, false},
+		{"hf_ prefixed, passed on whole to Verify", "Bearer hf_" + jwt, "hf_" + jwt, true, false},
 		{"basic", "Basic dXNlcjpwYXNz", "", true, true},
 		{"scheme only", "Bearer", "", true, true},
 		{"scheme and space", "Bearer ", "", true, true},

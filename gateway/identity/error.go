@@ -38,6 +38,9 @@ const (
 	// ReasonMalformedClaims: a registered claim has the wrong JSON type
 	// (for example exp as a string).
 	ReasonMalformedClaims = "malformed_claims"
+	// ReasonHubToken: the token starts with hf_ but what follows is not a
+	// JWT: most likely a huggingface.co token, not one for this gateway.
+	ReasonHubToken = "hub_token"
 )
 
 // messages are the client-facing texts for each reason. They never contain
@@ -55,6 +58,7 @@ var messages = map[string]string{
 	ReasonBadAudience:            "The token is not intended for this service.",
 	ReasonMissingSubject:         "The token has no subject.",
 	ReasonMalformedClaims:        "The token's claims are malformed.",
+	ReasonHubToken:               "This looks like a huggingface.co token; this gateway needs one of its own (hf_ followed by a token of a trusted issuer).",
 }
 
 // Error is an authentication failure. Code is always CodeInvalidToken; Reason

@@ -186,8 +186,11 @@ func (v *Verifier) Close() error {
 func (v *Verifier) TrustsDevKey() bool { return v.devKey }
 
 // Verify verifies raw (the token, without "Bearer ") and returns the subject
-// it establishes. Every failure is an *Error with Code CodeInvalidToken:
+// it establishes. raw is a JWT, or HFTokenPrefix followed by one (the form
+// Hugging Face clients insist on); the prefix is removed before anything
+// else. Every failure is an *Error with Code CodeInvalidToken:
 //
+//   - ReasonHubToken for HFTokenPrefix followed by something else;
 //   - ReasonMalformedToken for anything that is not a compact JWS JWT;
 //   - ReasonUnknownIssuer when iss is missing or not configured;
 //   - ReasonAlgorithmNotAllowed when alg is not in the issuer's algorithms;
@@ -197,6 +200,13 @@ func (v *Verifier) TrustsDevKey() bool { return v.devKey }
 //     ReasonBadAudience, ReasonMalformedClaims for claim checks;
 //   - ReasonMissingSubject when the subject claim is missing or empty.
 func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, error) {
+	if len(raw) > MaxTokenSize+len(HFTokenPrefix) {
+		return policy.Subject{}, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
+	}
+	raw, err := stripHFPrefix(raw)
+	if err != nil {
+		return policy.Subject{}, err
+	}
 	if len(raw) > MaxTokenSize {
 		return policy.Subject{}, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
 	}

@@ -104,11 +104,23 @@ func mapErr(key string, err error) error {
 	return fmt.Errorf("s3store: %s: %w", key, err)
 }
 
+// MetaSHA256 is the user metadata key (x-amz-meta-sha256) whose value, 64
+// hex digits, Stat reports as the object's content sha256.
+const MetaSHA256 = "sha256"
+
 func (s *Store) info(o minio.ObjectInfo) gateway.ObjectInfo {
-	return gateway.ObjectInfo{
+	info := gateway.ObjectInfo{
 		Key: strings.TrimPrefix(o.Key, s.prefix), Size: o.Size,
 		ETag: strings.Trim(o.ETag, `"`), ModTime: o.LastModified,
 	}
+	// minio-go strips the x-amz-meta- prefix and canonicalises the rest
+	// ("Sha256"); listings carry no user metadata, only Stat does.
+	for k, v := range o.UserMetadata {
+		if strings.EqualFold(k, MetaSHA256) {
+			info.SHA256 = gateway.MetadataSHA256(v)
+		}
+	}
+	return info
 }
 
 // Stat implements gateway.ObjectStore.

@@ -1,37 +1,48 @@
 #!/usr/bin/env node
-// Downloads a model from a weightgate gateway with the official Hugging Face
-// Hub JavaScript library (@huggingface/hub, pinned in package.json), so that
+// Drives the official Hugging Face Hub JavaScript library (@huggingface/hub,
+// pinned in package.json) against a weightgate gateway, so that
 // gateway/hfclient_test.go checks the gateway against a real third-party
 // client rather than against our own idea of the protocol. Every protocol
-// request below is made by the library; this file only drives it.
+// request is made by the library, configured as any user would: hubUrl and
+// accessToken, nothing else (no fetch hook, no extra headers).
 //
-//   node client.mjs --endpoint URL --repo ORG/NAME [--token T] [--revision main]
-//                   --out DIR [--files a,b] [--snapshot]
+//   node client.mjs --endpoint URL --repo ORG/NAME [--token hf_...] [--revision main]
+//                   --out DIR [--files a,b]     downloadFile per file (default: every file of listFiles)
+//   node client.mjs ... --snapshot              snapshotDownload into the Hub cache layout in --out
+//   node client.mjs ... --list [--path DIR]     listFiles (recursive) only
+//   node client.mjs --endpoint URL --token hf_... --whoami
 //
-// With --snapshot the library's snapshotDownload fills a Hub cache in --out
-// (modelInfo, the tree listing, paths-info, then downloadFile per file) and
-// the files of the resulting snapshot folder are reported.
+// The token goes to the library's accessToken option as given: the library
+// itself refuses one that does not start with hf_ (a TypeError, exit 3).
 //
-// Output, on stdout, one JSON line per downloaded file:
-//   {"path": "...", "size": N, "sha256": "..."}            exit 0
-// and on a library (or HTTP) error, one last line:
+// Output, on stdout, one JSON line per result:
+//   {"path": "...", "size": N, "sha256": "...", "etag": "..."}   a downloaded file (etag: what fileDownloadInfo read)
+//   {"entry": {...}}                                             a listFiles entry, as the library returns it
+//   {"whoami": {...}}                                            whoAmI's answer
+// exit 0; on a library (or HTTP) error, one last line
 //   {"error": "...", "status": 403, "name": "HubApiError", ...}  exit 3
 // Usage errors exit 2.
 
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { dirname, resolve, sep } from "node:path";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir } from "node:fs/promises";
+import { dirname, relative, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { HubApiError, downloadFile, listFiles, modelInfo, snapshotDownload } from "@huggingface/hub";
-import { createReadStream } from "node:fs";
-import { readdir } from "node:fs/promises";
-import { relative } from "node:path";
+import {
+	HubApiError,
+	downloadFile,
+	fileDownloadInfo,
+	listFiles,
+	modelInfo,
+	snapshotDownload,
+	whoAmI,
+} from "@huggingface/hub";
 
 const usage =
-	"usage: node client.mjs --endpoint URL --repo ORG/NAME [--token T] [--revision main] --out DIR [--files a,b]";
+	"usage: node client.mjs --endpoint URL --repo ORG/NAME [--token hf_...] [--revision main] --out DIR [--files a,b | --snapshot | --list [--path DIR]]\n" +
+	"       node client.mjs --endpoint URL --token hf_... --whoami";
 
 let args;
 try {
@@ -44,6 +55,9 @@ try {
 			out: { type: "string" },
 			files: { type: "string" },
 			snapshot: { type: "boolean", default: false },
+			list: { type: "boolean", default: false },
+			path: { type: "string" },
+			whoami: { type: "boolean", default: false },
 		},
 		strict: true,
 	}));
@@ -51,34 +65,15 @@ try {
 	console.error(`${err.message}\n${usage}`);
 	process.exit(2);
 }
-if (!args.endpoint || !args.repo || !args.out) {
+const needsOut = !args.whoami && !args.list;
+if (!args.endpoint || (!args.whoami && !args.repo) || (needsOut && !args.out)) {
 	console.error(usage);
 	process.exit(2);
 }
-const hubUrl = args.endpoint.replace(/\/+$/, "");
 
-// Credentials. The library only accepts Hub-style tokens: checkCredentials()
-// throws TypeError("Your access token must start with 'hf_'") for anything
-// else (src/utils/checkCredentials.ts, checkAccessToken). weightgate tokens
-// are JWTs, so an hf_ token goes through the library's accessToken parameter
-// and any other token through its documented `fetch` hook ("to use a proxy or
-// edit headers"), which adds the same "Authorization: Bearer" header the
-// library would, and only for requests to the gateway itself.
-const auth = {};
-if (args.token?.startsWith("hf_")) {
-	auth.accessToken = args.token;
-} else if (args.token) {
-	const origin = new URL(hubUrl).origin;
-	auth.fetch = (input, init = {}) => {
-		const url = new URL(input instanceof Request ? input.url : String(input));
-		const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
-		if (url.origin === origin && !headers.has("Authorization")) {
-			headers.set("Authorization", `Bearer ${args.token}`);
-		}
-		return fetch(input, { ...init, headers });
-	};
-}
-const common = { hubUrl, ...auth };
+// What a user writes: the gateway's URL, and the token as the library takes it.
+const common = { hubUrl: args.endpoint.replace(/\/+$/, "") };
+if (args.token !== undefined) common.accessToken = args.token;
 const repo = { type: "model", name: args.repo };
 
 // prints the library's error as one JSON line and exits 3.
@@ -108,10 +103,22 @@ async function report(path, file) {
 	console.log(JSON.stringify({ path, size, sha256: hash.digest("hex") }));
 }
 
-if (args.snapshot) {
-	try {
-		// Silence the library's per-file console.debug progress lines: stdout
-		// is this program's JSON output.
+try {
+	if (args.whoami) {
+		console.log(JSON.stringify({ whoami: await whoAmI({ ...common }) }));
+		process.exit(0);
+	}
+
+	if (args.list) {
+		for await (const entry of listFiles({ ...common, repo, revision: args.revision, path: args.path, recursive: true })) {
+			console.log(JSON.stringify({ entry }));
+		}
+		process.exit(0);
+	}
+
+	if (args.snapshot) {
+		// Silence the library's per-file console.debug progress lines:
+		// stdout is this program's JSON output.
 		console.debug = () => {};
 		const dir = await snapshotDownload({ ...common, repo, revision: args.revision, cacheDir: resolve(args.out) });
 		for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
@@ -119,14 +126,10 @@ if (args.snapshot) {
 			const file = resolve(entry.parentPath, entry.name);
 			await report(relative(dir, file).split(sep).join("/"), file);
 		}
-	} catch (err) {
-		fail(err);
+		process.exit(0);
 	}
-	process.exit(0);
-}
 
-try {
-	// The model's commit, as snapshotDownload does it: modelInfo asks
+	// The model's commit, as snapshotDownload finds it: modelInfo asks
 	// /api/models/{repo}/revision/{rev}. Files are then fetched at that commit.
 	const info = await modelInfo({ ...common, name: args.repo, revision: args.revision, additionalFields: ["sha"] });
 	const revision = info.sha ?? args.revision;
@@ -146,10 +149,13 @@ try {
 	for (const path of paths) {
 		const dest = resolve(outDir, path);
 		if (!dest.startsWith(outDir + sep)) throw new Error(`refusing to write ${path} outside --out`);
-		// downloadFile: a "Range: bytes=0-0" probe (fileDownloadInfo) for the
-		// size and ETag, then a Blob whose stream() GETs the whole file.
-		const blob = await downloadFile({ ...common, repo, path, revision });
-		if (!blob) throw new Error(`${path}: not found (the library returned null: 404 EntryNotFound)`);
+		// What downloadFile does, in two steps so that the ETag it reads can
+		// be reported: fileDownloadInfo sends the "Range: bytes=0-0" probe
+		// (size from Content-Range, ETag from X-Linked-ETag or ETag), then
+		// the Blob's stream() GETs the whole file.
+		const probe = await fileDownloadInfo({ ...common, repo, path, revision });
+		if (!probe) throw new Error(`${path}: not found (the library returned null: 404 EntryNotFound)`);
+		const blob = await downloadFile({ ...common, repo, path, revision, downloadInfo: probe });
 		await mkdir(dirname(dest), { recursive: true });
 		const hash = createHash("sha256");
 		let size = 0;
@@ -161,7 +167,7 @@ try {
 			},
 		});
 		await pipeline(Readable.fromWeb(blob.stream()), tee, createWriteStream(dest));
-		console.log(JSON.stringify({ path, size, sha256: hash.digest("hex") }));
+		console.log(JSON.stringify({ path, size, sha256: hash.digest("hex"), etag: probe.etag, probe_size: probe.size }));
 	}
 } catch (err) {
 	fail(err);

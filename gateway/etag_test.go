@@ -1,0 +1,252 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+)
+
+// The client-facing ETag of a weights file is the sha256 of its content:
+// declared in export.yaml, else in the object's metadata, else computed once
+// per object version by streaming it, and remembered. The storage ETag stays
+// what the read sends (If-Match).
+
+// gatedStore holds every read of a model file until release is closed, and
+// counts them.
+type gatedStore struct {
+	gateway.ObjectStore
+	release chan struct{}
+	opens   atomic.Int64
+}
+
+func (g *gatedStore) Open(ctx context.Context, key, etag string, off, n int64) (io.ReadCloser, error) {
+	if !strings.HasSuffix(key, "/"+gateway.ManifestName) {
+		g.opens.Add(1)
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.ObjectStore.Open(ctx, key, etag, off, n)
+}
+
+// TestETagComputedOnce: concurrent first requests for a weights file whose
+// sha256 is unknown share one computation (one read of the file), all get
+// the same ETag, and later requests read nothing to learn it.
+func TestETagComputedOnce(t *testing.T) {
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		gs := &gatedStore{ObjectStore: store, release: make(chan struct{})}
+		h := MustOpenHarness(t, gs, harnessOptions{})
+		us := h.token(t, claims("US"))
+		want := strconv.Quote(sha256Hex(storeFile(t, frontier+shard1)))
+
+		const n = 12
+		etags := make(chan string, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, _ := h.do(t, http.MethodHead, frontier+shard1, us, nil)
+				etags <- fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("ETag"))
+			}()
+		}
+		// Every request has had time to reach the computation the first
+		// one started (and, without sharing, to start its own read).
+		time.Sleep(300 * time.Millisecond)
+		close(gs.release)
+		wg.Wait()
+		close(etags)
+		for e := range etags {
+			if e != "200 "+want {
+				t.Errorf("HEAD: %s, want 200 %s", e, want)
+			}
+		}
+		if got := gs.opens.Load(); got != 1 {
+			t.Errorf("%d concurrent first HEADs read the file %d times, want once", n, got)
+		}
+		resp, body := h.do(t, http.MethodGet, frontier+shard1, us, nil)
+		if resp.Header.Get("ETag") != want || sha256Hex(body) != strings.Trim(want, `"`) {
+			t.Errorf("GET: ETag %s, body sha256 %s; want %s for both", resp.Header.Get("ETag"), sha256Hex(body), want)
+		}
+		if got := gs.opens.Load(); got != 2 {
+			t.Errorf("after the GET: %d reads, want 2 (one hash, one stream)", got)
+		}
+	})
+}
+
+// TestETagFromManifest: a sha256 declared in export.yaml is the ETag, and is
+// not checked by reading the file (a deliberately wrong one shows it).
+func TestETagFromManifest(t *testing.T) {
+	dir := copyStore(t)
+	declared := strings.Repeat("0123456789abcdef", 4)
+	appendManifest(t, dir, "open-lab/tiny-open", "files:\n  model.safetensors: {sha256: "+declared+"}\n")
+	cs := &countingStore{ObjectStore: openDirStore(t, dir)}
+	h := MustOpenHarness(t, cs, harnessOptions{})
+	for _, method := range []string{http.MethodHead, http.MethodGet} {
+		resp, _ := h.do(t, method, open+"model.safetensors", "", http.Header{"Range": {"bytes=0-0"}})
+		if got, want := resp.Header.Get("X-Linked-Etag"), strconv.Quote(declared); resp.StatusCode != 206 || got != want || resp.Header.Get("ETag") != want {
+			t.Errorf("%s: %d X-Linked-Etag %s ETag %s, want 206 and %s", method, resp.StatusCode, got, resp.Header.Get("ETag"), want)
+		}
+	}
+	if got := cs.opens.Load(); got != 1 {
+		t.Errorf("storage read %d times, want once (the GET's stream; no hashing)", got)
+	}
+}
+
+// TestETagFollowsContent: a file rewritten in place gets the sha256 of its
+// new content (the remembered hash is keyed by the storage ETag and size).
+func TestETagFollowsContent(t *testing.T) {
+	dir := copyStore(t)
+	h := MustOpenHarness(t, openDirStore(t, dir), harnessOptions{})
+	p := filepath.Join(dir, "open-lab/tiny-open/model.safetensors")
+	for i, content := range [][]byte{mustReadFile(t, p), []byte("rewritten weights"), []byte("rewritten again, longer")} {
+		if i > 0 {
+			if err := os.WriteFile(p, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, body := h.do(t, http.MethodGet, open+"model.safetensors", "", nil)
+		if got, want := resp.Header.Get("ETag"), strconv.Quote(sha256Hex(content)); got != want || !bytes.Equal(body, content) {
+			t.Errorf("version %d: ETag %s, want %s (body %d bytes, want %d)", i, got, want, len(body), len(content))
+		}
+	}
+}
+
+// TestETagFromObjectMetadata: on S3, x-amz-meta-sha256 is the ETag without a
+// read; listings report it once a download has seen it; a malformed value is
+// ignored and the sha256 computed.
+func TestETagFromObjectMetadata(t *testing.T) {
+	// A private server: the shared one's bucket is listed by other tests.
+	c, _ := s3test.Start(t, "", "models/")
+	mc, err := c.Client(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	declared := strings.Repeat("fedcba9876543210", 4)
+	put := func(name string, body []byte, meta map[string]string) {
+		t.Helper()
+		_, err := mc.PutObject(ctx, c.Bucket, c.Prefix+"meta-lab/m/"+name, bytes.NewReader(body), int64(len(body)),
+			minio.PutObjectOptions{UserMetadata: meta})
+		if err != nil {
+			t.Fatalf("put %s: %v", name, err)
+		}
+	}
+	other := []byte("weights whose metadata is not a hash")
+	put("export.yaml", []byte("weights: open\n"), nil)
+	put("model.safetensors", []byte("weights with a declared hash"), map[string]string{"sha256": strings.ToUpper(declared)})
+	put("other.safetensors", other, map[string]string{"sha256": "not-a-hash"})
+
+	cs := &countingStore{ObjectStore: s3Store(t, c)}
+	h := MustOpenHarness(t, cs, harnessOptions{})
+	resp, _ := h.do(t, http.MethodHead, "/meta-lab/m/resolve/main/model.safetensors", "", nil)
+	if got, want := resp.Header.Get("ETag"), strconv.Quote(declared); resp.StatusCode != 200 || got != want {
+		t.Errorf("declared in metadata: %d ETag %s, want %s", resp.StatusCode, got, want)
+	}
+	if got := cs.opens.Load(); got != 0 {
+		t.Errorf("storage read %d times for a HEAD whose sha256 is in the metadata", got)
+	}
+	resp, _ = h.do(t, http.MethodHead, "/meta-lab/m/resolve/main/other.safetensors", "", nil)
+	if got, want := resp.Header.Get("ETag"), strconv.Quote(sha256Hex(other)); got != want {
+		t.Errorf("malformed metadata: ETag %s, want the computed %s", got, want)
+	}
+	tree, _ := listTree(t, h, "/api/models/meta-lab/m/tree/main", "", nil)
+	for _, e := range tree {
+		want := map[string]string{"model.safetensors": declared, "other.safetensors": sha256Hex(other)}[e.Path]
+		if want != "" && (e.LFS == nil || e.LFS.OID != want) {
+			t.Errorf("tree %s: lfs %+v, want oid %s", e.Path, e.LFS, want)
+		}
+	}
+}
+
+// TestETagHashingMemoryStaysFlat: computing the sha256 of a 512 MiB file
+// streams it: the heap does not grow with the file, and the ETag of the HEAD
+// is the GET's.
+func TestETagHashingMemoryStaysFlat(t *testing.T) {
+	const size = 512 << 20
+	cs := &countingStore{ObjectStore: openDirStore(t, bigModel(t, size))}
+	h := MustOpenHarness(t, cs, harnessOptions{})
+	const path = "/big-lab/huge/resolve/main/model.safetensors"
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	start := time.Now()
+	resp, _ := h.do(t, http.MethodHead, path, "", nil)
+	close(stop)
+	<-sampled
+	elapsed := time.Since(start)
+	// A sparse file reads as zeros.
+	zeros, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zeros.Close()
+	want := strconv.Quote(hashReader(t, io.LimitReader(zeros, size)))
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") != want {
+		t.Fatalf("HEAD: %d ETag %s, want %s", resp.StatusCode, resp.Header.Get("ETag"), want)
+	}
+	growth := int64(peak.Load()) - int64(before.HeapInuse)
+	t.Logf("hashed 512 MiB in %v; heap in use %d MiB before, peak %d MiB", elapsed, before.HeapInuse>>20, peak.Load()>>20)
+	if growth > 32<<20 {
+		t.Errorf("heap grew by %d MiB while hashing a 512 MiB file", growth>>20)
+	}
+	// The GET's ETag is remembered, not recomputed: one more read, the
+	// stream's.
+	resp, _ = h.do(t, http.MethodGet, path, "", http.Header{"Range": {"bytes=0-0"}})
+	if resp.Header.Get("ETag") != want {
+		t.Errorf("GET: ETag %s, want %s", resp.Header.Get("ETag"), want)
+	}
+	if got := cs.opens.Load(); got != 2 {
+		t.Errorf("storage read %d times for a HEAD and a GET, want 2 (one hash, one stream)", got)
+	}
+}
+
+func hashReader(tb testing.TB, r io.Reader) string {
+	tb.Helper()
+	d := sha256.New()
+	if _, err := io.Copy(d, r); err != nil {
+		tb.Fatal(err)
+	}
+	return hex.EncodeToString(d.Sum(nil))
+}
