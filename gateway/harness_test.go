@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/gateway/s3store"
 	"github.com/weightgate/weightgate/policy"
 )
@@ -31,6 +33,7 @@ import (
 // development token issuer and a file audit log in a temp dir.
 type harness struct {
 	URL      string
+	S3URL    string // the S3 API's, when harnessOptions.S3 is set
 	AuditDir string
 	Store    gateway.ObjectStore
 	Registry *prometheus.Registry
@@ -52,6 +55,10 @@ type harnessOptions struct {
 	// Screener and Locator are passed to the server.
 	Screener gateway.Screener
 	Locator  *gateway.Locator
+	// S3 serves the S3 API too (harness.S3URL), with these options;
+	// Issuer, Bucket and Region default to a random key, "models" and
+	// us-east-1.
+	S3 *gateway.S3Options
 }
 
 func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
@@ -99,7 +106,7 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
-		Screener:       o.Screener, Locator: o.Locator,
+		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3),
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -107,7 +114,31 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
 	h.URL = ts.URL
+	if o.S3 != nil {
+		s3ts := httptest.NewServer(srv.S3Handler())
+		tb.Cleanup(s3ts.Close)
+		h.S3URL = s3ts.URL
+	}
 	return h
+}
+
+func s3Defaults(tb testing.TB, o *gateway.S3Options) *gateway.S3Options {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	if c.Issuer == nil {
+		key, err := s3api.GenerateKey()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if c.Issuer, err = s3api.NewIssuer(key); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	c.Bucket, c.Region = cmp.Or(c.Bucket, "models"), cmp.Or(c.Region, "us-east-1")
+	c.MaxSession, c.ClockSkew = cmp.Or(c.MaxSession, time.Hour), cmp.Or(c.ClockSkew, 15*time.Minute)
+	return &c
 }
 
 // dirStore is the dir backend over testdata/store.

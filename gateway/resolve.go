@@ -41,7 +41,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	s.downloads.Add(1)
 	defer s.downloads.Done()
 	rec := s.newRecord(r)
-	t, refusal := s.resolve(r, rec)
+	t, refusal := s.resolve(r, rec, target{id: r.PathValue("org") + "/" + r.PathValue("name"), rev: r.PathValue("rev"), file: r.PathValue("path")})
 	if refusal != nil {
 		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", refusal.Status, refusal.Code, refusal.Message
 	} else {
@@ -66,13 +66,22 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	s.stream(w, r, t, rec)
 }
 
+// target is what a download asks for: a model, its revision and a file.
+type target struct {
+	id, rev, file string
+	// storageETag makes the storage's ETag the one clients see and
+	// condition on, for the S3 API: S3 tools compare it with their own
+	// listings (and rclone with the MD5 it computes), and never ask for a
+	// sha256, so a weights file is not hashed for them.
+	storageETag bool
+}
+
 // resolve runs every check of a download in order and fills rec with what it
 // learns. It returns the transfer to make or the refusal to send.
-func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
+func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer, *Error) {
 	ctx := r.Context()
 	sc := scopeFrom(ctx)
-	id := r.PathValue("org") + "/" + r.PathValue("name")
-	rev, file := r.PathValue("rev"), r.PathValue("path")
+	id, rev, file := tg.id, tg.rev, tg.file
 	t := transfer{info: ObjectInfo{Size: -1}}
 	// The policy input, filled in as the request is examined; the decision
 	// record carries it whatever step ends the request.
@@ -157,7 +166,7 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord) (transfer, *Error) {
 	// the policy allowed this requester the file. The storage ETag stays
 	// in t.info for the If-Match of the read.
 	t.etag = info.ETag
-	if in.Object.Kind == policy.KindWeights {
+	if in.Object.Kind == policy.KindWeights && !tg.storageETag {
 		sum := s.opts.Catalog.KnownSHA256(m, file, info)
 		if sum == "" {
 			// Hashing is this request's first read of the file: none while

@@ -66,6 +66,9 @@ type Options struct {
 	// Locator places the client address; nil trusts no proxy and knows no
 	// country.
 	Locator *Locator
+	// S3, when set, serves the read-only S3-compatible API on a listener
+	// of its own (see s3.go).
+	S3 *S3Options
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
@@ -84,6 +87,9 @@ type Server struct {
 	metrics *Metrics
 	srv     *http.Server
 	ln      net.Listener
+	// s3srv and s3ln are the S3 API's, when Options.S3 is set.
+	s3srv *http.Server
+	s3ln  net.Listener
 	// downloads counts handlers in flight, so that Close returns only once
 	// each has written its transfer record: the audit log is closed after.
 	downloads sync.WaitGroup
@@ -119,16 +125,26 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Catalog == nil {
 		opts.Catalog = NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
 	}
+	if o := opts.S3; o != nil && (o.Issuer == nil || o.Bucket == "" || o.Region == "") {
+		return nil, errors.New("gateway: the S3 API needs a credential issuer, a bucket and a region")
+	}
 	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics}
-	s.srv = &http.Server{
-		Handler:           s.Handler(),
+	s.srv = s.httpServer(s.Handler())
+	if opts.S3 != nil {
+		s.s3srv = s.httpServer(s.S3Handler())
+	}
+	return s, nil
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
 		// No WriteTimeout: a multi-gigabyte shard legitimately takes long;
 		// streams set a deadline per write instead (WriteIdleTimeout).
 	}
-	return s, nil
 }
 
 // Handler returns the gateway's HTTP handler with its middleware chain.
@@ -198,13 +214,32 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.opts.Addr, err)
 	}
-	s.ln = ln
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.logger.Error("server stopped", "err", err)
+	if s.s3srv != nil {
+		s3ln, err := net.Listen("tcp", s.opts.S3.Addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("s3: listen %s: %w", s.opts.S3.Addr, err)
 		}
-	}()
+		s.s3ln = s3ln
+		go s.serve(s.s3srv, s3ln)
+	}
+	s.ln = ln
+	go s.serve(s.srv, ln)
 	return nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.logger.Error("server stopped", "addr", ln.Addr().String(), "err", err)
+	}
+}
+
+// S3URL is the base URL of the S3 API, "" when it is not served.
+func (s *Server) S3URL() string {
+	if s.s3ln == nil {
+		return ""
+	}
+	return "http://" + s.s3ln.Addr().String()
 }
 
 // URL is the base URL the server listens on, for logs and tests.
@@ -224,13 +259,27 @@ const DefaultShutdownTimeout = 30 * time.Second
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		s.logger.Warn("transfers still running after the shutdown timeout; cutting them off", "timeout", s.opts.ShutdownTimeout)
-		err = s.srv.Close()
+	servers := []*http.Server{s.srv}
+	if s.s3srv != nil {
+		servers = append(servers, s.s3srv)
 	}
+	// Both listeners stop accepting at once; their transfers share the
+	// one timeout.
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Go(func() {
+			err := srv.Shutdown(ctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				s.logger.Warn("transfers still running after the shutdown timeout; cutting them off", "timeout", s.opts.ShutdownTimeout)
+				err = srv.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
 	s.downloads.Wait()
-	return err
+	return errors.Join(errs...)
 }
 
 // statusWriter records the status and body size of a response for the access
@@ -260,6 +309,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) accessLog(next http.Handler) http.Handler {
+	return s.accessLogAs(next, func(r *http.Request) string { return apiOf(r.URL.Path) })
+}
+
+// accessLogAs is accessLog with the metrics' API label given by apiFor.
+func (s *Server) accessLogAs(next http.Handler, apiFor func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -267,7 +321,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		// logged too; the panic continues to net/http afterwards.
 		defer func() {
 			sc := scopeFrom(r.Context())
-			api := apiOf(r.URL.Path)
+			api := apiFor(r)
 			s.metrics.requestDone(api, sw.status, time.Since(start))
 			level := slog.LevelInfo
 			if operational(api) {

@@ -23,6 +23,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/geo"
 	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/gateway/s3store"
 	"github.com/weightgate/weightgate/gateway/screening"
 	"github.com/weightgate/weightgate/policy"
@@ -260,6 +261,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		opts.Screener = c.screener
 	}
 	opts.Locator = c.locator
+	if cfg.S3.Listen != "" {
+		s3opts, err := s3Options(cfg.S3, logger)
+		if err != nil {
+			return err
+		}
+		opts.S3 = s3opts
+	}
 	srv, err := gateway.NewServer(opts)
 	if err != nil {
 		return err
@@ -286,6 +294,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	name, rev := c.engine.Bundle()
 	logger.Info("weightgate listening", "url", srv.URL(), "storage", fmt.Sprint(c.store),
 		"policy_bundle", name, "policy_revision", rev, "audit", cfg.Audit.Dir)
+	if u := srv.S3URL(); u != "" {
+		logger.Info("S3 API listening", "url", u, "bucket", cfg.S3.Bucket, "region", cfg.S3.Region)
+	}
 	if m.Ready != nil {
 		m.Ready(srv.URL())
 	}
@@ -334,4 +345,31 @@ func openTrail(c AuditConfig, logger *slog.Logger, metrics *gateway.Metrics) (*a
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	return l, nil
+}
+
+// s3Options builds the S3 API's options: the credential issuer's key from
+// s3.credentials_key, or a random one (credentials then end with the
+// process).
+func s3Options(c S3APIConfig, logger *slog.Logger) (*gateway.S3Options, error) {
+	var key []byte
+	if c.CredentialsKey != "" {
+		b, err := os.ReadFile(c.CredentialsKey)
+		if err != nil {
+			return nil, fmt.Errorf("s3.credentials_key: %w", err)
+		}
+		key = b
+	} else {
+		b, err := s3api.GenerateKey()
+		if err != nil {
+			return nil, fmt.Errorf("s3: %w", err)
+		}
+		key = b
+		logger.Warn("s3.credentials_key is not set: S3 credentials are signed with a random key and end with this process")
+	}
+	iss, err := s3api.NewIssuer(key)
+	if err != nil {
+		return nil, fmt.Errorf("s3.credentials_key: %w", err)
+	}
+	return &gateway.S3Options{Addr: c.Listen, Bucket: c.Bucket, Region: c.Region, Issuer: iss,
+		MaxSession: c.MaxSession, ClockSkew: c.ClockSkew, Anonymous: c.Anonymous}, nil
 }

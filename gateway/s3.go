@@ -1,0 +1,301 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway/s3api"
+	"github.com/weightgate/weightgate/policy"
+)
+
+// The S3-compatible API: a second listener that serves the catalog as one
+// read-only bucket, keys ORG/NAME/PATH, to the S3 tools pipelines already
+// use (aws s3, rclone, s3cmd, minio-go). A request is signed (AWS Signature
+// V4) with temporary credentials the same listener's STS endpoint
+// (AssumeRoleWithWebIdentity) issues for a JWT the gateway trusts, so an S3
+// request is the token's subject, decided by the same policy and recorded
+// on the same audit trail as a Hub download. Unsigned requests are
+// anonymous, when S3Options.Anonymous allows them: open weights, nothing
+// else. The protocol itself (signatures, credentials, XML, listing pages)
+// is package s3api; this file ties it to the catalog, the policy and the
+// audit trail.
+
+// S3Options configure the S3-compatible API (Options.S3).
+type S3Options struct {
+	// Addr is its listen address, separate from the Hub API's.
+	Addr string
+	// Bucket is the one bucket it serves; Region the region clients sign
+	// for (AWS's default, us-east-1, unless configured).
+	Bucket string
+	Region string
+	// Issuer issues and checks the temporary credentials.
+	Issuer *s3api.Issuer
+	// MaxSession bounds a credential's lifetime (never beyond its token's
+	// exp); ClockSkew how far a request's date may be from the clock.
+	MaxSession time.Duration
+	ClockSkew  time.Duration
+	// Anonymous admits unsigned requests as anonymous requesters.
+	Anonymous bool
+}
+
+// S3 audit API names, on records and metrics.
+const (
+	apiS3Get     = "s3_get"
+	apiS3Head    = "s3_head"
+	apiS3List    = "s3_list"
+	apiS3Buckets = "s3_buckets"
+	apiS3Auth    = "s3_auth"
+)
+
+// S3Handler returns the S3 listener's handler with its middleware chain.
+func (s *Server) S3Handler() http.Handler {
+	o := s.opts.S3
+	sts := s3api.STSHandler(stsVerifier{s.opts.Auth}, o.Issuer, s3api.STSOptions{
+		MaxTTL: o.MaxSession, Now: s.opts.Now, Logger: s.logger,
+		RequestID: func(r *http.Request) string { return RequestID(r.Context()) },
+	})
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isSTS(r) {
+			sts.ServeHTTP(w, r)
+			return
+		}
+		s.serveS3(w, r)
+	})
+	h = s.accessLogAs(h, func(*http.Request) string { return "s3" })
+	return requestScope(h)
+}
+
+// isSTS reports whether r is an STS call: AWS's and MinIO's clients POST a
+// form with Action= to the endpoint's root, or GET it with the same query.
+func isSTS(r *http.Request) bool {
+	if r.URL.Path != "/" {
+		return false
+	}
+	if r.Method == http.MethodPost {
+		return true
+	}
+	return r.Method == http.MethodGet && r.URL.Query().Has("Action")
+}
+
+// stsVerifier is the gateway's Authenticator as STS uses it: without one,
+// no token can be exchanged.
+type stsVerifier struct{ a Authenticator }
+
+func (v stsVerifier) Verify(ctx context.Context, token string) (policy.Subject, error) {
+	if v.a == nil {
+		return policy.Subject{}, errors.New("this gateway trusts no token issuer")
+	}
+	return v.a.Verify(ctx, token)
+}
+
+func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
+	o := s.opts.S3
+	sc := scopeFrom(r.Context())
+	op, bucket, key, perr := s3api.Classify(r)
+	if perr != nil {
+		s.s3Refuse(w, r, apiS3Auth, perr, r.URL.Path)
+		return
+	}
+	// Authenticate before anything else: which buckets exist is not for
+	// a requester whose signature failed.
+	if s3api.Signed(r) {
+		cred, err := s3api.Verify(r, o.Issuer, s.opts.Now(), s3api.VerifyOptions{Region: o.Region, MaxSkew: o.ClockSkew})
+		if err != nil {
+			var e *s3api.Error
+			if !errors.As(err, &e) {
+				e = &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeAccessDenied, Message: "Access Denied", Err: err}
+			}
+			s.s3Refuse(w, r, apiS3Auth, e, r.URL.Path)
+			return
+		}
+		sc.Subject = cred.Subject
+	} else if !o.Anonymous {
+		s.s3Refuse(w, r, apiS3Auth, &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeAccessDenied,
+			Message: "Sign requests with credentials from this endpoint's AssumeRoleWithWebIdentity."}, r.URL.Path)
+		return
+	}
+	if bucket != "" && bucket != o.Bucket {
+		s.s3Refuse(w, r, apiS3List, &s3api.Error{Status: http.StatusNotFound, Code: "NoSuchBucket",
+			Message: "The specified bucket does not exist."}, "/"+bucket)
+		return
+	}
+	switch op {
+	case s3api.OpListBuckets:
+		s.s3ListBuckets(w, r)
+	case s3api.OpGetBucketLocation:
+		s.s3Answer(w, r, apiS3List, func() { s3api.WriteLocation(w, r, o.Region, sc.RequestID) })
+	case s3api.OpHeadBucket:
+		s.s3Answer(w, r, apiS3List, func() {
+			w.Header().Set("x-amz-bucket-region", o.Region)
+			w.WriteHeader(http.StatusOK)
+		})
+	case s3api.OpListObjects, s3api.OpListObjectsV2:
+		s.s3ListObjects(w, r)
+	case s3api.OpGetObject, s3api.OpHeadObject:
+		s.s3Object(w, r, op, key)
+	default:
+		s.s3Refuse(w, r, apiS3List, &s3api.Error{Status: http.StatusNotImplemented, Code: s3api.CodeNotImplemented,
+			Message: "This operation is not implemented."}, r.URL.Path)
+	}
+}
+
+// s3Refuse records a refused S3 request and answers it in S3's XML.
+func (s *Server) s3Refuse(w http.ResponseWriter, r *http.Request, api string, e *s3api.Error, resource string) {
+	rec := s.newRecord(r)
+	rec.API = api
+	rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
+	if e.Err != nil {
+		s.logger.Info("s3 request refused", "request_id", rec.RequestID, "code", e.Code, "err", e.Err)
+	}
+	if err := s.record(r.Context(), rec); err != nil {
+		e = s3AuditUnavailable()
+	}
+	s3api.WriteError(w, r, e, resource, rec.RequestID)
+}
+
+// s3Answer records an answered listing and writes it.
+func (s *Server) s3Answer(w http.ResponseWriter, r *http.Request, api string, write func()) {
+	rec := s.newRecord(r)
+	rec.API = api
+	rec.Decision, rec.Status, rec.Code = "allow", http.StatusOK, "ok"
+	if err := s.record(r.Context(), rec); err != nil {
+		s3api.WriteError(w, r, s3AuditUnavailable(), r.URL.Path, rec.RequestID)
+		return
+	}
+	write()
+}
+
+func s3AuditUnavailable() *s3api.Error {
+	return &s3api.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable",
+		Message: "The audit log cannot be written, so nothing is served; try again later."}
+}
+
+func (s *Server) s3ListBuckets(w http.ResponseWriter, r *http.Request) {
+	o := s.opts.S3
+	s.s3Answer(w, r, apiS3Buckets, func() {
+		s3api.WriteListBuckets(w, r, s3api.Owner{ID: "weightgate", DisplayName: "weightgate"},
+			[]s3api.BucketInfo{{Name: o.Bucket, CreationDate: time.Unix(0, 0).UTC()}}, RequestID(r.Context()))
+	})
+}
+
+// s3ListObjects lists the models the requester may see, by the Hub API's
+// rule (anonymous requesters see open models only), as keys ORG/NAME/PATH.
+func (s *Server) s3ListObjects(w http.ResponseWriter, r *http.Request) {
+	q, perr := s3api.ParseListQuery(r)
+	if perr != nil {
+		s.s3Refuse(w, r, apiS3List, perr, r.URL.Path)
+		return
+	}
+	models, err := s.opts.Catalog.Models(r.Context())
+	if err != nil {
+		s.metrics.storageError("list")
+		s.s3Refuse(w, r, apiS3List, &s3api.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable",
+			Message: "Model storage is unavailable; try again later.", Err: err}, r.URL.Path)
+		return
+	}
+	anonymous := scopeFrom(r.Context()).Subject.Anonymous
+	var objects []s3api.ObjectInfo
+	for _, m := range models {
+		if anonymous && !m.Open() {
+			continue
+		}
+		// Prune whole models the prefix rules out.
+		if p := q.Prefix; p != "" && !strings.HasPrefix(m.ID+"/", p) && !strings.HasPrefix(p, m.ID+"/") {
+			continue
+		}
+		for _, f := range m.Files {
+			objects = append(objects, s3api.ObjectInfo{Key: m.ID + "/" + f.Key, Size: f.Size, ETag: f.ETag, LastModified: f.ModTime})
+		}
+	}
+	// Models come sorted by id and files by key, but "org/m-2/x" sorts
+	// before "org/m/x": the listing needs the keys' own order.
+	slices.SortFunc(objects, func(a, b s3api.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	page := s3api.List(objects, q)
+	s.s3Answer(w, r, apiS3List, func() {
+		s3api.WriteListObjects(w, r, s.opts.S3.Bucket, q, page, RequestID(r.Context()))
+	})
+}
+
+// s3Object serves GetObject and HeadObject: the same checks, decision,
+// audit records and stream as a Hub download of the model's main revision,
+// with the storage's ETag and S3's error format.
+func (s *Server) s3Object(w http.ResponseWriter, r *http.Request, op s3api.Op, key string) {
+	s.downloads.Add(1)
+	defer s.downloads.Done()
+	rec := s.newRecord(r)
+	rec.API = apiS3Get
+	if op == s3api.OpHeadObject {
+		rec.API = apiS3Head
+	}
+	var t transfer
+	var refusal *Error
+	org, rest, _ := strings.Cut(key, "/")
+	name, file, ok := strings.Cut(rest, "/")
+	if !ok || org == "" || name == "" || file == "" {
+		refusal = &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, Message: "The specified key does not exist."}
+	} else {
+		rec.Model, rec.Object = org+"/"+name, file
+		t, refusal = s.resolve(r, rec, target{id: org + "/" + name, rev: "main", file: file, storageETag: true})
+	}
+	if refusal != nil {
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", refusal.Status, refusal.Code, refusal.Message
+	} else {
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", t.status, rec.Policy.Code, rec.Policy.Reason
+	}
+	if err := s.record(r.Context(), rec); err != nil {
+		s3api.WriteError(w, r, s3AuditUnavailable(), "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
+		return
+	}
+	if refusal != nil {
+		e := s3Error(refusal, rec.RequestID)
+		if e.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
+			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(t.info.Size, 10))
+		}
+		if r.Method == http.MethodHead {
+			// A HEAD answer has no body: S3 sends the status and the
+			// error code in a header only.
+			w.Header().Set("x-amz-request-id", rec.RequestID)
+			w.Header().Set("X-Error-Code", e.Code)
+			w.WriteHeader(e.Status)
+			return
+		}
+		s3api.WriteError(w, r, e, "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
+		return
+	}
+	w.Header().Set("x-amz-request-id", rec.RequestID)
+	s.stream(w, r, t, rec)
+}
+
+// s3Error is a gateway refusal in S3's terms. A policy denial keeps its
+// reason and names the decision, so that `aws s3 cp` prints why.
+func s3Error(e *Error, requestID string) *s3api.Error {
+	out := &s3api.Error{Status: e.Status, Message: e.Message, Err: e.Err}
+	switch {
+	case e.Policy != nil:
+		out.Status, out.Code = http.StatusForbidden, s3api.CodeAccessDenied
+		out.Message = fmt.Sprintf("%s (%s; decision %s)", e.Message, e.Code, requestID)
+	case e.Status == http.StatusUnauthorized:
+		// An anonymous requester asked for a model that is not open: S3
+		// does not say whether the key exists.
+		out.Status, out.Code, out.Message = http.StatusForbidden, s3api.CodeAccessDenied, "Access Denied: sign the request with credentials from this endpoint's AssumeRoleWithWebIdentity."
+	case e.Status == http.StatusNotFound:
+		out.Code, out.Message = "NoSuchKey", "The specified key does not exist."
+	case e.Status == http.StatusBadRequest:
+		out.Code = s3api.CodeInvalidArgument
+	case e.Status == http.StatusPreconditionFailed:
+		out.Code = "PreconditionFailed"
+	case e.Status == http.StatusRequestedRangeNotSatisfiable:
+		out.Code = "InvalidRange"
+	case e.Status == http.StatusServiceUnavailable:
+		out.Code = "ServiceUnavailable"
+	default:
+		out.Status, out.Code = http.StatusInternalServerError, "InternalError"
+	}
+	return out
+}
