@@ -71,7 +71,11 @@ func (s *Store) checkKey(key string) error {
 // size and modification time, which change whenever it is rewritten.
 func etag(key string, fi fs.FileInfo) string {
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d", key, fi.Size(), fi.ModTime().UnixNano()))
-	return hex.EncodeToString(sum[:16])
+	// The "-1" marks it as not the content's MD5, as S3 marks a multipart
+	// upload's ETag: S3 tools (rclone, s3cmd) check a plain 32-hex ETag
+	// against the MD5 of what they downloaded, and would call this one
+	// corrupt.
+	return hex.EncodeToString(sum[:16]) + "-1"
 }
 
 func info(key string, fi fs.FileInfo) gateway.ObjectInfo {
