@@ -30,6 +30,22 @@ echo "test.sh: S3 test server at $WEIGHTGATE_TEST_S3_ENDPOINT (bucket $WEIGHTGAT
 # scripts/hfclient/package-lock.json) for the end-to-end client tests.
 echo "test.sh: npm ci (scripts/hfclient)"
 npm ci --prefix scripts/hfclient --no-audit --no-fund --loglevel=error
+# Real S3 clients for the S3 API's end-to-end tests (aws is already needed
+# above to seed the bucket): Debian's rclone and s3cmd.
+missing=()
+for c in rclone s3cmd; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing ${missing[*]} (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: ${missing[*]} missing: install them (Debian: apt-get install rclone s3cmd)" >&2
+    exit 1
+  fi
+fi
+echo "test.sh: $(rclone version 2>/dev/null | head -n 1); s3cmd $(s3cmd --version 2>&1 | awk '{print $3}')"
 export WEIGHTGATE_TEST_CLIENTS_REQUIRED=1
 
 echo "test.sh: go vet ./..."

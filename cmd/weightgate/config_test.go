@@ -139,6 +139,12 @@ func TestReadConfigFile_Example(t *testing.T) {
 	if l, dl := cfg.Location, def.Location; l.Database != dl.Database || l.Unknown != dl.Unknown || len(l.TrustedProxies)+len(l.TrustedNetworks) != 0 {
 		t.Errorf("location = %+v, want the defaults %+v", l, dl)
 	}
+	// The S3 API: on 127.0.0.1:9100, every other key at its default.
+	wantS3 := def.S3
+	wantS3.Listen = "127.0.0.1:9100"
+	if cfg.S3 != wantS3 {
+		t.Errorf("s3 = %+v, want the defaults %+v on 127.0.0.1:9100", cfg.S3, def.S3)
+	}
 	iss := cfg.Auth.Issuers[0]
 	if got, want := iss.PublicKeys, []string{filepath.Join(root, "testdata", "keys", "dev-ed25519.pub.pem")}; !slices.Equal(got, want) {
 		t.Errorf("auth.issuers[0].public_keys = %q, want %q", got, want)

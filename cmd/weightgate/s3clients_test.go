@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net"
 	"os"
@@ -198,4 +200,104 @@ func TestS3Clients(t *testing.T) {
 			t.Errorf("s3cmd get of a denied shard succeeded")
 		}
 	})
+}
+
+// TestReadmeS3Tools runs README.md's "S3 tools" block as a user would paste
+// it, against a `serve` of its own (the only change: its S3 address for
+// 127.0.0.1:9100), and checks the sha256 of every file it downloaded.
+func TestReadmeS3Tools(t *testing.T) {
+	for _, c := range []string{"bash", "aws", "rclone", "s3cmd", "sha256sum", "go"} {
+		needClient(t, c)
+	}
+	readme, err := os.ReadFile(repoPath("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- s3-tools:begin -->\n```sh\n")
+	script, _, ok2 := strings.Cut(rest, "```\n<!-- s3-tools:end -->")
+	if !ok || !ok2 || !strings.Contains(script, "127.0.0.1:9100") {
+		t.Fatal("README.md has no s3-tools block using 127.0.0.1:9100")
+	}
+	addr := freeAddr(t)
+	cfg := appendConfig(t, writeConfig(t), "s3:\n  listen: "+addr+"\n")
+	_, _, cancel, done := startServe(t, cfg)
+	defer func() { cancel(); <-done }()
+	script = strings.ReplaceAll(script, "127.0.0.1:9100", addr)
+
+	// go run may build the binary from scratch: about a minute.
+	ctx, cancelRun := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancelRun()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = repoPath("")
+	home := t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + t.TempDir(),
+		"GOCACHE=" + goEnv(t, "GOCACHE"), "GOMODCACHE=" + goEnv(t, "GOMODCACHE"),
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		"AWS_EC2_METADATA_DISABLED=true", "RCLONE_CONFIG=" + filepath.Join(home, "rclone.conf")}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the README's S3 block failed: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	shard, err := os.ReadFile(repoPath("testdata/store/frontier-lab/frontier-x/model-00001-of-00002.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, _ := os.ReadFile(repoPath("testdata/store/open-lab/tiny-open/model.safetensors"))
+	config, _ := os.ReadFile(repoPath("testdata/store/open-lab/tiny-open/config.json"))
+	for _, want := range []struct {
+		file string
+		data []byte
+	}{{"shard.safetensors", shard}, {"first100.bin", shard[:100]}, {"tiny-open/model.safetensors", model}, {"config.json", config}} {
+		sum := sha256.Sum256(want.data)
+		if line := hex.EncodeToString(sum[:]) + "  "; !strings.Contains(out.String(), line) || !strings.Contains(out.String(), want.file+"\n") {
+			t.Errorf("output lacks %s for %s:\n%s", line, want.file, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "model-00001-of-00002.safetensors") {
+		t.Errorf("aws s3 ls printed no shard:\n%s", out.String())
+	}
+}
+
+// goEnv is a value of `go env`, so that the script's go run shares the
+// test's build cache.
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestConfigS3 reports every bad s3 setting with its field, and starts
+// nothing with a credentials key that is too short.
+func TestConfigS3(t *testing.T) {
+	dir := t.TempDir()
+	store, _ := filepath.Abs(repoPath("testdata/store"))
+	base := "storage: {backend: dir, dir: {path: " + store + "}}\n"
+	for _, tt := range []struct{ name, yaml, field string }{
+		{"same address as the Hub API", "listen: 127.0.0.1:8080\ns3: {listen: 127.0.0.1:8080}", "s3.listen"},
+		{"bucket with capitals", "s3: {listen: 127.0.0.1:9100, bucket: Models}", "s3.bucket"},
+		{"bucket too short", "s3: {listen: 127.0.0.1:9100, bucket: m}", "s3.bucket"},
+		{"no region", "s3: {listen: 127.0.0.1:9100, region: \"\"}", "s3.region"},
+		{"session too short", "s3: {listen: 127.0.0.1:9100, max_session: 1m}", "s3.max_session"},
+		{"session too long", "s3: {listen: 127.0.0.1:9100, max_session: 200h}", "s3.max_session"},
+		{"no clock skew", "s3: {listen: 127.0.0.1:9100, clock_skew: 0s}", "s3.clock_skew"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(base+tt.yaml+"\n"), dir)
+			if err == nil || !strings.Contains(err.Error(), tt.field+":") {
+				t.Errorf("error %v, want one naming %s", err, tt.field)
+			}
+		})
+	}
+	short := filepath.Join(dir, "short.key")
+	if err := os.WriteFile(short, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := appendConfig(t, writeConfig(t), "s3:\n  listen: "+freeAddr(t)+"\n  credentials_key: "+short+"\n")
+	if err := runErr(t, "serve", "--config", cfg); err == nil || !strings.Contains(err.Error(), "s3.credentials_key") {
+		t.Errorf("serve with a 10-byte credentials key: %v, want a refusal naming s3.credentials_key", err)
+	}
 }
