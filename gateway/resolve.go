@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/policy"
 )
 
@@ -188,13 +189,14 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 		t.etag, t.linked = sum, true
 	}
 
-	// Conditional requests, in RFC 9110 §13.2.2's order, on the client ETag.
-	if v := r.Header.Get("If-Match"); v != "" && !etagListMatches(v, t.etag, true) {
-		return t, &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed,
-			Message: fmt.Sprintf("%s at revision %s does not match If-Match; its ETag is %q.", file, m.Revision, t.etag)}
-	}
+	// Conditional requests, in RFC 9110 §13.2.2's order, on the ETag this
+	// API shows (one implementation for the Hub and S3 APIs).
 	t.rng, t.status = byteRange{Start: 0, Length: info.Size}, http.StatusOK
-	if v := r.Header.Get("If-None-Match"); v != "" && etagListMatches(v, t.etag, false) {
+	switch s3api.CheckConditions(r, t.etag, info.ModTime) {
+	case http.StatusPreconditionFailed:
+		return t, &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed,
+			Message: fmt.Sprintf("%s at revision %s does not meet the request's conditions (If-Match, If-Unmodified-Since); its ETag is %q.", file, m.Revision, t.etag)}
+	case http.StatusNotModified:
 		t.status = http.StatusNotModified
 		return t, nil
 	}
@@ -211,33 +213,6 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 		t.rng, t.status = rng, http.StatusPartialContent
 	}
 	return t, nil
-}
-
-// etagListMatches reports whether the If-Match or If-None-Match value v (a
-// list of entity tags, or "*") names etag. strong is the comparison If-Match
-// uses: a weak tag (W/"...") never matches.
-func etagListMatches(v, etag string, strong bool) bool {
-	v = strings.TrimSpace(v)
-	if v == "*" {
-		return true
-	}
-	for v != "" {
-		v = strings.TrimLeft(v, " \t,")
-		weak := strings.HasPrefix(v, "W/")
-		v = strings.TrimPrefix(v, "W/")
-		if !strings.HasPrefix(v, `"`) {
-			return false // malformed: matches nothing
-		}
-		end := strings.IndexByte(v[1:], '"')
-		if end < 0 {
-			return false
-		}
-		if tag := v[1 : 1+end]; tag == etag && !(strong && weak) {
-			return true
-		}
-		v = v[end+2:]
-	}
-	return false
 }
 
 // ifRangeMatches reports whether an If-Range value still describes the

@@ -598,7 +598,7 @@ func awsEncode(s string, keepSlash bool) string {
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isUnreserved(c) || c == '+' || (keepSlash && c == '/') {
+		if isUnreserved(c) || (keepSlash && c == '/') {
 			b.WriteByte(c)
 			continue
 		}
