@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,32 +188,9 @@ func TestETagHashingMemoryStaysFlat(t *testing.T) {
 	h := MustOpenHarness(t, cs, harnessOptions{})
 	const path = "/big-lab/huge/resolve/main/model.safetensors"
 
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	var peak atomic.Uint64
-	stop, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			if m.HeapInuse > peak.Load() {
-				peak.Store(m.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
 	start := time.Now()
-	resp, _ := h.do(t, http.MethodHead, path, "", nil)
-	close(stop)
-	<-sampled
+	var resp *http.Response
+	before, peak := heapPeak(func() { resp, _ = h.do(t, http.MethodHead, path, "", nil) })
 	elapsed := time.Since(start)
 	// A sparse file reads as zeros.
 	zeros, err := os.Open("/dev/zero")
@@ -226,8 +202,8 @@ func TestETagHashingMemoryStaysFlat(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") != want {
 		t.Fatalf("HEAD: %d ETag %s, want %s", resp.StatusCode, resp.Header.Get("ETag"), want)
 	}
-	growth := int64(peak.Load()) - int64(before.HeapInuse)
-	t.Logf("hashed 512 MiB in %v; heap in use %d MiB before, peak %d MiB", elapsed, before.HeapInuse>>20, peak.Load()>>20)
+	growth := int64(peak) - int64(before)
+	t.Logf("hashed 512 MiB in %v; heap in use %d MiB before, peak %d MiB", elapsed, before>>20, peak>>20)
 	if growth > 32<<20 {
 		t.Errorf("heap grew by %d MiB while hashing a 512 MiB file", growth>>20)
 	}

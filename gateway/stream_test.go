@@ -51,47 +51,23 @@ func TestMemoryStaysFlat(t *testing.T) {
 	defer st.Close()
 	h := MustOpenHarness(t, st, harnessOptions{})
 
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			if m.HeapInuse > peak.Load() {
-				peak.Store(m.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+"/big-lab/huge/resolve/main/model.safetensors", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	close(stop)
-	<-sampled
+	var resp *http.Response
+	var n int64
+	before, peak := heapPeak(func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+"/big-lab/huge/resolve/main/model.safetensors", nil)
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			return
+		}
+		n, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	})
 	if err != nil || n != size {
 		t.Fatalf("read %d of %d bytes: %v", n, size, err)
 	}
-	growth := int64(peak.Load()) - int64(before.HeapInuse)
-	t.Logf("heap in use: %d MiB before, peak %d MiB while streaming 1 GiB", before.HeapInuse>>20, peak.Load()>>20)
+	growth := int64(peak) - int64(before)
+	t.Logf("heap in use: %d MiB before, peak %d MiB while streaming 1 GiB", before>>20, peak>>20)
 	// The file is 1024 MiB; anything that buffered even a tenth of it
 	// would show. 32 MiB leaves room for the test client's own buffers.
 	if growth > 32<<20 {
@@ -100,4 +76,36 @@ func TestMemoryStaysFlat(t *testing.T) {
 	if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != size {
 		t.Errorf("transfer record: %d bytes, want %d", tr.Bytes, size)
 	}
+}
+
+// heapPeak runs fn after a GC and returns the heap in use before it and the
+// peak sampled (every 10 ms) while it ran.
+func heapPeak(fn func()) (before, peak uint64) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	before = m.HeapInuse
+	var max atomic.Uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > max.Load() {
+				max.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-sampled
+	return before, max.Load()
 }

@@ -265,13 +265,7 @@ func (ai *authInfo) parseHeaderForm(r *http.Request, auth string) *Error {
 	if len(seen) != 3 {
 		return ai.malformed("expecting \"AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...\".")
 	}
-	if e := ai.parseCredential(cred); e != nil {
-		return e
-	}
-	if e := ai.parseSignedHeaders(signed); e != nil {
-		return e
-	}
-	if e := ai.parseSignature(sig); e != nil {
+	if e := ai.parseFields(cred, signed, sig); e != nil {
 		return e
 	}
 
@@ -309,6 +303,18 @@ func (ai *authInfo) parseHeaderForm(r *http.Request, auth string) *Error {
 	return nil
 }
 
+// parseFields parses the three parts both forms carry: the credential
+// scope, the signed headers and the signature.
+func (ai *authInfo) parseFields(cred, signed, sig string) *Error {
+	if e := ai.parseCredential(cred); e != nil {
+		return e
+	}
+	if e := ai.parseSignedHeaders(signed); e != nil {
+		return e
+	}
+	return ai.parseSignature(sig)
+}
+
 // parseQueryForm parses the X-Amz-* parameters of a presigned URL.
 func (ai *authInfo) parseQueryForm(q queryPairs) *Error {
 	get := func(name string) (string, bool) {
@@ -328,13 +334,7 @@ func (ai *authInfo) parseQueryForm(q queryPairs) *Error {
 	if alg != sigV4Algorithm {
 		return ai.malformed("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".")
 	}
-	if e := ai.parseCredential(cred); e != nil {
-		return e
-	}
-	if e := ai.parseSignedHeaders(signed); e != nil {
-		return e
-	}
-	if e := ai.parseSignature(sig); e != nil {
+	if e := ai.parseFields(cred, signed, sig); e != nil {
 		return e
 	}
 	t, err := time.Parse(iso8601Basic, date)
