@@ -156,7 +156,16 @@ func (s *Server) s3Refuse(w http.ResponseWriter, r *http.Request, api string, e 
 	if err := s.record(r.Context(), rec); err != nil {
 		e = s3AuditUnavailable()
 	}
-	s3api.WriteError(w, r, e, resource, rec.RequestID)
+	s3WriteError(w, r, e, resource, rec.RequestID)
+}
+
+// s3WriteError writes an S3 error. A HEAD answer has no body, so its code
+// goes in X-Error-Code too, as the Hub API sends it.
+func s3WriteError(w http.ResponseWriter, r *http.Request, e *s3api.Error, resource, requestID string) {
+	if r.Method == http.MethodHead {
+		w.Header().Set("X-Error-Code", e.Code)
+	}
+	s3api.WriteError(w, r, e, resource, requestID)
 }
 
 // s3Answer records an answered listing and writes it.
@@ -165,7 +174,7 @@ func (s *Server) s3Answer(w http.ResponseWriter, r *http.Request, api string, wr
 	rec.API = api
 	rec.Decision, rec.Status, rec.Code = "allow", http.StatusOK, "ok"
 	if err := s.record(r.Context(), rec); err != nil {
-		s3api.WriteError(w, r, s3AuditUnavailable(), r.URL.Path, rec.RequestID)
+		s3WriteError(w, r, s3AuditUnavailable(), r.URL.Path, rec.RequestID)
 		return
 	}
 	write()
@@ -249,7 +258,7 @@ func (s *Server) s3Object(w http.ResponseWriter, r *http.Request, op s3api.Op, k
 		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", t.status, rec.Policy.Code, rec.Policy.Reason
 	}
 	if err := s.record(r.Context(), rec); err != nil {
-		s3api.WriteError(w, r, s3AuditUnavailable(), "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
+		s3WriteError(w, r, s3AuditUnavailable(), "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
 		return
 	}
 	if refusal != nil {
@@ -257,15 +266,7 @@ func (s *Server) s3Object(w http.ResponseWriter, r *http.Request, op s3api.Op, k
 		if e.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(t.info.Size, 10))
 		}
-		if r.Method == http.MethodHead {
-			// A HEAD answer has no body: S3 sends the status and the
-			// error code in a header only.
-			w.Header().Set("x-amz-request-id", rec.RequestID)
-			w.Header().Set("X-Error-Code", e.Code)
-			w.WriteHeader(e.Status)
-			return
-		}
-		s3api.WriteError(w, r, e, "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
+		s3WriteError(w, r, e, "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
 		return
 	}
 	w.Header().Set("x-amz-request-id", rec.RequestID)

@@ -28,9 +28,9 @@ _extension_denials contains [name, code, reason, basis] if {
 	some name, ext in data.weightgate.extensions
 	is_set(ext.deny)
 	some d in ext.deny
-	code := _field(d, "code", "extension_denied")
-	reason := _field(d, "reason", sprintf("denied by policy extension %s", [name]))
-	basis := _field(d, "basis", sprintf("weightgate policy extension %s", [name]))
+	code := field(d, "code", "extension_denied")
+	reason := field(d, "reason", sprintf("denied by policy extension %s", [name]))
+	basis := field(d, "basis", sprintf("weightgate policy extension %s", [name]))
 }
 
 _extension_denials contains [name, "extension_denied", reason, basis] if {
@@ -41,7 +41,9 @@ _extension_denials contains [name, "extension_denied", reason, basis] if {
 	basis := sprintf("weightgate policy extension %s", [name])
 }
 
-_field(d, key, fallback) := v if {
+# field(d, key, fallback): d[key] when d is an object and that is a
+# non-empty string, else fallback.
+field(d, key, fallback) := v if {
 	is_object(d)
 	v := d[key]
 	is_string(v)
@@ -333,11 +335,7 @@ screening_denial(what) := deny(
 # weights go to anyone: they are not subject to the EAR (15 CFR 734.7(a)).
 screening_applies_to_open if setting("screening_open_weights", "allow") == "deny"
 
-_screening_str(key, fallback) := v if {
-	v := input.subject.screening[key]
-	is_string(v)
-	v != ""
-} else := fallback
+_screening_str(key, fallback) := field(object.get(input, ["subject", "screening"], {}), key, fallback)
 
 _screening_list := _screening_str("list", "restricted-party list")
 
@@ -376,11 +374,7 @@ ip_known if valid_code(ip_country)
 ip_trusted if input.request.ip_trusted_network == true
 
 # client_ip: the client address, for reasons.
-client_ip := v if {
-	v := input.request.client_ip
-	is_string(v)
-	v != ""
-} else := "unknown"
+client_ip := field(object.get(input, "request", {}), "client_ip", "unknown")
 
 # location_denial(what): for a release that depends on where the requester
 # is, the denial when the address cannot vouch for the token's country: the

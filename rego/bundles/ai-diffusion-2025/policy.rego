@@ -103,8 +103,8 @@ _table := d if {
 	input.object.kind == "other"
 } else := _with_threshold(lib.deny(
 	"restricted_party",
-	sprintf("the weights of %s cannot be released: %s is on the restricted-party list %s (%s)", [lib.model_name, _party_name(p), _str(p, "list", "of this gateway"), _str(p, "reason", "no reason given")]),
-	sprintf("restricted-party screening (%s): listed parties face license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744; Consolidated Screening List)", [_str(p, "list", "operator's restricted_parties registry")]),
+	sprintf("the weights of %s cannot be released: %s is on the restricted-party list %s (%s)", [lib.model_name, _party_name(p), lib.field(p, "list", "of this gateway"), lib.field(p, "reason", "no reason given")]),
+	sprintf("restricted-party screening (%s): listed parties face license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744; Consolidated Screening List)", [lib.field(p, "list", "operator's restricted_parties registry")]),
 )) if {
 	_closed_weights
 	p := lib.restricted_party
@@ -141,13 +141,7 @@ _table := d if {
 # and why.
 _with_threshold(d) := object.union(d, {"basis": sprintf("%s; %s%s", [d.basis, _threshold_basis, _fine_tune_basis])})
 
-_str(e, key, fallback) := v if {
-	v := e[key]
-	is_string(v)
-	v != ""
-} else := fallback
-
-_party_name(p) := _str(p, "name", _str(p, "entity_id", _str(p, "subject_id", "the requester")))
+_party_name(p) := lib.field(p, "name", lib.field(p, "entity_id", lib.field(p, "subject_id", "the requester")))
 
 # ---------------------------------------------------------------------------
 # Preconditions of every closed-weights row.
@@ -404,7 +398,7 @@ _licence_names_model(l) if {
 	upper(trim_space(e)) == _cfg.controlled_eccn
 }
 
-_holder_name(l) := _str(l.holder, "name", l.holder.entity_id)
+_holder_name(l) := lib.field(l.holder, "name", l.holder.entity_id)
 
 _lists_country(list, c) if {
 	is_array(list)
@@ -428,7 +422,7 @@ _uveu(c) if {
 
 _uveu(_) if _veu_claim == "uveu"
 
-_uveu_phrase(c) := sprintf("listed for %s (%s)", [c, _str(e, "name", e.entity_id)]) if {
+_uveu_phrase(c) := sprintf("listed for %s (%s)", [c, lib.field(e, "name", e.entity_id)]) if {
 	es := [e | some e in _veu_entries("uveu"); _lists_country(e.countries, c)]
 	e := es[0]
 } else := "by a claim this gateway trusts"
@@ -462,7 +456,7 @@ _uveu_note(c) := sprintf(". Your entity's UVEU authorisation does not cover %s: 
 # entity.security_attested (set only when the configuration trusts it).
 _attestations := [e |
 	some e in lib.entries("attestations")
-	_str(e, "standard", "") != ""
+	lib.field(e, "standard", "") != ""
 	lib.date(e.attested_on)
 	e.attested_on <= lib.today
 ]
@@ -499,7 +493,7 @@ _base_model := b if {
 	is_object(b)
 }
 
-_base_name := _str(_base_model, "id", input.model.base_model) if _base_model else := input.model.base_model
+_base_name := lib.field(_base_model, "id", input.model.base_model) if _base_model else := input.model.base_model
 
 # The base's training compute; 0 when there is no base or it is not found.
 _base_flop := f if {
