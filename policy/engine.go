@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +108,10 @@ type regime struct {
 	RegimeInfo
 	modules int
 	files   int
+	// sources (Rego modules only) and data are what pq was prepared from,
+	// kept for Export.
+	sources []file
+	data    map[string]any
 }
 
 // at returns the regime in effect at t: the one with the latest effective
@@ -416,5 +421,11 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 		meta.Effective = spec.Effective.UTC()
 	}
 	meta.Revision = revision(l.files)
-	return &regime{pq: pq, RegimeInfo: meta, modules: len(l.modules), files: len(l.files)}, nil
+	var sources []file
+	for _, f := range l.files {
+		if strings.HasSuffix(f.path, ".rego") {
+			sources = append(sources, f)
+		}
+	}
+	return &regime{pq: pq, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data}, nil
 }
