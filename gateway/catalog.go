@@ -100,6 +100,13 @@ type Catalog struct {
 	logger *slog.Logger
 	ttl    time.Duration
 	hashes *contentHashes
+	// stats remembers found objects' Stat for the TTL, nil for a
+	// LocalStore: a HEAD or GET of a shard then costs no storage round trip
+	// before the decision. A stale entry cannot serve other bytes than the
+	// ones decided on: reads carry the stat's ETag as If-Match, and a
+	// mismatch drops the entry (ForgetStat), so a file rewritten within the
+	// TTL gets one 503 "changed; retry" and then its new version.
+	stats *expirable.LRU[string, ObjectInfo]
 
 	frontierCfg Frontier
 	frontierMu  sync.Mutex
@@ -125,12 +132,46 @@ func NewCatalog(store ObjectStore, size int, ttl time.Duration, logger *slog.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Catalog{
+	c := &Catalog{
 		store:  store,
 		cache:  expirable.NewLRU[string, *Model](size, nil, ttl),
 		logger: logger,
 		ttl:    ttl,
 		hashes: newContentHashes(store, DefaultHashCacheSize, logger),
+	}
+	if l, ok := store.(LocalStore); !ok || !l.Local() {
+		c.stats = expirable.NewLRU[string, ObjectInfo](DefaultStatCacheSize, nil, ttl)
+	}
+	return c
+}
+
+// DefaultStatCacheSize is how many object stats a Catalog remembers: a few
+// hundred bytes each, so at most a few tens of MiB.
+const DefaultStatCacheSize = 65536
+
+// Stat is the store's Stat of key, remembered for the catalog's TTL when the
+// object exists and the store is not a LocalStore. Errors, including "not
+// found", are never remembered.
+func (c *Catalog) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	if c.stats == nil {
+		return c.store.Stat(ctx, key)
+	}
+	if info, ok := c.stats.Get(key); ok {
+		return info, nil
+	}
+	info, err := c.store.Stat(ctx, key)
+	if err != nil {
+		return info, err
+	}
+	c.stats.Add(key, info)
+	return info, nil
+}
+
+// ForgetStat drops the remembered Stat of key, once storage has said that
+// the object changed since: the next request stats it afresh.
+func (c *Catalog) ForgetStat(key string) {
+	if c.stats != nil {
+		c.stats.Remove(key)
 	}
 }
 

@@ -226,3 +226,72 @@ func hashReader(tb testing.TB, r io.Reader) string {
 	}
 	return hex.EncodeToString(d.Sum(nil))
 }
+
+// TestStatCache: on S3 the stat of a file is remembered for the metadata TTL
+// (repeated HEADs and GETs cost no storage round trip), and a file rewritten
+// within it is never served under its old stat: the read carries the old
+// ETag, storage refuses it, the client gets 503 with Retry-After and the
+// retry gets the new version. A directory store is stat'ed every time.
+func TestStatCache(t *testing.T) {
+	c, _ := s3test.Start(t, "", "models/")
+	mc, err := c.Client(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	put := func(name string, body []byte) {
+		t.Helper()
+		if _, err := mc.PutObject(ctx, c.Bucket, c.Prefix+"stat-lab/m/"+name, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+			t.Fatalf("put %s: %v", name, err)
+		}
+	}
+	v1, v2 := []byte("weights, version one"), []byte("weights, version two, longer")
+	put("export.yaml", []byte("weights: open\n"))
+	put("model.safetensors", v1)
+	const path = "/stat-lab/m/resolve/main/model.safetensors"
+
+	cs := &countingStore{ObjectStore: s3Store(t, c)}
+	h := MustOpenHarness(t, cs, harnessOptions{})
+	for _, method := range []string{http.MethodHead, http.MethodHead, http.MethodGet} {
+		if resp, _ := h.do(t, method, path, "", nil); resp.StatusCode != 200 || resp.Header.Get("ETag") != strconv.Quote(sha256Hex(v1)) {
+			t.Fatalf("%s: %d ETag %s", method, resp.StatusCode, resp.Header.Get("ETag"))
+		}
+	}
+	if got := cs.stats.Load(); got != 1 {
+		t.Errorf("storage stat'ed %d times for 3 requests of one file, want 1", got)
+	}
+
+	put("model.safetensors", v2)
+	resp, body := h.do(t, http.MethodGet, path, "", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || bytes.Contains(body, v1) {
+		t.Fatalf("GET after a rewrite: %d Retry-After %q body %q; want 503, Retry-After, no file bytes", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if got, want := decodeError(t, body).Code, "storage_unavailable"; got != want {
+		t.Errorf("code %q, want %q", got, want)
+	}
+	resp, body = h.do(t, http.MethodGet, path, "", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, v2) || resp.Header.Get("ETag") != strconv.Quote(sha256Hex(v2)) {
+		t.Errorf("retry: %d ETag %s body %q; want 200 and version two", resp.StatusCode, resp.Header.Get("ETag"), body)
+	}
+
+	// The directory store: every request stats.
+	ds := &countingStore{ObjectStore: openDirStore(t, copyStore(t))}
+	if _, ok := ds.ObjectStore.(gateway.LocalStore); !ok {
+		t.Fatal("dirstore is not a LocalStore")
+	}
+	dh := MustOpenHarness(t, localCounting{ds}, harnessOptions{})
+	for range 3 {
+		if resp, _ := dh.do(t, http.MethodHead, open+"model.safetensors", "", nil); resp.StatusCode != 200 {
+			t.Fatalf("dir HEAD: %d", resp.StatusCode)
+		}
+	}
+	if got := ds.stats.Load(); got != 3 {
+		t.Errorf("dir store stat'ed %d times for 3 HEADs, want 3", got)
+	}
+}
+
+// localCounting is a countingStore that stays a LocalStore.
+type localCounting struct{ *countingStore }
+
+func (localCounting) Local() bool { return true }

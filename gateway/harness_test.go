@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -47,6 +48,9 @@ type harnessOptions struct {
 	TTL    time.Duration
 	// WriteIdleTimeout is passed to the server (0 = its default).
 	WriteIdleTimeout time.Duration
+	// Listener, when set, wraps the Hub API's listener (to watch its
+	// connections).
+	Listener func(net.Listener) net.Listener
 	// AuditDir is where Audit writes, when Audit is given and records are
 	// read back.
 	AuditDir string
@@ -111,7 +115,11 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	if o.Listener != nil {
+		ts.Listener = o.Listener(ts.Listener)
+	}
+	ts.Start()
 	tb.Cleanup(ts.Close)
 	h.URL = ts.URL
 	if o.S3 != nil {

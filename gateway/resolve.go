@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/weightgate/weightgate/gateway/s3api"
@@ -118,7 +121,7 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 	// decided first, so that a refused requester cannot probe which files a
 	// model has.
 	t.key = id + "/" + file
-	info, err := s.opts.Store.Stat(ctx, t.key)
+	info, err := s.opts.Catalog.Stat(ctx, t.key)
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrObjectNotFound) {
 		return t, s.storageUnavailable("stat", err)
@@ -182,6 +185,9 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 					// next request, and storage has not failed.
 					return t, &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 						Message: "The file's sha256 is still being computed; retry.", Err: err}
+				}
+				if errors.Is(err, ErrObjectChanged) {
+					s.opts.Catalog.ForgetStat(t.key)
 				}
 				return t, s.storageUnavailable("hash", err)
 			}
@@ -289,6 +295,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	if err != nil {
 		finish(0, OutcomeError, err)
 		if errors.Is(err, ErrObjectChanged) {
+			s.opts.Catalog.ForgetStat(t.key)
 			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 				Message: "The file changed while it was being served; retry.", Err: err}
 		} else {
@@ -300,16 +307,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	}
 	defer body.Close()
 	w.WriteHeader(t.status)
-	src := &readErrTracker{r: body}
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	// net/http clears the write deadline after the request, so a kept-alive
-	// connection does not carry it over.
-	dst := &idleDeadlineWriter{w: w, rc: http.NewResponseController(w), idle: s.opts.WriteIdleTimeout}
-	n, err := io.CopyBuffer(dst, src, *buf)
+	n, readErr, err := s.copyBody(w, r, body, t.rng.Length)
 	switch {
-	case src.err != nil:
-		finish(n, OutcomeError, src.err)
+	case readErr != nil:
+		finish(n, OutcomeError, readErr)
 	case err != nil:
 		finish(n, OutcomeAborted, err)
 	case n != t.rng.Length:
@@ -324,10 +325,69 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	panic(http.ErrAbortHandler)
 }
 
+// copyBody sends length bytes of body to the client and returns how many it
+// sent, and the error of the storage (readErr) or of the client (err) that
+// stopped it short. A local file region goes by sendfile(2); anything else
+// through a pooled buffer. Either way each chunk of at most copyBufSize
+// bytes gets its own write deadline (WriteIdleTimeout), so that a client
+// that stops reading is cut off and a slow one never is.
+func (s *Server) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader, length int64) (n int64, readErr, err error) {
+	rc := http.NewResponseController(w)
+	if fb, ok := body.(FileBody); ok {
+		if rf, ok := w.(io.ReaderFrom); ok {
+			n, err = sendFile(rf, rc, fb.File(), length, s.opts.WriteIdleTimeout)
+			if err != nil && !clientGone(r, err) {
+				// sendfile cannot tell which side failed; an error that
+				// is not the client's is the file's.
+				return n, err, nil
+			}
+			return n, nil, err
+		}
+	}
+	src := &readErrTracker{r: body}
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	// net/http clears the write deadline after the request, so a kept-alive
+	// connection does not carry it over.
+	dst := &idleDeadlineWriter{w: w, rc: rc, idle: s.opts.WriteIdleTimeout}
+	n, err = io.CopyBuffer(dst, src, *buf)
+	return n, src.err, err
+}
+
+// sendFile sends n bytes of f from its offset to w, whose ReadFrom (net/http's,
+// for a plain TCP connection) uses sendfile(2), chunk by chunk with a fresh
+// write deadline each. It stops early, without an error, if the file ends
+// first.
+func sendFile(w io.ReaderFrom, rc *http.ResponseController, f *os.File, n int64, idle time.Duration) (int64, error) {
+	var sent int64
+	for sent < n {
+		if err := rc.SetWriteDeadline(time.Now().Add(idle)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return sent, err
+		}
+		m, err := w.ReadFrom(&io.LimitedReader{R: f, N: min(copyBufSize, n-sent)})
+		sent += m
+		if err != nil || m == 0 {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// clientGone reports whether err, from a write to the client, is the
+// client's doing: it hung up, reset the connection or stopped reading.
+func clientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
+
+// copyBufSize is the size of the pooled copy buffers, and of the chunks a
+// file is sent in.
+const copyBufSize = 256 << 10
+
 // copyBufs are the buffers streams are copied through: 256 KiB, so that a
 // large file moves in few syscalls, and pooled, so that memory stays flat
 // whatever the number of transfers.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // idleDeadlineWriter gives every write to the client its own deadline, so
 // that a client that stops reading cannot pin a transfer (its goroutine,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -52,6 +53,26 @@ type ObjectStore interface {
 	ListDirs(ctx context.Context, prefix string) ([]string, error)
 	// Ping reports whether the storage answers.
 	Ping(ctx context.Context) error
+}
+
+// LocalStore is implemented by an ObjectStore whose Stat is local and cheap
+// (dirstore): a Catalog does not remember its stats. Any other store's stats
+// are remembered for the metadata TTL, which saves a storage round trip on
+// every HEAD and GET of a shard.
+type LocalStore interface {
+	Local() bool
+}
+
+// FileBody is implemented by what Open returns when the bytes are a region
+// of a local file (dirstore): the gateway then has the kernel copy them to
+// the client's socket (sendfile(2), through net/http's ReadFrom) instead of
+// copying them through user space. Reads through the ReadCloser itself
+// still work as usual.
+type FileBody interface {
+	io.ReadCloser
+	// File returns the file, positioned at the region's first byte; the
+	// region's length is the one Open was given.
+	File() *os.File
 }
 
 // ErrObjectNotFound is wrapped by ObjectStore errors for a missing key.

@@ -1,8 +1,10 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/dirstore"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
 )
 
 // bigModel writes an open model whose weight file is a sparse file of size
@@ -108,4 +112,76 @@ func heapPeak(fn func()) (before, peak uint64) {
 	close(stop)
 	<-sampled
 	return before, max.Load()
+}
+
+// TestDirSendfile: a download from the dir backend reaches the client's
+// socket as a file (net/http's ReadFrom with an *os.File, which Go turns
+// into sendfile(2)), whole and for a range; one from S3 cannot, and is
+// copied. The listener's connections record what ReadFrom was given.
+func TestDirSendfile(t *testing.T) {
+	const size = 3<<20 + 12345 // several chunks, and a partial one
+	for _, tc := range []struct {
+		name     string
+		store    func(t *testing.T) gateway.ObjectStore
+		path     string
+		sendfile bool
+	}{
+		{"dir", func(t *testing.T) gateway.ObjectStore { return openDirStore(t, bigModel(t, size)) }, "/big-lab/huge/resolve/main/model.safetensors", true},
+		{"s3", func(t *testing.T) gateway.ObjectStore {
+			cfg, _ := s3test.Start(t, bigModel(t, size), "models/")
+			return s3Store(t, cfg)
+		}, "/big-lab/huge/resolve/main/model.safetensors", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fileBytes atomic.Int64
+			h := MustOpenHarness(t, tc.store(t), harnessOptions{Listener: func(l net.Listener) net.Listener {
+				return fileWatchListener{l, &fileBytes}
+			}})
+			for _, rng := range []struct {
+				header string
+				want   int64
+			}{{"", size}, {"bytes=1000-2099999", 2099000}} {
+				fileBytes.Store(0)
+				resp, body := h.do(t, http.MethodGet, tc.path, "", http.Header{"Range": {rng.header}})
+				if resp.StatusCode/100 != 2 || int64(len(body)) != rng.want || bytes.ContainsFunc(body, func(r rune) bool { return r != 0 }) {
+					t.Fatalf("Range %q: status %d, %d bytes, want %d zero bytes", rng.header, resp.StatusCode, len(body), rng.want)
+				}
+				// net/http writes the first 512 bytes itself (it may sniff
+				// them), then hands the file to the connection.
+				got := fileBytes.Load()
+				if tc.sendfile && got < rng.want-512 || !tc.sendfile && got != 0 {
+					t.Errorf("Range %q: %d of %d bytes went to the socket as a file; sendfile expected: %v", rng.header, got, rng.want, tc.sendfile)
+				}
+			}
+		})
+	}
+}
+
+// fileWatchListener's connections count the bytes ReadFrom sends from a file.
+type fileWatchListener struct {
+	net.Listener
+	fileBytes *atomic.Int64
+}
+
+func (l fileWatchListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		return fileWatchConn{tc, l.fileBytes}, nil
+	}
+	return c, err
+}
+
+type fileWatchConn struct {
+	*net.TCPConn
+	fileBytes *atomic.Int64
+}
+
+func (c fileWatchConn) ReadFrom(r io.Reader) (int64, error) {
+	n, err := c.TCPConn.ReadFrom(r)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if _, ok := lr.R.(*os.File); ok {
+			c.fileBytes.Add(n)
+		}
+	}
+	return n, err
 }

@@ -142,9 +142,15 @@ func TestRangesAndHead(t *testing.T) {
 type countingStore struct {
 	gateway.ObjectStore
 	opens atomic.Int64
+	stats atomic.Int64
 	// failAfter, when > 0, makes every read of a model file fail after that
 	// many bytes.
 	failAfter atomic.Int64
+}
+
+func (c *countingStore) Stat(ctx context.Context, key string) (gateway.ObjectInfo, error) {
+	c.stats.Add(1)
+	return c.ObjectStore.Stat(ctx, key)
 }
 
 func (c *countingStore) Open(ctx context.Context, key, etag string, off, n int64) (io.ReadCloser, error) {
@@ -335,8 +341,11 @@ func TestStorageDown(t *testing.T) {
 	}
 	stop()
 	start := time.Now()
-	// The model's metadata is cached; the stat of the object is not.
-	for _, p := range []string{path, open + "model.safetensors", "/frontier-lab/mini-x/resolve/main/model.safetensors"} {
+	// The model's metadata is cached, and so is the stat of the file read
+	// before the outage: its GET is allowed and fails at the read (the
+	// transfer record says so, with no byte sent). The other files were
+	// never stat'ed: they are refused before any decision.
+	for i, p := range []string{path, open + "model.safetensors", "/frontier-lab/mini-x/resolve/main/model.safetensors"} {
 		resp, body := h.do(t, http.MethodGet, p, tok, nil)
 		if got, want := resp.StatusCode, http.StatusServiceUnavailable; got != want {
 			t.Fatalf("%s: status = %d, want %d (%d bytes)", p, got, want, len(body))
@@ -344,12 +353,17 @@ func TestStorageDown(t *testing.T) {
 		if got, want := decodeError(t, body).Code, "storage_unavailable"; got != want {
 			t.Errorf("%s: code = %q, want %q", p, got, want)
 		}
-		if resp.Header.Get("Content-Range") != "" || resp.Header.Get("ETag") != "" {
-			t.Errorf("%s: a 503 carries file headers", p)
+		if resp.Header.Get("Content-Range") != "" || resp.Header.Get("ETag") != "" || resp.Header.Get("Retry-After") == "" && i == 0 {
+			t.Errorf("%s: a 503 carries file headers, or no Retry-After: %v", p, resp.Header)
 		}
 		d, tr := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
-		if len(d) != 1 || d[0].Decision != "deny" || len(tr) != 0 {
-			t.Errorf("%s: audit %d decisions (%+v), %d transfers; want 1 deny, 0", p, len(d), d, len(tr))
+		switch {
+		case len(d) != 1:
+			t.Errorf("%s: %d decision records, want 1", p, len(d))
+		case i == 0 && (d[0].Decision != "allow" || len(tr) != 1 || tr[0].Outcome != gateway.OutcomeError || tr[0].Bytes != 0):
+			t.Errorf("%s: audit %+v, transfers %+v; want an allow and an error transfer of 0 bytes", p, d[0], tr)
+		case i > 0 && (d[0].Decision != "deny" || len(tr) != 0):
+			t.Errorf("%s: audit %+v, %d transfers; want 1 deny, 0", p, d[0], len(tr))
 		}
 	}
 	t.Logf("three requests against a dead store answered in %v", time.Since(start))

@@ -43,6 +43,11 @@ func (s *Store) Close() error { return s.root.Close() }
 // String names the store for logs.
 func (s *Store) String() string { return "dir:" + s.dir }
 
+// Local reports that Stat is a system call on a local file system, too cheap
+// to be worth remembering: the catalog then stats every request afresh and
+// sees a rewritten file at once (see gateway.LocalStore).
+func (s *Store) Local() bool { return true }
+
 // checkKey refuses keys that are not plain relative paths, and keys that go
 // through a symbolic link. os.Root already keeps links inside the directory,
 // but a link inside it (open-lab/m/x.bin -> ../../closed-lab/m/shard) would
@@ -135,11 +140,18 @@ func (s *Store) Open(_ context.Context, key, wantETag string, offset, length int
 	if length < 0 {
 		return f, nil
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.LimitReader(f, length), f}, nil
+	return &region{Reader: io.LimitReader(f, length), f: f}, nil
 }
+
+// region is length bytes of an open file from its current offset. It is a
+// gateway.FileBody, so the gateway can have the kernel send it (sendfile).
+type region struct {
+	io.Reader // the file, limited to the region
+	f         *os.File
+}
+
+func (r *region) Close() error   { return r.f.Close() }
+func (r *region) File() *os.File { return r.f }
 
 // List implements gateway.ObjectStore.
 func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, error) {
