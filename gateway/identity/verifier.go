@@ -22,6 +22,7 @@ package identity
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/time/rate"
 
 	"github.com/weightgate/weightgate/policy"
@@ -71,7 +73,72 @@ type Verifier struct {
 
 	cancel    context.CancelFunc
 	closeOnce sync.Once
+
+	// verified remembers tokens that passed verification, by their sha256,
+	// so that the many requests one download makes (a HEAD and a GET per
+	// shard, range requests) do not each parse the token twice and check
+	// its signature: about 70 µs of CPU a request with Ed25519. An entry
+	// is used only until the token expires (exp + leeway), at most for
+	// TokenCacheTTL, and only while every key that could have verified it
+	// is still one the issuer offers for it: a key withdrawn from a JWKS
+	// stops verifying at once.
+	verified *expirable.LRU[[sha256.Size]byte, verifiedToken]
 }
+
+// verifiedToken is a remembered verification.
+type verifiedToken struct {
+	subject policy.Subject // shared: callers must not modify its slices or Claims
+	until   time.Time      // exp + leeway
+	issuer  *issuer
+	header  map[string]any     // the token's header, to look its keys up again
+	keys    []crypto.PublicKey // the keys it was checked against
+}
+
+// stillValid reports whether vt may stand for a verification at now: the
+// token has not expired and its issuer still offers every key it was checked
+// against.
+func (vt verifiedToken) stillValid(ctx context.Context, now time.Time) bool {
+	if !now.Before(vt.until) {
+		return false
+	}
+	k, err := vt.issuer.keyfunc(ctx)(&jwt.Token{Header: vt.header})
+	if err != nil {
+		return false
+	}
+	current := keysOf(k)
+	for _, old := range vt.keys {
+		if !slices.ContainsFunc(current, func(c crypto.PublicKey) bool { return sameKey(old, c) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// keysOf lists what a jwt.Keyfunc returned: one key or a set.
+func keysOf(k any) []crypto.PublicKey {
+	if set, ok := k.(jwt.VerificationKeySet); ok {
+		out := make([]crypto.PublicKey, 0, len(set.Keys))
+		for _, k := range set.Keys {
+			out = append(out, k)
+		}
+		return out
+	}
+	return []crypto.PublicKey{k}
+}
+
+// sameKey compares public keys with their Equal method (every key type the
+// verifier accepts has one).
+func sameKey(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
+}
+
+// TokenCacheTTL bounds how long a verified token is remembered.
+const TokenCacheTTL = time.Minute
+
+// TokenCacheSize is how many verified tokens are remembered: a few KiB
+// each at most, so a few tens of MiB at worst.
+const TokenCacheSize = 10_000
 
 // issuer is one configured issuer with its keys loaded.
 type issuer struct {
@@ -118,11 +185,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 
 	ctx, cancel := context.WithCancel(ctx)
 	v := &Verifier{
-		cfg:     cfg,
-		issuers: make(map[string]*issuer, len(cfg.Issuers)),
-		now:     o.now,
-		logger:  logger,
-		cancel:  cancel,
+		cfg:      cfg,
+		issuers:  make(map[string]*issuer, len(cfg.Issuers)),
+		now:      o.now,
+		logger:   logger,
+		cancel:   cancel,
+		verified: expirable.NewLRU[[sha256.Size]byte, verifiedToken](TokenCacheSize, nil, TokenCacheTTL),
 	}
 	for i, ic := range cfg.Issuers {
 		is := &issuer{cfg: ic, keys: keys[i]}
@@ -210,6 +278,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 	if len(raw) > MaxTokenSize {
 		return policy.Subject{}, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
 	}
+	key := sha256.Sum256([]byte(raw))
+	if vt, ok := v.verified.Get(key); ok {
+		if vt.stillValid(ctx, v.now()) {
+			return vt.subject, nil
+		}
+		// Expired or its key withdrawn since: verify again, for the
+		// precise error.
+		v.verified.Remove(key)
+	}
 	// Read iss and alg before verifying anything, to choose the issuer and
 	// reject disallowed algorithms with a precise reason. Nothing read here
 	// is trusted: ParseWithClaims below checks all of it again.
@@ -231,11 +308,26 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 	}
 
 	claims := jwt.MapClaims{}
-	_, err = is.parser.ParseWithClaims(raw, claims, is.keyfunc(ctx))
+	var keys []crypto.PublicKey
+	keyfunc := func(t *jwt.Token) (any, error) {
+		k, err := is.keyfunc(ctx)(t)
+		if err == nil {
+			keys = keysOf(k)
+		}
+		return k, err
+	}
+	tok, err := is.parser.ParseWithClaims(raw, claims, keyfunc)
 	if err != nil {
 		return policy.Subject{}, classify(err, claims)
 	}
-	return subjectFromClaims(claims, v.cfg)
+	sub, err := subjectFromClaims(claims, v.cfg)
+	if err != nil {
+		return policy.Subject{}, err
+	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		v.verified.Add(key, verifiedToken{subject: sub, until: exp.Add(v.cfg.Leeway), issuer: is, header: tok.Header, keys: keys})
+	}
+	return sub, nil
 }
 
 // errUnknownKey is returned by issuer.keyfunc when no key can be found.

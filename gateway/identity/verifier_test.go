@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -478,4 +479,48 @@ func TestNewInvalidConfig(t *testing.T) {
 	if !reflect.TypeOf(err).AssignableTo(reflect.TypeOf(ve)) {
 		t.Errorf("err is %T, want *ValidationError", err)
 	}
+}
+
+// BenchmarkVerify: a token's first verification (parse twice, check the
+// signature) against a repeated one, served from the verified-token cache
+// after checking that its key is still offered.
+func BenchmarkVerify(b *testing.B) {
+	v := MustNewVerifier(b, testConfig())
+	key := MustLoadPrivateKey(b, "dev-ed25519.pem")
+	sign := func(sub string) string {
+		raw, err := Sign(key, "", TokenClaims{Issuer: testIssuer, Audience: testAudience, Subject: sub, IssuedAt: testNow, TTL: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return raw
+	}
+	ctx := context.Background()
+	b.Run("first", func(b *testing.B) {
+		tokens := make([]string, 0, 1024)
+		for i := range cap(tokens) {
+			tokens = append(tokens, sign(fmt.Sprintf("user-%d", i)))
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i%len(tokens) == 0 {
+				b.StopTimer()
+				v.verified.Purge() // every token is new again
+				b.StartTimer()
+			}
+			if _, err := v.Verify(ctx, tokens[i%len(tokens)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("repeated", func(b *testing.B) {
+		raw := sign("alice")
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

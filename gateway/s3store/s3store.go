@@ -72,6 +72,12 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("s3store: %w", err)
 	}
 	tr.ResponseHeaderTimeout = cfg.Timeout
+	// One storage endpoint serves every download: keep an idle connection
+	// per concurrent transfer (minio-go keeps 16, net/http 2), so that a
+	// client fetching 64 shards at once does not make the gateway open and
+	// close storage connections on every request.
+	tr.MaxIdleConnsPerHost = maxIdleConns
+	tr.MaxIdleConns = maxIdleConns
 	// Never let the transport negotiate compression: byte ranges and sizes
 	// must refer to the stored bytes.
 	tr.DisableCompression = true
@@ -84,6 +90,9 @@ func New(cfg Config) (*Store, error) {
 	}
 	return &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}, nil
 }
+
+// maxIdleConns is how many idle connections to storage are kept.
+const maxIdleConns = 256
 
 // String names the store for logs.
 func (s *Store) String() string {
