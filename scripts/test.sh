@@ -52,3 +52,11 @@ echo "test.sh: go vet ./..."
 go vet ./...
 echo "test.sh: go test -race -count=1 ./... $*"
 go test -race -count=1 ./... "$@"
+# Benchmarks are not timed tests: one iteration of each proves they still
+# run (bench/run measures; see README "Performance").
+if (($# == 0)); then
+  echo "test.sh: go test -run '^\$' -bench . -benchtime 1x ./..."
+  mkdir -p var
+  go test -run '^$' -bench . -benchtime 1x ./... >var/bench-smoke.txt 2>&1 || { cat var/bench-smoke.txt; exit 1; }
+  grep -c '^Benchmark' var/bench-smoke.txt | sed 's/^/test.sh: benchmarks run: /'
+fi
