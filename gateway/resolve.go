@@ -327,18 +327,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 
 // copyBody sends length bytes of body to the client and returns how many it
 // sent, and the error of the storage (readErr) or of the client (err) that
-// stopped it short. A local file region goes by sendfile(2); anything else
-// through a pooled buffer. Either way each chunk of at most copyBufSize
+// stopped it short. A KernelBody goes by sendfile(2) or splice(2), anything
+// else through a pooled buffer. Either way each chunk of at most copyBufSize
 // bytes gets its own write deadline (WriteIdleTimeout), so that a client
 // that stops reading is cut off and a slow one never is.
 func (s *Server) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader, length int64) (n int64, readErr, err error) {
 	rc := http.NewResponseController(w)
-	if fb, ok := body.(FileBody); ok {
+	if kb, ok := body.(KernelBody); ok {
 		if rf, ok := w.(io.ReaderFrom); ok {
-			n, err = sendFile(rf, rc, fb.File(), length, s.opts.WriteIdleTimeout)
+			head, src := kb.KernelSource()
+			n, err = s.kernelCopy(w, rf, rc, head, src, length)
 			if err != nil && !clientGone(r, err) {
-				// sendfile cannot tell which side failed; an error that
-				// is not the client's is the file's.
+				// The kernel's copy cannot tell which side failed; an
+				// error that is not the client's is the storage's.
 				return n, err, nil
 			}
 			return n, nil, err
@@ -354,17 +355,32 @@ func (s *Server) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader
 	return n, src.err, err
 }
 
-// sendFile sends n bytes of f from its offset to w, whose ReadFrom (net/http's,
-// for a plain TCP connection) uses sendfile(2), chunk by chunk with a fresh
-// write deadline each. It stops early, without an error, if the file ends
+// kernelCopy sends head, then the rest of n bytes from src (an *os.File or a
+// *net.TCPConn) through w's ReadFrom, which net/http turns into sendfile(2)
+// or splice(2) on a plain TCP connection, chunk by chunk: each chunk gets a
+// fresh write deadline, and a source that can have one (a storage
+// connection) a fresh read deadline, so a stalled client or a stalled
+// storage ends the transfer. It stops early, without an error, if src ends
 // first.
-func sendFile(w io.ReaderFrom, rc *http.ResponseController, f *os.File, n int64, idle time.Duration) (int64, error) {
+func (s *Server) kernelCopy(w io.Writer, rf io.ReaderFrom, rc *http.ResponseController, head []byte, src io.Reader, n int64) (int64, error) {
+	idle := s.opts.WriteIdleTimeout
+	srcDeadline, _ := src.(interface{ SetReadDeadline(time.Time) error })
 	var sent int64
+	if len(head) > 0 {
+		m, err := (&idleDeadlineWriter{w: w, rc: rc, idle: idle}).Write(head)
+		if sent += int64(m); err != nil {
+			return sent, err
+		}
+	}
 	for sent < n {
 		if err := rc.SetWriteDeadline(time.Now().Add(idle)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return sent, err
 		}
-		m, err := w.ReadFrom(&io.LimitedReader{R: f, N: min(copyBufSize, n-sent)})
+		if srcDeadline != nil {
+			// Regular files have no deadlines; the error says so.
+			_ = srcDeadline.SetReadDeadline(time.Now().Add(idle))
+		}
+		m, err := rf.ReadFrom(&io.LimitedReader{R: src, N: min(copyBufSize, n-sent)})
 		sent += m
 		if err != nil || m == 0 {
 			return sent, err

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -63,16 +62,19 @@ type LocalStore interface {
 	Local() bool
 }
 
-// FileBody is implemented by what Open returns when the bytes are a region
-// of a local file (dirstore): the gateway then has the kernel copy them to
-// the client's socket (sendfile(2), through net/http's ReadFrom) instead of
-// copying them through user space. Reads through the ReadCloser itself
-// still work as usual.
-type FileBody interface {
+// KernelBody is implemented by what Open returns when the kernel can move
+// the bytes to the client's socket itself, without copying them through the
+// gateway: a region of a local file (dirstore: sendfile(2)) or the rest of a
+// storage response on a plain TCP connection (s3store: splice(2)). net/http's
+// ReadFrom does either for a plain TCP client connection. Reads through the
+// ReadCloser itself still work, for clients on TLS or HTTP/2.
+type KernelBody interface {
 	io.ReadCloser
-	// File returns the file, positioned at the region's first byte; the
-	// region's length is the one Open was given.
-	File() *os.File
+	// KernelSource returns the bytes already in memory, to be sent first,
+	// and the *os.File (positioned at the next byte) or *net.TCPConn the
+	// remaining bytes come from; the total is the length Open was given.
+	// Read must not be used after it.
+	KernelSource() (buffered []byte, src io.Reader)
 }
 
 // ErrObjectNotFound is wrapped by ObjectStore errors for a missing key.

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/gateway/s3store"
 )
 
 // bigModel writes an open model whose weight file is a sparse file of size
@@ -114,74 +116,112 @@ func heapPeak(fn func()) (before, peak uint64) {
 	return before, max.Load()
 }
 
-// TestDirSendfile: a download from the dir backend reaches the client's
-// socket as a file (net/http's ReadFrom with an *os.File, which Go turns
-// into sendfile(2)), whole and for a range; one from S3 cannot, and is
-// copied. The listener's connections record what ReadFrom was given.
-func TestDirSendfile(t *testing.T) {
-	const size = 3<<20 + 12345 // several chunks, and a partial one
+// TestKernelCopy: a download reaches the client's socket from the kernel
+// (net/http's ReadFrom with an *os.File, which Go turns into sendfile(2), or
+// with the storage's *net.TCPConn, which it turns into splice(2)) rather
+// than through the gateway's buffer: from the dir backend always, from S3
+// for reads of at least s3store.DirectMin bytes. The bytes are checked, and
+// the listener's connections record what ReadFrom was given.
+func TestKernelCopy(t *testing.T) {
+	const size = s3store.DirectMin + 1<<20 + 12345 // several chunks, and a partial one
+	big := fmt.Sprintf("bytes=1000-%d", 999+s3store.DirectMin)
 	for _, tc := range []struct {
-		name     string
-		store    func(t *testing.T) gateway.ObjectStore
-		path     string
-		sendfile bool
+		name  string
+		store func(t *testing.T) gateway.ObjectStore
+		// kernel: which reads must go by the kernel
+		kernel map[string]bool
 	}{
-		{"dir", func(t *testing.T) gateway.ObjectStore { return openDirStore(t, bigModel(t, size)) }, "/big-lab/huge/resolve/main/model.safetensors", true},
+		{"dir", func(t *testing.T) gateway.ObjectStore { return openDirStore(t, bigModel(t, size)) },
+			map[string]bool{"": true, big: true, "bytes=10-2000009": true}},
 		{"s3", func(t *testing.T) gateway.ObjectStore {
 			cfg, _ := s3test.Start(t, bigModel(t, size), "models/")
 			return s3Store(t, cfg)
-		}, "/big-lab/huge/resolve/main/model.safetensors", false},
+		}, map[string]bool{"": true, big: true, "bytes=10-2000009": false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var fileBytes atomic.Int64
+			var kernelBytes atomic.Int64
 			h := MustOpenHarness(t, tc.store(t), harnessOptions{Listener: func(l net.Listener) net.Listener {
-				return fileWatchListener{l, &fileBytes}
+				return kernelWatchListener{l, &kernelBytes}
 			}})
-			for _, rng := range []struct {
-				header string
-				want   int64
-			}{{"", size}, {"bytes=1000-2099999", 2099000}} {
-				fileBytes.Store(0)
-				resp, body := h.do(t, http.MethodGet, tc.path, "", http.Header{"Range": {rng.header}})
-				if resp.StatusCode/100 != 2 || int64(len(body)) != rng.want || bytes.ContainsFunc(body, func(r rune) bool { return r != 0 }) {
-					t.Fatalf("Range %q: status %d, %d bytes, want %d zero bytes", rng.header, resp.StatusCode, len(body), rng.want)
+			for rng, kernel := range tc.kernel {
+				want := int64(size)
+				if rng != "" {
+					var first, last int64
+					fmt.Sscanf(rng, "bytes=%d-%d", &first, &last)
+					want = last - first + 1
+				}
+				kernelBytes.Store(0)
+				resp, body := h.do(t, http.MethodGet, "/big-lab/huge/resolve/main/model.safetensors", "", http.Header{"Range": {rng}})
+				if resp.StatusCode/100 != 2 || int64(len(body)) != want || bytes.ContainsFunc(body, func(r rune) bool { return r != 0 }) {
+					t.Fatalf("Range %q: status %d, %d bytes, want %d zero bytes", rng, resp.StatusCode, len(body), want)
 				}
 				// net/http writes the first 512 bytes itself (it may sniff
-				// them), then hands the file to the connection.
-				got := fileBytes.Load()
-				if tc.sendfile && got < rng.want-512 || !tc.sendfile && got != 0 {
-					t.Errorf("Range %q: %d of %d bytes went to the socket as a file; sendfile expected: %v", rng.header, got, rng.want, tc.sendfile)
+				// them), and s3store those that came with the response
+				// head (at most 4 KiB); the kernel sends the rest.
+				got := kernelBytes.Load()
+				if kernel && got < want-512-4096 || !kernel && got != 0 {
+					t.Errorf("Range %q: the kernel sent %d of %d bytes; kernel copy expected: %v", rng, got, want, kernel)
 				}
 			}
 		})
 	}
 }
 
-// fileWatchListener's connections count the bytes ReadFrom sends from a file.
-type fileWatchListener struct {
+// kernelWatchListener's connections count the bytes ReadFrom moves from a
+// file or from another TCP connection.
+type kernelWatchListener struct {
 	net.Listener
-	fileBytes *atomic.Int64
+	kernelBytes *atomic.Int64
 }
 
-func (l fileWatchListener) Accept() (net.Conn, error) {
+func (l kernelWatchListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if tc, ok := c.(*net.TCPConn); ok {
-		return fileWatchConn{tc, l.fileBytes}, nil
+		return kernelWatchConn{tc, l.kernelBytes}, nil
 	}
 	return c, err
 }
 
-type fileWatchConn struct {
+type kernelWatchConn struct {
 	*net.TCPConn
-	fileBytes *atomic.Int64
+	kernelBytes *atomic.Int64
 }
 
-func (c fileWatchConn) ReadFrom(r io.Reader) (int64, error) {
+func (c kernelWatchConn) ReadFrom(r io.Reader) (int64, error) {
 	n, err := c.TCPConn.ReadFrom(r)
 	if lr, ok := r.(*io.LimitedReader); ok {
-		if _, ok := lr.R.(*os.File); ok {
-			c.fileBytes.Add(n)
+		switch lr.R.(type) {
+		case *os.File, *net.TCPConn:
+			c.kernelBytes.Add(n)
 		}
 	}
 	return n, err
+}
+
+// TestKernelCopyStorageDies: the storage dies while its connection is being
+// spliced to the client: the client's download ends in an error, never a
+// complete-looking short file, and the transfer record says how many bytes
+// went out, short of the file.
+func TestKernelCopyStorageDies(t *testing.T) {
+	const size = 64 << 20
+	cfg, stop := s3test.Start(t, bigModel(t, size), "models/")
+	h := MustOpenHarness(t, s3Store(t, cfg), harnessOptions{})
+	resp, err := http.Get(h.URL + "/big-lab/huge/resolve/main/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	stop() // socket buffers hold a few MiB; most of the file is still in storage
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil || 1<<20+n >= size {
+		t.Fatalf("after the storage died the client read %d more bytes, err %v; want an error short of %d", n, err, size)
+	}
+	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	if tr.Outcome == gateway.OutcomeComplete || tr.Bytes >= size || tr.Bytes < 1<<20+n {
+		t.Errorf("transfer = %s, %d bytes; want not complete, at least the %d the client got, less than %d", tr.Outcome, tr.Bytes, 1<<20+n, size)
+	}
+	t.Logf("client got %d bytes; transfer %s, %d bytes: %s", 1<<20+n, tr.Outcome, tr.Bytes, tr.Error)
 }

@@ -144,14 +144,16 @@ func (s *Store) Open(_ context.Context, key, wantETag string, offset, length int
 }
 
 // region is length bytes of an open file from its current offset. It is a
-// gateway.FileBody, so the gateway can have the kernel send it (sendfile).
+// gateway.KernelBody, so the gateway can have the kernel send it (sendfile).
 type region struct {
 	io.Reader // the file, limited to the region
 	f         *os.File
 }
 
-func (r *region) Close() error   { return r.f.Close() }
-func (r *region) File() *os.File { return r.f }
+var _ gateway.KernelBody = (*region)(nil)
+
+func (r *region) Close() error                      { return r.f.Close() }
+func (r *region) KernelSource() ([]byte, io.Reader) { return nil, r.f }
 
 // List implements gateway.ObjectStore.
 func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, error) {

@@ -2,10 +2,10 @@ package identity
 
 import (
 	"context"
-	"fmt"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"

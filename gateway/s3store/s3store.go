@@ -4,6 +4,7 @@
 package s3store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,11 @@ type Store struct {
 	bucket  string
 	prefix  string
 	timeout time.Duration
+	// For openDirect: the endpoint when it is plain http ("" with TLS),
+	// and what signs its requests.
+	endpoint string
+	creds    *credentials.Credentials
+	region   string
 }
 
 var _ gateway.ObjectStore = (*Store)(nil)
@@ -88,7 +94,11 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3store: %w", err)
 	}
-	return &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}, nil
+	st := &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, creds: creds, region: cmp.Or(cfg.Region, "us-east-1")}
+	if !cfg.Secure {
+		st.endpoint = cfg.Endpoint
+	}
+	return st, nil
 }
 
 // maxIdleConns is how many idle connections to storage are kept.
@@ -151,6 +161,9 @@ func (s *Store) Stat(ctx context.Context, key string) (gateway.ObjectInfo, error
 func (s *Store) Open(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
 	if length == 0 {
 		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if length >= DirectMin && s.endpoint != "" {
+		return s.openDirect(ctx, key, etag, offset, length)
 	}
 	var opts minio.GetObjectOptions
 	if etag != "" {

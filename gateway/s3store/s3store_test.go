@@ -1,14 +1,19 @@
 package s3store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
@@ -103,6 +108,95 @@ func TestStore(t *testing.T) {
 	}
 	if err := st.Ping(ctx); err == nil {
 		t.Error("Ping with the server down succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("failing against a dead server took %v", d)
+	}
+}
+
+// TestDirectRead: reads of at least DirectMin bytes go on a connection of
+// their own (openDirect) whose body hands the socket to the gateway; the
+// bytes are the object's, by Read and by KernelSource, for a key that needs
+// escaping; a stale ETag, a missing key, a cancelled context and a dead
+// server fail as on minio-go's path.
+func TestDirectRead(t *testing.T) {
+	cfg, stop := s3test.Start(t, "", "models/")
+	mc, err := cfg.Client(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	want := make([]byte, s3store.DirectMin+100)
+	rand.NewChaCha8([32]byte{1}).Read(want)
+	const key = "lab/m/odd name+1=2.safetensors"
+	if _, err := mc.PutObject(ctx, cfg.Bucket, cfg.Prefix+key, bytes.NewReader(want), int64(len(want)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st := mustStore(t, cfg, cfg.Bucket)
+	info, err := st.Stat(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ off, n int64 }{{0, int64(len(want))}, {50, s3store.DirectMin}} {
+		for _, kernel := range []bool{false, true} {
+			rc, err := st.Open(ctx, key, info.ETag, r.off, r.n)
+			if err != nil {
+				t.Fatalf("Open(%d, %d): %v", r.off, r.n, err)
+			}
+			kb, ok := rc.(gateway.KernelBody)
+			if !ok {
+				t.Fatalf("Open(%d, %d) is a %T, not a KernelBody", r.off, r.n, rc)
+			}
+			var got []byte
+			if kernel {
+				head, src := kb.KernelSource()
+				if _, ok := src.(*net.TCPConn); !ok {
+					t.Fatalf("KernelSource gives a %T, want the storage connection", src)
+				}
+				rest, err := io.ReadAll(io.LimitReader(src, r.n-int64(len(head))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(head, rest...)
+			} else if got, err = io.ReadAll(rc); err != nil {
+				t.Fatal(err)
+			}
+			rc.Close()
+			if !bytes.Equal(got, want[r.off:r.off+r.n]) {
+				t.Errorf("Open(%d, %d), kernel %v: %d bytes, not the object's", r.off, r.n, kernel, len(got))
+			}
+		}
+	}
+	if _, err := st.Open(ctx, key, "0123456789abcdef0123456789abcdef", 0, s3store.DirectMin); !errors.Is(err, gateway.ErrObjectChanged) {
+		t.Errorf("Open with a stale ETag = %v, want ErrObjectChanged", err)
+	}
+	if _, err := st.Open(ctx, "lab/m/nope", "", 0, s3store.DirectMin); !errors.Is(err, gateway.ErrObjectNotFound) {
+		t.Errorf("Open missing = %v, want ErrObjectNotFound", err)
+	}
+
+	// Cancelling the request's context ends a read in progress.
+	rctx, rcancel := context.WithCancel(ctx)
+	rc, err := st.Open(rctx, key, info.ETag, 0, int64(len(want)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcancel()
+	start := time.Now()
+	if _, err := io.Copy(io.Discard, rc); err == nil {
+		// The whole object may already sit in the socket buffers; then
+		// at least nothing hangs.
+		t.Logf("read completed after cancel")
+	}
+	rc.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a cancelled read took %v to end", d)
+	}
+
+	stop()
+	start = time.Now()
+	if _, err := st.Open(ctx, key, info.ETag, 0, s3store.DirectMin); err == nil || errors.Is(err, gateway.ErrObjectNotFound) {
+		t.Errorf("Open with the server down = %v, want a storage error", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("failing against a dead server took %v", d)
