@@ -51,6 +51,22 @@ type request struct {
 	size   int64 // expected Content-Length and body length
 }
 
+// answers counts the responses received from each host, so that a case can
+// tell how many requests a server has answered in a run.
+var answers sync.Map // host:port -> *atomic.Int64
+
+func answered(host string) {
+	n, _ := answers.LoadOrStore(host, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+func answeredBy(host string) int64 {
+	if n, ok := answers.Load(host); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
 // copyBufs are the 256 KiB buffers bodies are read through (the size the
 // gateway copies through, and large enough that the client is not what
 // limits throughput).
@@ -81,6 +97,7 @@ func (r request) do(ctx context.Context, hc *http.Client, trace *httptrace.Clien
 	if err != nil {
 		return 0, fmt.Errorf("%s: %s %s: %w", r.side, r.method, redact(r.url), err)
 	}
+	answered(req.URL.Host)
 	defer resp.Body.Close()
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)

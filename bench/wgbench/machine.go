@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,8 +52,21 @@ func weightgateCommit(ctx context.Context, repo string) string {
 		return "unknown (not a git checkout?)"
 	}
 	branch := strings.TrimSpace(output(ctx, repo, "git", "rev-parse", "--abbrev-ref", "HEAD"))
-	if strings.TrimSpace(output(ctx, repo, "git", "status", "--porcelain")) != "" {
-		rev += " dirty"
+	// "XY path" lines; the leading space of X is part of the format.
+	if st := strings.TrimRight(output(ctx, repo, "git", "status", "--porcelain"), "\n"); st != "" {
+		// Say what differs: a README edit does not change what was measured,
+		// a change under gateway/ does.
+		var paths []string
+		for _, l := range strings.Split(st, "\n") {
+			if len(l) > 3 {
+				paths = append(paths, strings.TrimSpace(l[3:]))
+			}
+		}
+		more := ""
+		if len(paths) > 6 {
+			paths, more = paths[:6], fmt.Sprintf(", and %d more", len(paths)-6)
+		}
+		rev += fmt.Sprintf(" dirty (%s%s)", strings.Join(paths, ", "), more)
 	}
 	if branch != "" && branch != "HEAD" {
 		rev += " (branch " + branch + ")"
@@ -80,6 +94,55 @@ func firstLine(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// loadAverage is /proc/loadavg's three averages: other work on the machine
+// (a build, another benchmark) takes cores from the sides being compared.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// cpuBusy returns the machine's busy CPU time so far, from /proc/stat
+// (user, nice, system, irq, softirq and steal of the "cpu" line).
+func cpuBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		ticks += v
+	}
+	// USER_HZ is 100 on every Linux architecture Go supports.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// ownCPU is the CPU time of this process and of every child it has waited
+// for (and theirs: nginx's workers, reaped by its master), that is, of the
+// whole benchmark once its children have been stopped.
+func ownCPU() time.Duration {
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(children.Utime) + tv(children.Stime)
 }
 
 func cpuModel() string {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -163,7 +164,9 @@ func run(ctx context.Context, o options) (err error) {
 	if err := os.MkdirAll(filepath.Join(o.work, "logs"), 0o755); err != nil {
 		return err
 	}
-	slog.Info("wgbench", "mode", p.mode, "runs", p.runs, "work", o.work)
+	loadBefore := loadAverage()
+	busyBefore, busyErr := cpuBusy()
+	slog.Info("wgbench", "mode", p.mode, "runs", p.runs, "work", o.work, "loadavg", loadBefore)
 	ps := &procs{pgidFile: filepath.Join(o.work, "children")}
 	defer ps.stopAll()
 	if !o.keep {
@@ -205,10 +208,21 @@ func run(ctx context.Context, o options) (err error) {
 	ps.stopAll()
 
 	b.r.Harness = time.Since(start)
+	// Other work on the machine during the run takes cores from the sides
+	// being compared: say how much there was.
+	other := "unknown"
+	if busyAfter, err := cpuBusy(); err == nil && busyErr == nil {
+		avail := time.Duration(runtime.NumCPU()) * b.r.Harness
+		o := max(0, busyAfter-busyBefore-ownCPU())
+		other = fmt.Sprintf("%s of CPU time (%.0f%% of the %s the machine's cores had during the harness's run); the benchmark itself used %s",
+			roundDur(o), 100*o.Seconds()/avail.Seconds(), roundDur(avail), roundDur(ownCPU()))
+	}
 	if !o.started.IsZero() {
 		b.r.Total = time.Since(o.started)
 	}
-	b.r.Machine = machine(ctx, b.t, o.repo)
+	b.r.Machine = append(machine(ctx, b.t, o.repo),
+		KV{"load average (1, 5, 15 min)", fmt.Sprintf("%s before the run, %s after it", loadBefore, loadAverage())},
+		KV{"other processes during the run", other})
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 		return err
 	}
