@@ -17,7 +17,6 @@ import (
 
 // bench is one benchmark run: what it started and what it found.
 type bench struct {
-	o    options
 	p    params
 	t    *tools
 	work string
@@ -73,8 +72,8 @@ func alternate[T any](ctx context.Context, runs int, show func(T) string, sides 
 }
 
 // observed wraps a gateway side so that the gateway's own metrics are read
-// before and after each run but the first (alternate's warm-up), and the
-// differences summed into in: they show where its time went.
+// before and after each run, and the differences of the measured runs (all
+// but alternate's warm-up) summed into in: they show where its time went.
 func observed[T any](g *gateway, in *internals, run func(context.Context) (T, error)) func(context.Context) (T, error) {
 	hc := newClient(1)
 	host := strings.TrimPrefix(g.url, "http://")
@@ -186,7 +185,7 @@ func (b *bench) setup(ctx context.Context) error {
 	b.r.Sizes = []KV{
 		{"bench model", fmt.Sprintf("`%s`: closed weights, 3.0e26 FLOP, ECCN 4E091; %d shards of %s and `consolidated.safetensors` of %s (ChaCha8 bytes, sha256s declared in export.yaml), plus testdata/store (%d files)",
 			benchModel, shardCount, sizeText(b.p.shardSize), sizeText(b.p.bigSize), b.l.TestFiles)},
-		{"one large download", fmt.Sprintf("%s, %d download(s) one after the other per run", sizeText(b.p.bigSize), b.p.singleReps)},
+		{"one large download", b.singleText()},
 		{"concurrent downloads", fmt.Sprintf("%d × %s (one shard each)", b.p.concurrent, sizeText(b.p.shardSize))},
 		{"HEAD", fmt.Sprintf("%d connections, %s measured after %s warm-up, per run", b.p.headConns, b.p.headDur, b.p.headWarm)},
 		{"time to first byte", fmt.Sprintf("%d sequential `Range: bytes=0-1023` GETs per run", b.p.firstBytes)},
@@ -202,6 +201,13 @@ func (b *bench) setup(ctx context.Context) error {
 		ConfigBlock{"bench model export.yaml", "yaml", b.exportYAML()},
 	)
 	return nil
+}
+
+func (b *bench) singleText() string {
+	if b.p.singleReps == 1 {
+		return sizeText(b.p.bigSize) + ", one download per run"
+	}
+	return fmt.Sprintf("%s, %d downloads one after the other per run", sizeText(b.p.bigSize), b.p.singleReps)
 }
 
 func (b *bench) exportYAML() string {

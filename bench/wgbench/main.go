@@ -177,7 +177,7 @@ func run(ctx context.Context, o options) (err error) {
 			}
 		}()
 	}
-	b := &bench{o: o, p: p, t: &o.tools, work: o.work, repo: o.repo, ps: ps, r: &Report{
+	b := &bench{p: p, t: &o.tools, work: o.work, repo: o.repo, ps: ps, r: &Report{
 		Date: start, Command: o.command, Mode: p.mode, Runs: p.runs,
 		Internals: Table{Header: internalsHeader,
 			Note: "From the gateways' own Prometheus metrics (/metrics), read before and after each measured run of the weightgate side and summed: what the gateway spent its time on. Means are per request, per evaluation or per audit batch."},
