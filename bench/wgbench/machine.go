@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ type tools struct {
 }
 
 // machine describes where the figures were taken, for the report.
-func machine(ctx context.Context, t *tools, repo string) []KV {
+func machine(ctx context.Context, t *tools, repo, report string) []KV {
 	var kv []KV
 	add := func(k, v string) { kv = append(kv, KV{k, v}) }
 	add("CPU", cpuModel())
@@ -32,7 +33,7 @@ func machine(ctx context.Context, t *tools, repo string) []KV {
 	add("nginx", firstLine(output(ctx, "", t.nginx, "-v")))
 	add("versitygw", toolVersion(ctx, t.versitygw, "--version"))
 	add("opa", toolVersion(ctx, t.opa, "version"))
-	add("weightgate", weightgateCommit(ctx, repo))
+	add("weightgate", weightgateCommit(ctx, repo, report))
 	return kv
 }
 
@@ -46,7 +47,10 @@ func toolVersion(ctx context.Context, bin, flag string) string {
 	return v
 }
 
-func weightgateCommit(ctx context.Context, repo string) string {
+// weightgateCommit names the commit measured, and the uncommitted changes
+// if any, leaving out the report being written (bench/RESULTS.md is
+// committed, and each run rewrites it).
+func weightgateCommit(ctx context.Context, repo, report string) string {
 	rev := strings.TrimSpace(output(ctx, repo, "git", "rev-parse", "--short", "HEAD"))
 	if rev == "" {
 		return "unknown (not a git checkout?)"
@@ -59,8 +63,13 @@ func weightgateCommit(ctx context.Context, repo string) string {
 		var paths []string
 		for _, l := range strings.Split(st, "\n") {
 			if len(l) > 3 {
-				paths = append(paths, strings.TrimSpace(l[3:]))
+				if p := strings.TrimSpace(l[3:]); filepath.Join(repo, p) != report {
+					paths = append(paths, p)
+				}
 			}
+		}
+		if len(paths) == 0 {
+			return rev + branchText(branch)
 		}
 		more := ""
 		if len(paths) > 6 {
@@ -68,10 +77,14 @@ func weightgateCommit(ctx context.Context, repo string) string {
 		}
 		rev += fmt.Sprintf(" dirty (%s%s)", strings.Join(paths, ", "), more)
 	}
-	if branch != "" && branch != "HEAD" {
-		rev += " (branch " + branch + ")"
+	return rev + branchText(branch)
+}
+
+func branchText(branch string) string {
+	if branch == "" || branch == "HEAD" {
+		return ""
 	}
-	return rev
+	return " (branch " + branch + ")"
 }
 
 // output returns a command's combined output ("" if it cannot run): nginx -v

@@ -220,7 +220,7 @@ func run(ctx context.Context, o options) (err error) {
 	if !o.started.IsZero() {
 		b.r.Total = time.Since(o.started)
 	}
-	b.r.Machine = append(machine(ctx, b.t, o.repo),
+	b.r.Machine = append(machine(ctx, b.t, o.repo, o.out),
 		KV{"load average (1, 5, 15 min)", fmt.Sprintf("%s before the run, %s after it", loadBefore, loadAverage())},
 		KV{"other processes during the run", other})
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
