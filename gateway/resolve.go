@@ -284,11 +284,20 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 			done.Error = err.Error()
 		}
 		s.metrics.transferred(rec.Model, outcome, n)
-		// A request's context may be gone (the client hung up): the
-		// record is written all the same.
-		if aerr := s.record(context.WithoutCancel(r.Context()), done); aerr != nil {
-			s.logger.Error("audit: transfer record lost", "request_id", rec.RequestID, "err", aerr)
-		}
+		// The bytes are out: waiting here for the record to be durable
+		// would only hold up the next request on this kept-alive
+		// connection (net/http reads it once the handler returns) by an
+		// fsync. The record goes into the trail's next group commit
+		// instead, written even if the client hung up, and Close waits
+		// for it (downloads).
+		ctx := context.WithoutCancel(r.Context())
+		s.downloads.Add(1)
+		go func() {
+			defer s.downloads.Done()
+			if aerr := s.record(ctx, done); aerr != nil {
+				s.logger.Error("audit: transfer record lost", "request_id", rec.RequestID, "err", aerr)
+			}
+		}()
 	}
 
 	body, err := s.opts.Store.Open(r.Context(), t.key, t.info.ETag, t.rng.Start, t.rng.Length)

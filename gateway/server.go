@@ -91,8 +91,9 @@ type Server struct {
 	// s3srv and s3ln are the S3 API's, when Options.S3 is set.
 	s3srv *http.Server
 	s3ln  net.Listener
-	// downloads counts handlers in flight, so that Close returns only once
-	// each has written its transfer record: the audit log is closed after.
+	// downloads counts handlers in flight and transfer records being
+	// written, so that Close returns only once each transfer record is on
+	// the trail: the audit log is closed after.
 	downloads sync.WaitGroup
 }
 
