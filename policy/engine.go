@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	defaultbundle "github.com/weightgate/weightgate/rego"
 )
@@ -256,7 +258,18 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input))
+	// Cancellation: instead of the goroutine per evaluation that rego
+	// starts to watch ctx, a callback flags the evaluation as cancelled.
+	cancel := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	defer stop()
+	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input),
+		rego.EvalExternalCancel(cancel),
+		// Nobody reads an evaluation's metrics.
+		rego.EvalMetrics(metrics.NoOp()),
+		// The result stays an AST value: parseDecisionTerm reads the four
+		// fields it needs from it instead of converting the whole object.
+		rego.EvalGenerateJSON(keepTerm))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -268,7 +281,57 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	case len(rs[0].Expressions) != 1:
 		return Decision{}, fmt.Errorf("%s has %d expressions, want 1", Query, len(rs[0].Expressions))
 	}
-	return parseDecision(rs[0].Expressions[0].Value)
+	return parseDecisionTerm(rs[0].Expressions[0].Value)
+}
+
+// keepTerm is the EvalGenerateJSON function that leaves a result as it is.
+func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// The keys of a decision.
+var (
+	keyAllow  = ast.StringTerm("allow")
+	keyCode   = ast.StringTerm("code")
+	keyReason = ast.StringTerm("reason")
+	keyBasis  = ast.StringTerm("basis")
+)
+
+// parseDecisionTerm is parseDecision for a result kept as an AST term (or,
+// should keepTerm not have been used, a Go value). A well-formed decision is
+// read directly; anything else is converted as rego would and left to
+// parseDecision, so that the checks and their errors are parseDecision's.
+func parseDecisionTerm(v any) (Decision, error) {
+	t, ok := v.(*ast.Term)
+	if !ok {
+		return parseDecision(v)
+	}
+	if obj, ok := t.Value.(ast.Object); ok {
+		var d Decision
+		allow, okA := termValue[ast.Boolean](obj, keyAllow, false)
+		code, okC := termValue[ast.String](obj, keyCode, false)
+		reason, okR := termValue[ast.String](obj, keyReason, true)
+		basis, okB := termValue[ast.String](obj, keyBasis, true)
+		if okA && okC && okR && okB && code != "" && !(bool(allow) && code == CodePolicyError) {
+			d.Allow, d.Code, d.Reason, d.Basis = bool(allow), string(code), string(reason), string(basis)
+			return d, nil
+		}
+	}
+	x, err := ast.JSON(t.Value)
+	if err != nil {
+		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
+	}
+	return parseDecision(x)
+}
+
+// termValue is obj[key] when it is a T; a missing key is the zero T when
+// optional.
+func termValue[T ast.Value](obj ast.Object, key *ast.Term, optional bool) (T, bool) {
+	var zero T
+	x := obj.Get(key)
+	if x == nil {
+		return zero, optional
+	}
+	v, ok := x.Value.(T)
+	return v, ok
 }
 
 // parseDecision accepts only {"allow": bool, "code": non-empty string,
