@@ -67,7 +67,7 @@ _cfg := data.weightgate.ai_diffusion
 decision := lib.with_extensions(_table)
 
 # The decision table. The first matching row wins; closed weights are then
-# decided per export destination (_most_restrictive).
+# decided by the rows of _closed_table.
 _table := d if {
 	# Open weights are screened only when the operator says so
 	# (screening.open_weights: deny); then a hit or near miss refuses their
@@ -75,7 +75,8 @@ _table := d if {
 	lib.open_weights
 	input.object.kind == "weights"
 	lib.screening_applies_to_open
-	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
+	lib.screening_flagged
+	d := lib.screening_denial(_weights_of)
 } else := lib.allow(
 	"open_weights",
 	sprintf("%s is an open-weight (published) model: its files may be downloaded by anyone", [lib.model_name]),
@@ -101,41 +102,45 @@ _table := d if {
 ) if {
 	lib.closed_weights
 	input.object.kind == "other"
-} else := _with_threshold(lib.deny(
+} else := _with_threshold(_closed_table) if {
+	_closed_weights
+}
+
+# The rows for closed weights (reached only when _closed_weights holds). The
+# first matching row wins; without one (a destination without a verdict) the
+# decision is undefined.
+_closed_table := lib.deny(
 	"restricted_party",
 	sprintf("the weights of %s cannot be released: %s is on the restricted-party list %s (%s)", [lib.model_name, _party_name(p), lib.field(p, "list", "of this gateway"), lib.field(p, "reason", "no reason given")]),
 	sprintf("restricted-party screening (%s): listed parties face license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744; Consolidated Screening List)", [lib.field(p, "list", "operator's restricted_parties registry")]),
-)) if {
-	_closed_weights
+) if {
 	p := lib.restricted_party
-} else := _with_threshold(d) if {
-	_closed_weights
-	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
-} else := _with_threshold(lib.deny(
+} else := d if {
+	lib.screening_flagged
+	d := lib.screening_denial(_weights_of)
+} else := lib.deny(
 	"unknown_destination",
 	sprintf("the weights of %s cannot be released: %s, so the export destination cannot be determined", [lib.model_name, _destination_problem]),
 	"the destination decides the license requirement: ECCN 4E091, 15 CFR 742.6(a)(13); deemed exports go to the country of nationality or permanent residence (ref §5); embargoes, 15 CFR part 746",
-)) if {
-	_closed_weights
+) if {
 	_destination_problem
-} else := _with_threshold(_most_restrictive) if {
+} else := _most_restrictive if {
 	# A destination the token names is refused on its own ground first:
 	# that reason is the more fundamental one.
-	_closed_weights
 	_most_restrictive.allow == false
-} else := _with_threshold(lib.deny(
+} else := lib.deny(
 	"ip_country_of_concern",
 	sprintf("the weights of %s cannot be released: your address (%s) is in %s, whatever your token says", [lib.model_name, lib.client_ip, _ip_concern_label]),
 	"the export destination is where the weights are received: the client address is in a comprehensively embargoed country (15 CFR part 746) or, for a model controlled by ECCN 4E091, in Macau or Country Group D:5 (15 CFR 742.6(a)(13), presumption of denial)",
-)) if {
-	_closed_weights
+) if {
 	_ip_concern
-} else := _with_threshold(d) if {
-	_closed_weights
-	d := lib.location_denial(sprintf("the weights of %s", [lib.model_name]))
-} else := _with_threshold(_most_restrictive) if {
-	_closed_weights
-}
+} else := d if {
+	d := lib.location_denial(_weights_of)
+} else := _most_restrictive
+
+# What a denial of closed weights refuses, for lib.screening_denial and
+# lib.location_denial.
+_weights_of := sprintf("the weights of %s", [lib.model_name])
 
 # Every closed-weights decision's basis names the control threshold it used
 # and why.
