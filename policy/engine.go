@@ -107,6 +107,9 @@ type state struct {
 // regime is one compiled bundle.
 type regime struct {
 	pq rego.PreparedEvalQuery
+	// constants holds the values of the rules that are the same in every
+	// evaluation (vcache.go), computed when the regime was built.
+	constants *vtable
 	RegimeInfo
 	modules int
 	files   int
@@ -263,8 +266,11 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)
 	defer stop()
+	cache := newVCache(r.constants)
+	defer cache.release()
 	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input),
 		rego.EvalExternalCancel(cancel),
+		rego.EvalVirtualCache(cache),
 		// Nobody reads an evaluation's metrics.
 		rego.EvalMetrics(metrics.NoOp()),
 		// The result stays an AST value: parseDecisionTerm reads the four
@@ -472,6 +478,10 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 	if err != nil {
 		return nil, fmt.Errorf("policy: prepare %s: %w", Query, err)
 	}
+	constants, err := seedConstants(ctx, compiler, store)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %s: %w", bundle.name, err)
+	}
 
 	meta, err := bundleMeta(l.data)
 	if err != nil {
@@ -490,5 +500,5 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 			sources = append(sources, f)
 		}
 	}
-	return &regime{pq: pq, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data}, nil
+	return &regime{pq: pq, constants: constants, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data}, nil
 }
