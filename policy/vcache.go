@@ -233,8 +233,11 @@ func init() {
 // constantRules returns the paths of the complete, argument-free rules of
 // compiler whose value is the same in every evaluation against one store: no
 // rule they depend on, directly or through other rules and functions, reads
-// input, uses `with`, or calls a built-in outside pureBuiltins.
-func constantRules(compiler *ast.Compiler) []ast.Ref {
+// input, uses `with`, or calls a built-in outside pureBuiltins. calls are the
+// calls of such constant functions with constant arguments written in the
+// policy (registry("licences")), as OPA's cache keys them: the function's
+// ref, then the arguments.
+func constantRules(compiler *ast.Compiler) (rules []ast.Ref, calls []ast.Ref) {
 	type node struct {
 		path     ast.Ref
 		rules    []*ast.Rule // every definition, else branches and default included
@@ -315,22 +318,53 @@ func constantRules(compiler *ast.Compiler) []ast.Ref {
 			}
 		}
 	}
-	var out []ast.Ref
+	functions := map[string]int{} // constant function → its arity
 	for _, n := range order {
 		if n.variable || !n.path.IsGround() {
 			continue
 		}
-		complete := true
+		complete, function := true, true
 		for _, r := range n.rules {
-			if len(r.Head.Args) > 0 || r.Head.DocKind() != ast.CompleteDoc {
+			if len(r.Head.Args) > 0 {
 				complete = false
+			} else {
+				function = false
+			}
+			if r.Head.DocKind() != ast.CompleteDoc {
+				complete, function = false, false
 			}
 		}
-		if complete {
-			out = append(out, n.path)
+		switch {
+		case complete:
+			rules = append(rules, n.path)
+		case function:
+			functions[n.path.String()] = len(n.rules[0].Head.Args)
 		}
 	}
-	return out
+
+	seen := map[string]bool{}
+	for _, n := range order {
+		for _, r := range n.rules {
+			for _, x := range exprsOf(r) {
+				if !x.IsCall() {
+					continue
+				}
+				op := x.Operator()
+				arity, ok := functions[op.String()]
+				args := x.Operands()
+				if !ok || len(args) < arity {
+					continue
+				}
+				key := append(ast.Ref{ast.NewTerm(op)}, args[:arity]...)
+				if !key.IsGround() || seen[key.String()] {
+					continue
+				}
+				seen[key.String()] = true
+				calls = append(calls, key)
+			}
+		}
+	}
+	return rules, calls
 }
 
 // callPure reports whether a call of op depends on its arguments alone, as
@@ -372,30 +406,51 @@ func refsOverlap(a, b ast.Ref) bool {
 // newVCache. A rule whose evaluation fails is left out: it is then evaluated,
 // and fails, in every decision, as before.
 func seedConstants(ctx context.Context, compiler *ast.Compiler, store storage.Store) (*vtable, error) {
-	paths := constantRules(compiler)
-	if len(paths) == 0 {
+	paths, calls := constantRules(compiler)
+	if len(paths)+len(calls) == 0 {
 		return nil, nil
 	}
 	t := newVTable()
-	for _, path := range paths {
+	// eval evaluates query; ok is false when the evaluation fails.
+	eval := func(query ast.Body) (rs rego.ResultSet, ok bool, err error) {
 		pq, err := rego.New(
-			rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(path)))),
+			rego.ParsedQuery(query),
 			rego.Compiler(compiler),
 			rego.Store(store),
 			rego.StrictBuiltinErrors(true),
 		).PrepareForEval(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("prepare %s: %w", path, err)
+			return nil, false, fmt.Errorf("prepare %s: %w", query, err)
 		}
-		rs, err := pq.Eval(ctx, rego.EvalGenerateJSON(keepTerm))
+		rs, err = pq.Eval(ctx, rego.EvalGenerateJSON(keepTerm))
+		return rs, err == nil, nil
+	}
+	for _, path := range paths {
+		rs, ok, err := eval(ast.NewBody(ast.NewExpr(ast.NewTerm(path))))
 		switch {
 		case err != nil:
+			return nil, err
+		case !ok:
 			continue
 		case len(rs) == 0:
-			t.put(refHash(path), path, nil)
+			t.put(refHash(path), path, nil) // undefined
 		case len(rs) == 1 && len(rs[0].Expressions) == 1:
 			if v, ok := rs[0].Expressions[0].Value.(*ast.Term); ok {
 				t.put(refHash(path), path, v)
+			}
+		}
+	}
+	// A function's calls: only a defined value is recorded, as OPA's cache
+	// does.
+	out := ast.VarTerm("out")
+	for _, key := range calls {
+		rs, ok, err := eval(ast.NewBody(ast.NewExpr(append(slices.Clone([]*ast.Term(key)), out))))
+		if err != nil {
+			return nil, err
+		}
+		if ok && len(rs) == 1 {
+			if v, ok := rs[0].Bindings["out"].(*ast.Term); ok {
+				t.put(refHash(key), key, v)
 			}
 		}
 	}

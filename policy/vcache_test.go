@@ -122,8 +122,9 @@ i := input.i
 	if compiler.Compile(parsed); compiler.Failed() {
 		t.Fatal(compiler.Errors)
 	}
+	rules, calls := constantRules(compiler)
 	var got []string
-	for _, r := range constantRules(compiler) {
+	for _, r := range rules {
 		got = append(got, r.String())
 	}
 	want := []string{
@@ -132,6 +133,14 @@ i := input.i
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("constantRules =\n%v\nwant\n%v", got, want)
+	}
+	got = nil
+	for _, c := range calls {
+		got = append(got, c.String())
+	}
+	// f(1) is a constant function with a constant argument; g(1) reads input.
+	if want := []string{"data.p.f[1]"}; !slices.Equal(got, want) {
+		t.Errorf("constant calls = %v, want %v", got, want)
 	}
 
 	store := inmem.NewFromObjectWithOpts(map[string]any{"d": map[string]any{"cfg": map[string]any{"list": []any{"b", "a"}}}},
@@ -151,6 +160,9 @@ i := input.i
 		if e == nil || e.undefined || !e.value.Equal(want) {
 			t.Errorf("seed %s = %+v, want %v", ref, e, want)
 		}
+	}
+	if key := (ast.Ref{ast.RefTerm(ast.MustParseRef("data.p.f")...), ast.NumberTerm("1")}); !seeds.find(refHash(key), key).value.Equal(ast.NumberTerm("3")) {
+		t.Errorf("call f(1) not seeded with 3")
 	}
 	// A rule whose evaluation fails is left to fail in every evaluation.
 	if r := ast.MustParseRef("data.p.fails"); seeds.find(refHash(r), r) != nil {
