@@ -274,7 +274,7 @@ func constantRules(compiler *ast.Compiler) (rules []ast.Ref, calls []ast.Ref) {
 			ast.WalkTerms(r, func(t *ast.Term) bool {
 				switch v := t.Value.(type) {
 				case ast.Call:
-					if !callPure(ast.Ref(v[0].Value.(ast.Ref))) {
+					if op, ok := v[0].Value.(ast.Ref); !ok || !callPure(op) {
 						n.variable = true
 					}
 				case ast.Ref:
