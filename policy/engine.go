@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	defaultbundle "github.com/weightgate/weightgate/rego"
 )
@@ -105,6 +107,9 @@ type state struct {
 // regime is one compiled bundle.
 type regime struct {
 	pq rego.PreparedEvalQuery
+	// constants holds the values of the rules that are the same in every
+	// evaluation (vcache.go), computed when the regime was built.
+	constants *vtable
 	RegimeInfo
 	modules int
 	files   int
@@ -256,7 +261,21 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input))
+	// Cancellation: instead of the goroutine per evaluation that rego
+	// starts to watch ctx, a callback flags the evaluation as cancelled.
+	cancel := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	defer stop()
+	cache := newVCache(r.constants)
+	defer cache.release()
+	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input),
+		rego.EvalExternalCancel(cancel),
+		rego.EvalVirtualCache(cache),
+		// Nobody reads an evaluation's metrics.
+		rego.EvalMetrics(metrics.NoOp()),
+		// The result stays an AST value: parseDecisionTerm reads the four
+		// fields it needs from it instead of converting the whole object.
+		rego.EvalGenerateJSON(keepTerm))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -268,7 +287,57 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	case len(rs[0].Expressions) != 1:
 		return Decision{}, fmt.Errorf("%s has %d expressions, want 1", Query, len(rs[0].Expressions))
 	}
-	return parseDecision(rs[0].Expressions[0].Value)
+	return parseDecisionTerm(rs[0].Expressions[0].Value)
+}
+
+// keepTerm is the EvalGenerateJSON function that leaves a result as it is.
+func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// The keys of a decision.
+var (
+	keyAllow  = ast.StringTerm("allow")
+	keyCode   = ast.StringTerm("code")
+	keyReason = ast.StringTerm("reason")
+	keyBasis  = ast.StringTerm("basis")
+)
+
+// parseDecisionTerm is parseDecision for a result kept as an AST term (or,
+// should keepTerm not have been used, a Go value). A well-formed decision is
+// read directly; anything else is converted as rego would and left to
+// parseDecision, so that the checks and their errors are parseDecision's.
+func parseDecisionTerm(v any) (Decision, error) {
+	t, ok := v.(*ast.Term)
+	if !ok {
+		return parseDecision(v)
+	}
+	if obj, ok := t.Value.(ast.Object); ok {
+		var d Decision
+		allow, okA := termValue[ast.Boolean](obj, keyAllow, false)
+		code, okC := termValue[ast.String](obj, keyCode, false)
+		reason, okR := termValue[ast.String](obj, keyReason, true)
+		basis, okB := termValue[ast.String](obj, keyBasis, true)
+		if okA && okC && okR && okB && code != "" && !(bool(allow) && code == CodePolicyError) {
+			d.Allow, d.Code, d.Reason, d.Basis = bool(allow), string(code), string(reason), string(basis)
+			return d, nil
+		}
+	}
+	x, err := ast.JSON(t.Value)
+	if err != nil {
+		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
+	}
+	return parseDecision(x)
+}
+
+// termValue is obj[key] when it is a T; a missing key is the zero T when
+// optional.
+func termValue[T ast.Value](obj ast.Object, key *ast.Term, optional bool) (T, bool) {
+	var zero T
+	x := obj.Get(key)
+	if x == nil {
+		return zero, optional
+	}
+	v, ok := x.Value.(T)
+	return v, ok
 }
 
 // parseDecision accepts only {"allow": bool, "code": non-empty string,
@@ -409,6 +478,10 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 	if err != nil {
 		return nil, fmt.Errorf("policy: prepare %s: %w", Query, err)
 	}
+	constants, err := seedConstants(ctx, compiler, store)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %s: %w", bundle.name, err)
+	}
 
 	meta, err := bundleMeta(l.data)
 	if err != nil {
@@ -427,5 +500,5 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 			sources = append(sources, f)
 		}
 	}
-	return &regime{pq: pq, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data}, nil
+	return &regime{pq: pq, constants: constants, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data}, nil
 }

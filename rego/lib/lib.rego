@@ -313,6 +313,11 @@ screening_hit if screening_status == "hit"
 
 screening_review if not screening_status in {"off", "clear", "hit"}
 
+# screening_flagged: a hit or a near miss, the cases screening_denial is
+# defined for. A bundle checks it before building the argument of
+# screening_denial, which is then built only when needed.
+screening_flagged if not screening_status in {"off", "clear"}
+
 # screening_denial(what): the denial for a screening hit or near miss; what
 # names what is refused ("the weights of acme/m"). Undefined when the
 # screening is off or clear.

@@ -67,7 +67,7 @@ _cfg := data.weightgate.ai_diffusion
 decision := lib.with_extensions(_table)
 
 # The decision table. The first matching row wins; closed weights are then
-# decided per export destination (_most_restrictive).
+# decided by the rows of _closed_table.
 _table := d if {
 	# Open weights are screened only when the operator says so
 	# (screening.open_weights: deny); then a hit or near miss refuses their
@@ -75,7 +75,8 @@ _table := d if {
 	lib.open_weights
 	input.object.kind == "weights"
 	lib.screening_applies_to_open
-	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
+	lib.screening_flagged
+	d := lib.screening_denial(_weights_of)
 } else := lib.allow(
 	"open_weights",
 	sprintf("%s is an open-weight (published) model: its files may be downloaded by anyone", [lib.model_name]),
@@ -101,41 +102,45 @@ _table := d if {
 ) if {
 	lib.closed_weights
 	input.object.kind == "other"
-} else := _with_threshold(lib.deny(
+} else := _with_threshold(_closed_table) if {
+	_closed_weights
+}
+
+# The rows for closed weights (reached only when _closed_weights holds). The
+# first matching row wins; without one (a destination without a verdict) the
+# decision is undefined.
+_closed_table := lib.deny(
 	"restricted_party",
 	sprintf("the weights of %s cannot be released: %s is on the restricted-party list %s (%s)", [lib.model_name, _party_name(p), lib.field(p, "list", "of this gateway"), lib.field(p, "reason", "no reason given")]),
 	sprintf("restricted-party screening (%s): listed parties face license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744; Consolidated Screening List)", [lib.field(p, "list", "operator's restricted_parties registry")]),
-)) if {
-	_closed_weights
+) if {
 	p := lib.restricted_party
-} else := _with_threshold(d) if {
-	_closed_weights
-	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
-} else := _with_threshold(lib.deny(
+} else := d if {
+	lib.screening_flagged
+	d := lib.screening_denial(_weights_of)
+} else := lib.deny(
 	"unknown_destination",
 	sprintf("the weights of %s cannot be released: %s, so the export destination cannot be determined", [lib.model_name, _destination_problem]),
 	"the destination decides the license requirement: ECCN 4E091, 15 CFR 742.6(a)(13); deemed exports go to the country of nationality or permanent residence (ref §5); embargoes, 15 CFR part 746",
-)) if {
-	_closed_weights
+) if {
 	_destination_problem
-} else := _with_threshold(_most_restrictive) if {
+} else := _most_restrictive if {
 	# A destination the token names is refused on its own ground first:
 	# that reason is the more fundamental one.
-	_closed_weights
 	_most_restrictive.allow == false
-} else := _with_threshold(lib.deny(
+} else := lib.deny(
 	"ip_country_of_concern",
 	sprintf("the weights of %s cannot be released: your address (%s) is in %s, whatever your token says", [lib.model_name, lib.client_ip, _ip_concern_label]),
 	"the export destination is where the weights are received: the client address is in a comprehensively embargoed country (15 CFR part 746) or, for a model controlled by ECCN 4E091, in Macau or Country Group D:5 (15 CFR 742.6(a)(13), presumption of denial)",
-)) if {
-	_closed_weights
+) if {
 	_ip_concern
-} else := _with_threshold(d) if {
-	_closed_weights
-	d := lib.location_denial(sprintf("the weights of %s", [lib.model_name]))
-} else := _with_threshold(_most_restrictive) if {
-	_closed_weights
-}
+} else := d if {
+	d := lib.location_denial(_weights_of)
+} else := _most_restrictive
+
+# What a denial of closed weights refuses, for lib.screening_denial and
+# lib.location_denial.
+_weights_of := sprintf("the weights of %s", [lib.model_name])
 
 # Every closed-weights decision's basis names the control threshold it used
 # and why.
@@ -181,9 +186,10 @@ _compute_ok if {
 # A registry that is present but not a list is an operator error: the
 # decision is undefined (policy_error) rather than a check silently passing.
 _registries_ok if {
-	every name in ["licences", "veu", "attestations", "restricted_parties"] {
-		is_array(lib.registry(name))
-	}
+	is_array(lib.registry("licences"))
+	is_array(lib.registry("veu"))
+	is_array(lib.registry("attestations"))
+	is_array(lib.registry("restricted_parties"))
 }
 
 # ---------------------------------------------------------------------------
@@ -212,11 +218,13 @@ _tier1(c) if c in _tier1_list
 # Countries of concern: Country Group D:5 as chosen by d5_in_effect (the rule
 # as issued: D:5 on 15 Jan 2025, with Cambodia), plus Macau, which the EAR
 # names separately, plus Hong Kong, which the EAR treats as China (ref §2).
-_concern(c) if c in _cfg[_cfg.d5_in_effect]
+# (The three lists are arrays wherever this is used: _data_ok checks them.)
+_concern(c) if c in _countries_of_concern
 
-_concern(c) if c in _cfg.concern_extra_not_in_d5
-
-_concern(c) if c in _cfg.treated_as_china
+_countries_of_concern := array.concat(
+	array.concat(_cfg[_cfg.d5_in_effect], _cfg.concern_extra_not_in_d5),
+	_cfg.treated_as_china,
+)
 
 _embargoed(c) if c in _cfg.comprehensively_embargoed
 
@@ -242,7 +250,11 @@ _destination_problem := "your location (country) is missing or is not an ISO 316
 # license_required 1 > any allow 0; among equals the earlier destination
 # (the location comes first), so among allows the location's is reported.
 # Should a destination have no verdict, the decision is undefined.
-_most_restrictive := v if {
+_most_restrictive := _verdict(d[0], d[1]).decision if {
+	# Most often the location is the only destination.
+	count(_destinations) == 1
+	d := _destinations[0]
+} else := v if {
 	verdicts := [[0 - x.rank, i, x.decision] |
 		some i, d in _destinations
 		x := _verdict(d[0], d[1])
@@ -251,8 +263,25 @@ _most_restrictive := v if {
 	v := sort(verdicts)[0][2]
 }
 
-# The three places a release to destination c is judged by.
-_parties(role, c) := [[role, c], ["hq", lib.hq], ["parent_hq", lib.parent_hq]]
+# The three places a release to destination c is judged by, in this order:
+# c, hq and parent_hq. _embargoed_party and _concern_party are the first of
+# them that is comprehensively embargoed, or a country of concern, as
+# [role, country].
+_embargoed_party(role, c) := [role, c] if {
+	_embargoed(c)
+} else := ["hq", lib.hq] if {
+	_embargoed(lib.hq)
+} else := ["parent_hq", lib.parent_hq] if {
+	_embargoed(lib.parent_hq)
+}
+
+_concern_party(role, c) := [role, c] if {
+	_concern(c)
+} else := ["hq", lib.hq] if {
+	_concern(lib.hq)
+} else := ["parent_hq", lib.parent_hq] if {
+	_concern(lib.parent_hq)
+}
 
 # _verdict(role, c): the decision for one destination c, with its rank; the
 # steps a-i of rego/README.md ("How a request is decided").
@@ -261,8 +290,7 @@ _verdict(role, c) := {"rank": 4, "decision": lib.deny(
 	_embargo_reason(p),
 	"comprehensive embargo: 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
 )} if {
-	ps := [p | some p in _parties(role, c); _embargoed(p[1])]
-	p := ps[0]
+	p := _embargoed_party(role, c)
 } else := {"rank": 3, "decision": lib.deny(
 	"country_of_concern",
 	_concern_reason(p),
@@ -272,8 +300,7 @@ _verdict(role, c) := {"rank": 4, "decision": lib.deny(
 	# Macau is a presumption of denial and no exception applies (ref §2), so
 	# this bundle reads any licence naming them as an error (conservative).
 	_controlled
-	ps := [p | some p in _parties(role, c); _concern(p[1])]
-	p := ps[0]
+	p := _concern_party(role, c)
 } else := {"rank": 0, "decision": lib.allow(
 	"license_exception_aia",
 	sprintf("%s is a closed-weight model %s; %s is authorised under License Exception AIA (Tier 1), subject to its conditions", [lib.model_name, _control_phrase, _release(role, c)]),
