@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -65,6 +67,11 @@ type Options struct {
 	// screening_open_weights here, so that flipping one needs no Rego.
 	Settings map[string]string
 
+	// DecisionCache is how many decisions each regime remembers, keyed by
+	// what of the input its policy can read (see Engine.Decide); 0 means
+	// DefaultDecisionCache, a negative number none.
+	DecisionCache int
+
 	// Logger receives load and reload events. nil discards them.
 	Logger *slog.Logger
 }
@@ -110,6 +117,11 @@ type regime struct {
 	// constants holds the values of the rules that are the same in every
 	// evaluation (vcache.go), computed when the regime was built.
 	constants *vtable
+	// fp is what of the input the regime's modules can read, and decisions
+	// the decisions remembered by fp's key; nil when the policy cannot be
+	// trusted to decide alike on inputs that agree on fp (fp.why).
+	fp        footprint
+	decisions *lru.Cache[string, Decision]
 	RegimeInfo
 	modules int
 	files   int
@@ -261,6 +273,22 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	var key string
+	if r.decisions != nil {
+		key = r.fp.key(input)
+		if d, ok := r.decisions.Get(key); ok {
+			return d, nil
+		}
+	}
+	d, err := r.eval(ctx, input)
+	if err == nil && r.decisions != nil {
+		r.decisions.Add(key, d)
+	}
+	return d, err
+}
+
+// eval evaluates the query for input.
+func (r *regime) eval(ctx context.Context, input ast.Value) (Decision, error) {
 	// Cancellation: instead of the goroutine per evaluation that rego
 	// starts to watch ctx, a callback flags the evaluation as cancelled.
 	cancel := topdown.NewCancel()
@@ -289,6 +317,10 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 	}
 	return parseDecisionTerm(rs[0].Expressions[0].Value)
 }
+
+// DefaultDecisionCache is how many decisions a regime remembers by default:
+// a decision is a few hundred bytes, so a few MiB.
+const DefaultDecisionCache = 10_000
 
 // keepTerm is the EvalGenerateJSON function that leaves a result as it is.
 func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
@@ -500,5 +532,17 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 			sources = append(sources, f)
 		}
 	}
-	return &regime{pq: pq, constants: constants, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data}, nil
+	r := &regime{pq: pq, constants: constants, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data,
+		fp: inputFootprint(compiler.Modules)}
+	size := cmp.Or(e.opts.DecisionCache, DefaultDecisionCache)
+	switch {
+	case size < 0:
+	case r.fp.why != "":
+		e.logger.Info("policy decisions are not remembered", "bundle", meta.Name, "why", r.fp.why)
+	default:
+		if r.decisions, err = lru.New[string, Decision](size); err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+	}
+	return r, nil
 }
