@@ -76,7 +76,8 @@ _base := d if {
 	lib.open_weights
 	input.object.kind == "weights"
 	lib.screening_applies_to_open
-	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
+	lib.screening_flagged
+	d := lib.screening_denial(_weights_of)
 } else := lib.allow(
 	"open_weights",
 	sprintf("%s is an open-weight (published) model: its files may be downloaded by anyone", [lib.model_name]),
@@ -111,7 +112,8 @@ _base := d if {
 	e := lib.restricted_party
 } else := d if {
 	_closed_weights
-	d := lib.screening_denial(sprintf("the weights of %s", [lib.model_name]))
+	lib.screening_flagged
+	d := lib.screening_denial(_weights_of)
 } else := lib.deny(
 	"unknown_destination",
 	sprintf("the weights of %s cannot be released: %s, so it cannot be checked against U.S. embargoes", [lib.model_name, _destination_problem]),
@@ -135,7 +137,7 @@ _base := d if {
 	lib.ip_country in _cfg.comprehensively_embargoed
 } else := d if {
 	_closed_weights
-	d := lib.location_denial(sprintf("the weights of %s", [lib.model_name]))
+	d := lib.location_denial(_weights_of)
 } else := lib.allow(
 	"not_enforced",
 	sprintf("the weights of %s may be released to %s: the AI Diffusion rule's license requirements for closed model weights (ECCN 4E091) are not enforced since BIS's announcement of 13 May 2025, and no comprehensive U.S. embargo applies", [lib.model_name, _who]),
@@ -143,6 +145,10 @@ _base := d if {
 ) if {
 	_closed_weights
 }
+
+# What a denial of closed weights refuses, for lib.screening_denial and
+# lib.location_denial.
+_weights_of := sprintf("the weights of %s", [lib.model_name])
 
 # ---------------------------------------------------------------------------
 # The request.
