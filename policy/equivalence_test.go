@@ -17,7 +17,8 @@ import (
 // decision read from the AST. Over many generated requests, for both built-in
 // bundles, with and without the example registry and settings, it must
 // decide exactly as a plain OPA evaluation of the same prepared query on the
-// JSON form of the input does.
+// JSON form of the input does; and so must a decision Decide remembers, for
+// the same request and for one that differs only in what no rule reads.
 func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 	n := 400
 	if testing.Short() {
@@ -40,10 +41,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 			r := e.state.Load().regimes[0]
 			rnd := rand.New(rand.NewPCG(1, uint64(len(c.name))))
 			codes := map[string]int{}
-			for i := range n {
-				in := randomInput(rnd)
-				got, gerr := e.Decide(context.Background(), in)
-
+			plain := func(in Input) (Decision, error) {
 				bs, err := json.Marshal(in)
 				if err != nil {
 					t.Fatal(err)
@@ -56,25 +54,44 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, werr := Decision{}, error(nil)
 				rs, err := r.pq.Eval(context.Background(), rego.EvalParsedInput(v))
+				var want Decision
 				switch {
 				case err != nil:
-					werr = err
 				case len(rs) != 1:
-					werr = errors.New("undefined")
+					err = errors.New("undefined")
 				default:
-					want, werr = parseDecision(rs[0].Expressions[0].Value)
+					want, err = parseDecision(rs[0].Expressions[0].Value)
 				}
-				if werr != nil {
-					want = policyError(r)
-				} else {
-					want.Bundle, want.Version, want.Revision = r.Name, r.Version, r.Revision
+				if err != nil {
+					return policyError(r), err
 				}
-				if got != want || (gerr == nil) != (werr == nil) {
-					t.Fatalf("#%d %s\nDecide:          %+v (%v)\nplain evaluation: %+v (%v)", i, bs, got, gerr, want, werr)
+				want.Bundle, want.Version, want.Revision = r.Name, r.Version, r.Revision
+				return want, nil
+			}
+			remembered := 0
+			for i := range n {
+				in := randomInput(rnd)
+				// The request, again (its decision now remembered), and
+				// a twin differing only in what no rule reads.
+				twin := in
+				twin.Object.Size, twin.Model.Revision = 12345, "another-commit"
+				for j, in := range []Input{in, in, twin} {
+					before := r.decisions.Len()
+					got, gerr := e.Decide(context.Background(), in)
+					want, werr := plain(in)
+					if got != want || (gerr == nil) != (werr == nil) {
+						bs, _ := json.Marshal(in)
+						t.Fatalf("#%d.%d %s\nDecide:          %+v (%v)\nplain evaluation: %+v (%v)", i, j, bs, got, gerr, want, werr)
+					}
+					if j > 0 && gerr == nil && r.decisions.Len() == before {
+						remembered++
+					}
+					codes[got.Code]++
 				}
-				codes[got.Code]++
+			}
+			if remembered == 0 {
+				t.Error("no decision came from memory: the decision cache is not exercised")
 			}
 			t.Logf("codes: %v", codes)
 			if len(codes) < 10 {

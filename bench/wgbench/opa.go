@@ -35,7 +35,10 @@ type opaDecision struct {
 // startPolicyBench compiles the default bundle with the test registry,
 // exports it (policy.Engine.Export) and starts `opa run --server` on it.
 func startPolicyBench(ctx context.Context, ps *procs, t *tools, work, repo string) (*policyBench, *proc, error) {
-	engine, err := policy.New(ctx, policy.Options{Registry: filepath.Join(repo, "testdata", "registry")})
+	// DecisionCache -1: every call evaluates, as OPA's server does; the
+	// gateway's decision cache (which answers a repeated request from
+	// memory) is measured by BenchmarkDecide/remembered instead.
+	engine, err := policy.New(ctx, policy.Options{Registry: filepath.Join(repo, "testdata", "registry"), DecisionCache: -1})
 	if err != nil {
 		return nil, nil, fmt.Errorf("policy engine: %w", err)
 	}
