@@ -167,6 +167,9 @@ type PolicyConfig struct {
 	// OpenFrontierFromCatalog computes it from the catalog instead.
 	OpenFrontierFLOP        float64 `yaml:"open_frontier_flop"`
 	OpenFrontierFromCatalog bool    `yaml:"open_frontier_from_catalog"`
+	// DecisionCache is how many decisions each regime remembers, keyed by
+	// what of the input its policy reads; 0 turns the cache off.
+	DecisionCache int `yaml:"decision_cache"`
 }
 
 // RegimeConfig is one entry of policy.regimes.
@@ -180,7 +183,11 @@ type RegimeConfig struct {
 // policyOptions turns the configuration into the engine's options.
 // settings are the operator switches of Config.policySettings.
 func (p PolicyConfig) policyOptions(settings map[string]string, logger *slog.Logger) (policy.Options, error) {
-	opts := policy.Options{Bundle: p.Bundle, Registry: p.Registry, Extensions: p.Extensions, Settings: settings, Logger: logger}
+	opts := policy.Options{Bundle: p.Bundle, Registry: p.Registry, Extensions: p.Extensions, Settings: settings, Logger: logger,
+		DecisionCache: p.DecisionCache}
+	if p.DecisionCache == 0 {
+		opts.DecisionCache = -1 // off
+	}
 	for _, r := range p.Regimes {
 		reg := policy.Regime{Bundle: r.Bundle}
 		if r.Effective != "" {
@@ -238,6 +245,7 @@ func DefaultConfig() Config {
 		Log:              LogConfig{Format: "text", Level: "info"},
 		Storage:          StorageConfig{Backend: "dir", S3: S3Config{Region: "us-east-1", Timeout: DefaultS3Timeout, MaxRetries: DefaultS3Retries}},
 		Metadata:         MetadataConfig{CacheSize: gateway.DefaultCacheSize, CacheTTL: gateway.DefaultCacheTTL},
+		Policy:           PolicyConfig{DecisionCache: policy.DefaultDecisionCache},
 		Auth:             identity.DefaultConfig(),
 		Audit: AuditConfig{Dir: DefaultAuditDir, MaxFileBytes: DefaultAuditFileBytes, GroupCommit: true, MaxBatch: DefaultAuditBatch,
 			Checkpoint: CheckpointConfig{Every: DefaultCheckpointEvery, Interval: DefaultCheckpointInterval}},
@@ -422,6 +430,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Policy.Bundle != "" && len(c.Policy.Regimes) > 0 {
 		bad("policy.regimes", len(c.Policy.Regimes), "set either policy.bundle or policy.regimes, not both")
+	}
+	if c.Policy.DecisionCache < 0 {
+		bad("policy.decision_cache", c.Policy.DecisionCache, "must be 0 (off) or more")
 	}
 	for i, r := range c.Policy.Regimes {
 		if r.Bundle == "" {

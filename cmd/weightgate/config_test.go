@@ -247,6 +247,7 @@ func TestParseConfig_Invalid(t *testing.T) {
 		{"RegistryMissing", "storage:\n  dir:\n    path: store\npolicy:\n  registry: nope\n", "policy.registry"},
 		{"FrontierNegative", "storage:\n  dir:\n    path: store\npolicy:\n  open_frontier_flop: -1\n", "policy.open_frontier_flop"},
 		{"FrontierTwice", "storage:\n  dir:\n    path: store\npolicy:\n  open_frontier_flop: 2e26\n  open_frontier_from_catalog: true\n", "policy.open_frontier_flop"},
+		{"DecisionCacheNegative", "storage:\n  dir:\n    path: store\npolicy:\n  decision_cache: -1\n", "policy.decision_cache"},
 		{"NotYAML", "listen: [\n", "yaml"},
 		{"WrongType", "metadata:\n  cache_size: many\n", "line 2"},
 	}
