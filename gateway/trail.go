@@ -13,8 +13,13 @@ type Trail struct{ Log *audit.Log }
 
 var _ AuditLog = Trail{}
 
-// Record appends rec and returns once it is on disk.
+// Record appends rec and returns once it is on disk. A transfer record,
+// which nobody waits on, may wait a few milliseconds for the next record to
+// share its fsync (audit.Log.AppendLater).
 func (t Trail) Record(ctx context.Context, rec *AuditRecord) error {
+	if rec.Type == RecordTransfer {
+		return t.Log.AppendLater(ctx, rec.Type, rec)
+	}
 	return t.Log.Append(ctx, rec.Type, rec)
 }
 

@@ -47,6 +47,10 @@ type Config struct {
 	// SyncEveryRecord writes and fsyncs each caller record on its own
 	// (no group commit). It exists as a baseline for benchmarks.
 	SyncEveryRecord bool
+	// Linger is how long the writer holds a batch made only of records
+	// appended with AppendLater, waiting for another record to share its
+	// fsync. Default DefaultLinger.
+	Linger time.Duration
 	// CheckpointKey signs checkpoints; nil writes none.
 	CheckpointKey ed25519.PrivateKey
 	// CheckpointEvery is the number of records between checkpoints.
@@ -89,9 +93,13 @@ const (
 type request struct {
 	kind  string
 	rec   []byte
+	later bool // AppendLater: nobody is waiting on the client's side
 	state atomic.Int32
 	done  chan error // buffered: the writer never blocks on it
 }
+
+// DefaultLinger is Config.Linger's default: a few fsyncs' time.
+const DefaultLinger = 5 * time.Millisecond
 
 // Log is an open audit log. Its methods are safe for concurrent use.
 type Log struct {
@@ -188,6 +196,9 @@ func Open(cfg Config) (*Log, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = DefaultLinger
+	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = DefaultCheckpointEvery
 	}
@@ -272,6 +283,19 @@ func Open(cfg Config) (*Log, error) {
 // is never written; once taken, Append waits for the outcome. When the queue
 // is full Append blocks (honouring ctx): records are never dropped.
 func (l *Log) Append(ctx context.Context, kind string, rec any) error {
+	return l.append(ctx, kind, rec, false)
+}
+
+// AppendLater is Append for a record nobody is waiting on (the gateway's
+// record of a transfer that has ended): it returns once the record is durable
+// too, but the writer may hold it for up to Config.Linger so that the next
+// record, typically the decision of the next request on the same connection,
+// shares its fsync instead of queueing behind it.
+func (l *Log) AppendLater(ctx context.Context, kind string, rec any) error {
+	return l.append(ctx, kind, rec, true)
+}
+
+func (l *Log) append(ctx context.Context, kind string, rec any, later bool) error {
 	if err := validKind(kind); err != nil {
 		return err
 	}
@@ -289,7 +313,7 @@ func (l *Log) Append(ctx context.Context, kind string, rec any) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &request{kind: kind, rec: b, done: make(chan error, 1)}
+	r := &request{kind: kind, rec: b, later: later, done: make(chan error, 1)}
 	l.closeMu.RLock()
 	if l.closed {
 		l.closeMu.RUnlock()
@@ -389,6 +413,15 @@ func (l *Log) run() {
 		select {
 		case r := <-l.queue:
 			batch = l.collect(batch[:0], r)
+			if l.lingers(batch) {
+				linger := time.NewTimer(l.cfg.Linger)
+				select {
+				case r := <-l.queue:
+					batch = l.collect(batch, r)
+				case <-linger.C:
+				}
+				linger.Stop()
+			}
 			if len(batch) > 0 {
 				_ = l.commit(batch, false)
 			}
@@ -470,6 +503,20 @@ func (l *Log) shutdown(batch []*request) {
 
 // collect takes r and whatever else is queued, up to the batch size,
 // skipping requests whose Append was cancelled.
+// lingers reports whether batch is worth holding for company: it has room,
+// and only AppendLater records, which nobody waits on.
+func (l *Log) lingers(batch []*request) bool {
+	if len(batch) == 0 || l.cfg.SyncEveryRecord || len(batch) >= l.cfg.MaxBatch {
+		return false
+	}
+	for _, r := range batch {
+		if !r.later {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *Log) collect(batch []*request, r *request) []*request {
 	limit := l.cfg.MaxBatch
 	if l.cfg.SyncEveryRecord {

@@ -407,3 +407,54 @@ func TestOpenLocksDir(t *testing.T) {
 		t.Fatalf("second Open: got %v, want an in-use error", err)
 	}
 }
+
+// TestAppendLater: a record appended with AppendLater waits up to Linger for
+// company, so the next Append shares its fsync; alone it is written when
+// Linger ends. Either way it returns once the record is in the file.
+func TestAppendLater(t *testing.T) {
+	dir := t.TempDir()
+	batches := make(chan int, 16)
+	const linger = 300 * time.Millisecond
+	l := MustOpen(t, Config{Dir: dir, Linger: linger, Observe: func(s BatchStats) {
+		if s.Err == nil {
+			batches <- s.Records
+		}
+	}})
+	if err := l.Append(t.Context(), "decision", map[string]string{"marker": "first"}); err != nil {
+		t.Fatal(err)
+	}
+	for len(batches) > 0 { // the start record and this one
+		<-batches
+	}
+
+	later := make(chan error, 1)
+	go func() { later <- l.AppendLater(t.Context(), "transfer", map[string]string{"marker": "later"}) }()
+	time.Sleep(linger / 6)
+	if err := l.Append(t.Context(), "decision", map[string]string{"marker": "next"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-later; err != nil {
+		t.Fatal(err)
+	}
+	if n := <-batches; n != 2 {
+		t.Errorf("a transfer and the next decision: %d records in the batch, want both in one", n)
+	}
+
+	start := time.Now()
+	if err := l.AppendLater(t.Context(), "transfer", map[string]string{"marker": "alone"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < linger/2 || d > 10*linger {
+		t.Errorf("a lone AppendLater returned after %v, want about %v", d, linger)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "audit-000001.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"first", "later", "next", "alone"} {
+		if !bytes.Contains(b, []byte(`"marker":"`+m+`"`)) {
+			t.Errorf("%s not in the file", m)
+		}
+	}
+	MustClose(t, l)
+}
