@@ -136,22 +136,8 @@ func TestETagFollowsContent(t *testing.T) {
 // ignored and the sha256 computed.
 func TestETagFromObjectMetadata(t *testing.T) {
 	// A private server: the shared one's bucket is listed by other tests.
-	c, _ := s3test.Start(t, "", "models/")
-	mc, err := c.Client(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	c, put := privateModel(t, "meta-lab/m")
 	declared := strings.Repeat("fedcba9876543210", 4)
-	put := func(name string, body []byte, meta map[string]string) {
-		t.Helper()
-		_, err := mc.PutObject(ctx, c.Bucket, c.Prefix+"meta-lab/m/"+name, bytes.NewReader(body), int64(len(body)),
-			minio.PutObjectOptions{UserMetadata: meta})
-		if err != nil {
-			t.Fatalf("put %s: %v", name, err)
-		}
-	}
 	other := []byte("weights whose metadata is not a hash")
 	put("export.yaml", []byte("weights: open\n"), nil)
 	put("model.safetensors", []byte("weights with a declared hash"), map[string]string{"sha256": strings.ToUpper(declared)})
@@ -233,22 +219,10 @@ func hashReader(tb testing.TB, r io.Reader) string {
 // ETag, storage refuses it, the client gets 503 with Retry-After and the
 // retry gets the new version. A directory store is stat'ed every time.
 func TestStatCache(t *testing.T) {
-	c, _ := s3test.Start(t, "", "models/")
-	mc, err := c.Client(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	put := func(name string, body []byte) {
-		t.Helper()
-		if _, err := mc.PutObject(ctx, c.Bucket, c.Prefix+"stat-lab/m/"+name, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
-			t.Fatalf("put %s: %v", name, err)
-		}
-	}
+	c, put := privateModel(t, "stat-lab/m")
 	v1, v2 := []byte("weights, version one"), []byte("weights, version two, longer")
-	put("export.yaml", []byte("weights: open\n"))
-	put("model.safetensors", v1)
+	put("export.yaml", []byte("weights: open\n"), nil)
+	put("model.safetensors", v1, nil)
 	const path = "/stat-lab/m/resolve/main/model.safetensors"
 
 	cs := &countingStore{ObjectStore: s3Store(t, c)}
@@ -262,7 +236,7 @@ func TestStatCache(t *testing.T) {
 		t.Errorf("storage stat'ed %d times for 3 requests of one file, want 1", got)
 	}
 
-	put("model.safetensors", v2)
+	put("model.safetensors", v2, nil)
 	resp, body := h.do(t, http.MethodGet, path, "", nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || bytes.Contains(body, v1) {
 		t.Fatalf("GET after a rewrite: %d Retry-After %q body %q; want 503, Retry-After, no file bytes", resp.StatusCode, resp.Header.Get("Retry-After"), body)
@@ -295,3 +269,24 @@ func TestStatCache(t *testing.T) {
 type localCounting struct{ *countingStore }
 
 func (localCounting) Local() bool { return true }
+
+// privateModel starts a private S3 server (the shared one's bucket is listed
+// by other tests) and returns it with a function that writes a file of the
+// model id there, with optional user metadata.
+func privateModel(t *testing.T, id string) (s3test.Config, func(name string, body []byte, meta map[string]string)) {
+	t.Helper()
+	c, _ := s3test.Start(t, "", "models/")
+	mc, err := c.Client(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func(name string, body []byte, meta map[string]string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := mc.PutObject(ctx, c.Bucket, c.Prefix+id+"/"+name, bytes.NewReader(body), int64(len(body)),
+			minio.PutObjectOptions{UserMetadata: meta}); err != nil {
+			t.Fatalf("put %s: %v", name, err)
+		}
+	}
+}

@@ -126,6 +126,19 @@ func settledMetrics(ctx context.Context, hc *http.Client, url string, want float
 
 // addInternals puts what the gateway's metrics said during a case in the
 // report.
+// alternateObserved is alternate with the first side a gateway's, whose own
+// metrics are read around each of its runs and reported under label.
+func alternateObserved[T any](ctx context.Context, b *bench, g *gateway, label string, show func(T) string, gwSide side[T], others ...side[T]) ([][]T, error) {
+	var in internals
+	gwSide.run = observed(g, &in, gwSide.run)
+	v, err := alternate(ctx, b.p.runs, show, append([]side[T]{gwSide}, others...)...)
+	if err != nil {
+		return nil, err
+	}
+	b.addInternals(label, &in)
+	return v, nil
+}
+
 func (b *bench) addInternals(label string, in *internals) {
 	b.r.Internals.Rows = append(b.r.Internals.Rows, in.row(label))
 }
@@ -356,26 +369,20 @@ func (b *bench) caseSingle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var in internals
-	v, err := alternate(ctx, b.p.runs, showMBs,
-		side[float64]{gw.side, observed(b.gwS3, &in, func(ctx context.Context) (float64, error) {
-			return sequentialThroughput(ctx, hc, gw, b.p.singleReps)
-		})},
-		side[float64]{direct.side, func(ctx context.Context) (float64, error) {
-			return sequentialThroughput(ctx, hc, direct, b.p.singleReps)
-		}},
-		side[float64]{ref.side, func(ctx context.Context) (float64, error) {
-			return sequentialThroughput(ctx, hc, ref, b.p.singleReps)
-		}},
-	)
-	if err != nil {
-		return err
-	}
 	reps := ""
 	if b.p.singleReps > 1 {
 		reps = fmt.Sprintf(" (%d in a row per run)", b.p.singleReps)
 	}
-	b.addInternals(fmt.Sprintf("one %s download%s", sizeText(b.l.Big.Size), reps), &in)
+	seq := func(r request) side[float64] {
+		return side[float64]{r.side, func(ctx context.Context) (float64, error) {
+			return sequentialThroughput(ctx, hc, r, b.p.singleReps)
+		}}
+	}
+	v, err := alternateObserved(ctx, b, b.gwS3, fmt.Sprintf("one %s download%s", sizeText(b.l.Big.Size), reps), showMBs,
+		seq(gw), seq(direct), seq(ref))
+	if err != nil {
+		return err
+	}
 	b.add(comparison{
 		title: fmt.Sprintf("one %s closed-weight download%s, MB/s: weightgate (S3) ÷ direct from VersityGW", sizeText(b.l.Big.Size), reps),
 		raw:   fmt.Sprintf("One %s download%s (MB/s)", sizeText(b.l.Big.Size), reps),
@@ -408,14 +415,10 @@ func (b *bench) caseConcurrentS3(ctx context.Context) error {
 	run := func(reqs []request) side[float64] {
 		return side[float64]{reqs[0].side, func(ctx context.Context) (float64, error) { return throughput(ctx, hc, reqs) }}
 	}
-	var in internals
-	gwSide := run(gw)
-	gwSide.run = observed(b.gwS3, &in, gwSide.run)
-	v, err := alternate(ctx, b.p.runs, showMBs, gwSide, run(on), run(off))
+	v, err := alternateObserved(ctx, b, b.gwS3, fmt.Sprintf("%d concurrent downloads, S3 backend", b.p.concurrent), showMBs, run(gw), run(on), run(off))
 	if err != nil {
 		return err
 	}
-	b.addInternals(fmt.Sprintf("%d concurrent downloads, S3 backend", b.p.concurrent), &in)
 	b.proxyMedians = map[string]float64{"on": Median(v[1]), "off": Median(v[2])}
 	base := 1
 	b.proxyChoice = "on"
@@ -446,14 +449,10 @@ func (b *bench) caseConcurrentDir(ctx context.Context) error {
 	run := func(reqs []request) side[float64] {
 		return side[float64]{reqs[0].side, func(ctx context.Context) (float64, error) { return throughput(ctx, hc, reqs) }}
 	}
-	var in internals
-	gwSide := run(gw)
-	gwSide.run = observed(b.gwDir, &in, gwSide.run)
-	v, err := alternate(ctx, b.p.runs, showMBs, gwSide, run(st))
+	v, err := alternateObserved(ctx, b, b.gwDir, fmt.Sprintf("%d concurrent downloads, dir backend", b.p.concurrent), showMBs, run(gw), run(st))
 	if err != nil {
 		return err
 	}
-	b.addInternals(fmt.Sprintf("%d concurrent downloads, dir backend", b.p.concurrent), &in)
 	b.add(comparison{
 		title: fmt.Sprintf("dir backend, %d concurrent %s downloads, aggregate MB/s: weightgate (dir) ÷ nginx static files (sendfile)", b.p.concurrent, sizeText(b.p.shardSize)),
 		raw:   fmt.Sprintf("%d concurrent %s downloads, dir backend (aggregate MB/s)", b.p.concurrent, sizeText(b.p.shardSize)),
@@ -479,14 +478,10 @@ func (b *bench) caseHead(ctx context.Context) error {
 			return requestRate(ctx, hc, r, b.p.headConns, b.p.headWarm, b.p.headDur)
 		}}
 	}
-	var in internals
-	gwSide := run(gw)
-	gwSide.run = observed(b.gwS3, &in, gwSide.run)
-	v, err := alternate(ctx, b.p.runs, showRate, gwSide, run(ng))
+	v, err := alternateObserved(ctx, b, b.gwS3, fmt.Sprintf("HEAD, %d connections (warm-up phases included)", b.p.headConns), showRate, run(gw), run(ng))
 	if err != nil {
 		return err
 	}
-	b.addInternals(fmt.Sprintf("HEAD, %d connections (warm-up phases included)", b.p.headConns), &in)
 	b.add(comparison{
 		title: fmt.Sprintf("HEAD of a shard, %d connections, requests/s: weightgate (S3) ÷ nginx proxy", b.p.headConns),
 		raw:   fmt.Sprintf("HEAD of a shard, %d connections (requests/s)", b.p.headConns),
@@ -549,14 +544,10 @@ func (b *bench) caseFirstByte(ctx context.Context) error {
 			return SummarizeLatencies(s), err
 		}}
 	}
-	var in internals
-	gwSide := run(gw)
-	gwSide.run = observed(b.gwS3, &in, gwSide.run)
-	v, err := alternate(ctx, b.p.runs, showLat, gwSide, run(direct))
+	v, err := alternateObserved(ctx, b, b.gwS3, "time to first byte (sequential ranged GETs)", showLat, run(gw), run(direct))
 	if err != nil {
 		return err
 	}
-	b.addInternals("time to first byte (sequential ranged GETs)", &in)
 	gwP50, dP50 := Median(p50s(v[0])), Median(p50s(v[1]))
 	added := (gwP50 - dP50) / 1000 // ms
 	tgt := target{value: 1, atMost: true}
