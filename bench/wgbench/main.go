@@ -160,6 +160,9 @@ func paramsFor(o options) params {
 // happens, every process it started is stopped before it returns.
 func run(ctx context.Context, o options) (err error) {
 	start := time.Now()
+	// The machine and the commit as they are when the binaries were built,
+	// not as they may be by the end of a long run.
+	mach := machine(ctx, &o.tools, o.repo, o.out)
 	p := paramsFor(o)
 	if err := os.MkdirAll(filepath.Join(o.work, "logs"), 0o755); err != nil {
 		return err
@@ -220,7 +223,7 @@ func run(ctx context.Context, o options) (err error) {
 	if !o.started.IsZero() {
 		b.r.Total = time.Since(o.started)
 	}
-	b.r.Machine = append(machine(ctx, b.t, o.repo, o.out),
+	b.r.Machine = append(mach,
 		KV{"load average (1, 5, 15 min)", fmt.Sprintf("%s before the run, %s after it", loadBefore, loadAverage())},
 		KV{"other processes during the run", other})
 	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
