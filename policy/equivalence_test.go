@@ -76,6 +76,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 				// a twin differing only in what no rule reads.
 				twin := in
 				twin.Object.Size, twin.Model.Revision = 12345, "another-commit"
+				twin.Request.RemoteAddr, twin.Request.Method, twin.Request.Range = "198.51.100.7:40000", "HEAD", "bytes=0-99"
 				for j, in := range []Input{in, in, twin} {
 					before := r.decisions.Len()
 					got, gerr := e.Decide(context.Background(), in)
