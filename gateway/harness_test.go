@@ -51,6 +51,8 @@ type harnessOptions struct {
 	// Listener, when set, wraps the Hub API's listener (to watch its
 	// connections).
 	Listener func(net.Listener) net.Listener
+	// RateLimit is passed to the server.
+	RateLimit gateway.RateLimit
 	// AuditDir is where Audit writes, when Audit is given and records are
 	// read back.
 	AuditDir string
@@ -110,7 +112,7 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
-		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3),
+		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3), RateLimit: o.RateLimit,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -34,14 +34,20 @@ type CountryDB interface {
 	Country(addr netip.Addr) string
 }
 
-// locate fills the client-address fields of req. A nil Locator trusts no
-// proxy and knows no country.
-func (l *Locator) locate(r *http.Request, req *policy.Request) {
+// clientAddr is r's client address, read through trusted proxies only, and
+// how it was found (geo.ClientAddr).
+func (l *Locator) clientAddr(r *http.Request) (netip.Addr, string) {
 	var proxies []netip.Prefix
 	if l != nil {
 		proxies = l.TrustedProxies
 	}
-	addr, via := geo.ClientAddr(r, proxies)
+	return geo.ClientAddr(r, proxies)
+}
+
+// locate fills the client-address fields of req. A nil Locator trusts no
+// proxy and knows no country.
+func (l *Locator) locate(r *http.Request, req *policy.Request) {
+	addr, via := l.clientAddr(r)
 	req.ClientIPVia = via
 	if !addr.IsValid() {
 		return

@@ -70,6 +70,9 @@ type Options struct {
 	// S3, when set, serves the read-only S3-compatible API on a listener
 	// of its own (see s3.go).
 	S3 *S3Options
+	// RateLimit bounds each requester's request rate on the Hub API; the
+	// zero value sets no limit.
+	RateLimit RateLimit
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
@@ -95,6 +98,8 @@ type Server struct {
 	// written, so that Close returns only once each transfer record is on
 	// the trail: the audit log is closed after.
 	downloads sync.WaitGroup
+	// limiter holds the requesters' token buckets; nil without a RateLimit.
+	limiter *limiter
 }
 
 // NewServer checks opts and returns a Server that is not yet listening.
@@ -130,7 +135,7 @@ func NewServer(opts Options) (*Server, error) {
 	if o := opts.S3; o != nil && (o.Issuer == nil || o.Bucket == "" || o.Region == "") {
 		return nil, errors.New("gateway: the S3 API needs a credential issuer, a bucket and a region")
 	}
-	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics}
+	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics, limiter: newLimiter(opts.RateLimit)}
 	s.srv = s.httpServer(s.Handler())
 	if opts.S3 != nil {
 		s.s3srv = s.httpServer(s.S3Handler())
@@ -203,6 +208,7 @@ func (s *Server) Handler() http.Handler {
 	// and error body carries it; the access log wraps authentication so that
 	// 401s are logged; authentication runs before any handler reads storage.
 	var h http.Handler = mux
+	h = s.rateLimited(h) // after authentication: it knows the requester
 	h = s.authenticate(h)
 	h = s.accessLog(h)
 	h = requestScope(h)

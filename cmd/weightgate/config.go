@@ -42,7 +42,25 @@ type Config struct {
 	Screening        ScreeningConfig `yaml:"screening"`
 	Location         LocationConfig  `yaml:"location"`
 	S3               S3APIConfig     `yaml:"s3"`
+	RateLimit        RateLimitConfig `yaml:"rate_limit"`
 }
+
+// RateLimitConfig bounds each requester's request rate on the Hub API.
+type RateLimitConfig struct {
+	// PerSecond is the sustained rate per subject (per client address when
+	// anonymous); 0 turns limiting off.
+	PerSecond float64 `yaml:"per_second"`
+	// Burst is how many requests may come at once.
+	Burst int `yaml:"burst"`
+}
+
+// Rate limit defaults: generous for a Hub client fetching a model with many
+// workers and range requests, low enough that one credential cannot keep a
+// store busy alone.
+const (
+	DefaultRatePerSecond = 50
+	DefaultRateBurst     = 200
+)
 
 // S3APIConfig configures the read-only S3-compatible API: a second
 // listener serving the catalog as one bucket (keys ORG/NAME/PATH), with
@@ -246,6 +264,7 @@ func DefaultConfig() Config {
 		Storage:          StorageConfig{Backend: "dir", S3: S3Config{Region: "us-east-1", Timeout: DefaultS3Timeout, MaxRetries: DefaultS3Retries}},
 		Metadata:         MetadataConfig{CacheSize: gateway.DefaultCacheSize, CacheTTL: gateway.DefaultCacheTTL},
 		Policy:           PolicyConfig{DecisionCache: policy.DefaultDecisionCache},
+		RateLimit:        RateLimitConfig{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst},
 		Auth:             identity.DefaultConfig(),
 		Audit: AuditConfig{Dir: DefaultAuditDir, MaxFileBytes: DefaultAuditFileBytes, GroupCommit: true, MaxBatch: DefaultAuditBatch,
 			Checkpoint: CheckpointConfig{Every: DefaultCheckpointEvery, Interval: DefaultCheckpointInterval}},
@@ -430,6 +449,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Policy.Bundle != "" && len(c.Policy.Regimes) > 0 {
 		bad("policy.regimes", len(c.Policy.Regimes), "set either policy.bundle or policy.regimes, not both")
+	}
+	if r := c.RateLimit.PerSecond; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		bad("rate_limit.per_second", r, "must be 0 (off) or a positive number")
+	}
+	if c.RateLimit.PerSecond > 0 && c.RateLimit.Burst < 1 {
+		bad("rate_limit.burst", c.RateLimit.Burst, "must be at least 1")
 	}
 	if c.Policy.DecisionCache < 0 {
 		bad("policy.decision_cache", c.Policy.DecisionCache, "must be 0 (off) or more")

@@ -248,6 +248,8 @@ func TestParseConfig_Invalid(t *testing.T) {
 		{"FrontierNegative", "storage:\n  dir:\n    path: store\npolicy:\n  open_frontier_flop: -1\n", "policy.open_frontier_flop"},
 		{"FrontierTwice", "storage:\n  dir:\n    path: store\npolicy:\n  open_frontier_flop: 2e26\n  open_frontier_from_catalog: true\n", "policy.open_frontier_flop"},
 		{"DecisionCacheNegative", "storage:\n  dir:\n    path: store\npolicy:\n  decision_cache: -1\n", "policy.decision_cache"},
+		{"RateNegative", "storage:\n  dir:\n    path: store\nrate_limit:\n  per_second: -1\n", "rate_limit.per_second"},
+		{"RateNoBurst", "storage:\n  dir:\n    path: store\nrate_limit:\n  per_second: 5\n  burst: 0\n", "rate_limit.burst"},
 		{"NotYAML", "listen: [\n", "yaml"},
 		{"WrongType", "metadata:\n  cache_size: many\n", "line 2"},
 	}

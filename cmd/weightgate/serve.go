@@ -250,6 +250,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Addr: cfg.Listen, Store: c.store, Catalog: c.catalog, Policy: c.engine,
 		Audit: gateway.Trail{Log: trail}, Logger: logger, Metrics: metrics,
 		WriteIdleTimeout: cfg.WriteIdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
+		RateLimit: gateway.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 	}
 	if cfg.Metrics.Enabled {
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})

@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+)
+
+// RateLimit bounds how fast one requester may send requests, so that one
+// credential cannot hammer the store: a token bucket per subject (per
+// client address for anonymous requests) that refills at PerSecond and holds
+// Burst requests. A request over the limit is refused with 429, code
+// rate_limited, and Retry-After, on the record like any refusal.
+type RateLimit struct {
+	// PerSecond is the sustained rate per requester; 0 turns limiting off.
+	PerSecond float64
+	// Burst is how many requests a requester may send at once (at least 1).
+	Burst int
+}
+
+// CodeRateLimited is the error code of a request over its requester's rate.
+const CodeRateLimited = "rate_limited"
+
+// maxLimited bounds how many requesters' buckets are kept; the least
+// recently seen are forgotten (and start again with a full bucket).
+const maxLimited = 100_000
+
+// limiter holds the buckets.
+type limiter struct {
+	cfg RateLimit
+	mu  sync.Mutex // rate.Limiter is safe for concurrent use; mu guards creating one per key
+	lru *lru.Cache[string, *rate.Limiter]
+}
+
+func newLimiter(cfg RateLimit) *limiter {
+	if cfg.PerSecond <= 0 {
+		return nil
+	}
+	c, err := lru.New[string, *rate.Limiter](maxLimited)
+	if err != nil {
+		panic(err) // only for a non-positive size
+	}
+	return &limiter{cfg: RateLimit{PerSecond: cfg.PerSecond, Burst: max(cfg.Burst, 1)}, lru: c}
+}
+
+// take spends one request of key's bucket at now. When the bucket is empty
+// it spends nothing and says how long until a request would be allowed.
+func (l *limiter) take(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	l.mu.Lock()
+	lim, found := l.lru.Get(key)
+	if !found {
+		lim = rate.NewLimiter(rate.Limit(l.cfg.PerSecond), l.cfg.Burst)
+		l.lru.Add(key, lim)
+	}
+	l.mu.Unlock()
+	res := lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// rateLimited is the middleware, after authentication: it refuses a request
+// over its requester's rate with 429 (recorded) and passes the rest on.
+// Operational endpoints are never limited.
+func (s *Server) rateLimited(next http.Handler) http.Handler {
+	if s.limiter == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if operational(apiOf(r.URL.Path)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ok, wait := s.limiter.take(s.limitKey(r), s.opts.Now())
+		if ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		secs := int(math.Ceil(wait.Seconds()))
+		e := &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: fmt.Sprintf("Too many requests from this requester: at most %g a second (bursts of %d); retry in %d s.",
+				s.limiter.cfg.PerSecond, s.limiter.cfg.Burst, secs)}
+		rec := s.newRecord(r)
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
+		if err := s.record(r.Context(), rec); err != nil {
+			writeError(w, r, s.logger, auditUnavailable(err))
+			return
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, r, s.logger, e)
+	})
+}
+
+// limitKey names r's requester: the token's issuer and subject, or, for an
+// anonymous request, the client address (through trusted proxies).
+func (s *Server) limitKey(r *http.Request) string {
+	sub := scopeFrom(r.Context()).Subject
+	if !sub.Anonymous && sub.ID != "" {
+		iss, _ := sub.Claims["iss"].(string)
+		return "sub\x00" + iss + "\x00" + sub.ID
+	}
+	addr, _ := s.opts.Locator.clientAddr(r)
+	return "ip\x00" + addr.String()
+}

@@ -1,0 +1,51 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/weightgate/weightgate/gateway"
+)
+
+// TestRateLimit: through HTTP, a requester gets its burst and then 429
+// rate_limited with Retry-After, on the record; other requesters, and the
+// operational endpoints, are not affected; anonymous requests are limited
+// per client address.
+func TestRateLimit(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{RateLimit: gateway.RateLimit{PerSecond: 0.5, Burst: 3}})
+	us, gb := h.token(t, claims("US")), h.token(t, claims("GB"))
+	for _, tc := range []struct {
+		name, path, token string
+	}{
+		{"subject", frontier + shard1, us},
+		{"anonymous", open + "model.safetensors", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 3 {
+				if resp, _ := h.do(t, http.MethodHead, tc.path, tc.token, nil); resp.StatusCode != 200 {
+					t.Fatalf("request %d of the burst: %d", i+1, resp.StatusCode)
+				}
+			}
+			resp, body := h.do(t, http.MethodGet, tc.path, tc.token, nil)
+			if resp.StatusCode != http.StatusTooManyRequests || decodeError(t, body).Code != gateway.CodeRateLimited {
+				t.Fatalf("over the burst: %d %s", resp.StatusCode, body)
+			}
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 || s > 2 {
+				t.Errorf("Retry-After %q, want 1 or 2 seconds", resp.Header.Get("Retry-After"))
+			}
+			d, tr := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			if len(d) != 1 || d[0].Decision != "deny" || d[0].Code != gateway.CodeRateLimited || d[0].Status != 429 || len(tr) != 0 {
+				t.Errorf("audit: %+v, %d transfers; want one rate_limited denial", d, len(tr))
+			}
+		})
+	}
+	if resp, _ := h.do(t, http.MethodHead, frontier+shard1, gb, nil); resp.StatusCode != 200 {
+		t.Errorf("another subject: %d, want 200", resp.StatusCode)
+	}
+	for range 10 {
+		if resp, _ := h.do(t, http.MethodGet, "/healthz", "", nil); resp.StatusCode != 200 {
+			t.Fatalf("/healthz limited: %d", resp.StatusCode)
+		}
+	}
+}
