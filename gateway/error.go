@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/weightgate/weightgate/policy"
@@ -56,7 +57,9 @@ type Error struct {
 	// Policy is the decision behind a policy denial: its basis and regime
 	// go to the client with the reason.
 	Policy *policy.Decision
-	Err    error
+	// RetryAfter, when positive, is sent as Retry-After (seconds).
+	RetryAfter int
+	Err        error
 }
 
 func (e *Error) Error() string {
@@ -117,6 +120,9 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	h.Del("Content-Length")
 	h.Del("ETag")
 	h.Del("Accept-Ranges")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	w.WriteHeader(e.Status)
 	if r.Method == http.MethodHead {
 		return

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -79,24 +78,40 @@ func (s *Server) rateLimited(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ok, wait := s.limiter.take(s.limitKey(r), s.opts.Now())
-		if ok {
+		e, rec := s.overLimit(r, "")
+		if e == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		secs := int(math.Ceil(wait.Seconds()))
-		e := &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Message: fmt.Sprintf("Too many requests from this requester: at most %g a second (bursts of %d); retry in %d s.",
-				s.limiter.cfg.PerSecond, s.limiter.cfg.Burst, secs)}
-		rec := s.newRecord(r)
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
 		if err := s.record(r.Context(), rec); err != nil {
 			writeError(w, r, s.logger, auditUnavailable(err))
 			return
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeError(w, r, s.logger, e)
 	})
+}
+
+// overLimit spends one request of r's requester. Over the limit, it returns
+// the refusal (its RetryAfter set) and its decision record (API api, or the
+// Hub API's when ""), still to be written.
+func (s *Server) overLimit(r *http.Request, api string) (*Error, *AuditRecord) {
+	if s.limiter == nil {
+		return nil, nil
+	}
+	ok, wait := s.limiter.take(s.limitKey(r), s.opts.Now())
+	if ok {
+		return nil, nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	e := &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: secs,
+		Message: fmt.Sprintf("Too many requests from this requester: at most %g a second (bursts of %d); retry in %d s.",
+			s.limiter.cfg.PerSecond, s.limiter.cfg.Burst, secs)}
+	rec := s.newRecord(r)
+	if api != "" {
+		rec.API = api
+	}
+	rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
+	return e, rec
 }
 
 // limitKey names r's requester: the token's issuer and subject, or, for an

@@ -49,3 +49,35 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitS3: the S3 API shares the limit; over it the answer is S3's
+// own throttling error, 503 SlowDown with Retry-After, on the record as
+// rate_limited.
+func TestRateLimitS3(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{S3: &gateway.S3Options{Anonymous: true},
+		RateLimit: gateway.RateLimit{PerSecond: 0.5, Burst: 2}})
+	url := h.S3URL + "/models/open-lab/tiny-open/model.safetensors"
+	head := func() *http.Response {
+		t.Helper()
+		resp, err := http.Head(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 2 {
+		if resp := head(); resp.StatusCode != 200 {
+			t.Fatalf("request %d of the burst: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := head()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("X-Error-Code") != "SlowDown" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the burst: %d, X-Error-Code %q, Retry-After %q; want 503 SlowDown with Retry-After",
+			resp.StatusCode, resp.Header.Get("X-Error-Code"), resp.Header.Get("Retry-After"))
+	}
+	d, _ := h.recordsFor(t, resp.Header.Get("x-amz-request-id"))
+	if len(d) != 1 || d[0].Code != gateway.CodeRateLimited || d[0].Decision != "deny" {
+		t.Errorf("audit: %+v; want one rate_limited denial", d)
+	}
+}

@@ -120,6 +120,17 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 			Message: "Sign requests with credentials from this endpoint's AssumeRoleWithWebIdentity."}, r.URL.Path)
 		return
 	}
+	if e, rec := s.overLimit(r, "s3"); e != nil {
+		// S3's own throttling answer, which every S3 client backs off on.
+		se := &s3api.Error{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: e.Message}
+		if err := s.record(r.Context(), rec); err != nil {
+			se = s3AuditUnavailable()
+		} else {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		}
+		s3WriteError(w, r, se, r.URL.Path, rec.RequestID)
+		return
+	}
 	if bucket != "" && bucket != o.Bucket {
 		s.s3Refuse(w, r, apiS3List, &s3api.Error{Status: http.StatusNotFound, Code: "NoSuchBucket",
 			Message: "The specified bucket does not exist."}, "/"+bucket)

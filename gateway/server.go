@@ -70,8 +70,8 @@ type Options struct {
 	// S3, when set, serves the read-only S3-compatible API on a listener
 	// of its own (see s3.go).
 	S3 *S3Options
-	// RateLimit bounds each requester's request rate on the Hub API; the
-	// zero value sets no limit.
+	// RateLimit bounds each requester's request rate, on both APIs
+	// together; the zero value sets no limit.
 	RateLimit RateLimit
 }
 
