@@ -181,17 +181,60 @@ func (s *Store) Open(ctx context.Context, key, etag string, offset, length int64
 			return nil, fmt.Errorf("s3store: %w", err)
 		}
 	}
-	obj, err := s.c.GetObject(ctx, s.bucket, s.prefix+key, opts)
+	// The read's own context: cancelled when storage sends nothing for the
+	// store's timeout (idleReader), so a stalled storage ends the read
+	// instead of pinning a goroutine and a connection. minio-go's Core
+	// GetObject returns the response body itself, whose Read returns what
+	// has arrived (its GetObject's reader waits to fill the caller's
+	// buffer, which a slow but moving storage could take longer than the
+	// timeout to do); it sends the GET now, so that a missing, changed or
+	// unreachable object fails here, before the gateway writes a status
+	// line.
+	rctx, cancel := context.WithCancel(ctx)
+	idle := &idleReader{parent: ctx, cancel: cancel, timeout: s.timeout}
+	idle.arm()
+	body, _, _, err := minio.Core{Client: s.c}.GetObject(rctx, s.bucket, s.prefix+key, opts)
 	if err != nil {
+		idle.timer.Stop()
+		cancel()
 		return nil, mapErr(key, err)
 	}
-	// GetObject is lazy; Stat sends the GET, so that a missing, changed or
-	// unreachable object fails here, before the gateway writes a status line.
-	if _, err := obj.Stat(); err != nil {
-		obj.Close()
-		return nil, mapErr(key, err)
+	idle.r, idle.c = body, body
+	return idle, nil
+}
+
+// idleReader cancels its read (through cancel) when no Read returns for
+// timeout; a read that keeps moving, however slowly, is never cut.
+type idleReader struct {
+	r       io.Reader
+	c       io.Closer
+	parent  context.Context // the caller's: its end is not storage's fault
+	cancel  context.CancelFunc
+	timeout time.Duration
+	timer   *time.Timer
+}
+
+func (i *idleReader) arm() {
+	if i.timer == nil {
+		i.timer = time.AfterFunc(i.timeout, i.cancel)
+		return
 	}
-	return obj, nil
+	i.timer.Reset(i.timeout)
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	i.arm()
+	n, err := i.r.Read(p)
+	if err != nil && errors.Is(err, context.Canceled) && i.parent.Err() == nil {
+		err = fmt.Errorf("s3store: storage sent nothing for %v: %w", i.timeout, err)
+	}
+	return n, err
+}
+
+func (i *idleReader) Close() error {
+	i.timer.Stop()
+	i.cancel()
+	return i.c.Close()
 }
 
 // List implements gateway.ObjectStore.
