@@ -36,8 +36,8 @@ type Config struct {
 	// retry). Kept low: a gateway in front of a dead store should answer
 	// 503 in seconds, not back off for a minute.
 	MaxRetries int
-	// Timeout bounds metadata calls (stat, list) and the wait for the first
-	// byte of a read. Default 30s.
+	// Timeout bounds metadata calls (stat, list), the wait for the first
+	// byte of a read, and any pause in a read. Default 30s.
 	Timeout time.Duration
 }
 
