@@ -301,8 +301,8 @@ func readyBody(t *testing.T, url string) readyz {
 }
 
 // TestServeReloadOnSIGHUP: serve with a bundle directory; SIGHUP after a data
-// change loads the new revision; SIGHUP after breaking the bundle keeps the
-// old one serving.
+// change loads the new revision, and a download in flight goes on to its
+// end; SIGHUP after breaking the bundle keeps the old one serving.
 func TestServeReloadOnSIGHUP(t *testing.T) {
 	bundle := copyDir(t, repoPath("rego/bundles/ai-diffusion-2025"))
 	cfg := writeConfig(t)
@@ -310,8 +310,43 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(cfg, append(b, []byte("policy: {bundle: "+bundle+"}\n")...), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The store gets a large open file, downloaded across the reload.
+	store := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(store, os.DirFS(repoPath("testdata/store"))); err != nil {
+		t.Fatal(err)
+	}
+	const bigSize = 64 << 20
+	big := filepath.Join(store, "big-lab", "huge")
+	if err := os.MkdirAll(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(big, "export.yaml"), []byte("weights: open\ntraining_compute_flop: 1.0e20\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.Create(filepath.Join(big, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	} else {
+		if err := f.Truncate(bigSize); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	b, _ = os.ReadFile(cfg)
+	root, _ := filepath.Abs(repoPath(""))
+	b = []byte(strings.Replace(string(b), filepath.Join(root, "testdata/store"), store, 1))
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	url, logs, cancel, done := startServe(t, cfg)
 	defer cancel()
+	inFlight, err := http.Get(url + "/big-lab/huge/resolve/main/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inFlight.Body.Close()
+	if _, err := io.ReadFull(inFlight.Body, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
 	waitRevision := func(old string) string {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -333,6 +368,10 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	second := waitRevision(first)
 	if second == first {
 		t.Fatalf("revision still %s after SIGHUP with a changed bundle", first)
+	}
+	// The download started under the first revision goes on to its end.
+	if n, err := io.Copy(io.Discard, inFlight.Body); err != nil || 1<<20+n != bigSize {
+		t.Errorf("download across the reload: %d more bytes, %v; want all %d", n, err, bigSize-1<<20)
 	}
 
 	// A bundle that does not compile: refused, the second keeps serving.
