@@ -52,6 +52,13 @@ echo "test.sh: go vet ./..."
 go vet ./...
 echo "test.sh: go test -race -count=1 ./... $*"
 go test -race -count=1 ./... "$@"
+# The bounded soak (gateway TestSoak: 20,000 mixed requests at 200
+# concurrency and 32 large downloads on the S3 server), without the race
+# detector, which would make it a CPU test.
+if (($# == 0)); then
+  echo "test.sh: soak: WEIGHTGATE_SOAK=1 go test -run '^TestSoak\$' -v ./gateway/"
+  WEIGHTGATE_SOAK=1 go test -count=1 -run '^TestSoak$' -v ./gateway/ | grep -E '^(---|ok|FAIL)|soak_test'
+fi
 # Benchmarks are not timed tests: one iteration of each proves they still
 # run (bench/run measures; see README "Performance").
 if (($# == 0)); then

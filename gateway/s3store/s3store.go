@@ -44,6 +44,7 @@ type Config struct {
 // Store is a gateway.ObjectStore over one bucket.
 type Store struct {
 	c       *minio.Client
+	tr      *http.Transport
 	bucket  string
 	prefix  string
 	timeout time.Duration
@@ -94,7 +95,7 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3store: %w", err)
 	}
-	st := &Store{c: c, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, creds: creds, region: cmp.Or(cfg.Region, "us-east-1")}
+	st := &Store{c: c, tr: tr, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, creds: creds, region: cmp.Or(cfg.Region, "us-east-1")}
 	if !cfg.Secure {
 		st.endpoint = cfg.Endpoint
 	}
@@ -103,6 +104,11 @@ func New(cfg Config) (*Store, error) {
 
 // maxIdleConns is how many idle connections to storage are kept.
 const maxIdleConns = 256
+
+// CloseIdleConnections closes the idle connections kept to storage (up to
+// maxIdleConns, each with its goroutines): for a shutdown, or a test that
+// counts goroutines and open files.
+func (s *Store) CloseIdleConnections() { s.tr.CloseIdleConnections() }
 
 // String names the store for logs.
 func (s *Store) String() string {
