@@ -59,6 +59,43 @@ if (($# == 0)); then
   echo "test.sh: soak: WEIGHTGATE_SOAK=1 go test -run '^TestSoak\$' -v ./gateway/"
   WEIGHTGATE_SOAK=1 go test -count=1 -run '^TestSoak$' -v ./gateway/ | grep -E '^(---|ok|FAIL)|soak_test'
 fi
+# Fuzz targets, each for a bounded time (issue 8). Listed explicitly, package
+# and name, so that a new target is added here on purpose. A failure leaves
+# its input under <pkg>/testdata/fuzz/<name>/: commit it with the fix.
+if (($# == 0)); then
+  fuzz_targets=(
+    ./gateway:FuzzParseRange
+    ./gateway:FuzzCheckFilePath
+    ./gateway:FuzzModelID
+    ./gateway:FuzzParseManifest
+    ./gateway/identity:FuzzNormalizeCountry
+    ./gateway/identity:FuzzNormalizeNationality
+    ./gateway/identity:FuzzSubjectFromClaims
+    ./gateway/identity:FuzzParseBearer
+    ./gateway/s3api:FuzzSigV4Header
+    ./gateway/s3api:FuzzSigV4Query
+    ./gateway/audit:FuzzCheckLine
+    ./gateway/audit:FuzzVerifyFile
+  )
+  # Every Fuzz function in the tree must be listed above.
+  listed=$(printf '%s\n' "${fuzz_targets[@]}" | sed 's|^\./||' | sort)
+  found=$(grep -rHo --include='*_test.go' --exclude-dir=node_modules --exclude-dir=.git \
+    '^func Fuzz[A-Za-z0-9_]*' . | sed -E 's|^\./||; s|/[^/]*_test\.go:func |:|' | sort)
+  if [[ $listed != "$found" ]]; then
+    echo "test.sh: fuzz targets in the tree differ from the list in scripts/test.sh:" >&2
+    diff <(echo "$listed") <(echo "$found") >&2 || true
+    exit 1
+  fi
+  for target in "${fuzz_targets[@]}"; do
+    pkg=${target%%:*} name=${target#*:}
+    if ! out=$(go test -run '^$' -fuzz "^$name\$" -fuzztime 20s "$pkg" 2>&1); then
+      echo "$out"
+      echo "test.sh: fuzz $pkg $name: FAIL" >&2
+      exit 1
+    fi
+    echo "test.sh: fuzz $pkg $name: ok (20s)"
+  done
+fi
 # Benchmarks are not timed tests: one iteration of each proves they still
 # run (bench/run measures; see README "Performance").
 if (($# == 0)); then
