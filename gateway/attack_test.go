@@ -1,0 +1,434 @@
+package gateway_test
+
+// The attack suite (issue 8): every request here tries to obtain closed
+// weights it may not have, and each must be refused (401/403/404, or a 4xx
+// from the HTTP layer) with zero bytes of closed weights sent, a deny
+// decision on the audit trail and no transfer record.
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/gateway/internal/s3test"
+)
+
+// closedFiles are the closed-weight files of testdata/store that attacks aim
+// at (frontier-x's shards and index, mid-x's weights).
+var closedFiles = []string{
+	"frontier-lab/frontier-x/model-00001-of-00002.safetensors",
+	"frontier-lab/frontier-x/model-00002-of-00002.safetensors",
+	"frontier-lab/frontier-x/model.safetensors.index.json",
+	"frontier-lab/mid-x/model.safetensors",
+}
+
+// closedChunks holds every 16-byte chunk at a 16-aligned offset of the
+// closed files: any 32-byte window of a closed file contains one whole, so a
+// body with no such chunk contains no 32-byte window of closed weights.
+var closedChunks = sync.OnceValue(func() map[[16]byte]string {
+	m := map[[16]byte]string{}
+	for _, f := range closedFiles {
+		b, err := os.ReadFile(filepath.Join(storeDirOnce(), filepath.FromSlash(f)))
+		if err != nil {
+			panic(err)
+		}
+		for i := 0; i+16 <= len(b); i += 16 {
+			var c [16]byte
+			copy(c[:], b[i:])
+			if c == ([16]byte{}) {
+				continue // runs of zeros say nothing about where bytes came from
+			}
+			m[c] = f
+		}
+	}
+	return m
+})
+
+var storeDirPath string
+
+func storeDirOnce() string { return storeDirPath }
+
+// assertNoClosedBytes fails when b contains any 32-byte window of a closed
+// file.
+func assertNoClosedBytes(tb testing.TB, what string, b []byte) {
+	tb.Helper()
+	storeDirPath = s3test.StoreDir(tb)
+	chunks := closedChunks()
+	for i := 0; i+16 <= len(b); i++ {
+		if f, ok := chunks[[16]byte(b[i:i+16])]; ok {
+			tb.Fatalf("%s: carries bytes of %s at offset %d (%d bytes in all)", what, f, i, len(b))
+		}
+	}
+}
+
+// TestAttackClosedBytesCheckWorks: the detector finds a slice of a closed
+// shard anywhere in a body, so its silence elsewhere means something.
+func TestAttackClosedBytesCheckWorks(t *testing.T) {
+	shard := storeFile(t, frontier+shard1)
+	ft := &fakeTB{TB: t}
+	for _, off := range []int{0, 1, 4097, 1 << 20} {
+		body := append([]byte(`{"error":"x"}`), shard[off:off+32]...)
+		ft.failed = false
+		func() {
+			defer func() { recover() }()
+			assertNoClosedBytes(ft, "test", body)
+		}()
+		if !ft.failed {
+			t.Errorf("a 32-byte window at offset %d went unnoticed", off)
+		}
+	}
+}
+
+// fakeTB records a Fatalf instead of failing the real test.
+type fakeTB struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Fatalf(string, ...any) {
+	f.failed = true
+	panic("fatal")
+}
+
+// refusal is what an attack must get.
+type refusal struct {
+	status int
+	code   string // the body's code; "" = do not check (HEAD, HTTP-layer refusals)
+}
+
+// assertRefused checks an attack's answer: its status is one of want's, the
+// body's code matches, no closed bytes were sent, and the audit trail has a
+// deny decision and no transfer record for it.
+func (h *harness) assertRefused(tb testing.TB, resp *http.Response, body []byte, want ...refusal) {
+	tb.Helper()
+	assertNoClosedBytes(tb, "response body", body)
+	i := slices.IndexFunc(want, func(r refusal) bool { return r.status == resp.StatusCode })
+	if i < 0 {
+		tb.Fatalf("status = %d, want one of %v; body %.300s", resp.StatusCode, want, body)
+	}
+	if resp.StatusCode < 400 {
+		tb.Fatalf("status %d is not a refusal", resp.StatusCode)
+	}
+	if code := want[i].code; code != "" {
+		if got := decodeError(tb, body).Code; got != code {
+			tb.Errorf("body code = %q, want %q; body %.300s", got, code, body)
+		}
+	}
+	id := resp.Header.Get("X-Request-Id")
+	if id == "" {
+		return // refused by the HTTP layer, before the gateway: nothing to record
+	}
+	decisions, transfers := h.recordsFor(tb, id)
+	if len(decisions) != 1 || decisions[0].Decision != "deny" || decisions[0].Status != resp.StatusCode {
+		tb.Errorf("decision records = %+v, want one deny with status %d", decisions, resp.StatusCode)
+	}
+	if len(transfers) != 0 {
+		tb.Errorf("refused request has %d transfer records", len(transfers))
+	}
+}
+
+// assertNoClosedTransfers: no transfer record on the whole trail is of a
+// closed file (for attacks whose answers have no request id).
+func (h *harness) assertNoClosedTransfers(tb testing.TB) {
+	tb.Helper()
+	for _, r := range h.records(tb) {
+		if r.Type == gateway.RecordTransfer && slices.Contains(closedFiles, r.Model+"/"+r.Object) {
+			tb.Errorf("transfer record of closed weights: %+v", r)
+		}
+	}
+}
+
+// ---------------------------------------------------------------- tokens
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func jsonOf(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// signRaw signs header.payload, both given as JSON bytes, with key (an
+// ed25519 key for EdDSA, a []byte secret for HS256, nil for none).
+func signRaw(tb testing.TB, header, payload []byte, key any) string {
+	tb.Helper()
+	in := b64(header) + "." + b64(payload)
+	switch k := key.(type) {
+	case nil:
+		return in + "."
+	case ed25519.PrivateKey:
+		return in + "." + b64(ed25519.Sign(k, []byte(in)))
+	case []byte:
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(in))
+		return in + "." + b64(m.Sum(nil))
+	}
+	tb.Fatalf("signRaw: key type %T", key)
+	return ""
+}
+
+// devClaims are claims the development issuer would sign for a US requester,
+// who may have frontier-x's shards: a token that verified would be served.
+func devClaims(now time.Time) map[string]any {
+	return map[string]any{
+		"iss": "weightgate-dev", "aud": "weightgate", "sub": "mallory", "country": "US",
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	c := map[string]any{}
+	for k, v := range m {
+		c[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(c, kv[i].(string))
+		} else {
+			c[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return c
+}
+
+func newEd25519(tb testing.TB) ed25519.PrivateKey {
+	tb.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+// writePublicPEM writes k's public key as PEM in a temp dir.
+func writePublicPEM(tb testing.TB, k crypto.Signer) string {
+	tb.Helper()
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := filepath.Join(tb.TempDir(), "attacker.pub.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func jwkOf(k ed25519.PrivateKey) map[string]any {
+	return map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(k.Public().(ed25519.PublicKey)), "kid": "attacker"}
+}
+
+// TestAttackTokens sends forged, stale and malformed tokens for a closed
+// shard, each of which would be served if it verified (a US requester): each
+// must be 401 invalid_token with zero bytes; tokens that verify but name no
+// usable destination must be 403.
+func TestAttackTokens(t *testing.T) {
+	root := s3test.RepoRoot(t)
+	devKey, err := identity.LoadPrivateKeyPEM(filepath.Join(root, "testdata/keys/dev-ed25519.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := devKey.(ed25519.PrivateKey)
+	devPubPEM := mustReadFile(t, filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem"))
+	attacker := newEd25519(t)
+	attackerPEM := writePublicPEM(t, attacker)
+
+	// Issuer B, trusted too, with its own key.
+	bKey := newEd25519(t)
+	issuerB := identity.IssuerConfig{Issuer: "https://idp-b.test", Audience: "weightgate-b", Algorithms: []string{"EdDSA"},
+		PublicKeys: []string{writePublicPEM(t, bKey)}}
+
+	// A key server for jku / x5u / kid-as-URL: the gateway must never call it.
+	var fetched atomic.Int64
+	keySrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"keys": []any{jwkOf(attacker)}})
+	}))
+	t.Cleanup(keySrv.Close)
+
+	now := time.Now()
+	ok := devClaims(now)
+	edHdr := func(kv ...any) []byte { return jsonOf(t, with(map[string]any{"alg": "EdDSA", "typ": "JWT"}, kv...)) }
+	valid := signRaw(t, edHdr(), jsonOf(t, ok), dev)
+	parts := strings.Split(valid, ".")
+	invalid := refusal{401, "invalid_token"}
+
+	tests := []struct {
+		name  string
+		token func() string
+		want  refusal
+	}{
+		{"alg none", func() string {
+			return signRaw(t, jsonOf(t, map[string]any{"alg": "none", "typ": "JWT"}), jsonOf(t, ok), nil)
+		}, invalid},
+		{"alg None", func() string { return signRaw(t, jsonOf(t, map[string]any{"alg": "None"}), jsonOf(t, ok), nil) }, invalid},
+		{"alg none with the real signature", func() string {
+			return b64(jsonOf(t, map[string]any{"alg": "none"})) + "." + parts[1] + "." + parts[2]
+		}, invalid},
+		{"HS256 keyed with the public key PEM", func() string {
+			return signRaw(t, jsonOf(t, map[string]any{"alg": "HS256", "typ": "JWT"}), jsonOf(t, ok), devPubPEM)
+		}, invalid},
+		{"HS256 keyed with the raw public key", func() string {
+			return signRaw(t, jsonOf(t, map[string]any{"alg": "HS256"}), jsonOf(t, ok), []byte(dev.Public().(ed25519.PublicKey)))
+		}, invalid},
+		{"untrusted key", func() string { return signRaw(t, edHdr(), jsonOf(t, ok), attacker) }, invalid},
+		{"unknown kid", func() string { return signRaw(t, edHdr("kid", "no-such-key"), jsonOf(t, ok), attacker) }, invalid},
+		{"kid is a path to the attacker's key", func() string { return signRaw(t, edHdr("kid", attackerPEM), jsonOf(t, ok), attacker) }, invalid},
+		{"kid traverses to the attacker's key", func() string {
+			return signRaw(t, edHdr("kid", "../../../../../../../.."+attackerPEM), jsonOf(t, ok), attacker)
+		}, invalid},
+		{"kid is /dev/null", func() string { return signRaw(t, edHdr("kid", "/dev/null"), jsonOf(t, ok), attacker) }, invalid},
+		{"kid is a URL", func() string { return signRaw(t, edHdr("kid", keySrv.URL+"/kid"), jsonOf(t, ok), attacker) }, invalid},
+		{"embedded jwk", func() string { return signRaw(t, edHdr("jwk", jwkOf(attacker)), jsonOf(t, ok), attacker) }, invalid},
+		{"jku", func() string {
+			return signRaw(t, edHdr("jku", keySrv.URL+"/jwks", "kid", "attacker"), jsonOf(t, ok), attacker)
+		}, invalid},
+		{"x5u", func() string { return signRaw(t, edHdr("x5u", keySrv.URL+"/x5u"), jsonOf(t, ok), attacker) }, invalid},
+		{"expired", func() string {
+			return signRaw(t, edHdr(), jsonOf(t, with(ok, "iat", now.Add(-2*time.Hour).Unix(), "nbf", now.Add(-2*time.Hour).Unix(), "exp", now.Add(-time.Hour).Unix())), dev)
+		}, invalid},
+		{"nbf in the future", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "nbf", now.Add(time.Hour).Unix())), dev) }, invalid},
+		{"missing exp", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "exp", nil)), dev) }, invalid},
+		{"exp as a string", func() string {
+			return signRaw(t, edHdr(), jsonOf(t, with(ok, "exp", fmt.Sprint(now.Add(time.Hour).Unix()))), dev)
+		}, invalid},
+		{"wrong iss", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "iss", "weightgate-evil")), dev) }, invalid},
+		{"wrong aud", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "aud", "someone-else")), dev) }, invalid},
+		{"no aud", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "aud", nil)), dev) }, invalid},
+		{"issuer B's key with issuer A's claims", func() string { return signRaw(t, edHdr(), jsonOf(t, ok), bKey) }, invalid},
+		{"issuer B's key and iss with issuer A's aud", func() string {
+			return signRaw(t, edHdr(), jsonOf(t, with(ok, "iss", issuerB.Issuer)), bKey)
+		}, invalid},
+		{"issuer A's key with issuer B's iss and aud", func() string {
+			return signRaw(t, edHdr(), jsonOf(t, with(ok, "iss", issuerB.Issuer, "aud", issuerB.Audience)), dev)
+		}, invalid},
+		{"64 KiB signed token", func() string {
+			return signRaw(t, edHdr(), jsonOf(t, with(ok, "pad", strings.Repeat("A", 64<<10))), dev)
+		}, invalid},
+		{"64 KiB garbage", func() string { return strings.Repeat("A", 64<<10) }, invalid},
+		{"padded base64", func() string {
+			return base64.URLEncoding.EncodeToString(edHdr()) + "." + base64.URLEncoding.EncodeToString(jsonOf(t, ok)) + "." + parts[2]
+		}, invalid},
+		{"std base64 alphabet", func() string {
+			// Claims re-encoded in the standard alphabet, with padding:
+			// another spelling, so the signature no longer matches.
+			return base64.StdEncoding.EncodeToString(edHdr()) + "." + base64.StdEncoding.EncodeToString(jsonOf(t, ok)) + "." + parts[2]
+		}, invalid},
+		{"padded signature", func() string { return valid + "==" }, invalid},
+		{"signature in the standard alphabet", func() string {
+			sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+			return parts[0] + "." + parts[1] + "." + base64.StdEncoding.EncodeToString(sig)
+		}, invalid},
+		{"junk in the payload", func() string { return parts[0] + "." + parts[1] + "!." + parts[2] }, invalid},
+		{"payload not JSON", func() string { return signRaw(t, edHdr(), []byte("not json"), dev) }, invalid},
+		{"four parts", func() string { return valid + ".AAAA" }, invalid},
+		{"two parts", func() string { return parts[0] + "." + parts[1] }, invalid},
+		{"truncated signature", func() string { return valid[:len(valid)-4] }, invalid},
+		{"whitespace inside", func() string { return parts[0] + ". " + parts[1] + "." + parts[2] }, invalid},
+		{"hf_ then garbage", func() string { return "hf_" + "abc" }, invalid},
+		{"hf_hf_ token", func() string { return "hf_hf_" + valid }, invalid},
+		// Duplicate keys: the issuer may have checked the first value, a
+		// lenient parser keeps the last. Either way the last must not win.
+		{"duplicate country", func() string {
+			p := jsonOf(t, with(ok, "country", "CN"))
+			p = append(p[:len(p)-1], []byte(`,"country":"US"}`)...)
+			return signRaw(t, edHdr(), p, dev)
+		}, invalid},
+		{"duplicate iss", func() string {
+			p := jsonOf(t, with(ok, "iss", "weightgate-evil"))
+			p = append(p[:len(p)-1], []byte(`,"iss":"weightgate-dev"}`)...)
+			return signRaw(t, edHdr(), p, dev)
+		}, invalid},
+		{"duplicate alg", func() string {
+			return signRaw(t, []byte(`{"alg":"none","alg":"EdDSA"}`), jsonOf(t, ok), dev)
+		}, invalid},
+		// Verified tokens whose country is not a usable destination.
+		{"country a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", 840)), dev) }, refusal{403, "unknown_destination"}},
+		{"country a list", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", []string{"US"})), dev) }, refusal{403, "unknown_destination"}},
+		{"country an object", func() string {
+			return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", map[string]string{"code": "US"})), dev)
+		}, refusal{403, "unknown_destination"}},
+		{"country true", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", true)), dev) }, refusal{403, "unknown_destination"}},
+		{"country lowercase", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "cn")), dev) }, refusal{403, "country_of_concern"}},
+		{"country XX", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "XX")), dev) }, refusal{403, "unknown_destination"}},
+		{"country with a trailing space", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "CN ")), dev) }, refusal{403, "country_of_concern"}},
+		{"country alpha-3", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "USA")), dev) }, refusal{403, "unknown_destination"}},
+		{"country with NUL", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "US\x00")), dev) }, refusal{403, "unknown_destination"}},
+		{"country fullwidth", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "ＵＳ")), dev) }, refusal{403, "unknown_destination"}},
+		{"entity_hq a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", 156)), dev) }, refusal{403, "unknown_destination"}},
+		{"entity_hq a list", func() string {
+			return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", []string{"CN"})), dev)
+		}, refusal{403, "unknown_destination"}},
+	}
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{Issuers: []identity.IssuerConfig{issuerB}})
+		// The control: the untampered token is served.
+		if resp, _ := h.do(t, http.MethodHead, frontier+shard1, valid, nil); resp.StatusCode != 200 {
+			t.Fatalf("control: the valid token gets %d, want 200", resp.StatusCode)
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				tok := tt.token()
+				for _, prefix := range []string{"", "hf_"} {
+					resp, body := h.do(t, http.MethodGet, frontier+shard1, prefix+tok, nil)
+					h.assertRefused(t, resp, body, tt.want)
+					if tt.want.status == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+						t.Errorf("WWW-Authenticate = %q", resp.Header.Get("WWW-Authenticate"))
+					}
+				}
+			})
+		}
+		if n := fetched.Load(); n != 0 {
+			t.Errorf("the gateway fetched attacker-named keys %d times (jku/x5u/kid URL)", n)
+		}
+	})
+}
+
+// TestAttackAuthorizationHeaders: several or odd Authorization headers are
+// never read as anonymous nor as the good token.
+func TestAttackAuthorizationHeaders(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	good := h.token(t, claims("US"))
+	bad := h.token(t, claims("CN"))
+	for _, tt := range []struct {
+		name string
+		vals []string
+	}{
+		{"good then bad", []string{"Bearer " + good, "Bearer " + bad}},
+		{"bad then good", []string{"Bearer " + bad, "Bearer " + good}},
+		{"good then empty", []string{"Bearer " + good, ""}},
+		{"basic", []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("admin:admin"))}},
+		{"empty bearer", []string{"Bearer "}},
+		{"two tokens in one", []string{"Bearer " + bad + " " + good}},
+		{"comma-joined", []string{"Bearer " + bad + ", Bearer " + good}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := h.do(t, http.MethodGet, frontier+shard1, "", http.Header{"Authorization": tt.vals})
+			h.assertRefused(t, resp, body, refusal{401, ""}, refusal{403, "country_of_concern"})
+		})
+	}
+}
