@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/policy"
@@ -475,6 +476,12 @@ func checkFilePath(p string) *Error {
 	}
 	if strings.ContainsAny(p, "\\\x00") {
 		return bad("backslash or NUL")
+	}
+	// Keys are UTF-8 (S3 refuses others, which read as storage down, 503);
+	// an invalid sequence such as overlong "%c0%ae" is a bad path, never
+	// decoded further (attack suite, issue 8).
+	if !utf8.ValidString(p) {
+		return bad("not UTF-8")
 	}
 	for _, seg := range strings.Split(p, "/") {
 		switch seg {
