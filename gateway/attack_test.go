@@ -6,6 +6,7 @@ package gateway_test
 // decision on the audit trail and no transfer record.
 
 import (
+	"bufio"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -16,6 +17,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,11 +36,11 @@ import (
 )
 
 // closedFiles are the closed-weight files of testdata/store that attacks aim
-// at (frontier-x's shards and index, mid-x's weights).
+// at (frontier-x's shards and mid-x's weights; not the index, whose text
+// names the shards as error messages do).
 var closedFiles = []string{
 	"frontier-lab/frontier-x/model-00001-of-00002.safetensors",
 	"frontier-lab/frontier-x/model-00002-of-00002.safetensors",
-	"frontier-lab/frontier-x/model.safetensors.index.json",
 	"frontier-lab/mid-x/model.safetensors",
 }
 
@@ -431,4 +434,150 @@ func TestAttackAuthorizationHeaders(t *testing.T) {
 			h.assertRefused(t, resp, body, refusal{401, ""}, refusal{403, "country_of_concern"})
 		})
 	}
+}
+
+// ---------------------------------------------------------------- raw HTTP
+
+// rawRoundTrip writes req (bytes, as is) on a new connection to addr and
+// reads up to n responses (with their bodies), all within 10 s.
+func rawRoundTrip(tb testing.TB, addr, req string, n int) (resps []*http.Response, bodies [][]byte, rest []byte) {
+	tb.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		tb.Fatalf("writing the request: %v", err)
+	}
+	br := bufio.NewReader(c)
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resps, bodies = append(resps, resp), append(bodies, b)
+	}
+	// Whatever else came (the connection is closed, or times out).
+	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	rest, _ = io.ReadAll(br)
+	return resps, bodies, rest
+}
+
+func (h *harness) addr() string { return strings.TrimPrefix(h.URL, "http://") }
+
+// rawGet sends one request line as given (target unparsed by any client).
+func (h *harness) rawGet(tb testing.TB, method, target, token string, extra string) (*http.Response, []byte) {
+	tb.Helper()
+	req := method + " " + target + " HTTP/1.1\r\nHost: " + h.addr() + "\r\n"
+	if token != "" {
+		req += "Authorization: Bearer " + token + "\r\n"
+	}
+	req += extra + "Connection: close\r\n\r\n"
+	resps, bodies, rest := rawRoundTrip(tb, h.addr(), req, 1)
+	assertNoClosedBytes(tb, "connection bytes", rest)
+	if len(resps) != 1 {
+		tb.Fatalf("%s %q: no response", method, target)
+	}
+	return resps[0], bodies[0]
+}
+
+var anyRefusal = []refusal{{400, ""}, {401, ""}, {403, ""}, {404, ""}}
+
+// TestAttackPaths: paths that try to reach frontier-x's shard (or any closed
+// file) from a model the requester may read, or to dodge the policy by
+// spelling; sent byte for byte. A CN requester may have mini-x and open
+// models, never frontier-x's weights; anonymous callers only open models.
+func TestAttackPaths(t *testing.T) {
+	const m, o = "/frontier-lab/mini-x/resolve/main/", "/open-lab/tiny-open/resolve/main/"
+	const fx = "frontier-x/model-00001-of-00002.safetensors"
+	targets := []string{
+		m + "../../frontier-x/resolve/main/model-00001-of-00002.safetensors",
+		m + "../" + fx,
+		m + "..%2F" + "frontier-x%2Fmodel-00001-of-00002.safetensors",
+		m + "..%2f..%2f..%2f..%2ffrontier-lab%2f" + strings.ReplaceAll(fx, "/", "%2f"),
+		m + "%2e%2e/" + fx,
+		m + "%2E%2E%2F" + strings.ReplaceAll(fx, "/", "%2F"),
+		m + ".%2e/" + fx,
+		m + "%252e%252e%252f" + strings.ReplaceAll(fx, "/", "%252f"),
+		m + "%25252e%25252e%25252f" + fx,
+		m + "..\\" + strings.ReplaceAll(fx, "/", "\\"),
+		m + "..%5c" + strings.ReplaceAll(fx, "/", "%5c"),
+		m + "%c0%ae%c0%ae%c0%af" + fx,
+		m + "%c0%ae%c0%ae/" + fx,
+		m + "%e0%80%ae%e0%80%ae/" + fx,
+		m + "model.safetensors%00/../../" + fx,
+		m + "model.safetensors%00",
+		m + "model.safetensors;/../../" + fx,
+		o + "..%2F..%2F..%2Ffrontier-lab%2F" + fx,
+		// Model ids that are not {org}/{name}.
+		"/frontier-lab/mini-x%2F..%2Ffrontier-x/resolve/main/model-00001-of-00002.safetensors",
+		"/frontier-lab/frontier-x%2F..%2Fmini-x/resolve/main/model-00001-of-00002.safetensors",
+		"/open-lab/tiny-open%2F..%2F..%2Ffrontier-lab%2Ffrontier-x/resolve/main/model-00001-of-00002.safetensors",
+		"/open-lab/%2e%2e/resolve/main/frontier-lab/" + fx,
+		"/%2e%2e/frontier-lab/resolve/main/" + fx,
+		"/frontier-lab/./frontier-x/resolve/main/model-00001-of-00002.safetensors",
+		"//frontier-lab/frontier-x/resolve/main/model-00001-of-00002.safetensors",
+		// Revisions that are paths.
+		"/frontier-lab/mini-x/resolve/main%2F..%2F..%2Ffrontier-x/model-00001-of-00002.safetensors",
+		"/frontier-lab/mini-x/resolve/..%2F..%2Ffrontier-x/model-00001-of-00002.safetensors",
+		// Spellings of the closed shard itself.
+		frontier + shard1 + ".",
+		frontier + shard1 + "/",
+		frontier + shard1 + "%20",
+		frontier + shard1 + "%2e",
+		frontier + shard1 + "::$DATA",
+		frontier + "MODEL-00001-OF-00002.SAFETENSORS",
+		frontier + "./" + shard1,
+		frontier + "sub/../" + shard1,
+		frontier + "%2e/" + shard1,
+		"/Frontier-Lab/Frontier-X/resolve/main/" + shard1,
+		"/frontier-lab/FRONTIER-X/resolve/main/" + shard1,
+		"/FRONTIER-LAB/frontier-x/resolve/main/" + shard1,
+		"/frontier-lab/frontier-x./resolve/main/" + shard1,
+		"/frontier-lab/frontier-x%20/resolve/main/" + shard1,
+		"/frontier-lab/frontier-x/raw/main/" + shard1,
+		"/frontier-lab/frontier-x/RESOLVE/main/" + shard1,
+		"/frontier-lab/frontier-x/resolve/main/" + shard1 + "?download=true&country=US",
+		"/frontier-lab/frontier-x/resolve/main/" + shard1 + "#x",
+		"/api/../frontier-lab/frontier-x/resolve/main/" + shard1,
+		"/api/models/../../frontier-lab/frontier-x/resolve/main/" + shard1,
+		"http://evil.example/frontier-lab/frontier-x/resolve/main/" + shard1,
+		"*",
+	}
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		cn := h.token(t, claims("CN"))
+		// Controls: the CN requester reads mini-x, and would be caught
+		// with frontier-x's bytes.
+		if resp, body := h.rawGet(t, "GET", m+"model.safetensors", cn, ""); resp.StatusCode != 200 || len(body) == 0 {
+			t.Fatalf("control: CN gets mini-x with %d", resp.StatusCode)
+		}
+		for i, target := range targets {
+			for _, who := range []struct{ name, token string }{{"cn", cn}, {"anonymous", ""}} {
+				for _, method := range []string{"GET", "HEAD"} {
+					t.Run(fmt.Sprintf("%02d/%s/%s", i, who.name, method), func(t *testing.T) {
+						resp, body := h.rawGet(t, method, target, who.token, "")
+						h.assertRefused(t, resp, body, anyRefusal...)
+						if resp.Header.Get("X-Request-Id") != "" && method == "GET" && decodeError(t, body).Code == "" {
+							t.Errorf("%q: refusal without a code: %s", target, body)
+						}
+					})
+				}
+			}
+		}
+		// Nul and control bytes, raw in the request line: refused by the
+		// HTTP layer or the gateway.
+		for _, target := range []string{m + "model.safetensors\x00/../../" + fx, frontier + shard1 + "\x00", m + "\x01../" + fx} {
+			resps, bodies, rest := rawRoundTrip(t, h.addr(), "GET "+target+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+cn+"\r\nConnection: close\r\n\r\n", 1)
+			assertNoClosedBytes(t, "connection bytes", rest)
+			for i := range resps {
+				h.assertRefused(t, resps[i], bodies[i], anyRefusal...)
+			}
+		}
+		h.assertNoClosedTransfers(t)
+	})
 }
