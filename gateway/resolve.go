@@ -242,7 +242,7 @@ func ifRangeMatches(v, etag string, mod time.Time) bool {
 // whole one.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec *AuditRecord) {
 	h := w.Header()
-	h.Set("Content-Type", contentType(t.key))
+	h.Set("Content-Type", contentType(t.key, rec.Input.Object.Kind))
 	// The same ETag on HEAD, GET and every range of one version; never the
 	// storage ETag of a weights file. No Xet header, ever: a client that
 	// saw one would fetch from a Xet store, around this gateway.
@@ -499,8 +499,10 @@ func checkFilePath(p string) *Error {
 	return nil
 }
 
-func contentType(key string) string {
-	if ct := mime.TypeByExtension(path.Ext(key)); ct != "" && ObjectKind(key) == policy.KindOther {
+// contentType is the Content-Type of key, whose kind (as the policy saw it,
+// by its path in the model) is kind.
+func contentType(key, kind string) string {
+	if ct := mime.TypeByExtension(path.Ext(key)); ct != "" && kind == policy.KindOther {
 		return ct
 	}
 	return "application/octet-stream"
