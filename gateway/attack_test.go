@@ -7,6 +7,8 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 )
@@ -580,4 +583,203 @@ func TestAttackPaths(t *testing.T) {
 		}
 		h.assertNoClosedTransfers(t)
 	})
+}
+
+// ---------------------------------------------------------------- stores
+
+func writeFile(tb testing.TB, root, rel string, b []byte) {
+	tb.Helper()
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// storesOf runs fn over dir as the dir backend and, seeded under a fresh
+// prefix of the shared S3 server, as the s3 backend.
+func storesOf(t *testing.T, dir string, fn func(t *testing.T, store gateway.ObjectStore)) {
+	t.Run("dir", func(t *testing.T) {
+		st, err := dirstore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, st)
+	})
+	t.Run("s3", func(t *testing.T) {
+		c := s3test.Env(t)
+		c.Prefix += fmt.Sprintf("attack-%d/", time.Now().UnixNano())
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if _, err := s3test.Seed(ctx, c, dir); err != nil {
+			t.Fatal(err)
+		}
+		fn(t, s3Store(t, c))
+	})
+}
+
+// TestAttackManifestImpersonation: files named like the manifest that are
+// not it, and manifests where none is read, change no classification and
+// are weights.
+func TestAttackManifestImpersonation(t *testing.T) {
+	shard := storeFile(t, frontier+shard1)
+	dir := copyStore(t)
+	// A manifest in a subfolder, declaring open weights.
+	writeFile(t, dir, "frontier-lab/frontier-x/sub/export.yaml", []byte("weights: open\n"))
+	// Shards named like the manifest.
+	writeFile(t, dir, "frontier-lab/frontier-x/weights/export.yaml", shard)
+	writeFile(t, dir, "frontier-lab/frontier-x/EXPORT.YAML", shard)
+	writeFile(t, dir, "frontier-lab/frontier-x/Export.yaml", shard)
+	// An org-level manifest, and one at the root of the store.
+	writeFile(t, dir, "frontier-lab/export.yaml", []byte("weights: open\n"))
+	writeFile(t, dir, "export.yaml", []byte("weights: open\n"))
+	storesOf(t, dir, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		cn, in := h.token(t, claims("CN")), h.token(t, claims("IN"))
+		for _, tt := range []struct {
+			name, token, path string
+			want              refusal
+		}{
+			{"anonymous shard", "", frontier + shard1, refusal{401, "authentication_required"}},
+			{"cn shard", cn, frontier + shard1, refusal{403, "country_of_concern"}},
+			{"cn subfolder manifest", cn, frontier + "sub/export.yaml", refusal{403, "country_of_concern"}},
+			{"cn shard named export.yaml in a subfolder", cn, frontier + "weights/export.yaml", refusal{403, "country_of_concern"}},
+			{"in shard named export.yaml in a subfolder", in, frontier + "weights/export.yaml", refusal{403, "license_required"}},
+			{"cn upper-case EXPORT.YAML", cn, frontier + "EXPORT.YAML", refusal{403, "country_of_concern"}},
+			{"cn Export.yaml", cn, frontier + "Export.yaml", refusal{403, "country_of_concern"}},
+			{"anonymous EXPORT.YAML", "", frontier + "EXPORT.YAML", refusal{401, "authentication_required"}},
+			{"anonymous raw EXPORT.YAML", "", "/frontier-lab/frontier-x/raw/main/EXPORT.YAML", refusal{401, "authentication_required"}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				for _, method := range []string{http.MethodGet, http.MethodHead} {
+					resp, body := h.do(t, method, tt.path, tt.token, nil)
+					want := tt.want
+					if method == http.MethodHead {
+						want.code = ""
+					}
+					h.assertRefused(t, resp, body, want)
+					if id := resp.Header.Get("X-Request-Id"); id != "" {
+						d, _ := h.recordsFor(t, id)
+						if len(d) == 1 && d[0].Input != nil && (d[0].Input.Model.Weights != "closed" || d[0].Input.Model.ID != "frontier-lab/frontier-x") {
+							t.Errorf("policy input model = %+v, want frontier-x, closed", d[0].Input.Model)
+						}
+					}
+				}
+			})
+		}
+		// The real manifest is still served as what it is (not weights).
+		if resp, body := h.do(t, http.MethodGet, frontier+"export.yaml", cn, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("closed")) {
+			t.Errorf("the manifest: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestAttackModelPrefix: a model whose name is a prefix of another's
+// (frontier-x / frontier-xl, frontier / frontier-x) shares neither files nor
+// classification with it.
+func TestAttackModelPrefix(t *testing.T) {
+	dir := copyStore(t)
+	writeFile(t, dir, "frontier-lab/frontier-xl/export.yaml", []byte("weights: open\n"))
+	writeFile(t, dir, "frontier-lab/frontier-xl/README.md", []byte("open\n"))
+	writeFile(t, dir, "frontier-lab/frontier/export.yaml", []byte("weights: open\n"))
+	writeFile(t, dir, "frontier-lab/frontier/README.md", []byte("open\n"))
+	writeFile(t, dir, "frontier-lab/frontier-/export.yaml", []byte("weights: open\n"))
+	storesOf(t, dir, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		cn := h.token(t, claims("CN"))
+		for _, tt := range []struct {
+			name, token, path string
+			want              []refusal
+		}{
+			{"anonymous frontier-x", "", frontier + shard1, []refusal{{401, "authentication_required"}}},
+			{"cn frontier-x", cn, frontier + shard1, []refusal{{403, "country_of_concern"}}},
+			{"frontier-x's shard under frontier-xl", "", "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{404, "entry_not_found"}}},
+			{"frontier-x's shard under frontier", "", "/frontier-lab/frontier/resolve/main/-x/" + shard1, []refusal{{404, "entry_not_found"}}},
+			{"frontier-x's shard under frontier-", "", "/frontier-lab/frontier-/resolve/main/x/" + shard1, []refusal{{404, "entry_not_found"}}},
+			{"cn frontier-x's shard under frontier-xl", cn, "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{404, "entry_not_found"}}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				resp, body := h.do(t, http.MethodGet, tt.path, tt.token, nil)
+				h.assertRefused(t, resp, body, tt.want...)
+			})
+		}
+		// The open models' listings name none of frontier-x's files.
+		for _, id := range []string{"frontier-lab/frontier-xl", "frontier-lab/frontier", "frontier-lab/frontier-"} {
+			for _, p := range []string{"/api/models/" + id, "/api/models/" + id + "/tree/main?recursive=true"} {
+				resp, body := h.do(t, http.MethodGet, p, "", nil)
+				if resp.StatusCode != 200 || bytes.Contains(body, []byte("model-0000")) {
+					t.Errorf("%s: %d %s", p, resp.StatusCode, body)
+				}
+			}
+		}
+		h.assertNoClosedTransfers(t)
+	})
+}
+
+// TestAttackSymlinks: in the dir backend, no key goes through a symbolic
+// link, whether it points outside the root or at another model's file, nor
+// does a manifest.
+func TestAttackSymlinks(t *testing.T) {
+	shard := storeFile(t, frontier+shard1)
+	dir := copyStore(t)
+	outside := filepath.Join(t.TempDir(), "outside.safetensors")
+	if err := os.WriteFile(outside, shard, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := func(target, rel string) {
+		if err := os.Symlink(target, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link(outside, "frontier-lab/mini-x/outside.safetensors")
+	link("../../../"+filepath.Base(filepath.Dir(outside))+"/outside.safetensors", "frontier-lab/mini-x/outside-rel.safetensors")
+	link("../frontier-x/"+shard1, "frontier-lab/mini-x/inside.safetensors")
+	link("../../frontier-lab/frontier-x", "open-lab/tiny-open/sub")
+	link("../frontier-lab/frontier-x", "open-lab/alias")
+	link(filepath.Dir(outside), "open-lab/tiny-open/outdir")
+	// A copy of frontier-x whose manifest is a link to an open one.
+	writeFile(t, dir, "frontier-lab/frontier-y/"+shard1, shard)
+	link("../../open-lab/tiny-open/export.yaml", "frontier-lab/frontier-y/export.yaml")
+	// A whole org linked from outside the root.
+	orgOut := filepath.Join(t.TempDir(), "evil-lab")
+	writeFile(t, orgOut, "open-x/export.yaml", []byte("weights: open\n"))
+	writeFile(t, orgOut, "open-x/"+shard1, shard)
+	link(orgOut, "evil-lab")
+
+	st, err := dirstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := MustOpenHarness(t, st, harnessOptions{})
+	cn := h.token(t, claims("CN"))
+	if resp, _ := h.do(t, http.MethodGet, mini+"model.safetensors", cn, nil); resp.StatusCode != 200 {
+		t.Fatalf("control: CN gets mini-x with %d", resp.StatusCode)
+	}
+	for _, tt := range []struct {
+		name, token, path string
+	}{
+		{"cn link outside the root", cn, mini + "outside.safetensors"},
+		{"cn relative link outside the root", cn, mini + "outside-rel.safetensors"},
+		{"cn link to frontier-x's shard", cn, mini + "inside.safetensors"},
+		{"anonymous dir link into frontier-x", "", open + "sub/" + shard1},
+		{"cn dir link into frontier-x", cn, open + "sub/" + shard1},
+		{"anonymous dir link outside the root", "", open + "outdir/outside.safetensors"},
+		{"anonymous model linked to frontier-x", "", "/open-lab/alias/resolve/main/" + shard1},
+		{"cn model linked to frontier-x", cn, "/open-lab/alias/resolve/main/" + shard1},
+		{"anonymous manifest linked to an open one", "", "/frontier-lab/frontier-y/resolve/main/" + shard1},
+		{"cn manifest linked to an open one", cn, "/frontier-lab/frontier-y/resolve/main/" + shard1},
+		{"anonymous org linked from outside", "", "/evil-lab/open-x/resolve/main/" + shard1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				resp, body := h.do(t, method, tt.path, tt.token, nil)
+				h.assertRefused(t, resp, body, refusal{401, ""}, refusal{403, ""}, refusal{404, ""})
+			}
+		})
+	}
+	h.assertNoClosedTransfers(t)
 }
