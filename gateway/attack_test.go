@@ -8,6 +8,7 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -36,6 +37,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/policy"
 )
 
 // closedFiles are the closed-weight files of testdata/store that attacks aim
@@ -442,8 +444,10 @@ func TestAttackAuthorizationHeaders(t *testing.T) {
 // ---------------------------------------------------------------- raw HTTP
 
 // rawRoundTrip writes req (bytes, as is) on a new connection to addr and
-// reads up to n responses (with their bodies), all within 10 s.
-func rawRoundTrip(tb testing.TB, addr, req string, n int) (resps []*http.Response, bodies [][]byte, rest []byte) {
+// reads up to n responses (with their bodies), all within 10 s, or within
+// wait of the last one when wait is set; methods are those of the pipelined
+// requests, when not all GET (a HEAD's answer has no body).
+func rawRoundTrip(tb testing.TB, addr, req string, n int, opt ...rawOption) (resps []*http.Response, bodies [][]byte, rest []byte) {
 	tb.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -454,9 +458,20 @@ func rawRoundTrip(tb testing.TB, addr, req string, n int) (resps []*http.Respons
 	if _, err := io.WriteString(c, req); err != nil {
 		tb.Fatalf("writing the request: %v", err)
 	}
+	var o rawOption
+	if len(opt) > 0 {
+		o = opt[0]
+	}
 	br := bufio.NewReader(c)
-	for range n {
-		resp, err := http.ReadResponse(br, nil)
+	for i := range n {
+		if o.wait > 0 {
+			c.SetReadDeadline(time.Now().Add(o.wait))
+		}
+		var r *http.Request
+		if i < len(o.methods) {
+			r = &http.Request{Method: o.methods[i]}
+		}
+		resp, err := http.ReadResponse(br, r)
 		if err != nil {
 			break
 		}
@@ -465,9 +480,14 @@ func rawRoundTrip(tb testing.TB, addr, req string, n int) (resps []*http.Respons
 		resps, bodies = append(resps, resp), append(bodies, b)
 	}
 	// Whatever else came (the connection is closed, or times out).
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	c.SetDeadline(time.Now().Add(cmp.Or(o.wait, 500*time.Millisecond)))
 	rest, _ = io.ReadAll(br)
 	return resps, bodies, rest
+}
+
+type rawOption struct {
+	wait    time.Duration
+	methods []string
 }
 
 func (h *harness) addr() string { return strings.TrimPrefix(h.URL, "http://") }
@@ -782,4 +802,263 @@ func TestAttackSymlinks(t *testing.T) {
 		})
 	}
 	h.assertNoClosedTransfers(t)
+}
+
+// ---------------------------------------------------------------- requests
+
+// TestAttackRanges: no Range shape gets a refused requester any byte, and
+// the shapes the gateway does not serve (several, overlapping, negative,
+// huge) get an allowed requester none either.
+func TestAttackRanges(t *testing.T) {
+	many := "bytes=" + strings.TrimSuffix(strings.Repeat("0-0,", 2000), ",")
+	ranges := []string{
+		"bytes=0-0", "bytes=0-", "bytes=-1", "bytes=-100000000", "bytes=100-50",
+		"bytes=0-99,100-199", "bytes=0-1000,500-1500", "bytes=0-0,0-0", many,
+		"bytes=-0", "bytes=--1", "bytes=-1-5", "bytes=1-2-3",
+		"bytes=99999999999999999999-", "bytes=0-99999999999999999999", "bytes=9223372036854775807-",
+		"bytes=9223372036854775806-9223372036854775807", "bytes=1600752-", "bytes=1600751-1600751",
+		"bytes= 0-0", "Bytes=0-0", "bytes=0x10-0x20", "bytes=+0-+9", "items=0-9",
+	}
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		cn, us := h.token(t, claims("CN")), h.token(t, claims("US"))
+		for i, rg := range ranges {
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				t.Run(fmt.Sprintf("%02d/%s", i, method), func(t *testing.T) {
+					hdr := http.Header{"Range": {rg}, "If-Range": {`"x"`}}
+					if i%2 == 1 {
+						delete(hdr, "If-Range")
+					}
+					resp, body := h.do(t, method, frontier+shard1, cn, hdr)
+					code := "country_of_concern"
+					if method == http.MethodHead {
+						code = ""
+					}
+					h.assertRefused(t, resp, body, refusal{403, code})
+					resp, body = h.do(t, method, frontier+shard1, "", hdr)
+					h.assertRefused(t, resp, body, refusal{401, ""})
+				})
+			}
+		}
+		// An allowed requester: multiple, overlapping and unsatisfiable
+		// ranges are 416 with no content.
+		for _, rg := range []string{many, "bytes=0-99,100-199", "bytes=0-1000,500-1500", "bytes=1600752-", "bytes=99999999999999999999-", "bytes=100-50", "bytes=-0"} {
+			resp, body := h.do(t, http.MethodGet, frontier+shard1, us, http.Header{"Range": {rg}})
+			if rg == "bytes=100-50" && resp.StatusCode == 200 {
+				// RFC 9110: an invalid range may be ignored; the
+				// requester may have the whole file.
+				continue
+			}
+			if resp.StatusCode != 416 {
+				t.Errorf("US %q: status %d, want 416", rg[:min(len(rg), 40)], resp.StatusCode)
+			}
+			assertNoClosedBytes(t, "416 body", body)
+		}
+		h.assertNoClosedTransfers(t)
+	})
+}
+
+// TestAttackPipelining: requests pipelined on one connection are each
+// authenticated on their own: a token on the first grants the next nothing.
+func TestAttackPipelining(t *testing.T) {
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		us, cn := h.token(t, claims("US")), h.token(t, claims("CN"))
+		req := func(path, token string, last bool) string {
+			s := "GET " + path + " HTTP/1.1\r\nHost: x\r\n"
+			if token != "" {
+				s += "Authorization: Bearer " + token + "\r\n"
+			}
+			if last {
+				s += "Connection: close\r\n"
+			}
+			return s + "\r\n"
+		}
+		// US reads config (allowed, small), then anonymous and CN ask for
+		// the shard on the same connection, then a HEAD with a range.
+		wire := req(frontier+"config.json", us, false) + req(frontier+shard1, "", false) +
+			req(frontier+shard1, cn, false) + req(frontier+"model-00002-of-00002.safetensors", "", false) +
+			"HEAD " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n" +
+			req(frontier+shard1, "hf_", true)
+		resps, bodies, rest := rawRoundTrip(t, h.addr(), wire, 6, rawOption{methods: []string{"GET", "GET", "GET", "GET", "HEAD", "GET"}})
+		assertNoClosedBytes(t, "connection bytes", rest)
+		if len(resps) != 6 {
+			t.Fatalf("%d responses, want 6", len(resps))
+		}
+		if resps[0].StatusCode != 200 {
+			t.Errorf("first (US, config.json): %d", resps[0].StatusCode)
+		}
+		want := []refusal{{401, "authentication_required"}, {403, "country_of_concern"}, {401, "authentication_required"}, {401, ""}, {401, "invalid_token"}}
+		for i, w := range want {
+			h.assertRefused(t, resps[i+1], bodies[i+1], w)
+		}
+		h.assertNoClosedTransfers(t)
+	})
+}
+
+// TestAttackSmuggling: Transfer-Encoding / Content-Length shapes carrying a
+// second request in the body. Whatever the gateway makes of them, no answer
+// on the connection carries closed bytes, and the smuggled request, if read
+// as one, is judged on its own (anonymous, so 401), not as the outer one's
+// requester.
+func TestAttackSmuggling(t *testing.T) {
+	inner := "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\n\r\n"
+	chunk := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(inner), inner)
+	shapes := []struct{ name, headers, body string }{
+		{"TE and CL", "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", "0\r\n\r\n" + inner},
+		{"CL and TE", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n" + inner},
+		{"two CLs", "Content-Length: 0\r\nContent-Length: " + fmt.Sprint(len(inner)) + "\r\n", inner},
+		{"CL list", "Content-Length: 0, " + fmt.Sprint(len(inner)) + "\r\n", inner},
+		{"TE chunked, identity", "Transfer-Encoding: chunked, identity\r\n", chunk},
+		{"TE identity, chunked", "Transfer-Encoding: identity, chunked\r\n", chunk},
+		{"TE xchunked", "Transfer-Encoding: xchunked\r\n", inner},
+		{"TE with space before colon", "Transfer-Encoding : chunked\r\n", chunk},
+		{"TE with tab", "Transfer-Encoding:\tchunked\r\n", chunk},
+		{"two TEs", "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", chunk},
+		{"TE on GET smuggling in the chunk", "Transfer-Encoding: chunked\r\n", chunk},
+		{"obs-fold TE", "X-Foo: a\r\n Transfer-Encoding: chunked\r\n", chunk},
+		{"negative CL", "Content-Length: -1\r\n", inner},
+		{"CL plus sign", "Content-Length: +0\r\n", inner},
+		{"bare LF", "Transfer-Encoding: chunked\nContent-Length: 4\n", "0\r\n\r\n" + inner},
+	}
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{})
+		us := h.token(t, claims("US"))
+		for _, method := range []string{"GET", "POST"} {
+			for _, sh := range shapes {
+				t.Run(method+"/"+sh.name, func(t *testing.T) {
+					// The outer request carries a US token, for
+					// frontier-x's config.json (allowed); the smuggled
+					// one has no token, for the shard: it must not
+					// inherit the outer one's requester.
+					wire := method + " /frontier-lab/frontier-x/resolve/main/config.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + us + "\r\n" + sh.headers + "\r\n" + sh.body
+					resps, bodies, rest := rawRoundTrip(t, h.addr(), wire, 3, rawOption{wait: 300 * time.Millisecond})
+					assertNoClosedBytes(t, "connection bytes", rest)
+					var got []int
+					for _, resp := range resps {
+						got = append(got, resp.StatusCode)
+					}
+					t.Logf("statuses %v, %d more bytes", got, len(rest))
+					for i, resp := range resps {
+						assertNoClosedBytes(t, "a response", bodies[i])
+						if i == 0 && resp.StatusCode == 200 {
+							continue // the outer request, allowed
+						}
+						h.assertRefused(t, resp, bodies[i], refusal{400, ""}, refusal{401, ""}, refusal{404, ""}, refusal{405, ""}, refusal{501, ""})
+					}
+				})
+			}
+		}
+		h.assertNoClosedTransfers(t)
+	})
+}
+
+// TestAttackOversized: very long URLs and headers are refused by size,
+// before or by the gateway, with no bytes.
+func TestAttackOversized(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	cn := h.token(t, claims("CN"))
+	long := strings.Repeat("a", 2<<20)
+	for _, tt := range []struct{ name, wire string }{
+		{"2 MiB path", "GET " + frontier + long + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+		{"2 MiB query", "GET " + frontier + shard1 + "?x=" + long + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+		{"2 MiB header", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nX-Pad: " + long + "\r\nConnection: close\r\n\r\n"},
+		{"100000 headers", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: b\r\n", 100000) + "Connection: close\r\n\r\n"},
+		{"2 MiB token", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + long + "\r\nConnection: close\r\n\r\n"},
+		{"2 KiB file path", "GET " + frontier + strings.Repeat("b", 2048) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + "\r\nConnection: close\r\n\r\n"},
+		{"50 KiB token", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + strings.Repeat("A", 50<<10) + "\r\nConnection: close\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resps, bodies, rest := rawRoundTrip(t, h.addr(), tt.wire, 1)
+			assertNoClosedBytes(t, "connection bytes", rest)
+			if len(resps) == 0 {
+				return // the connection was closed: nothing was sent
+			}
+			h.assertRefused(t, resps[0], bodies[0], refusal{400, ""}, refusal{401, ""}, refusal{403, "country_of_concern"}, refusal{414, ""}, refusal{431, ""})
+		})
+	}
+	h.assertNoClosedTransfers(t)
+}
+
+// TestAttackSlowloris: the gateway's own server (not httptest's) drops a
+// client that sends its headers too slowly (ReadHeaderTimeout), so a
+// trickle of header bytes cannot hold a connection open. Takes ~10 s.
+func TestAttackSlowloris(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the server's header timeout")
+	}
+	t.Parallel()
+	root := s3test.RepoRoot(t)
+	ctx := t.Context()
+	v, err := identity.New(ctx, identity.Config{Issuers: []identity.IssuerConfig{{
+		Issuer: "weightgate-dev", Audience: "weightgate", Algorithms: []string{"EdDSA"},
+		PublicKeys: []string{filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem")},
+	}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	eng, err := policy.New(ctx, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := dirStore(t)
+	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", Store: store, Policy: eng, Auth: v,
+		Audit: MustOpenTrail(t, filepath.Join(t.TempDir(), "audit"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL(), "http://")
+
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetDeadline(start.Add(20 * time.Second))
+	// One header byte a second, never finishing the header block.
+	closed := make(chan time.Duration, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		var got []byte
+		for {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				assertNoClosedBytes(t, "slowloris connection", got)
+				closed <- time.Since(start)
+				return
+			}
+		}
+	}()
+	wire := "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 30)
+	for i := 0; i < len(wire); i++ {
+		if _, err := c.Write([]byte{wire[i]}); err != nil {
+			break // closed by the server
+		}
+		select {
+		case d := <-closed:
+			if d > 15*time.Second {
+				t.Errorf("connection closed after %v, want about the 10 s header timeout", d)
+			}
+			return
+		case <-time.After(func() time.Duration {
+			if i < len("GET ") {
+				return 0
+			}
+			return time.Second
+		}()):
+		}
+	}
+	select {
+	case d := <-closed:
+		t.Logf("closed after %v", d)
+	case <-time.After(20 * time.Second):
+		t.Fatal("a trickling client held its connection for 20 s")
+	}
 }
