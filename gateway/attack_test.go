@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1061,4 +1062,107 @@ func TestAttackSlowloris(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("a trickling client held its connection for 20 s")
 	}
+}
+
+// ---------------------------------------------------------------- headers
+
+// fixedDB places 127.0.0.0/8 in CN and 203.0.113.7 in US.
+type fixedDB struct{}
+
+func (fixedDB) Country(a netip.Addr) string {
+	switch {
+	case a.IsLoopback():
+		return "CN"
+	case a == netip.MustParseAddr("203.0.113.7"):
+		return "US"
+	}
+	return ""
+}
+
+// TestAttackClientHeaders: headers a client sends are never facts for the
+// policy: forwarding headers from an untrusted peer, S3 metadata, and
+// anything shaped like model, subject or decision metadata change nothing
+// in the decision or its recorded input, and a client's X-Request-Id is not
+// the record's.
+func TestAttackClientHeaders(t *testing.T) {
+	const marker = "attacker-marker-7f3a"
+	forged := http.Header{
+		"X-Forwarded-For":                  {"203.0.113.7"},
+		"Forwarded":                        {"for=203.0.113.7;proto=https"},
+		"X-Real-Ip":                        {"203.0.113.7"},
+		"True-Client-Ip":                   {"203.0.113.7"},
+		"Cf-Connecting-Ip":                 {"203.0.113.7"},
+		"X-Client-Ip":                      {"203.0.113.7"},
+		"X-Forwarded-Host":                 {marker + ".example"},
+		"X-Amz-Meta-Weights":               {"open"},
+		"X-Amz-Meta-Sha256":                {strings.Repeat("a", 64)},
+		"X-Amz-Meta-Training-Compute-Flop": {"1"},
+		"X-Amz-Meta-Export":                {marker},
+		"X-Weightgate-Weights":             {"open"},
+		"X-Model-Weights":                  {"open"},
+		"X-Model-Eccn":                     {"EAR99"},
+		"X-Export-Classification":          {marker},
+		"X-Training-Compute-Flop":          {"1"},
+		"X-Country":                        {"US"},
+		"X-Subject-Country":                {"US"},
+		"Country":                          {"US"},
+		"X-Entity-Hq":                      {"US"},
+		"X-Veu":                            {"uveu"},
+		"X-Security-Attested":              {"true"},
+		"X-Policy-Allow":                   {"true"},
+		"X-Decision":                       {"allow"},
+		"X-Request-Id":                     {marker},
+		"X-Object-Kind":                    {"other"},
+		"Content-Type":                     {"text/plain"},
+		"X-Screening":                      {"clear"},
+	}
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		// The peer (loopback) is in CN; a forged header claims a US
+		// address. No proxy is trusted.
+		h := MustOpenHarness(t, store, harnessOptions{Locator: &gateway.Locator{Countries: fixedDB{}}})
+		for _, tt := range []struct {
+			name, token string
+			want        refusal
+		}{
+			{"cn", h.token(t, claims("CN")), refusal{403, "country_of_concern"}},
+			{"anonymous", "", refusal{401, "authentication_required"}},
+			{"no country", h.token(t, claims("")), refusal{403, "unknown_destination"}},
+			{"tier2", h.token(t, claims("IN")), refusal{403, "license_required"}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				for _, method := range []string{http.MethodGet, http.MethodHead} {
+					resp, body := h.do(t, method, frontier+shard1, tt.token, forged)
+					want := tt.want
+					if method == http.MethodHead {
+						want.code = ""
+					}
+					h.assertRefused(t, resp, body, want)
+					id := resp.Header.Get("X-Request-Id")
+					if id == marker || id == "" {
+						t.Fatalf("X-Request-Id = %q: the client's, or none", id)
+					}
+					d, _ := h.recordsFor(t, id)
+					if len(d) != 1 || d[0].Input == nil {
+						t.Fatalf("decision records = %+v", d)
+					}
+					in := d[0].Input
+					if in.Request.ClientIP != "127.0.0.1" || in.Request.ClientIPVia != "peer" || in.Request.IPCountry != "CN" {
+						t.Errorf("request = %+v, want the peer 127.0.0.1 (CN), not the forged address", in.Request)
+					}
+					if tt.token != "" && (in.Model.Weights != "closed" || in.Model.TrainingComputeFLOP != 3e26 || in.Object.Kind != "weights") {
+						t.Errorf("model/object = %+v / %+v, want the store's", in.Model, in.Object)
+					}
+					if in.Subject.Entity.VEU != "" || in.Subject.Entity.SecurityAttested {
+						t.Errorf("subject = %+v, want no entity status from headers", in.Subject)
+					}
+					rec := jsonOf(t, d[0])
+					for _, s := range []string{marker, "203.0.113.7", "EAR99", "uveu"} {
+						if bytes.Contains(rec, []byte(s)) {
+							t.Errorf("the decision record carries %q from a client header: %s", s, rec)
+						}
+					}
+				}
+			})
+		}
+	})
 }
