@@ -34,6 +34,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
@@ -632,14 +634,37 @@ func storesOf(t *testing.T, dir string, fn func(t *testing.T, store gateway.Obje
 	})
 	t.Run("s3", func(t *testing.T) {
 		c := s3test.Env(t)
-		c.Prefix += fmt.Sprintf("attack-%d/", time.Now().UnixNano())
+		// A prefix beside the shared store's, not below it (other tests
+		// list that), removed at the end.
+		c.Prefix = fmt.Sprintf("weightgate-attack-%d/", time.Now().UnixNano())
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
+		t.Cleanup(func() { removePrefix(t, c) })
 		if _, err := s3test.Seed(ctx, c, dir); err != nil {
 			t.Fatal(err)
 		}
 		fn(t, s3Store(t, c))
 	})
+}
+
+// removePrefix deletes every object under c.Prefix.
+func removePrefix(tb testing.TB, c s3test.Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := c.Client(3)
+	if err != nil {
+		tb.Error(err)
+		return
+	}
+	for o := range cl.ListObjects(ctx, c.Bucket, minio.ListObjectsOptions{Prefix: c.Prefix, Recursive: true}) {
+		if o.Err != nil {
+			tb.Error(o.Err)
+			return
+		}
+		if err := cl.RemoveObject(ctx, c.Bucket, o.Key, minio.RemoveObjectOptions{}); err != nil {
+			tb.Error(err)
+		}
+	}
 }
 
 // TestAttackManifestImpersonation: files named like the manifest that are
