@@ -1083,7 +1083,9 @@ func TestAttackSlowloris(t *testing.T) {
 	}
 	select {
 	case d := <-closed:
-		t.Logf("closed after %v", d)
+		if d > 15*time.Second {
+			t.Errorf("connection closed after %v, want about the 10 s header timeout", d)
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a trickling client held its connection for 20 s")
 	}
