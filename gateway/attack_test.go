@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1192,4 +1193,79 @@ func TestAttackClientHeaders(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAttackS3API: the same attacks through the S3-compatible API: unsigned
+// (anonymous) and forged-signature requests for closed keys, traversal in
+// keys, and forged web-identity tokens at the STS endpoint.
+func TestAttackS3API(t *testing.T) {
+	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}})
+		addr := strings.TrimPrefix(h.S3URL, "http://")
+		const closedKey = "frontier-lab/frontier-x/" + shard1
+		date := time.Now().UTC().Format("20060102")
+		forgedSig := "AWS4-HMAC-SHA256 Credential=AKIAFORGED0000000000/" + date + "/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + strings.Repeat("0", 64)
+		for _, tt := range []struct{ name, target, headers string }{
+			{"anonymous closed key", "/models/" + closedKey, ""},
+			{"anonymous closed key, range", "/models/" + closedKey, "Range: bytes=0-99\r\n"},
+			{"traversal from an open model", "/models/open-lab/tiny-open/../../" + closedKey, ""},
+			{"encoded traversal", "/models/open-lab/tiny-open/..%2F..%2F" + strings.ReplaceAll(closedKey, "/", "%2F"), ""},
+			{"double-encoded traversal", "/models/open-lab/tiny-open/%252e%252e%252f%252e%252e%252f" + closedKey, ""},
+			{"other bucket name", "/Models/" + closedKey, ""},
+			{"org as the bucket", "/" + closedKey, ""},
+			{"case variant", "/models/Frontier-Lab/Frontier-X/" + shard1, ""},
+			{"manifest lookalike", "/models/frontier-lab/frontier-x/EXPORT.YAML", ""},
+			{"forged signature", "/models/" + closedKey, "Authorization: " + forgedSig + "\r\nX-Amz-Date: " + date + "T000000Z\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n"},
+			{"forged presigned URL", "/models/" + closedKey + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAFORGED0000000000%2F" + date + "%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=" + date + "T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("0", 64), ""},
+			{"security token alone", "/models/" + closedKey, "X-Amz-Security-Token: " + strings.Repeat("A", 200) + "\r\n"},
+			{"bearer token on the S3 API", "/models/" + closedKey, "Authorization: Bearer " + h.token(t, claims("CN")) + "\r\n"},
+			{"S3 metadata headers", "/models/" + closedKey, "X-Amz-Meta-Weights: open\r\nX-Amz-Meta-Sha256: " + strings.Repeat("a", 64) + "\r\n"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				for _, method := range []string{"GET", "HEAD"} {
+					wire := method + " " + tt.target + " HTTP/1.1\r\nHost: " + addr + "\r\n" + tt.headers + "Connection: close\r\n\r\n"
+					resps, bodies, rest := rawRoundTrip(t, addr, wire, 1, rawOption{methods: []string{method}})
+					assertNoClosedBytes(t, "connection bytes", rest)
+					if len(resps) != 1 {
+						t.Fatalf("%s: no response", method)
+					}
+					assertNoClosedBytes(t, "body", bodies[0])
+					if s := resps[0].StatusCode; s != 400 && s != 403 && s != 404 {
+						t.Errorf("%s %s: status %d, want 400/403/404; body %.300s", method, tt.target, s, bodies[0])
+					}
+				}
+			})
+		}
+		// STS: forged web-identity tokens get no credentials.
+		root := s3test.RepoRoot(t)
+		pub := mustReadFile(t, filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem"))
+		claimsUS := jsonOf(t, devClaims(time.Now()))
+		for name, tok := range map[string]string{
+			"alg none":          signRaw(t, []byte(`{"alg":"none"}`), claimsUS, nil),
+			"HS256 with pubkey": signRaw(t, []byte(`{"alg":"HS256"}`), claimsUS, pub),
+			"attacker key":      signRaw(t, []byte(`{"alg":"EdDSA"}`), claimsUS, newEd25519(t)),
+			"duplicate country": signRaw(t, []byte(`{"alg":"EdDSA"}`), append(jsonOf(t, with(devClaims(time.Now()), "country", "CN"))[:len(jsonOf(t, with(devClaims(time.Now()), "country", "CN")))-1], []byte(`,"country":"US"}`)...), loadDevKey(t)),
+		} {
+			form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "WebIdentityToken": {tok}, "DurationSeconds": {"900"}}
+			resp, err := http.Post(h.S3URL+"/", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode < 400 || bytes.Contains(body, []byte("SecretAccessKey")) {
+				t.Errorf("STS with %s: %d %.300s", name, resp.StatusCode, body)
+			}
+		}
+		h.assertNoClosedTransfers(t)
+	})
+}
+
+func loadDevKey(tb testing.TB) ed25519.PrivateKey {
+	tb.Helper()
+	k, err := identity.LoadPrivateKeyPEM(filepath.Join(s3test.RepoRoot(tb), "testdata/keys/dev-ed25519.pem"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k.(ed25519.PrivateKey)
 }
