@@ -56,35 +56,38 @@ var closedFiles = []string{
 // closedChunks holds every 16-byte chunk at a 16-aligned offset of the
 // closed files: any 32-byte window of a closed file contains one whole, so a
 // body with no such chunk contains no 32-byte window of closed weights.
-var closedChunks = sync.OnceValue(func() map[[16]byte]string {
-	m := map[[16]byte]string{}
-	for _, f := range closedFiles {
-		b, err := os.ReadFile(filepath.Join(storeDirOnce(), filepath.FromSlash(f)))
-		if err != nil {
-			panic(err)
-		}
-		for i := 0; i+16 <= len(b); i += 16 {
-			var c [16]byte
-			copy(c[:], b[i:])
-			if c == ([16]byte{}) {
-				continue // runs of zeros say nothing about where bytes came from
+var (
+	closedChunksOnce sync.Once
+	closedChunksMap  map[[16]byte]string
+)
+
+func closedChunks(tb testing.TB) map[[16]byte]string {
+	dir := s3test.StoreDir(tb)
+	closedChunksOnce.Do(func() {
+		m := map[[16]byte]string{}
+		for _, f := range closedFiles {
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+			if err != nil {
+				panic(err)
 			}
-			m[c] = f
+			for i := 0; i+16 <= len(b); i += 16 {
+				c := [16]byte(b[i : i+16])
+				if c == ([16]byte{}) {
+					continue // runs of zeros say nothing about where bytes came from
+				}
+				m[c] = f
+			}
 		}
-	}
-	return m
-})
-
-var storeDirPath string
-
-func storeDirOnce() string { return storeDirPath }
+		closedChunksMap = m
+	})
+	return closedChunksMap
+}
 
 // assertNoClosedBytes fails when b contains any 32-byte window of a closed
 // file.
 func assertNoClosedBytes(tb testing.TB, what string, b []byte) {
 	tb.Helper()
-	storeDirPath = s3test.StoreDir(tb)
-	chunks := closedChunks()
+	chunks := closedChunks(tb)
 	for i := 0; i+16 <= len(b); i++ {
 		if f, ok := chunks[[16]byte(b[i:i+16])]; ok {
 			tb.Fatalf("%s: carries bytes of %s at offset %d (%d bytes in all)", what, f, i, len(b))
