@@ -65,6 +65,8 @@ type harnessOptions struct {
 	// Issuer, Bucket and Region default to a random key, "models" and
 	// us-east-1.
 	S3 *gateway.S3Options
+	// Issuers are trusted besides the development issuer.
+	Issuers []identity.IssuerConfig
 }
 
 func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
@@ -92,10 +94,10 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 	if o.TTL == 0 {
 		o.TTL = time.Minute
 	}
-	v, err := identity.New(ctx, identity.Config{Issuers: []identity.IssuerConfig{{
+	v, err := identity.New(ctx, identity.Config{Issuers: append([]identity.IssuerConfig{{
 		Issuer: "weightgate-dev", Audience: "weightgate", Algorithms: []string{"EdDSA"},
 		PublicKeys: []string{filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem")},
-	}}}, nil)
+	}}, o.Issuers...)}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

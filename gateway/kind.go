@@ -42,6 +42,13 @@ var (
 // closed model fails closed.
 func ObjectKind(p string) string {
 	base := strings.ToLower(path.Base(p))
+	// "export.yaml" is the manifest only at the model's root, spelled so:
+	// a file of that name in a subfolder, or "EXPORT.YAML" (another key on
+	// case-sensitive storage), is no manifest and may hold anything, so it
+	// is weights like any unlisted name (attack suite, issue 8).
+	if base == "export.yaml" && p != "export.yaml" {
+		return policy.KindWeights
+	}
 	if otherNames[base] || otherExts[path.Ext(base)] {
 		return policy.KindOther
 	}

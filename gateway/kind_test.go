@@ -62,6 +62,10 @@ func TestObjectKind(t *testing.T) {
 		{"merges.txt", policy.KindOther},
 		{"tokenizer.model", policy.KindOther},
 		{"export.yaml", policy.KindOther},
+		// Only the manifest itself: anything else so named may hold weights.
+		{"sub/export.yaml", policy.KindWeights},
+		{"EXPORT.YAML", policy.KindWeights},
+		{"Export.yaml", policy.KindWeights},
 		{"text_encoder/config.json", policy.KindOther},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/policy"
@@ -241,7 +242,7 @@ func ifRangeMatches(v, etag string, mod time.Time) bool {
 // whole one.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec *AuditRecord) {
 	h := w.Header()
-	h.Set("Content-Type", contentType(t.key))
+	h.Set("Content-Type", contentType(t.key, rec.Input.Object.Kind))
 	// The same ETag on HEAD, GET and every range of one version; never the
 	// storage ETag of a weights file. No Xet header, ever: a client that
 	// saw one would fetch from a Xet store, around this gateway.
@@ -476,6 +477,12 @@ func checkFilePath(p string) *Error {
 	if strings.ContainsAny(p, "\\\x00") {
 		return bad("backslash or NUL")
 	}
+	// Keys are UTF-8 (S3 refuses others, which read as storage down, 503);
+	// an invalid sequence such as overlong "%c0%ae" is a bad path, never
+	// decoded further (attack suite, issue 8).
+	if !utf8.ValidString(p) {
+		return bad("not UTF-8")
+	}
 	for _, seg := range strings.Split(p, "/") {
 		switch seg {
 		case "":
@@ -492,8 +499,10 @@ func checkFilePath(p string) *Error {
 	return nil
 }
 
-func contentType(key string) string {
-	if ct := mime.TypeByExtension(path.Ext(key)); ct != "" && ObjectKind(key) == policy.KindOther {
+// contentType is the Content-Type of key, whose kind (as the policy saw it,
+// by its path in the model) is kind.
+func contentType(key, kind string) string {
+	if ct := mime.TypeByExtension(path.Ext(key)); ct != "" && kind == policy.KindOther {
 		return ct
 	}
 	return "application/octet-stream"

@@ -159,6 +159,17 @@ func (r *region) KernelSource() ([]byte, io.Reader) { return nil, r.f }
 func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, error) {
 	// Walk only the deepest directory the prefix names, not the whole tree.
 	dir := strings.TrimSuffix(path.Dir(prefix+"x"), "/")
+	// A prefix that goes through a symbolic link (a model or org directory
+	// linked in) lists nothing, as its keys are not found; walking it failed
+	// (503) or, for a link inside the root, listed another model's files
+	// (attack suite, issue 8).
+	if dir != "." {
+		if err := s.checkKey(dir); errors.Is(err, gateway.ErrObjectNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	var out []gateway.ObjectInfo
 	err := fs.WalkDir(s.root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

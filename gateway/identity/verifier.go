@@ -20,14 +20,18 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -287,6 +291,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 		// precise error.
 		v.verified.Remove(key)
 	}
+	// Duplicate member names in the header or claims are refused (RFC 7519
+	// §4 allows either refusing or last-wins): an issuer, proxy or policy
+	// that read the first "country" or "alg" must not be overruled by a
+	// second one only this parser reads (attack suite, issue 8).
+	if err := checkDuplicateMembers(raw); err != nil {
+		return policy.Subject{}, newError(ReasonMalformedToken, err)
+	}
 	// Read iss and alg before verifying anything, to choose the issuer and
 	// reject disallowed algorithms with a precise reason. Nothing read here
 	// is trusted: ParseWithClaims below checks all of it again.
@@ -431,4 +442,61 @@ func classify(err error, claims jwt.MapClaims) *Error {
 		return newError(ReasonBadAudience, err)
 	}
 	return newError(ReasonMalformedClaims, err)
+}
+
+// checkDuplicateMembers decodes the header and payload of a compact JWS and
+// fails when an object in either has a member name twice. Parts that do not
+// decode are left for the JWT parser to reject.
+func checkDuplicateMembers(raw string) error {
+	parts := strings.SplitN(raw, ".", 3)
+	for i, part := range parts[:min(2, len(parts))] {
+		b, err := base64.RawURLEncoding.DecodeString(part)
+		if err != nil {
+			continue
+		}
+		if err := duplicateMember(json.NewDecoder(bytes.NewReader(b))); err != nil && err != errNotJSON {
+			return fmt.Errorf("%s: %w", [2]string{"header", "claims"}[i], err)
+		}
+	}
+	return nil
+}
+
+// errNotJSON stops duplicateMember at a syntax error, which is left for the
+// JWT parser to report.
+var errNotJSON = errors.New("not JSON")
+
+// duplicateMember reads one JSON value from d, failing on a member name seen
+// twice in one object.
+func duplicateMember(d *json.Decoder) error {
+	t, err := d.Token()
+	if err != nil {
+		return errNotJSON
+	}
+	switch t {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return errNotJSON
+			}
+			name, _ := k.(string)
+			if seen[name] {
+				return fmt.Errorf("duplicate member %q", name)
+			}
+			seen[name] = true
+			if err := duplicateMember(d); err != nil {
+				return err
+			}
+		}
+		d.Token()
+	case json.Delim('['):
+		for d.More() {
+			if err := duplicateMember(d); err != nil {
+				return err
+			}
+		}
+		d.Token()
+	}
+	return nil
 }

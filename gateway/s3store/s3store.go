@@ -148,8 +148,24 @@ func (s *Store) info(o minio.ObjectInfo) gateway.ObjectInfo {
 	return info
 }
 
+// checkKey refuses a key with an empty, "." or ".." segment, which S3
+// servers may resolve (versitygw does) to another model's object: the
+// gateway checks paths before they get here, and this keeps a gap there from
+// becoming a read of another model's weights (attack suite, issue 8).
+func checkKey(key string) error {
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("s3store: invalid key %q: %w", key, gateway.ErrObjectNotFound)
+		}
+	}
+	return nil
+}
+
 // Stat implements gateway.ObjectStore.
 func (s *Store) Stat(ctx context.Context, key string) (gateway.ObjectInfo, error) {
+	if err := checkKey(key); err != nil {
+		return gateway.ObjectInfo{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	o, err := s.c.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{})
@@ -165,6 +181,9 @@ func (s *Store) Stat(ctx context.Context, key string) (gateway.ObjectInfo, error
 // Open implements gateway.ObjectStore. The GET carries If-Match, so an
 // object rewritten since Stat is refused by the server instead of served.
 func (s *Store) Open(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
 	if length == 0 {
 		return io.NopCloser(strings.NewReader("")), nil
 	}
