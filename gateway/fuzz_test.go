@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -101,9 +102,9 @@ func FuzzParseRange(f *testing.F) {
 }
 
 // FuzzCheckFilePath: an accepted path is non-empty, at most 1024 bytes,
-// has no "\", NUL or control character, no empty, "." or ".." segment, is
-// relative and already clean; and a path with none of those flaws is
-// accepted. Every refusal is a 400 invalid_path *Error.
+// valid UTF-8, has no "\", NUL or control character, no empty, "." or ".."
+// segment, is relative and already clean; and a path with none of those
+// flaws is accepted. Every refusal is a 400 invalid_path *Error.
 func FuzzCheckFilePath(f *testing.F) {
 	for _, s := range []string{
 		"config.json", "model-00001-of-00002.safetensors", "onnx/model.onnx", "a/b/c/d.bin",
@@ -116,7 +117,7 @@ func FuzzCheckFilePath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p string) {
 		e := checkFilePath(p)
 		segs := strings.Split(p, "/")
-		flawed := p == "" || len(p) > 1024 || strings.ContainsAny(p, "\\\x00") ||
+		flawed := p == "" || len(p) > 1024 || !utf8.ValidString(p) || strings.ContainsAny(p, "\\\x00") ||
 			strings.ContainsFunc(p, func(c rune) bool { return c < 0x20 || c == 0x7f }) ||
 			containsAny(segs, "", ".", "..")
 		if e != nil {
