@@ -304,15 +304,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	body, err := s.opts.Store.Open(r.Context(), t.key, t.info.ETag, t.rng.Start, t.rng.Length)
 	if err != nil {
 		finish(0, OutcomeError, err)
+		var e *Error
 		if errors.Is(err, ErrObjectChanged) {
 			s.opts.Catalog.ForgetStat(t.key)
-			err = &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
+			e = &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 				Message: "The file changed while it was being served; retry.", Err: err}
 		} else {
-			err = s.storageUnavailable("read", err)
+			e = s.storageUnavailable("read", err)
 		}
-		h.Set("Retry-After", "1")
-		writeError(w, r, s.logger, err)
+		e.RetryAfter = 1
+		writeError(w, r, s.logger, e)
 		return
 	}
 	defer body.Close()

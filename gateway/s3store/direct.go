@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 	"github.com/minio/minio-go/v7/pkg/signer"
 
@@ -107,7 +108,7 @@ func (s *Store) openDirect(ctx context.Context, key, etag string, offset, length
 }
 
 // directStatus checks that resp carries exactly the requested range, or
-// maps the storage's refusal as minio-go's path does (mapErr).
+// maps the storage's refusal with mapErr, as minio-go's path does.
 func directStatus(key string, resp *http.Response, offset, length int64) error {
 	switch {
 	case resp.StatusCode == http.StatusPartialContent,
@@ -116,15 +117,13 @@ func directStatus(key string, resp *http.Response, offset, length int64) error {
 			return fmt.Errorf("s3store: %s: storage sent %d bytes (%v), want %d", key, resp.ContentLength, resp.TransferEncoding, length)
 		}
 		return nil
-	case resp.StatusCode == http.StatusPreconditionFailed:
-		return fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectChanged)
 	}
+	// The storage's refusal, read as minio-go reads one, so that mapErr maps
+	// it exactly as on minio-go's path.
 	var e struct{ Code, Message string }
 	_ = xml.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-	if e.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && e.Code != "NoSuchBucket" {
-		return fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectNotFound)
-	}
-	return fmt.Errorf("s3store: %s: storage answered %s (%s: %s)", key, resp.Status, e.Code, e.Message)
+	return mapErr(key, minio.ErrorResponse{StatusCode: resp.StatusCode, Code: e.Code,
+		Message: fmt.Sprintf("storage answered %s (%s: %s)", resp.Status, e.Code, e.Message)})
 }
 
 // directBody is the body of an openDirect read.
