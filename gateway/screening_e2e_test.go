@@ -90,8 +90,9 @@ func fetch(t *testing.T, h *harness, path string, claims identity.TokenClaims, h
 
 // TestScreening screens tokens against the sample lists through the HTTP
 // path: names in every normalisation the matcher promises, an alternate
-// name, an id, the operator's local list, a near miss and a clear name, with
-// the result on the decision record.
+// name, an entity's id and the requester's own (the token subject), the
+// operator's local list, a near miss and a clear name, with the result on
+// the decision record.
 func TestScreening(t *testing.T) {
 	backends(t, func(t *testing.T, store gateway.ObjectStore) {
 		lists := sampleLists(t, "")
@@ -120,6 +121,7 @@ func TestScreening(t *testing.T) {
 			{"word order", h, entity("Dynamics Quantum Shenzhen Ltd.", ""), frontier + shard1, "restricted_party", "hit", el, "entity.name", "Quantum Dynamics"},
 			{"alternate name", h, entity("SQD Technology Co", ""), frontier + shard1, "restricted_party", "hit", el, "entity.name", "SQD"},
 			{"entity id", h, entity("Arctic Trading", "7700000001"), frontier + shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "entity.id", "7700000001"},
+			{"subject id, an individual's passport number", h, identity.TokenClaims{Subject: "721234567", Name: "Alice Example", Country: "US", Entity: "Northwind Analytics GmbH", EntityID: "NWA-2231", EntityHQ: "US", ParentHQ: "US"}, frontier + shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "subject.id", "721234567"},
 			{"subject name, an individual's alternate name", h, identity.TokenClaims{Subject: "dv", Name: "Dmitry Volkov", Country: "US"}, frontier + shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "subject.name", "Volkov"},
 			{"operator's local list", h, entity("Blue Lantern Analytics", ""), frontier + shard1, "restricted_party", "hit", "Local denied-party list (Acme Export Compliance)", "entity.name", "Blue Lantern"},
 			{"near miss", h, entity("Shenzen Quantum Dynamix", ""), frontier + shard1, "screening_review", "review", el, "entity.name", "Quantum Dynamics"},
@@ -132,6 +134,9 @@ func TestScreening(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				o := fetch(t, tt.h, tt.path, tt.claims, nil)
+				if got, want := o.rec.Subject, tt.claims.Subject; got != want {
+					t.Errorf("record subject = %q, want %q", got, want)
+				}
 				sc := o.rec.Input.Subject.Screening
 				if o.code != tt.code || o.rec.Screening != tt.status || sc.Status != tt.status {
 					t.Fatalf("code %s, screening %q (input %+v); want %s, %s", o.code, o.rec.Screening, sc, tt.code, tt.status)
