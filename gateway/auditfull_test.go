@@ -7,15 +7,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weightgate/weightgate/internal/testenv"
 )
 
 // mountTinyFS mounts a 1 MiB tmpfs at a new directory: a real device that
-// fills up. Root only (CI runs as root); elsewhere the test skips.
+// fills up. Root only (CI runs as root); elsewhere the test skips, unless
+// WEIGHTGATE_TEST_ROOT_REQUIRED=1 makes it fail.
 func mountTinyFS(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
+	testenv.RequireRoot(t, "mounting a tmpfs")
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatalf("mount tmpfs: %v", err)

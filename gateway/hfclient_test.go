@@ -21,12 +21,9 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/testenv"
 	"github.com/weightgate/weightgate/policy"
 )
-
-// EnvClientsRequired makes a missing third-party client (node, or the npm
-// packages of scripts/hfclient) a test failure instead of a skip. CI sets it.
-const EnvClientsRequired = "WEIGHTGATE_TEST_CLIENTS_REQUIRED"
 
 // hfClient runs scripts/hfclient/client.mjs: the official @huggingface/hub
 // JavaScript library downloading from the gateway.
@@ -34,12 +31,11 @@ type hfClient struct{ node, script string }
 
 func findHFClient(tb testing.TB) hfClient {
 	tb.Helper()
+	// A missing client fails the test under WEIGHTGATE_TEST_CLIENTS_REQUIRED=1
+	// (scripts/test.sh installs it and sets that).
 	skip := func(msg string) {
 		tb.Helper()
-		if os.Getenv(EnvClientsRequired) == "1" {
-			tb.Fatalf("hfclient: %s, but %s=1 (install with: npm ci --prefix scripts/hfclient)", msg, EnvClientsRequired)
-		}
-		tb.Skipf("hfclient: %s (install with: npm ci --prefix scripts/hfclient)", msg)
+		testenv.Skip(tb, testenv.Clients, "hfclient: %s (install with: npm ci --prefix scripts/hfclient)", msg)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {

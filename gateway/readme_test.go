@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/testenv"
 )
 
 // readmeBlock returns the shell block of README.md between
@@ -34,14 +35,12 @@ func readmeBlock(tb testing.TB, name string) string {
 	return body
 }
 
-// needTool finds a program the README's commands use.
+// needTool finds a program the README's commands use; without it the test
+// skips, or fails under WEIGHTGATE_TEST_CLIENTS_REQUIRED=1.
 func needTool(tb testing.TB, name string) {
 	tb.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv(EnvClientsRequired) == "1" {
-			tb.Fatalf("%s is not on PATH, but %s=1", name, EnvClientsRequired)
-		}
-		tb.Skipf("%s is not on PATH", name)
+		testenv.Skip(tb, testenv.Clients, "%s is not on PATH", name)
 	}
 }
 

@@ -1,8 +1,32 @@
 #!/usr/bin/env bash
 # The project's test command: starts the shared S3 test server (VersityGW on
-# 127.0.0.1, seeded with testdata/store), then runs go vet and the full test
-# suite with the race detector. Extra arguments go to `go test`, e.g.
+# 127.0.0.1, seeded with testdata/store) and installs the clients the
+# end-to-end tests drive, then runs go vet, the full test suite with the race
+# detector, the soak, the fuzz targets and one pass of the benchmarks. Extra
+# arguments go to the main `go test` run and leave out the rest, e.g.
 #   ./scripts/test.sh -run TestS3 -v
+#
+# A test skips when the machine lacks something it needs. Here a skip must
+# not hide a failure, so these variables turn a missing need into a failure:
+#   WEIGHTGATE_TEST_S3_REQUIRED=1       the S3 test server (always: started here)
+#   WEIGHTGATE_TEST_CLIENTS_REQUIRED=1  rclone, s3cmd, node with scripts/hfclient's
+#                                       packages, the README's tools (always:
+#                                       installed here)
+#   WEIGHTGATE_TEST_ROOT_REQUIRED=1     root, to mount a tmpfs and fill it (when
+#                                       run as root, or when CI is set: CI runs
+#                                       as root); otherwise those tests skip
+#                                       and a line says so
+#
+# The main run goes through gotestsum (installed into .tools/bin when
+# missing): it prints go test's usual lines and `DONE N tests, M skipped`, and
+# writes every event to var/test.json. scripts/testskips then counts the
+# skips and fails the run on any not listed in scripts/testskips/expected.txt:
+#   gateway TestSoak                       always: it needs WEIGHTGATE_SOAK=1 and
+#                                          runs after the main run, without -race
+#   gateway TestAttackSlowloris,           when the arguments include -short
+#   cmd/weightgate TestServeSIGTERM
+#   gateway/audit TestFailClosedENOSPC,    when not root and CI is unset
+#   TestFailClosedOpen, TestFailClosedPartialWrite, gateway TestAuditDeviceFull
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -48,10 +72,47 @@ fi
 echo "test.sh: $(rclone version 2>/dev/null | head -n 1); s3cmd $(s3cmd --version 2>&1 | awk '{print $3}')"
 export WEIGHTGATE_TEST_CLIENTS_REQUIRED=1
 
+# Tests that mount a tmpfs need root; CI runs as root, so there a non-root
+# run is a failure rather than a quiet skip.
+skips_when=()
+if [[ $(id -u) -eq 0 || -n ${CI:-} ]]; then
+  export WEIGHTGATE_TEST_ROOT_REQUIRED=1
+else
+  echo "test.sh: not root: the tests that mount a tmpfs (audit fail-closed on a full disk) will skip; run as root to include them"
+  skips_when+=(nonroot)
+fi
+for arg in "$@"; do
+  case $arg in -short | -short=true | -test.short | -test.short=true) skips_when+=(short) ;; esac
+done
+
+# gotestsum, pinned; reinstalled when the pinned version changes.
+GOTESTSUM_VERSION=v1.13.0
+tools=${WEIGHTGATE_TOOLS:-$PWD/.tools}
+gotestsum=$tools/bin/gotestsum
+if [[ $("$gotestsum" --version 2>/dev/null) != "gotestsum version $GOTESTSUM_VERSION" ]]; then
+  echo "test.sh: installing gotestsum $GOTESTSUM_VERSION into $tools/bin (go install)"
+  mkdir -p "$tools/bin"
+  # go install pkg@version ignores the current module; clear GOFLAGS such as -mod=vendor.
+  (cd "$tools" && GOFLAGS='' GOBIN="$tools/bin" go install "gotest.tools/gotestsum@$GOTESTSUM_VERSION")
+fi
+format=standard-quiet
+for arg in "$@"; do
+  case $arg in -v | -v=true | -test.v | -test.v=true) format=standard-verbose ;; esac
+done
+
 echo "test.sh: go vet ./..."
 go vet ./...
-echo "test.sh: go test -race -count=1 ./... $*"
-go test -race -count=1 ./... "$@"
+echo "test.sh: go test -race -count=1 ./... $* (gotestsum, events in var/test.json)"
+mkdir -p var
+rm -f var/test.json
+rc=0
+"$gotestsum" --format "$format" --jsonfile var/test.json -- -race -count=1 ./... "$@" || rc=$?
+# Reported even when tests failed: a skip may be part of the story.
+when=$(IFS=,; echo "${skips_when[*]}")
+skips_rc=0
+go run ./scripts/testskips -name test.sh -when "$when" var/test.json || skips_rc=$?
+((rc)) || rc=$skips_rc
+((rc == 0)) || exit "$rc"
 # The bounded soak (gateway TestSoak: 20,000 mixed requests at 200
 # concurrency and 32 large downloads on the S3 server), without the race
 # detector, which would make it a CPU test.
@@ -59,7 +120,7 @@ if (($# == 0)); then
   echo "test.sh: soak: WEIGHTGATE_SOAK=1 go test -run '^TestSoak\$' -v ./gateway/"
   WEIGHTGATE_SOAK=1 go test -count=1 -run '^TestSoak$' -v ./gateway/ | grep -E '^(---|ok|FAIL)|soak_test'
 fi
-# Fuzz targets, each for a bounded time (issue 8). Listed explicitly, package
+# Fuzz targets, each for a bounded time. Listed explicitly, package
 # and name, so that a new target is added here on purpose. A failure leaves
 # its input under <pkg>/testdata/fuzz/<name>/: commit it with the fix.
 if (($# == 0)); then

@@ -15,21 +15,17 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/internal/testenv"
 )
 
-// envClientsRequired makes a missing client a failure instead of a skip;
-// scripts/test.sh sets it, after installing the clients.
-const envClientsRequired = "WEIGHTGATE_TEST_CLIENTS_REQUIRED"
-
-// needClient returns the path of a client binary.
+// needClient returns the path of a client binary. A missing client skips
+// the test, or fails it under WEIGHTGATE_TEST_CLIENTS_REQUIRED=1, which
+// scripts/test.sh sets after installing the clients.
 func needClient(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv(envClientsRequired) == "1" {
-			t.Fatalf("%s is required (%s=1) but not installed: %v", name, envClientsRequired, err)
-		}
-		t.Skipf("%s not installed; scripts/test.sh installs it", name)
+		testenv.Skip(t, testenv.Clients, "%s is not on PATH (scripts/test.sh installs it)", name)
 	}
 	return p
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weightgate/weightgate/internal/testenv"
 	"io/fs"
 	"net"
 	"net/http"
@@ -41,7 +42,7 @@ const (
 	EnvAccessKey = "WEIGHTGATE_TEST_S3_ACCESS_KEY"
 	EnvSecretKey = "WEIGHTGATE_TEST_S3_SECRET_KEY"
 	EnvRegion    = "WEIGHTGATE_TEST_S3_REGION"
-	EnvRequired  = "WEIGHTGATE_TEST_S3_REQUIRED" // "1": missing server is a failure, not a skip
+	EnvRequired  = "WEIGHTGATE_TEST_S3_REQUIRED" // "1": missing server is a failure, not a skip (testenv.Var(testenv.S3))
 	EnvVersityGW = "WEIGHTGATE_TEST_VERSITYGW"   // absolute path of the versitygw binary
 	// EnvMeta forces the posix metadata store: "xattr" or "sidecar". By
 	// default xattrs are used and sidecar is the fallback when the
@@ -85,10 +86,7 @@ func (c Config) Client(retries int) (*minio.Client, error) {
 // skipOrFatal skips the test, or fails it when WEIGHTGATE_TEST_S3_REQUIRED=1.
 func skipOrFatal(tb testing.TB, msg string) {
 	tb.Helper()
-	if os.Getenv(EnvRequired) == "1" {
-		tb.Fatalf("s3test: %s, but %s=1 (run ./scripts/test.sh, or eval \"$(scripts/s3-server.sh start >&2; scripts/s3-server.sh env)\")", msg, EnvRequired)
-	}
-	tb.Skipf("s3test: %s (run ./scripts/test.sh to include S3 integration tests)", msg)
+	testenv.Skip(tb, testenv.S3, "s3test: %s (run ./scripts/test.sh, or eval \"$(scripts/s3-server.sh start >&2; scripts/s3-server.sh env)\")", msg)
 }
 
 // Env returns the shared server from WEIGHTGATE_TEST_S3_* or, when unset,
