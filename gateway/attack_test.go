@@ -129,11 +129,20 @@ func (f *fakeTB) Fatalf(string, ...any) {
 type refusal struct {
 	status int
 	code   string // the body's code; "" = do not check (HEAD, HTTP-layer refusals)
+	// netHTTP declares that net/http itself may give this answer, before
+	// the gateway's handler runs (a malformed request, headers too large):
+	// such an answer has no request id and no record, and must then be
+	// one of net/http's own. Any answer of the gateway carries a request
+	// id, whatever the caller declares.
+	netHTTP bool
 }
 
 // assertRefused checks an attack's answer: its status is one of want's, the
-// body's code matches, no closed bytes were sent, and the audit trail has a
-// deny decision and no transfer record for it.
+// body's code matches, no closed bytes were sent, and it carries a request
+// id, for which the audit trail has exactly one decision, a deny of the
+// answer's status, and no transfer record. An answer without a request id
+// passes only when a refusal of its status is declared netHTTP and it is
+// net/http's own.
 func (h *harness) assertRefused(tb testing.TB, resp *http.Response, body []byte, want ...refusal) {
 	tb.Helper()
 	assertNoClosedBytes(tb, "response body", body)
@@ -151,7 +160,13 @@ func (h *harness) assertRefused(tb testing.TB, resp *http.Response, body []byte,
 	}
 	id := resp.Header.Get("X-Request-Id")
 	if id == "" {
-		return // refused by the HTTP layer, before the gateway: nothing to record
+		if !slices.ContainsFunc(want, func(r refusal) bool { return r.status == resp.StatusCode && r.netHTTP }) {
+			tb.Fatalf("%d answer without X-Request-Id, and no net/http refusal of that status was declared; body %.300s", resp.StatusCode, body)
+		}
+		if !fromNetHTTP(resp, body) {
+			tb.Fatalf("%d answer without X-Request-Id is not net/http's own; Content-Type %q, body %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		return
 	}
 	decisions, transfers := h.recordsFor(tb, id)
 	if len(decisions) != 1 || decisions[0].Decision != "deny" || decisions[0].Status != resp.StatusCode {
@@ -160,6 +175,21 @@ func (h *harness) assertRefused(tb testing.TB, resp *http.Response, body []byte,
 	if len(transfers) != 0 {
 		tb.Errorf("refused request has %d transfer records", len(transfers))
 	}
+}
+
+// fromNetHTTP reports whether an answer is one net/http's server writes
+// itself for a request it cannot hand to a handler: plain text naming the
+// status ("400 Bad Request", "400 Bad Request: missing required Host
+// header", "431 Request Header Fields Too Large"), or 501 "Unsupported
+// transfer encoding".
+func fromNetHTTP(resp *http.Response, body []byte) bool {
+	if resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		return false
+	}
+	if resp.StatusCode == http.StatusNotImplemented {
+		return string(body) == "Unsupported transfer encoding"
+	}
+	return strings.HasPrefix(string(body), fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
 }
 
 // assertNoClosedTransfers: no transfer record on the whole trail is of a
@@ -290,7 +320,7 @@ func TestAttackTokens(t *testing.T) {
 	edHdr := func(kv ...any) []byte { return jsonOf(t, with(map[string]any{"alg": "EdDSA", "typ": "JWT"}, kv...)) }
 	valid := signRaw(t, edHdr(), jsonOf(t, ok), dev)
 	parts := strings.Split(valid, ".")
-	invalid := refusal{401, "invalid_token"}
+	invalid := refusal{status: 401, code: "invalid_token"}
 
 	tests := []struct {
 		name  string
@@ -382,22 +412,22 @@ func TestAttackTokens(t *testing.T) {
 			return signRaw(t, []byte(`{"alg":"none","alg":"EdDSA"}`), jsonOf(t, ok), dev)
 		}, invalid},
 		// Verified tokens whose country is not a usable destination.
-		{"country a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", 840)), dev) }, refusal{403, "unknown_destination"}},
-		{"country a list", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", []string{"US"})), dev) }, refusal{403, "unknown_destination"}},
+		{"country a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", 840)), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		{"country a list", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", []string{"US"})), dev) }, refusal{status: 403, code: "unknown_destination"}},
 		{"country an object", func() string {
 			return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", map[string]string{"code": "US"})), dev)
-		}, refusal{403, "unknown_destination"}},
-		{"country true", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", true)), dev) }, refusal{403, "unknown_destination"}},
-		{"country lowercase", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "cn")), dev) }, refusal{403, "country_of_concern"}},
-		{"country XX", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "XX")), dev) }, refusal{403, "unknown_destination"}},
-		{"country with a trailing space", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "CN ")), dev) }, refusal{403, "country_of_concern"}},
-		{"country alpha-3", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "USA")), dev) }, refusal{403, "unknown_destination"}},
-		{"country with NUL", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "US\x00")), dev) }, refusal{403, "unknown_destination"}},
-		{"country fullwidth", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "ＵＳ")), dev) }, refusal{403, "unknown_destination"}},
-		{"entity_hq a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", 156)), dev) }, refusal{403, "unknown_destination"}},
+		}, refusal{status: 403, code: "unknown_destination"}},
+		{"country true", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", true)), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		{"country lowercase", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "cn")), dev) }, refusal{status: 403, code: "country_of_concern"}},
+		{"country XX", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "XX")), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		{"country with a trailing space", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "CN ")), dev) }, refusal{status: 403, code: "country_of_concern"}},
+		{"country alpha-3", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "USA")), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		{"country with NUL", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "US\x00")), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		{"country fullwidth", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "ＵＳ")), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		{"entity_hq a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", 156)), dev) }, refusal{status: 403, code: "unknown_destination"}},
 		{"entity_hq a list", func() string {
 			return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", []string{"CN"})), dev)
-		}, refusal{403, "unknown_destination"}},
+		}, refusal{status: 403, code: "unknown_destination"}},
 	}
 	backends(t, func(t *testing.T, store gateway.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{Issuers: []identity.IssuerConfig{issuerB}})
@@ -443,7 +473,7 @@ func TestAttackAuthorizationHeaders(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := h.do(t, http.MethodGet, frontier+shard1, "", http.Header{"Authorization": tt.vals})
-			h.assertRefused(t, resp, body, refusal{401, ""}, refusal{403, "country_of_concern"})
+			h.assertRefused(t, resp, body, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"})
 		})
 	}
 }
@@ -515,7 +545,7 @@ func (h *harness) rawGet(tb testing.TB, method, target, token string, extra stri
 	return resps[0], bodies[0]
 }
 
-var anyRefusal = []refusal{{400, ""}, {401, ""}, {403, ""}, {404, ""}}
+var anyRefusal = []refusal{{status: 400}, {status: 401}, {status: 403}, {status: 404}}
 
 // TestAttackPaths: paths that try to reach frontier-x's shard (or any closed
 // file) from a model the requester may read, or to dodge the policy by
@@ -605,7 +635,7 @@ func TestAttackPaths(t *testing.T) {
 			resps, bodies, rest := rawRoundTrip(t, h.addr(), "GET "+target+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+cn+"\r\nConnection: close\r\n\r\n", 1)
 			assertNoClosedBytes(t, "connection bytes", rest)
 			for i := range resps {
-				h.assertRefused(t, resps[i], bodies[i], anyRefusal...)
+				h.assertRefused(t, resps[i], bodies[i], append([]refusal{{status: 400, netHTTP: true}}, anyRefusal...)...)
 			}
 		}
 		h.assertNoClosedTransfers(t)
@@ -693,15 +723,15 @@ func TestAttackManifestImpersonation(t *testing.T) {
 			name, token, path string
 			want              refusal
 		}{
-			{"anonymous shard", "", frontier + shard1, refusal{401, "authentication_required"}},
-			{"cn shard", cn, frontier + shard1, refusal{403, "country_of_concern"}},
-			{"cn subfolder manifest", cn, frontier + "sub/export.yaml", refusal{403, "country_of_concern"}},
-			{"cn shard named export.yaml in a subfolder", cn, frontier + "weights/export.yaml", refusal{403, "country_of_concern"}},
-			{"in shard named export.yaml in a subfolder", in, frontier + "weights/export.yaml", refusal{403, "license_required"}},
-			{"cn upper-case EXPORT.YAML", cn, frontier + "EXPORT.YAML", refusal{403, "country_of_concern"}},
-			{"cn Export.yaml", cn, frontier + "Export.yaml", refusal{403, "country_of_concern"}},
-			{"anonymous EXPORT.YAML", "", frontier + "EXPORT.YAML", refusal{401, "authentication_required"}},
-			{"anonymous raw EXPORT.YAML", "", "/frontier-lab/frontier-x/raw/main/EXPORT.YAML", refusal{401, "authentication_required"}},
+			{"anonymous shard", "", frontier + shard1, refusal{status: 401, code: "authentication_required"}},
+			{"cn shard", cn, frontier + shard1, refusal{status: 403, code: "country_of_concern"}},
+			{"cn subfolder manifest", cn, frontier + "sub/export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"cn shard named export.yaml in a subfolder", cn, frontier + "weights/export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"in shard named export.yaml in a subfolder", in, frontier + "weights/export.yaml", refusal{status: 403, code: "license_required"}},
+			{"cn upper-case EXPORT.YAML", cn, frontier + "EXPORT.YAML", refusal{status: 403, code: "country_of_concern"}},
+			{"cn Export.yaml", cn, frontier + "Export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"anonymous EXPORT.YAML", "", frontier + "EXPORT.YAML", refusal{status: 401, code: "authentication_required"}},
+			{"anonymous raw EXPORT.YAML", "", "/frontier-lab/frontier-x/raw/main/EXPORT.YAML", refusal{status: 401, code: "authentication_required"}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
@@ -744,12 +774,12 @@ func TestAttackModelPrefix(t *testing.T) {
 			name, token, path string
 			want              []refusal
 		}{
-			{"anonymous frontier-x", "", frontier + shard1, []refusal{{401, "authentication_required"}}},
-			{"cn frontier-x", cn, frontier + shard1, []refusal{{403, "country_of_concern"}}},
-			{"frontier-x's shard under frontier-xl", "", "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{404, "entry_not_found"}}},
-			{"frontier-x's shard under frontier", "", "/frontier-lab/frontier/resolve/main/-x/" + shard1, []refusal{{404, "entry_not_found"}}},
-			{"frontier-x's shard under frontier-", "", "/frontier-lab/frontier-/resolve/main/x/" + shard1, []refusal{{404, "entry_not_found"}}},
-			{"cn frontier-x's shard under frontier-xl", cn, "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{404, "entry_not_found"}}},
+			{"anonymous frontier-x", "", frontier + shard1, []refusal{{status: 401, code: "authentication_required"}}},
+			{"cn frontier-x", cn, frontier + shard1, []refusal{{status: 403, code: "country_of_concern"}}},
+			{"frontier-x's shard under frontier-xl", "", "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
+			{"frontier-x's shard under frontier", "", "/frontier-lab/frontier/resolve/main/-x/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
+			{"frontier-x's shard under frontier-", "", "/frontier-lab/frontier-/resolve/main/x/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
+			{"cn frontier-x's shard under frontier-xl", cn, "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				resp, body := h.do(t, http.MethodGet, tt.path, tt.token, nil)
@@ -827,7 +857,7 @@ func TestAttackSymlinks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, method := range []string{http.MethodGet, http.MethodHead} {
 				resp, body := h.do(t, method, tt.path, tt.token, nil)
-				h.assertRefused(t, resp, body, refusal{401, ""}, refusal{403, ""}, refusal{404, ""})
+				h.assertRefused(t, resp, body, refusal{status: 401}, refusal{status: 403}, refusal{status: 404})
 			}
 		})
 	}
@@ -864,9 +894,9 @@ func TestAttackRanges(t *testing.T) {
 					if method == http.MethodHead {
 						code = ""
 					}
-					h.assertRefused(t, resp, body, refusal{403, code})
+					h.assertRefused(t, resp, body, refusal{status: 403, code: code})
 					resp, body = h.do(t, method, frontier+shard1, "", hdr)
-					h.assertRefused(t, resp, body, refusal{401, ""})
+					h.assertRefused(t, resp, body, refusal{status: 401})
 				})
 			}
 		}
@@ -918,7 +948,7 @@ func TestAttackPipelining(t *testing.T) {
 		if resps[0].StatusCode != 200 {
 			t.Errorf("first (US, config.json): %d", resps[0].StatusCode)
 		}
-		want := []refusal{{401, "authentication_required"}, {403, "country_of_concern"}, {401, "authentication_required"}, {401, ""}, {401, "invalid_token"}}
+		want := []refusal{{status: 401, code: "authentication_required"}, {status: 403, code: "country_of_concern"}, {status: 401, code: "authentication_required"}, {status: 401}, {status: 401, code: "invalid_token"}}
 		for i, w := range want {
 			h.assertRefused(t, resps[i+1], bodies[i+1], w)
 		}
@@ -974,7 +1004,7 @@ func TestAttackSmuggling(t *testing.T) {
 						if i == 0 && resp.StatusCode == 200 {
 							continue // the outer request, allowed
 						}
-						h.assertRefused(t, resp, bodies[i], refusal{400, ""}, refusal{401, ""}, refusal{404, ""}, refusal{405, ""}, refusal{501, ""})
+						h.assertRefused(t, resp, bodies[i], refusal{status: 400, netHTTP: true}, refusal{status: 401}, refusal{status: 404}, refusal{status: 405}, refusal{status: 501, netHTTP: true})
 					}
 				})
 			}
@@ -1004,7 +1034,7 @@ func TestAttackOversized(t *testing.T) {
 			if len(resps) == 0 {
 				return // the connection was closed: nothing was sent
 			}
-			h.assertRefused(t, resps[0], bodies[0], refusal{400, ""}, refusal{401, ""}, refusal{403, "country_of_concern"}, refusal{414, ""}, refusal{431, ""})
+			h.assertRefused(t, resps[0], bodies[0], refusal{status: 400}, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"}, refusal{status: 414}, refusal{status: 431, netHTTP: true})
 		})
 	}
 	h.assertNoClosedTransfers(t)
@@ -1051,8 +1081,13 @@ func TestAttackSlowloris(t *testing.T) {
 	defer c.Close()
 	start := time.Now()
 	c.SetDeadline(start.Add(20 * time.Second))
-	// One header byte a second, never finishing the header block.
-	closed := make(chan time.Duration, 1)
+	// The reader only reads: what it got and when the server closed the
+	// connection are judged here, on the test's goroutine.
+	type closing struct {
+		after time.Duration
+		got   []byte
+	}
+	closed := make(chan closing, 1)
 	go func() {
 		buf := make([]byte, 4096)
 		var got []byte
@@ -1060,22 +1095,27 @@ func TestAttackSlowloris(t *testing.T) {
 			n, err := c.Read(buf)
 			got = append(got, buf[:n]...)
 			if err != nil {
-				assertNoClosedBytes(t, "slowloris connection", got)
-				closed <- time.Since(start)
+				closed <- closing{time.Since(start), got}
 				return
 			}
 		}
 	}()
+	check := func(cl closing) {
+		t.Helper()
+		assertNoClosedBytes(t, "slowloris connection", cl.got)
+		if cl.after > 15*time.Second {
+			t.Errorf("connection closed after %v, want about the 10 s header timeout", cl.after)
+		}
+	}
+	// One header byte a second, never finishing the header block.
 	wire := "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 30)
 	for i := 0; i < len(wire); i++ {
 		if _, err := c.Write([]byte{wire[i]}); err != nil {
 			break // closed by the server
 		}
 		select {
-		case d := <-closed:
-			if d > 15*time.Second {
-				t.Errorf("connection closed after %v, want about the 10 s header timeout", d)
-			}
+		case cl := <-closed:
+			check(cl)
 			return
 		case <-time.After(func() time.Duration {
 			if i < len("GET ") {
@@ -1086,10 +1126,8 @@ func TestAttackSlowloris(t *testing.T) {
 		}
 	}
 	select {
-	case d := <-closed:
-		if d > 15*time.Second {
-			t.Errorf("connection closed after %v, want about the 10 s header timeout", d)
-		}
+	case cl := <-closed:
+		check(cl)
 	case <-time.After(20 * time.Second):
 		t.Fatal("a trickling client held its connection for 20 s")
 	}
@@ -1155,10 +1193,10 @@ func TestAttackClientHeaders(t *testing.T) {
 			name, token string
 			want        refusal
 		}{
-			{"cn", h.token(t, claims("CN")), refusal{403, "country_of_concern"}},
-			{"anonymous", "", refusal{401, "authentication_required"}},
-			{"no country", h.token(t, claims("")), refusal{403, "unknown_destination"}},
-			{"tier2", h.token(t, claims("IN")), refusal{403, "license_required"}},
+			{"cn", h.token(t, claims("CN")), refusal{status: 403, code: "country_of_concern"}},
+			{"anonymous", "", refusal{status: 401, code: "authentication_required"}},
+			{"no country", h.token(t, claims("")), refusal{status: 403, code: "unknown_destination"}},
+			{"tier2", h.token(t, claims("IN")), refusal{status: 403, code: "license_required"}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
@@ -1200,29 +1238,30 @@ func TestAttackClientHeaders(t *testing.T) {
 
 // TestAttackS3API: the same attacks through the S3-compatible API: unsigned
 // (anonymous) and forged-signature requests for closed keys, traversal in
-// keys, and forged web-identity tokens at the STS endpoint.
+// keys, and forged web-identity tokens at the STS endpoint. Each refusal is
+// S3's, with its request id, on the record as a deny.
 func TestAttackS3API(t *testing.T) {
 	backends(t, func(t *testing.T, store gateway.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}})
 		addr := strings.TrimPrefix(h.S3URL, "http://")
 		const closedKey = "frontier-lab/frontier-x/" + shard1
-		date := time.Now().UTC().Format("20060102")
-		forgedSig := "AWS4-HMAC-SHA256 Credential=AKIAFORGED0000000000/" + date + "/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + strings.Repeat("0", 64)
-		for _, tt := range []struct{ name, target, headers string }{
-			{"anonymous closed key", "/models/" + closedKey, ""},
-			{"anonymous closed key, range", "/models/" + closedKey, "Range: bytes=0-99\r\n"},
-			{"traversal from an open model", "/models/open-lab/tiny-open/../../" + closedKey, ""},
-			{"encoded traversal", "/models/open-lab/tiny-open/..%2F..%2F" + strings.ReplaceAll(closedKey, "/", "%2F"), ""},
-			{"double-encoded traversal", "/models/open-lab/tiny-open/%252e%252e%252f%252e%252e%252f" + closedKey, ""},
-			{"other bucket name", "/Models/" + closedKey, ""},
-			{"org as the bucket", "/" + closedKey, ""},
-			{"case variant", "/models/Frontier-Lab/Frontier-X/" + shard1, ""},
-			{"manifest lookalike", "/models/frontier-lab/frontier-x/EXPORT.YAML", ""},
-			{"forged signature", "/models/" + closedKey, "Authorization: " + forgedSig + "\r\nX-Amz-Date: " + date + "T000000Z\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n"},
-			{"forged presigned URL", "/models/" + closedKey + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAFORGED0000000000%2F" + date + "%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=" + date + "T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=" + strings.Repeat("0", 64), ""},
-			{"security token alone", "/models/" + closedKey, "X-Amz-Security-Token: " + strings.Repeat("A", 200) + "\r\n"},
-			{"bearer token on the S3 API", "/models/" + closedKey, "Authorization: Bearer " + h.token(t, claims("CN")) + "\r\n"},
-			{"S3 metadata headers", "/models/" + closedKey, "X-Amz-Meta-Weights: open\r\nX-Amz-Meta-Sha256: " + strings.Repeat("a", 64) + "\r\n"},
+		anonymous := s3Refusal{403, "AccessDenied", "authentication_required"}
+		for _, tt := range []struct {
+			name, target, headers string
+			want                  s3Refusal
+		}{
+			{"anonymous closed key", "/models/" + closedKey, "", anonymous},
+			{"anonymous closed key, range", "/models/" + closedKey, "Range: bytes=0-99\r\n", anonymous},
+			{"traversal from an open model", "/models/open-lab/tiny-open/../../" + closedKey, "", s3Refusal{400, "InvalidArgument", "invalid_path"}},
+			{"encoded traversal", "/models/open-lab/tiny-open/..%2F..%2F" + strings.ReplaceAll(closedKey, "/", "%2F"), "", s3Refusal{400, "InvalidArgument", "invalid_path"}},
+			{"double-encoded traversal", "/models/open-lab/tiny-open/%252e%252e%252f%252e%252e%252f" + closedKey, "", s3Refusal{404, "NoSuchKey", "entry_not_found"}},
+			{"other bucket name", "/Models/" + closedKey, "", s3Refusal{404, "NoSuchBucket", ""}},
+			{"org as the bucket", "/" + closedKey, "", s3Refusal{404, "NoSuchBucket", ""}},
+			{"case variant", "/models/Frontier-Lab/Frontier-X/" + shard1, "", anonymous},
+			{"manifest lookalike", "/models/frontier-lab/frontier-x/EXPORT.YAML", "", anonymous},
+			{"security token alone", "/models/" + closedKey, "X-Amz-Security-Token: " + strings.Repeat("A", 200) + "\r\n", anonymous},
+			{"bearer token on the S3 API", "/models/" + closedKey, "Authorization: Bearer " + h.token(t, claims("CN")) + "\r\n", s3Refusal{400, "InvalidRequest", ""}},
+			{"S3 metadata headers", "/models/" + closedKey, "X-Amz-Meta-Weights: open\r\nX-Amz-Meta-Sha256: " + strings.Repeat("a", 64) + "\r\n", anonymous},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, method := range []string{"GET", "HEAD"} {
@@ -1236,6 +1275,35 @@ func TestAttackS3API(t *testing.T) {
 					if s := resps[0].StatusCode; s != 400 && s != 403 && s != 404 {
 						t.Errorf("%s %s: status %d, want 400/403/404; body %.300s", method, tt.target, s, bodies[0])
 					}
+					h.assertS3Refused(t, method, resps[0], bodies[0], tt.want)
+				}
+			})
+		}
+
+		// Forged signatures, over credentials the gateway really issued
+		// to a requester who may have the shard, a real session token and
+		// a fresh date: only the signature is wrong, so nothing but its
+		// check refuses them.
+		us := h.stsCredentials(t, claims("US"))
+		wrongSecret := withWrongSecret(us)
+		for _, sign := range []s3Signer{signedBy(us), presignedBy(us, 3600)} {
+			if resp, _ := h.s3Send(t, http.MethodHead, "/models/"+closedKey, nil, sign); resp.StatusCode != http.StatusOK {
+				t.Fatalf("control: the US credentials, signed right, get %d", resp.StatusCode)
+			}
+		}
+		for _, tt := range []struct {
+			name string
+			sign s3Signer
+		}{
+			{"forged signature", withWrongSignature(signedBy(us))},
+			{"forged presigned URL", withWrongSignature(presignedBy(us, 3600))},
+			{"signed with the wrong secret", signedBy(wrongSecret)},
+			{"presigned with the wrong secret", presignedBy(wrongSecret, 3600)},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				for _, method := range []string{http.MethodGet, http.MethodHead} {
+					resp, body := h.s3Send(t, method, "/models/"+closedKey, nil, tt.sign)
+					h.assertS3Refused(t, method, resp, body, s3Refusal{403, "SignatureDoesNotMatch", ""})
 				}
 			})
 		}

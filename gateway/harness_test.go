@@ -67,6 +67,9 @@ type harnessOptions struct {
 	S3 *gateway.S3Options
 	// Issuers are trusted besides the development issuer.
 	Issuers []identity.IssuerConfig
+	// Now is the gateway's clock (nil: time.Now); token verification
+	// keeps the real one.
+	Now func() time.Time
 }
 
 func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
@@ -115,6 +118,7 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
 		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3), RateLimit: o.RateLimit,
+		Now: o.Now,
 	})
 	if err != nil {
 		tb.Fatal(err)

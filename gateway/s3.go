@@ -123,6 +123,8 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 	if e, rec := s.overLimit(r, "s3"); e != nil {
 		// S3's own throttling answer, which every S3 client backs off on.
 		se := &s3api.Error{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: e.Message}
+		// The record has the status sent; its code stays rate_limited.
+		rec.Status = se.Status
 		if err := s.record(r.Context(), rec); err != nil {
 			se = s3AuditUnavailable()
 		} else {
@@ -263,8 +265,12 @@ func (s *Server) s3Object(w http.ResponseWriter, r *http.Request, op s3api.Op, k
 		rec.Model, rec.Object = org+"/"+name, file
 		t, refusal = s.resolve(r, rec, target{id: org + "/" + name, rev: "main", file: file, storageETag: true})
 	}
+	var se *s3api.Error
 	if refusal != nil {
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", refusal.Status, refusal.Code, refusal.Message
+		// The record has the status of S3's answer and the gateway's (or
+		// the policy's) code, which S3's code only summarises.
+		se = s3Error(refusal, rec.RequestID)
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", se.Status, refusal.Code, refusal.Message
 	} else {
 		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", t.status, rec.Policy.Code, rec.Policy.Reason
 	}
@@ -272,12 +278,11 @@ func (s *Server) s3Object(w http.ResponseWriter, r *http.Request, op s3api.Op, k
 		s3WriteError(w, r, s3AuditUnavailable(), "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
 		return
 	}
-	if refusal != nil {
-		e := s3Error(refusal, rec.RequestID)
-		if e.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
+	if se != nil {
+		if se.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(t.info.Size, 10))
 		}
-		s3WriteError(w, r, e, "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
+		s3WriteError(w, r, se, "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
 		return
 	}
 	w.Header().Set("x-amz-request-id", rec.RequestID)
