@@ -51,6 +51,7 @@ const (
 	apiS3List    = "s3_list"
 	apiS3Buckets = "s3_buckets"
 	apiS3Auth    = "s3_auth"
+	apiS3STS     = "s3_sts"
 )
 
 // S3Handler returns the S3 listener's handler with its middleware chain.
@@ -59,6 +60,7 @@ func (s *Server) S3Handler() http.Handler {
 	sts := s3api.STSHandler(stsVerifier{s.opts.Auth}, o.Issuer, s3api.STSOptions{
 		MaxTTL: o.MaxSession, Now: s.opts.Now, Logger: s.logger,
 		RequestID: func(r *http.Request) string { return RequestID(r.Context()) },
+		Record:    s.recordSTS,
 	})
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isSTS(r) {
@@ -81,6 +83,24 @@ func isSTS(r *http.Request) bool {
 		return true
 	}
 	return r.Method == http.MethodGet && r.URL.Query().Has("Action")
+}
+
+// recordSTS writes the decision record of an STS call: who was given
+// credentials, or why none were. Credentials whose record cannot be written
+// are not sent.
+func (s *Server) recordSTS(r *http.Request, sub policy.Subject, refused *s3api.Error) *s3api.Error {
+	scopeFrom(r.Context()).Subject = sub
+	rec := s.newRecord(r)
+	rec.API = apiS3STS
+	if refused != nil {
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", refused.Status, refused.Code, refused.Message
+	} else {
+		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", http.StatusOK, "credentials_issued", "Temporary S3 credentials were issued for the web identity token."
+	}
+	if err := s.record(r.Context(), rec); err != nil {
+		return s3AuditUnavailable()
+	}
+	return nil
 }
 
 // stsVerifier is the gateway's Authenticator as STS uses it: without one,

@@ -93,6 +93,13 @@ type STSOptions struct {
 	// Logger receives why tokens were refused (never the tokens);
 	// discarded when nil.
 	Logger *slog.Logger
+	// Record is called once per request, before the answer is written,
+	// with the subject the token named (the zero Subject when no token was
+	// verified) and the refusal (nil when credentials are about to be
+	// issued). When it returns an error, that error is the answer instead
+	// and no credentials are sent: credentials are never issued without
+	// their record. Nil records nothing.
+	Record func(r *http.Request, sub policy.Subject, refused *Error) *Error
 }
 
 // STSHandler answers AssumeRoleWithWebIdentity, as AWS STS and MinIO do:
@@ -145,7 +152,12 @@ func (h *stsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Responses carry credentials or refusals of them; neither is cacheable.
 	w.Header().Set("Cache-Control", "no-store")
 
-	resp, e := h.assume(w, r)
+	resp, sub, e := h.assume(w, r)
+	if h.opts.Record != nil {
+		if re := h.opts.Record(r, sub, e); re != nil {
+			e = re
+		}
+	}
 	if e != nil {
 		writeSTSError(w, e, reqID)
 		return
@@ -154,10 +166,13 @@ func (h *stsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeXMLBody(w, http.StatusOK, "text/xml", resp)
 }
 
-func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRoleWithWebIdentityResponse, *Error) {
+// assume answers the request: the response, or the refusal and, once the
+// token has been verified, the subject it names.
+func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRoleWithWebIdentityResponse, policy.Subject, *Error) {
+	var none policy.Subject
 	params, e := stsParams(w, r)
 	if e != nil {
-		return nil, e
+		return nil, none, e
 	}
 	get := func(name string) string {
 		vs := params.values(name)
@@ -168,54 +183,54 @@ func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRole
 	}
 	for _, name := range []string{"Action", "Version", "WebIdentityToken", "DurationSeconds", "RoleArn", "RoleSessionName"} {
 		if len(params.values(name)) > 1 {
-			return nil, stsInvalidParameter("Parameter " + name + " appears more than once.")
+			return nil, none, stsInvalidParameter("Parameter " + name + " appears more than once.")
 		}
 	}
 
 	switch action := get("Action"); {
 	case action == "":
-		return nil, newError(http.StatusBadRequest, CodeMissingParameter, "The request must contain the parameter Action.")
+		return nil, none, newError(http.StatusBadRequest, CodeMissingParameter, "The request must contain the parameter Action.")
 	case action != "AssumeRoleWithWebIdentity":
-		return nil, newError(http.StatusBadRequest, CodeInvalidAction, "Only AssumeRoleWithWebIdentity is supported.")
+		return nil, none, newError(http.StatusBadRequest, CodeInvalidAction, "Only AssumeRoleWithWebIdentity is supported.")
 	}
 	switch version := get("Version"); {
 	case version == "":
-		return nil, newError(http.StatusBadRequest, CodeMissingParameter, "The request must contain the parameter Version.")
+		return nil, none, newError(http.StatusBadRequest, CodeMissingParameter, "The request must contain the parameter Version.")
 	case version != STSVersion:
-		return nil, newError(http.StatusBadRequest, CodeInvalidAction, "Could not find operation AssumeRoleWithWebIdentity for this version; use Version="+STSVersion+".")
+		return nil, none, newError(http.StatusBadRequest, CodeInvalidAction, "Could not find operation AssumeRoleWithWebIdentity for this version; use Version="+STSVersion+".")
 	}
 	for _, p := range params {
 		if p.key == "Policy" || strings.HasPrefix(p.key, "PolicyArns.") {
-			return nil, stsInvalidParameter("Session policies are not supported.")
+			return nil, none, stsInvalidParameter("Session policies are not supported.")
 		}
 		if p.key == "ProviderId" {
-			return nil, stsInvalidParameter("ProviderId is not supported: pass an OpenID Connect ID token.")
+			return nil, none, stsInvalidParameter("ProviderId is not supported: pass an OpenID Connect ID token.")
 		}
 	}
 	token := get("WebIdentityToken")
 	if token == "" {
-		return nil, newError(http.StatusBadRequest, CodeMissingParameter, "The request must contain the parameter WebIdentityToken.")
+		return nil, none, newError(http.StatusBadRequest, CodeMissingParameter, "The request must contain the parameter WebIdentityToken.")
 	}
 	duration := DefaultSTSDuration
 	if s := get("DurationSeconds"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < int(MinSTSDuration/time.Second) || n > int(MaxSTSDuration/time.Second) {
-			return nil, stsInvalidParameter("DurationSeconds must be an integer from 900 to 43200.")
+			return nil, none, stsInvalidParameter("DurationSeconds must be an integer from 900 to 43200.")
 		}
 		duration = time.Duration(n) * time.Second
 	}
 	roleARN := get("RoleArn")
 	if roleARN != "" {
 		if len(roleARN) < 20 || len(roleARN) > 2048 {
-			return nil, stsInvalidParameter("RoleArn must be 20 to 2048 characters long.")
+			return nil, none, stsInvalidParameter("RoleArn must be 20 to 2048 characters long.")
 		}
 		if h.opts.RoleARN != "" && roleARN != h.opts.RoleARN {
-			return nil, newError(http.StatusForbidden, CodeAccessDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity.")
+			return nil, none, newError(http.StatusForbidden, CodeAccessDenied, "Not authorized to perform sts:AssumeRoleWithWebIdentity.")
 		}
 	}
 	session := get("RoleSessionName")
 	if session != "" && !validSessionName(session) {
-		return nil, stsInvalidParameter("RoleSessionName must be 2 to 64 characters of [A-Za-z0-9_+=,.@-].")
+		return nil, none, stsInvalidParameter("RoleSessionName must be 2 to 64 characters of [A-Za-z0-9_+=,.@-].")
 	}
 
 	sub, err := h.v.Verify(r.Context(), token)
@@ -223,28 +238,28 @@ func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRole
 		h.opts.Logger.Info("sts: web identity token refused", "err", err)
 		var se *Error
 		if errors.As(err, &se) {
-			return nil, se
+			return nil, none, se
 		}
-		return nil, newError(http.StatusBadRequest, CodeInvalidIdentityToken, "The web identity token is not valid.")
+		return nil, none, newError(http.StatusBadRequest, CodeInvalidIdentityToken, "The web identity token is not valid.")
 	}
 	if sub.Anonymous || sub.ID == "" {
-		return nil, newError(http.StatusForbidden, CodeAccessDenied, "Credentials are issued only to identified subjects.")
+		return nil, sub, newError(http.StatusForbidden, CodeAccessDenied, "Credentials are issued only to identified subjects.")
 	}
 	// The token has been verified: reading its claims unverified now reads
 	// what the verifier checked.
 	claims, err := unverifiedClaims(token)
 	if err != nil {
 		h.opts.Logger.Warn("sts: verified token does not parse", "err", err)
-		return nil, newError(http.StatusBadRequest, CodeInvalidIdentityToken, "The web identity token is not valid.")
+		return nil, sub, newError(http.StatusBadRequest, CodeInvalidIdentityToken, "The web identity token is not valid.")
 	}
 	exp, err := TokenExpiry(token)
 	if err != nil {
 		h.opts.Logger.Warn("sts: verified token has no usable exp", "err", err)
-		return nil, newError(http.StatusBadRequest, CodeInvalidIdentityToken, "The web identity token has no expiration time.")
+		return nil, sub, newError(http.StatusBadRequest, CodeInvalidIdentityToken, "The web identity token has no expiration time.")
 	}
 	now := h.opts.Now()
 	if !exp.After(now) {
-		return nil, newError(http.StatusBadRequest, CodeExpiredToken, "The web identity token has expired.")
+		return nil, sub, newError(http.StatusBadRequest, CodeExpiredToken, "The web identity token has expired.")
 	}
 	notAfter := now.Add(duration)
 	if exp.Before(notAfter) {
@@ -253,7 +268,7 @@ func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRole
 	cred, err := h.iss.Issue(sub, notAfter, h.opts.MaxTTL)
 	if err != nil {
 		h.opts.Logger.Error("sts: cannot issue credentials", "subject", sub.ID, "err", err)
-		return nil, newError(http.StatusInternalServerError, "InternalFailure", "Credentials could not be issued.")
+		return nil, sub, newError(http.StatusInternalServerError, "InternalFailure", "Credentials could not be issued.")
 	}
 
 	resp := &assumeRoleWithWebIdentityResponse{}
@@ -269,7 +284,7 @@ func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRole
 		res.Audience = aud[0]
 	}
 	res.AssumedRoleUser = assumedRoleUser(roleARN, session, cred.AccessKeyID)
-	return resp, nil
+	return resp, sub, nil
 }
 
 // stsParams returns the request's parameters: the query string, and for

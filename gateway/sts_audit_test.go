@@ -1,0 +1,158 @@
+package gateway_test
+
+import (
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/weightgate/weightgate/gateway"
+)
+
+// stsAnswer is what the STS endpoint answered: its status, the error code
+// of an ErrorResponse (empty on success), the request id in each place it
+// is sent, and the body.
+type stsAnswer struct {
+	status                int
+	code                  string
+	headerID, amznID, bID string
+	body                  []byte
+}
+
+func (h *harness) sts(tb testing.TB, method string, form url.Values) stsAnswer {
+	tb.Helper()
+	var req *http.Request
+	var err error
+	if method == http.MethodPost {
+		req, err = http.NewRequest(method, h.S3URL+"/", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req, err = http.NewRequest(method, h.S3URL+"/?"+form.Encode(), nil)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var doc struct {
+		Error struct {
+			Code string
+		}
+		RequestID        string `xml:"RequestId"`
+		ResponseMetadata struct {
+			RequestID string `xml:"RequestId"`
+		}
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		tb.Fatalf("STS answer is not XML: %v; %.300s", err, body)
+	}
+	return stsAnswer{status: resp.StatusCode, code: doc.Error.Code,
+		headerID: resp.Header.Get("X-Request-Id"), amznID: resp.Header.Get("x-amzn-RequestId"),
+		bID: doc.RequestID + doc.ResponseMetadata.RequestID, body: body}
+}
+
+// TestSTSRecords: every call of the STS endpoint, refused or answered with
+// credentials, has exactly one decision record, found by the request id the
+// answer carries, with the status and code sent and the subject of the token
+// once it has been verified.
+func TestSTSRecords(t *testing.T) {
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{S3: &gateway.S3Options{}})
+	good := func() url.Values {
+		return url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"},
+			"WebIdentityToken": {h.token(t, claims("US"))}, "DurationSeconds": {"900"}}
+	}
+	edit := func(kv ...string) url.Values {
+		v := good()
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				v.Del(kv[i])
+			} else {
+				v.Set(kv[i], kv[i+1])
+			}
+		}
+		return v
+	}
+	// A valid token whose signature's last characters are replaced.
+	tok := h.token(t, claims("US"))
+	forged := tok[:len(tok)-4] + "AAAA"
+	dup := good()
+	dup.Add("Action", "AssumeRoleWithWebIdentity")
+	tests := []struct {
+		name     string
+		method   string
+		form     url.Values
+		status   int
+		code     string // the STS error code; "" for credentials
+		recCode  string // the record's code
+		decision string
+		subject  string // the record's subject
+	}{
+		{"credentials issued", http.MethodPost, good(), 200, "", "credentials_issued", "allow", "user-US"},
+		{"credentials issued, GET", http.MethodGet, good(), 200, "", "credentials_issued", "allow", "user-US"},
+		{"no action", http.MethodPost, edit("Action", ""), 400, "MissingParameter", "MissingParameter", "deny", ""},
+		{"another action", http.MethodPost, edit("Action", "AssumeRole"), 400, "InvalidAction", "InvalidAction", "deny", ""},
+		{"another version", http.MethodPost, edit("Version", "2012-01-01"), 400, "InvalidAction", "InvalidAction", "deny", ""},
+		{"parameter twice", http.MethodPost, dup, 400, "InvalidParameterValue", "InvalidParameterValue", "deny", ""},
+		{"no token", http.MethodPost, edit("WebIdentityToken", ""), 400, "MissingParameter", "MissingParameter", "deny", ""},
+		{"forged token", http.MethodPost, edit("WebIdentityToken", forged), 400, "InvalidIdentityToken", "InvalidIdentityToken", "deny", ""},
+		{"bad duration", http.MethodPost, edit("DurationSeconds", "5"), 400, "InvalidParameterValue", "InvalidParameterValue", "deny", ""},
+		{"session policy", http.MethodPost, edit("Policy", "{}"), 400, "InvalidParameterValue", "InvalidParameterValue", "deny", ""},
+		{"bad session name", http.MethodPost, edit("RoleSessionName", "a b"), 400, "InvalidParameterValue", "InvalidParameterValue", "deny", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := h.sts(t, tt.method, tt.form)
+			if a.status != tt.status || a.code != tt.code {
+				t.Fatalf("answer = %d %q, want %d %q; %.300s", a.status, a.code, tt.status, tt.code, a.body)
+			}
+			if got := strings.Contains(string(a.body), "SecretAccessKey"); got != (tt.code == "") {
+				t.Errorf("credentials in the answer: %v; %.300s", got, a.body)
+			}
+			if a.headerID == "" || a.amznID != a.headerID || a.bID != a.headerID {
+				t.Fatalf("request ids: X-Request-Id %q, x-amzn-RequestId %q, body %q; want one id in all three", a.headerID, a.amznID, a.bID)
+			}
+			decisions, transfers := h.recordsFor(t, a.headerID)
+			if len(decisions) != 1 || len(transfers) != 0 {
+				t.Fatalf("records = %+v, %+v; want one decision record and no transfer", decisions, transfers)
+			}
+			d := decisions[0]
+			if d.API != "s3_sts" || d.Decision != tt.decision || d.Status != tt.status || d.Code != tt.recCode || d.Subject != tt.subject {
+				t.Errorf("record = api %q, %s %d %q, subject %q; want s3_sts, %s %d %q, subject %q",
+					d.API, d.Decision, d.Status, d.Code, d.Subject, tt.decision, tt.status, tt.recCode, tt.subject)
+			}
+			if d.Type != gateway.RecordDecision {
+				t.Errorf("record type = %q", d.Type)
+			}
+		})
+	}
+}
+
+// TestSTSUnrecorded: credentials whose record cannot be written are not
+// sent; the answer is a 503.
+func TestSTSUnrecorded(t *testing.T) {
+	audit := &failingAudit{}
+	h := MustOpenHarness(t, dirStore(t), harnessOptions{Audit: audit, S3: &gateway.S3Options{}})
+	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"},
+		"WebIdentityToken": {h.token(t, claims("US"))}, "DurationSeconds": {"900"}}
+	a := h.sts(t, http.MethodPost, form)
+	if a.status != http.StatusServiceUnavailable || a.code != "ServiceUnavailable" {
+		t.Errorf("answer = %d %q, want 503 ServiceUnavailable; %.300s", a.status, a.code, a.body)
+	}
+	for _, secret := range []string{"SecretAccessKey", "SessionToken", "AccessKeyId"} {
+		if strings.Contains(string(a.body), secret) {
+			t.Errorf("the answer carries %s: %.300s", secret, a.body)
+		}
+	}
+	if audit.calls.Load() == 0 {
+		t.Error("the audit log was never asked")
+	}
+}
