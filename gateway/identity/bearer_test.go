@@ -3,6 +3,7 @@ package identity
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +34,14 @@ func TestParseBearer(t *testing.T) {
 		{"tab separator", "Bearer\t" + jwt, "", true, true},
 		{"quoted token", `Bearer "` + jwt + `"`, "", true, true},
 		{"Bearerx scheme", "Bearerx " + jwt, "", true, true},
+		{"mixed-case scheme", "bEaReR " + jwt, jwt, true, false},
+		{"one-character token", "Bearer A", "A", true, false},
+		{"every token68 symbol", "Bearer -._~+/", "-._~+/", true, false},
+		{"letter and digit bounds with padding", "Bearer azAZ09=", "azAZ09=", true, false},
+		{"leading space", " Bearer " + jwt, "", true, true},
+		{"padding inside token", "Bearer ab=c", "", true, true},
+		{"padding first", "Bearer =abc", "", true, true},
+		{"non-ASCII letter", "Bearer abcé", "", true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,5 +103,45 @@ func TestParseBearerFromRequest(t *testing.T) {
 			t.Errorf("header %q: got (%q, %v, %v), want (%q, %v, error %v)",
 				tt.header, r.token, r.present, r.err, tt.wantToken, tt.wantPresent, tt.wantErr)
 		}
+	}
+}
+
+// TestParseBearerToken68Alphabet tries every byte as a token on its own,
+// inside a token and before padding: exactly the RFC 7235 token68
+// characters are accepted, and "=" only as trailing padding.
+func TestParseBearerToken68Alphabet(t *testing.T) {
+	t.Parallel()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+	forms := []struct {
+		name  string
+		token func(c string) string
+	}{
+		{"alone", func(c string) string { return c }},
+		{"inside", func(c string) string { return "x" + c + "x" }},
+		{"before padding", func(c string) string { return c + "==" }},
+	}
+	for _, f := range forms {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			for b := range 256 {
+				c := string([]byte{byte(b)})
+				tok := f.token(c)
+				got, present, err := ParseBearer("Bearer " + tok)
+				if !present {
+					t.Errorf("byte %#02x: present = false, want true", b)
+				}
+				if strings.Contains(alphabet, c) {
+					if err != nil || got != tok {
+						t.Errorf("byte %#02x (%q): got (%q, %v), want (%q, nil)", b, c, got, err, tok)
+					}
+					continue
+				}
+				if err == nil {
+					t.Errorf("byte %#02x (%q): token %q accepted, want ReasonMalformedAuthorization", b, c, got)
+					continue
+				}
+				assertReason(t, err, ReasonMalformedAuthorization, "")
+			}
+		})
 	}
 }

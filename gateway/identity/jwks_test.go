@@ -232,6 +232,42 @@ func TestJWKSWithPEMKeys(t *testing.T) {
 	}
 }
 
+// TestJWKSUnknownKIDFallsBackToPEM: a kid that is neither a kid=path PEM key
+// nor in the JWKS is tried against the PEM keys configured without a kid,
+// just as when the issuer has no JWKS.
+func TestJWKSUnknownKIDFallsBackToPEM(t *testing.T) {
+	keyA := newEd25519(t)
+	dev := MustLoadPrivateKey(t, "dev-ed25519.pem")
+	srv := MustJWKSServer(t, map[string]crypto.Signer{"a": keyA})
+	cfg := jwksConfig(srv.URL, time.Hour)
+	cfg.Issuers[0].PublicKeys = []string{keyPath("dev-ed25519.pub.pem")}
+	v := MustNewVerifier(t, cfg)
+
+	tests := []struct {
+		name string
+		raw  string
+		want string // "" for success
+	}{
+		{"JWKS kid", MustSign(t, keyA, "a"), ""},
+		{"no kid, kid-less PEM key", MustSign(t, dev, ""), ""},
+		{"no kid, JWKS key", MustSign(t, keyA, ""), ""},
+		{"unknown kid, kid-less PEM key", MustSign(t, dev, "rotated-away"), ""},
+		{"unknown kid, untrusted key", MustSign(t, newEd25519(t), "rotated-away"), ReasonBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), tt.raw)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				return
+			}
+			assertReason(t, err, tt.want, tt.raw)
+		})
+	}
+}
+
 func TestCloseStopsRefresh(t *testing.T) {
 	srv := MustJWKSServer(t, map[string]crypto.Signer{"a": newEd25519(t)})
 	v := MustNewVerifier(t, jwksConfig(srv.URL, 20*time.Millisecond))

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -99,6 +100,12 @@ func TestLoadKeysFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// X25519 is a key-agreement key: x509 parses its PKIX form, but it
+	// cannot verify a signature.
+	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pkcs8 := func(k any) []byte {
 		der, err := x509.MarshalPKCS8PrivateKey(k)
 		if err != nil {
@@ -160,6 +167,7 @@ func TestLoadKeysFormats(t *testing.T) {
 		{"EC PKIX", writePEM(t, dir, "ec.pub.pem", "PUBLIC KEY", pkix(&ecKey.PublicKey)), false},
 		{"EC P-384", writePEM(t, dir, "p384.pub.pem", "PUBLIC KEY", pkix(&p384.PublicKey)), true},
 		{"RSA 1024", writePEM(t, dir, "rsa1024.pub.pem", "PUBLIC KEY", pkix(&rsa1024.PublicKey)), true},
+		{"X25519 PKIX", writePEM(t, dir, "x25519.pub.pem", "PUBLIC KEY", pkix(x25519.PublicKey())), true},
 		{"private key", keyPath("test-ec-p256.pem"), true},
 		{"missing", filepath.Join(dir, "missing.pem"), true},
 	}
