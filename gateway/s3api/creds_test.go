@@ -126,23 +126,31 @@ func TestIssueRefuses(t *testing.T) {
 	iss := MustIssuer(t, func() time.Time { return now })
 	huge := testSubject()
 	huge.Claims = map[string]any{"blob": strings.Repeat("x", MaxSessionTokenSize)}
+	// wantErr is part of the message: a caller passing a zero maxTTL is told
+	// that its lifetime is wrong, not that the credential has expired.
 	tests := []struct {
 		name     string
 		sub      policy.Subject
 		notAfter time.Time
 		maxTTL   time.Duration
+		wantErr  string
 	}{
-		{"anonymous", policy.Subject{Anonymous: true, ID: "x"}, now.Add(time.Hour), time.Hour},
-		{"no id", policy.Subject{Name: "Nobody"}, now.Add(time.Hour), time.Hour},
-		{"no lifetime", testSubject(), now.Add(time.Hour), 0},
-		{"already expired", testSubject(), now, time.Hour},
-		{"expires within the second", testSubject(), now.Add(999 * time.Millisecond), time.Hour},
-		{"token too large", huge, now.Add(time.Hour), time.Hour},
+		{"anonymous", policy.Subject{Anonymous: true, ID: "x"}, now.Add(time.Hour), time.Hour, "identified subjects"},
+		{"no id", policy.Subject{Name: "Nobody"}, now.Add(time.Hour), time.Hour, "identified subjects"},
+		{"no lifetime", testSubject(), now.Add(time.Hour), 0, "lifetime 0s is not positive"},
+		{"negative lifetime", testSubject(), now.Add(time.Hour), -time.Second, "lifetime -1s is not positive"},
+		{"already expired", testSubject(), now, time.Hour, "already have expired"},
+		{"expires within the second", testSubject(), now.Add(999 * time.Millisecond), time.Hour, "already have expired"},
+		{"token too large", huge, now.Add(time.Hour), time.Hour, "session token is"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if cred, err := iss.Issue(tt.sub, tt.notAfter, tt.maxTTL); err == nil {
-				t.Errorf("Issue = %+v, want an error", cred)
+			cred, err := iss.Issue(tt.sub, tt.notAfter, tt.maxTTL)
+			if err == nil {
+				t.Fatalf("Issue = %+v, want an error", cred)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Issue: %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
 	}
@@ -242,5 +250,75 @@ func TestLookupAcrossRestarts(t *testing.T) {
 	}
 	if _, err := rotated.Lookup(cred.AccessKeyID, cred.SessionToken, now); errCode(err) != CodeInvalidToken {
 		t.Errorf("issuer with another key: %v, want InvalidToken", err)
+	}
+}
+
+// MaxSessionTokenSize is inclusive: a token of exactly that many bytes is
+// issued and looked up again. The next length a token can have is two bytes
+// more (one more would need a base64 segment of a length base64 never
+// produces); it is refused by Issue, and by Lookup even when the key signed
+// it.
+func TestSessionTokenSizeLimit(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	iss := MustIssuer(t, func() time.Time { return now })
+
+	// padded returns testSubject with a claim of n 'x's, which JSON
+	// encodes as n bytes, so that the payload grows byte for byte.
+	padded := func(n int) policy.Subject {
+		sub := testSubject()
+		sub.Claims["pad"] = strings.Repeat("x", n)
+		return sub
+	}
+	payloadLen := func(tb testing.TB, token string) int {
+		tb.Helper()
+		seg, _, _ := strings.Cut(token, ".")
+		return len(mustDecodeB64URL(tb, seg))
+	}
+	macLen := base64.RawURLEncoding.EncodedLen(32)
+	wantPayload := base64.RawURLEncoding.DecodedLen(MaxSessionTokenSize - 1 - macLen)
+	if got := base64.RawURLEncoding.EncodedLen(wantPayload) + 1 + macLen; got != MaxSessionTokenSize {
+		t.Fatalf("no payload length makes a %d-byte token (closest %d)", MaxSessionTokenSize, got)
+	}
+	base, err := iss.Issue(padded(0), now.Add(time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := wantPayload - payloadLen(t, base.SessionToken)
+
+	exact, err := iss.Issue(padded(pad), now.Add(time.Hour), time.Hour)
+	if err != nil {
+		t.Fatalf("Issue of a %d-byte token: %v", MaxSessionTokenSize, err)
+	}
+	if got, want := len(exact.SessionToken), MaxSessionTokenSize; got != want {
+		t.Fatalf("len(token) = %d, want %d", got, want)
+	}
+	found, err := iss.Lookup(exact.AccessKeyID, exact.SessionToken, now)
+	if err != nil {
+		t.Fatalf("Lookup of a %d-byte token: %v", MaxSessionTokenSize, err)
+	}
+	if got, want := found.Subject.Claims["pad"], padded(pad).Claims["pad"]; got != want {
+		t.Error("Lookup lost the subject's claims")
+	}
+
+	if cred, err := iss.Issue(padded(pad+1), now.Add(time.Hour), time.Hour); err == nil {
+		t.Errorf("Issue made a %d-byte token, over the limit", len(cred.SessionToken))
+	}
+
+	// The same payload one byte longer, with a valid MAC: only its size is
+	// wrong.
+	seg, _, _ := strings.Cut(exact.SessionToken, ".")
+	payload := string(mustDecodeB64URL(t, seg))
+	longer := strings.Replace(payload, `"pad":"`, `"pad":"x`, 1)
+	if got, want := len(longer), len(payload)+1; got != want {
+		t.Fatalf("pad claim not found in payload %.80q", payload)
+	}
+	s := b64url([]byte(longer))
+	over := s + "." + b64url(iss.mac(s))
+	if got, want := len(over), MaxSessionTokenSize+2; got != want {
+		t.Fatalf("len(over) = %d, want %d", got, want)
+	}
+	_, err = iss.Lookup(exact.AccessKeyID, over, now)
+	if got, want := errCode(err), CodeInvalidToken; got != want {
+		t.Errorf("Lookup of a %d-byte token: %v, want %s", len(over), err, want)
 	}
 }

@@ -344,8 +344,10 @@ func (ai *authInfo) parseQueryForm(q queryPairs) *Error {
 	ai.date = t
 	n, err := strconv.ParseInt(expires, 10, 64)
 	switch {
-	case err != nil || n < 0:
-		return ai.malformed("X-Amz-Expires should be a number.")
+	case err != nil || n < 1:
+		// AWS documents 1 to 604800 seconds; a URL valid for no time at
+		// all is a mistake, not a request.
+		return ai.malformed("X-Amz-Expires must be a number of seconds from 1 to 604800.")
 	case n > int64(MaxPresignExpiry/time.Second):
 		return ai.malformed("X-Amz-Expires must be less than a week (in seconds) that is; 604800.")
 	}

@@ -501,7 +501,12 @@ func TestVerifyMalformed(t *testing.T) {
 		auth     string
 		date     string // X-Amz-Date; "-" for none
 		httpDate string
+		extra    http.Header // added after the others
 		wantCode string
+		// wantMsg, when set, is part of the message: where a later check
+		// would refuse the request with the same code, it shows which check
+		// did.
+		wantMsg string
 	}{
 		{name: "well formed, reaches the signature check", auth: auth(nil), wantCode: CodeSignatureDoesNotMatch},
 		{name: "no space after commas", auth: strings.ReplaceAll(auth(nil), ", ", ","), wantCode: CodeSignatureDoesNotMatch},
@@ -525,6 +530,13 @@ func TestVerifyMalformed(t *testing.T) {
 		{name: "Date header instead", auth: auth(map[string]string{"SignedHeaders": "date;host;x-amz-content-sha256;x-amz-security-token"}),
 			date: "-", httpDate: "Wed, 01 Jul 2026 12:00:00 GMT", wantCode: CodeSignatureDoesNotMatch},
 		{name: "bad Date header", auth: auth(nil), date: "-", httpDate: "yesterday", wantCode: CodeAccessDenied},
+		{name: "signed header name not a token", auth: auth(map[string]string{"SignedHeaders": "host;x y;x-amz-content-sha256;x-amz-date;x-amz-security-token"}), wantCode: CodeAuthorizationHeaderMalformed},
+		{name: "Authorization twice", auth: auth(nil), extra: http.Header{"Authorization": {auth(nil)}}, wantCode: CodeAuthorizationHeaderMalformed},
+		{name: "x-amz-date twice", auth: auth(nil), extra: http.Header{"X-Amz-Date": {now.Format(iso8601Basic)}}, wantCode: CodeAccessDenied},
+		{name: "Date twice", auth: auth(map[string]string{"SignedHeaders": "date;host;x-amz-content-sha256;x-amz-security-token"}),
+			date: "-", httpDate: "Wed, 01 Jul 2026 12:00:00 GMT", extra: http.Header{"Date": {"Wed, 01 Jul 2026 12:00:00 GMT"}}, wantCode: CodeAccessDenied},
+		{name: "x-amz-security-token twice", auth: auth(nil), extra: http.Header{"X-Amz-Security-Token": {"x"}}, wantCode: CodeInvalidToken, wantMsg: "more than once"},
+		{name: "x-amz-content-sha256 twice", auth: auth(nil), extra: http.Header{"X-Amz-Content-Sha256": {EmptyPayloadHash}}, wantCode: CodeInvalidArgument, wantMsg: "more than once"},
 	}
 	iss := MustIssuer(t, func() time.Time { return now })
 	cred := MustIssue(t, iss, time.Hour)
@@ -545,9 +557,85 @@ func TestVerifyMalformed(t *testing.T) {
 			if tt.httpDate != "" {
 				r.Header.Set("Date", tt.httpDate)
 			}
+			for k, vs := range tt.extra {
+				for _, v := range vs {
+					r.Header.Add(k, v)
+				}
+			}
 			_, err := Verify(r, iss, now, VerifyOptions{})
 			if got, want := errCode(err), tt.wantCode; got != want {
 				t.Errorf("Verify: %v, want %s", err, want)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("Verify: %v, want a message containing %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// Malformed presigned URLs, written by hand.
+func TestVerifyMalformedPresigned(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	iss := MustIssuer(t, func() time.Time { return now })
+	cred := MustIssue(t, iss, time.Hour)
+	good := url.Values{
+		"X-Amz-Algorithm":      {"AWS4-HMAC-SHA256"},
+		"X-Amz-Credential":     {cred.AccessKeyID + "/20260701/us-east-1/s3/aws4_request"},
+		"X-Amz-Date":           {"20260701T120000Z"},
+		"X-Amz-Expires":        {"3600"},
+		"X-Amz-SignedHeaders":  {"host"},
+		"X-Amz-Signature":      {strings.Repeat("a", 64)},
+		"X-Amz-Security-Token": {cred.SessionToken},
+	}
+	tests := []struct {
+		name     string
+		set      map[string]string // replaces a parameter; "-" removes it
+		extra    url.Values        // added after the others
+		wantCode string
+		wantMsg  string // as in TestVerifyMalformed
+	}{
+		{name: "well formed, reaches the signature check", wantCode: CodeSignatureDoesNotMatch},
+		{name: "seven days", set: map[string]string{"X-Amz-Expires": "604800"}, wantCode: CodeSignatureDoesNotMatch},
+		{name: "over seven days", set: map[string]string{"X-Amz-Expires": "604801"}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "negative expiry", set: map[string]string{"X-Amz-Expires": "-1"}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "zero expiry", set: map[string]string{"X-Amz-Expires": "0"}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "one second", set: map[string]string{"X-Amz-Expires": "1"}, wantCode: CodeSignatureDoesNotMatch},
+		{name: "expiry not a number", set: map[string]string{"X-Amz-Expires": "1h"}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "no date", set: map[string]string{"X-Amz-Date": "-"}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "bad date", set: map[string]string{"X-Amz-Date": "2026-07-01T12:00:00Z"}, wantCode: CodeAuthorizationQueryParametersError, wantMsg: "X-Amz-Date"},
+		{name: "credential with four parts", set: map[string]string{"X-Amz-Credential": cred.AccessKeyID + "/20260701/us-east-1/s3"}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "signed header name not a token", set: map[string]string{"X-Amz-SignedHeaders": "host;x y"}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "short signature", set: map[string]string{"X-Amz-Signature": strings.Repeat("a", 63)}, wantCode: CodeAuthorizationQueryParametersError},
+		{name: "security token twice", extra: url.Values{"X-Amz-Security-Token": {"x"}}, wantCode: CodeInvalidToken, wantMsg: "more than once"},
+		{name: "content sha256 twice", extra: url.Values{"X-Amz-Content-Sha256": {UnsignedPayload, UnsignedPayload}}, wantCode: CodeInvalidArgument, wantMsg: "more than once"},
+		{name: "content sha256 of a body", set: map[string]string{"X-Amz-Content-Sha256": strings.Repeat("ab", 32)}, wantCode: CodeXAmzContentSHA256Mismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q := url.Values{}
+			for k, vs := range good {
+				q[k] = vs
+			}
+			for k, v := range tt.set {
+				if v == "-" {
+					q.Del(k)
+				} else {
+					q.Set(k, v)
+				}
+			}
+			for k, vs := range tt.extra {
+				for _, v := range vs {
+					q.Add(k, v)
+				}
+			}
+			r := httptest.NewRequest(http.MethodGet, "http://gw.example/b/k?"+q.Encode(), nil)
+			_, err := Verify(r, iss, now, VerifyOptions{})
+			if got, want := errCode(err), tt.wantCode; got != want {
+				t.Errorf("Verify: %v, want %s", err, want)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("Verify: %v, want a message containing %q", err, tt.wantMsg)
 			}
 		})
 	}
@@ -611,5 +699,94 @@ func TestSigned(t *testing.T) {
 		if got := Signed(r); got != tt.want {
 			t.Errorf("Signed(%s, %q) = %v, want %v", tt.target, tt.auth, got, tt.want)
 		}
+	}
+}
+
+// The clock limits are inclusive: a header-signed request exactly MaxSkew
+// from now, or a presigned URL exactly at its expiry or exactly MaxSkew
+// before its date, is accepted, and one nanosecond further is not.
+func TestVerifyClockBoundaries(t *testing.T) {
+	iss := MustIssuer(t, time.Now)
+	cred := MustIssue(t, iss, 24*time.Hour)
+	const expires = 60
+	// signed returns a request signed by minio-go at its own clock, and the
+	// date it signed.
+	signed := func(tb testing.TB, presigned bool) (*http.Request, time.Time) {
+		tb.Helper()
+		r := httptest.NewRequest(http.MethodGet, "http://gw.example/b/k", nil)
+		var date string
+		if presigned {
+			r = signer.PreSignV4(*r, cred.AccessKeyID, cred.SecretAccessKey, cred.SessionToken, "us-east-1", expires)
+			date = r.URL.Query().Get("X-Amz-Date")
+		} else {
+			r.Header.Set("X-Amz-Content-Sha256", EmptyPayloadHash)
+			r = signer.SignV4(*r, cred.AccessKeyID, cred.SecretAccessKey, cred.SessionToken, "us-east-1")
+			date = r.Header.Get("X-Amz-Date")
+		}
+		d, err := time.Parse(iso8601Basic, date)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return r, d
+	}
+	tests := []struct {
+		name      string
+		presigned bool
+		maxSkew   time.Duration
+		offset    time.Duration // now, less the signed date
+		wantCode  string
+	}{
+		{name: "clock ahead by exactly MaxSkew", offset: DefaultMaxSkew},
+		{name: "clock ahead by more than MaxSkew", offset: DefaultMaxSkew + time.Nanosecond, wantCode: CodeRequestTimeTooSkewed},
+		{name: "clock behind by exactly MaxSkew", offset: -DefaultMaxSkew},
+		{name: "clock behind by more than MaxSkew", offset: -DefaultMaxSkew - time.Nanosecond, wantCode: CodeRequestTimeTooSkewed},
+		{name: "configured skew, ahead", maxSkew: time.Minute, offset: time.Minute},
+		{name: "configured skew, too far ahead", maxSkew: time.Minute, offset: time.Minute + time.Nanosecond, wantCode: CodeRequestTimeTooSkewed},
+		{name: "configured skew, behind", maxSkew: time.Minute, offset: -time.Minute},
+		{name: "configured skew, too far behind", maxSkew: time.Minute, offset: -time.Minute - time.Nanosecond, wantCode: CodeRequestTimeTooSkewed},
+		{name: "presigned, at its expiry", presigned: true, offset: expires * time.Second},
+		{name: "presigned, after its expiry", presigned: true, offset: expires*time.Second + time.Nanosecond, wantCode: CodeAccessDenied},
+		{name: "presigned, MaxSkew before its date", presigned: true, offset: -DefaultMaxSkew},
+		{name: "presigned, earlier than MaxSkew before its date", presigned: true, offset: -DefaultMaxSkew - time.Nanosecond, wantCode: CodeAccessDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, date := signed(t, tt.presigned)
+			c, err := Verify(r, iss, date.Add(tt.offset), VerifyOptions{MaxSkew: tt.maxSkew})
+			if got, want := errCode(err), tt.wantCode; got != want {
+				t.Fatalf("Verify: %v, want %q", err, want)
+			}
+			if err == nil && c.AccessKeyID != cred.AccessKeyID {
+				t.Errorf("Verify = credential %s, want %s", c.AccessKeyID, cred.AccessKeyID)
+			}
+		})
+	}
+}
+
+func TestIsToken(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"plain", "host", true},
+		{"with hyphens", "x-amz-date", true},
+		{"every symbol RFC 9110 allows", "a!#$%&'*+^`|~.-_Z9", true},
+		{"empty", "", false},
+		{"space", "a b", false},
+		{"tab", "a\tb", false},
+		{"colon", "a:b", false},
+		{"slash", "a/b", false},
+		{"quote", `a"b`, false},
+		{"parentheses", "a(b)", false},
+		{"non-ASCII", "é", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isToken(tt.in); got != tt.want {
+				t.Errorf("isToken(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
 	}
 }
