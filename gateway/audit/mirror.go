@@ -54,6 +54,7 @@ type httpSink struct {
 	url     string
 	client  *http.Client
 	backoff time.Duration
+	sleep   func(time.Duration) // time.Sleep; a test records the waits instead
 }
 
 // NewHTTPSink returns a Sink that POSTs each batch to url as
@@ -64,7 +65,7 @@ func NewHTTPSink(url string, client *http.Client) Sink {
 	if client == nil {
 		client = &http.Client{Timeout: HTTPSinkTimeout}
 	}
-	return &httpSink{url: url, client: client, backoff: 100 * time.Millisecond}
+	return &httpSink{url: url, client: client, backoff: 100 * time.Millisecond, sleep: time.Sleep}
 }
 
 func (s *httpSink) Send(lines [][]byte) error {
@@ -72,7 +73,7 @@ func (s *httpSink) Send(lines [][]byte) error {
 	var err error
 	for attempt := 0; attempt < HTTPSinkAttempts; attempt++ {
 		if attempt > 0 {
-			time.Sleep(s.backoff << (attempt - 1))
+			s.sleep(s.backoff << (attempt - 1))
 		}
 		if err = s.post(body); err == nil {
 			return nil
