@@ -285,7 +285,10 @@ func (ix *Index) screenName(s *scratch, name string, date int32, floor float64) 
 		return noMatch
 	}
 	lo := int32(math.Ceil(th*flq/(2-th) - eps))
-	hi := int32(math.Floor((2*flqMax-th*flq)/th + eps))
+	// A tiny threshold puts the upper bound past any name length, and
+	// past int32, whose conversion would wrap (and hi+1 is searched): bound
+	// it below int32's limit; no name is that long.
+	hi := int32(min(math.Floor((2*flqMax-th*flq)/th+eps), float64(math.MaxInt32-1)))
 	idLo, _ := slices.BinarySearch(ix.nameLen, lo)
 	idHi, _ := slices.BinarySearch(ix.nameLen, hi+1)
 	if idLo >= idHi {
