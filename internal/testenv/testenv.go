@@ -50,3 +50,41 @@ func RequireRoot(tb testing.TB, why string) {
 		Skip(tb, Root, "%s needs root", why)
 	}
 }
+
+// Outcome runs f with a testing.TB that records a Skip or Fatal instead of
+// acting on it, and stops f there as the real one would; it returns what was
+// recorded. Tests of Skip's callers use it to see which way a need went.
+func Outcome(tb testing.TB, f func(testing.TB)) (skipped, failed string) {
+	tb.Helper()
+	r := &recordingTB{TB: tb}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				if _, ok := p.(stopTB); !ok {
+					panic(p)
+				}
+			}
+		}()
+		f(r)
+	}()
+	return r.skipped, r.failed
+}
+
+// recordingTB records Skipf/Fatalf instead of acting on them, and stops the
+// caller like they would.
+type recordingTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+type stopTB struct{}
+
+func (r *recordingTB) Helper() {}
+func (r *recordingTB) Skipf(format string, args ...any) {
+	r.skipped = fmt.Sprintf(format, args...)
+	panic(stopTB{})
+}
+func (r *recordingTB) Fatalf(format string, args ...any) {
+	r.failed = fmt.Sprintf(format, args...)
+	panic(stopTB{})
+}

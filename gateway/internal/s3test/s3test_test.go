@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"fmt"
+	"github.com/weightgate/weightgate/internal/testenv"
 	"io"
 	"os"
 	"path/filepath"
@@ -178,51 +178,17 @@ func TestEnv(t *testing.T) {
 	}
 }
 
-// recordingTB records Skipf/Fatalf instead of acting on them, and stops the
-// caller like they would.
-type recordingTB struct {
-	testing.TB
-	skipped, failed string
-}
-
-type stopTB struct{}
-
-func (r *recordingTB) Helper() {}
-func (r *recordingTB) Skipf(format string, args ...any) {
-	r.skipped = fmt.Sprintf(format, args...)
-	panic(stopTB{})
-}
-func (r *recordingTB) Fatalf(format string, args ...any) {
-	r.failed = fmt.Sprintf(format, args...)
-	panic(stopTB{})
-}
-
-// callEnv runs Env on a recordingTB.
-func callEnv(t *testing.T) *recordingTB {
-	r := &recordingTB{TB: t}
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				if _, ok := p.(stopTB); !ok {
-					panic(p)
-				}
-			}
-		}()
-		Env(r)
-	}()
-	return r
-}
-
 // TestSkipWithoutServer: without a server Env skips, unless S3 is required,
 // when it fails: a missing server must never hide behind a skip in CI.
 func TestSkipWithoutServer(t *testing.T) {
 	t.Setenv(EnvEndpoint, "")
 	t.Setenv(EnvRequired, "")
-	if r := callEnv(t); r.skipped == "" || r.failed != "" {
-		t.Errorf("optional: skipped %q, failed %q; want a skip", r.skipped, r.failed)
+	callEnv := func() (string, string) { return testenv.Outcome(t, func(tb testing.TB) { Env(tb) }) }
+	if skipped, failed := callEnv(); skipped == "" || failed != "" {
+		t.Errorf("optional: skipped %q, failed %q; want a skip", skipped, failed)
 	}
 	t.Setenv(EnvRequired, "1")
-	if r := callEnv(t); r.failed == "" || r.skipped != "" || !strings.Contains(r.failed, EnvEndpoint) {
-		t.Errorf("required: skipped %q, failed %q; want a failure naming %s", r.skipped, r.failed, EnvEndpoint)
+	if skipped, failed := callEnv(); failed == "" || skipped != "" || !strings.Contains(failed, EnvEndpoint) {
+		t.Errorf("required: skipped %q, failed %q; want a failure naming %s", skipped, failed, EnvEndpoint)
 	}
 }
