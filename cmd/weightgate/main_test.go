@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -25,9 +26,16 @@ func runMain(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	m := &Main{Stdout: &out, Stderr: &errOut}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A bound against a hang, not a speed check: under -race on a busy
+	// 2-core machine a whole matrix takes over 30 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	err := m.Run(ctx, args)
+	if err != nil {
+		// main prints Run's error; here it goes with stderr, so that a
+		// failure says why.
+		fmt.Fprintf(&errOut, "%v\n", err)
+	}
 	return out.String(), errOut.String(), exitCode(err)
 }
 
