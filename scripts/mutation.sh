@@ -6,7 +6,8 @@
 #
 #   scripts/mutation.sh                     every target
 #   scripts/mutation.sh policy identity     only these
-#   scripts/mutation.sh --dry-run [target]  count the mutants, run nothing
+#   scripts/mutation.sh --dry-run [target]  count the mutants; the tests run once,
+#                                           for the coverage, no mutant is tried
 #   scripts/mutation.sh --list              the targets and what they cover
 #
 # Targets (one package each; the files mutated are listed in target()):
