@@ -45,7 +45,7 @@ func ObjectKind(p string) string {
 	// "export.yaml" is the manifest only at the model's root, spelled so:
 	// a file of that name in a subfolder, or "EXPORT.YAML" (another key on
 	// case-sensitive storage), is no manifest and may hold anything, so it
-	// is weights like any unlisted name (attack suite, issue 8).
+	// is weights like any unlisted name (found by the attack suite).
 	if base == "export.yaml" && p != "export.yaml" {
 		return policy.KindWeights
 	}

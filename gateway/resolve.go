@@ -480,7 +480,7 @@ func checkFilePath(p string) *Error {
 	}
 	// Keys are UTF-8 (S3 refuses others, which read as storage down, 503);
 	// an invalid sequence such as overlong "%c0%ae" is a bad path, never
-	// decoded further (attack suite, issue 8).
+	// decoded further (found by the attack suite).
 	if !utf8.ValidString(p) {
 		return bad("not UTF-8")
 	}

@@ -162,7 +162,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, 
 	// A prefix that goes through a symbolic link (a model or org directory
 	// linked in) lists nothing, as its keys are not found; walking it failed
 	// (503) or, for a link inside the root, listed another model's files
-	// (attack suite, issue 8).
+	// (found by the attack suite).
 	if dir != "." {
 		if err := s.checkKey(dir); errors.Is(err, gateway.ErrObjectNotFound) {
 			return nil, nil

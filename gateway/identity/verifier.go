@@ -294,7 +294,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 	// Duplicate member names in the header or claims are refused (RFC 7519
 	// §4 allows either refusing or last-wins): an issuer, proxy or policy
 	// that read the first "country" or "alg" must not be overruled by a
-	// second one only this parser reads (attack suite, issue 8).
+	// second one only this parser reads (found by the attack suite).
 	if err := checkDuplicateMembers(raw); err != nil {
 		return policy.Subject{}, newError(ReasonMalformedToken, err)
 	}

@@ -151,7 +151,7 @@ func (s *Store) info(o minio.ObjectInfo) gateway.ObjectInfo {
 // checkKey refuses a key with an empty, "." or ".." segment, which S3
 // servers may resolve (versitygw does) to another model's object: the
 // gateway checks paths before they get here, and this keeps a gap there from
-// becoming a read of another model's weights (attack suite, issue 8).
+// becoming a read of another model's weights (found by the attack suite).
 func checkKey(key string) error {
 	for seg := range strings.SplitSeq(key, "/") {
 		if seg == "" || seg == "." || seg == ".." {
