@@ -193,7 +193,7 @@ func (s *Server) Handler() http.Handler {
 		// record. Encoded slashes stay inside one segment and are judged
 		// by the handlers (checkFilePath).
 		// A target that is not a path ("GET *") would get ServeMux's bare
-		// 400 without a record; answer it here, on the record (issue 8).
+		// 400 without a record; answer it here, on the record.
 		if p := r.URL.EscapedPath(); p != cleanPath(p) || !strings.HasPrefix(p, "/") {
 			s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidPath,
 				Message: "The path has an empty, \".\" or \"..\" segment."})
