@@ -1,8 +1,11 @@
 package policy_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -315,12 +318,21 @@ func TestNew_RejectsBrokenBundle(t *testing.T) {
 			"data.json":   `[1, 2]`,
 		}},
 	}
+	// The error names the place in data a conflict or bad document is at.
+	wantErr := map[string]string{
+		"conflicting data":   "data conflict at data.weightgate.k",
+		"data not an object": "data at data must be a JSON object",
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := MustWriteBundle(t, tt.files)
-			if e, err := policy.New(context.Background(), policy.Options{Bundle: dir}); err == nil {
+			e, err := policy.New(context.Background(), policy.Options{Bundle: dir})
+			if err == nil {
 				name, rev := e.Bundle()
 				t.Fatalf("New = %s@%s, nil error; want an error", name, rev)
+			}
+			if want := wantErr[tt.name]; !strings.Contains(err.Error(), want) {
+				t.Errorf("New: %v; want it to say %q", err, want)
 			}
 		})
 	}
@@ -342,7 +354,29 @@ func TestEngine_Reload(t *testing.T) {
 		"policy.rego": goodModule("one"),
 		"bundle.json": `{"weightgate": {"bundle": {"name": "test-bundle"}}}`,
 	})
-	e := MustNew(t, policy.Options{Bundle: dir})
+	var logged bytes.Buffer
+	e := MustNew(t, policy.Options{Bundle: dir, Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
+	// lastReload is the "changed" field of the last "policy reloaded" event.
+	lastReload := func(t *testing.T) bool {
+		t.Helper()
+		var changed *bool
+		for line := range strings.Lines(logged.String()) {
+			var ev struct {
+				Msg     string `json:"msg"`
+				Changed *bool  `json:"changed"`
+			}
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if ev.Msg == "policy reloaded" {
+				changed = ev.Changed
+			}
+		}
+		if changed == nil {
+			t.Fatalf("no \"policy reloaded\" event with a changed field in %s", logged.String())
+		}
+		return *changed
+	}
 	name, rev1 := e.Bundle()
 	if got, want := name, "test-bundle"; got != want {
 		t.Errorf("name = %q, want %q", got, want)
@@ -387,6 +421,9 @@ func TestEngine_Reload(t *testing.T) {
 		if got, want := d.Revision, rev2; got != want {
 			t.Errorf("Revision = %q, want %q", got, want)
 		}
+		if !lastReload(t) {
+			t.Error(`reload event: "changed": false, after the module changed`)
+		}
 	})
 
 	t.Run("unchanged sources keep the revision", func(t *testing.T) {
@@ -397,7 +434,54 @@ func TestEngine_Reload(t *testing.T) {
 		if _, after := e.Bundle(); after != before {
 			t.Errorf("revision %s -> %s with no change", before, after)
 		}
+		if lastReload(t) {
+			t.Error(`reload event: "changed": true, with nothing changed`)
+		}
 	})
+}
+
+// TestEngine_DataAndSettings checks where data files and the operator's
+// settings appear to the policy: a file's directories name its place under
+// data, and settings are at data.weightgate.settings, counted in the
+// revision.
+func TestEngine_DataAndSettings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := MustWriteBundle(t, map[string]string{
+		"policy.rego": `package weightgate
+
+decision := {"allow": false, "code": code, "reason": "r", "basis": "b"}
+
+code := concat("/", [data.lists.nested.deep.v, mode])
+
+default mode := "unset"
+
+mode := data.weightgate.settings.mode
+`,
+		"lists/nested/deep/data.json": `{"v": "deep"}`,
+	})
+	plain := MustNew(t, policy.Options{Bundle: dir})
+	set := MustNew(t, policy.Options{Bundle: dir, Settings: map[string]string{"mode": "strict"}})
+	for _, tt := range []struct {
+		name string
+		e    *policy.Engine
+		want string
+	}{
+		{"no settings", plain, "deep/unset"},
+		{"settings", set, "deep/strict"},
+	} {
+		d, err := tt.e.Decide(ctx, closedInput())
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := d.Code; got != tt.want {
+			t.Errorf("%s: code %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	_, rev1 := plain.Bundle()
+	if _, rev2 := set.Bundle(); rev1 == rev2 {
+		t.Errorf("revision %s with settings and without", rev1)
+	}
 }
 
 func TestEngine_Revision_ChangesWithData(t *testing.T) {
@@ -664,6 +748,12 @@ test_errors if to_number("nope")
 	for name, w := range want {
 		if g := got[name]; g != w {
 			t.Errorf("%s: %q, want %q", name, g, w)
+		}
+	}
+	// A failing test is reported with its file and line.
+	for _, r := range results {
+		if r.Name == "data.weightgate_test.test_fails" && !strings.HasSuffix(r.Location, "policy_test.rego:7") {
+			t.Errorf("test_fails at %q, want policy_test.rego:7", r.Location)
 		}
 	}
 }

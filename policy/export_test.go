@@ -17,10 +17,22 @@ import (
 // engine decides, with the input sent as JSON (as the OPA server gets it).
 func TestExport(t *testing.T) {
 	ctx := context.Background()
-	for _, bundle := range []string{"ai-diffusion-2025", "embargo-only"} {
+	for _, tt := range []struct {
+		bundle string
+		// existing: export into a directory that exists and is empty
+		// (made by the operator beforehand), rather than one Export makes.
+		existing bool
+	}{
+		{"ai-diffusion-2025", false},
+		{"embargo-only", true},
+	} {
+		bundle := tt.bundle
 		t.Run(bundle, func(t *testing.T) {
 			e := MustNew(t, policy.Options{Bundle: bundle, Settings: map[string]string{"location_unknown": "deny"}})
-			dir := filepath.Join(t.TempDir(), "export")
+			dir := t.TempDir()
+			if !tt.existing {
+				dir = filepath.Join(dir, "export")
+			}
 			now := time.Now()
 			if err := e.Export(dir, now); err != nil {
 				t.Fatal(err)

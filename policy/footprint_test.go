@@ -57,6 +57,15 @@ func TestFootprintDefault(t *testing.T) {
 			paths = append(paths, strings.Join(p, "."))
 		}
 		t.Logf("%s reads %s", bundle, strings.Join(paths, ", "))
+		// Minimal: each value is in the key once, so no path repeats or
+		// lies under another.
+		for i, p := range paths {
+			for j, q := range paths {
+				if i != j && (p == q || strings.HasPrefix(p, q+".") || q == "") {
+					t.Errorf("%s: footprint %v has %q and %q", bundle, paths, q, p)
+				}
+			}
+		}
 		for _, want := range []string{"request.time", "object.kind", "model.weights", "subject.country"} {
 			if !slices.ContainsFunc(paths, func(p string) bool { return p == want || strings.HasPrefix(want, p+".") }) {
 				t.Errorf("%s: footprint %v misses %s", bundle, paths, want)
@@ -91,6 +100,9 @@ func TestDecisionCache(t *testing.T) {
 			same: func(in *Input) { in.Model.Revision = "abc" }},
 		{name: "whole input", rego: "decision := {\"allow\": true, \"code\": f(input)}\nf(x) := x.object.path", whole: true,
 			vary: func(in *Input, i int) { in.Object.Path = []string{"a", "b"}[i] }},
+		{name: "object.get as a condition", rego: "decision := {\"allow\": true, \"code\": \"set\"} if {\n\tobject.get(input, [\"subject\", \"claims\", \"flag\"], false)\n} else := {\"allow\": true, \"code\": \"unset\"}",
+			vary: func(in *Input, i int) { in.Subject.Claims = map[string]any{"flag": i == 0} },
+			same: func(in *Input) { in.Object.Size = 2 }},
 		{name: "local variable", rego: "decision := {\"allow\": true, \"code\": c} if {\n\tr := input.request\n\tc := r.api\n}",
 			vary: func(in *Input, i int) { in.Request.API = []string{"resolve", "s3"}[i] },
 			same: func(in *Input) { in.Subject.Name = "Bob" }},
