@@ -41,7 +41,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
-	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // closedFiles are the closed-weight files of testdata/store that attacks aim
@@ -1058,7 +1058,7 @@ func TestAttackSlowloris(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	eng, err := policy.New(ctx, policy.Options{})
+	eng, err := opa.New(ctx, opa.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

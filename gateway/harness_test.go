@@ -27,7 +27,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/gateway/s3store"
-	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // harness is a gateway over real HTTP with the embedded policy, the
@@ -85,7 +85,7 @@ func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions)
 		h.Store = o.Wrap(store)
 	}
 	if o.Policy == nil {
-		eng, err := policy.New(ctx, policy.Options{})
+		eng, err := opa.New(ctx, opa.Options{})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // TestPolicyDepth drives the default bundle's licences, registries, deemed
@@ -21,7 +22,7 @@ import (
 // policy saw.
 func TestPolicyDepth(t *testing.T) {
 	backends(t, func(t *testing.T, store gateway.ObjectStore) {
-		eng, err := policy.New(context.Background(), policy.Options{
+		eng, err := opa.New(context.Background(), opa.Options{
 			Registry: filepath.Join(s3test.RepoRoot(t), "testdata", "registry"),
 		})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // fakeDecider is a gateway.Decider whose methods are its fields.
@@ -33,7 +34,7 @@ func (f *fakeDecider) Bundle() (name, revision string) { return f.BundleFn() }
 // would allow, one deny decision record whose policy output is a deny, and
 // no transfer record.
 func TestMalformedDecisionDenies(t *testing.T) {
-	eng, err := policy.New(t.Context(), policy.Options{})
+	eng, err := opa.New(t.Context(), opa.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // fakeAuthenticator is a gateway.Authenticator whose method is its field.
@@ -45,7 +46,7 @@ func MustOpenGateway(tb testing.TB, o gateway.Options) *harness {
 		o.Store = dirStore(tb)
 	}
 	if o.Policy == nil {
-		eng, err := policy.New(context.Background(), policy.Options{})
+		eng, err := opa.New(context.Background(), opa.Options{})
 		if err != nil {
 			tb.Fatal(err)
 		}

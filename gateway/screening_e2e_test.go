@@ -19,6 +19,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/screening"
 	"github.com/weightgate/weightgate/internal/geotest"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // sampleLists opens the shipped sample lists: the CSL extract
@@ -40,9 +41,9 @@ func sampleLists(tb testing.TB, dir string) *screening.Lists {
 }
 
 // engineWith is the default bundle with the given operator settings.
-func engineWith(tb testing.TB, settings map[string]string) *policy.Engine {
+func engineWith(tb testing.TB, settings map[string]string) *opa.Engine {
 	tb.Helper()
-	eng, err := policy.New(context.Background(), policy.Options{Settings: settings})
+	eng, err := opa.New(context.Background(), opa.Options{Settings: settings})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/weightgate/weightgate/policy"
 )
 
-// Decider decides one request; *policy.Engine implements it. Decide always
+// Decider decides one request; *opa.Engine (policy/opa) implements it. Decide always
 // returns a usable Decision (a deny with code policy_error when evaluation
 // fails, together with the error).
 type Decider interface {

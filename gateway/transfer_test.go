@@ -19,6 +19,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // TestRangesAndHead covers single ranges (206 + Content-Range), HEAD, and
@@ -209,7 +210,7 @@ func TestAuditUnavailable(t *testing.T) {
 	}
 }
 
-// brokenPolicy fails every evaluation the way policy.Engine does.
+// brokenPolicy fails every evaluation the way opa.Engine does.
 type brokenPolicy struct{}
 
 func (brokenPolicy) Decide(context.Context, policy.Input) (policy.Decision, error) {
@@ -444,7 +445,7 @@ func TestCloseRecordsTransfersInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := policy.New(context.Background(), policy.Options{})
+	eng, err := opa.New(context.Background(), opa.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

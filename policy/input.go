@@ -1,8 +1,11 @@
-// Package policy evaluates weightgate's Rego policy bundles with an embedded OPA.
+// Package policy is the contract between weightgate and its Rego policy
+// bundles: the Input a bundle's data.weightgate.decision rule reads, and the
+// Decision it returns. It imports neither OPA nor HTTP, so the packages that
+// build an input (identity, the S3 credentials) do not pull the evaluator in;
+// the evaluator is policy/opa.
 //
-// It is a leaf package: it knows nothing of HTTP, tokens or storage. Its Input
-// and Decision types are the contract with the Rego in rego/ (documented in
-// rego/README.md); change them only together with that document.
+// The types are documented for policy authors in docs/policies.md; change
+// them only together with that page and the bundles in rego/.
 package policy
 
 // Input is the document a bundle's data.weightgate.decision rule sees as `input`.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/rego"
 )
 
@@ -330,8 +331,8 @@ func closedWeights(sub policy.Subject) policy.Input {
 func TestCountryDecisions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	newEngine := func(bundle string) *policy.Engine {
-		e, err := policy.New(ctx, policy.Options{Bundle: bundle})
+	newEngine := func(bundle string) *opa.Engine {
+		e, err := opa.New(ctx, opa.Options{Bundle: bundle})
 		if err != nil {
 			t.Fatalf("New(%s): %v", bundle, err)
 		}
@@ -370,7 +371,7 @@ func TestCountryDecisions(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		engine  *policy.Engine
+		engine  *opa.Engine
 		members []string
 		subject func(c string) policy.Subject
 		code    func(c string) string

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/rego"
 )
 
@@ -72,7 +72,7 @@ func TestRego(t *testing.T) {
 
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
-			results, err := policy.RunTests(context.Background(), r.bundle, r.extensions...)
+			results, err := opa.RunTests(context.Background(), r.bundle, r.extensions...)
 			if err != nil {
 				t.Fatalf("RunTests: %v", err)
 			}

@@ -18,7 +18,7 @@
 #   refusal    gateway, the files that refuse a request: error.go, auth.go,
 #              resolve.go, s3.go, ratelimit.go (tests run -short, minus the
 #              slow streaming and memory tests; see target())
-#   policy     policy: the OPA engine and its caches (tests run -short)
+#   policy     policy/opa: the OPA engine and its caches (tests run -short)
 #
 # Results, in var/mutation/ (MUTATION_OUT):
 #   <target>.json  gremlins' machine-readable result, every mutant with its status
@@ -98,7 +98,7 @@ target() {
     policy)
       # -short: TestDecide_SameAsPlainEvaluation compares 60 random
       # requests with plain OPA evaluation instead of 400.
-      DIR=policy FLAGS="-short" COEF=8 ;;
+      DIR=policy/opa FLAGS="-short" COEF=8 ;;
     *) return 1 ;;
   esac
 }

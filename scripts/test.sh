@@ -117,8 +117,8 @@ go run ./scripts/testskips -name test.sh -when "$when" var/test.json || skips_rc
 # runs a smaller sample and does not insist that every path the policy reads
 # changed some decision; here it does.
 if (($# == 0)); then
-  echo "test.sh: go test -run 'TestDecide_SameAsPlainEvaluation|TestMutationTable' ./policy/ (full sample, no -race)"
-  go test -count=1 -run '^(TestDecide_SameAsPlainEvaluation|TestMutationTable)$' ./policy/
+  echo "test.sh: go test -run 'TestDecide_SameAsPlainEvaluation|TestMutationTable' ./policy/opa/ (full sample, no -race)"
+  go test -count=1 -run '^(TestDecide_SameAsPlainEvaluation|TestMutationTable)$' ./policy/opa/
 fi
 # The bounded soak (gateway TestSoak: 20,000 mixed requests at 200
 # concurrency and 32 large downloads on the S3 server), without the race

@@ -704,8 +704,8 @@ func kibText(kib int64) string { return fmtNum(float64(kib)/1024) + " MiB" }
 // every metric it prints (ns/op, B/op, allocs/op and any custom metric,
 // such as p50-ns and p99-ns).
 func (b *bench) caseGoBench(ctx context.Context) error {
-	args := []string{"test", "-run", "^$", "-bench", "BenchmarkDecide", "-benchmem", "-count", "1", "./policy/"}
-	b.r.GoBenchCommand = "go test -run '^$' -bench 'BenchmarkDecide' -benchmem -count 1 ./policy/"
+	args := []string{"test", "-run", "^$", "-bench", "BenchmarkDecide", "-benchmem", "-count", "1", "./policy/opa/"}
+	b.r.GoBenchCommand = "go test -run '^$' -bench 'BenchmarkDecide' -benchmem -count 1 ./policy/opa/"
 	logPath := filepath.Join(b.work, "logs", "go-bench.txt")
 	// Through procs, like every child: stopped on Ctrl-C with the rest.
 	// -C runs it from the repository, as the command line above reads.

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // policyBench compares a decision by the embedded engine (a prepared query,
 // in process) with the same decision asked of OPA's own server over HTTP,
 // the sidecar deployment the embedding replaces.
 type policyBench struct {
-	engine *policy.Engine
+	engine *opa.Engine
 	opaURL string // http://127.0.0.1:port/v1/data/weightgate/decision
 	hc     *http.Client
 }
@@ -33,12 +34,12 @@ type opaDecision struct {
 }
 
 // startPolicyBench compiles the default bundle with the test registry,
-// exports it (policy.Engine.Export) and starts `opa run --server` on it.
+// exports it (opa.Engine.Export) and starts `opa run --server` on it.
 func startPolicyBench(ctx context.Context, ps *procs, t *tools, work, repo string) (*policyBench, *proc, error) {
 	// DecisionCache -1: every call evaluates, as OPA's server does; the
 	// gateway's decision cache (which answers a repeated request from
 	// memory) is measured by BenchmarkDecide/remembered instead.
-	engine, err := policy.New(ctx, policy.Options{Registry: filepath.Join(repo, "testdata", "registry"), DecisionCache: -1})
+	engine, err := opa.New(ctx, opa.Options{Registry: filepath.Join(repo, "testdata", "registry"), DecisionCache: -1})
 	if err != nil {
 		return nil, nil, fmt.Errorf("policy engine: %w", err)
 	}
@@ -124,7 +125,7 @@ func (pb *policyBench) askOPA(ctx context.Context, in policy.Input) (opaDecision
 		return opaDecision{}, fmt.Errorf("opa: %w: %s", err, raw)
 	}
 	if out.Result == nil {
-		return opaDecision{}, fmt.Errorf("opa: %s is undefined: %s", policy.Query, raw)
+		return opaDecision{}, fmt.Errorf("opa: %s is undefined: %s", opa.Query, raw)
 	}
 	return *out.Result, nil
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/geo"
 	"github.com/weightgate/weightgate/gateway/identity"
 	"github.com/weightgate/weightgate/gateway/screening"
-	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/rego"
 )
 
@@ -200,16 +200,16 @@ type RegimeConfig struct {
 
 // policyOptions turns the configuration into the engine's options.
 // settings are the operator switches of Config.policySettings.
-func (p PolicyConfig) policyOptions(settings map[string]string, logger *slog.Logger) (policy.Options, error) {
-	opts := policy.Options{Bundle: p.Bundle, Registry: p.Registry, Extensions: p.Extensions, Settings: settings, Logger: logger,
+func (p PolicyConfig) policyOptions(settings map[string]string, logger *slog.Logger) (opa.Options, error) {
+	opts := opa.Options{Bundle: p.Bundle, Registry: p.Registry, Extensions: p.Extensions, Settings: settings, Logger: logger,
 		DecisionCache: p.DecisionCache}
 	if p.DecisionCache == 0 {
 		opts.DecisionCache = -1 // off
 	}
 	for _, r := range p.Regimes {
-		reg := policy.Regime{Bundle: r.Bundle}
+		reg := opa.Regime{Bundle: r.Bundle}
 		if r.Effective != "" {
-			t, err := policy.ParseEffective(r.Effective)
+			t, err := opa.ParseEffective(r.Effective)
 			if err != nil {
 				return opts, err
 			}
@@ -263,7 +263,7 @@ func DefaultConfig() Config {
 		Log:              LogConfig{Format: "text", Level: "info"},
 		Storage:          StorageConfig{Backend: "dir", S3: S3Config{Region: "us-east-1", Timeout: DefaultS3Timeout, MaxRetries: DefaultS3Retries}},
 		Metadata:         MetadataConfig{CacheSize: gateway.DefaultCacheSize, CacheTTL: gateway.DefaultCacheTTL},
-		Policy:           PolicyConfig{DecisionCache: policy.DefaultDecisionCache},
+		Policy:           PolicyConfig{DecisionCache: opa.DefaultDecisionCache},
 		RateLimit:        RateLimitConfig{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst},
 		Auth:             identity.DefaultConfig(),
 		Audit: AuditConfig{Dir: DefaultAuditDir, MaxFileBytes: DefaultAuditFileBytes, GroupCommit: true, MaxBatch: DefaultAuditBatch,
@@ -464,7 +464,7 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("policy.regimes[%d].bundle", i), "", "required")
 		}
 		if r.Effective != "" {
-			if _, err := policy.ParseEffective(r.Effective); err != nil {
+			if _, err := opa.ParseEffective(r.Effective); err != nil {
 				bad(fmt.Sprintf("policy.regimes[%d].effective", i), r.Effective, "%v", err)
 			}
 		}

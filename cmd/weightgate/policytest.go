@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 	defaultbundle "github.com/weightgate/weightgate/rego"
 )
 
@@ -88,13 +88,13 @@ one with no tests of its own).`)
 	}
 
 	var (
-		results []policy.TestResult
-		cov     *policy.Coverage
+		results []opa.TestResult
+		cov     *opa.Coverage
 	)
 	if *coverage || *minCoverage > 0 {
-		results, cov, err = policy.RunTestsCoverage(ctx, bundle, exts...)
+		results, cov, err = opa.RunTestsCoverage(ctx, bundle, exts...)
 	} else {
-		results, err = policy.RunTests(ctx, bundle, exts...)
+		results, err = opa.RunTests(ctx, bundle, exts...)
 	}
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ one with no tests of its own).`)
 	if len(exts) > 0 {
 		own = "extension["
 	}
-	if !slices.ContainsFunc(results, func(r policy.TestResult) bool { return strings.HasPrefix(r.Location, own) }) {
+	if !slices.ContainsFunc(results, func(r opa.TestResult) bool { return strings.HasPrefix(r.Location, own) }) {
 		what := name
 		if len(exts) > 0 {
 			what = "the extensions"
@@ -169,7 +169,7 @@ func bundleFS(name string) (fs.FS, error) {
 	return os.DirFS(name), nil
 }
 
-func (m *Main) printCoverage(cov *policy.Coverage, bundle string, verbose bool) {
+func (m *Main) printCoverage(cov *opa.Coverage, bundle string, verbose bool) {
 	fmt.Fprintln(m.Stdout, "coverage (lines evaluated by the tests / lines with rules or expressions):")
 	label := func(file string) string {
 		// The policy names the bundle's files bundle/...; show which.

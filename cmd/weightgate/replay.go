@@ -16,6 +16,7 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/audit"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 const replaySynopsis = `--audit FILE|DIR... --policy BUNDLE [--registry DIR] [--extension DIR]... [--setting NAME=VALUE]... [--at RFC3339] [--format text|json]
@@ -111,7 +112,7 @@ type replayRegime struct {
 	Revision  string `json:"revision"`
 }
 
-func replayRegimes(rs []policy.RegimeInfo) []replayRegime {
+func replayRegimes(rs []opa.RegimeInfo) []replayRegime {
 	out := make([]replayRegime, len(rs))
 	for i, r := range rs {
 		out[i] = replayRegime{Name: r.Name, Version: r.Version, Revision: r.Revision}
@@ -184,7 +185,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		}
 		set[k] = v
 	}
-	engine, err := policy.New(ctx, policy.Options{Bundle: *bundle, Registry: *registry, Extensions: extensions,
+	engine, err := opa.New(ctx, opa.Options{Bundle: *bundle, Registry: *registry, Extensions: extensions,
 		Settings: set, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
@@ -241,7 +242,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 
 // replayRecord re-evaluates one decision record, counts it, and returns the
 // change it makes, if any.
-func (s *replaySummary) replayRecord(ctx context.Context, engine *policy.Engine, e audit.Entry, r *gateway.AuditRecord, at time.Time) (replayChange, bool) {
+func (s *replaySummary) replayRecord(ctx context.Context, engine *opa.Engine, e audit.Entry, r *gateway.AuditRecord, at time.Time) (replayChange, bool) {
 	switch {
 	case r.Input == nil:
 		s.skip(fmt.Sprintf("no policy input (api %s)", r.API))

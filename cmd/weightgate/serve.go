@@ -27,13 +27,14 @@ import (
 	"github.com/weightgate/weightgate/gateway/s3store"
 	"github.com/weightgate/weightgate/gateway/screening"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // components are the concrete parts a command wires together.
 type components struct {
 	store       gateway.ObjectStore
 	catalog     *gateway.Catalog
-	engine      *policy.Engine
+	engine      *opa.Engine
 	verifier    *identity.Verifier // nil when no issuer is configured
 	screener    *screening.Lists   // nil when no list is configured
 	countries   *countryDB         // nil when no database is configured
@@ -154,7 +155,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	engine, err := policy.New(ctx, opts)
+	engine, err := opa.New(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}

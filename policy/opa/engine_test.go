@@ -1,4 +1,4 @@
-package policy_test
+package opa_test
 
 import (
 	"bytes"
@@ -16,12 +16,13 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // MustNew returns an Engine for opts or fails the test.
-func MustNew(tb testing.TB, opts policy.Options) *policy.Engine {
+func MustNew(tb testing.TB, opts opa.Options) *opa.Engine {
 	tb.Helper()
-	e, err := policy.New(context.Background(), opts)
+	e, err := opa.New(context.Background(), opts)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
@@ -66,7 +67,7 @@ func closedInput() policy.Input {
 }
 
 func TestEngine_Decide_DefaultBundle(t *testing.T) {
-	e := MustNew(t, policy.Options{})
+	e := MustNew(t, opa.Options{})
 	name, rev := e.Bundle()
 	if got, want := name, "ai-diffusion-2025"; got != want {
 		t.Errorf("bundle name = %q, want %q", got, want)
@@ -163,7 +164,7 @@ func TestEngine_Decide_DefaultBundle(t *testing.T) {
 }
 
 func TestEngine_Decide_Reason(t *testing.T) {
-	e := MustNew(t, policy.Options{})
+	e := MustNew(t, opa.Options{})
 	in := closedInput()
 	in.Subject.Country = "CN"
 	d, err := e.Decide(context.Background(), in)
@@ -181,8 +182,8 @@ func TestEngine_Decide_Reason(t *testing.T) {
 // The embedded bundle and the directory it is built from have the same
 // revision: tests, examples/ and Go files are not part of it.
 func TestEngine_Bundle_DirectoryMatchesEmbedded(t *testing.T) {
-	_, embedded := MustNew(t, policy.Options{}).Bundle()
-	name, dir := MustNew(t, policy.Options{Bundle: "../rego/bundles/ai-diffusion-2025"}).Bundle()
+	_, embedded := MustNew(t, opa.Options{}).Bundle()
+	name, dir := MustNew(t, opa.Options{Bundle: "../../rego/bundles/ai-diffusion-2025"}).Bundle()
 	if got, want := dir, embedded; got != want {
 		t.Errorf("revision of ../rego/bundles/ai-diffusion-2025 = %s, want the embedded %s", got, want)
 	}
@@ -227,7 +228,7 @@ decision := {"allow": false, "code": "b"} if input.model.classified`, "conflict"
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := MustWriteBundle(t, decisionModule(tt.rule))
-			e := MustNew(t, policy.Options{Bundle: dir})
+			e := MustNew(t, opa.Options{Bundle: dir})
 			name, rev := e.Bundle()
 
 			d, err := e.Decide(context.Background(), closedInput())
@@ -256,7 +257,7 @@ decision := {"allow": false, "code": "b"} if input.model.classified`, "conflict"
 
 func TestEngine_Decide_WellFormedMinimal(t *testing.T) {
 	dir := MustWriteBundle(t, decisionModule(`decision := {"allow": true, "code": "ok", "extra": 1}`))
-	d, err := MustNew(t, policy.Options{Bundle: dir}).Decide(context.Background(), closedInput())
+	d, err := MustNew(t, opa.Options{Bundle: dir}).Decide(context.Background(), closedInput())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestEngine_Decide_WellFormedMinimal(t *testing.T) {
 }
 
 func TestEngine_Decide_BadInputOrContext(t *testing.T) {
-	e := MustNew(t, policy.Options{})
+	e := MustNew(t, opa.Options{})
 
 	t.Run("NaN compute", func(t *testing.T) {
 		in := closedInput()
@@ -286,7 +287,7 @@ func TestEngine_Decide_BadInputOrContext(t *testing.T) {
 		}
 	})
 	t.Run("nil engine", func(t *testing.T) {
-		var nilEngine *policy.Engine
+		var nilEngine *opa.Engine
 		d, err := nilEngine.Decide(context.Background(), closedInput())
 		if err == nil || d.Allow || d.Code != policy.CodePolicyError {
 			t.Errorf("Decide = %+v, %v; want a policy_error", d, err)
@@ -326,7 +327,7 @@ func TestNew_RejectsBrokenBundle(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := MustWriteBundle(t, tt.files)
-			e, err := policy.New(context.Background(), policy.Options{Bundle: dir})
+			e, err := opa.New(context.Background(), opa.Options{Bundle: dir})
 			if err == nil {
 				name, rev := e.Bundle()
 				t.Fatalf("New = %s@%s, nil error; want an error", name, rev)
@@ -337,7 +338,7 @@ func TestNew_RejectsBrokenBundle(t *testing.T) {
 		})
 	}
 	t.Run("missing directory", func(t *testing.T) {
-		if _, err := policy.New(context.Background(), policy.Options{Bundle: filepath.Join(t.TempDir(), "nope")}); err == nil {
+		if _, err := opa.New(context.Background(), opa.Options{Bundle: filepath.Join(t.TempDir(), "nope")}); err == nil {
 			t.Fatal("New of a missing directory: nil error")
 		}
 	})
@@ -355,7 +356,7 @@ func TestEngine_Reload(t *testing.T) {
 		"bundle.json": `{"weightgate": {"bundle": {"name": "test-bundle"}}}`,
 	})
 	var logged bytes.Buffer
-	e := MustNew(t, policy.Options{Bundle: dir, Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
+	e := MustNew(t, opa.Options{Bundle: dir, Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
 	// lastReload is the "changed" field of the last "policy reloaded" event.
 	lastReload := func(t *testing.T) bool {
 		t.Helper()
@@ -460,11 +461,11 @@ mode := data.weightgate.settings.mode
 `,
 		"lists/nested/deep/data.json": `{"v": "deep"}`,
 	})
-	plain := MustNew(t, policy.Options{Bundle: dir})
-	set := MustNew(t, policy.Options{Bundle: dir, Settings: map[string]string{"mode": "strict"}})
+	plain := MustNew(t, opa.Options{Bundle: dir})
+	set := MustNew(t, opa.Options{Bundle: dir, Settings: map[string]string{"mode": "strict"}})
 	for _, tt := range []struct {
 		name string
-		e    *policy.Engine
+		e    *opa.Engine
 		want string
 	}{
 		{"no settings", plain, "deep/unset"},
@@ -491,7 +492,7 @@ func TestEngine_Revision_ChangesWithData(t *testing.T) {
 		"lists/a.json":  `{"k": [1, 2]}`,
 		"examples/x.go": "not loaded",
 	})
-	e := MustNew(t, policy.Options{Bundle: dir})
+	e := MustNew(t, opa.Options{Bundle: dir})
 	_, rev1 := e.Bundle()
 
 	MustWriteFiles(t, dir, map[string]string{"lists/a.json": `{"k": [1, 2, 3]}`})
@@ -519,7 +520,7 @@ func TestEngine_Revision_ChangesWithData(t *testing.T) {
 
 	// Extensions count.
 	ext := MustWriteBundle(t, map[string]string{"e.rego": "package weightgate.extensions.e\n\ndeny := set()\n"})
-	_, rev4 := MustNew(t, policy.Options{Bundle: dir, Extensions: []string{ext}}).Bundle()
+	_, rev4 := MustNew(t, opa.Options{Bundle: dir, Extensions: []string{ext}}).Bundle()
 	if rev4 == rev2 {
 		t.Errorf("revision with an extension = revision without (%s)", rev4)
 	}
@@ -541,8 +542,8 @@ func TestNew_RejectsExtensionOutsideNamespace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ext := MustWriteBundle(t, tt.files)
-			_, err := policy.New(context.Background(), policy.Options{Extensions: []string{ext}})
-			if !errors.Is(err, policy.ErrExtensionNamespace) {
+			_, err := opa.New(context.Background(), opa.Options{Extensions: []string{ext}})
+			if !errors.Is(err, opa.ErrExtensionNamespace) {
 				t.Fatalf("New error = %v, want ErrExtensionNamespace", err)
 			}
 		})
@@ -550,10 +551,10 @@ func TestNew_RejectsExtensionOutsideNamespace(t *testing.T) {
 
 	t.Run("on Reload too", func(t *testing.T) {
 		ext := MustWriteBundle(t, map[string]string{"x.rego": "package weightgate.extensions.x\n\ndeny := set()\n"})
-		e := MustNew(t, policy.Options{Extensions: []string{ext}})
+		e := MustNew(t, opa.Options{Extensions: []string{ext}})
 		_, rev := e.Bundle()
 		MustWriteFiles(t, ext, map[string]string{"y.rego": "package weightgate\n\nextra := 1\n"})
-		if err := e.Reload(context.Background()); !errors.Is(err, policy.ErrExtensionNamespace) {
+		if err := e.Reload(context.Background()); !errors.Is(err, opa.ErrExtensionNamespace) {
 			t.Fatalf("Reload error = %v, want ErrExtensionNamespace", err)
 		}
 		if _, got := e.Bundle(); got != rev {
@@ -576,7 +577,7 @@ deny contains {"code": "acme_no_range", "reason": "no ranges", "basis": "Acme po
 `,
 		"data.json": `{"weightgate": {"extensions": {"acme": {"note": "data is allowed here"}}}}`,
 	})
-	e := MustNew(t, policy.Options{Extensions: []string{ext}})
+	e := MustNew(t, opa.Options{Extensions: []string{ext}})
 
 	tests := []struct {
 		name      string
@@ -625,7 +626,7 @@ deny contains {"code": "acme_no_range", "reason": "no ranges", "basis": "Acme po
 }
 
 func TestEngine_ExampleExtension(t *testing.T) {
-	e := MustNew(t, policy.Options{Extensions: []string{"../rego/examples/employees_only"}})
+	e := MustNew(t, opa.Options{Extensions: []string{"../../rego/examples/employees_only"}})
 	in := closedInput()
 	in.Subject.Entity = policy.Entity{ID: "frontier-lab", HQ: "US"}
 	d, err := e.Decide(context.Background(), in)
@@ -650,7 +651,7 @@ func TestEngine_ExampleExtension(t *testing.T) {
 func TestEngine_ConcurrentDecideAndReload(t *testing.T) {
 	ctx := context.Background()
 	dir := MustWriteBundle(t, map[string]string{"policy.rego": goodModule("a")})
-	e := MustNew(t, policy.Options{Bundle: dir})
+	e := MustNew(t, opa.Options{Bundle: dir})
 	_, revA := e.Bundle()
 	MustWriteFiles(t, dir, map[string]string{"policy.rego": goodModule("b")})
 	if err := e.Reload(ctx); err != nil {
@@ -713,7 +714,7 @@ test_fails if weightgate.decision.code == "y"
 test_errors if to_number("nope")
 `,
 	}))
-	results, err := policy.RunTests(context.Background(), bundle)
+	results, err := opa.RunTests(context.Background(), bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -770,9 +771,9 @@ test_errors if to_number("nope")
 func BenchmarkDecide(b *testing.B) {
 	// Every call evaluates: the decision cache would answer a repeated
 	// input from memory (the "remembered" case measures that).
-	e := MustNew(b, policy.Options{DecisionCache: -1})
-	withRegistry := MustNew(b, policy.Options{Registry: filepath.Join("..", "testdata", "registry"), DecisionCache: -1})
-	cached := MustNew(b, policy.Options{})
+	e := MustNew(b, opa.Options{DecisionCache: -1})
+	withRegistry := MustNew(b, opa.Options{Registry: filepath.Join("..", "..", "testdata", "registry"), DecisionCache: -1})
+	cached := MustNew(b, opa.Options{})
 	aia := closedInput()
 	aia.Subject.Country = "GB"
 	aia.Subject.Entity = policy.Entity{Name: "Acme", ID: "acme", HQ: "US", ParentHQ: "US"}
@@ -795,7 +796,7 @@ func BenchmarkDecide(b *testing.B) {
 
 	for _, bc := range []struct {
 		name string
-		e    *policy.Engine
+		e    *opa.Engine
 		in   policy.Input
 		code string
 	}{

@@ -1,4 +1,4 @@
-package policy
+package opa
 
 import (
 	"cmp"
@@ -22,6 +22,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
+	"github.com/weightgate/weightgate/policy"
 	defaultbundle "github.com/weightgate/weightgate/rego"
 )
 
@@ -121,7 +122,7 @@ type regime struct {
 	// the decisions remembered by fp's key; nil when the policy cannot be
 	// trusted to decide alike on inputs that agree on fp (fp.why).
 	fp        footprint
-	decisions *lru.Cache[string, Decision]
+	decisions *lru.Cache[string, policy.Decision]
 	RegimeInfo
 	modules int
 	files   int
@@ -219,7 +220,7 @@ func (e *Engine) Regimes() []RegimeInfo {
 // fails, is undefined or yields a malformed result, the Decision denies with
 // Code CodePolicyError and a Reason safe to show the requester, and the
 // returned error says what went wrong (for the operator's log).
-func (e *Engine) Decide(ctx context.Context, in Input) (d Decision, err error) {
+func (e *Engine) Decide(ctx context.Context, in policy.Input) (d policy.Decision, err error) {
 	if e == nil || e.state.Load() == nil {
 		return policyError(nil), errors.New("policy: nil engine")
 	}
@@ -249,10 +250,10 @@ func (e *Engine) Decide(ctx context.Context, in Input) (d Decision, err error) {
 	return d, nil
 }
 
-func policyError(r *regime) Decision {
-	d := Decision{
+func policyError(r *regime) policy.Decision {
+	d := policy.Decision{
 		Allow:  false,
-		Code:   CodePolicyError,
+		Code:   policy.CodePolicyError,
 		Reason: policyErrorReason,
 		Basis:  "weightgate fails closed when its policy cannot decide",
 	}
@@ -262,16 +263,16 @@ func policyError(r *regime) Decision {
 	return d
 }
 
-func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
+func (r *regime) decide(ctx context.Context, in *policy.Input) (policy.Decision, error) {
 	// OPA notices cancellation from a watcher goroutine, so a short
 	// evaluation can finish under a context that is already done. Check it
 	// here so that a cancelled request never gets a decision.
 	if err := ctx.Err(); err != nil {
-		return Decision{}, err
+		return policy.Decision{}, err
 	}
 	input, err := inputValue(in)
 	if err != nil {
-		return Decision{}, err
+		return policy.Decision{}, err
 	}
 	var key string
 	if r.decisions != nil {
@@ -288,7 +289,7 @@ func (r *regime) decide(ctx context.Context, in *Input) (Decision, error) {
 }
 
 // eval evaluates the query for input.
-func (r *regime) eval(ctx context.Context, input ast.Value) (Decision, error) {
+func (r *regime) eval(ctx context.Context, input ast.Value) (policy.Decision, error) {
 	// Cancellation: instead of the goroutine per evaluation that rego
 	// starts to watch ctx, a callback flags the evaluation as cancelled.
 	cancel := topdown.NewCancel()
@@ -305,15 +306,15 @@ func (r *regime) eval(ctx context.Context, input ast.Value) (Decision, error) {
 		// fields it needs from it instead of converting the whole object.
 		rego.EvalGenerateJSON(keepTerm))
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
+		return policy.Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
 	switch {
 	case len(rs) == 0:
-		return Decision{}, fmt.Errorf("%s is undefined", Query)
+		return policy.Decision{}, fmt.Errorf("%s is undefined", Query)
 	case len(rs) > 1:
-		return Decision{}, fmt.Errorf("%s has %d results, want 1", Query, len(rs))
+		return policy.Decision{}, fmt.Errorf("%s has %d results, want 1", Query, len(rs))
 	case len(rs[0].Expressions) != 1:
-		return Decision{}, fmt.Errorf("%s has %d expressions, want 1", Query, len(rs[0].Expressions))
+		return policy.Decision{}, fmt.Errorf("%s has %d expressions, want 1", Query, len(rs[0].Expressions))
 	}
 	return parseDecisionTerm(rs[0].Expressions[0].Value)
 }
@@ -337,25 +338,25 @@ var (
 // should keepTerm not have been used, a Go value). A well-formed decision is
 // read directly; anything else is converted as rego would and left to
 // parseDecision, so that the checks and their errors are parseDecision's.
-func parseDecisionTerm(v any) (Decision, error) {
+func parseDecisionTerm(v any) (policy.Decision, error) {
 	t, ok := v.(*ast.Term)
 	if !ok {
 		return parseDecision(v)
 	}
 	if obj, ok := t.Value.(ast.Object); ok {
-		var d Decision
+		var d policy.Decision
 		allow, okA := termValue[ast.Boolean](obj, keyAllow, false)
 		code, okC := termValue[ast.String](obj, keyCode, false)
 		reason, okR := termValue[ast.String](obj, keyReason, true)
 		basis, okB := termValue[ast.String](obj, keyBasis, true)
-		if okA && okC && okR && okB && code != "" && !(bool(allow) && code == CodePolicyError) {
+		if okA && okC && okR && okB && code != "" && !(bool(allow) && code == policy.CodePolicyError) {
 			d.Allow, d.Code, d.Reason, d.Basis = bool(allow), string(code), string(reason), string(basis)
 			return d, nil
 		}
 	}
 	x, err := ast.JSON(t.Value)
 	if err != nil {
-		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
+		return policy.Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
 	return parseDecision(x)
 }
@@ -375,17 +376,17 @@ func termValue[T ast.Value](obj ast.Object, key *ast.Term, optional bool) (T, bo
 // parseDecision accepts only {"allow": bool, "code": non-empty string,
 // "reason": string, "basis": string}; reason and basis may be absent. Other
 // keys are ignored. Anything else is an error, never an allow.
-func parseDecision(v any) (Decision, error) {
+func parseDecision(v any) (policy.Decision, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return Decision{}, fmt.Errorf("%s is a %T, want an object", Query, v)
+		return policy.Decision{}, fmt.Errorf("%s is a %T, want an object", Query, v)
 	}
-	var d Decision
+	var d policy.Decision
 	if d.Allow, ok = obj["allow"].(bool); !ok {
-		return Decision{}, fmt.Errorf("%s.allow is %T, want a boolean", Query, obj["allow"])
+		return policy.Decision{}, fmt.Errorf("%s.allow is %T, want a boolean", Query, obj["allow"])
 	}
 	if d.Code, ok = obj["code"].(string); !ok || d.Code == "" {
-		return Decision{}, fmt.Errorf("%s.code is missing or not a non-empty string", Query)
+		return policy.Decision{}, fmt.Errorf("%s.code is missing or not a non-empty string", Query)
 	}
 	for key, dst := range map[string]*string{"reason": &d.Reason, "basis": &d.Basis} {
 		raw, present := obj[key]
@@ -393,11 +394,11 @@ func parseDecision(v any) (Decision, error) {
 			continue
 		}
 		if *dst, ok = raw.(string); !ok {
-			return Decision{}, fmt.Errorf("%s.%s is %T, want a string", Query, key, raw)
+			return policy.Decision{}, fmt.Errorf("%s.%s is %T, want a string", Query, key, raw)
 		}
 	}
-	if d.Code == CodePolicyError && d.Allow {
-		return Decision{}, fmt.Errorf("%s allows with code %s", Query, CodePolicyError)
+	if d.Code == policy.CodePolicyError && d.Allow {
+		return policy.Decision{}, fmt.Errorf("%s allows with code %s", Query, policy.CodePolicyError)
 	}
 	return d, nil
 }
@@ -540,7 +541,7 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 	case r.fp.why != "":
 		e.logger.Info("policy decisions are not remembered", "bundle", meta.Name, "why", r.fp.why)
 	default:
-		if r.decisions, err = lru.New[string, Decision](size); err != nil {
+		if r.decisions, err = lru.New[string, policy.Decision](size); err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}
 	}

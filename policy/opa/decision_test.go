@@ -1,6 +1,7 @@
-package policy
+package opa
 
 import (
+	"github.com/weightgate/weightgate/policy"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -36,7 +37,7 @@ func TestParseDecisionTerm_AgreesWithParseDecision(t *testing.T) {
 		`{{"allow": true, "code": "x"}}`,
 	} {
 		term := ast.MustParseTerm(src)
-		want, werr := func() (Decision, error) {
+		want, werr := func() (policy.Decision, error) {
 			x, err := ast.JSON(term.Value)
 			if err != nil {
 				t.Fatalf("%s: %v", src, err)

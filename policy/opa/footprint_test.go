@@ -1,4 +1,4 @@
-package policy
+package opa
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // newTestEngine builds an engine over a bundle of one policy.rego (package
@@ -30,12 +32,12 @@ func newTestEngine(t *testing.T, rego, data string) *Engine {
 	return e
 }
 
-func testInput() Input {
-	return Input{
-		Subject: Subject{ID: "alice", Country: "US", Claims: map[string]any{"team": "ml", "sub": "alice"}},
-		Model:   Model{ID: "lab/m", Classified: true, Weights: "closed"},
-		Object:  Object{Path: "model.safetensors", Kind: KindWeights, Size: 1},
-		Request: Request{Method: "GET", API: "resolve", RemoteAddr: "192.0.2.1:1", Time: "2026-01-02T03:04:05Z"},
+func testInput() policy.Input {
+	return policy.Input{
+		Subject: policy.Subject{ID: "alice", Country: "US", Claims: map[string]any{"team": "ml", "sub": "alice"}},
+		Model:   policy.Model{ID: "lab/m", Classified: true, Weights: "closed"},
+		Object:  policy.Object{Path: "model.safetensors", Kind: policy.KindWeights, Size: 1},
+		Request: policy.Request{Method: "GET", API: "resolve", RemoteAddr: "192.0.2.1:1", Time: "2026-01-02T03:04:05Z"},
 	}
 }
 
@@ -44,7 +46,7 @@ func testInput() Input {
 // the requests of a download on several connections share a decision.
 func TestFootprintDefault(t *testing.T) {
 	for _, bundle := range []string{"ai-diffusion-2025", "embargo-only"} {
-		e, err := New(context.Background(), Options{Bundle: bundle, Registry: "../testdata/registry"})
+		e, err := New(context.Background(), Options{Bundle: bundle, Registry: "../../testdata/registry"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,24 +90,24 @@ func TestDecisionCache(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, rego, data string
-		vary             func(in *Input, i int) // i = 0, 1: values the policy reads
-		same             func(in *Input)        // a change the policy does not read
+		vary             func(in *policy.Input, i int) // i = 0, 1: values the policy reads
+		same             func(in *policy.Input)        // a change the policy does not read
 		whole            bool
 	}{
 		{name: "path", rego: `decision := {"allow": true, "code": input.request.method}`,
-			vary: func(in *Input, i int) { in.Request.Method = []string{"GET", "HEAD"}[i] },
-			same: func(in *Input) { in.Object.Size = 2 }},
+			vary: func(in *policy.Input, i int) { in.Request.Method = []string{"GET", "HEAD"}[i] },
+			same: func(in *policy.Input) { in.Object.Size = 2 }},
 		{name: "computed key", rego: `decision := {"allow": true, "code": input.subject.claims[data.k]}`, data: `{"k": "team"}`,
-			vary: func(in *Input, i int) { in.Subject.Claims = map[string]any{"team": []string{"ml", "ops"}[i]} },
-			same: func(in *Input) { in.Model.Revision = "abc" }},
+			vary: func(in *policy.Input, i int) { in.Subject.Claims = map[string]any{"team": []string{"ml", "ops"}[i]} },
+			same: func(in *policy.Input) { in.Model.Revision = "abc" }},
 		{name: "whole input", rego: "decision := {\"allow\": true, \"code\": f(input)}\nf(x) := x.object.path", whole: true,
-			vary: func(in *Input, i int) { in.Object.Path = []string{"a", "b"}[i] }},
+			vary: func(in *policy.Input, i int) { in.Object.Path = []string{"a", "b"}[i] }},
 		{name: "object.get as a condition", rego: "decision := {\"allow\": true, \"code\": \"set\"} if {\n\tobject.get(input, [\"subject\", \"claims\", \"flag\"], false)\n} else := {\"allow\": true, \"code\": \"unset\"}",
-			vary: func(in *Input, i int) { in.Subject.Claims = map[string]any{"flag": i == 0} },
-			same: func(in *Input) { in.Object.Size = 2 }},
+			vary: func(in *policy.Input, i int) { in.Subject.Claims = map[string]any{"flag": i == 0} },
+			same: func(in *policy.Input) { in.Object.Size = 2 }},
 		{name: "local variable", rego: "decision := {\"allow\": true, \"code\": c} if {\n\tr := input.request\n\tc := r.api\n}",
-			vary: func(in *Input, i int) { in.Request.API = []string{"resolve", "s3"}[i] },
-			same: func(in *Input) { in.Subject.Name = "Bob" }},
+			vary: func(in *policy.Input, i int) { in.Request.API = []string{"resolve", "s3"}[i] },
+			same: func(in *policy.Input) { in.Subject.Name = "Bob" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTestEngine(t, tc.rego, tc.data)

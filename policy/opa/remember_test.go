@@ -1,6 +1,7 @@
-package policy
+package opa
 
 import (
+	"github.com/weightgate/weightgate/policy"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func TestDecide_RemembersDecisions(t *testing.T) {
 		t.Errorf("remembered %s, decided %s", got, want)
 	}
 
-	r.decisions.Add(key, Decision{Code: "from-the-cache"})
+	r.decisions.Add(key, policy.Decision{Code: "from-the-cache"})
 	again, err := e.Decide(t.Context(), in)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestSharedStrings(t *testing.T) {
 			want = append(want, string([]rune{a, b}))
 		}
 	}
-	want = append(want, "x-forwarded-for", ScreeningReview, FrontierConfigured, KindWeights)
+	want = append(want, "x-forwarded-for", policy.ScreeningReview, policy.FrontierConfigured, policy.KindWeights)
 	for _, s := range want {
 		x, y := (&terms{}).str(s), (&terms{}).str(s)
 		if x != y {

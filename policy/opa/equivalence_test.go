@@ -1,4 +1,4 @@
-package policy
+package opa
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // Decide takes shortcuts of its own: the input built without JSON, its own
@@ -74,19 +76,19 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 			"subject.id":   subjectID,
 			"request.time": "the request date only dates registry entries, and there is no registry",
 		}},
-		{name: "default+registry", opts: Options{Registry: "../testdata/registry", Settings: map[string]string{"location_unknown": "deny"}},
+		{name: "default+registry", opts: Options{Registry: "../../testdata/registry", Settings: map[string]string{"location_unknown": "deny"}},
 			unreached: map[string]string{"subject.id": subjectID}},
-		{name: "embargo-only+registry", opts: Options{Bundle: "embargo-only", Registry: "../testdata/registry", Settings: map[string]string{"screening_open_weights": "deny"}},
+		{name: "embargo-only+registry", opts: Options{Bundle: "embargo-only", Registry: "../../testdata/registry", Settings: map[string]string{"screening_open_weights": "deny"}},
 			unreached: map[string]string{"subject.id": subjectID, "request.time": embargoDay}},
 	}
-	examples, err := os.ReadDir("../rego/examples")
+	examples, err := os.ReadDir("../../rego/examples")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, x := range examples {
 		if x.IsDir() {
 			cases = append(cases, regimeCase{name: "default+" + x.Name(),
-				opts:      Options{Registry: "../testdata/registry", Extensions: []string{filepath.Join("../rego/examples", x.Name())}},
+				opts:      Options{Registry: "../../testdata/registry", Extensions: []string{filepath.Join("../../rego/examples", x.Name())}},
 				unreached: map[string]string{"subject.id": subjectID}})
 		}
 	}
@@ -113,12 +115,12 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 			fromMemory := 0
 			// decided: the requests decided without error, one of which
 			// a wrong answer from memory was remembered for.
-			var decided []Input
+			var decided []policy.Input
 			// firstChanged: for each leaf, the first request for which a
 			// change of it turned the request's remembered decision into
 			// a different fresh one.
 			firstChanged := map[string]int{}
-			decide := func(i int, what func() string, in Input) (Decision, error) {
+			decide := func(i int, what func() string, in policy.Input) (policy.Decision, error) {
 				t.Helper()
 				before := r.decisions.Len()
 				got, gerr := e.Decide(ctx, in)
@@ -238,7 +240,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 func listedSubjectRegistry(tb testing.TB) fstest.MapFS {
 	tb.Helper()
 	fsys := fstest.MapFS{}
-	files, err := filepath.Glob("../testdata/registry/*.json")
+	files, err := filepath.Glob("../../testdata/registry/*.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -264,7 +266,7 @@ func listedSubjectRegistry(tb testing.TB) fstest.MapFS {
 
 // plainDecide is the decision of a plain OPA evaluation of r's prepared
 // query on the JSON form of in, as Decide would return it.
-func plainDecide(tb testing.TB, r *regime, in Input) (Decision, error) {
+func plainDecide(tb testing.TB, r *regime, in policy.Input) (policy.Decision, error) {
 	tb.Helper()
 	bs, err := json.Marshal(in)
 	if err != nil {
@@ -279,7 +281,7 @@ func plainDecide(tb testing.TB, r *regime, in Input) (Decision, error) {
 		tb.Fatal(err)
 	}
 	rs, err := r.pq.Eval(context.Background(), rego.EvalParsedInput(v))
-	var d Decision
+	var d policy.Decision
 	switch {
 	case err != nil:
 	case len(rs) != 1:
@@ -295,9 +297,9 @@ func plainDecide(tb testing.TB, r *regime, in Input) (Decision, error) {
 }
 
 // sameKey returns the request of decided with in's footprint key.
-func sameKey(tb testing.TB, r *regime, decided []Input, in Input) (Input, bool) {
+func sameKey(tb testing.TB, r *regime, decided []policy.Input, in policy.Input) (policy.Input, bool) {
 	tb.Helper()
-	key := func(in Input) string {
+	key := func(in policy.Input) string {
 		v, err := inputValue(&in)
 		if err != nil {
 			tb.Fatal(err)
@@ -310,7 +312,7 @@ func sameKey(tb testing.TB, r *regime, decided []Input, in Input) (Input, bool) 
 			return d, true
 		}
 	}
-	return Input{}, false
+	return policy.Input{}, false
 }
 
 // jsonOf is x in JSON, for messages.
@@ -329,7 +331,7 @@ func jsonOf(x any) string {
 // built-in bundles and the example extensions, malformed ones included: a
 // quarter of the time from all over (wideInput), else one that most rows
 // allow (allowedInput).
-func randomInput(r *rand.Rand) Input {
+func randomInput(r *rand.Rand) policy.Input {
 	if r.IntN(4) != 0 {
 		return allowedInput(r)
 	}
@@ -338,7 +340,7 @@ func randomInput(r *rand.Rand) Input {
 
 // wideInput draws a request from values that reach every row of the
 // built-in bundles, malformed ones included.
-func wideInput(r *rand.Rand) Input {
+func wideInput(r *rand.Rand) policy.Input {
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	country := func() string { return testCountries[r.IntN(len(testCountries))] }
 	list := func() []string {
@@ -355,15 +357,15 @@ func wideInput(r *rand.Rand) Input {
 		return out
 	}
 	flop := func() float64 { return testFLOPs[r.IntN(len(testFLOPs))] }
-	var in Input
+	var in policy.Input
 	if r.IntN(10) == 0 {
 		in.Subject.Anonymous = true
 	} else {
-		in.Subject = Subject{ID: pick("alice", "alice", "", "mallory"), Name: pick("", "Alice"), Country: country(),
+		in.Subject = policy.Subject{ID: pick("alice", "alice", "", "mallory"), Name: pick("", "Alice"), Country: country(),
 			Nationality: list(), PermanentResidence: list(), Employee: r.IntN(3) == 0}
 		if r.IntN(4) != 0 {
 			hq := pick("US", "GB", "", "IN", "CN", "IR", "invalid")
-			in.Subject.Entity = Entity{Name: "Acme", ID: testEntityIDs[r.IntN(len(testEntityIDs))],
+			in.Subject.Entity = policy.Entity{Name: "Acme", ID: testEntityIDs[r.IntN(len(testEntityIDs))],
 				HQ: hq, ParentHQ: pick(hq, hq, "US", "CN"), VEU: pick("", "", "uveu", "nveu"), SecurityAttested: r.IntN(4) == 0}
 		}
 		if r.IntN(3) == 0 {
@@ -371,14 +373,14 @@ func wideInput(r *rand.Rand) Input {
 		}
 		in.Subject.Screening.Status = pick("off", "clear", "", "off", "clear", "off", "clear", "off", "clear", "hit", "review", "weird")
 		if s := in.Subject.Screening.Status; s == "hit" || s == "review" {
-			in.Subject.Screening = Screening{Status: s, List: pick("", "Entity List"), Entry: pick("", "e1"), Name: "ACME",
+			in.Subject.Screening = policy.Screening{Status: s, List: pick("", "Entity List"), Entry: pick("", "e1"), Name: "ACME",
 				Field: pick("entity.name", "subject.id", "other"), Score: []float64{1, 0.875, 0.005}[r.IntN(3)]}
 		}
 	}
 	if !in.Subject.Anonymous && r.IntN(4) == 0 {
 		registryEntity(r, &in)
 	}
-	in.Model = Model{ID: pick("frontier-lab/frontier-x", "lab/ft", ""), Classified: r.IntN(12) != 0}
+	in.Model = policy.Model{ID: pick("frontier-lab/frontier-x", "lab/ft", ""), Classified: r.IntN(12) != 0}
 	if in.Model.Classified {
 		in.Model.Weights = pick("closed", "closed", "closed", "closed", "closed", "closed", "open", "open", "weird")
 		in.Model.TrainingComputeFLOP = flop()
@@ -387,14 +389,14 @@ func wideInput(r *rand.Rand) Input {
 			fineTune(r, &in)
 		}
 	}
-	in.Object = Object{Path: pick("model.safetensors", "", "config.json"), Kind: pick("weights", "weights", "weights", "weights", "weights", "weights", "weights", "other", "bogus"), Size: 1}
-	in.Request = Request{Method: "GET", API: "resolve", RemoteAddr: "192.0.2.1:1", ClientIP: pick("", "203.0.113.9"), ClientIPVia: "peer",
+	in.Object = policy.Object{Path: pick("model.safetensors", "", "config.json"), Kind: pick("weights", "weights", "weights", "weights", "weights", "weights", "weights", "other", "bogus"), Size: 1}
+	in.Request = policy.Request{Method: "GET", API: "resolve", RemoteAddr: "192.0.2.1:1", ClientIP: pick("", "203.0.113.9"), ClientIPVia: "peer",
 		Time: pick("2026-01-02T03:04:05Z", "2025-12-31T23:59:59Z", "2026-03-01T00:00:00Z", "2031-01-01T00:00:00Z")}
 	if r.IntN(3) == 0 {
 		in.Request.IPCountry, in.Request.IPTrustedNetwork = pick(in.Subject.Country, country()), r.IntN(3) == 0
 	}
 	if r.IntN(3) == 0 {
-		in.Frontier = Frontier{FLOP: flop(), Source: pick("catalog", "configured", "none"), Model: pick("", "lab/open")}
+		in.Frontier = policy.Frontier{FLOP: flop(), Source: pick("catalog", "configured", "none"), Model: pick("", "lab/open")}
 	}
 	return in
 }
@@ -408,7 +410,7 @@ func wideInput(r *rand.Rand) Input {
 // rows where a leaf matters only in company (the employee carve-out, an
 // attestation or VEU in Tier 2, an address elsewhere in a trusted network or
 // not, a registry entry's dates, a file that is not weights).
-func allowedInput(r *rand.Rand) Input {
+func allowedInput(r *rand.Rand) policy.Input {
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	sometimes := func() bool { return r.IntN(6) == 0 }
 	listed := func() string { return pick("frontier-lab", "frontier-lab-us", "acme-ai", "contoso-research") }
@@ -425,16 +427,16 @@ func allowedInput(r *rand.Rand) Input {
 	if sometimes() {
 		hq = pick("IN", "")
 	}
-	in := Input{
-		Subject: Subject{ID: pick("alice", "mallory", ""), Name: pick("", "Alice"), Country: c,
+	in := policy.Input{
+		Subject: policy.Subject{ID: pick("alice", "mallory", ""), Name: pick("", "Alice"), Country: c,
 			Nationality: home(), PermanentResidence: home(), Employee: r.IntN(3) == 0,
-			Entity: Entity{Name: "Acme", ID: testEntityIDs[r.IntN(len(testEntityIDs))], HQ: hq, ParentHQ: hq,
+			Entity: policy.Entity{Name: "Acme", ID: testEntityIDs[r.IntN(len(testEntityIDs))], HQ: hq, ParentHQ: hq,
 				SecurityAttested: r.IntN(3) == 0},
-			Screening: Screening{Status: pick("off", "clear")}},
-		Model: Model{ID: pick("frontier-lab/frontier-x", "lab/ft", ""), Classified: true, Weights: "closed",
+			Screening: policy.Screening{Status: pick("off", "clear")}},
+		Model: policy.Model{ID: pick("frontier-lab/frontier-x", "lab/ft", ""), Classified: true, Weights: "closed",
 			TrainingComputeFLOP: testFLOPs[r.IntN(len(testFLOPs))], ECCN: pick("", "4E091", "4E091", "EAR99")},
-		Object: Object{Path: pick("model.safetensors", "config.json"), Kind: "weights", Size: 1},
-		Request: Request{Method: "GET", API: "resolve", RemoteAddr: "192.0.2.1:1", ClientIP: pick("", "203.0.113.9"), ClientIPVia: "peer",
+		Object: policy.Object{Path: pick("model.safetensors", "config.json"), Kind: "weights", Size: 1},
+		Request: policy.Request{Method: "GET", API: "resolve", RemoteAddr: "192.0.2.1:1", ClientIP: pick("", "203.0.113.9"), ClientIPVia: "peer",
 			Time:      pick("2026-01-02T03:04:05Z", "2025-12-31T23:59:59Z", "2026-03-01T00:00:00Z", "2031-01-01T00:00:00Z"),
 			IPCountry: c, IPTrustedNetwork: r.IntN(3) == 0},
 	}
@@ -449,14 +451,14 @@ func allowedInput(r *rand.Rand) Input {
 	}
 	if sometimes() {
 		// A near miss or hit: the screening's fields make the reason.
-		in.Subject.Screening = Screening{Status: pick("hit", "review"), List: pick("", "Entity List"), Entry: pick("", "e1"), Name: "ACME",
+		in.Subject.Screening = policy.Screening{Status: pick("hit", "review"), List: pick("", "Entity List"), Entry: pick("", "e1"), Name: "ACME",
 			Field: pick("entity.name", "subject.id", "other"), Score: []float64{1, 0.875, 0.005}[r.IntN(3)]}
 	}
 	if r.IntN(3) == 0 {
 		fineTune(r, &in)
 	}
 	if r.IntN(2) == 0 {
-		in.Frontier = Frontier{FLOP: testFLOPs[r.IntN(len(testFLOPs))], Source: pick("catalog", "catalog", "configured", "none"), Model: pick("", "lab/open", "lab/open")}
+		in.Frontier = policy.Frontier{FLOP: testFLOPs[r.IntN(len(testFLOPs))], Source: pick("catalog", "catalog", "configured", "none"), Model: pick("", "lab/open", "lab/open")}
 	}
 
 	// Most requests are set up for one row where a leaf matters only in
@@ -467,7 +469,7 @@ func allowedInput(r *rand.Rand) Input {
 		in.Subject.Country, in.Request.IPCountry = c, c
 		in.Subject.Nationality, in.Subject.PermanentResidence = nil, nil
 		in.Subject.Entity.HQ, in.Subject.Entity.ParentHQ = "US", "US"
-		in.Subject.Screening = Screening{Status: "clear"}
+		in.Subject.Screening = policy.Screening{Status: "clear"}
 		in.Subject.Employee, in.Subject.Entity.ID = r.IntN(3) == 0, listed()
 	}
 	switch r.IntN(8) {
@@ -508,7 +510,7 @@ func allowedInput(r *rand.Rand) Input {
 
 // registryEntity makes in's requester act for an entity of the example
 // registry, where its entries apply.
-func registryEntity(r *rand.Rand, in *Input) {
+func registryEntity(r *rand.Rand, in *policy.Input) {
 	e := [][2]string{{"acme-india", "IN"}, {"brasil-ai", "BR"}, {"globalcloud", "SG"}, {"globalcloud", "AE"}, {"gulf-dc", "AE"}, {"northwind", "IN"}}[r.IntN(6)]
 	in.Subject.Country, in.Subject.Entity.ID = e[1], e[0]
 	in.Subject.Entity.HQ = []string{e[1], "US"}[r.IntN(2)]
@@ -516,11 +518,11 @@ func registryEntity(r *rand.Rand, in *Input) {
 }
 
 // fineTune makes in's model a fine-tune, mostly of a base the catalog has.
-func fineTune(r *rand.Rand, in *Input) {
+func fineTune(r *rand.Rand, in *policy.Input) {
 	flop := func() float64 { return testFLOPs[r.IntN(len(testFLOPs))] }
 	in.Model.BaseModel, in.Model.FineTuneComputeFLOP = "lab/base", flop()
 	if r.IntN(4) != 0 {
-		in.Model.Base = &BaseModel{ID: "lab/base", Found: r.IntN(4) != 0}
+		in.Model.Base = &policy.BaseModel{ID: "lab/base", Found: r.IntN(4) != 0}
 		if in.Model.Base.Found {
 			in.Model.Base.Classified, in.Model.Base.Weights, in.Model.Base.TrainingComputeFLOP = r.IntN(5) != 0, []string{"open", "closed"}[r.IntN(2)], flop()
 		}

@@ -1,4 +1,4 @@
-package policy_test
+package opa_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // TestExport loads an exported regime with OPA's own loader, as `opa run
@@ -28,7 +29,7 @@ func TestExport(t *testing.T) {
 	} {
 		bundle := tt.bundle
 		t.Run(bundle, func(t *testing.T) {
-			e := MustNew(t, policy.Options{Bundle: bundle, Settings: map[string]string{"location_unknown": "deny"}})
+			e := MustNew(t, opa.Options{Bundle: bundle, Settings: map[string]string{"location_unknown": "deny"}})
 			dir := t.TempDir()
 			if !tt.existing {
 				dir = filepath.Join(dir, "export")
@@ -40,7 +41,7 @@ func TestExport(t *testing.T) {
 			if err := e.Export(dir, now); err == nil {
 				t.Fatal("Export into a non-empty directory succeeded")
 			}
-			pq, err := rego.New(rego.Query(policy.Query), rego.Load([]string{dir}, nil)).PrepareForEval(ctx)
+			pq, err := rego.New(rego.Query(opa.Query), rego.Load([]string{dir}, nil)).PrepareForEval(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package policy
+package opa
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // inputFields calls visit with the JSON path and type of every field of
@@ -31,7 +33,7 @@ func inputFields(visit func(path string, t reflect.Type)) {
 			}
 		}
 	}
-	walk(reflect.TypeFor[Input](), "")
+	walk(reflect.TypeFor[policy.Input](), "")
 }
 
 // inputPaths returns the JSON paths of Input's leaves, found by reflection
@@ -78,7 +80,7 @@ func field(v reflect.Value, name string) reflect.Value {
 }
 
 // leafValue is the value at path in in, or absent{}.
-func leafValue(in Input, path string) any {
+func leafValue(in policy.Input, path string) any {
 	v := reflect.ValueOf(in)
 	for k := range strings.SplitSeq(path, ".") {
 		if v.Kind() == reflect.Pointer {
@@ -96,7 +98,7 @@ func leafValue(in Input, path string) any {
 // that withLeaf writes to with in: a pointer on the way is replaced by a
 // pointer to a copy (a null one by a pointer to a new zero value), and lists
 // and maps are replaced, never changed in place.
-func withLeaf(in Input, path string, x any) (Input, error) {
+func withLeaf(in policy.Input, path string, x any) (policy.Input, error) {
 	v := reflect.ValueOf(&in).Elem()
 	for k := range strings.SplitSeq(path, ".") {
 		if v.Kind() == reflect.Pointer {
@@ -118,7 +120,7 @@ func withLeaf(in Input, path string, x any) (Input, error) {
 }
 
 // leafDiff lists the paths on which a and b differ.
-func leafDiff(a, b Input) []string {
+func leafDiff(a, b policy.Input) []string {
 	var out []string
 	for _, p := range inputPaths() {
 		x, y := leafValue(a, p), leafValue(b, p)
@@ -216,9 +218,9 @@ var mutationTable = map[string]leafValues{
 	"model.revision":               oneOf("", "abc", "another-commit"),
 	"model.base_model":             oneOf("", "lab/base", "lab/other-base"),
 	"model.fine_tune_compute_flop": oneOf(testFLOPs...),
-	"model.base": oneOf((*BaseModel)(nil), &BaseModel{}, &BaseModel{ID: "lab/base"},
-		&BaseModel{ID: "lab/base", Found: true, Classified: true, Weights: "open", TrainingComputeFLOP: 2e26},
-		&BaseModel{ID: "lab/base", Found: true, Classified: true, Weights: "closed", TrainingComputeFLOP: 1e26, ECCN: "4E091"}),
+	"model.base": oneOf((*policy.BaseModel)(nil), &policy.BaseModel{}, &policy.BaseModel{ID: "lab/base"},
+		&policy.BaseModel{ID: "lab/base", Found: true, Classified: true, Weights: "open", TrainingComputeFLOP: 2e26},
+		&policy.BaseModel{ID: "lab/base", Found: true, Classified: true, Weights: "closed", TrainingComputeFLOP: 1e26, ECCN: "4E091"}),
 	"model.base.id":                    oneOf("lab/base", "", "lab/other-base"),
 	"model.base.found":                 testBools,
 	"model.base.classified":            testBools,
@@ -252,7 +254,7 @@ var mutationTable = map[string]leafValues{
 // mutate returns in with the leaf at path changed to another of its values
 // in mutationTable, drawn at random (a value listed twice is drawn twice as
 // often), and false when it has no other.
-func mutate(tb testing.TB, r *rand.Rand, in Input, path string) (Input, bool) {
+func mutate(tb testing.TB, r *rand.Rand, in policy.Input, path string) (policy.Input, bool) {
 	tb.Helper()
 	cur := leafValue(in, path)
 	var other []any
@@ -294,7 +296,7 @@ func TestMutationTable(t *testing.T) {
 			continue
 		}
 		t.Run(p, func(t *testing.T) {
-			in := Input{}
+			in := policy.Input{}
 			for range 20 {
 				out, ok := mutate(t, r, in, p)
 				if !ok {

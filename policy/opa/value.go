@@ -1,4 +1,4 @@
-package policy
+package opa
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // inputValue converts in to the AST value Rego sees as `input`, field by
@@ -19,7 +21,7 @@ import (
 // once, the terms of a request come from one slice, and values drawn from a
 // small closed set (country codes, enumerations) are shared terms. OPA never
 // modifies the terms of an input, so sharing them across requests is safe.
-func inputValue(in *Input) (ast.Value, error) {
+func inputValue(in *policy.Input) (ast.Value, error) {
 	s, m, o, r, f := &in.Subject, &in.Model, &in.Object, &in.Request, &in.Frontier
 	for _, n := range [...]struct {
 		name string
@@ -115,7 +117,7 @@ func inputValue(in *Input) (ast.Value, error) {
 	), nil
 }
 
-func baseFLOP(b *BaseModel) float64 {
+func baseFLOP(b *policy.BaseModel) float64 {
 	if b == nil {
 		return 0
 	}
@@ -186,11 +188,9 @@ func init() {
 		}
 	}
 	for _, v := range []string{
-		"invalid", "open", "closed", KindWeights, KindOther, "4E091", "EAR99",
-		"GET", "HEAD", "resolve", "check", "peer", "x-forwarded-for", "forwarded", "malformed",
-		ScreeningOff, ScreeningClear, ScreeningHit, ScreeningReview,
-		"entity.name", "entity.id", "subject.name", "subject.id",
-		"uveu", "nveu", FrontierNone, FrontierConfigured, FrontierCatalog,
+		"invalid", "open", "closed", policy.KindWeights, policy.KindOther, "4E091", "EAR99",
+		"GET", "HEAD", "resolve", "check", "peer", "x-forwarded-for", "forwarded", "malformed", policy.ScreeningOff, policy.ScreeningClear, policy.ScreeningHit, policy.ScreeningReview, "entity.name", "entity.id", "subject.name", "subject.id",
+		"uveu", "nveu", policy.FrontierNone, policy.FrontierConfigured, policy.FrontierCatalog,
 	} {
 		sharedStrings[v] = ast.StringTerm(v)
 	}

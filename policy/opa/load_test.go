@@ -1,4 +1,4 @@
-package policy
+package opa
 
 import (
 	"io/fs"
@@ -23,7 +23,7 @@ func TestBundles_CompileStrict(t *testing.T) {
 	for _, name := range defaultbundle.Bundles() {
 		runs = append(runs, run{name, []source{libSource(true), {label: "bundle", name: name, fsys: mustBundle(t, name), tests: true}}})
 	}
-	examples, err := filepath.Glob("../rego/examples/*")
+	examples, err := filepath.Glob("../../rego/examples/*")
 	if err != nil || len(examples) < 2 {
 		t.Fatalf("examples: %v, %v", examples, err)
 	}

@@ -1,4 +1,4 @@
-package policy_test
+package opa_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/policy/opa"
 )
 
 // regimeBundle is a bundle named name, in effect from effective ("" = no
@@ -30,7 +31,7 @@ func at(in policy.Input, t string) policy.Input {
 }
 
 func TestEngine_Regimes_SwitchAtEffectiveDate(t *testing.T) {
-	e := MustNew(t, policy.Options{Regimes: []policy.Regime{
+	e := MustNew(t, opa.Options{Regimes: []opa.Regime{
 		{Bundle: regimeBundle(t, "later", "2027-01-01")},
 		{Bundle: regimeBundle(t, "earlier", "2025-01-13")},
 		{Bundle: regimeBundle(t, "override", "2020-01-01"), Effective: time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC)},
@@ -72,7 +73,7 @@ func TestEngine_Regimes_SwitchAtEffectiveDate(t *testing.T) {
 func TestEngine_BuiltInBundles(t *testing.T) {
 	for _, name := range []string{"ai-diffusion-2025", "embargo-only"} {
 		t.Run(name, func(t *testing.T) {
-			e := MustNew(t, policy.Options{Bundle: name})
+			e := MustNew(t, opa.Options{Bundle: name})
 			infos := e.Regimes()
 			if len(infos) != 1 || infos[0].Name != name || infos[0].Version == "" || infos[0].Effective.IsZero() {
 				t.Fatalf("Regimes = %+v; want %s with a version and an effective date", infos, name)
@@ -85,7 +86,7 @@ func TestEngine_BuiltInBundles(t *testing.T) {
 	}
 	// Both built-ins as a schedule: the codified rule, then the
 	// non-enforcement posture from 13 May 2025.
-	e := MustNew(t, policy.Options{Regimes: []policy.Regime{{Bundle: "ai-diffusion-2025"}, {Bundle: "embargo-only"}}})
+	e := MustNew(t, opa.Options{Regimes: []opa.Regime{{Bundle: "ai-diffusion-2025"}, {Bundle: "embargo-only"}}})
 	cn := closedInput()
 	cn.Subject.Country, cn.Subject.Nationality = "CN", []string{"CN"}
 	for when, want := range map[string]string{"2025-05-12T23:59:59Z": "ai-diffusion-2025", "2025-05-13T00:00:00Z": "embargo-only"} {
@@ -99,27 +100,27 @@ func TestEngine_BuiltInBundles(t *testing.T) {
 func TestNew_RejectsBadRegimes(t *testing.T) {
 	tests := []struct {
 		name string
-		opts policy.Options
+		opts opa.Options
 		want string
 	}{
-		{"unknown built-in", policy.Options{Bundle: "no-such-regime"}, "neither a built-in bundle"},
-		{"same effective date", policy.Options{Regimes: []policy.Regime{
+		{"unknown built-in", opa.Options{Bundle: "no-such-regime"}, "neither a built-in bundle"},
+		{"same effective date", opa.Options{Regimes: []opa.Regime{
 			{Bundle: regimeBundle(t, "a", "2026-01-01")}, {Bundle: regimeBundle(t, "b", "2026-01-01T00:00:00Z")},
 		}}, "take effect at the same time"},
-		{"malformed effective date", policy.Options{Bundle: regimeBundle(t, "a", "1 May 2026")}, "effective_date"},
-		{"bundle defines the library", policy.Options{Bundle: MustWriteBundle(t, map[string]string{
+		{"malformed effective date", opa.Options{Bundle: regimeBundle(t, "a", "1 May 2026")}, "effective_date"},
+		{"bundle defines the library", opa.Options{Bundle: MustWriteBundle(t, map[string]string{
 			"policy.rego": "package weightgate\n\ndecision := {\"allow\": false, \"code\": \"x\"}\n",
 			"lib.rego":    "package weightgate.lib\n\nwith_extensions(base) := {\"allow\": true, \"code\": \"hijack\"}\n",
 		})}, "reserved for weightgate's library"},
-		{"bundle of library only", policy.Options{Bundle: MustWriteBundle(t, map[string]string{"data.json": "{}"})}, "no Rego modules"},
-		{"registry with Rego", policy.Options{Registry: MustWriteBundle(t, map[string]string{
+		{"bundle of library only", opa.Options{Bundle: MustWriteBundle(t, map[string]string{"data.json": "{}"})}, "no Rego modules"},
+		{"registry with Rego", opa.Options{Registry: MustWriteBundle(t, map[string]string{
 			"licences.json": "[]", "grant.rego": "package weightgate.registry\n",
 		})}, "a registry holds JSON data only"},
-		{"registry with bad JSON", policy.Options{Registry: MustWriteBundle(t, map[string]string{"licences.json": "[{"})}, "licences.json"},
+		{"registry with bad JSON", opa.Options{Registry: MustWriteBundle(t, map[string]string{"licences.json": "[{"})}, "licences.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := policy.New(context.Background(), tt.opts)
+			e, err := opa.New(context.Background(), tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New = %v, %v; want an error containing %q", e, err, tt.want)
 			}
@@ -143,7 +144,7 @@ decision := {"allow": true, "code": concat("+", ids)}
 ids := [id | some name, r in data.weightgate.registry; some l in r; id := sprintf("%s:%s", [name, l.id])]
 `,
 	})
-	e := MustNew(t, policy.Options{Bundle: bundle, Registry: reg})
+	e := MustNew(t, opa.Options{Bundle: bundle, Registry: reg})
 	d, err := e.Decide(context.Background(), closedInput())
 	if err != nil || d.Code != "licences:L1" {
 		t.Errorf("Decide = %+v, %v; want code licences:L1 from licences.json alone", d, err)
@@ -164,12 +165,12 @@ func TestParseEffective(t *testing.T) {
 		"2025-05-13":                time.Date(2025, 5, 13, 0, 0, 0, 0, time.UTC),
 		"2025-05-13T10:00:00+02:00": time.Date(2025, 5, 13, 8, 0, 0, 0, time.UTC),
 	} {
-		if got, err := policy.ParseEffective(in); err != nil || !got.Equal(want) || got.Location() != time.UTC {
+		if got, err := opa.ParseEffective(in); err != nil || !got.Equal(want) || got.Location() != time.UTC {
 			t.Errorf("ParseEffective(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "2025-13-01", "13/05/2025", "2025-05-13 10:00"} {
-		if _, err := policy.ParseEffective(in); err == nil {
+		if _, err := opa.ParseEffective(in); err == nil {
 			t.Errorf("ParseEffective(%q) = nil error", in)
 		}
 	}
