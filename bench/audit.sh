@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Audited throughput, group commit against one fsync per record, on this
 # machine's disk (the audit directory is a temp dir under $TMPDIR):
-#   BenchmarkAppend (gateway/audit): concurrent writers appending decision-
+#   BenchmarkAppend (audit): concurrent writers appending decision-
 #     sized records straight to the trail: records/s at 1, 16, 64 writers
 #   BenchmarkAuditedDecisions (gateway): concurrent requesters sending HEAD
 #     requests through the whole gateway (token, policy, stat, one durable
@@ -12,6 +12,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 count=${1:-3}
 mkdir -p var
 {
-  go test -run '^$' -bench 'BenchmarkAppend' -benchtime 2s -count "$count" ./gateway/audit/
+  go test -run '^$' -bench 'BenchmarkAppend' -benchtime 2s -count "$count" ./audit/
   go test -run '^$' -bench 'BenchmarkAuditedDecisions' -benchtime 3s -count "$count" ./gateway/
 } | tee var/bench-audit.txt

@@ -10,7 +10,7 @@ import (
 // AuditLog receives the gateway's audit records. Record must not return until
 // the record is durable (or has failed): the gateway streams nothing for a
 // request whose decision record could not be written. Trail implements it
-// over the hash-chained gateway/audit log.
+// over the hash-chained audit log.
 type AuditLog interface {
 	Record(ctx context.Context, rec *AuditRecord) error
 	// Healthy returns nil when the log can currently be written.

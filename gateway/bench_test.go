@@ -14,7 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 )
 

@@ -21,9 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway/dirstore"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/gateway/s3store"

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/internal/testenv"
 	"github.com/weightgate/weightgate/policy"

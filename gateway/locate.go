@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway/geo"
-	"github.com/weightgate/weightgate/gateway/screening"
+	"github.com/weightgate/weightgate/geo"
+	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/policy"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 )
 
 // s3Client is minio-go against the gateway's S3 API, with credentials from

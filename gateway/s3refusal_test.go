@@ -18,7 +18,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/gateway/s3api"
 )
 

@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/geo"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/geo"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
-	"github.com/weightgate/weightgate/gateway/screening"
+	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/internal/geotest"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"

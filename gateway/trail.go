@@ -3,7 +3,7 @@ package gateway
 import (
 	"context"
 
-	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/audit"
 )
 
 // Trail is the AuditLog over the hash-chained, group-committed audit.Log:

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/gateway/internal/s3test"
 	"github.com/weightgate/weightgate/policy"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/rego"

@@ -11,10 +11,10 @@
 #   scripts/mutation.sh --list              the targets and what they cover
 #
 # Targets (one package each; the files mutated are listed in target()):
-#   identity   gateway/identity: JWT verification, claims, keys
+#   identity   identity: JWT verification, claims, keys
 #   s3api      gateway/s3api, signature checking only: sigv4.go, creds.go
-#   audit      gateway/audit: the decision trail, its hashing and recovery
-#   screening  gateway/screening: denied-party screening (tests run -short)
+#   audit      audit: the decision trail, its hashing and recovery
+#   screening  screening: denied-party screening (tests run -short)
 #   refusal    gateway, the files that refuse a request: error.go, auth.go,
 #              resolve.go, s3.go, ratelimit.go (tests run -short, minus the
 #              slow streaming and memory tests; see target())
@@ -74,14 +74,14 @@ die() { log "error: $*"; exit 2; }
 target() {
   KEEP="" FLAGS="" COEF=10 NEEDS_S3=0
   case $1 in
-    identity) DIR=gateway/identity ;;
+    identity) DIR=identity ;;
     s3api)
       DIR=gateway/s3api KEEP="sigv4.go creds.go" ;;
-    audit) DIR=gateway/audit ;;
+    audit) DIR=audit ;;
     screening)
       # -short: TestScreenMatchesScan and TestSimilarTokens compare with a
       # plain scan on fewer random queries (6 s of 8 s otherwise).
-      DIR=gateway/screening FLAGS="-short" COEF=8 ;;
+      DIR=screening FLAGS="-short" COEF=8 ;;
     refusal)
       # The Hub API's and S3 API's refusals: authentication (auth.go),
       # rate limiting (ratelimit.go), every check of a download and its

@@ -25,7 +25,7 @@
 #                                          runs after the main run, without -race
 #   gateway TestAttackSlowloris,           when the arguments include -short
 #   cmd/weightgate TestServeSIGTERM
-#   gateway/audit TestFailClosedENOSPC,    when not root and CI is unset
+#   audit TestFailClosedENOSPC,    when not root and CI is unset
 #   TestFailClosedOpen, TestFailClosedPartialWrite, gateway TestAuditDeviceFull
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -136,14 +136,14 @@ if (($# == 0)); then
     ./gateway:FuzzCheckFilePath
     ./gateway:FuzzModelID
     ./gateway:FuzzParseManifest
-    ./gateway/identity:FuzzNormalizeCountry
-    ./gateway/identity:FuzzNormalizeNationality
-    ./gateway/identity:FuzzSubjectFromClaims
-    ./gateway/identity:FuzzParseBearer
+    ./identity:FuzzNormalizeCountry
+    ./identity:FuzzNormalizeNationality
+    ./identity:FuzzSubjectFromClaims
+    ./identity:FuzzParseBearer
     ./gateway/s3api:FuzzSigV4Header
     ./gateway/s3api:FuzzSigV4Query
-    ./gateway/audit:FuzzCheckLine
-    ./gateway/audit:FuzzVerifyFile
+    ./audit:FuzzCheckLine
+    ./audit:FuzzVerifyFile
   )
   # Every Fuzz function in the tree must be listed above.
   listed=$(printf '%s\n' "${fuzz_targets[@]}" | sed 's|^\./||' | sort)

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/audit"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/identity"
 )
 
 const auditUsage = `Usage:

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/audit"
 )
 
 // servedTrail runs the gateway, makes a few requests, stops it and returns

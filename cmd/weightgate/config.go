@@ -16,9 +16,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/geo"
-	"github.com/weightgate/weightgate/gateway/identity"
-	"github.com/weightgate/weightgate/gateway/screening"
+	"github.com/weightgate/weightgate/geo"
+	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/rego"
 )
@@ -85,7 +85,7 @@ type S3APIConfig struct {
 	Anonymous bool `yaml:"anonymous"`
 }
 
-// ScreeningConfig configures restricted-party screening (gateway/screening).
+// ScreeningConfig configures restricted-party screening (screening).
 // No lists: screening is off (subject.screening.status "off").
 type ScreeningConfig struct {
 	Lists []ScreeningList `yaml:"lists"`
@@ -107,7 +107,7 @@ type ScreeningList struct {
 	Path string `yaml:"path"` // .csv or .json
 }
 
-// LocationConfig configures the location cross-check (gateway/geo).
+// LocationConfig configures the location cross-check (geo).
 type LocationConfig struct {
 	// Database is a MaxMind-format country database (.mmdb); "" = none, so
 	// every address's country is unknown.
@@ -220,7 +220,7 @@ func (p PolicyConfig) policyOptions(settings map[string]string, logger *slog.Log
 	return opts, nil
 }
 
-// AuditConfig configures the audit trail (see gateway/audit).
+// AuditConfig configures the audit trail (see audit).
 type AuditConfig struct {
 	Dir          string           `yaml:"dir"`            // audit-NNNNNN.jsonl files and audit.head
 	MaxFileBytes int64            `yaml:"max_file_bytes"` // rotate after this size; old files are never deleted

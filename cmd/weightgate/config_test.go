@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 )
 
 // MustParseConfig parses doc against baseDir, failing the test on error.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/policy"
 )
 

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 )
 
 // update rewrites the golden files: go test ./cmd/weightgate -run Golden -update

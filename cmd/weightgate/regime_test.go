@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 )
 
 // appendConfig adds YAML to a configuration written by writeConfig.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/policy"
 )
 

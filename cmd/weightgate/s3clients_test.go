@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/testenv"
 )
 

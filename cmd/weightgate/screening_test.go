@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/geotest"
 )
 

@@ -19,13 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/audit"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway/dirstore"
-	"github.com/weightgate/weightgate/gateway/geo"
-	"github.com/weightgate/weightgate/gateway/identity"
+	"github.com/weightgate/weightgate/geo"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/gateway/s3store"
-	"github.com/weightgate/weightgate/gateway/screening"
+	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 )

@@ -2,7 +2,7 @@
 // so that nothing under test needs a real (licensed, changing) GeoIP file or
 // the network.
 //
-// It deliberately does not import gateway/geo: geo's own tests read these
+// It deliberately does not import geo: geo's own tests read these
 // databases back, and an import the other way would be a cycle.
 package geotest
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weightgate/weightgate/gateway/geo"
+	"github.com/weightgate/weightgate/geo"
 )
 
 func TestClientAddr(t *testing.T) {

@@ -75,8 +75,8 @@ auth:
       audience: weightgate
       algorithms: [RS256, EdDSA]
       public_keys:
-        - ../../testdata/keys/dev-ed25519.pub.pem
-        - rsa=../../testdata/keys/test-rsa2048.pub.pem
+        - ../testdata/keys/dev-ed25519.pub.pem
+        - rsa=../testdata/keys/test-rsa2048.pub.pem
       jwks_url: https://idp.example/.well-known/jwks.json
       jwks_refresh: 5m
   claims:
@@ -106,7 +106,7 @@ auth:
 		Issuer:      "https://idp.example",
 		Audience:    "weightgate",
 		Algorithms:  []string{"RS256", "EdDSA"},
-		PublicKeys:  []string{"../../testdata/keys/dev-ed25519.pub.pem", "rsa=../../testdata/keys/test-rsa2048.pub.pem"},
+		PublicKeys:  []string{"../testdata/keys/dev-ed25519.pub.pem", "rsa=../testdata/keys/test-rsa2048.pub.pem"},
 		JWKSURL:     "https://idp.example/.well-known/jwks.json",
 		JWKSRefresh: 5 * time.Minute,
 	}}

@@ -9,7 +9,7 @@ import (
 // TestShippedLists parses the sample lists in testdata/screening and pins
 // how the gateway's test queries screen against them.
 func TestShippedLists(t *testing.T) {
-	dir := filepath.Join("..", "..", "testdata", "screening")
+	dir := filepath.Join("..", "testdata", "screening")
 	csl, err := ParseFile(filepath.Join(dir, "consolidated.csv"), "csl")
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 )
 
 // keysDir is the repository's testdata/keys, relative to this package.
-var keysDir = filepath.Join("..", "..", "testdata", "keys")
+var keysDir = filepath.Join("..", "testdata", "keys")
 
 const (
 	testIssuer   = "https://idp.test"

@@ -13,7 +13,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
-	"github.com/weightgate/weightgate/gateway/geo"
+	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/internal/geotest"
 )
 
