@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // The model API follows the Hugging Face Hub's JSON, so that huggingface_hub
@@ -187,7 +188,7 @@ type lastCommit struct {
 // lfs object when its sha256 is known without reading it (export.yaml,
 // object metadata, or computed by an earlier download): a listing never
 // reads file contents.
-func (s *Server) fileEntry(m *Model, f ObjectInfo) treeEntry {
+func (s *Server) fileEntry(m *Model, f storage.ObjectInfo) treeEntry {
 	e := treeEntry{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Key}
 	if ObjectKind(f.Key) != policy.KindWeights {
 		return e

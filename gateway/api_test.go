@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/storage"
 )
 
 type apiModel struct {
@@ -42,7 +42,7 @@ func mustJSON[T any](tb testing.TB, body []byte) T {
 }
 
 func TestModelAPI(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		us := h.token(t, claims("US"))
 

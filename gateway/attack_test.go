@@ -38,10 +38,11 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
+	dirstore "github.com/weightgate/weightgate/storage/dir"
 )
 
 // closedFiles are the closed-weight files of testdata/store that attacks aim
@@ -429,7 +430,7 @@ func TestAttackTokens(t *testing.T) {
 			return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", []string{"CN"})), dev)
 		}, refusal{status: 403, code: "unknown_destination"}},
 	}
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{Issuers: []identity.IssuerConfig{issuerB}})
 		// The control: the untampered token is served.
 		if resp, _ := h.do(t, http.MethodHead, frontier+shard1, valid, nil); resp.StatusCode != 200 {
@@ -608,7 +609,7 @@ func TestAttackPaths(t *testing.T) {
 		"http://evil.example/frontier-lab/frontier-x/resolve/main/" + shard1,
 		"*",
 	}
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		cn := h.token(t, claims("CN"))
 		// Controls: the CN requester reads mini-x, and would be caught
@@ -657,7 +658,7 @@ func writeFile(tb testing.TB, root, rel string, b []byte) {
 
 // storesOf runs fn over dir as the dir backend and, seeded under a fresh
 // prefix of the shared S3 server, as the s3 backend.
-func storesOf(t *testing.T, dir string, fn func(t *testing.T, store gateway.ObjectStore)) {
+func storesOf(t *testing.T, dir string, fn func(t *testing.T, store storage.ObjectStore)) {
 	t.Run("dir", func(t *testing.T) {
 		st, err := dirstore.Open(dir)
 		if err != nil {
@@ -716,7 +717,7 @@ func TestAttackManifestImpersonation(t *testing.T) {
 	// An org-level manifest, and one at the root of the store.
 	writeFile(t, dir, "frontier-lab/export.yaml", []byte("weights: open\n"))
 	writeFile(t, dir, "export.yaml", []byte("weights: open\n"))
-	storesOf(t, dir, func(t *testing.T, store gateway.ObjectStore) {
+	storesOf(t, dir, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		cn, in := h.token(t, claims("CN")), h.token(t, claims("IN"))
 		for _, tt := range []struct {
@@ -767,7 +768,7 @@ func TestAttackModelPrefix(t *testing.T) {
 	writeFile(t, dir, "frontier-lab/frontier/export.yaml", []byte("weights: open\n"))
 	writeFile(t, dir, "frontier-lab/frontier/README.md", []byte("open\n"))
 	writeFile(t, dir, "frontier-lab/frontier-/export.yaml", []byte("weights: open\n"))
-	storesOf(t, dir, func(t *testing.T, store gateway.ObjectStore) {
+	storesOf(t, dir, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		cn := h.token(t, claims("CN"))
 		for _, tt := range []struct {
@@ -879,7 +880,7 @@ func TestAttackRanges(t *testing.T) {
 		"bytes=9223372036854775806-9223372036854775807", "bytes=1600752-", "bytes=1600751-1600751",
 		"bytes= 0-0", "Bytes=0-0", "bytes=0x10-0x20", "bytes=+0-+9", "items=0-9",
 	}
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		cn, us := h.token(t, claims("CN")), h.token(t, claims("US"))
 		for i, rg := range ranges {
@@ -921,7 +922,7 @@ func TestAttackRanges(t *testing.T) {
 // TestAttackPipelining: requests pipelined on one connection are each
 // authenticated on their own: a token on the first grants the next nothing.
 func TestAttackPipelining(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		us, cn := h.token(t, claims("US")), h.token(t, claims("CN"))
 		req := func(path, token string, last bool) string {
@@ -981,7 +982,7 @@ func TestAttackSmuggling(t *testing.T) {
 		{"CL plus sign", "Content-Length: +0\r\n", inner},
 		{"bare LF", "Transfer-Encoding: chunked\nContent-Length: 4\n", "0\r\n\r\n" + inner},
 	}
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		us := h.token(t, claims("US"))
 		for _, method := range []string{"GET", "POST"} {
@@ -1185,7 +1186,7 @@ func TestAttackClientHeaders(t *testing.T) {
 		"Content-Type":                     {"text/plain"},
 		"X-Screening":                      {"clear"},
 	}
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		// The peer (loopback) is in CN; a forged header claims a US
 		// address. No proxy is trusted.
 		h := MustOpenHarness(t, store, harnessOptions{Locator: &gateway.Locator{Countries: fixedDB{}}})
@@ -1241,7 +1242,7 @@ func TestAttackClientHeaders(t *testing.T) {
 // keys, and forged web-identity tokens at the STS endpoint. Each refusal is
 // S3's, with its request id, on the record as a deny.
 func TestAttackS3API(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}})
 		addr := strings.TrimPrefix(h.S3URL, "http://")
 		const closedKey = "frontier-lab/frontier-x/" + shard1

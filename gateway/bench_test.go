@@ -13,9 +13,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/internal/s3test"
 )
 
 // BenchmarkDownload compares a 64 MiB download straight from VersityGW

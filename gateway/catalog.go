@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // ErrModelNotFound is returned by Catalog for a model with no objects.
@@ -39,8 +40,8 @@ func validSegment(s string) bool {
 
 // Model is what the gateway knows of one model: its files and classification.
 type Model struct {
-	ID    string       // "org/name"
-	Files []ObjectInfo // keys relative to the model's prefix, sorted
+	ID    string               // "org/name"
+	Files []storage.ObjectInfo // keys relative to the model's prefix, sorted
 	// Manifest is nil when the model is unclassified: export.yaml is missing
 	// or failed strict parsing (ParseError says why).
 	Manifest     *Manifest
@@ -71,10 +72,10 @@ func (m *Model) PolicyModel() policy.Model {
 func (m *Model) Open() bool { return m.Manifest != nil && m.Manifest.Weights == "open" }
 
 // File returns the listed file at path p.
-func (m *Model) File(p string) (ObjectInfo, bool) {
-	i, ok := slices.BinarySearchFunc(m.Files, p, func(o ObjectInfo, p string) int { return strings.Compare(o.Key, p) })
+func (m *Model) File(p string) (storage.ObjectInfo, bool) {
+	i, ok := slices.BinarySearchFunc(m.Files, p, func(o storage.ObjectInfo, p string) int { return strings.Compare(o.Key, p) })
 	if !ok {
-		return ObjectInfo{}, false
+		return storage.ObjectInfo{}, false
 	}
 	return m.Files[i], true
 }
@@ -82,7 +83,7 @@ func (m *Model) File(p string) (ObjectInfo, bool) {
 // deriveRevision is a stable commit-like id for a model without a declared
 // revision: SHA-1 over every file's path, size and ETag, so that it changes
 // exactly when the model's contents do.
-func deriveRevision(files []ObjectInfo) string {
+func deriveRevision(files []storage.ObjectInfo) string {
 	h := sha1.New()
 	for _, f := range files {
 		fmt.Fprintf(h, "%s\x00%d\x00%s\n", f.Key, f.Size, f.ETag)
@@ -94,7 +95,7 @@ func deriveRevision(files []ObjectInfo) string {
 // path (one request per shard) does not list and re-read export.yaml each time.
 // Storage errors are never cached; a missing model is, for the TTL.
 type Catalog struct {
-	store  ObjectStore
+	store  storage.ObjectStore
 	cache  *expirable.LRU[string, *Model]
 	flight singleflight.Group
 	logger *slog.Logger
@@ -106,7 +107,7 @@ type Catalog struct {
 	// ones decided on: reads carry the stat's ETag as If-Match, and a
 	// mismatch drops the entry (ForgetStat), so a file rewritten within the
 	// TTL gets one 503 "changed; retry" and then its new version.
-	stats *expirable.LRU[string, ObjectInfo]
+	stats *expirable.LRU[string, storage.ObjectInfo]
 
 	frontierCfg Frontier
 	frontierMu  sync.Mutex
@@ -128,7 +129,7 @@ type Frontier struct {
 
 // NewCatalog returns a catalog over store keeping at most size models for
 // ttl. A nil logger discards.
-func NewCatalog(store ObjectStore, size int, ttl time.Duration, logger *slog.Logger) *Catalog {
+func NewCatalog(store storage.ObjectStore, size int, ttl time.Duration, logger *slog.Logger) *Catalog {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -139,8 +140,8 @@ func NewCatalog(store ObjectStore, size int, ttl time.Duration, logger *slog.Log
 		ttl:    ttl,
 		hashes: newContentHashes(store, DefaultHashCacheSize, logger),
 	}
-	if l, ok := store.(LocalStore); !ok || !l.Local() {
-		c.stats = expirable.NewLRU[string, ObjectInfo](DefaultStatCacheSize, nil, ttl)
+	if l, ok := store.(storage.LocalStore); !ok || !l.Local() {
+		c.stats = expirable.NewLRU[string, storage.ObjectInfo](DefaultStatCacheSize, nil, ttl)
 	}
 	return c
 }
@@ -152,7 +153,7 @@ const DefaultStatCacheSize = 65536
 // Stat is the store's Stat of key, remembered for the catalog's TTL when the
 // object exists and the store is not a LocalStore. Errors, including "not
 // found", are never remembered.
-func (c *Catalog) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+func (c *Catalog) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
 	if c.stats == nil {
 		return c.store.Stat(ctx, key)
 	}
@@ -184,7 +185,7 @@ func (c *Catalog) ForgetStat(key string) {
 // object version share one computation, which goes on when ctx ends. The
 // error is a storage error when the object cannot be read or changed since
 // info was taken, or ctx's.
-func (c *Catalog) SHA256(ctx context.Context, m *Model, file string, info ObjectInfo) (string, error) {
+func (c *Catalog) SHA256(ctx context.Context, m *Model, file string, info storage.ObjectInfo) (string, error) {
 	key := m.ID + "/" + file
 	if sum := c.knownSHA256(m, file, key, info); sum != "" {
 		return sum, nil
@@ -196,11 +197,11 @@ func (c *Catalog) SHA256(ctx context.Context, m *Model, file string, info Object
 // (a listed file of m, info its listing entry) is neither declared nor
 // already computed. Listings use it, so that listing a model never reads its
 // files.
-func (c *Catalog) KnownSHA256(m *Model, file string, info ObjectInfo) string {
+func (c *Catalog) KnownSHA256(m *Model, file string, info storage.ObjectInfo) string {
 	return c.knownSHA256(m, file, m.ID+"/"+file, info)
 }
 
-func (c *Catalog) knownSHA256(m *Model, file, key string, info ObjectInfo) string {
+func (c *Catalog) knownSHA256(m *Model, file, key string, info storage.ObjectInfo) string {
 	if m.Manifest != nil {
 		if sum := m.Manifest.SHA256[file]; sum != "" {
 			return sum
@@ -340,7 +341,7 @@ func (c *Catalog) load(ctx context.Context, id string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", prefix, err)
 	}
-	m := &Model{ID: id, Files: make([]ObjectInfo, 0, len(objs))}
+	m := &Model{ID: id, Files: make([]storage.ObjectInfo, 0, len(objs))}
 	for _, o := range objs {
 		o.Key = strings.TrimPrefix(o.Key, prefix)
 		if o.Key == "" || strings.HasSuffix(o.Key, "/") {
@@ -351,7 +352,7 @@ func (c *Catalog) load(ctx context.Context, id string) (*Model, error) {
 			m.LastModified = o.ModTime
 		}
 	}
-	slices.SortFunc(m.Files, func(a, b ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(m.Files, func(a, b storage.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
 	if len(m.Files) == 0 {
 		return m, nil
 	}
@@ -382,7 +383,7 @@ func (c *Catalog) load(ctx context.Context, id string) (*Model, error) {
 	return m, nil
 }
 
-func (c *Catalog) readAll(ctx context.Context, key string, info ObjectInfo) ([]byte, error) {
+func (c *Catalog) readAll(ctx context.Context, key string, info storage.ObjectInfo) ([]byte, error) {
 	rc, err := c.store.Open(ctx, key, info.ETag, 0, -1)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)

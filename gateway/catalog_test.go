@@ -16,25 +16,26 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // CatalogFakeStore is an ObjectStore whose methods call its function fields.
 // A nil field fails the call with errUnexpectedCall.
 type CatalogFakeStore struct {
-	StatFn     func(ctx context.Context, key string) (ObjectInfo, error)
+	StatFn     func(ctx context.Context, key string) (storage.ObjectInfo, error)
 	OpenFn     func(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error)
-	ListFn     func(ctx context.Context, prefix string) ([]ObjectInfo, error)
+	ListFn     func(ctx context.Context, prefix string) ([]storage.ObjectInfo, error)
 	ListDirsFn func(ctx context.Context, prefix string) ([]string, error)
 	PingFn     func(ctx context.Context) error
 }
 
-var _ ObjectStore = (*CatalogFakeStore)(nil)
+var _ storage.ObjectStore = (*CatalogFakeStore)(nil)
 
 var errUnexpectedCall = errors.New("unexpected call to the fake store")
 
-func (s *CatalogFakeStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+func (s *CatalogFakeStore) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
 	if s.StatFn == nil {
-		return ObjectInfo{}, errUnexpectedCall
+		return storage.ObjectInfo{}, errUnexpectedCall
 	}
 	return s.StatFn(ctx, key)
 }
@@ -46,7 +47,7 @@ func (s *CatalogFakeStore) Open(ctx context.Context, key, etag string, offset, l
 	return s.OpenFn(ctx, key, etag, offset, length)
 }
 
-func (s *CatalogFakeStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+func (s *CatalogFakeStore) List(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 	if s.ListFn == nil {
 		return nil, errUnexpectedCall
 	}
@@ -96,7 +97,7 @@ func (m *catalogMemStore) set(key string, o catalogObject) {
 	m.objects[key] = o
 }
 
-func (m *catalogMemStore) info(key string, o catalogObject) ObjectInfo {
+func (m *catalogMemStore) info(key string, o catalogObject) storage.ObjectInfo {
 	size := o.Size
 	if size == 0 {
 		size = int64(len(o.Data))
@@ -106,23 +107,23 @@ func (m *catalogMemStore) info(key string, o catalogObject) ObjectInfo {
 		sum := sha1.Sum([]byte(o.Data))
 		etag = hex.EncodeToString(sum[:])
 	}
-	return ObjectInfo{Key: key, Size: size, ETag: etag, ModTime: o.ModTime}
+	return storage.ObjectInfo{Key: key, Size: size, ETag: etag, ModTime: o.ModTime}
 }
 
 // list returns the objects below prefix in reverse key order, so that the
 // catalog is seen to sort them itself.
-func (m *catalogMemStore) list(_ context.Context, prefix string) ([]ObjectInfo, error) {
+func (m *catalogMemStore) list(_ context.Context, prefix string) ([]storage.ObjectInfo, error) {
 	m.lists.Add(1)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.listed = append(m.listed, prefix)
-	var out []ObjectInfo
+	var out []storage.ObjectInfo
 	for k, o := range m.objects {
 		if strings.HasPrefix(k, prefix) {
 			out = append(out, m.info(k, o))
 		}
 	}
-	slices.SortFunc(out, func(a, b ObjectInfo) int { return strings.Compare(b.Key, a.Key) })
+	slices.SortFunc(out, func(a, b storage.ObjectInfo) int { return strings.Compare(b.Key, a.Key) })
 	return out, nil
 }
 
@@ -132,10 +133,10 @@ func (m *catalogMemStore) open(_ context.Context, key, etag string, offset, leng
 	defer m.mu.Unlock()
 	o, ok := m.objects[key]
 	if !ok {
-		return nil, fmt.Errorf("%s: %w", key, ErrObjectNotFound)
+		return nil, fmt.Errorf("%s: %w", key, storage.ErrObjectNotFound)
 	}
 	if etag != "" && etag != m.info(key, o).ETag {
-		return nil, fmt.Errorf("%s: %w", key, ErrObjectChanged)
+		return nil, fmt.Errorf("%s: %w", key, storage.ErrObjectChanged)
 	}
 	data := o.Data[offset:]
 	if length >= 0 {
@@ -181,7 +182,7 @@ func MustCatalogModel(tb testing.TB, c *Catalog, id string) *Model {
 	return m
 }
 
-func newTestCatalog(store ObjectStore, ttl time.Duration) *Catalog {
+func newTestCatalog(store storage.ObjectStore, ttl time.Duration) *Catalog {
 	return NewCatalog(store, 64, ttl, slog.New(slog.DiscardHandler))
 }
 
@@ -222,9 +223,9 @@ func TestCatalog_Model_MalformedID(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", id), func(t *testing.T) {
 			touched := func() { t.Errorf("Model(%q) touched the store", id) }
 			store := &CatalogFakeStore{
-				StatFn:     func(context.Context, string) (ObjectInfo, error) { touched(); return ObjectInfo{}, nil },
+				StatFn:     func(context.Context, string) (storage.ObjectInfo, error) { touched(); return storage.ObjectInfo{}, nil },
 				OpenFn:     func(context.Context, string, string, int64, int64) (io.ReadCloser, error) { touched(); return nil, nil },
-				ListFn:     func(context.Context, string) ([]ObjectInfo, error) { touched(); return nil, nil },
+				ListFn:     func(context.Context, string) ([]storage.ObjectInfo, error) { touched(); return nil, nil },
 				ListDirsFn: func(context.Context, string) ([]string, error) { touched(); return nil, nil },
 				PingFn:     func(context.Context) error { touched(); return nil },
 			}
@@ -519,7 +520,7 @@ func TestCatalog_Model_Cache(t *testing.T) {
 		boom := errors.New("storage unavailable")
 		var calls atomic.Int32
 		store := mem.Store()
-		store.ListFn = func(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+		store.ListFn = func(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 			if calls.Add(1) == 1 {
 				return nil, boom
 			}
@@ -551,12 +552,12 @@ func TestCatalog_Model_Cache(t *testing.T) {
 		store := mem.Store()
 		store.OpenFn = func(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
 			if calls.Add(1) == 1 {
-				return nil, fmt.Errorf("%s: %w", key, ErrObjectChanged)
+				return nil, fmt.Errorf("%s: %w", key, storage.ErrObjectChanged)
 			}
 			return mem.open(ctx, key, etag, offset, length)
 		}
 		c := newTestCatalog(store, time.Hour)
-		if _, err := c.Model(t.Context(), "org/model"); !errors.Is(err, ErrObjectChanged) {
+		if _, err := c.Model(t.Context(), "org/model"); !errors.Is(err, storage.ErrObjectChanged) {
 			t.Fatalf("first Model error = %v, want ErrObjectChanged", err)
 		}
 		// Not an unclassified model: the read failed, so the model is retried.
@@ -577,7 +578,7 @@ func TestCatalog_Model_Concurrent(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	store := mem.Store()
-	store.ListFn = func(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	store.ListFn = func(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 		once.Do(func() { close(entered) })
 		<-release
 		return mem.list(ctx, prefix)
@@ -632,7 +633,7 @@ func TestCatalog_Model_CallerCancel(t *testing.T) {
 	var loadCtxErr error
 	var loadHasDeadline bool
 	store := mem.Store()
-	store.ListFn = func(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	store.ListFn = func(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 		close(entered)
 		<-release
 		loadCtxErr = ctx.Err()
@@ -756,7 +757,7 @@ func TestCatalog_Models_StorageError(t *testing.T) {
 		}},
 		{"List", func(m *catalogMemStore) *CatalogFakeStore {
 			s := m.Store()
-			s.ListFn = func(context.Context, string) ([]ObjectInfo, error) { return nil, boom }
+			s.ListFn = func(context.Context, string) ([]storage.ObjectInfo, error) { return nil, boom }
 			return s
 		}},
 	}
@@ -908,7 +909,7 @@ func TestCatalog_PolicyFacts_Base(t *testing.T) {
 
 	t.Run("storage error reading the base", func(t *testing.T) {
 		fail := mem.Store()
-		fail.ListFn = func(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+		fail.ListFn = func(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 			if prefix == "org/base/" {
 				return nil, errors.New("timeout")
 			}

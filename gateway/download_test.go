@@ -12,13 +12,14 @@ import (
 
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // backends runs fn against every storage backend: the dir backend always, the
 // s3 backend against the shared S3 server (skipped without one, a failure
 // when WEIGHTGATE_TEST_S3_REQUIRED=1).
-func backends(t *testing.T, fn func(t *testing.T, store gateway.ObjectStore)) {
+func backends(t *testing.T, fn func(t *testing.T, store storage.ObjectStore)) {
 	t.Run("dir", func(t *testing.T) { fn(t, dirStore(t)) })
 	t.Run("s3", func(t *testing.T) { fn(t, s3Store(t, s3test.Env(t))) })
 }
@@ -100,7 +101,7 @@ func TestDecisionTable(t *testing.T) {
 		{"bad revision", who("US"), "/frontier-lab/frontier-x/resolve/v9/" + shard1, 404, "revision_not_found", "RevisionNotFound", "license_exception_aia"},
 		{"traversal", who("US"), frontier + "a%2F..%2F..%2Fmini-x%2Fmodel.safetensors", 400, "invalid_path", "invalid_path", ""},
 	}
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,8 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // The client-facing ETag of a weights file is the sha256 of its content:
@@ -31,7 +32,7 @@ import (
 // gatedStore holds every read of a model file until release is closed, and
 // counts them.
 type gatedStore struct {
-	gateway.ObjectStore
+	storage.ObjectStore
 	release chan struct{}
 	opens   atomic.Int64
 }
@@ -52,7 +53,7 @@ func (g *gatedStore) Open(ctx context.Context, key, etag string, off, n int64) (
 // sha256 is unknown share one computation (one read of the file), all get
 // the same ETag, and later requests read nothing to learn it.
 func TestETagComputedOnce(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		gs := &gatedStore{ObjectStore: store, release: make(chan struct{})}
 		h := MustOpenHarness(t, gs, harnessOptions{})
 		us := h.token(t, claims("US"))
@@ -251,7 +252,7 @@ func TestStatCache(t *testing.T) {
 
 	// The directory store: every request stats.
 	ds := &countingStore{ObjectStore: openDirStore(t, copyStore(t))}
-	if _, ok := ds.ObjectStore.(gateway.LocalStore); !ok {
+	if _, ok := ds.ObjectStore.(storage.LocalStore); !ok {
 		t.Fatal("dirstore is not a LocalStore")
 	}
 	dh := MustOpenHarness(t, localCounting{ds}, harnessOptions{})

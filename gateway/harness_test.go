@@ -20,14 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway/dirstore"
-	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/s3api"
-	"github.com/weightgate/weightgate/gateway/s3store"
+	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
+	dirstore "github.com/weightgate/weightgate/storage/dir"
+	s3store "github.com/weightgate/weightgate/storage/s3"
 )
 
 // harness is a gateway over real HTTP with the embedded policy, the
@@ -36,7 +37,7 @@ type harness struct {
 	URL      string
 	S3URL    string // the S3 API's, when harnessOptions.S3 is set
 	AuditDir string
-	Store    gateway.ObjectStore
+	Store    storage.ObjectStore
 	Registry *prometheus.Registry
 	key      crypto.PrivateKey
 }
@@ -44,7 +45,7 @@ type harness struct {
 type harnessOptions struct {
 	Policy gateway.Decider  // default: the embedded bundle
 	Audit  gateway.AuditLog // default: an audit trail in AuditDir
-	Wrap   func(gateway.ObjectStore) gateway.ObjectStore
+	Wrap   func(storage.ObjectStore) storage.ObjectStore
 	TTL    time.Duration
 	// WriteIdleTimeout is passed to the server (0 = its default).
 	WriteIdleTimeout time.Duration
@@ -72,7 +73,7 @@ type harnessOptions struct {
 	Now func() time.Time
 }
 
-func MustOpenHarness(tb testing.TB, store gateway.ObjectStore, o harnessOptions) *harness {
+func MustOpenHarness(tb testing.TB, store storage.ObjectStore, o harnessOptions) *harness {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
@@ -158,7 +159,7 @@ func s3Defaults(tb testing.TB, o *gateway.S3Options) *gateway.S3Options {
 }
 
 // dirStore is the dir backend over testdata/store.
-func dirStore(tb testing.TB) gateway.ObjectStore {
+func dirStore(tb testing.TB) storage.ObjectStore {
 	tb.Helper()
 	st, err := dirstore.Open(s3test.StoreDir(tb))
 	if err != nil {
@@ -169,7 +170,7 @@ func dirStore(tb testing.TB) gateway.ObjectStore {
 }
 
 // s3Store is the s3 backend over an S3 server seeded with testdata/store.
-func s3Store(tb testing.TB, c s3test.Config) gateway.ObjectStore {
+func s3Store(tb testing.TB, c s3test.Config) storage.ObjectStore {
 	tb.Helper()
 	st, err := s3store.New(s3store.Config{
 		Endpoint: c.Endpoint, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region,

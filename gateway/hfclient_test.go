@@ -20,9 +20,10 @@ import (
 
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/internal/testenv"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // hfClient runs scripts/hfclient/client.mjs: the official @huggingface/hub
@@ -269,7 +270,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 		openRepo     = "open-lab/tiny-open"
 		frontierRepo = "frontier-lab/frontier-x"
 	)
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 
 		t.Run("anonymous open model", func(t *testing.T) {

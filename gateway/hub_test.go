@@ -17,9 +17,10 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
+	"github.com/weightgate/weightgate/storage"
+	dirstore "github.com/weightgate/weightgate/storage/dir"
 )
 
 // The Hugging Face Hub download protocol as the clients read it
@@ -59,7 +60,7 @@ func copyStore(tb testing.TB) string {
 }
 
 // openDirStore is the dir backend over dir.
-func openDirStore(tb testing.TB, dir string) gateway.ObjectStore {
+func openDirStore(tb testing.TB, dir string) storage.ObjectStore {
 	tb.Helper()
 	st, err := dirstore.Open(dir)
 	if err != nil {
@@ -75,7 +76,7 @@ func openDirStore(tb testing.TB, dir string) gateway.ObjectStore {
 // JS client's "Range: bytes=0-0" probe gets 206 and Content-Range; no answer
 // has a Xet header (reference §3.1, §4, checklist 1-4).
 func TestHubResolveHeaders(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		us := h.token(t, claims("US"))
 		content := storeFile(t, frontier+shard1)
@@ -163,7 +164,7 @@ func TestHubResolveHeaders(t *testing.T) {
 // send it; an unknown one, encoded or not, is RevisionNotFound, and the
 // record names the right file and API (reference §3.2, §3.7, checklist 6).
 func TestHubRevisions(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		us := h.token(t, claims("US"))
 		resp, _ := h.do(t, http.MethodGet, "/api/models/frontier-lab/frontier-x", us, nil)
@@ -548,7 +549,7 @@ func limitOf(q string) int {
 // TestTreePagingBackends pages the sample store's largest model two entries
 // at a time on both backends: the pages put back together are the listing.
 func TestTreePagingBackends(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		us := h.token(t, claims("US"))
 		whole, _ := listTree(t, h, "/api/models/frontier-lab/frontier-x/tree/main?recursive=true", us, nil)
@@ -594,7 +595,7 @@ func TestTreeNextLinkBehindProxy(t *testing.T) {
 // lastCommit, which JS uses as the snapshot folder; lfs appears once the
 // sha256 is known (reference §3.4, checklist 8).
 func TestPathsInfoEntries(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		us := h.token(t, claims("US"))
 		const pi = "/api/models/frontier-lab/frontier-x/paths-info/main"

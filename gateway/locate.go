@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/geo"
-	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/screening"
 )
 
 // Locator finds where a request comes from: the client address (the TCP

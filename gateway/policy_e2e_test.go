@@ -10,9 +10,10 @@ import (
 
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // TestPolicyDepth drives the default bundle's licences, registries, deemed
@@ -21,7 +22,7 @@ import (
 // names the rule and the regime, and the decision record with the input the
 // policy saw.
 func TestPolicyDepth(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		eng, err := opa.New(context.Background(), opa.Options{
 			Registry: filepath.Join(s3test.RepoRoot(t), "testdata", "registry"),
 		})

@@ -11,6 +11,7 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // fakeDecider is a gateway.Decider whose methods are its fields.
@@ -58,7 +59,7 @@ func TestMalformedDecisionDenies(t *testing.T) {
 			return d, errors.New("evaluation failed half-way")
 		}},
 	}
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		var current atomic.Int64 // index into mangles
 		fake := &fakeDecider{
 			DecideFn: func(ctx context.Context, in policy.Input) (policy.Decision, error) {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/internal/testenv"
 )
 

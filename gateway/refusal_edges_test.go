@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/dirstore"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
+	dirstore "github.com/weightgate/weightgate/storage/dir"
 )
 
 // fakeAuthenticator is a gateway.Authenticator whose method is its field.
@@ -165,7 +166,7 @@ func TestRefuseToken_Record(t *testing.T) {
 
 // MustOpenStoreWithEmptyFile is the dir backend over a copy of
 // open-lab/tiny-open that also holds an empty file, empty.txt.
-func MustOpenStoreWithEmptyFile(tb testing.TB) gateway.ObjectStore {
+func MustOpenStoreWithEmptyFile(tb testing.TB) storage.ObjectStore {
 	tb.Helper()
 	dir := tb.TempDir()
 	model := filepath.Join(dir, "open-lab", "tiny-open")
@@ -303,7 +304,7 @@ func TestTransferRecordLost_Logged(t *testing.T) {
 // kernelStore is an ObjectStore whose bodies hand the kernel copy the
 // source Src opens instead of the object's own.
 type kernelStore struct {
-	gateway.ObjectStore
+	storage.ObjectStore
 	Src func() io.ReadCloser
 }
 
@@ -320,7 +321,7 @@ type kernelBody struct {
 	src io.ReadCloser
 }
 
-var _ gateway.KernelBody = (*kernelBody)(nil)
+var _ storage.KernelBody = (*kernelBody)(nil)
 
 func (b *kernelBody) KernelSource() ([]byte, io.Reader) { return nil, b.src }
 

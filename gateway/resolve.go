@@ -20,13 +20,14 @@ import (
 
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // A download that passed every check: what to send.
 type transfer struct {
 	model *Model
-	key   string     // storage key
-	info  ObjectInfo // the stat; info.ETag is the storage ETag, sent to storage only (If-Match)
+	key   string             // storage key
+	info  storage.ObjectInfo // the stat; info.ETag is the storage ETag, sent to storage only (If-Match)
 	// etag is the ETag clients see, unquoted: the content's sha256 for a
 	// weights file (linked is then true, and it goes out as X-Linked-Etag
 	// too), the storage ETag for any other file.
@@ -87,7 +88,7 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 	ctx := r.Context()
 	sc := scopeFrom(ctx)
 	id, rev, file := tg.id, tg.rev, tg.file
-	t := transfer{info: ObjectInfo{Size: -1}}
+	t := transfer{info: storage.ObjectInfo{Size: -1}}
 	// The policy input, filled in as the request is examined; the decision
 	// record carries it whatever step ends the request.
 	now := s.opts.Now()
@@ -124,7 +125,7 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 	t.key = id + "/" + file
 	info, err := s.opts.Catalog.Stat(ctx, t.key)
 	exists := err == nil
-	if err != nil && !errors.Is(err, ErrObjectNotFound) {
+	if err != nil && !errors.Is(err, storage.ErrObjectNotFound) {
 		return t, s.storageUnavailable("stat", err)
 	}
 	if exists {
@@ -187,7 +188,7 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 					return t, &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 						Message: "The file's sha256 is still being computed; retry.", Err: err}
 				}
-				if errors.Is(err, ErrObjectChanged) {
+				if errors.Is(err, storage.ErrObjectChanged) {
 					s.opts.Catalog.ForgetStat(t.key)
 				}
 				return t, s.storageUnavailable("hash", err)
@@ -305,7 +306,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	if err != nil {
 		finish(0, OutcomeError, err)
 		var e *Error
-		if errors.Is(err, ErrObjectChanged) {
+		if errors.Is(err, storage.ErrObjectChanged) {
 			s.opts.Catalog.ForgetStat(t.key)
 			e = &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 				Message: "The file changed while it was being served; retry.", Err: err}
@@ -344,7 +345,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 // that stops reading is cut off and a slow one never is.
 func (s *Server) copyBody(w http.ResponseWriter, r *http.Request, body io.Reader, length int64) (n int64, readErr, err error) {
 	rc := http.NewResponseController(w)
-	if kb, ok := body.(KernelBody); ok {
+	if kb, ok := body.(storage.KernelBody); ok {
 		if rf, ok := w.(io.ReaderFrom); ok {
 			head, src := kb.KernelSource()
 			n, err = s.kernelCopy(w, rf, rc, head, src, length)

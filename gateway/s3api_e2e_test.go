@@ -16,6 +16,7 @@ import (
 
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // s3Client is minio-go against the gateway's S3 API, with credentials from
@@ -57,7 +58,7 @@ func s3Get(ctx context.Context, c *minio.Client, key string, opts minio.GetObjec
 // included, on both backends: downloads byte-exact, ranges, conditions,
 // listings, refusals with the policy's reason, and the audit trail.
 func TestS3API(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}})
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()

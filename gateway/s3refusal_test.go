@@ -18,8 +18,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/gateway/s3api"
+	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // s3Creds are temporary S3 credentials.
@@ -242,7 +243,7 @@ func (c *offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c.of
 // the request id in its headers and body, and leaves exactly one deny
 // decision record of that status and code, and no transfer record.
 func TestS3Refusals(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		clock := &offsetClock{}
 		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}, Now: clock.Now})
 		signedOnly := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: false}})

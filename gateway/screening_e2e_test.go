@@ -15,11 +15,12 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
-	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/internal/geotest"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/screening"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // sampleLists opens the shipped sample lists: the CSL extract
@@ -95,7 +96,7 @@ func fetch(t *testing.T, h *harness, path string, claims identity.TokenClaims, h
 // operator's local list, a near miss and a clear name, with the result on
 // the decision record.
 func TestScreening(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		lists := sampleLists(t, "")
 		h := MustOpenHarness(t, store, harnessOptions{Screener: lists})
 		openWeightsScreened := MustOpenHarness(t, store, harnessOptions{Screener: lists,
@@ -170,7 +171,7 @@ func TestScreening(t *testing.T) {
 // /readyz says the lists are stale; a good list takes over, and requests in
 // flight during the reloads all get a proper answer.
 func TestScreeningReload(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		dir := t.TempDir()
 		src := filepath.Join(s3test.RepoRoot(t), "testdata", "screening")
 		for _, f := range []string{"consolidated.csv", "local.json"} {
@@ -269,7 +270,7 @@ func TestScreeningReload(t *testing.T) {
 // through the HTTP path: the proxy headers of a trusted proxy, spoofed ones
 // from a client, a trusted network, and unknown addresses.
 func TestLocation(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		mmdb := filepath.Join(t.TempDir(), "countries.mmdb")
 		if err := geotest.WriteCountryDB(mmdb, map[string]string{
 			"203.0.113.0/24": "DE", "198.51.100.0/24": "CN", "192.0.2.0/24": "FR",

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // Decider decides one request; *opa.Engine (policy/opa) implements it. Decide always
@@ -39,7 +40,7 @@ type Authenticator interface {
 // Options configure a Server. Store, Policy and Audit are required.
 type Options struct {
 	Addr    string // listen address; ":0" picks a free port
-	Store   ObjectStore
+	Store   storage.ObjectStore
 	Catalog *Catalog // nil: a catalog over Store with default cache settings
 	Policy  Decider
 	// Auth verifies bearer tokens. Nil means no issuer is trusted: requests

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/internal/s3test"
 )
 
 // TestSoak is a bounded load run against the real S3 backend: 20,000 mixed

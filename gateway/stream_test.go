@@ -15,9 +15,10 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/dirstore"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
-	"github.com/weightgate/weightgate/gateway/s3store"
+	"github.com/weightgate/weightgate/internal/s3test"
+	"github.com/weightgate/weightgate/storage"
+	dirstore "github.com/weightgate/weightgate/storage/dir"
+	"github.com/weightgate/weightgate/storage/s3"
 )
 
 // bigModel writes an open model whose weight file is a sparse file of size
@@ -120,20 +121,20 @@ func heapPeak(fn func()) (before, peak uint64) {
 // (net/http's ReadFrom with an *os.File, which Go turns into sendfile(2), or
 // with the storage's *net.TCPConn, which it turns into splice(2)) rather
 // than through the gateway's buffer: from the dir backend always, from S3
-// for reads of at least s3store.DirectMin bytes. The bytes are checked, and
+// for reads of at least s3.DirectMin bytes. The bytes are checked, and
 // the listener's connections record what ReadFrom was given.
 func TestKernelCopy(t *testing.T) {
-	const size = s3store.DirectMin + 1<<20 + 12345 // several chunks, and a partial one
-	big := fmt.Sprintf("bytes=1000-%d", 999+s3store.DirectMin)
+	const size = s3.DirectMin + 1<<20 + 12345 // several chunks, and a partial one
+	big := fmt.Sprintf("bytes=1000-%d", 999+s3.DirectMin)
 	for _, tc := range []struct {
 		name  string
-		store func(t *testing.T) gateway.ObjectStore
+		store func(t *testing.T) storage.ObjectStore
 		// kernel: which reads must go by the kernel
 		kernel map[string]bool
 	}{
-		{"dir", func(t *testing.T) gateway.ObjectStore { return openDirStore(t, bigModel(t, size)) },
+		{"dir", func(t *testing.T) storage.ObjectStore { return openDirStore(t, bigModel(t, size)) },
 			map[string]bool{"": true, big: true, "bytes=10-2000009": true}},
-		{"s3", func(t *testing.T) gateway.ObjectStore {
+		{"s3", func(t *testing.T) storage.ObjectStore {
 			cfg, _ := s3test.Start(t, bigModel(t, size), "models/")
 			return s3Store(t, cfg)
 		}, map[string]bool{"": true, big: true, "bytes=10-2000009": false}},

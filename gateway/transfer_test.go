@@ -14,18 +14,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway/dirstore"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
+	"github.com/weightgate/weightgate/storage/dir"
 )
 
 // TestRangesAndHead covers single ranges (206 + Content-Range), HEAD, and
 // unsatisfiable or malformed ranges (416 + "bytes */size").
 func TestRangesAndHead(t *testing.T) {
-	backends(t, func(t *testing.T, store gateway.ObjectStore) {
+	backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := MustOpenHarness(t, store, harnessOptions{})
 		tok := h.token(t, claims("US"))
 		path := frontier + "model-00002-of-00002.safetensors"
@@ -141,7 +142,7 @@ func TestRangesAndHead(t *testing.T) {
 // countingStore counts reads of model files (export.yaml, which the catalog
 // reads, aside), to prove none was read.
 type countingStore struct {
-	gateway.ObjectStore
+	storage.ObjectStore
 	opens atomic.Int64
 	stats atomic.Int64
 	// failAfter, when > 0, makes every read of a model file fail after that
@@ -149,7 +150,7 @@ type countingStore struct {
 	failAfter atomic.Int64
 }
 
-func (c *countingStore) Stat(ctx context.Context, key string) (gateway.ObjectInfo, error) {
+func (c *countingStore) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
 	c.stats.Add(1)
 	return c.ObjectStore.Stat(ctx, key)
 }
@@ -306,7 +307,7 @@ func TestRequestIDIsTheGatewaysOwn(t *testing.T) {
 func TestClientAbort(t *testing.T) {
 	// Big enough that the server cannot have written it all into socket
 	// buffers by the time the client hangs up.
-	st, err := dirstore.Open(bigModel(t, 256<<20))
+	st, err := dir.Open(bigModel(t, 256<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +386,7 @@ func TestStorageDown(t *testing.T) {
 // transfer forever; a keep-alive connection does not carry the deadline over
 // to its next request (net/http clears it; this guards that).
 func TestStalledClientIsCutOff(t *testing.T) {
-	st, err := dirstore.Open(bigModel(t, 256<<20))
+	st, err := dir.Open(bigModel(t, 256<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +436,7 @@ func TestStalledClientIsCutOff(t *testing.T) {
 // after the shutdown timeout, and returns only once its transfer record is
 // written, so the audit log can be closed after it without losing it.
 func TestCloseRecordsTransfersInFlight(t *testing.T) {
-	st, err := dirstore.Open(bigModel(t, 256<<20))
+	st, err := dir.Open(bigModel(t, 256<<20))
 	if err != nil {
 		t.Fatal(err)
 	}

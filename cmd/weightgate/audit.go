@@ -15,8 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
 )
 

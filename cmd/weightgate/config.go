@@ -18,9 +18,9 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/rego"
+	"github.com/weightgate/weightgate/screening"
 )
 
 // Config is weightgate's configuration file. Every default is set in

@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 )

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/policy"
 )
 

@@ -18,21 +18,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway/dirstore"
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
-	"github.com/weightgate/weightgate/gateway/s3api"
-	"github.com/weightgate/weightgate/gateway/s3store"
-	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/screening"
+	"github.com/weightgate/weightgate/storage"
+	"github.com/weightgate/weightgate/storage/dir"
+	"github.com/weightgate/weightgate/storage/s3"
 )
 
 // components are the concrete parts a command wires together.
 type components struct {
-	store       gateway.ObjectStore
+	store       storage.ObjectStore
 	catalog     *gateway.Catalog
 	engine      *opa.Engine
 	verifier    *identity.Verifier // nil when no issuer is configured
@@ -131,14 +132,14 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 	c := &components{}
 	switch cfg.Storage.Backend {
 	case "dir":
-		st, err := dirstore.Open(cfg.Storage.Dir.Path)
+		st, err := dir.Open(cfg.Storage.Dir.Path)
 		if err != nil {
 			return nil, err
 		}
 		c.store = st
 	case "s3":
 		s := cfg.Storage.S3
-		st, err := s3store.New(s3store.Config{
+		st, err := s3.New(s3.Config{
 			Endpoint: s.Endpoint, Secure: s.TLS, Bucket: s.Bucket, Prefix: s.Prefix, Region: s.Region,
 			AccessKey: os.Getenv("WEIGHTGATE_S3_ACCESS_KEY"), SecretKey: os.Getenv("WEIGHTGATE_S3_SECRET_KEY"),
 			Timeout: s.Timeout, MaxRetries: s.MaxRetries,

@@ -5,7 +5,7 @@
 //
 // The promise is an environment variable per kind of need,
 // WEIGHTGATE_TEST_<WHAT>_REQUIRED=1; scripts/test.sh documents which it sets.
-// The S3 server's settings are read by gateway/internal/s3test, through Skip.
+// The S3 server's settings are read by internal/s3test, through Skip.
 package testenv
 
 import (

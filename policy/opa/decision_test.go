@@ -1,10 +1,11 @@
 package opa
 
 import (
-	"github.com/weightgate/weightgate/policy"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // parseDecisionTerm reads a decision straight from the AST; it must accept,

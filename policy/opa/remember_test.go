@@ -1,10 +1,11 @@
 package opa
 
 import (
-	"github.com/weightgate/weightgate/policy"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/weightgate/weightgate/policy"
 )
 
 // TestDecide_RemembersDecisions checks that the decision cache is both

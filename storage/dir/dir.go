@@ -1,7 +1,7 @@
-// Package dirstore serves the gateway's model layout from a local directory:
+// Package dir serves the gateway's model layout from a local directory:
 // the key "org/name/file" is the file dir/org/name/file. It is the embedded
 // default backend, so that the gateway runs with no external service.
-package dirstore
+package dir
 
 import (
 	"context"
@@ -16,17 +16,17 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/storage"
 )
 
-// Store is a gateway.ObjectStore over a directory. All access goes through an
+// Store is a storage.ObjectStore over a directory. All access goes through an
 // os.Root, so no key (nor a symlink inside the tree) can reach outside it.
 type Store struct {
 	root *os.Root
 	dir  string
 }
 
-var _ gateway.ObjectStore = (*Store)(nil)
+var _ storage.ObjectStore = (*Store)(nil)
 
 // Open returns a Store over dir, which must be an existing directory.
 func Open(dir string) (*Store, error) {
@@ -45,7 +45,7 @@ func (s *Store) String() string { return "dir:" + s.dir }
 
 // Local reports that Stat is a system call on a local file system, too cheap
 // to be worth remembering: the catalog then stats every request afresh and
-// sees a rewritten file at once (see gateway.LocalStore).
+// sees a rewritten file at once (see storage.LocalStore).
 func (s *Store) Local() bool { return true }
 
 // checkKey refuses keys that are not plain relative paths, and keys that go
@@ -55,7 +55,7 @@ func (s *Store) Local() bool { return true }
 // shows such a file either, since it does not follow links.
 func (s *Store) checkKey(key string) error {
 	if !fs.ValidPath(key) || key == "." {
-		return fmt.Errorf("dirstore: invalid key %q: %w", key, gateway.ErrObjectNotFound)
+		return fmt.Errorf("dirstore: invalid key %q: %w", key, storage.ErrObjectNotFound)
 	}
 	for i := 0; i <= len(key); i++ {
 		if i < len(key) && key[i] != '/' {
@@ -66,7 +66,7 @@ func (s *Store) checkKey(key string) error {
 			return mapErr(key, err)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("dirstore: %s goes through a symbolic link: %w", key, gateway.ErrObjectNotFound)
+			return fmt.Errorf("dirstore: %s goes through a symbolic link: %w", key, storage.ErrObjectNotFound)
 		}
 	}
 	return nil
@@ -83,33 +83,33 @@ func etag(key string, fi fs.FileInfo) string {
 	return hex.EncodeToString(sum[:16]) + "-1"
 }
 
-func info(key string, fi fs.FileInfo) gateway.ObjectInfo {
-	return gateway.ObjectInfo{Key: key, Size: fi.Size(), ETag: etag(key, fi), ModTime: fi.ModTime()}
+func info(key string, fi fs.FileInfo) storage.ObjectInfo {
+	return storage.ObjectInfo{Key: key, Size: fi.Size(), ETag: etag(key, fi), ModTime: fi.ModTime()}
 }
 
 func mapErr(key string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("dirstore: %s: %w", key, gateway.ErrObjectNotFound)
+		return fmt.Errorf("dirstore: %s: %w", key, storage.ErrObjectNotFound)
 	}
 	return fmt.Errorf("dirstore: %w", err)
 }
 
-// Stat implements gateway.ObjectStore. A directory is not an object.
-func (s *Store) Stat(_ context.Context, key string) (gateway.ObjectInfo, error) {
+// Stat implements storage.ObjectStore. A directory is not an object.
+func (s *Store) Stat(_ context.Context, key string) (storage.ObjectInfo, error) {
 	if err := s.checkKey(key); err != nil {
-		return gateway.ObjectInfo{}, err
+		return storage.ObjectInfo{}, err
 	}
 	fi, err := s.root.Stat(key)
 	if err != nil {
-		return gateway.ObjectInfo{}, mapErr(key, err)
+		return storage.ObjectInfo{}, mapErr(key, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return gateway.ObjectInfo{}, fmt.Errorf("dirstore: %s is not a file: %w", key, gateway.ErrObjectNotFound)
+		return storage.ObjectInfo{}, fmt.Errorf("dirstore: %s is not a file: %w", key, storage.ErrObjectNotFound)
 	}
 	return info(key, fi), nil
 }
 
-// Open implements gateway.ObjectStore.
+// Open implements storage.ObjectStore.
 func (s *Store) Open(_ context.Context, key, wantETag string, offset, length int64) (io.ReadCloser, error) {
 	if err := s.checkKey(key); err != nil {
 		return nil, err
@@ -125,11 +125,11 @@ func (s *Store) Open(_ context.Context, key, wantETag string, offset, length int
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("dirstore: %s is not a file: %w", key, gateway.ErrObjectNotFound)
+		return nil, fmt.Errorf("dirstore: %s is not a file: %w", key, storage.ErrObjectNotFound)
 	}
 	if got := etag(key, fi); wantETag != "" && got != wantETag {
 		f.Close()
-		return nil, fmt.Errorf("dirstore: %s: %w", key, gateway.ErrObjectChanged)
+		return nil, fmt.Errorf("dirstore: %s: %w", key, storage.ErrObjectChanged)
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
@@ -144,19 +144,19 @@ func (s *Store) Open(_ context.Context, key, wantETag string, offset, length int
 }
 
 // region is length bytes of an open file from its current offset. It is a
-// gateway.KernelBody, so the gateway can have the kernel send it (sendfile).
+// storage.KernelBody, so the gateway can have the kernel send it (sendfile).
 type region struct {
 	io.Reader // the file, limited to the region
 	f         *os.File
 }
 
-var _ gateway.KernelBody = (*region)(nil)
+var _ storage.KernelBody = (*region)(nil)
 
 func (r *region) Close() error                      { return r.f.Close() }
 func (r *region) KernelSource() ([]byte, io.Reader) { return nil, r.f }
 
-// List implements gateway.ObjectStore.
-func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, error) {
+// List implements storage.ObjectStore.
+func (s *Store) List(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 	// Walk only the deepest directory the prefix names, not the whole tree.
 	dir := strings.TrimSuffix(path.Dir(prefix+"x"), "/")
 	// A prefix that goes through a symbolic link (a model or org directory
@@ -164,13 +164,13 @@ func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, 
 	// (503) or, for a link inside the root, listed another model's files
 	// (found by the attack suite).
 	if dir != "." {
-		if err := s.checkKey(dir); errors.Is(err, gateway.ErrObjectNotFound) {
+		if err := s.checkKey(dir); errors.Is(err, storage.ErrObjectNotFound) {
 			return nil, nil
 		} else if err != nil {
 			return nil, err
 		}
 	}
-	var out []gateway.ObjectInfo
+	var out []storage.ObjectInfo
 	err := fs.WalkDir(s.root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == dir && errors.Is(err, fs.ErrNotExist) {
@@ -188,8 +188,8 @@ func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, 
 		if err != nil {
 			return err
 		}
-		if len(out) >= gateway.MaxListedObjects {
-			return gateway.ErrListTooLarge
+		if len(out) >= storage.MaxListedObjects {
+			return storage.ErrListTooLarge
 		}
 		out = append(out, info(p, fi))
 		return nil
@@ -197,11 +197,11 @@ func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, 
 	if err != nil {
 		return nil, fmt.Errorf("dirstore: list %q: %w", prefix, err)
 	}
-	slices.SortFunc(out, func(a, b gateway.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b storage.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
 
-// ListDirs implements gateway.ObjectStore.
+// ListDirs implements storage.ObjectStore.
 func (s *Store) ListDirs(_ context.Context, prefix string) ([]string, error) {
 	dir := strings.TrimSuffix(prefix, "/")
 	if dir == "" {
@@ -226,7 +226,7 @@ func (s *Store) ListDirs(_ context.Context, prefix string) ([]string, error) {
 	return out, nil
 }
 
-// Ping implements gateway.ObjectStore.
+// Ping implements storage.ObjectStore.
 func (s *Store) Ping(context.Context) error {
 	if _, err := s.root.Stat("."); err != nil {
 		return fmt.Errorf("dirstore: %w", err)

@@ -1,4 +1,4 @@
-package s3store_test
+package s3_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway/s3store"
+	"github.com/weightgate/weightgate/storage/s3"
 )
 
 // TestReadIdleTimeout: a storage that stops sending in the middle of a body
@@ -42,7 +42,7 @@ func TestReadIdleTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(stall) // before srv.Close, which waits for the handlers
-	st, err := s3store.New(s3store.Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), Bucket: "models", Region: "us-east-1",
+	st, err := s3.New(s3.Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), Bucket: "models", Region: "us-east-1",
 		AccessKey: "k", SecretKey: "secret-secret", MaxRetries: 1, Timeout: 400 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

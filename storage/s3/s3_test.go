@@ -1,4 +1,4 @@
-package s3store_test
+package s3_test
 
 import (
 	"bytes"
@@ -15,14 +15,14 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/internal/s3test"
-	"github.com/weightgate/weightgate/gateway/s3store"
+	"github.com/weightgate/weightgate/internal/s3test"
+	"github.com/weightgate/weightgate/storage"
+	"github.com/weightgate/weightgate/storage/s3"
 )
 
-func mustStore(tb testing.TB, c s3test.Config, bucket string) *s3store.Store {
+func mustStore(tb testing.TB, c s3test.Config, bucket string) *s3.Store {
 	tb.Helper()
-	st, err := s3store.New(s3store.Config{
+	st, err := s3.New(s3.Config{
 		Endpoint: c.Endpoint, Bucket: bucket, Prefix: c.Prefix, Region: c.Region,
 		AccessKey: c.AccessKey, SecretKey: c.SecretKey, MaxRetries: 1, Timeout: 5 * time.Second,
 	})
@@ -50,7 +50,7 @@ func TestStore(t *testing.T) {
 	if info.Key != key || info.Size != int64(len(want)) || info.ETag == "" || info.ETag[0] == '"' {
 		t.Errorf("Stat = %+v, want key %s, size %d, an unquoted ETag", info, key, len(want))
 	}
-	if _, err := st.Stat(ctx, "frontier-lab/frontier-x/nope"); !errors.Is(err, gateway.ErrObjectNotFound) {
+	if _, err := st.Stat(ctx, "frontier-lab/frontier-x/nope"); !errors.Is(err, storage.ErrObjectNotFound) {
 		t.Errorf("Stat missing = %v, want ErrObjectNotFound", err)
 	}
 
@@ -69,10 +69,10 @@ func TestStore(t *testing.T) {
 			t.Errorf("Open(%d, %d): %d bytes, %v; want bytes %d..%d", r.off, r.n, len(got), err, r.off, end)
 		}
 	}
-	if _, err := st.Open(ctx, key, "0123456789abcdef0123456789abcdef", 0, -1); !errors.Is(err, gateway.ErrObjectChanged) {
+	if _, err := st.Open(ctx, key, "0123456789abcdef0123456789abcdef", 0, -1); !errors.Is(err, storage.ErrObjectChanged) {
 		t.Errorf("Open with a stale ETag = %v, want ErrObjectChanged", err)
 	}
-	if _, err := st.Open(ctx, "frontier-lab/frontier-x/nope", "", 0, -1); !errors.Is(err, gateway.ErrObjectNotFound) {
+	if _, err := st.Open(ctx, "frontier-lab/frontier-x/nope", "", 0, -1); !errors.Is(err, storage.ErrObjectNotFound) {
 		t.Errorf("Open missing = %v, want ErrObjectNotFound", err)
 	}
 
@@ -103,7 +103,7 @@ func TestStore(t *testing.T) {
 
 	stop()
 	start := time.Now()
-	if _, err := st.Stat(ctx, key); err == nil || errors.Is(err, gateway.ErrObjectNotFound) {
+	if _, err := st.Stat(ctx, key); err == nil || errors.Is(err, storage.ErrObjectNotFound) {
 		t.Errorf("Stat with the server down = %v, want a storage error (not not-found)", err)
 	}
 	if err := st.Ping(ctx); err == nil {
@@ -127,7 +127,7 @@ func TestDirectRead(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	want := make([]byte, s3store.DirectMin+100)
+	want := make([]byte, s3.DirectMin+100)
 	rand.NewChaCha8([32]byte{1}).Read(want)
 	const key = "lab/m/odd name+1=2.safetensors"
 	if _, err := mc.PutObject(ctx, cfg.Bucket, cfg.Prefix+key, bytes.NewReader(want), int64(len(want)), minio.PutObjectOptions{}); err != nil {
@@ -138,13 +138,13 @@ func TestDirectRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []struct{ off, n int64 }{{0, int64(len(want))}, {50, s3store.DirectMin}} {
+	for _, r := range []struct{ off, n int64 }{{0, int64(len(want))}, {50, s3.DirectMin}} {
 		for _, kernel := range []bool{false, true} {
 			rc, err := st.Open(ctx, key, info.ETag, r.off, r.n)
 			if err != nil {
 				t.Fatalf("Open(%d, %d): %v", r.off, r.n, err)
 			}
-			kb, ok := rc.(gateway.KernelBody)
+			kb, ok := rc.(storage.KernelBody)
 			if !ok {
 				t.Fatalf("Open(%d, %d) is a %T, not a KernelBody", r.off, r.n, rc)
 			}
@@ -168,10 +168,10 @@ func TestDirectRead(t *testing.T) {
 			}
 		}
 	}
-	if _, err := st.Open(ctx, key, "0123456789abcdef0123456789abcdef", 0, s3store.DirectMin); !errors.Is(err, gateway.ErrObjectChanged) {
+	if _, err := st.Open(ctx, key, "0123456789abcdef0123456789abcdef", 0, s3.DirectMin); !errors.Is(err, storage.ErrObjectChanged) {
 		t.Errorf("Open with a stale ETag = %v, want ErrObjectChanged", err)
 	}
-	if _, err := st.Open(ctx, "lab/m/nope", "", 0, s3store.DirectMin); !errors.Is(err, gateway.ErrObjectNotFound) {
+	if _, err := st.Open(ctx, "lab/m/nope", "", 0, s3.DirectMin); !errors.Is(err, storage.ErrObjectNotFound) {
 		t.Errorf("Open missing = %v, want ErrObjectNotFound", err)
 	}
 
@@ -195,7 +195,7 @@ func TestDirectRead(t *testing.T) {
 
 	stop()
 	start = time.Now()
-	if _, err := st.Open(ctx, key, info.ETag, 0, s3store.DirectMin); err == nil || errors.Is(err, gateway.ErrObjectNotFound) {
+	if _, err := st.Open(ctx, key, info.ETag, 0, s3.DirectMin); err == nil || errors.Is(err, storage.ErrObjectNotFound) {
 		t.Errorf("Open with the server down = %v, want a storage error", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {

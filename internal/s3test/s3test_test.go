@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"github.com/weightgate/weightgate/internal/testenv"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/weightgate/weightgate/internal/testenv"
 )
 
 func TestRepoRoot(t *testing.T) {

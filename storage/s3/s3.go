@@ -1,7 +1,7 @@
-// Package s3store serves the gateway's model layout from any S3-compatible
+// Package s3 serves the gateway's model layout from any S3-compatible
 // server through minio-go: the key "org/name/file" is the object
 // Prefix+"org/name/file" in Bucket.
-package s3store
+package s3
 
 import (
 	"cmp"
@@ -17,7 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // Config locates the bucket. Credentials are never read from the config
@@ -41,7 +41,7 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Store is a gateway.ObjectStore over one bucket.
+// Store is a storage.ObjectStore over one bucket.
 type Store struct {
 	c       *minio.Client
 	tr      *http.Transport
@@ -55,7 +55,7 @@ type Store struct {
 	region   string
 }
 
-var _ gateway.ObjectStore = (*Store)(nil)
+var _ storage.ObjectStore = (*Store)(nil)
 
 // New returns a Store. It does not contact the server; Ping does.
 func New(cfg Config) (*Store, error) {
@@ -116,15 +116,15 @@ func (s *Store) String() string {
 }
 
 // mapErr translates S3 errors at the boundary: a missing key becomes
-// gateway.ErrObjectNotFound, a failed If-Match gateway.ErrObjectChanged, and
+// storage.ErrObjectNotFound, a failed If-Match storage.ErrObjectChanged, and
 // everything else stays an opaque storage failure.
 func mapErr(key string, err error) error {
 	resp := minio.ToErrorResponse(err)
 	switch {
 	case resp.Code == "NoSuchKey" || (resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket"):
-		return fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectNotFound)
+		return fmt.Errorf("s3store: %s: %w", key, storage.ErrObjectNotFound)
 	case resp.Code == "PreconditionFailed" || resp.StatusCode == http.StatusPreconditionFailed:
-		return fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectChanged)
+		return fmt.Errorf("s3store: %s: %w", key, storage.ErrObjectChanged)
 	}
 	return fmt.Errorf("s3store: %s: %w", key, err)
 }
@@ -133,8 +133,8 @@ func mapErr(key string, err error) error {
 // hex digits, Stat reports as the object's content sha256.
 const MetaSHA256 = "sha256"
 
-func (s *Store) info(o minio.ObjectInfo) gateway.ObjectInfo {
-	info := gateway.ObjectInfo{
+func (s *Store) info(o minio.ObjectInfo) storage.ObjectInfo {
+	info := storage.ObjectInfo{
 		Key: strings.TrimPrefix(o.Key, s.prefix), Size: o.Size,
 		ETag: strings.Trim(o.ETag, `"`), ModTime: o.LastModified,
 	}
@@ -142,7 +142,7 @@ func (s *Store) info(o minio.ObjectInfo) gateway.ObjectInfo {
 	// ("Sha256"); listings carry no user metadata, only Stat does.
 	for k, v := range o.UserMetadata {
 		if strings.EqualFold(k, MetaSHA256) {
-			info.SHA256 = gateway.MetadataSHA256(v)
+			info.SHA256 = storage.MetadataSHA256(v)
 		}
 	}
 	return info
@@ -155,30 +155,30 @@ func (s *Store) info(o minio.ObjectInfo) gateway.ObjectInfo {
 func checkKey(key string) error {
 	for seg := range strings.SplitSeq(key, "/") {
 		if seg == "" || seg == "." || seg == ".." {
-			return fmt.Errorf("s3store: invalid key %q: %w", key, gateway.ErrObjectNotFound)
+			return fmt.Errorf("s3store: invalid key %q: %w", key, storage.ErrObjectNotFound)
 		}
 	}
 	return nil
 }
 
-// Stat implements gateway.ObjectStore.
-func (s *Store) Stat(ctx context.Context, key string) (gateway.ObjectInfo, error) {
+// Stat implements storage.ObjectStore.
+func (s *Store) Stat(ctx context.Context, key string) (storage.ObjectInfo, error) {
 	if err := checkKey(key); err != nil {
-		return gateway.ObjectInfo{}, err
+		return storage.ObjectInfo{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	o, err := s.c.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{})
 	if err != nil {
-		return gateway.ObjectInfo{}, mapErr(key, err)
+		return storage.ObjectInfo{}, mapErr(key, err)
 	}
 	if strings.HasSuffix(key, "/") {
-		return gateway.ObjectInfo{}, fmt.Errorf("s3store: %s: %w", key, gateway.ErrObjectNotFound)
+		return storage.ObjectInfo{}, fmt.Errorf("s3store: %s: %w", key, storage.ErrObjectNotFound)
 	}
 	return s.info(o), nil
 }
 
-// Open implements gateway.ObjectStore. The GET carries If-Match, so an
+// Open implements storage.ObjectStore. The GET carries If-Match, so an
 // object rewritten since Stat is refused by the server instead of served.
 func (s *Store) Open(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
 	if err := checkKey(key); err != nil {
@@ -262,25 +262,25 @@ func (i *idleReader) Close() error {
 	return i.c.Close()
 }
 
-// List implements gateway.ObjectStore.
-func (s *Store) List(ctx context.Context, prefix string) ([]gateway.ObjectInfo, error) {
+// List implements storage.ObjectStore.
+func (s *Store) List(ctx context.Context, prefix string) ([]storage.ObjectInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var out []gateway.ObjectInfo
+	var out []storage.ObjectInfo
 	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if o.Err != nil {
 			return nil, mapErr(prefix, o.Err)
 		}
-		if len(out) >= gateway.MaxListedObjects {
-			return nil, fmt.Errorf("s3store: list %q: %w", prefix, gateway.ErrListTooLarge)
+		if len(out) >= storage.MaxListedObjects {
+			return nil, fmt.Errorf("s3store: list %q: %w", prefix, storage.ErrListTooLarge)
 		}
 		out = append(out, s.info(o))
 	}
-	slices.SortFunc(out, func(a, b gateway.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b storage.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
 
-// ListDirs implements gateway.ObjectStore.
+// ListDirs implements storage.ObjectStore.
 func (s *Store) ListDirs(ctx context.Context, prefix string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -293,15 +293,15 @@ func (s *Store) ListDirs(ctx context.Context, prefix string) ([]string, error) {
 		if name, ok := strings.CutPrefix(o.Key, full); ok && strings.HasSuffix(name, "/") && name != "/" {
 			out = append(out, name)
 		}
-		if len(out) >= gateway.MaxListedObjects {
-			return nil, fmt.Errorf("s3store: list %q: %w", prefix, gateway.ErrListTooLarge)
+		if len(out) >= storage.MaxListedObjects {
+			return nil, fmt.Errorf("s3store: list %q: %w", prefix, storage.ErrListTooLarge)
 		}
 	}
 	slices.Sort(out)
 	return out, nil
 }
 
-// Ping implements gateway.ObjectStore: the bucket must exist and answer.
+// Ping implements storage.ObjectStore: the bucket must exist and answer.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

@@ -1,4 +1,4 @@
-package dirstore_test
+package dir_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
-	"github.com/weightgate/weightgate/gateway/dirstore"
+	"github.com/weightgate/weightgate/storage"
+	dirstore "github.com/weightgate/weightgate/storage/dir"
 )
 
 // MustWriteFile writes data to root/key, creating directories.
@@ -185,7 +185,7 @@ func TestStore_Open_StaleETag(t *testing.T) {
 				rc.Close()
 				t.Fatalf("Open with a stale ETag succeeded")
 			}
-			if !errors.Is(err, gateway.ErrObjectChanged) {
+			if !errors.Is(err, storage.ErrObjectChanged) {
 				t.Errorf("Open error = %v, want ErrObjectChanged", err)
 			}
 			// The current ETag opens it.
@@ -238,13 +238,13 @@ func TestStore_NotFound(t *testing.T) {
 	ctx := t.Context()
 	for _, key := range keys {
 		t.Run(key, func(t *testing.T) {
-			if info, err := s.Stat(ctx, key); !errors.Is(err, gateway.ErrObjectNotFound) {
+			if info, err := s.Stat(ctx, key); !errors.Is(err, storage.ErrObjectNotFound) {
 				t.Errorf("Stat(%q) = %+v, %v; want ErrObjectNotFound", key, info, err)
 			}
 			rc, err := s.Open(ctx, key, "", 0, -1)
 			if err == nil {
 				t.Errorf("Open(%q) read %q, want ErrObjectNotFound", key, MustReadAll(t, rc))
-			} else if !errors.Is(err, gateway.ErrObjectNotFound) {
+			} else if !errors.Is(err, storage.ErrObjectNotFound) {
 				t.Errorf("Open(%q) error = %v, want ErrObjectNotFound", key, err)
 			}
 		})
@@ -474,10 +474,10 @@ func TestStore_SymlinkInside(t *testing.T) {
 	}
 	ctx := t.Context()
 	for _, key := range []string{"org/model/shard.bin", "org/model/linked/shard.bin"} {
-		if _, err := s.Stat(ctx, key); !errors.Is(err, gateway.ErrObjectNotFound) {
+		if _, err := s.Stat(ctx, key); !errors.Is(err, storage.ErrObjectNotFound) {
 			t.Errorf("Stat(%q) = %v, want ErrObjectNotFound", key, err)
 		}
-		if _, err := s.Open(ctx, key, "", 0, -1); !errors.Is(err, gateway.ErrObjectNotFound) {
+		if _, err := s.Open(ctx, key, "", 0, -1); !errors.Is(err, storage.ErrObjectNotFound) {
 			t.Errorf("Open(%q) = %v, want ErrObjectNotFound", key, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package s3store
+package s3
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 	"github.com/minio/minio-go/v7/pkg/signer"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // DirectMin is the smallest read Open makes on a connection of its own
@@ -29,7 +29,7 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 
 // openDirect GETs a range of an object over plain HTTP/1.1 on a connection
 // of its own, signed with SigV4 (minio-go's signer), and returns a body that
-// hands that connection to the gateway (gateway.KernelBody): the kernel then
+// hands that connection to the gateway (storage.KernelBody): the kernel then
 // moves the bytes from the storage socket to the client's (splice(2))
 // without copying them through the gateway (a prototype proxy spent about
 // half the CPU per GiB so). minio-go's GetObject cannot offer this: net/http's
@@ -38,7 +38,7 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 // for reads of at least DirectMin bytes.
 //
 // Like minio-go's path it sends If-Match, so an object rewritten since Stat
-// is gateway.ErrObjectChanged, and it fails before returning when the object
+// is storage.ErrObjectChanged, and it fails before returning when the object
 // is missing or the storage does not answer within the store's timeout.
 // Cancelling ctx closes the connection.
 func (s *Store) openDirect(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
@@ -134,7 +134,7 @@ type directBody struct {
 	stop func() bool
 }
 
-var _ gateway.KernelBody = (*directBody)(nil)
+var _ storage.KernelBody = (*directBody)(nil)
 
 // Read serves the body through user space, for a client connection that
 // cannot take the socket (TLS, HTTP/2).
@@ -147,7 +147,7 @@ func (b *directBody) Read(p []byte) (int, error) {
 	return b.rest.Read(p)
 }
 
-// KernelSource implements gateway.KernelBody.
+// KernelSource implements storage.KernelBody.
 func (b *directBody) KernelSource() ([]byte, io.Reader) {
 	head := b.head
 	b.head = nil

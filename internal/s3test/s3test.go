@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/weightgate/weightgate/internal/testenv"
 	"io/fs"
 	"net"
 	"net/http"
@@ -32,6 +31,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/weightgate/weightgate/internal/testenv"
 )
 
 // Environment variables read by Env and Start (written by scripts/s3-server.sh env).
