@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -77,7 +78,7 @@ type modelInfo struct {
 
 // newModelInfo is m as the Hub's model info. Siblings are listed when
 // withSiblings is set, with their sizes and blob ids when blobs is too.
-func (s *Server) newModelInfo(m *Model, withSiblings, blobs bool) modelInfo {
+func (s *Server) newModelInfo(m *catalog.Model, withSiblings, blobs bool) modelInfo {
 	sum := sha1.Sum([]byte(m.ID))
 	org, _, _ := strings.Cut(m.ID, "/")
 	mi := modelInfo{
@@ -115,11 +116,11 @@ func (s *Server) newModelInfo(m *Model, withSiblings, blobs bool) modelInfo {
 
 // visibleModel loads the model named by the request path and applies the
 // visibility rule above, then the revision, if the route has one.
-func (s *Server) visibleModel(r *http.Request) (*Model, error) {
+func (s *Server) visibleModel(r *http.Request) (*catalog.Model, error) {
 	id := r.PathValue("org") + "/" + r.PathValue("name")
 	anonymous := scopeFrom(r.Context()).Subject.Anonymous
 	m, err := s.opts.Catalog.Model(r.Context(), id)
-	if errors.Is(err, ErrModelNotFound) {
+	if errors.Is(err, catalog.ErrModelNotFound) {
 		return nil, repoNotFound(anonymous, id)
 	}
 	if err != nil {
@@ -188,9 +189,9 @@ type lastCommit struct {
 // lfs object when its sha256 is known without reading it (export.yaml,
 // object metadata, or computed by an earlier download): a listing never
 // reads file contents.
-func (s *Server) fileEntry(m *Model, f storage.ObjectInfo) treeEntry {
+func (s *Server) fileEntry(m *catalog.Model, f storage.ObjectInfo) treeEntry {
 	e := treeEntry{Type: "file", OID: f.ETag, Size: f.Size, Path: f.Key}
-	if ObjectKind(f.Key) != policy.KindWeights {
+	if catalog.ObjectKind(f.Key) != policy.KindWeights {
 		return e
 	}
 	if sum := s.opts.Catalog.KnownSHA256(m, f.Key, f); sum != "" {
@@ -214,7 +215,7 @@ func gitBlobID(b []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func commitOf(m *Model) *lastCommit {
+func commitOf(m *catalog.Model) *lastCommit {
 	return &lastCommit{ID: m.Revision, Title: "weightgate snapshot", Date: m.LastModified.UTC().Format(hubTime)}
 }
 

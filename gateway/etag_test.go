@@ -19,7 +19,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -38,7 +38,7 @@ type gatedStore struct {
 }
 
 func (g *gatedStore) Open(ctx context.Context, key, etag string, off, n int64) (io.ReadCloser, error) {
-	if !strings.HasSuffix(key, "/"+gateway.ManifestName) {
+	if !strings.HasSuffix(key, "/"+catalog.ManifestName) {
 		g.opens.Add(1)
 		select {
 		case <-g.release:

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/identity"
@@ -58,7 +59,7 @@ type harnessOptions struct {
 	// read back.
 	AuditDir string
 	// Frontier configures the catalog's open-weight frontier.
-	Frontier gateway.Frontier
+	Frontier catalog.Frontier
 	// Screener and Locator are passed to the server.
 	Screener gateway.Screener
 	Locator  *gateway.Locator
@@ -111,7 +112,7 @@ func MustOpenHarness(tb testing.TB, store storage.ObjectStore, o harnessOptions)
 		tb.Fatal(err)
 	}
 	h.Registry = prometheus.NewRegistry()
-	catalog := gateway.NewCatalog(h.Store, 100, o.TTL, nil)
+	catalog := catalog.NewCatalog(h.Store, 100, o.TTL, nil)
 	catalog.SetFrontier(o.Frontier)
 	srv, err := gateway.NewServer(gateway.Options{
 		Store: h.Store, Catalog: catalog,

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/s3test"
@@ -299,7 +300,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				if f.ProbeSize != f.Size || f.ETag == "" {
 					t.Errorf("%s: probe read size %d etag %q, want %d and an ETag", f.Path, f.ProbeSize, f.ETag, f.Size)
 				}
-				if gateway.ObjectKind(f.Path) == policy.KindWeights && f.ETag != strconv.Quote(f.SHA256) {
+				if catalog.ObjectKind(f.Path) == policy.KindWeights && f.ETag != strconv.Quote(f.SHA256) {
 					t.Errorf("%s: probe read etag %s, want the content's sha256 %q", f.Path, f.ETag, f.SHA256)
 				}
 			}
@@ -322,7 +323,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 						t.Errorf("%s: unexpected decision record: range %q status %d", f.Path, d.Input.Request.Range, d.Status)
 					}
 					wantCode := "not_weights"
-					if gateway.ObjectKind(f.Path) == policy.KindWeights {
+					if catalog.ObjectKind(f.Path) == policy.KindWeights {
 						wantCode = "license_exception_aia"
 					}
 					if d.Code != wantCode {
@@ -362,7 +363,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				// Download once (a HEAD each) what the snapshot's paths-info
 				// should name by sha256: a listing only reports known ones.
 				for _, f := range storeFiles(t, tc.repo) {
-					if gateway.ObjectKind(f) == policy.KindWeights {
+					if catalog.ObjectKind(f) == policy.KindWeights {
 						tok, _ := strings.CutPrefix(tc.token, "hf_")
 						if resp, _ := h.do(t, http.MethodHead, "/"+tc.repo+"/resolve/main/"+f, tok, nil); resp.StatusCode != 200 {
 							t.Fatalf("HEAD %s: %d", f, resp.StatusCode)
@@ -392,7 +393,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 						t.Errorf("%s: %v", f.Path, err)
 						continue
 					}
-					if gateway.ObjectKind(f.Path) == policy.KindWeights && filepath.Base(target) != f.SHA256 {
+					if catalog.ObjectKind(f.Path) == policy.KindWeights && filepath.Base(target) != f.SHA256 {
 						t.Errorf("%s: blob %s, want one named by the sha256 %s", f.Path, filepath.Base(target), f.SHA256)
 					}
 				}
@@ -428,14 +429,14 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			// Files before the first weight file (the listing is sorted) may
 			// be fetched: they are not weights and must be intact.
 			for _, f := range res.Files {
-				if gateway.ObjectKind(f.Path) == policy.KindWeights {
+				if catalog.ObjectKind(f.Path) == policy.KindWeights {
 					t.Errorf("refused requester downloaded weights file %s", f.Path)
 				}
 			}
 			checkIdentical(t, frontierRepo, res)
 			for _, r := range h.records(t) {
 				if r.Type == gateway.RecordTransfer && r.Model == frontierRepo && r.Subject == "user-CN" &&
-					gateway.ObjectKind(r.Object) == policy.KindWeights {
+					catalog.ObjectKind(r.Object) == policy.KindWeights {
 					t.Errorf("transfer record for weights file %s to CN requester: %+v", r.Object, r)
 				}
 			}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
@@ -30,7 +30,7 @@ func TestPolicyDepth(t *testing.T) {
 			t.Fatal(err)
 		}
 		plain := MustOpenHarness(t, store, harnessOptions{Policy: eng})
-		floored := MustOpenHarness(t, store, harnessOptions{Policy: eng, Frontier: gateway.Frontier{FromCatalog: true}})
+		floored := MustOpenHarness(t, store, harnessOptions{Policy: eng, Frontier: catalog.Frontier{FromCatalog: true}})
 
 		entity := func(country, id, hq string) identity.TokenClaims {
 			return identity.TokenClaims{Subject: "user-" + id, Country: country, Entity: id, EntityID: id, EntityHQ: hq, ParentHQ: hq}

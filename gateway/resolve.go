@@ -16,8 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/storage"
@@ -25,7 +25,7 @@ import (
 
 // A download that passed every check: what to send.
 type transfer struct {
-	model *Model
+	model *catalog.Model
 	key   string             // storage key
 	info  storage.ObjectInfo // the stat; info.ETag is the storage ETag, sent to storage only (If-Match)
 	// etag is the ETag clients see, unquoted: the content's sha256 for a
@@ -92,12 +92,8 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 	// The policy input, filled in as the request is examined; the decision
 	// record carries it whatever step ends the request.
 	now := s.opts.Now()
-	in := &policy.Input{
-		Subject: sc.Subject,
-		Model:   policy.Model{ID: id},
-		Object:  policy.Object{Path: file, Kind: ObjectKind(file)},
-		Request: s.policyRequest(r, rec.API, now),
-	}
+	input := catalog.NewInput(sc.Subject, id, file, s.policyRequest(r, rec.API, now))
+	in := &input
 	in.Subject.Screening = Screen(s.opts.Screener, sc.Subject, now)
 	rec.Input = in
 	rec.Screening, rec.ClientIP, rec.IPCountry = in.Subject.Screening.Status, in.Request.ClientIP, in.Request.IPCountry
@@ -106,15 +102,15 @@ func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer
 	}
 
 	m, err := s.opts.Catalog.Model(ctx, id)
-	if errors.Is(err, ErrModelNotFound) {
+	if errors.Is(err, catalog.ErrModelNotFound) {
 		return t, repoNotFound(sc.Subject.Anonymous, id)
 	}
 	if err != nil {
 		return t, s.storageUnavailable("list", err)
 	}
 	t.model = m
-	in.Model, rec.ModelError = m.PolicyModel(), m.ParseError
-	if err := s.opts.Catalog.PolicyFacts(ctx, in, m); err != nil {
+	rec.ModelError = m.ParseError
+	if err := s.opts.Catalog.Describe(ctx, in, m); err != nil {
 		return t, s.storageUnavailable("list", err)
 	}
 
@@ -464,39 +460,11 @@ func revisionMatches(rev, commit string) bool {
 	return false
 }
 
-// checkFilePath rejects a file path that is empty, absolute, or could escape
-// the model's prefix or confuse a storage backend.
+// checkFilePath refuses, as a bad request, a file path catalog.CheckFilePath
+// refuses.
 func checkFilePath(p string) *Error {
-	bad := func(why string) *Error {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidPath, Message: fmt.Sprintf("Invalid file path %q: %s.", p, why)}
-	}
-	if p == "" {
-		return bad("empty")
-	}
-	if len(p) > 1024 {
-		return bad("longer than 1024 bytes")
-	}
-	if strings.ContainsAny(p, "\\\x00") {
-		return bad("backslash or NUL")
-	}
-	// Keys are UTF-8 (S3 refuses others, which read as storage down, 503);
-	// an invalid sequence such as overlong "%c0%ae" is a bad path, never
-	// decoded further (found by the attack suite).
-	if !utf8.ValidString(p) {
-		return bad("not UTF-8")
-	}
-	for _, seg := range strings.Split(p, "/") {
-		switch seg {
-		case "":
-			return bad("empty path segment")
-		case ".", "..":
-			return bad("relative path segment")
-		}
-		for _, c := range seg {
-			if c < 0x20 || c == 0x7f {
-				return bad("control character")
-			}
-		}
+	if err := catalog.CheckFilePath(p); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidPath, Message: err.Error()}
 	}
 	return nil
 }

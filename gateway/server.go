@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -41,7 +42,7 @@ type Authenticator interface {
 type Options struct {
 	Addr    string // listen address; ":0" picks a free port
 	Store   storage.ObjectStore
-	Catalog *Catalog // nil: a catalog over Store with default cache settings
+	Catalog *catalog.Catalog // nil: a catalog over Store with default cache settings
 	Policy  Decider
 	// Auth verifies bearer tokens. Nil means no issuer is trusted: requests
 	// without a token are anonymous, and any token is refused (401).
@@ -131,7 +132,7 @@ func NewServer(opts Options) (*Server, error) {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if opts.Catalog == nil {
-		opts.Catalog = NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
+		opts.Catalog = catalog.NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
 	}
 	if o := opts.S3; o != nil && (o.Issuer == nil || o.Bucket == "" || o.Region == "") {
 		return nil, errors.New("gateway: the S3 API needs a credential issuer, a bucket and a region")

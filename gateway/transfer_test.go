@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
@@ -157,7 +158,7 @@ func (c *countingStore) Stat(ctx context.Context, key string) (storage.ObjectInf
 
 func (c *countingStore) Open(ctx context.Context, key, etag string, off, n int64) (io.ReadCloser, error) {
 	rc, err := c.ObjectStore.Open(ctx, key, etag, off, n)
-	if strings.HasSuffix(key, "/"+gateway.ManifestName) {
+	if strings.HasSuffix(key, "/"+catalog.ManifestName) {
 		return rc, err
 	}
 	c.opens.Add(1)

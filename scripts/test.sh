@@ -134,8 +134,8 @@ if (($# == 0)); then
   fuzz_targets=(
     ./gateway:FuzzParseRange
     ./gateway:FuzzCheckFilePath
-    ./gateway:FuzzModelID
-    ./gateway:FuzzParseManifest
+    ./catalog:FuzzModelID
+    ./catalog:FuzzParseManifest
     ./identity:FuzzNormalizeCountry
     ./identity:FuzzNormalizeNationality
     ./identity:FuzzSubjectFromClaims

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/policy"
 )
@@ -193,24 +193,22 @@ func (m *Main) whatIfComponents(ctx context.Context, configPath string) (*compon
 // IPTrustedNetwork).
 func decide(ctx context.Context, c *components, logger *slog.Logger, subject policy.Subject, id, file string, at time.Time, where policy.Request) (checkResult, error) {
 	m, err := c.catalog.Model(ctx, id)
-	if errors.Is(err, gateway.ErrModelNotFound) {
+	if errors.Is(err, catalog.ErrModelNotFound) {
 		return checkResult{}, fmt.Errorf("check: model %s not found in storage", id)
 	}
 	if err != nil {
 		return checkResult{}, fmt.Errorf("check: %w", err)
 	}
-	obj := policy.Object{Path: file, Kind: policy.KindWeights}
 	var res checkResult
+	var size int64
 	if file != "" {
-		obj.Kind = gateway.ObjectKind(file)
 		f, ok := m.File(file)
-		obj.Size = f.Size
-		res.FileExists = &ok
+		size, res.FileExists = f.Size, &ok
 	}
-	if res.Input, err = whatIfInput(ctx, c, subject, m, obj, "check", at); err != nil {
+	where.API = "check"
+	if res.Input, err = whatIfInput(ctx, c, subject, m, file, size, where, at); err != nil {
 		return checkResult{}, fmt.Errorf("check: %w", err)
 	}
-	res.Input.Request.IPCountry, res.Input.Request.IPTrustedNetwork = where.IPCountry, where.IPTrustedNetwork
 	d, err := c.engine.Decide(ctx, res.Input)
 	if err != nil {
 		logger.Error("policy evaluation failed", "err", err)
@@ -220,15 +218,15 @@ func decide(ctx context.Context, c *components, logger *slog.Logger, subject pol
 }
 
 // whatIfInput is the policy input for a what-if (check, matrix): subject
-// asking for obj of model m at time at, as the gateway would build it for a
-// GET through api: with the fine-tune's base model and the open-weight
-// frontier from the catalog, and the subject screened against the configured
+// asking for file (of size bytes; "": the weights) of model m at time at, as
+// the gateway builds it for a GET through where.API from a client placed as
+// where says: with the fine-tune's base model and the open-weight frontier
+// from the catalog, and the subject screened against the configured
 // restricted-party lists.
-func whatIfInput(ctx context.Context, c *components, subject policy.Subject, m *gateway.Model, obj policy.Object, api string, at time.Time) (policy.Input, error) {
-	in := policy.Input{
-		Subject: subject, Model: m.PolicyModel(), Object: obj,
-		Request: policy.Request{Method: "GET", API: api, Time: at.UTC().Format(time.RFC3339)},
-	}
+func whatIfInput(ctx context.Context, c *components, subject policy.Subject, m *catalog.Model, file string, size int64, where policy.Request, at time.Time) (policy.Input, error) {
+	where.Method, where.Time = "GET", at.UTC().Format(time.RFC3339)
+	in := catalog.NewInput(subject, m.ID, file, where)
+	in.Object.Size = size
 	in.Subject.Screening = c.screen(subject, at)
-	return in, c.catalog.PolicyFacts(ctx, &in, m)
+	return in, c.catalog.Describe(ctx, &in, m)
 }

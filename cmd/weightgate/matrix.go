@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/policy"
 )
@@ -213,29 +213,29 @@ func (m *Main) matrix(ctx context.Context, args []string) error {
 // weights when "") of model id at time at.
 func buildMatrix(ctx context.Context, c *components, id, file string, at time.Time) (*matrix, error) {
 	gm, err := c.catalog.Model(ctx, id)
-	if errors.Is(err, gateway.ErrModelNotFound) {
+	if errors.Is(err, catalog.ErrModelNotFound) {
 		return nil, fmt.Errorf("matrix: model %s not found in storage", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("matrix: %w", err)
 	}
-	obj := policy.Object{Path: file, Kind: policy.KindWeights}
+	var size int64
 	if file != "" {
 		f, ok := gm.File(file)
 		if !ok {
 			return nil, fmt.Errorf("matrix: model %s has no file %s", id, file)
 		}
-		obj.Kind, obj.Size = gateway.ObjectKind(file), f.Size
+		size = f.Size
 	}
-	mx := &matrix{Object: obj, Time: at.UTC().Format(time.RFC3339)}
+	mx := &matrix{Time: at.UTC().Format(time.RFC3339)}
 	for _, country := range identity.Countries() {
 		row := matrixRow{Country: country}
 		for _, p := range matrixProfiles {
-			in, err := whatIfInput(ctx, c, p.subject(country), gm, obj, "matrix", at)
+			in, err := whatIfInput(ctx, c, p.subject(country), gm, file, size, policy.Request{API: "matrix"}, at)
 			if err != nil {
 				return nil, fmt.Errorf("matrix: %w", err)
 			}
-			mx.Model = in.Model
+			mx.Model, mx.Object = in.Model, in.Object
 			d, err := c.engine.Decide(ctx, in)
 			if err != nil {
 				if mx.Errors++; mx.FirstErr == nil {

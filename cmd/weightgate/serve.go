@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/geo"
@@ -34,7 +35,7 @@ import (
 // components are the concrete parts a command wires together.
 type components struct {
 	store       storage.ObjectStore
-	catalog     *gateway.Catalog
+	catalog     *catalog.Catalog
 	engine      *opa.Engine
 	verifier    *identity.Verifier // nil when no issuer is configured
 	screener    *screening.Lists   // nil when no list is configured
@@ -149,8 +150,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 		}
 		c.store = st
 	}
-	c.catalog = gateway.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
-	c.catalog.SetFrontier(gateway.Frontier{FLOP: cfg.Policy.OpenFrontierFLOP, FromCatalog: cfg.Policy.OpenFrontierFromCatalog})
+	c.catalog = catalog.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
+	c.catalog.SetFrontier(catalog.Frontier{FLOP: cfg.Policy.OpenFrontierFLOP, FromCatalog: cfg.Policy.OpenFrontierFromCatalog})
 
 	opts, err := cfg.Policy.policyOptions(cfg.policySettings(), logger)
 	if err != nil {

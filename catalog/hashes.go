@@ -1,4 +1,4 @@
-package gateway
+package catalog
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -100,6 +101,10 @@ func (h *contentHashes) sum(ctx context.Context, key string, info storage.Object
 	}
 }
 
+// hashBufs are the buffers objects are hashed through: one per computation
+// in progress, so memory stays flat whatever an object's size.
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
 // hashObject streams the object through sha256.
 func hashObject(ctx context.Context, store storage.ObjectStore, key string, info storage.ObjectInfo) (string, error) {
 	rc, err := store.Open(ctx, key, info.ETag, 0, -1)
@@ -107,8 +112,8 @@ func hashObject(ctx context.Context, store storage.ObjectStore, key string, info
 		return "", fmt.Errorf("hash %s: %w", key, err)
 	}
 	defer rc.Close()
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
+	buf := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(buf)
 	d := sha256.New()
 	// The bare Reader hides a WriterTo (an *os.File has one), so the copy
 	// goes through the pooled buffer and nothing else is allocated.

@@ -1,4 +1,4 @@
-package gateway
+package catalog
 
 import (
 	"context"
@@ -872,7 +872,7 @@ func TestCatalog_Frontier(t *testing.T) {
 	})
 }
 
-func TestCatalog_PolicyFacts_Base(t *testing.T) {
+func TestCatalog_Describe_Base(t *testing.T) {
 	mem := newCatalogMemStore(map[string]catalogObject{
 		"org/base/export.yaml":    {Data: "weights: open\ntraining_compute_flop: 2e26\neccn: EAR99\n"},
 		"org/ft/export.yaml":      {Data: "weights: closed\ntraining_compute_flop: 2.1e26\nbase_model: org/base\nfine_tune_compute_flop: 1e25\n"},
@@ -894,9 +894,15 @@ func TestCatalog_PolicyFacts_Base(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
 			m := MustCatalogModel(t, c, tt.model)
-			in := policy.Input{Model: m.PolicyModel()}
-			if err := c.PolicyFacts(context.Background(), &in, m); err != nil {
+			in := NewInput(policy.Subject{ID: "alice"}, m.ID, "model.safetensors", policy.Request{Method: "GET"})
+			if err := c.Describe(context.Background(), &in, m); err != nil {
 				t.Fatal(err)
+			}
+			if got, want := in.Model.ID, tt.model; got != want || in.Model.Classified != m.PolicyModel().Classified || in.Model.Weights != m.PolicyModel().Weights {
+				t.Errorf("Model = %+v, want the catalog's %+v", in.Model, m.PolicyModel())
+			}
+			if in.Subject.ID != "alice" || in.Object.Kind != policy.KindWeights || in.Request.Method != "GET" {
+				t.Errorf("Describe changed what NewInput set: %+v", in)
 			}
 			if (in.Model.Base == nil) != (tt.want == nil) || (tt.want != nil && *in.Model.Base != *tt.want) {
 				t.Errorf("Base = %+v, want %+v", in.Model.Base, tt.want)
@@ -917,9 +923,9 @@ func TestCatalog_PolicyFacts_Base(t *testing.T) {
 		}
 		c := newTestCatalog(fail, time.Minute)
 		m := MustCatalogModel(t, c, "org/ft")
-		in := policy.Input{Model: m.PolicyModel()}
-		if err := c.PolicyFacts(context.Background(), &in, m); err == nil {
-			t.Errorf("PolicyFacts = nil with base %+v; want the storage error", in.Model.Base)
+		in := NewInput(policy.Subject{}, m.ID, "", policy.Request{})
+		if err := c.Describe(context.Background(), &in, m); err == nil {
+			t.Errorf("Describe = nil with base %+v; want the storage error", in.Model.Base)
 		}
 	})
 }

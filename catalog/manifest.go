@@ -1,4 +1,4 @@
-package gateway
+package catalog
 
 import (
 	"bytes"
@@ -178,8 +178,8 @@ func parseFiles(v *yaml.Node) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e := checkFilePath(p); e != nil {
-			return nil, fmt.Errorf("export.yaml line %d: files: %s", k.Line, e.Message)
+		if err := CheckFilePath(p); err != nil {
+			return nil, fmt.Errorf("export.yaml line %d: files: %w", k.Line, err)
 		}
 		if _, dup := out[p]; dup {
 			return nil, fmt.Errorf("export.yaml line %d: files: duplicate path %q", k.Line, p)

@@ -1,4 +1,4 @@
-package gateway
+package catalog
 
 import (
 	"context"
@@ -220,17 +220,17 @@ func (c *Catalog) knownSHA256(m *Model, file, key string, info storage.ObjectInf
 // catalog is used.
 func (c *Catalog) SetFrontier(f Frontier) { c.frontierCfg = f }
 
-// PolicyFacts fills what the policy needs to know beyond the model itself:
-// the base model of a fine-tune (in.Model.Base) and the open-weight frontier
-// (in.Frontier). in.Model must already be m's PolicyModel. A storage error is
-// returned rather than guessed around, so that the caller denies.
-func (c *Catalog) PolicyFacts(ctx context.Context, in *policy.Input, m *Model) error {
+// Describe fills in what the catalog knows of m for the policy: the model as
+// the policy sees it (in.Model), the base model of a fine-tune
+// (in.Model.Base) and the open-weight frontier (in.Frontier). A storage error
+// is returned rather than guessed around, so that the caller denies.
+func (c *Catalog) Describe(ctx context.Context, in *policy.Input, m *Model) error {
+	in.Model = m.PolicyModel()
 	f, err := c.Frontier(ctx)
 	if err != nil {
 		return err
 	}
 	in.Frontier = f
-	in.Model.Base = nil
 	if m.Manifest == nil || m.Manifest.BaseModel == "" {
 		return nil
 	}
