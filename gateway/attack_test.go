@@ -37,6 +37,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/s3test"
@@ -198,7 +199,7 @@ func fromNetHTTP(resp *http.Response, body []byte) bool {
 func (h *harness) assertNoClosedTransfers(tb testing.TB) {
 	tb.Helper()
 	for _, r := range h.records(tb) {
-		if r.Type == gateway.RecordTransfer && slices.Contains(closedFiles, r.Model+"/"+r.Object) {
+		if r.Type == audit.RecordTransfer && slices.Contains(closedFiles, r.Model+"/"+r.Object) {
 			tb.Errorf("transfer record of closed weights: %+v", r)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/internal/s3test"
 )
 
@@ -118,7 +117,7 @@ func BenchmarkAuditedDecisions(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer l.Close()
-				h := MustOpenHarness(b, dirStore(b), harnessOptions{Audit: gateway.Trail{Log: l}, AuditDir: dir})
+				h := MustOpenHarness(b, dirStore(b), harnessOptions{Audit: l, AuditDir: dir})
 				tok := h.token(b, claims("US"))
 				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 				defer client.CloseIdleConnections()

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/storage"
@@ -173,7 +173,7 @@ func TestDecisionTable(t *testing.T) {
 				if d.Input.Model.ID == "" || !d.Input.Model.Classified || d.Input.Object.Size != int64(len(want)) {
 					t.Errorf("audit input = %+v, want the model's metadata and the object's size", d.Input)
 				}
-				if tr := h.transferFor(t, id); tr.Outcome != gateway.OutcomeComplete || tr.Bytes != int64(len(want)) {
+				if tr := h.transferFor(t, id); tr.Outcome != audit.OutcomeComplete || tr.Bytes != int64(len(want)) {
 					t.Errorf("transfer = %s/%d bytes, want complete/%d", tr.Outcome, tr.Bytes, len(want))
 				}
 				if got := resp.Header.Get("X-Repo-Commit"); !hex40.MatchString(got) {

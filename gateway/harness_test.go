@@ -237,7 +237,7 @@ func (h *harness) send(tb testing.TB, method, path, token string, header http.He
 
 // MustOpenTrail opens a hash-chained audit trail in dir, closed (and so
 // verified to close cleanly) at the end of the test.
-func MustOpenTrail(tb testing.TB, dir string) gateway.Trail {
+func MustOpenTrail(tb testing.TB, dir string) *audit.Log {
 	tb.Helper()
 	l, err := audit.Open(audit.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -248,12 +248,12 @@ func MustOpenTrail(tb testing.TB, dir string) gateway.Trail {
 			tb.Errorf("closing the audit trail: %v", err)
 		}
 	})
-	return gateway.Trail{Log: l}
+	return l
 }
 
 // records reads the gateway's records from the audit trail, after checking
 // the whole chain.
-func (h *harness) records(tb testing.TB) []gateway.AuditRecord {
+func (h *harness) records(tb testing.TB) []audit.Record {
 	tb.Helper()
 	files, err := audit.Files(h.AuditDir)
 	if err != nil {
@@ -262,12 +262,12 @@ func (h *harness) records(tb testing.TB) []gateway.AuditRecord {
 	if _, err := audit.Verify(files, audit.VerifyOptions{}); err != nil {
 		tb.Fatalf("the audit trail does not verify: %v", err)
 	}
-	var out []gateway.AuditRecord
+	var out []audit.Record
 	err = audit.Scan(files, func(e audit.Entry) error {
-		if e.Kind != gateway.RecordDecision && e.Kind != gateway.RecordTransfer {
+		if e.Kind != audit.RecordDecision && e.Kind != audit.RecordTransfer {
 			return nil
 		}
-		var r gateway.AuditRecord
+		var r audit.Record
 		if err := json.Unmarshal(e.Record, &r); err != nil {
 			return fmt.Errorf("%s:%d: %w", e.File, e.Line, err)
 		}
@@ -284,16 +284,16 @@ func (h *harness) records(tb testing.TB) []gateway.AuditRecord {
 }
 
 // recordsFor returns the decision and transfer records of one request.
-func (h *harness) recordsFor(tb testing.TB, requestID string) (decisions, transfers []gateway.AuditRecord) {
+func (h *harness) recordsFor(tb testing.TB, requestID string) (decisions, transfers []audit.Record) {
 	tb.Helper()
 	for _, r := range h.records(tb) {
 		if r.RequestID != requestID {
 			continue
 		}
 		switch r.Type {
-		case gateway.RecordDecision:
+		case audit.RecordDecision:
 			decisions = append(decisions, r)
-		case gateway.RecordTransfer:
+		case audit.RecordTransfer:
 			transfers = append(transfers, r)
 		default:
 			tb.Errorf("audit record of unknown type %q", r.Type)
@@ -304,7 +304,7 @@ func (h *harness) recordsFor(tb testing.TB, requestID string) (decisions, transf
 
 // transferFor waits (bounded) for the transfer record of a request: the
 // gateway writes it after the last byte, so it can trail the client's read.
-func (h *harness) transferFor(tb testing.TB, requestID string) gateway.AuditRecord {
+func (h *harness) transferFor(tb testing.TB, requestID string) audit.Record {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

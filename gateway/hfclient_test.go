@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
@@ -239,7 +240,7 @@ func paths(files []clientFile) []string {
 // fileRecords returns the audit records of one file of one model, waiting
 // (bounded) until it has at least wantTransfers transfer records: the gateway
 // writes them after the last byte, so they can trail the client's exit.
-func (h *harness) fileRecords(tb testing.TB, repo, file string, wantTransfers int) (decisions, transfers []gateway.AuditRecord) {
+func (h *harness) fileRecords(tb testing.TB, repo, file string, wantTransfers int) (decisions, transfers []audit.Record) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -248,7 +249,7 @@ func (h *harness) fileRecords(tb testing.TB, repo, file string, wantTransfers in
 			if r.Model != repo || r.Object != file {
 				continue
 			}
-			if r.Type == gateway.RecordTransfer {
+			if r.Type == audit.RecordTransfer {
 				transfers = append(transfers, r)
 			} else {
 				decisions = append(decisions, r)
@@ -336,7 +337,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				var whole, one int
 				for _, tr := range transfers {
 					switch {
-					case tr.Outcome != gateway.OutcomeComplete:
+					case tr.Outcome != audit.OutcomeComplete:
 						t.Errorf("%s: transfer %+v not complete", f.Path, tr)
 					case tr.Bytes == f.Size && tr.Expected == f.Size:
 						whole++
@@ -411,9 +412,9 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			}
 			// The library's message is the gateway's reason, then URL and
 			// request id; the reason is the one in the audit log.
-			var refusal *gateway.AuditRecord
+			var refusal *audit.Record
 			for _, r := range h.records(t) {
-				if r.RequestID == e.RequestID && r.Type == gateway.RecordDecision {
+				if r.RequestID == e.RequestID && r.Type == audit.RecordDecision {
 					refusal = &r
 				}
 			}
@@ -435,7 +436,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			}
 			checkIdentical(t, frontierRepo, res)
 			for _, r := range h.records(t) {
-				if r.Type == gateway.RecordTransfer && r.Model == frontierRepo && r.Subject == "user-CN" &&
+				if r.Type == audit.RecordTransfer && r.Model == frontierRepo && r.Subject == "user-CN" &&
 					catalog.ObjectKind(r.Object) == policy.KindWeights {
 					t.Errorf("transfer record for weights file %s to CN requester: %+v", r.Object, r)
 				}
@@ -450,7 +451,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			decisions := func() int {
 				n := 0
 				for _, r := range h.records(t) {
-					if r.Type == gateway.RecordDecision {
+					if r.Type == audit.RecordDecision {
 						n++
 					}
 				}
@@ -542,7 +543,7 @@ func TestHuggingFaceHubJSClientTreePaging(t *testing.T) {
 	}
 	var pages int
 	for _, r := range h.records(t) {
-		if r.Type == gateway.RecordDecision && r.API == "tree" && r.Status == 200 {
+		if r.Type == audit.RecordDecision && r.API == "tree" && r.Status == 200 {
 			pages++
 		}
 	}

@@ -9,6 +9,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/weightgate/weightgate/audit"
 )
 
 // RateLimit bounds how fast one requester may send requests, so that one
@@ -94,7 +96,7 @@ func (s *Server) rateLimited(next http.Handler) http.Handler {
 // overLimit spends one request of r's requester. Over the limit, it returns
 // the refusal (its RetryAfter set) and its decision record (API api, or the
 // Hub API's when ""), still to be written.
-func (s *Server) overLimit(r *http.Request, api string) (*Error, *AuditRecord) {
+func (s *Server) overLimit(r *http.Request, api string) (*Error, *audit.Record) {
 	if s.limiter == nil {
 		return nil, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/s3test"
@@ -238,7 +239,7 @@ func TestTransferRecord_Duration(t *testing.T) {
 	// The transfer began after start and was timed before its record was
 	// written, so no duration it records can exceed this one.
 	wallMS := float64(time.Since(start).Microseconds()) / 1000
-	if tr.Outcome != gateway.OutcomeComplete || tr.DurationMS <= 0 || tr.DurationMS > wallMS {
+	if tr.Outcome != audit.OutcomeComplete || tr.DurationMS <= 0 || tr.DurationMS > wallMS {
 		t.Errorf("transfer %s in %g ms; want complete in more than 0 and at most the %g ms since the request was sent", tr.Outcome, tr.DurationMS, wallMS)
 	}
 }
@@ -268,15 +269,15 @@ func (l *logWatcher) Handle(_ context.Context, r slog.Record) error {
 func (l *logWatcher) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logWatcher) WithGroup(string) slog.Handler      { return l }
 
-// transferRefusingAudit records decisions in Trail and refuses transfer
+// transferRefusingAudit records decisions in the trail and refuses transfer
 // records.
-type transferRefusingAudit struct{ gateway.Trail }
+type transferRefusingAudit struct{ *audit.Log }
 
-func (a transferRefusingAudit) Record(ctx context.Context, rec *gateway.AuditRecord) error {
-	if rec.Type == gateway.RecordTransfer {
+func (a transferRefusingAudit) Record(ctx context.Context, rec *audit.Record) error {
+	if rec.Type == audit.RecordTransfer {
 		return errors.New("no space left on device")
 	}
-	return a.Trail.Record(ctx, rec)
+	return a.Log.Record(ctx, rec)
 }
 
 // TestTransferRecordLost_Logged: the bytes are already out when the
@@ -330,7 +331,7 @@ func (b *kernelBody) Close() error { return errors.Join(b.ReadCloser.Close(), b.
 // getCut sends an anonymous GET that may be cut off before or after its
 // status line, reads what comes, and returns the transfer record of the
 // harness's one download (waiting, bounded, for it to be written).
-func (h *harness) getCut(tb testing.TB, path string) gateway.AuditRecord {
+func (h *harness) getCut(tb testing.TB, path string) audit.Record {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -344,9 +345,9 @@ func (h *harness) getCut(tb testing.TB, path string) gateway.AuditRecord {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var transfers []gateway.AuditRecord
+		var transfers []audit.Record
 		for _, r := range h.records(tb) {
-			if r.Type == gateway.RecordTransfer {
+			if r.Type == audit.RecordTransfer {
 				transfers = append(transfers, r)
 			}
 		}
@@ -381,7 +382,7 @@ func TestKernelCopy_StorageFails(t *testing.T) {
 			return f
 		}}})
 		tr := h.getCut(t, open+"config.json")
-		if tr.Outcome != gateway.OutcomeError || tr.Bytes != 0 || !strings.Contains(tr.Error, "directory") {
+		if tr.Outcome != audit.OutcomeError || tr.Bytes != 0 || !strings.Contains(tr.Error, "directory") {
 			t.Errorf("transfer = %s, %d bytes, error %q; want error, 0 bytes, the read's cause", tr.Outcome, tr.Bytes, tr.Error)
 		}
 	})
@@ -409,7 +410,7 @@ func TestKernelCopy_StorageFails(t *testing.T) {
 			}
 		})
 		tr := h.getCut(t, open+"config.json")
-		if tr.Outcome == gateway.OutcomeComplete || tr.Bytes != 0 {
+		if tr.Outcome == audit.OutcomeComplete || tr.Bytes != 0 {
 			t.Errorf("transfer = %s, %d bytes; want cut off with 0 bytes", tr.Outcome, tr.Bytes)
 		}
 	})
@@ -434,7 +435,7 @@ func TestRangeAcrossChunks(t *testing.T) {
 	if !bytes.Equal(body, full[:end+1]) {
 		t.Errorf("body: %d bytes, not the file's first %d", len(body), end+1)
 	}
-	if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Outcome != gateway.OutcomeComplete || tr.Bytes != end+1 {
+	if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Outcome != audit.OutcomeComplete || tr.Bytes != end+1 {
 		t.Errorf("transfer = %s, %d bytes; want complete, %d", tr.Outcome, tr.Bytes, end+1)
 	}
 }

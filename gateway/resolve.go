@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/policy"
@@ -84,7 +85,7 @@ type target struct {
 
 // resolve runs every check of a download in order and fills rec with what it
 // learns. It returns the transfer to make or the refusal to send.
-func (s *Server) resolve(r *http.Request, rec *AuditRecord, tg target) (transfer, *Error) {
+func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfer, *Error) {
 	ctx := r.Context()
 	sc := scopeFrom(ctx)
 	id, rev, file := tg.id, tg.rev, tg.file
@@ -237,7 +238,7 @@ func ifRangeMatches(v, etag string, mod time.Time) bool {
 // opened (and so has answered) before the status line; after the first byte
 // an error aborts the connection, so a client never takes a short body for a
 // whole one.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec *AuditRecord) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec *audit.Record) {
 	h := w.Header()
 	h.Set("Content-Type", contentType(t.key, rec.Input.Object.Kind))
 	// The same ETag on HEAD, GET and every range of one version; never the
@@ -271,7 +272,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	start := time.Now()
 	// The transfer carries its request's decision and code, so that queries
 	// filtering on them see the bytes too.
-	done := &AuditRecord{Type: RecordTransfer, RequestID: rec.RequestID, API: rec.API,
+	done := &audit.Record{Type: audit.RecordTransfer, RequestID: rec.RequestID, API: rec.API,
 		Decision: rec.Decision, Code: rec.Code,
 		Subject: rec.Subject, Anonymous: rec.Anonymous, Entity: rec.Entity, EntityID: rec.EntityID, Country: rec.Country,
 		Model: rec.Model, Object: rec.Object, Expected: t.rng.Length}
@@ -300,7 +301,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 
 	body, err := s.opts.Store.Open(r.Context(), t.key, t.info.ETag, t.rng.Start, t.rng.Length)
 	if err != nil {
-		finish(0, OutcomeError, err)
+		finish(0, audit.OutcomeError, err)
 		var e *Error
 		if errors.Is(err, storage.ErrObjectChanged) {
 			s.opts.Catalog.ForgetStat(t.key)
@@ -318,13 +319,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	n, readErr, err := s.copyBody(w, r, body, t.rng.Length)
 	switch {
 	case readErr != nil:
-		finish(n, OutcomeError, readErr)
+		finish(n, audit.OutcomeError, readErr)
 	case err != nil:
-		finish(n, OutcomeAborted, err)
+		finish(n, audit.OutcomeAborted, err)
 	case n != t.rng.Length:
-		finish(n, OutcomeError, fmt.Errorf("storage returned %d of %d bytes", n, t.rng.Length))
+		finish(n, audit.OutcomeError, fmt.Errorf("storage returned %d of %d bytes", n, t.rng.Length))
 	default:
-		finish(n, OutcomeComplete, nil)
+		finish(n, audit.OutcomeComplete, nil)
 		return
 	}
 	s.logger.Warn("transfer aborted", "request_id", rec.RequestID, "model", rec.Model, "object", rec.Object,
@@ -503,10 +504,10 @@ func auditUnavailable(err error) *Error {
 }
 
 // newRecord starts the decision record of a request.
-func (s *Server) newRecord(r *http.Request) *AuditRecord {
+func (s *Server) newRecord(r *http.Request) *audit.Record {
 	sub := scopeFrom(r.Context()).Subject
-	rec := &AuditRecord{
-		Type: RecordDecision, Time: s.opts.Now().UTC(), RequestID: RequestID(r.Context()),
+	rec := &audit.Record{
+		Type: audit.RecordDecision, Time: s.opts.Now().UTC(), RequestID: RequestID(r.Context()),
 		API: apiOf(r.URL.Path), Method: r.Method, Path: r.URL.Path, RemoteAddr: r.RemoteAddr,
 		Subject: sub.ID, Anonymous: sub.Anonymous, Entity: sub.Entity.Name, EntityID: sub.Entity.ID, Country: sub.Country,
 	}
@@ -534,11 +535,11 @@ func unescapePath(p string) string {
 }
 
 // record writes rec to the audit log and counts the decision.
-func (s *Server) record(ctx context.Context, rec *AuditRecord) error {
+func (s *Server) record(ctx context.Context, rec *audit.Record) error {
 	if err := s.opts.Audit.Record(ctx, rec); err != nil {
 		return err
 	}
-	if rec.Type == RecordDecision {
+	if rec.Type == audit.RecordDecision {
 		s.metrics.decided(rec.Decision, rec.Code)
 	}
 	return nil

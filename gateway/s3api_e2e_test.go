@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/storage"
@@ -262,11 +263,11 @@ func TestS3API(t *testing.T) {
 			var denied, allowed, transfers int
 			for _, r := range h.records(t) {
 				switch {
-				case r.API == "s3_get" && r.Type == gateway.RecordDecision && r.Subject == "s3-cn" && r.Code == "country_of_concern":
+				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-cn" && r.Code == "country_of_concern":
 					denied++
-				case r.API == "s3_get" && r.Type == gateway.RecordDecision && r.Subject == "s3-user" && r.Decision == "allow" && r.Object == shard1:
+				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-user" && r.Decision == "allow" && r.Object == shard1:
 					allowed++
-				case r.API == "s3_get" && r.Type == gateway.RecordTransfer && r.Subject == "s3-user" && r.Outcome == "complete":
+				case r.API == "s3_get" && r.Type == audit.RecordTransfer && r.Subject == "s3-user" && r.Outcome == "complete":
 					transfers++
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
@@ -57,7 +58,7 @@ type outcome struct {
 	status int
 	code   string
 	body   []byte
-	rec    gateway.AuditRecord
+	rec    audit.Record
 }
 
 // fetch downloads path with a token for claims (and extra headers) and

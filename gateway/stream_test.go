@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/storage"
 	dirstore "github.com/weightgate/weightgate/storage/dir"
@@ -221,7 +221,7 @@ func TestKernelCopyStorageDies(t *testing.T) {
 		t.Fatalf("after the storage died the client read %d more bytes, err %v; want an error short of %d", n, err, size)
 	}
 	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
-	if tr.Outcome == gateway.OutcomeComplete || tr.Bytes >= size || tr.Bytes < 1<<20+n {
+	if tr.Outcome == audit.OutcomeComplete || tr.Bytes >= size || tr.Bytes < 1<<20+n {
 		t.Errorf("transfer = %s, %d bytes; want not complete, at least the %d the client got, less than %d", tr.Outcome, tr.Bytes, 1<<20+n, size)
 	}
 	t.Logf("client got %d bytes; transfer %s, %d bytes: %s", 1<<20+n, tr.Outcome, tr.Bytes, tr.Error)

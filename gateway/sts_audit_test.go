@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 )
 
@@ -129,7 +130,7 @@ func TestSTSRecords(t *testing.T) {
 				t.Errorf("record = api %q, %s %d %q, subject %q; want s3_sts, %s %d %q, subject %q",
 					d.API, d.Decision, d.Status, d.Code, d.Subject, tt.decision, tt.status, tt.recCode, tt.subject)
 			}
-			if d.Type != gateway.RecordDecision {
+			if d.Type != audit.RecordDecision {
 				t.Errorf("record type = %q", d.Type)
 			}
 		})

@@ -56,7 +56,7 @@ func TestRangesAndHead(t *testing.T) {
 				if got, want := string(body), string(full[rg.start:rg.end+1]); got != want {
 					t.Errorf("body: %d bytes differ from the stored range (%d bytes)", len(got), len(want))
 				}
-				if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != rg.end-rg.start+1 || tr.Outcome != gateway.OutcomeComplete {
+				if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != rg.end-rg.start+1 || tr.Outcome != audit.OutcomeComplete {
 					t.Errorf("transfer = %d bytes %s, want %d complete", tr.Bytes, tr.Outcome, rg.end-rg.start+1)
 				}
 			})
@@ -179,7 +179,7 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on f
 // failingAudit refuses every record.
 type failingAudit struct{ calls atomic.Int64 }
 
-func (a *failingAudit) Record(context.Context, *gateway.AuditRecord) error {
+func (a *failingAudit) Record(context.Context, *audit.Record) error {
 	a.calls.Add(1)
 	return errors.New("no space left on device")
 }
@@ -280,12 +280,12 @@ func TestStorageFailsMidTransfer(t *testing.T) {
 	// decision's.
 	var id string
 	for _, r := range h.records(t) {
-		if r.Type == gateway.RecordDecision {
+		if r.Type == audit.RecordDecision {
 			id = r.RequestID
 		}
 	}
 	tr := h.transferFor(t, id)
-	if tr.Outcome != gateway.OutcomeError || tr.Bytes != 1000 || tr.Error == "" {
+	if tr.Outcome != audit.OutcomeError || tr.Bytes != 1000 || tr.Error == "" {
 		t.Errorf("transfer = %+v, want outcome error after 1000 bytes", tr)
 	}
 }
@@ -327,7 +327,7 @@ func TestClientAbort(t *testing.T) {
 	cancel()
 	resp.Body.Close()
 	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
-	if tr.Outcome != gateway.OutcomeAborted || tr.Bytes >= tr.Expected {
+	if tr.Outcome != audit.OutcomeAborted || tr.Bytes >= tr.Expected {
 		t.Errorf("transfer = %s, %d of %d bytes; want aborted short", tr.Outcome, tr.Bytes, tr.Expected)
 	}
 }
@@ -362,7 +362,7 @@ func TestStorageDown(t *testing.T) {
 		id := resp.Header.Get("X-Request-Id")
 		if i == 0 {
 			// The transfer record is written after the response.
-			if tr := h.transferFor(t, id); tr.Outcome != gateway.OutcomeError || tr.Bytes != 0 {
+			if tr := h.transferFor(t, id); tr.Outcome != audit.OutcomeError || tr.Bytes != 0 {
 				t.Errorf("%s: transfer %+v; want an error transfer of 0 bytes", p, tr)
 			}
 		}
@@ -428,7 +428,7 @@ func TestStalledClientIsCutOff(t *testing.T) {
 	}
 	// Stop reading; the server's writes block once the socket buffers fill.
 	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
-	if tr.Outcome != gateway.OutcomeAborted || tr.Bytes >= tr.Expected {
+	if tr.Outcome != audit.OutcomeAborted || tr.Bytes >= tr.Expected {
 		t.Errorf("stalled transfer = %s, %d of %d bytes; want aborted short", tr.Outcome, tr.Bytes, tr.Expected)
 	}
 }
@@ -451,7 +451,7 @@ func TestCloseRecordsTransfersInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", Store: st, Policy: eng, Audit: gateway.Trail{Log: trail},
+	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", Store: st, Policy: eng, Audit: trail,
 		ShutdownTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +480,7 @@ func TestCloseRecordsTransfersInFlight(t *testing.T) {
 	}
 	h := &harness{AuditDir: auditDir}
 	_, transfers := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
-	if len(transfers) != 1 || transfers[0].Outcome != gateway.OutcomeAborted {
+	if len(transfers) != 1 || transfers[0].Outcome != audit.OutcomeAborted {
 		t.Errorf("transfer records = %+v, want one aborted", transfers)
 	}
 }

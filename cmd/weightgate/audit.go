@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
 )
 
@@ -168,7 +167,7 @@ type queryFilter struct {
 	since, until                                    time.Time
 }
 
-func (f queryFilter) match(t time.Time, r *gateway.AuditRecord) bool {
+func (f queryFilter) match(t time.Time, r *audit.Record) bool {
 	switch {
 	case f.model != "" && r.Model != f.model,
 		f.subject != "" && r.Subject != f.subject,
@@ -201,9 +200,9 @@ func parseWhen(s string) (time.Time, error) {
 
 var queryColumns = []string{"seq", "time", "type", "request_id", "api", "decision", "status", "code", "model", "object", "subject", "entity", "country", "bytes", "outcome", "reason"}
 
-func queryRow(e audit.Entry, r *gateway.AuditRecord) []string {
+func queryRow(e audit.Entry, r *audit.Record) []string {
 	num := func(n int64) string {
-		if n == 0 && r.Type != gateway.RecordTransfer {
+		if n == 0 && r.Type != audit.RecordTransfer {
 			return ""
 		}
 		return strconv.FormatInt(n, 10)
@@ -277,15 +276,15 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	}
 
 	var (
-		emit  func(audit.Entry, *gateway.AuditRecord) error
+		emit  func(audit.Entry, *audit.Record) error
 		flush = func() error { return nil }
 	)
 	totals := map[summaryKey]*summaryRow{}
 	switch {
 	case *summary:
-		emit = func(_ audit.Entry, r *gateway.AuditRecord) error {
+		emit = func(_ audit.Entry, r *audit.Record) error {
 			k := summaryKey{r.Model, r.Country, r.Decision}
-			if r.Type == gateway.RecordTransfer {
+			if r.Type == audit.RecordTransfer {
 				// Bytes flow only on allowed requests.
 				k.decision = "allow"
 			}
@@ -295,19 +294,19 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 				totals[k] = row
 			}
 			switch r.Type {
-			case gateway.RecordDecision:
+			case audit.RecordDecision:
 				row.requests++
 				if r.Decision == "deny" {
 					row.denials++
 				}
-			case gateway.RecordTransfer:
+			case audit.RecordTransfer:
 				row.bytes += r.Bytes
 			}
 			return nil
 		}
 	case *format == "json":
 		enc := json.NewEncoder(m.Stdout)
-		emit = func(e audit.Entry, _ *gateway.AuditRecord) error {
+		emit = func(e audit.Entry, _ *audit.Record) error {
 			return enc.Encode(queryLine{e.Seq, e.Time, e.Kind, e.Prev, e.Record, e.Hash})
 		}
 	case *format == "csv":
@@ -315,13 +314,13 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 		if err := cw.Write(queryColumns); err != nil {
 			return err
 		}
-		emit = func(e audit.Entry, r *gateway.AuditRecord) error { return cw.Write(queryRow(e, r)) }
+		emit = func(e audit.Entry, r *audit.Record) error { return cw.Write(queryRow(e, r)) }
 		flush = func() error { cw.Flush(); return cw.Error() }
 	default:
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.ToUpper(strings.Join(queryColumns, "\t")))
 		n := 0
-		emit = func(e audit.Entry, r *gateway.AuditRecord) error {
+		emit = func(e audit.Entry, r *audit.Record) error {
 			fmt.Fprintln(tw, strings.Join(queryRow(e, r), "\t"))
 			// tabwriter holds rows until Flush to align them; flushing
 			// every 1000 keeps memory flat on a multi-gigabyte log.
@@ -337,10 +336,10 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if e.Kind != gateway.RecordDecision && e.Kind != gateway.RecordTransfer {
+		if e.Kind != audit.RecordDecision && e.Kind != audit.RecordTransfer {
 			return nil // the log's own start, checkpoint and recovery records
 		}
-		var r gateway.AuditRecord
+		var r audit.Record
 		if err := json.Unmarshal(e.Record, &r); err != nil {
 			return fmt.Errorf("%s:%d: %w", e.File, e.Line, err)
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 )
@@ -209,10 +208,10 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if e.Kind != gateway.RecordDecision {
+		if e.Kind != audit.RecordDecision {
 			return nil // transfers repeat their decision; the log's own records decide nothing
 		}
-		var r gateway.AuditRecord
+		var r audit.Record
 		if err := json.Unmarshal(e.Record, &r); err != nil {
 			return fmt.Errorf("%s:%d: %w", e.File, e.Line, err)
 		}
@@ -242,7 +241,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 
 // replayRecord re-evaluates one decision record, counts it, and returns the
 // change it makes, if any.
-func (s *replaySummary) replayRecord(ctx context.Context, engine *opa.Engine, e audit.Entry, r *gateway.AuditRecord, at time.Time) (replayChange, bool) {
+func (s *replaySummary) replayRecord(ctx context.Context, engine *opa.Engine, e audit.Entry, r *audit.Record, at time.Time) (replayChange, bool) {
 	switch {
 	case r.Input == nil:
 		s.skip(fmt.Sprintf("no policy input (api %s)", r.API))

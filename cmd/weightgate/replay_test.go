@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/audit"
-	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/policy"
 )
 
@@ -45,9 +44,9 @@ func unpolicedTrail(t *testing.T) string {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	recs := []*gateway.AuditRecord{
-		{Type: gateway.RecordDecision, Time: now, RequestID: "r-info", API: "model_info", Decision: "deny", Status: 401, Code: "unauthenticated"},
-		{Type: gateway.RecordDecision, Time: now, RequestID: "r-404", API: "resolve", Decision: "deny", Status: 404, Code: "repo_not_found",
+	recs := []*audit.Record{
+		{Type: audit.RecordDecision, Time: now, RequestID: "r-info", API: "model_info", Decision: "deny", Status: 401, Code: "unauthenticated"},
+		{Type: audit.RecordDecision, Time: now, RequestID: "r-404", API: "resolve", Decision: "deny", Status: 404, Code: "repo_not_found",
 			Input: &policy.Input{Model: policy.Model{ID: "nobody/nothing"}, Request: policy.Request{Method: "GET", API: "resolve", Time: now.Format(time.RFC3339)}}},
 	}
 	for _, r := range recs {

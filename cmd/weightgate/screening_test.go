@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/geotest"
 )
@@ -180,7 +180,7 @@ func TestServeScreeningReload(t *testing.T) {
 		t.Errorf("audit query --screening hit: %d records, want at least 4 (Helios, then the newly listed party):\n%s", len(hits), out)
 	}
 	for _, line := range hits {
-		var l struct{ Record gateway.AuditRecord }
+		var l struct{ Record audit.Record }
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Fatal(err)
 		}

@@ -251,7 +251,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 
 	opts := gateway.Options{
 		Addr: cfg.Listen, Store: c.store, Catalog: c.catalog, Policy: c.engine,
-		Audit: gateway.Trail{Log: trail}, Logger: logger, Metrics: metrics,
+		Audit: trail, Logger: logger, Metrics: metrics,
 		WriteIdleTimeout: cfg.WriteIdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		RateLimit: gateway.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
 	}
