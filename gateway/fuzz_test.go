@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/weightgate/weightgate/gateway/httpsem"
 )
 
 // Fuzz targets of the gateway's parsers. scripts/test.sh runs each
@@ -48,14 +50,14 @@ func FuzzParseRange(f *testing.F) {
 				t.Fatalf("parseRange(%q, %d): status %d, want 416", header, size, e.Status)
 			case e.Code != CodeInvalidRange && e.Code != CodeMultipleRanges && e.Code != CodeRangeNotSatisfiable:
 				t.Fatalf("parseRange(%q, %d): code %q", header, size, e.Code)
-			case ok || r != (byteRange{}):
+			case ok || r != (httpsem.Range{}):
 				t.Fatalf("parseRange(%q, %d): error with ok=%v range %+v", header, size, ok, r)
 			}
 			return
 		}
 		unit, spec, found := strings.Cut(header, "=")
 		if !ok {
-			if r != (byteRange{}) {
+			if r != (httpsem.Range{}) {
 				t.Fatalf("parseRange(%q, %d): not ok with range %+v", header, size, r)
 			}
 			if header != "" && (!found || strings.EqualFold(strings.TrimSpace(unit), "bytes")) {
@@ -70,7 +72,7 @@ func FuzzParseRange(f *testing.F) {
 			t.Fatalf("parseRange(%q, %d) = %+v: outside [0,%d) or empty", header, size, r, size)
 		}
 		want := "bytes " + strconv.FormatInt(r.Start, 10) + "-" + strconv.FormatInt(r.Start+r.Length-1, 10) + "/" + strconv.FormatInt(size, 10)
-		if got := r.contentRange(size); got != want {
+		if got := r.ContentRange(size); got != want {
 			t.Fatalf("contentRange = %q, want %q", got, want)
 		}
 		// An independent reading of the plain forms.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/catalog"
-	"github.com/weightgate/weightgate/gateway/s3api"
+	"github.com/weightgate/weightgate/gateway/httpsem"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -37,7 +37,7 @@ type transfer struct {
 	// commit is the model's commit id, set once the requester may learn it:
 	// the policy allowed the request and the revision matched.
 	commit string
-	rng    byteRange
+	rng    httpsem.Range
 	status int // 200, 206 or 304
 }
 
@@ -196,8 +196,8 @@ func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfe
 
 	// Conditional requests, in RFC 9110 §13.2.2's order, on the ETag this
 	// API shows (one implementation for the Hub and S3 APIs).
-	t.rng, t.status = byteRange{Start: 0, Length: info.Size}, http.StatusOK
-	switch s3api.CheckConditions(r, t.etag, info.ModTime) {
+	t.rng, t.status = httpsem.Range{Start: 0, Length: info.Size}, http.StatusOK
+	switch httpsem.CheckConditions(r, t.etag, info.ModTime) {
 	case http.StatusPreconditionFailed:
 		return t, &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed,
 			Message: fmt.Sprintf("%s at revision %s does not meet the request's conditions (If-Match, If-Unmodified-Since); its ETag is %q.", file, m.Revision, t.etag)}
@@ -262,7 +262,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	}
 	h.Set("Content-Length", strconv.FormatInt(t.rng.Length, 10))
 	if t.status == http.StatusPartialContent {
-		h.Set("Content-Range", t.rng.contentRange(t.info.Size))
+		h.Set("Content-Range", t.rng.ContentRange(t.info.Size))
 	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(t.status)

@@ -19,7 +19,7 @@
 //  2. Verify: SigV4, header or presigned form, returning the Credential and
 //     so the policy.Subject the credential was issued to.
 //  3. Its own policy decision and audit record for that subject, then
-//     CheckConditions, then the answer (WriteListObjects, WriteError, ...).
+//     httpsem.CheckConditions, then the answer (WriteListObjects, WriteError, ...).
 //
 // # Why session tokens are stateless
 //

@@ -20,6 +20,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/weightgate/weightgate/gateway/httpsem"
 )
 
 // fakeS3 is a read-only S3 server assembled from this package's primitives
@@ -96,7 +98,7 @@ func (s *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tag := `"` + etag(body) + `"`
 		w.Header().Set("ETag", tag)
 		w.Header().Set("Last-Modified", s.modTime.UTC().Format(http.TimeFormat))
-		switch CheckConditions(r, tag, s.modTime) {
+		switch httpsem.CheckConditions(r, tag, s.modTime) {
 		case http.StatusNotModified:
 			w.WriteHeader(http.StatusNotModified)
 			return
