@@ -2,7 +2,7 @@
 //
 // It is a leaf package: it knows nothing of HTTP, tokens or storage. Its Input
 // and Decision types are the contract with the Rego in rego/ (documented in
-// rego/README.md); change them only together with that document.
+// docs/policies.md); change them only together with that document.
 package policy
 
 // Input is the document a bundle's data.weightgate.decision rule sees as `input`.
