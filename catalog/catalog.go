@@ -117,7 +117,7 @@ type Catalog struct {
 
 // Frontier configures the open-weight frontier, the training compute of the
 // most capable published model, that moves the 4E091 control threshold up
-// (exclusion (b) of ECCN 4E091; see rego/README.md).
+// (exclusion (b) of ECCN 4E091; see docs/policies.md).
 type Frontier struct {
 	// FLOP, when positive, is the frontier as the operator configures it.
 	FLOP float64

@@ -35,7 +35,7 @@ const (
 var hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // TestDecisionTable drives every row of the default policy's decision table
-// (README "Default decisions") over HTTP, checking status, codes, headers,
+// (docs/policies.md, "Default decisions") over HTTP, checking status, codes, headers,
 // byte-exact content, and exactly one decision record per request.
 func TestDecisionTable(t *testing.T) {
 	anon := (*identity.TokenClaims)(nil)

@@ -1,8 +1,8 @@
 // Package rego holds weightgate's embedded policy: the shared library
 // (lib/, package weightgate.lib) and the built-in bundles (bundles/<name>/),
 // each a set of Rego modules and JSON data that decides whether a
-// model-weight file may be downloaded. README.md documents the policies'
-// input, output and data, and how to extend them.
+// model-weight file may be downloaded. docs/policies.md documents the
+// policies' input, output and data, and how to extend them.
 package rego
 
 import (

@@ -10,7 +10,7 @@
 # not hide a failure, so these variables turn a missing need into a failure:
 #   WEIGHTGATE_TEST_S3_REQUIRED=1       the S3 test server (always: started here)
 #   WEIGHTGATE_TEST_CLIENTS_REQUIRED=1  rclone, s3cmd, node with scripts/hfclient's
-#                                       packages, the README's tools (always:
+#                                       packages, the tools docs/clients.md runs (always:
 #                                       installed here)
 #   WEIGHTGATE_TEST_ROOT_REQUIRED=1     root, to mount a tmpfs and fill it (when
 #                                       run as root, or when CI is set: CI runs
@@ -171,7 +171,7 @@ if (($# == 0)); then
   done
 fi
 # Benchmarks are not timed tests: one iteration of each proves they still
-# run (bench/run measures; see README "Performance").
+# run (bench/run measures; see docs/performance.md).
 if (($# == 0)); then
   echo "test.sh: go test -run '^\$' -bench . -benchtime 1x ./..."
   mkdir -p var

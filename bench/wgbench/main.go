@@ -2,7 +2,8 @@
 // side-by-side benchmark: it starts VersityGW, two gateways (S3 and dir
 // backends), nginx and OPA's server on 127.0.0.1, measures each case
 // against its baseline, and writes the report. bench/run installs and
-// builds what it needs and runs it; see the README's "Benchmarks" section.
+// builds what it needs and runs it; see docs/performance.md and
+// bench/README.md.
 package main
 
 import (

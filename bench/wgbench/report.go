@@ -71,7 +71,7 @@ func (r *Report) Markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# weightgate benchmark results\n\n")
-	p("Side-by-side figures from `bench/run` (see the README's \"Benchmarks\" section). ")
+	p("Side-by-side figures from `bench/run` (see docs/performance.md). ")
 	p("Every process ran on this one machine on 127.0.0.1, the load generator included, so the sides share its cores. ")
 	p("MB/s are 10^6 bytes per second of verified response bodies. Each case ran a discarded warm-up of each side, then %d runs alternating the sides (A B A B ...); figures are the median of the runs with the spread (min–max) in brackets.\n\n", r.Runs)
 	p("- date: %s\n", r.Date.UTC().Format(time.RFC3339))

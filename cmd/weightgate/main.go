@@ -1,5 +1,5 @@
 // Command weightgate is the model-weight export control gateway: see
-// `weightgate --help` and README.md.
+// `weightgate --help`, README.md and docs/.
 package main
 
 import (

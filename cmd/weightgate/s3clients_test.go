@@ -198,21 +198,22 @@ func TestS3Clients(t *testing.T) {
 	})
 }
 
-// TestReadmeS3Tools runs README.md's "S3 tools" block as a user would paste
-// it, against a `serve` of its own (the only change: its S3 address for
-// 127.0.0.1:9100), and checks the sha256 of every file it downloaded.
-func TestReadmeS3Tools(t *testing.T) {
+// TestDocsS3Tools runs the "S3 tools" block of docs/clients.md as a user
+// would paste it, against a `serve` of its own (the only change: its S3
+// address for 127.0.0.1:9100), and checks the sha256 of every file it
+// downloaded.
+func TestDocsS3Tools(t *testing.T) {
 	for _, c := range []string{"bash", "aws", "rclone", "s3cmd", "sha256sum", "go"} {
 		needClient(t, c)
 	}
-	readme, err := os.ReadFile(repoPath("README.md"))
+	doc, err := os.ReadFile(repoPath("docs/clients.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(readme), "<!-- s3-tools:begin -->\n```sh\n")
+	_, rest, ok := strings.Cut(string(doc), "<!-- s3-tools:begin -->\n```sh\n")
 	script, _, ok2 := strings.Cut(rest, "```\n<!-- s3-tools:end -->")
 	if !ok || !ok2 || !strings.Contains(script, "127.0.0.1:9100") {
-		t.Fatal("README.md has no s3-tools block using 127.0.0.1:9100")
+		t.Fatal("docs/clients.md has no s3-tools block using 127.0.0.1:9100")
 	}
 	addr := freeAddr(t)
 	cfg := appendConfig(t, writeConfig(t), "s3:\n  listen: "+addr+"\n")
@@ -233,7 +234,7 @@ func TestReadmeS3Tools(t *testing.T) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("the README's S3 block failed: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+		t.Fatalf("the S3 block of docs/clients.md failed: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 	shard, err := os.ReadFile(repoPath("testdata/store/frontier-lab/frontier-x/model-00001-of-00002.safetensors"))
 	if err != nil {

@@ -19,7 +19,7 @@ const (
 	// Root: tests that mount a tmpfs to fill a real device.
 	Root = "ROOT"
 	// Clients: third-party programs driven by end-to-end tests (rclone,
-	// s3cmd, node with scripts/hfclient's packages, the README's tools).
+	// s3cmd, node with scripts/hfclient's packages, the tools docs/clients.md runs).
 	Clients = "CLIENTS"
 	// S3: the shared S3 test server (WEIGHTGATE_TEST_S3_*).
 	S3 = "S3"

@@ -12,7 +12,7 @@ import (
 )
 
 // inputValue must give Rego exactly what the JSON encoding of Input would:
-// rego/README.md documents the input by its JSON names.
+// docs/policies.md documents the input by its JSON names.
 func TestInputValue_MatchesJSON(t *testing.T) {
 	tests := []struct {
 		name string

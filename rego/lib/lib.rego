@@ -5,7 +5,7 @@
 #   destinations of a request (location plus deemed exports), registry
 #   lookups, and how organisation extensions narrow a bundle's answer. The
 #   engine loads this package with every bundle; a bundle may not define
-#   package weightgate.lib itself. Documented in rego/README.md.
+#   package weightgate.lib itself. Documented in docs/policies.md.
 package weightgate.lib
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 #   Intelligence Diffusion" (ECCN 4E091) as issued in January 2025. The rule is
 #   still codified in the EAR although BIS said on 13 May 2025 that it would not
 #   enforce it; this bundle follows the codified text (the conservative default).
-#   Input, output, data and registries are documented in rego/README.md.
+#   Input, output, data and registries are documented in docs/policies.md.
 package weightgate
 
 import data.weightgate.lib
@@ -284,7 +284,7 @@ _concern_party(role, c) := [role, c] if {
 }
 
 # _verdict(role, c): the decision for one destination c, with its rank; the
-# steps a-i of rego/README.md ("How a request is decided").
+# steps a-i of docs/policies.md ("How a request is decided").
 _verdict(role, c) := {"rank": 4, "decision": lib.deny(
 	"embargoed_destination",
 	_embargo_reason(p),
@@ -390,7 +390,7 @@ _day := d if {
 } else := "the request date (unknown)"
 
 # ---------------------------------------------------------------------------
-# Registries (data.weightgate.registry.*, see rego/README.md).
+# Registries (data.weightgate.registry.*, see docs/policies.md).
 
 # Licences: a licence covers a release to c when it is well-formed, its
 # holder is the requester's entity, c is among its destinations, and it

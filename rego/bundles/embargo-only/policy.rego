@@ -7,7 +7,7 @@
 #   requirements are not applied; comprehensive embargoes and restricted-party
 #   screening still are. The rule's text is still codified in the EAR, so this
 #   bundle is an operator's policy choice, not the default (ai-diffusion-2025).
-#   Input, output and data are documented in rego/README.md and in this
+#   Input, output and data are documented in docs/policies.md and in this
 #   bundle's README.md.
 package weightgate
 

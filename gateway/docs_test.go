@@ -16,26 +16,26 @@ import (
 	"github.com/weightgate/weightgate/internal/testenv"
 )
 
-// readmeBlock returns the shell block of README.md between
+// docBlock returns the shell block of docs/clients.md between
 // <!-- name:begin --> and <!-- name:end -->.
-func readmeBlock(tb testing.TB, name string) string {
+func docBlock(tb testing.TB, name string) string {
 	tb.Helper()
-	readme := string(mustReadFile(tb, filepath.Join(s3test.RepoRoot(tb), "README.md")))
-	_, rest, ok := strings.Cut(readme, "<!-- "+name+":begin -->")
+	doc := string(mustReadFile(tb, filepath.Join(s3test.RepoRoot(tb), "docs", "clients.md")))
+	_, rest, ok := strings.Cut(doc, "<!-- "+name+":begin -->")
 	block, _, ok2 := strings.Cut(rest, "<!-- "+name+":end -->")
 	if !ok || !ok2 {
-		tb.Fatalf("README.md has no %s block", name)
+		tb.Fatalf("docs/clients.md has no %s block", name)
 	}
 	block = strings.TrimSpace(block)
 	body, ok := strings.CutPrefix(block, "```sh\n")
 	body, ok2 = strings.CutSuffix(body, "```")
 	if !ok || !ok2 {
-		tb.Fatalf("README.md's %s block is not one ```sh fence:\n%s", name, block)
+		tb.Fatalf("docs/clients.md's %s block is not one ```sh fence:\n%s", name, block)
 	}
 	return body
 }
 
-// needTool finds a program the README's commands use; without it the test
+// needTool finds a program the documented commands use; without it the test
 // skips, or fails under WEIGHTGATE_TEST_CLIENTS_REQUIRED=1.
 func needTool(tb testing.TB, name string) {
 	tb.Helper()
@@ -44,19 +44,18 @@ func needTool(tb testing.TB, name string) {
 	}
 }
 
-// TestReadmeHFTools runs README.md's "Using it from your tools"
-// commands for Hugging Face clients, as a user would paste them, against a
-// gateway of its own (the only change: its URL for 127.0.0.1:8080), and checks
-// what they print and download.
-func TestReadmeHFTools(t *testing.T) {
+// TestDocsHFTools runs docs/clients.md's commands for Hugging Face clients,
+// as a user would paste them, against a gateway of its own (the only change:
+// its URL for 127.0.0.1:8080), and checks what they print and download.
+func TestDocsHFTools(t *testing.T) {
 	findHFClient(t)
 	for _, tool := range []string{"bash", "curl", "go"} {
 		needTool(t, tool)
 	}
-	script := readmeBlock(t, "hf-tools")
+	script := docBlock(t, "hf-tools")
 	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
 	if !strings.Contains(script, "http://127.0.0.1:8080") {
-		t.Fatal("the README block does not use the Quick start's http://127.0.0.1:8080")
+		t.Fatal("the docs/clients.md block does not use the Quick start's http://127.0.0.1:8080")
 	}
 	script = strings.ReplaceAll(script, "http://127.0.0.1:8080", h.URL)
 
@@ -80,7 +79,7 @@ func TestReadmeHFTools(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("the README block failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+		t.Fatalf("the docs/clients.md block failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
 	content := storeFile(t, frontier+shard1)
@@ -94,7 +93,7 @@ func TestReadmeHFTools(t *testing.T) {
 		regexp.MustCompile(`(?m)^` + shard1 + " " + strconv.Itoa(len(content)) + ` (` + sum + `)?$`), // listFiles
 	} {
 		if !want.MatchString(out) {
-			t.Errorf("the README block's output does not match %s:\n%s", want, out)
+			t.Errorf("the docs/clients.md block's output does not match %s:\n%s", want, out)
 		}
 	}
 
