@@ -47,7 +47,9 @@ package geo
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -65,12 +67,25 @@ type DB struct {
 // bound keeps Open fast on a large database that has no country data at all.
 const probeRecords = 64
 
-// Open opens the database at path (memory-mapped). It returns an error naming
-// the file if the file cannot be read, is not a MaxMind DB, has a database
-// type without country records (for example an ASN database), or has records
-// that do not carry country.iso_code.
+// MaxDBSize bounds the database file Open reads: a country database is a few
+// MB and a city one under 100 MB.
+const MaxDBSize = 512 << 20
+
+// Open reads the database at path into memory. It returns an error naming
+// the file if the file cannot be read or is larger than MaxDBSize, is not a
+// MaxMind DB, has a database type without country records (for example an
+// ASN database), or has records that do not carry country.iso_code.
+//
+// The file is read, not memory-mapped: an operator who overwrites it in
+// place (cp, or a download into the same path) would otherwise change the
+// database in use under its lookups, and a half-written file would answer
+// them. What is in use changes only when Open (or a reload) succeeds.
 func Open(path string) (*DB, error) {
-	r, err := maxminddb.Open(path)
+	buf, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("geo: open %s: %w", path, err)
+	}
+	r, err := maxminddb.OpenBytes(buf)
 	if err != nil {
 		return nil, fmt.Errorf("geo: open %s: %w", path, err)
 	}
@@ -188,4 +203,21 @@ func (db *DB) Close() error {
 		return nil
 	}
 	return db.r.Close()
+}
+
+// readFile reads path, refusing one larger than MaxDBSize.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf, err := io.ReadAll(io.LimitReader(f, MaxDBSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(buf) > MaxDBSize {
+		return nil, fmt.Errorf("larger than %d MiB", MaxDBSize>>20)
+	}
+	return buf, nil
 }

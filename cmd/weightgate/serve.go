@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -39,7 +37,7 @@ type components struct {
 	engine      *opa.Engine
 	verifier    *identity.Verifier // nil when no issuer is configured
 	screener    *screening.Lists   // nil when no list is configured
-	countries   *countryDB         // nil when no database is configured
+	countries   *geo.ReloadableDB  // nil when no database is configured
 	locator     *gateway.Locator
 	reloadEvery time.Duration // screening.reload_interval
 }
@@ -81,50 +79,9 @@ func (c *components) reload(ctx context.Context, logger *slog.Logger) {
 		if err := c.countries.Reload(); err != nil {
 			logger.Error("country database reload refused; the previous one stays in force", "err", err)
 		} else {
-			logger.Info("country database reloaded", "path", c.countries.path)
+			logger.Info("country database reloaded", "path", c.countries.Path())
 		}
 	}
-}
-
-// countryDB is the location database, replaced on SIGHUP. The database is
-// memory-mapped, so lookups hold the read lock: the old one is closed only
-// once no lookup is using it.
-type countryDB struct {
-	path string
-	mu   sync.RWMutex
-	db   *geo.DB
-}
-
-func openCountryDB(path string) (*countryDB, error) {
-	db, err := geo.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("location.database: %w", err)
-	}
-	return &countryDB{path: path, db: db}, nil
-}
-
-func (c *countryDB) Country(addr netip.Addr) string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.db.Country(addr)
-}
-
-func (c *countryDB) Reload() error {
-	db, err := geo.Open(c.path)
-	if err != nil {
-		return fmt.Errorf("location.database: %w", err)
-	}
-	c.mu.Lock()
-	old := c.db
-	c.db = db
-	c.mu.Unlock()
-	return old.Close()
-}
-
-func (c *countryDB) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.db.Close()
 }
 
 // build opens storage, compiles the policy, loads the screening lists and the
@@ -183,9 +140,9 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 	networks, _ := geo.ParsePrefixes(cfg.Location.TrustedNetworks)
 	c.locator = &gateway.Locator{TrustedProxies: proxies, TrustedNetworks: networks}
 	if cfg.Location.Database != "" {
-		db, err := openCountryDB(cfg.Location.Database)
+		db, err := geo.OpenReloadable(cfg.Location.Database)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("location.database: %w", err)
 		}
 		c.countries = db
 		c.locator.Countries = db
