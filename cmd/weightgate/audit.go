@@ -160,30 +160,6 @@ func (m *Main) auditVerify(args []string) error {
 	return nil
 }
 
-// queryFilter selects records.
-type queryFilter struct {
-	model, subject, entity, country, decision, code string
-	screening, ipCountry                            string
-	since, until                                    time.Time
-}
-
-func (f queryFilter) match(t time.Time, r *audit.Record) bool {
-	switch {
-	case f.model != "" && r.Model != f.model,
-		f.subject != "" && r.Subject != f.subject,
-		f.entity != "" && r.Entity != f.entity && r.EntityID != f.entity,
-		f.country != "" && r.Country != f.country,
-		f.decision != "" && r.Decision != f.decision,
-		f.code != "" && r.Code != f.code,
-		f.screening != "" && r.Screening != f.screening,
-		f.ipCountry != "" && r.IPCountry != f.ipCountry,
-		!f.since.IsZero() && t.Before(f.since),
-		!f.until.IsZero() && !t.Before(f.until):
-		return false
-	}
-	return true
-}
-
 // parseWhen accepts RFC 3339 or a date (UTC midnight).
 func parseWhen(s string) (time.Time, error) {
 	if s == "" {
@@ -230,21 +206,17 @@ type queryLine struct {
 	Hash   string          `json:"hash"`
 }
 
-type summaryKey struct{ model, country, decision string }
-
-type summaryRow struct{ requests, denials, bytes int64 }
-
 func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("audit query", "FILE|DIR... [filters] [--format table|json|csv] [--summary]")
-	var f queryFilter
-	fs.StringVar(&f.model, "model", "", "model id, ORG/NAME")
-	fs.StringVar(&f.subject, "subject", "", "subject (token sub)")
-	fs.StringVar(&f.entity, "entity", "", "entity name or id")
-	fs.StringVar(&f.country, "country", "", "requester country, ISO code")
-	fs.StringVar(&f.decision, "decision", "", "allow or deny (decision records only)")
-	fs.StringVar(&f.code, "code", "", "decision code, e.g. country_of_concern (decision records only)")
-	fs.StringVar(&f.screening, "screening", "", "screening status: hit, review, clear or off (decision records only)")
-	fs.StringVar(&f.ipCountry, "ip-country", "", "country of the client address, ISO code (decision records only)")
+	var f audit.Filter
+	fs.StringVar(&f.Model, "model", "", "model id, ORG/NAME")
+	fs.StringVar(&f.Subject, "subject", "", "subject (token sub)")
+	fs.StringVar(&f.Entity, "entity", "", "entity name or id")
+	fs.StringVar(&f.Country, "country", "", "requester country, ISO code")
+	fs.StringVar(&f.Decision, "decision", "", "allow or deny (decision records only)")
+	fs.StringVar(&f.Code, "code", "", "decision code, e.g. country_of_concern (decision records only)")
+	fs.StringVar(&f.Screening, "screening", "", "screening status: hit, review, clear or off (decision records only)")
+	fs.StringVar(&f.IPCountry, "ip-country", "", "country of the client address, ISO code (decision records only)")
 	since := fs.String("since", "", "records at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := fs.String("until", "", "records before this time")
 	format := fs.String("format", "table", "table, json (the audit lines: seq, time, kind, prev, record, hash) or csv")
@@ -257,17 +229,17 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("audit query: no files given")
 	}
-	if f.decision != "" && f.decision != "allow" && f.decision != "deny" {
-		return fmt.Errorf("audit query: --decision must be allow or deny, got %q", f.decision)
+	if f.Decision != "" && f.Decision != "allow" && f.Decision != "deny" {
+		return fmt.Errorf("audit query: --decision must be allow or deny, got %q", f.Decision)
 	}
 	if !slices.Contains([]string{"table", "json", "csv"}, *format) {
 		return fmt.Errorf("audit query: --format must be table, json or csv, got %q", *format)
 	}
-	f.country, f.ipCountry = strings.ToUpper(f.country), strings.ToUpper(f.ipCountry)
-	if f.since, err = parseWhen(*since); err != nil {
+	f.Country, f.IPCountry = strings.ToUpper(f.Country), strings.ToUpper(f.IPCountry)
+	if f.Since, err = parseWhen(*since); err != nil {
 		return fmt.Errorf("audit query: --since: %w", err)
 	}
-	if f.until, err = parseWhen(*until); err != nil {
+	if f.Until, err = parseWhen(*until); err != nil {
 		return fmt.Errorf("audit query: --until: %w", err)
 	}
 	files, err := auditFiles(paths)
@@ -279,29 +251,11 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 		emit  func(audit.Entry, *audit.Record) error
 		flush = func() error { return nil }
 	)
-	totals := map[summaryKey]*summaryRow{}
+	var totals audit.Totals
 	switch {
 	case *summary:
 		emit = func(_ audit.Entry, r *audit.Record) error {
-			k := summaryKey{r.Model, r.Country, r.Decision}
-			if r.Type == audit.RecordTransfer {
-				// Bytes flow only on allowed requests.
-				k.decision = "allow"
-			}
-			row := totals[k]
-			if row == nil {
-				row = &summaryRow{}
-				totals[k] = row
-			}
-			switch r.Type {
-			case audit.RecordDecision:
-				row.requests++
-				if r.Decision == "deny" {
-					row.denials++
-				}
-			case audit.RecordTransfer:
-				row.bytes += r.Bytes
-			}
+			totals.Add(r)
 			return nil
 		}
 	case *format == "json":
@@ -332,51 +286,27 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 		flush = tw.Flush
 	}
 
-	err = audit.Scan(files, func(e audit.Entry) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if e.Kind != audit.RecordDecision && e.Kind != audit.RecordTransfer {
-			return nil // the log's own start, checkpoint and recovery records
-		}
-		var r audit.Record
-		if err := json.Unmarshal(e.Record, &r); err != nil {
-			return fmt.Errorf("%s:%d: %w", e.File, e.Line, err)
-		}
-		if !f.match(e.Time, &r) {
-			return nil
-		}
-		return emit(e, &r)
-	})
+	err = audit.Query(ctx, files, f, emit)
 	if err != nil {
 		return fmt.Errorf("audit query: %w", err)
 	}
 	if *summary {
-		return m.printSummary(totals, *format)
+		return m.printSummary(totals.Rows(), *format)
 	}
 	return flush()
 }
 
-func (m *Main) printSummary(totals map[summaryKey]*summaryRow, format string) error {
-	keys := make([]summaryKey, 0, len(totals))
-	for k := range totals {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b summaryKey) int {
-		return strings.Compare(a.model+"\x00"+a.country+"\x00"+a.decision, b.model+"\x00"+b.country+"\x00"+b.decision)
-	})
+func (m *Main) printSummary(rows []audit.TotalsRow, format string) error {
 	header := []string{"model", "country", "decision", "requests", "denials", "bytes"}
-	row := func(k summaryKey) []string {
-		t := totals[k]
-		return []string{k.model, k.country, k.decision, strconv.FormatInt(t.requests, 10), strconv.FormatInt(t.denials, 10), strconv.FormatInt(t.bytes, 10)}
+	row := func(t audit.TotalsRow) []string {
+		return []string{t.Model, t.Country, t.Decision, strconv.FormatInt(t.Requests, 10), strconv.FormatInt(t.Denials, 10), strconv.FormatInt(t.Bytes, 10)}
 	}
 	switch format {
 	case "json":
 		enc := json.NewEncoder(m.Stdout)
-		for _, k := range keys {
-			t := totals[k]
-			if err := enc.Encode(map[string]any{"model": k.model, "country": k.country, "decision": k.decision,
-				"requests": t.requests, "denials": t.denials, "bytes": t.bytes}); err != nil {
+		for _, t := range rows {
+			if err := enc.Encode(map[string]any{"model": t.Model, "country": t.Country, "decision": t.Decision,
+				"requests": t.Requests, "denials": t.Denials, "bytes": t.Bytes}); err != nil {
 				return err
 			}
 		}
@@ -384,16 +314,16 @@ func (m *Main) printSummary(totals map[summaryKey]*summaryRow, format string) er
 	case "csv":
 		cw := csv.NewWriter(m.Stdout)
 		cw.Write(header)
-		for _, k := range keys {
-			cw.Write(row(k))
+		for _, t := range rows {
+			cw.Write(row(t))
 		}
 		cw.Flush()
 		return cw.Error()
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(header, "\t")))
-	for _, k := range keys {
-		fmt.Fprintln(tw, strings.Join(row(k), "\t"))
+	for _, t := range rows {
+		fmt.Fprintln(tw, strings.Join(row(t), "\t"))
 	}
 	return tw.Flush()
 }
