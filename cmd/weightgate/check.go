@@ -10,17 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/policy"
 )
-
-// checkResult is what check prints.
-type checkResult struct {
-	Decision   policy.Decision `json:"decision"`
-	FileExists *bool           `json:"file_exists,omitempty"`
-	Input      policy.Input    `json:"input"`
-}
 
 // subjectFlags are check's flags describing a requester without a token.
 type subjectFlags struct {
@@ -102,7 +94,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 		}
 	}
 
-	res, err := decide(ctx, c, logger, subject, *model, *file, when, where)
+	res, err := c.whatIf(logger).Check(ctx, subject, *model, *file, when, where)
 	if err != nil {
 		return err
 	}
@@ -186,47 +178,4 @@ func (m *Main) whatIfComponents(ctx context.Context, configPath string) (*compon
 	logger := newLogger(m.Stderr, LogConfig{Format: cfg.Log.Format, Level: "error"})
 	c, err := build(ctx, cfg, logger)
 	return c, logger, err
-}
-
-// decide evaluates the policy as the gateway would for a download of file
-// from a client address placed as where says (its IPCountry and
-// IPTrustedNetwork).
-func decide(ctx context.Context, c *components, logger *slog.Logger, subject policy.Subject, id, file string, at time.Time, where policy.Request) (checkResult, error) {
-	m, err := c.catalog.Model(ctx, id)
-	if errors.Is(err, catalog.ErrModelNotFound) {
-		return checkResult{}, fmt.Errorf("check: model %s not found in storage", id)
-	}
-	if err != nil {
-		return checkResult{}, fmt.Errorf("check: %w", err)
-	}
-	var res checkResult
-	var size int64
-	if file != "" {
-		f, ok := m.File(file)
-		size, res.FileExists = f.Size, &ok
-	}
-	where.API = "check"
-	if res.Input, err = whatIfInput(ctx, c, subject, m, file, size, where, at); err != nil {
-		return checkResult{}, fmt.Errorf("check: %w", err)
-	}
-	d, err := c.engine.Decide(ctx, res.Input)
-	if err != nil {
-		logger.Error("policy evaluation failed", "err", err)
-	}
-	res.Decision = d
-	return res, nil
-}
-
-// whatIfInput is the policy input for a what-if (check, matrix): subject
-// asking for file (of size bytes; "": the weights) of model m at time at, as
-// the gateway builds it for a GET through where.API from a client placed as
-// where says: with the fine-tune's base model and the open-weight frontier
-// from the catalog, and the subject screened against the configured
-// restricted-party lists.
-func whatIfInput(ctx context.Context, c *components, subject policy.Subject, m *catalog.Model, file string, size int64, where policy.Request, at time.Time) (policy.Input, error) {
-	where.Method, where.Time = "GET", at.UTC().Format(time.RFC3339)
-	in := catalog.NewInput(subject, m.ID, file, where)
-	in.Object.Size = size
-	in.Subject.Screening = c.screen(subject, at)
-	return in, c.catalog.Describe(ctx, &in, m)
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weightgate/weightgate/whatif"
 )
 
 // repoPath resolves a path relative to the repository root.
@@ -82,7 +84,7 @@ func TestToken(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check with token: exit %d: %s %s", code, out, stderr)
 	}
-	var res checkResult
+	var res whatif.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func TestCheck(t *testing.T) {
 			if code != tt.exit {
 				t.Fatalf("exit = %d, want %d; %s %s", code, tt.exit, out, stderr)
 			}
-			var res checkResult
+			var res whatif.Result
 			if err := json.Unmarshal([]byte(out), &res); err != nil {
 				t.Fatalf("output %q: %v", out, err)
 			}
@@ -431,7 +433,7 @@ func TestCheckWithExtension(t *testing.T) {
 		{"frontier-lab", 0, "license_exception_aia"},
 	} {
 		out, stderr, code := runMain(t, "check", "--config", cfg, "--model", "frontier-lab/frontier-x", "--country", "US", "--entity-id", tt.entityID)
-		var res checkResult
+		var res whatif.Result
 		_ = json.Unmarshal([]byte(out), &res)
 		if code != tt.exit || res.Decision.Code != tt.code {
 			t.Errorf("entity %q: exit %d code %q, want %d %q (%s)", tt.entityID, code, res.Decision.Code, tt.exit, tt.code, stderr)

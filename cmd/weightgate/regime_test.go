@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/whatif"
 )
 
 // appendConfig adds YAML to a configuration written by writeConfig.
@@ -70,7 +71,7 @@ func TestCheckPolicyInputs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, stderr, code := runMain(t, append([]string{"check", "--config", tt.cfg}, tt.args...)...)
-			var res checkResult
+			var res whatif.Result
 			if err := json.Unmarshal([]byte(out), &res); err != nil {
 				t.Fatalf("exit %d, output %q %s: %v", code, out, stderr, err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/geotest"
+	"github.com/weightgate/weightgate/whatif"
 )
 
 // copyLists copies the sample screening lists into a temp dir and returns
@@ -267,7 +268,7 @@ func TestCheckScreeningAndLocation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"check", "--config", cfg, "--model", "frontier-lab/frontier-x"}, tt.args...)
 			out, stderr, exit := runMain(t, args...)
-			var res checkResult
+			var res whatif.Result
 			_ = json.Unmarshal([]byte(out), &res)
 			if exit != tt.exit || res.Decision.Code != tt.code {
 				t.Errorf("exit %d code %q, want %d %q (%s)", exit, res.Decision.Code, tt.exit, tt.code, stderr)

@@ -28,6 +28,7 @@ import (
 	"github.com/weightgate/weightgate/storage"
 	"github.com/weightgate/weightgate/storage/dir"
 	"github.com/weightgate/weightgate/storage/s3"
+	"github.com/weightgate/weightgate/whatif"
 )
 
 // components are the concrete parts a command wires together.
@@ -59,6 +60,12 @@ func (c *components) screen(sub policy.Subject, at time.Time) policy.Screening {
 		s = c.screener
 	}
 	return gateway.Screen(s, sub, at)
+}
+
+// whatIf asks the components' policy about the components' catalog, as the
+// gateway they would serve decides; logger receives evaluation failures.
+func (c *components) whatIf(logger *slog.Logger) whatif.Asker {
+	return whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
 }
 
 // reload rereads everything SIGHUP reloads: the policy, the screening lists

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/weightgate/weightgate/whatif"
 )
 
 // writeTrustingConfig writes writeConfig's configuration with
@@ -59,7 +61,7 @@ func TestTokenClaims(t *testing.T) {
 			if code == 2 {
 				t.Fatalf("check: exit %d: %s %s", code, out, stderr)
 			}
-			var res checkResult
+			var res whatif.Result
 			if err := json.Unmarshal([]byte(out), &res); err != nil {
 				t.Fatalf("output %q: %v", out, err)
 			}
@@ -113,7 +115,7 @@ func TestTokenHF(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check with the hf_ token: exit %d: %s %s", code, out, stderr)
 	}
-	var res checkResult
+	var res whatif.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
