@@ -112,10 +112,10 @@ func MustOpenHarness(tb testing.TB, store storage.ObjectStore, o harnessOptions)
 		tb.Fatal(err)
 	}
 	h.Registry = prometheus.NewRegistry()
-	catalog := catalog.NewCatalog(h.Store, 100, o.TTL, nil)
-	catalog.SetFrontier(o.Frontier)
+	cat := catalog.NewCatalog(h.Store, 100, o.TTL, nil)
+	cat.SetFrontier(o.Frontier)
 	srv, err := gateway.NewServer(gateway.Options{
-		Store: h.Store, Catalog: catalog,
+		Store: h.Store, Catalog: cat,
 		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
