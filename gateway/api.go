@@ -516,20 +516,10 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
 	rec := s.newRecord(r)
 	if err != nil {
-		e := asError(err)
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
-	} else {
-		rec.Decision, rec.Status, rec.Code = "allow", http.StatusOK, "ok"
-	}
-	if aerr := s.record(r.Context(), rec); aerr != nil {
-		writeError(w, r, s.logger, auditUnavailable(aerr))
+		s.conclude(w, r, rec, refused(asError(err)), hubAPI{s}, func() { writeError(w, r, s.logger, err) })
 		return
 	}
-	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
-	}
-	s.writeJSON(w, r, v)
+	s.conclude(w, r, rec, allowed(http.StatusOK, "ok", ""), hubAPI{s}, func() { s.writeJSON(w, r, v) })
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {

@@ -59,16 +59,11 @@ func (s *Server) refuseToken(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, r, s.logger, e)
 		return
 	}
-	rec := s.newRecord(r)
-	rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
+	v := refused(e)
 	if ie != nil {
-		rec.Reason = ie.Reason + ": " + ie.Message
+		v.reason = ie.Reason + ": " + ie.Message
 	}
-	if aerr := s.record(r.Context(), rec); aerr != nil {
-		writeError(w, r, s.logger, auditUnavailable(aerr))
-		return
-	}
-	writeError(w, r, s.logger, e)
+	s.conclude(w, r, s.newRecord(r), v, hubAPI{s}, func() { writeError(w, r, s.logger, e) })
 }
 
 // resolveParts splits a download path, /{org}/{name}/{resolve|raw}/{rev}/{path},

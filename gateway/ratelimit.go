@@ -9,8 +9,6 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
-
-	"github.com/weightgate/weightgate/audit"
 )
 
 // RateLimit bounds how fast one requester may send requests, so that one
@@ -68,52 +66,49 @@ func (l *limiter) take(key string, now time.Time) (ok bool, retryAfter time.Dura
 	return true, 0
 }
 
-// rateLimited is the middleware, after authentication: it refuses a request
-// over its requester's rate with 429 (recorded) and passes the rest on.
-// Operational endpoints are never limited.
-func (s *Server) rateLimited(next http.Handler) http.Handler {
+// rateLimited is the rate-limiting middleware, after authentication (it
+// knows the requester): a request over its requester's rate is refused,
+// on the record, by refuse, in its API's terms; the rest go on to next.
+// Requests skip says so (the Hub API's operational endpoints) are never
+// limited.
+func (s *Server) rateLimited(next http.Handler, skip func(*http.Request) bool, refuse func(http.ResponseWriter, *http.Request, *Error)) http.Handler {
 	if s.limiter == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if operational(apiOf(r.URL.Path)) {
+		if skip != nil && skip(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		e, rec := s.overLimit(r, "")
-		if e == nil {
-			next.ServeHTTP(w, r)
+		if e := s.overLimit(r); e != nil {
+			refuse(w, r, e)
 			return
 		}
-		if err := s.record(r.Context(), rec); err != nil {
-			writeError(w, r, s.logger, auditUnavailable(err))
-			return
-		}
-		writeError(w, r, s.logger, e)
+		next.ServeHTTP(w, r)
 	})
 }
 
+// hubThrottled answers a Hub API request over its requester's rate: 429,
+// with Retry-After.
+func (s *Server) hubThrottled(w http.ResponseWriter, r *http.Request, e *Error) {
+	s.conclude(w, r, s.newRecord(r), refused(e), hubAPI{s}, func() { writeError(w, r, s.logger, e) })
+}
+
 // overLimit spends one request of r's requester. Over the limit, it returns
-// the refusal (its RetryAfter set) and its decision record (API api, or the
-// Hub API's when ""), still to be written.
-func (s *Server) overLimit(r *http.Request, api string) (*Error, *audit.Record) {
+// the refusal, its RetryAfter set.
+func (s *Server) overLimit(r *http.Request) *Error {
 	if s.limiter == nil {
-		return nil, nil
+		return nil
 	}
 	ok, wait := s.limiter.take(s.limitKey(r), s.opts.Now())
 	if ok {
-		return nil, nil
+		return nil
 	}
 	secs := int(math.Ceil(wait.Seconds()))
 	e := &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: secs,
 		Message: fmt.Sprintf("Too many requests from this requester: at most %g a second (bursts of %d); retry in %d s.",
 			s.limiter.cfg.PerSecond, s.limiter.cfg.Burst, secs)}
-	rec := s.newRecord(r)
-	if api != "" {
-		rec.API = api
-	}
-	rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
-	return e, rec
+	return e
 }
 
 // limitKey names r's requester: the token's issuer and subject, or, for an

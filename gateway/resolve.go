@@ -50,27 +50,20 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	rec := s.newRecord(r)
 	t, refusal := s.resolve(r, rec, target{id: r.PathValue("org") + "/" + r.PathValue("name"), rev: r.PathValue("rev"), file: r.PathValue("path")})
 	if refusal != nil {
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", refusal.Status, refusal.Code, refusal.Message
-	} else {
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", t.status, rec.Policy.Code, rec.Policy.Reason
-	}
-	if err := s.record(r.Context(), rec); err != nil {
-		writeError(w, r, s.logger, auditUnavailable(err))
+		s.conclude(w, r, rec, refused(refusal), hubAPI{s}, func() {
+			if refusal.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
+				w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", t.info.Size))
+			}
+			if t.commit != "" {
+				// huggingface_hub caches "no such file at this commit"
+				// from a 404 EntryNotFound that names the commit.
+				w.Header().Set("X-Repo-Commit", t.commit)
+			}
+			writeError(w, r, s.logger, refusal)
+		})
 		return
 	}
-	if refusal != nil {
-		if refusal.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", t.info.Size))
-		}
-		if t.commit != "" {
-			// huggingface_hub caches "no such file at this commit" from a
-			// 404 EntryNotFound that names the commit.
-			w.Header().Set("X-Repo-Commit", t.commit)
-		}
-		writeError(w, r, s.logger, refusal)
-		return
-	}
-	s.stream(w, r, t, rec)
+	s.conclude(w, r, rec, allowed(t.status, rec.Policy.Code, rec.Policy.Reason), hubAPI{s}, func() { s.stream(w, r, t, rec) })
 }
 
 // target is what a download asks for: a model, its revision and a file.

@@ -62,12 +62,18 @@ func (s *Server) S3Handler() http.Handler {
 		RequestID: func(r *http.Request) string { return RequestID(r.Context()) },
 		Record:    s.recordSTS,
 	})
+	// The same order as the Hub API's chain: request id, access log,
+	// authentication, rate limit, handler. STS authenticates by the token
+	// it exchanges, so it branches off before the signature check.
+	var api http.Handler = http.HandlerFunc(s.serveS3)
+	api = s.rateLimited(api, nil, s.s3Throttled)
+	api = s.s3Authenticate(api)
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isSTS(r) {
 			sts.ServeHTTP(w, r)
 			return
 		}
-		s.serveS3(w, r)
+		api.ServeHTTP(w, r)
 	})
 	h = s.accessLogAs(h, func(*http.Request) string { return "s3" })
 	return requestScope(h)
@@ -88,16 +94,15 @@ func isSTS(r *http.Request) bool {
 // recordSTS writes the decision record of an STS call: who was given
 // credentials, or why none were. Credentials whose record cannot be written
 // are not sent.
-func (s *Server) recordSTS(r *http.Request, sub policy.Subject, refused *s3api.Error) *s3api.Error {
+func (s *Server) recordSTS(r *http.Request, sub policy.Subject, refusal *s3api.Error) *s3api.Error {
 	scopeFrom(r.Context()).Subject = sub
 	rec := s.newRecord(r)
 	rec.API = apiS3STS
-	if refused != nil {
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", refused.Status, refused.Code, refused.Message
-	} else {
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", http.StatusOK, "credentials_issued", "Temporary S3 credentials were issued for the web identity token."
+	v := allowed(http.StatusOK, "credentials_issued", "Temporary S3 credentials were issued for the web identity token.")
+	if refusal != nil {
+		v = s3Refused(refusal)
 	}
-	if err := s.record(r.Context(), rec); err != nil {
+	if err := s.settle(r.Context(), rec, v); err != nil {
 		return s3AuditUnavailable()
 	}
 	return nil
@@ -114,45 +119,67 @@ func (v stsVerifier) Verify(ctx context.Context, token string) (policy.Subject, 
 	return v.a.Verify(ctx, token)
 }
 
+// s3Target is what an S3 request asks for.
+type s3Target struct {
+	op          s3api.Op
+	bucket, key string
+}
+
+// s3Authenticate is the S3 API's authentication middleware: it parses the
+// request and checks its signature (or admits it as anonymous), refusing on
+// the record what fails, before any handler reads storage.
+func (s *Server) s3Authenticate(next http.Handler) http.Handler {
+	o := s.opts.S3
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc := scopeFrom(r.Context())
+		op, bucket, key, perr := s3api.Classify(r)
+		if perr != nil {
+			s.s3Refuse(w, r, apiS3Auth, perr, r.URL.Path)
+			return
+		}
+		sc.S3 = s3Target{op: op, bucket: bucket, key: key}
+		// Authenticate before anything else: which buckets exist is not
+		// for a requester whose signature failed.
+		if s3api.Signed(r) {
+			cred, err := s3api.Verify(r, o.Issuer, s.opts.Now(), s3api.VerifyOptions{Region: o.Region, MaxSkew: o.ClockSkew})
+			if err != nil {
+				var e *s3api.Error
+				if !errors.As(err, &e) {
+					e = &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeAccessDenied, Message: "Access Denied", Err: err}
+				}
+				s.s3Refuse(w, r, apiS3Auth, e, r.URL.Path)
+				return
+			}
+			sc.Subject = cred.Subject
+		} else if !o.Anonymous {
+			s.s3Refuse(w, r, apiS3Auth, &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeAccessDenied,
+				Message: "Sign requests with credentials from this endpoint's AssumeRoleWithWebIdentity."}, r.URL.Path)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// s3Throttled answers a request over its requester's rate with S3's own
+// throttling error, SlowDown, which every S3 client backs off on.
+func (s *Server) s3Throttled(w http.ResponseWriter, r *http.Request, e *Error) {
+	se := &s3api.Error{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: e.Message}
+	rec := s.newRecord(r)
+	rec.API = "s3"
+	// The record has the status sent; its code stays rate_limited.
+	v := refused(e)
+	v.status = se.Status
+	s.conclude(w, r, rec, v, s3API{r.URL.Path}, func() {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		s3WriteError(w, r, se, r.URL.Path, rec.RequestID)
+	})
+}
+
+// serveS3 routes an authenticated S3 request.
 func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 	o := s.opts.S3
 	sc := scopeFrom(r.Context())
-	op, bucket, key, perr := s3api.Classify(r)
-	if perr != nil {
-		s.s3Refuse(w, r, apiS3Auth, perr, r.URL.Path)
-		return
-	}
-	// Authenticate before anything else: which buckets exist is not for
-	// a requester whose signature failed.
-	if s3api.Signed(r) {
-		cred, err := s3api.Verify(r, o.Issuer, s.opts.Now(), s3api.VerifyOptions{Region: o.Region, MaxSkew: o.ClockSkew})
-		if err != nil {
-			var e *s3api.Error
-			if !errors.As(err, &e) {
-				e = &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeAccessDenied, Message: "Access Denied", Err: err}
-			}
-			s.s3Refuse(w, r, apiS3Auth, e, r.URL.Path)
-			return
-		}
-		sc.Subject = cred.Subject
-	} else if !o.Anonymous {
-		s.s3Refuse(w, r, apiS3Auth, &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeAccessDenied,
-			Message: "Sign requests with credentials from this endpoint's AssumeRoleWithWebIdentity."}, r.URL.Path)
-		return
-	}
-	if e, rec := s.overLimit(r, "s3"); e != nil {
-		// S3's own throttling answer, which every S3 client backs off on.
-		se := &s3api.Error{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: e.Message}
-		// The record has the status sent; its code stays rate_limited.
-		rec.Status = se.Status
-		if err := s.record(r.Context(), rec); err != nil {
-			se = s3AuditUnavailable()
-		} else {
-			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-		}
-		s3WriteError(w, r, se, r.URL.Path, rec.RequestID)
-		return
-	}
+	op, bucket, key := sc.S3.op, sc.S3.bucket, sc.S3.key
 	if bucket != "" && bucket != o.Bucket {
 		s.s3Refuse(w, r, apiS3List, &s3api.Error{Status: http.StatusNotFound, Code: "NoSuchBucket",
 			Message: "The specified bucket does not exist."}, "/"+bucket)
@@ -182,14 +209,15 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
 func (s *Server) s3Refuse(w http.ResponseWriter, r *http.Request, api string, e *s3api.Error, resource string) {
 	rec := s.newRecord(r)
 	rec.API = api
-	rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", e.Status, e.Code, e.Message
 	if e.Err != nil {
 		s.logger.Info("s3 request refused", "request_id", rec.RequestID, "code", e.Code, "err", e.Err)
 	}
-	if err := s.record(r.Context(), rec); err != nil {
-		e = s3AuditUnavailable()
-	}
-	s3WriteError(w, r, e, resource, rec.RequestID)
+	s.conclude(w, r, rec, s3Refused(e), s3API{resource}, func() { s3WriteError(w, r, e, resource, rec.RequestID) })
+}
+
+// s3Refused is the verdict of an S3 request refused with e.
+func s3Refused(e *s3api.Error) verdict {
+	return verdict{status: e.Status, code: e.Code, reason: e.Message}
 }
 
 // s3WriteError writes an S3 error. A HEAD answer has no body, so its code
@@ -205,17 +233,7 @@ func s3WriteError(w http.ResponseWriter, r *http.Request, e *s3api.Error, resour
 func (s *Server) s3Answer(w http.ResponseWriter, r *http.Request, api string, write func()) {
 	rec := s.newRecord(r)
 	rec.API = api
-	rec.Decision, rec.Status, rec.Code = "allow", http.StatusOK, "ok"
-	if err := s.record(r.Context(), rec); err != nil {
-		s3WriteError(w, r, s3AuditUnavailable(), r.URL.Path, rec.RequestID)
-		return
-	}
-	write()
-}
-
-func s3AuditUnavailable() *s3api.Error {
-	return &s3api.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable",
-		Message: "The audit log cannot be written, so nothing is served; try again later."}
+	s.conclude(w, r, rec, allowed(http.StatusOK, "ok", ""), s3API{r.URL.Path}, write)
 }
 
 func (s *Server) s3ListBuckets(w http.ResponseWriter, r *http.Request) {
@@ -285,28 +303,25 @@ func (s *Server) s3Object(w http.ResponseWriter, r *http.Request, op s3api.Op, k
 		rec.Model, rec.Object = org+"/"+name, file
 		t, refusal = s.resolve(r, rec, target{id: org + "/" + name, rev: "main", file: file, storageETag: true})
 	}
-	var se *s3api.Error
+	resource := "/" + s.opts.S3.Bucket + "/" + key
 	if refusal != nil {
 		// The record has the status of S3's answer and the gateway's (or
 		// the policy's) code, which S3's code only summarises.
-		se = s3Error(refusal, rec.RequestID)
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "deny", se.Status, refusal.Code, refusal.Message
-	} else {
-		rec.Decision, rec.Status, rec.Code, rec.Reason = "allow", t.status, rec.Policy.Code, rec.Policy.Reason
-	}
-	if err := s.record(r.Context(), rec); err != nil {
-		s3WriteError(w, r, s3AuditUnavailable(), "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
+		se := s3Error(refusal, rec.RequestID)
+		v := refused(refusal)
+		v.status = se.Status
+		s.conclude(w, r, rec, v, s3API{resource}, func() {
+			if se.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
+				w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(t.info.Size, 10))
+			}
+			s3WriteError(w, r, se, resource, rec.RequestID)
+		})
 		return
 	}
-	if se != nil {
-		if se.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
-			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(t.info.Size, 10))
-		}
-		s3WriteError(w, r, se, "/"+s.opts.S3.Bucket+"/"+key, rec.RequestID)
-		return
-	}
-	w.Header().Set("x-amz-request-id", rec.RequestID)
-	s.stream(w, r, t, rec)
+	s.conclude(w, r, rec, allowed(t.status, rec.Policy.Code, rec.Policy.Reason), s3API{resource}, func() {
+		w.Header().Set("x-amz-request-id", rec.RequestID)
+		s.stream(w, r, t, rec)
+	})
 }
 
 // s3Error is a gateway refusal in S3's terms. A policy denial keeps its

@@ -13,6 +13,8 @@ import (
 type scope struct {
 	RequestID string
 	Subject   policy.Subject
+	// S3 is the S3 API request's operation, bucket and key, once parsed.
+	S3 s3Target
 }
 
 type scopeKey struct{}

@@ -212,7 +212,7 @@ func (s *Server) Handler() http.Handler {
 	// and error body carries it; the access log wraps authentication so that
 	// 401s are logged; authentication runs before any handler reads storage.
 	var h http.Handler = mux
-	h = s.rateLimited(h) // after authentication: it knows the requester
+	h = s.rateLimited(h, func(r *http.Request) bool { return operational(apiOf(r.URL.Path)) }, s.hubThrottled)
 	h = s.authenticate(h)
 	h = s.accessLog(h)
 	h = requestScope(h)
