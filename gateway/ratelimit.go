@@ -9,6 +9,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/weightgate/weightgate/config"
 )
 
 // RateLimit bounds how fast one requester may send requests, so that one
@@ -18,9 +20,35 @@ import (
 // rate_limited, and Retry-After, on the record like any refusal.
 type RateLimit struct {
 	// PerSecond is the sustained rate per requester; 0 turns limiting off.
-	PerSecond float64
+	PerSecond float64 `yaml:"per_second"`
 	// Burst is how many requests a requester may send at once (at least 1).
-	Burst int
+	Burst int `yaml:"burst"`
+}
+
+// Rate limit defaults: generous for a Hub client fetching a model with many
+// workers and range requests, low enough that one credential cannot keep a
+// store busy alone.
+const (
+	DefaultRatePerSecond = 50
+	DefaultRateBurst     = 200
+)
+
+// DefaultRateLimit is the rate_limit section's value for every key a file
+// omits.
+func DefaultRateLimit() RateLimit {
+	return RateLimit{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst}
+}
+
+// Validate returns l's problems, each named under section ("rate_limit").
+func (l RateLimit) Validate(section string) config.Problems {
+	var p config.Problems
+	if r := l.PerSecond; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		p.Addf(section+".per_second", r, "must be 0 (off) or a positive number")
+	}
+	if l.PerSecond > 0 && l.Burst < 1 {
+		p.Addf(section+".burst", l.Burst, "must be at least 1")
+	}
+	return p
 }
 
 // CodeRateLimited is the error code of a request over its requester's rate.

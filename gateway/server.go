@@ -80,12 +80,6 @@ type Options struct {
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
 const DefaultWriteIdleTimeout = time.Minute
 
-// Default cache settings for a Catalog built by NewServer.
-const (
-	DefaultCacheSize = 1024
-	DefaultCacheTTL  = 30 * time.Second
-)
-
 // Server is the gateway's HTTP server.
 type Server struct {
 	opts    Options
@@ -132,7 +126,7 @@ func NewServer(opts Options) (*Server, error) {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if opts.Catalog == nil {
-		opts.Catalog = catalog.NewCatalog(opts.Store, DefaultCacheSize, DefaultCacheTTL, opts.Logger)
+		opts.Catalog = catalog.NewCatalog(opts.Store, catalog.DefaultCacheSize, catalog.DefaultCacheTTL, opts.Logger)
 	}
 	if o := opts.S3; o != nil && (o.Issuer == nil || o.Bucket == "" || o.Region == "") {
 		return nil, errors.New("gateway: the S3 API needs a credential issuer, a bucket and a region")

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/weightgate/weightgate/config"
 )
 
 // Defaults. A zero value in Config means "use the default" (see withDefaults).
@@ -39,7 +41,7 @@ const (
 	AlgEdDSA = "EdDSA"
 )
 
-// Sentinel errors wrapped by *ConfigError.
+// Sentinel errors wrapped by the *config.Error of each problem.
 var (
 	ErrIssuerRequired      = errors.New("issuer is required")
 	ErrDuplicateIssuer     = errors.New("issuer is configured more than once")
@@ -200,46 +202,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ConfigError is one configuration problem: the YAML path of the offending
-// field (for example "auth.issuers[1].algorithms[0]"), the value found, and
-// a sentinel error describing the problem.
-type ConfigError struct {
-	Field string
-	Value any
-	Err   error
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("%s: %v (got %q)", e.Field, e.Err, fmt.Sprint(e.Value))
-}
-
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// ValidationError lists every problem found by Config.Validate.
-type ValidationError struct {
-	Problems []*ConfigError
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("invalid auth configuration:")
-	for _, p := range e.Problems {
-		b.WriteString("\n  - ")
-		b.WriteString(p.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the individual problems, so errors.Is(err, ErrNoKeys) works.
-func (e *ValidationError) Unwrap() []error {
-	errs := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
-		errs[i] = p
-	}
-	return errs
-}
-
-// Validate checks c after applying defaults and returns a *ValidationError
+// Validate checks c after applying defaults and returns a *config.ValidationError
 // listing every problem, or nil. It reads the public key files, so an
 // unreadable or unsuitable PEM is reported here rather than at New.
 func (c *Config) Validate() error {
@@ -255,11 +218,11 @@ type issuerKeys struct {
 }
 
 // load validates a defaulted config and loads every PEM key, collecting all
-// problems into one *ValidationError.
+// problems into one *config.ValidationError.
 func (c Config) load() ([]issuerKeys, error) {
-	var problems []*ConfigError
+	var problems config.Problems
 	add := func(field string, value any, err error) {
-		problems = append(problems, &ConfigError{Field: field, Value: value, Err: err})
+		problems.Add(field, value, err)
 	}
 
 	if c.Leeway < 0 {
@@ -351,7 +314,7 @@ func (c Config) load() ([]issuerKeys, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+		return nil, problems.Err("invalid auth configuration")
 	}
 	return keys, nil
 }

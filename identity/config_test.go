@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/weightgate/weightgate/config"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -191,9 +193,9 @@ func TestValidate(t *testing.T) {
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
-			var ve *ValidationError
+			var ve *config.ValidationError
 			if !errors.As(err, &ve) {
-				t.Fatalf("err is %T, want *ValidationError", err)
+				t.Fatalf("err is %T, want *config.ValidationError", err)
 			}
 			if got, want := len(ve.Problems), 1; got != want {
 				t.Errorf("%d problems, want %d: %v", got, want, err)
@@ -216,9 +218,9 @@ func TestValidateCollectsEverything(t *testing.T) {
 		{Issuer: "x", Audience: "a", Algorithms: []string{"HS256"}, PublicKeys: []string{"/nonexistent.pem"}},
 	}}
 	err := cfg.Validate()
-	var ve *ValidationError
+	var ve *config.ValidationError
 	if !errors.As(err, &ve) {
-		t.Fatalf("err = %v, want *ValidationError", err)
+		t.Fatalf("err = %v, want *config.ValidationError", err)
 	}
 	var fields []string
 	for _, p := range ve.Problems {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/weightgate/weightgate/config"
 	"github.com/weightgate/weightgate/policy"
 )
 
@@ -475,9 +476,9 @@ func TestNewInvalidConfig(t *testing.T) {
 		v.Close()
 		t.Fatal("New succeeded with HS256")
 	}
-	var ve *ValidationError
+	var ve *config.ValidationError
 	if !reflect.TypeOf(err).AssignableTo(reflect.TypeOf(ve)) {
-		t.Errorf("err is %T, want *ValidationError", err)
+		t.Errorf("err is %T, want *config.ValidationError", err)
 	}
 }
 

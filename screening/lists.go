@@ -16,8 +16,8 @@ import (
 // List's CSV or JSON format, and the name its entries are reported under
 // when they carry no source of their own.
 type ListFile struct {
-	Name string
-	Path string
+	Name string `yaml:"name"`
+	Path string `yaml:"path"` // .csv or .json
 }
 
 // Lists is the set of configured lists behind one Index, reloadable while

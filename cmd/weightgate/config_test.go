@@ -9,7 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/config"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/screening"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // MustParseConfig parses doc against baseDir, failing the test on error.
@@ -106,7 +111,7 @@ func TestReadConfigFile_Example(t *testing.T) {
 	}
 
 	// Paths are resolved against the file's directory.
-	if got, want := cfg.Audit.Dir, filepath.Join(root, filepath.FromSlash(DefaultAuditDir)); got != want {
+	if got, want := cfg.Audit.Dir, filepath.Join(root, filepath.FromSlash(audit.DefaultDir)); got != want {
 		t.Errorf("audit.dir = %q, want %q", got, want)
 	}
 	wantAudit := def.Audit
@@ -129,7 +134,7 @@ func TestReadConfigFile_Example(t *testing.T) {
 	if sc.HitThreshold != dsc.HitThreshold || sc.ReviewThreshold != dsc.ReviewThreshold || sc.OpenWeights != dsc.OpenWeights || sc.ReloadInterval != time.Hour {
 		t.Errorf("screening = %+v; want the default thresholds and open_weights of %+v, reload_interval 1h", sc, dsc)
 	}
-	wantLists := []ScreeningList{
+	wantLists := []screening.ListFile{
 		{Name: "csl", Path: filepath.Join(root, "testdata", "screening", "consolidated.csv")},
 		{Name: "local", Path: filepath.Join(root, "testdata", "screening", "local.json")},
 	}
@@ -165,7 +170,7 @@ func TestParseConfig_Defaults(t *testing.T) {
 	cfg := MustParseConfig(t, "storage:\n  dir:\n    path: store\n", base)
 	want := DefaultConfig()
 	want.Storage.Dir.Path = filepath.Join(base, "store")
-	want.Audit.Dir = filepath.Join(base, filepath.FromSlash(DefaultAuditDir))
+	want.Audit.Dir = filepath.Join(base, filepath.FromSlash(audit.DefaultDir))
 	if got := cfg; got.Listen != want.Listen || got.Log != want.Log || got.Storage.Backend != want.Storage.Backend ||
 		got.Storage.Dir != want.Storage.Dir || got.Storage.S3 != want.Storage.S3 || got.Metadata != want.Metadata ||
 		got.Audit != want.Audit || got.Auth.Leeway != want.Auth.Leeway || got.Auth.Claims != want.Auth.Claims ||
@@ -209,7 +214,7 @@ func TestParseConfig_AllErrorsAtOnce(t *testing.T) {
 			t.Errorf("error = %q, want it to mention %q", err, want)
 		}
 	}
-	var ce *ConfigError
+	var ce *config.Error
 	if !errors.As(err, &ce) {
 		t.Errorf("error %v wraps no *ConfigError", err)
 	}
@@ -270,7 +275,7 @@ func TestParseConfig_S3(t *testing.T) {
 	// The s3 backend needs no directory.
 	doc := "storage:\n  backend: s3\n  s3:\n    endpoint: 127.0.0.1:9000\n    bucket: models\n    prefix: weights/\n    tls: true\n    timeout: 5s\n    max_retries: 1\n"
 	cfg := MustParseConfig(t, doc, t.TempDir())
-	want := S3Config{Endpoint: "127.0.0.1:9000", TLS: true, Bucket: "models", Prefix: "weights/", Region: "us-east-1", Timeout: 5 * time.Second, MaxRetries: 1}
+	want := storage.S3Config{Endpoint: "127.0.0.1:9000", TLS: true, Bucket: "models", Prefix: "weights/", Region: "us-east-1", Timeout: 5 * time.Second, MaxRetries: 1}
 	if got := cfg.Storage.S3; got != want {
 		t.Errorf("storage.s3 = %+v, want %+v", got, want)
 	}
@@ -350,13 +355,13 @@ func TestParseConfig_PolicyRegimes(t *testing.T) {
 	doc := "storage:\n  dir:\n    path: store\npolicy:\n  registry: registry\n  open_frontier_from_catalog: true\n  regimes:\n" +
 		"    - bundle: ai-diffusion-2025\n    - bundle: mine\n      effective: \"2027-01-01\"\n    - bundle: ./embargo-only\n"
 	c := MustParseConfig(t, doc, base)
-	want := []RegimeConfig{{Bundle: "ai-diffusion-2025"}, {Bundle: filepath.Join(base, "mine"), Effective: "2027-01-01"}, {Bundle: filepath.Join(base, "embargo-only")}}
+	want := []opa.RegimeConfig{{Bundle: "ai-diffusion-2025"}, {Bundle: filepath.Join(base, "mine"), Effective: "2027-01-01"}, {Bundle: filepath.Join(base, "embargo-only")}}
 	if !slices.Equal(c.Policy.Regimes, want) || c.Policy.Registry != filepath.Join(base, "registry") || !c.Policy.OpenFrontierFromCatalog {
 		t.Errorf("policy = %+v, want regimes %+v and the registry under %s", c.Policy, want, base)
 	}
-	opts, err := c.Policy.policyOptions(nil, nil)
+	opts, err := c.Policy.Options(nil, nil)
 	if err != nil || len(opts.Regimes) != 3 || !opts.Regimes[1].Effective.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || opts.Registry != c.Policy.Registry {
-		t.Errorf("policyOptions = %+v, %v", opts, err)
+		t.Errorf("Options = %+v, %v", opts, err)
 	}
 	if c := MustParseConfig(t, "storage:\n  dir:\n    path: store\npolicy:\n  bundle: embargo-only\n", base); c.Policy.Bundle != "embargo-only" {
 		t.Errorf("policy.bundle = %q, want the built-in name kept", c.Policy.Bundle)

@@ -117,7 +117,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 	c.catalog = catalog.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
 	c.catalog.SetFrontier(catalog.Frontier{FLOP: cfg.Policy.OpenFrontierFLOP, FromCatalog: cfg.Policy.OpenFrontierFromCatalog})
 
-	opts, err := cfg.Policy.policyOptions(cfg.policySettings(), logger)
+	opts, err := cfg.Policy.Options(cfg.policySettings(), logger)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -128,13 +128,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 	c.engine = engine
 
 	if len(cfg.Screening.Lists) > 0 {
-		var files []screening.ListFile
-		for _, l := range cfg.Screening.Lists {
-			files = append(files, screening.ListFile{Name: l.Name, Path: l.Path})
-		}
-		lists, err := screening.OpenLists(files, screening.Options{
-			HitThreshold: cfg.Screening.HitThreshold, ReviewThreshold: cfg.Screening.ReviewThreshold,
-		}, logger)
+		lists, err := screening.OpenLists(cfg.Screening.Lists, cfg.Screening.Options(), logger)
 		if err != nil {
 			return nil, err // it names the list and the file
 		}
@@ -285,7 +279,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 }
 
 // openTrail opens the audit trail the configuration describes.
-func openTrail(c AuditConfig, logger *slog.Logger, metrics *gateway.Metrics) (*audit.Log, error) {
+func openTrail(c audit.TrailConfig, logger *slog.Logger, metrics *gateway.Metrics) (*audit.Log, error) {
 	ac := audit.Config{
 		Dir: c.Dir, MaxFileBytes: c.MaxFileBytes, MaxBatch: c.MaxBatch, SyncEveryRecord: !c.GroupCommit,
 		CheckpointEvery: c.Checkpoint.Every, CheckpointInterval: c.Checkpoint.Interval, Logger: logger,
@@ -318,7 +312,7 @@ func openTrail(c AuditConfig, logger *slog.Logger, metrics *gateway.Metrics) (*a
 // s3Options builds the S3 API's options: the credential issuer's key from
 // s3.credentials_key, or a random one (credentials then end with the
 // process).
-func s3Options(c S3APIConfig, logger *slog.Logger) (*gateway.S3Options, error) {
+func s3Options(c gateway.S3Config, logger *slog.Logger) (*gateway.S3Options, error) {
 	var key []byte
 	if c.CredentialsKey != "" {
 		b, err := os.ReadFile(c.CredentialsKey)

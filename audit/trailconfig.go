@@ -1,0 +1,62 @@
+package audit
+
+import (
+	"strings"
+	"time"
+
+	"github.com/weightgate/weightgate/config"
+)
+
+// TrailConfig is the audit section of the configuration file: where the
+// trail is written and how it is committed, checkpointed and mirrored. Open
+// takes the Config it describes, built by the caller with the checkpoint key
+// and mirror sink it names.
+type TrailConfig struct {
+	Dir          string           `yaml:"dir"`            // audit-NNNNNN.jsonl files and audit.head
+	MaxFileBytes int64            `yaml:"max_file_bytes"` // rotate after this size; old files are never deleted
+	GroupCommit  bool             `yaml:"group_commit"`   // one fsync per batch (false: one per record)
+	MaxBatch     int              `yaml:"max_batch"`      // records per fsync at most
+	Checkpoint   CheckpointConfig `yaml:"checkpoint"`
+	Mirror       string           `yaml:"mirror"` // "" | "stdout" | an http(s) URL receiving NDJSON batches
+}
+
+// CheckpointConfig configures signed checkpoints.
+type CheckpointConfig struct {
+	Key      string        `yaml:"key"`      // Ed25519 private key (PEM); "" = no checkpoints
+	Every    int           `yaml:"every"`    // records between checkpoints
+	Interval time.Duration `yaml:"interval"` // and at most this long between them
+}
+
+// DefaultDir is where the trail is written when the configuration names no
+// directory: relative, so under the configuration file's directory.
+const DefaultDir = "var/audit"
+
+// DefaultTrailConfig is the section's value for every key a file omits.
+func DefaultTrailConfig() TrailConfig {
+	return TrailConfig{Dir: DefaultDir, MaxFileBytes: DefaultMaxFileBytes, GroupCommit: true, MaxBatch: DefaultMaxBatch,
+		Checkpoint: CheckpointConfig{Every: DefaultCheckpointEvery, Interval: DefaultCheckpointInterval}}
+}
+
+// Validate returns c's problems, each named under section ("audit").
+func (c TrailConfig) Validate(section string) config.Problems {
+	var p config.Problems
+	if c.Dir == "" {
+		p.Addf(section+".dir", "", "required")
+	}
+	if c.MaxFileBytes < 1<<20 {
+		p.Addf(section+".max_file_bytes", c.MaxFileBytes, "must be at least 1 MiB")
+	}
+	if c.MaxBatch < 1 {
+		p.Addf(section+".max_batch", c.MaxBatch, "must be at least 1")
+	}
+	if c.Checkpoint.Every < 1 {
+		p.Addf(section+".checkpoint.every", c.Checkpoint.Every, "must be at least 1")
+	}
+	if c.Checkpoint.Interval <= 0 {
+		p.Addf(section+".checkpoint.interval", c.Checkpoint.Interval, "must be positive")
+	}
+	if m := c.Mirror; m != "" && m != "stdout" && !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "https://") {
+		p.Addf(section+".mirror", m, `must be "", "stdout" or an http(s) URL`)
+	}
+	return p
+}

@@ -1,0 +1,37 @@
+package catalog
+
+import (
+	"time"
+
+	"github.com/weightgate/weightgate/config"
+)
+
+// CacheConfig is the metadata section of the configuration file: how many
+// models' metadata a Catalog keeps, and for how long.
+type CacheConfig struct {
+	CacheSize int           `yaml:"cache_size"`
+	CacheTTL  time.Duration `yaml:"cache_ttl"`
+}
+
+// The metadata cache's defaults.
+const (
+	DefaultCacheSize = 1024
+	DefaultCacheTTL  = 30 * time.Second
+)
+
+// DefaultCacheConfig is the section's value for every key a file omits.
+func DefaultCacheConfig() CacheConfig {
+	return CacheConfig{CacheSize: DefaultCacheSize, CacheTTL: DefaultCacheTTL}
+}
+
+// Validate returns c's problems, each named under section ("metadata").
+func (c CacheConfig) Validate(section string) config.Problems {
+	var p config.Problems
+	if c.CacheSize < 1 {
+		p.Addf(section+".cache_size", c.CacheSize, "must be at least 1")
+	}
+	if c.CacheTTL <= 0 {
+		p.Addf(section+".cache_ttl", c.CacheTTL, "must be positive")
+	}
+	return p
+}
