@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Fuzz targets of audit-line parsing, verification and recovery (issue 8).
+// Fuzz targets of audit-line parsing, verification and recovery.
 
 // fuzzLog returns a small valid log: a start record and n records, each
 // line as the writer makes it.

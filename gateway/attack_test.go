@@ -1,6 +1,6 @@
 package gateway_test
 
-// The attack suite (issue 8): every request here tries to obtain closed
+// The attack suite: every request here tries to obtain closed
 // weights it may not have, and each must be refused (401/403/404, or a 4xx
 // from the HTTP layer) with zero bytes of closed weights sent, a deny
 // decision on the audit trail and no transfer record.

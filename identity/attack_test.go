@@ -19,7 +19,7 @@ func signJSON(header, payload string, key ed25519.PrivateKey) string {
 // TestVerifyRefusesDuplicateMembers: a token whose header or claims name a
 // member twice is malformed, signed by a trusted key or not: the issuer (or
 // a proxy) may have read the first value where a last-wins parser reads the
-// second (issue 8, attack suite).
+// second (the attack suite).
 func TestVerifyRefusesDuplicateMembers(t *testing.T) {
 	v := MustNewVerifier(t, testConfig())
 	key := MustLoadPrivateKey(t, "dev-ed25519.pem").(ed25519.PrivateKey)

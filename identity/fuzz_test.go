@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// Fuzz targets of claims mapping and bearer parsing (issue 8).
+// Fuzz targets of claims mapping and bearer parsing.
 
 // validCode reports whether c is an upper-case assigned ISO 3166-1 alpha-2
 // code.

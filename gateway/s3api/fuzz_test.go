@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Fuzz targets of SigV4 parsing, header and presigned forms (issue 8).
+// Fuzz targets of SigV4 parsing, header and presigned forms.
 
 // fuzzLookup knows every access key, with one secret: Verify then runs to
 // the signature comparison on whatever parses.
