@@ -192,6 +192,15 @@ func TestModelAPI(t *testing.T) {
 			if resp.StatusCode != 200 || string(body) != string(storeFile(t, open+"config.json")) {
 				t.Errorf("raw open: %d", resp.StatusCode)
 			}
+			// A raw download's record names its file; a tree listing's,
+			// which serves no file, names none, whatever its path.
+			if d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id")); len(d) != 1 || d[0].API != "raw" || d[0].Model != "open-lab/tiny-open" || d[0].Object != "config.json" {
+				t.Errorf("raw record %+v, want api raw, model open-lab/tiny-open, object config.json", d)
+			}
+			resp, _ = h.do(t, http.MethodGet, "/api/models/open-lab/tiny-open/tree/main/sub", "", nil)
+			if d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id")); len(d) != 1 || d[0].Model != "open-lab/tiny-open" || d[0].Object != "" {
+				t.Errorf("tree record %+v, want model open-lab/tiny-open and no object", d)
+			}
 			resp, _ = h.do(t, http.MethodHead, "/frontier-lab/frontier-x/raw/main/"+shard1, h.token(t, claims("CN")), nil)
 			if resp.StatusCode != 403 {
 				t.Errorf("raw is policy-gated like resolve: %d, want 403", resp.StatusCode)

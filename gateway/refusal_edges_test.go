@@ -119,6 +119,17 @@ func TestRefuseToken_Record(t *testing.T) {
 			wantObject:  "config.json",
 		},
 		{
+			// The path is split as sent and each part decoded, as the
+			// router would have.
+			name:        "EncodedPath",
+			path:        "/open-lab/tiny-open/resolve/main/dir%20one/config%2Ejson",
+			header:      "Bearer eyJhbGciOiJFZERTQSJ9.e30.c2ln",
+			wantMessage: "This gateway trusts no token issuer.",
+			wantReason:  identity.ReasonUnknownIssuer + ": This gateway trusts no token issuer.",
+			wantModel:   "open-lab/tiny-open",
+			wantObject:  "dir one/config.json",
+		},
+		{
 			// An org named "api" would shadow the Hub API's own paths, so
 			// such a path names no model even though it is shaped like a
 			// download.
@@ -133,7 +144,22 @@ func TestRefuseToken_Record(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := MustOpenGateway(t, gateway.Options{Auth: tt.auth})
-			resp, body := h.do(t, http.MethodGet, tt.path, "", http.Header{"Authorization": {tt.header}})
+			// The path goes out as written, its escapes undecoded.
+			req, err := http.NewRequest(http.MethodGet, h.URL+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.URL.Opaque = tt.path
+			req.Header.Set("Authorization", tt.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got, want := resp.StatusCode, http.StatusUnauthorized; got != want {
 				t.Fatalf("status = %d, want %d; body %s", got, want, body)
 			}
