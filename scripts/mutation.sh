@@ -149,9 +149,17 @@ WORKERS=${MUTATION_WORKERS:-$((cpus > 1 ? 2 : 1))}
 # edits made meanwhile out of the run and keeps the copies small.
 tmp_root=${TMPDIR:-/tmp}
 SNAP=$(mktemp -d "$tmp_root/weightgate-mutation.XXXXXX")
+# gremlins builds each mutant's test binary in a temporary directory, and
+# on a timeout stops go test, not the binary: a mutant that loops in a
+# package's init() never reaches the test timeout and would run on after
+# the run. Its temporary directory is this one, so that reap can find what
+# is left of it.
+RUN_TMP=$(mktemp -d "$tmp_root/weightgate-mutation-tmp.XXXXXX")
+reap() { pkill -9 -f "^$RUN_TMP/" 2>/dev/null || true; }
 started_s3=0
 cleanup() {
-  rm -rf "$SNAP"
+  reap
+  rm -rf "$SNAP" "$RUN_TMP"
   if ((started_s3)); then "$ROOT/scripts/s3-server.sh" stop || true; fi
 }
 trap cleanup EXIT
@@ -218,7 +226,8 @@ run_target() {
   log "$name: $DIR${KEEP:+ ($KEEP)}, GOFLAGS='$goflags', workers $WORKERS, timeout coefficient $COEF"
   rm -f "$json"
   local start=$SECONDS rc=0
-  (cd "$SNAP" && GOFLAGS=$goflags "$GREMLINS" "${args[@]}" "$dir") >"$logf" 2>&1 || rc=$?
+  (cd "$SNAP" && TMPDIR=$RUN_TMP GOFLAGS=$goflags "$GREMLINS" "${args[@]}" "$dir") >"$logf" 2>&1 || rc=$?
+  reap
   local secs=$((SECONDS - start))
   if ((rc != 0)) || [[ ! -s $json ]]; then
     tail -n 20 "$logf" >&2
