@@ -156,6 +156,19 @@ SNAP=$(mktemp -d "$tmp_root/weightgate-mutation.XXXXXX")
 # is left of it.
 RUN_TMP=$(mktemp -d "$tmp_root/weightgate-mutation-tmp.XXXXXX")
 reap() { pkill -9 -f "^$RUN_TMP/" 2>/dev/null || true; }
+# watchdog kills, while the run goes on, a test binary of the run that has
+# outlived twice its own -test.timeout: one that loops in init() would
+# otherwise hold a CPU until the run ends and slow every later mutant.
+watchdog() {
+  local re='-test\.timeout=(([0-9]+)h)?(([0-9]+)m)?([0-9]+)(\.[0-9]+)?s'
+  while sleep 10; do
+    ps -eo pid=,etimes=,args= | while read -r pid secs bin args; do
+      [[ $bin == "$RUN_TMP"/* && $args =~ $re ]] || continue
+      local limit=$((${BASH_REMATCH[2]:-0} * 3600 + ${BASH_REMATCH[4]:-0} * 60 + BASH_REMATCH[5]))
+      if ((secs > 2 * limit + 60)); then kill -9 "$pid" 2>/dev/null || true; fi
+    done
+  done
+}
 started_s3=0
 cleanup() {
   reap
@@ -226,7 +239,10 @@ run_target() {
   log "$name: $DIR${KEEP:+ ($KEEP)}, GOFLAGS='$goflags', workers $WORKERS, timeout coefficient $COEF"
   rm -f "$json"
   local start=$SECONDS rc=0
+  watchdog &
+  local dog=$!
   (cd "$SNAP" && TMPDIR=$RUN_TMP GOFLAGS=$goflags "$GREMLINS" "${args[@]}" "$dir") >"$logf" 2>&1 || rc=$?
+  kill "$dog" 2>/dev/null || true
   reap
   local secs=$((SECONDS - start))
   if ((rc != 0)) || [[ ! -s $json ]]; then
