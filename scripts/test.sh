@@ -6,6 +6,13 @@
 # arguments go to the main `go test` run and leave out the rest, e.g.
 #   ./scripts/test.sh -run TestS3 -v
 #
+#   ./scripts/test.sh --quick
+# is the fast tier: go vet, every test that needs no server (go test ./...
+# with no S3 server, no race detector), then an end-to-end smoke on the S3
+# test server: the default policy's decision table over both storage
+# backends, the S3 API against the real server, and the S3 backend itself.
+# It needs Go, bash and the aws CLI (to seed the server); no clients, no root.
+#
 # A test skips when the machine lacks something it needs. Here a skip must
 # not hide a failure, so these variables turn a missing need into a failure:
 #   WEIGHTGATE_TEST_S3_REQUIRED=1       the S3 test server (always: started here)
@@ -30,11 +37,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+quick=0
+if [[ ${1:-} == --quick ]]; then
+  quick=1
+  shift
+  (($# == 0)) || { echo "test.sh: --quick takes no other arguments" >&2; exit 2; }
+fi
+
 started=$SECONDS
 cleanup() {
   local rc=$?
   scripts/s3-server.sh stop || true
-  if [[ $rc -eq 0 ]]; then
+  if [[ $rc -eq 0 && $quick -eq 1 ]]; then
+    echo "test.sh: PASS (quick): go vet, the fast tier and the end-to-end smoke passed in $((SECONDS - started))s"
+  elif [[ $rc -eq 0 ]]; then
     echo "test.sh: PASS: go vet and go test -race passed in $((SECONDS - started))s"
   else
     echo "test.sh: FAIL (exit $rc) after $((SECONDS - started))s" >&2
@@ -44,11 +60,26 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+if ((quick)); then
+  echo "test.sh: go vet ./..."
+  go vet ./...
+  echo "test.sh: go test -count=1 ./... (the fast tier: no servers)"
+  env -u WEIGHTGATE_TEST_S3_ENDPOINT -u WEIGHTGATE_TEST_S3_REQUIRED -u WEIGHTGATE_TEST_CLIENTS_REQUIRED \
+    -u WEIGHTGATE_TEST_ROOT_REQUIRED go test -count=1 ./...
+fi
+
 scripts/s3-server.sh start
 s3env=$(scripts/s3-server.sh env)
 eval "$s3env"
 export WEIGHTGATE_TEST_S3_REQUIRED=1
 echo "test.sh: S3 test server at $WEIGHTGATE_TEST_S3_ENDPOINT (bucket $WEIGHTGATE_TEST_S3_BUCKET, prefix $WEIGHTGATE_TEST_S3_PREFIX)"
+
+if ((quick)); then
+  echo "test.sh: end-to-end smoke on the S3 test server"
+  go test -count=1 -run '^(TestDecisionTable|TestS3API)$' ./gateway/
+  go test -count=1 ./storage/s3/
+  exit 0
+fi
 
 # A real Hugging Face Hub client (@huggingface/hub, pinned in
 # scripts/hfclient/package-lock.json) for the end-to-end client tests.
