@@ -13,5 +13,5 @@ count=${1:-3}
 mkdir -p var
 {
   go test -run '^$' -bench 'BenchmarkAppend' -benchtime 2s -count "$count" ./audit/
-  go test -run '^$' -bench 'BenchmarkAuditedDecisions' -benchtime 3s -count "$count" ./gateway/
+  go test -run '^$' -bench 'BenchmarkAuditedDecisions' -benchtime 3s -count "$count" ./test/e2e/
 } | tee var/bench-audit.txt

@@ -10,4 +10,4 @@ count=${1:-6}
 WEIGHTGATE_TEST_VERSITYGW=${WEIGHTGATE_TEST_VERSITYGW:-$(scripts/s3-server.sh install)}
 export WEIGHTGATE_TEST_VERSITYGW
 mkdir -p var
-go test -run '^$' -bench 'BenchmarkDownload|BenchmarkDecision' -benchtime 2s -count "$count" ./gateway/ | tee var/bench.txt
+go test -run '^$' -bench 'BenchmarkDownload|BenchmarkDecision' -benchtime 2s -count "$count" ./test/e2e/ | tee var/bench.txt

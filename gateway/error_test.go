@@ -20,6 +20,7 @@ func MustNewErrorRequest(tb testing.TB, method, requestID string) *http.Request 
 }
 
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		err         error
@@ -167,6 +168,7 @@ func TestWriteError(t *testing.T) {
 }
 
 func TestWriteError_Head(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		err        error
@@ -195,6 +197,7 @@ func TestWriteError_Head(t *testing.T) {
 }
 
 func TestWriteError_NoRequestID(t *testing.T) {
+	t.Parallel()
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	writeError(w, r, slog.New(slog.DiscardHandler), &Error{Status: 404, Code: CodeNotFound, Message: "Not found."})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 )
 
 // TestManifestChangeWithinTTL: a model's export.yaml rewritten while it is
@@ -15,14 +17,14 @@ import (
 // unclassified (refused), never open.
 func TestManifestChangeWithinTTL(t *testing.T) {
 	const ttl = 500 * time.Millisecond
-	dir := copyStore(t)
-	h := MustOpenHarness(t, openDirStore(t, dir), harnessOptions{TTL: ttl})
+	dir := gatewaytest.CopyStore(t)
+	h := gatewaytest.Start(t, gatewaytest.OpenDirStore(t, dir), gatewaytest.Options{TTL: ttl})
 	manifest := filepath.Join(dir, "frontier-lab", "frontier-x", "export.yaml")
-	path := frontier + shard1
-	cn := h.token(t, claims("CN"))
+	path := gatewaytest.Frontier + gatewaytest.Shard1
+	cn := h.Token(t, gatewaytest.Claims("CN"))
 	status := func() (int, string) {
 		t.Helper()
-		resp, _ := h.do(t, http.MethodGet, path, cn, http.Header{"Range": {"bytes=0-0"}})
+		resp, _ := h.Do(t, http.MethodGet, path, cn, http.Header{"Range": {"bytes=0-0"}})
 		return resp.StatusCode, resp.Header.Get("X-Error-Message")
 	}
 	write := func(s string) {

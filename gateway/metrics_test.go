@@ -5,24 +5,27 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 )
 
 // TestMetrics scrapes /metrics after an allowed download, a denial and a
 // storage error-free catalog call: the counters match, and no label carries
 // a subject or an object.
 func TestMetrics(t *testing.T) {
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
-	us, cn := h.token(t, claims("US")), h.token(t, claims("CN"))
-	resp, body := h.do(t, http.MethodGet, frontier+shard1, us, nil)
+	t.Parallel()
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
+	us, cn := h.Token(t, gatewaytest.Claims("US")), h.Token(t, gatewaytest.Claims("CN"))
+	resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, us, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("download: %d", resp.StatusCode)
 	}
-	h.transferFor(t, resp.Header.Get("X-Request-Id"))
-	h.do(t, http.MethodGet, frontier+shard1, cn, nil)
-	h.do(t, http.MethodGet, frontier+shard1, cn, nil)
-	h.do(t, http.MethodGet, "/api/models", us, nil)
+	h.TransferFor(t, resp.Header.Get("X-Request-Id"))
+	h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, cn, nil)
+	h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, cn, nil)
+	h.Do(t, http.MethodGet, "/api/models", us, nil)
 
-	resp, scrape := h.do(t, http.MethodGet, "/metrics", "", nil)
+	resp, scrape := h.Do(t, http.MethodGet, "/metrics", "", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
@@ -39,13 +42,13 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	for _, leak := range []string{"user-US", "user-CN", shard1, "request_id"} {
+	for _, leak := range []string{"user-US", "user-CN", gatewaytest.Shard1, "request_id"} {
 		if strings.Contains(text, leak) {
 			t.Errorf("/metrics mentions %q: subjects, objects and ids must not be labels", leak)
 		}
 	}
 	// Probes and scrapes are not audited.
-	for _, r := range h.records(t) {
+	for _, r := range h.Records(t) {
 		if r.API == "metrics" || r.API == "readyz" || r.API == "healthz" {
 			t.Errorf("operational request audited: %+v", r)
 		}
@@ -55,8 +58,9 @@ func TestMetrics(t *testing.T) {
 // TestEveryRequestRecordedOnce: API requests, refused or answered, get
 // exactly one decision record each.
 func TestEveryRequestRecordedOnce(t *testing.T) {
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
-	us := h.token(t, claims("US"))
+	t.Parallel()
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
+	us := h.Token(t, gatewaytest.Claims("US"))
 	for _, tc := range []struct {
 		path, token, api, decision, code string
 		status                           int
@@ -67,14 +71,14 @@ func TestEveryRequestRecordedOnce(t *testing.T) {
 		{"/api/models/nobody/nothing/revision/main", us, "model_info", "deny", "repo_not_found", 404},
 		{"/api/models", "", "catalog", "allow", "ok", 200},
 		{"/no/such/endpoint/here", "", "other", "deny", "not_found", 404},
-		{open + "README.md", "", "resolve", "allow", "open_weights", 200},
+		{gatewaytest.Open + "README.md", "", "resolve", "allow", "open_weights", 200},
 		{"/open-lab/tiny-open/raw/main/README.md", "", "raw", "allow", "open_weights", 200},
 	} {
-		resp, _ := h.do(t, http.MethodGet, tc.path, tc.token, nil)
+		resp, _ := h.Do(t, http.MethodGet, tc.path, tc.token, nil)
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s: status %d, want %d", tc.path, resp.StatusCode, tc.status)
 		}
-		d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+		d, _ := h.RecordsFor(t, resp.Header.Get("X-Request-Id"))
 		if len(d) != 1 {
 			t.Errorf("%s: %d decision records, want 1", tc.path, len(d))
 			continue

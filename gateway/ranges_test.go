@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseRange(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		header string

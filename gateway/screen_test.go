@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/policy"
 )
 
@@ -15,7 +16,7 @@ import (
 // reach the screener on its own, and the date must be the request's, in UTC.
 func TestScreen(t *testing.T) {
 	t.Parallel()
-	lists := sampleLists(t, "")
+	lists := gatewaytest.ScreeningLists(t, "")
 
 	const (
 		sdn      = "Specially Designated Nationals (SDN) - Treasury Department"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 )
 
 // stsAnswer is what the STS endpoint answered: its status, the error code
@@ -22,7 +23,7 @@ type stsAnswer struct {
 	body                  []byte
 }
 
-func (h *harness) sts(tb testing.TB, method string, form url.Values) stsAnswer {
+func sts(tb testing.TB, h *gatewaytest.Harness, method string, form url.Values) stsAnswer {
 	tb.Helper()
 	var req *http.Request
 	var err error
@@ -66,10 +67,11 @@ func (h *harness) sts(tb testing.TB, method string, form url.Values) stsAnswer {
 // answer carries, with the status and code sent and the subject of the token
 // once it has been verified.
 func TestSTSRecords(t *testing.T) {
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{S3: &gateway.S3Options{}})
+	t.Parallel()
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{S3: &gateway.S3Options{}})
 	good := func() url.Values {
 		return url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"},
-			"WebIdentityToken": {h.token(t, claims("US"))}, "DurationSeconds": {"900"}}
+			"WebIdentityToken": {h.Token(t, gatewaytest.Claims("US"))}, "DurationSeconds": {"900"}}
 	}
 	edit := func(kv ...string) url.Values {
 		v := good()
@@ -83,7 +85,7 @@ func TestSTSRecords(t *testing.T) {
 		return v
 	}
 	// A valid token whose signature's last characters are replaced.
-	tok := h.token(t, claims("US"))
+	tok := h.Token(t, gatewaytest.Claims("US"))
 	forged := tok[:len(tok)-4] + "AAAA"
 	dup := good()
 	dup.Add("Action", "AssumeRoleWithWebIdentity")
@@ -111,7 +113,7 @@ func TestSTSRecords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := h.sts(t, tt.method, tt.form)
+			a := sts(t, h, tt.method, tt.form)
 			if a.status != tt.status || a.code != tt.code {
 				t.Fatalf("answer = %d %q, want %d %q; %.300s", a.status, a.code, tt.status, tt.code, a.body)
 			}
@@ -121,7 +123,7 @@ func TestSTSRecords(t *testing.T) {
 			if a.headerID == "" || a.amznID != a.headerID || a.bID != a.headerID {
 				t.Fatalf("request ids: X-Request-Id %q, x-amzn-RequestId %q, body %q; want one id in all three", a.headerID, a.amznID, a.bID)
 			}
-			decisions, transfers := h.recordsFor(t, a.headerID)
+			decisions, transfers := h.RecordsFor(t, a.headerID)
 			if len(decisions) != 1 || len(transfers) != 0 {
 				t.Fatalf("records = %+v, %+v; want one decision record and no transfer", decisions, transfers)
 			}
@@ -140,11 +142,12 @@ func TestSTSRecords(t *testing.T) {
 // TestSTSUnrecorded: credentials whose record cannot be written are not
 // sent; the answer is a 503.
 func TestSTSUnrecorded(t *testing.T) {
-	audit := &failingAudit{}
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{Audit: audit, S3: &gateway.S3Options{}})
+	t.Parallel()
+	audit := &gatewaytest.FailingAudit{}
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{Audit: audit, S3: &gateway.S3Options{}})
 	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"},
-		"WebIdentityToken": {h.token(t, claims("US"))}, "DurationSeconds": {"900"}}
-	a := h.sts(t, http.MethodPost, form)
+		"WebIdentityToken": {h.Token(t, gatewaytest.Claims("US"))}, "DurationSeconds": {"900"}}
+	a := sts(t, h, http.MethodPost, form)
 	if a.status != http.StatusServiceUnavailable || a.code != "ServiceUnavailable" {
 		t.Errorf("answer = %d %q, want 503 ServiceUnavailable; %.300s", a.status, a.code, a.body)
 	}
@@ -153,7 +156,7 @@ func TestSTSUnrecorded(t *testing.T) {
 			t.Errorf("the answer carries %s: %.300s", secret, a.body)
 		}
 	}
-	if audit.calls.Load() == 0 {
+	if audit.Calls.Load() == 0 {
 		t.Error("the audit log was never asked")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/whatif"
@@ -25,28 +26,28 @@ func TestWhatIfAsksAsTheGatewayDecides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{Policy: eng})
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{Policy: eng})
 	asker := whatif.Asker{
 		Catalog: catalog.NewCatalog(h.Store, 100, time.Minute, nil),
 		Policy:  eng,
 		Screen:  func(sub policy.Subject, at time.Time) policy.Screening { return gateway.Screen(nil, sub, at) },
 	}
-	gb := claims("GB", "US", "US")
+	gb := gatewaytest.Claims("GB", "US", "US")
 	gb.Entity, gb.EntityID = "Acme", "acme"
 	for _, tt := range []struct {
 		name, model, file string
 		who               identity.TokenClaims
 	}{
-		{"closed shard, Tier 1", "frontier-lab/frontier-x", "model-00001-of-00002.safetensors", claims("US")},
-		{"closed shard, country of concern", "frontier-lab/frontier-x", "model-00002-of-00002.safetensors", claims("CN")},
+		{"closed shard, Tier 1", "frontier-lab/frontier-x", "model-00001-of-00002.safetensors", gatewaytest.Claims("US")},
+		{"closed shard, country of concern", "frontier-lab/frontier-x", "model-00002-of-00002.safetensors", gatewaytest.Claims("CN")},
 		{"closed shard, entity", "frontier-lab/frontier-x", "model-00001-of-00002.safetensors", gb},
-		{"closed README", "frontier-lab/frontier-x", "README.md", claims("IN")},
-		{"fine-tune", "tune-lab/chat-ft", "model.safetensors", claims("IN")},
-		{"open model", "open-lab/tiny-open", "model.safetensors", claims("CN")},
+		{"closed README", "frontier-lab/frontier-x", "README.md", gatewaytest.Claims("IN")},
+		{"fine-tune", "tune-lab/chat-ft", "model.safetensors", gatewaytest.Claims("IN")},
+		{"open model", "open-lab/tiny-open", "model.safetensors", gatewaytest.Claims("CN")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, _ := h.do(t, http.MethodGet, "/"+tt.model+"/resolve/main/"+tt.file, h.token(t, tt.who), nil)
-			decisions, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			resp, _ := h.Do(t, http.MethodGet, "/"+tt.model+"/resolve/main/"+tt.file, h.Token(t, tt.who), nil)
+			decisions, _ := h.RecordsFor(t, resp.Header.Get("X-Request-Id"))
 			if len(decisions) != 1 || decisions[0].Input == nil || decisions[0].Policy == nil {
 				t.Fatalf("decision records %+v: want one, with the policy's input and output", decisions)
 			}

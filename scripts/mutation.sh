@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing with gremlins: small changes ("mutants") are made to the
 # code that decides who gets model weights, one at a time, and the package's
-# tests run against each. A mutant the tests still pass on (LIVED) is a
+# tests (for refusal, also the end-to-end tests) run against each. A mutant the tests still pass on (LIVED) is a
 # change in behaviour no test notices.
 #
 #   scripts/mutation.sh                     every target
@@ -16,8 +16,9 @@
 #   audit      audit: the decision trail, its hashing and recovery
 #   screening  screening: denied-party screening (tests run -short)
 #   refusal    gateway, the files that refuse a request: error.go, auth.go,
-#              resolve.go, s3.go, ratelimit.go (tests run -short, minus the
-#              slow streaming and memory tests; see target())
+#              resolve.go, s3.go, ratelimit.go, tried against the tests of
+#              gateway and test/e2e (-short, minus the slow streaming and
+#              memory tests; see target())
 #   policy     policy/opa: the OPA engine and its caches (tests run -short)
 #
 # Results, in var/mutation/ (MUTATION_OUT):
@@ -68,11 +69,15 @@ die() { log "error: $*"; exit 2; }
 #          the CPUs with the other workers, so it takes several times as long
 #          as the coverage run's tests (which reuse the compiled packages);
 #          gremlins' default of 3 times out most mutants. Where the coverage
-#          run also runs the tests of subpackages (refusal: ./gateway/...) it
+#          run also runs other packages' tests (refusal: TESTS) it
 #          is long already and a smaller COEF does.
 #   NEEDS_S3  1 when the tests need the S3 test server to cover the target
+#   TESTS  the packages whose tests try each mutant, when more than DIR's own:
+#          gremlins then runs in integration mode (every package's go test,
+#          with coverage counted for DIR from all of them), and -run selects
+#          the Test functions of these packages, so the others run none
 target() {
-  KEEP="" FLAGS="" COEF=10 NEEDS_S3=0
+  KEEP="" FLAGS="" COEF=10 NEEDS_S3=0 TESTS=""
   case $1 in
     identity) DIR=identity ;;
     s3api)
@@ -86,13 +91,14 @@ target() {
       # The Hub API's and S3 API's refusals: authentication (auth.go),
       # rate limiting (ratelimit.go), every check of a download and its
       # error answer (resolve.go, error.go), the S3 API's signature,
-      # bucket and key refusals (s3.go). -short leaves out the soak, the
-      # slowloris attack and the JS client tests; -skip the slow tests whose
-      # concern is not a refusal: the HTTP parser (TestAttackSmuggling,
-      # net/http's), heap use while streaming and hashing, and the write
-      # deadline of a stalled client. That takes the package's tests from
-      # about 40 s to about 17 s a mutant.
+      # bucket and key refusals (s3.go). Most refusals are asserted by the
+      # attack suite and the other end-to-end tests, so those run too.
+      # -short leaves out the soak, the slowloris attack and the JS client
+      # tests; -skip the slow tests whose concern is not a refusal: the
+      # HTTP parser (TestAttackSmuggling, net/http's), heap use while
+      # streaming and hashing, and the write deadline of a stalled client.
       DIR=gateway KEEP="error.go auth.go resolve.go s3.go ratelimit.go"
+      TESTS="gateway test/e2e"
       FLAGS="-short -skip=^(TestAttackSmuggling|TestMemoryStaysFlat|TestETagHashingMemoryStaysFlat|TestStalledClientIsCutOff)\$"
       COEF=4 NEEDS_S3=1 ;;
     policy)
@@ -113,7 +119,7 @@ for a in "$@"; do
     --list)
       for t in "${ALL_TARGETS[@]}"; do
         target "$t"
-        printf '%-10s %-18s %s%s\n' "$t" "$DIR" "${KEEP:-all files}" "${FLAGS:+  (go test $FLAGS)}"
+        printf '%-10s %-18s %s%s%s\n' "$t" "$DIR" "${KEEP:-all files}" "${TESTS:+  (tests of $TESTS)}" "${FLAGS:+  (go test $FLAGS)}"
       done
       exit 0 ;;
     -h | --help) usage; exit 0 ;;
@@ -236,6 +242,16 @@ run_target() {
   # a test result replayed from Go's cache makes that run last a second
   # and every mutant time out.
   local goflags="${GOFLAGS:+$GOFLAGS }-count=1${FLAGS:+ $FLAGS}"
+  if [[ -n $TESTS ]]; then
+    local module names p
+    module=$(cd "$SNAP" && go list -m)
+    for p in $TESTS; do [[ -d $SNAP/$p ]] || die "$name: no directory $p; update target() in $0"; done
+    names=$(cd "$SNAP" && for p in $TESTS; do grep -ho '^func Test[A-Za-z0-9_]*' "$p"/*_test.go; done |
+      sed 's/^func //' | sort -u | paste -sd'|')
+    [[ -n $names ]] || die "$name: no tests in $TESTS"
+    args+=(--integration --coverpkg "$module/$DIR")
+    goflags+=" -run=^($names)\$"
+  fi
   log "$name: $DIR${KEEP:+ ($KEEP)}, GOFLAGS='$goflags', workers $WORKERS, timeout coefficient $COEF"
   rm -f "$json"
   local start=$SECONDS rc=0

@@ -28,12 +28,12 @@
 # missing): it prints go test's usual lines and `DONE N tests, M skipped`, and
 # writes every event to var/test.json. scripts/testskips then counts the
 # skips and fails the run on any not listed in scripts/testskips/expected.txt:
-#   gateway TestSoak                       always: it needs WEIGHTGATE_SOAK=1 and
+#   test/e2e TestSoak                      always: it needs WEIGHTGATE_SOAK=1 and
 #                                          runs after the main run, without -race
-#   gateway TestAttackSlowloris,           when the arguments include -short
+#   test/e2e TestAttackSlowloris,          when the arguments include -short
 #   cmd/weightgate TestServeSIGTERM
 #   audit TestFailClosedENOSPC,    when not root and CI is unset
-#   TestFailClosedOpen, TestFailClosedPartialWrite, gateway TestAuditDeviceFull
+#   TestFailClosedOpen, TestFailClosedPartialWrite, test/e2e TestAuditDeviceFull
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -76,7 +76,7 @@ echo "test.sh: S3 test server at $WEIGHTGATE_TEST_S3_ENDPOINT (bucket $WEIGHTGAT
 
 if ((quick)); then
   echo "test.sh: end-to-end smoke on the S3 test server"
-  go test -count=1 -run '^(TestDecisionTable|TestS3API)$' ./gateway/
+  go test -count=1 -run '^(TestDecisionTable|TestS3API)$' ./test/e2e/
   go test -count=1 ./storage/s3/
   exit 0
 fi
@@ -151,12 +151,12 @@ if (($# == 0)); then
   echo "test.sh: go test -run 'TestDecide_SameAsPlainEvaluation|TestMutationTable' ./policy/opa/ (full sample, no -race)"
   go test -count=1 -run '^(TestDecide_SameAsPlainEvaluation|TestMutationTable)$' ./policy/opa/
 fi
-# The bounded soak (gateway TestSoak: 20,000 mixed requests at 200
+# The bounded soak (test/e2e TestSoak: 20,000 mixed requests at 200
 # concurrency and 32 large downloads on the S3 server), without the race
 # detector, which would make it a CPU test.
 if (($# == 0)); then
-  echo "test.sh: soak: WEIGHTGATE_SOAK=1 go test -run '^TestSoak\$' -v ./gateway/"
-  WEIGHTGATE_SOAK=1 go test -count=1 -run '^TestSoak$' -v ./gateway/ | grep -E '^(---|ok|FAIL)|soak_test'
+  echo "test.sh: soak: WEIGHTGATE_SOAK=1 go test -run '^TestSoak\$' -v ./test/e2e/"
+  WEIGHTGATE_SOAK=1 go test -count=1 -run '^TestSoak$' -v ./test/e2e/ | grep -E '^(---|ok|FAIL)|soak_test'
 fi
 # Fuzz targets, each for a bounded time. Listed explicitly, package
 # and name, so that a new target is added here on purpose. A failure leaves

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 // The attack suite: every request here tries to obtain closed
 // weights it may not have, and each must be refused (401/403/404, or a 4xx
@@ -40,6 +40,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/storage"
@@ -100,7 +101,8 @@ func assertNoClosedBytes(tb testing.TB, what string, b []byte) {
 // TestAttackClosedBytesCheckWorks: the detector finds a slice of a closed
 // shard anywhere in a body, so its silence elsewhere means something.
 func TestAttackClosedBytesCheckWorks(t *testing.T) {
-	shard := storeFile(t, frontier+shard1)
+	t.Parallel()
+	shard := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
 	ft := &fakeTB{TB: t}
 	for _, off := range []int{0, 1, 4097, 1 << 20} {
 		body := append([]byte(`{"error":"x"}`), shard[off:off+32]...)
@@ -145,7 +147,7 @@ type refusal struct {
 // answer's status, and no transfer record. An answer without a request id
 // passes only when a refusal of its status is declared netHTTP and it is
 // net/http's own.
-func (h *harness) assertRefused(tb testing.TB, resp *http.Response, body []byte, want ...refusal) {
+func assertRefused(tb testing.TB, h *gatewaytest.Harness, resp *http.Response, body []byte, want ...refusal) {
 	tb.Helper()
 	assertNoClosedBytes(tb, "response body", body)
 	i := slices.IndexFunc(want, func(r refusal) bool { return r.status == resp.StatusCode })
@@ -156,7 +158,7 @@ func (h *harness) assertRefused(tb testing.TB, resp *http.Response, body []byte,
 		tb.Fatalf("status %d is not a refusal", resp.StatusCode)
 	}
 	if code := want[i].code; code != "" {
-		if got := decodeError(tb, body).Code; got != code {
+		if got := gatewaytest.DecodeError(tb, body).Code; got != code {
 			tb.Errorf("body code = %q, want %q; body %.300s", got, code, body)
 		}
 	}
@@ -170,7 +172,7 @@ func (h *harness) assertRefused(tb testing.TB, resp *http.Response, body []byte,
 		}
 		return
 	}
-	decisions, transfers := h.recordsFor(tb, id)
+	decisions, transfers := h.RecordsFor(tb, id)
 	if len(decisions) != 1 || decisions[0].Decision != "deny" || decisions[0].Status != resp.StatusCode {
 		tb.Errorf("decision records = %+v, want one deny with status %d", decisions, resp.StatusCode)
 	}
@@ -196,9 +198,9 @@ func fromNetHTTP(resp *http.Response, body []byte) bool {
 
 // assertNoClosedTransfers: no transfer record on the whole trail is of a
 // closed file (for attacks whose answers have no request id).
-func (h *harness) assertNoClosedTransfers(tb testing.TB) {
+func assertNoClosedTransfers(tb testing.TB, h *gatewaytest.Harness) {
 	tb.Helper()
-	for _, r := range h.records(tb) {
+	for _, r := range h.Records(tb) {
 		if r.Type == audit.RecordTransfer && slices.Contains(closedFiles, r.Model+"/"+r.Object) {
 			tb.Errorf("transfer record of closed weights: %+v", r)
 		}
@@ -293,13 +295,14 @@ func jwkOf(k ed25519.PrivateKey) map[string]any {
 // must be 401 invalid_token with zero bytes; tokens that verify but name no
 // usable destination must be 403.
 func TestAttackTokens(t *testing.T) {
+	t.Parallel()
 	root := s3test.RepoRoot(t)
 	devKey, err := identity.LoadPrivateKeyPEM(filepath.Join(root, "testdata/keys/dev-ed25519.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dev := devKey.(ed25519.PrivateKey)
-	devPubPEM := mustReadFile(t, filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem"))
+	devPubPEM := gatewaytest.ReadFile(t, filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem"))
 	attacker := newEd25519(t)
 	attackerPEM := writePublicPEM(t, attacker)
 
@@ -431,18 +434,18 @@ func TestAttackTokens(t *testing.T) {
 			return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", []string{"CN"})), dev)
 		}, refusal{status: 403, code: "unknown_destination"}},
 	}
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{Issuers: []identity.IssuerConfig{issuerB}})
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{Issuers: []identity.IssuerConfig{issuerB}})
 		// The control: the untampered token is served.
-		if resp, _ := h.do(t, http.MethodHead, frontier+shard1, valid, nil); resp.StatusCode != 200 {
+		if resp, _ := h.Do(t, http.MethodHead, gatewaytest.Frontier+gatewaytest.Shard1, valid, nil); resp.StatusCode != 200 {
 			t.Fatalf("control: the valid token gets %d, want 200", resp.StatusCode)
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				tok := tt.token()
 				for _, prefix := range []string{"", "hf_"} {
-					resp, body := h.do(t, http.MethodGet, frontier+shard1, prefix+tok, nil)
-					h.assertRefused(t, resp, body, tt.want)
+					resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, prefix+tok, nil)
+					assertRefused(t, h, resp, body, tt.want)
 					if tt.want.status == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 						t.Errorf("WWW-Authenticate = %q", resp.Header.Get("WWW-Authenticate"))
 					}
@@ -458,9 +461,10 @@ func TestAttackTokens(t *testing.T) {
 // TestAttackAuthorizationHeaders: several or odd Authorization headers are
 // never read as anonymous nor as the good token.
 func TestAttackAuthorizationHeaders(t *testing.T) {
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
-	good := h.token(t, claims("US"))
-	bad := h.token(t, claims("CN"))
+	t.Parallel()
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
+	good := h.Token(t, gatewaytest.Claims("US"))
+	bad := h.Token(t, gatewaytest.Claims("CN"))
 	for _, tt := range []struct {
 		name string
 		vals []string
@@ -474,8 +478,8 @@ func TestAttackAuthorizationHeaders(t *testing.T) {
 		{"comma-joined", []string{"Bearer " + bad + ", Bearer " + good}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := h.do(t, http.MethodGet, frontier+shard1, "", http.Header{"Authorization": tt.vals})
-			h.assertRefused(t, resp, body, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"})
+			resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, "", http.Header{"Authorization": tt.vals})
+			assertRefused(t, h, resp, body, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"})
 		})
 	}
 }
@@ -529,17 +533,17 @@ type rawOption struct {
 	methods []string
 }
 
-func (h *harness) addr() string { return strings.TrimPrefix(h.URL, "http://") }
+func addr(h *gatewaytest.Harness) string { return strings.TrimPrefix(h.URL, "http://") }
 
 // rawGet sends one request line as given (target unparsed by any client).
-func (h *harness) rawGet(tb testing.TB, method, target, token string, extra string) (*http.Response, []byte) {
+func rawGet(tb testing.TB, h *gatewaytest.Harness, method, target, token string, extra string) (*http.Response, []byte) {
 	tb.Helper()
-	req := method + " " + target + " HTTP/1.1\r\nHost: " + h.addr() + "\r\n"
+	req := method + " " + target + " HTTP/1.1\r\nHost: " + addr(h) + "\r\n"
 	if token != "" {
 		req += "Authorization: Bearer " + token + "\r\n"
 	}
 	req += extra + "Connection: close\r\n\r\n"
-	resps, bodies, rest := rawRoundTrip(tb, h.addr(), req, 1)
+	resps, bodies, rest := rawRoundTrip(tb, addr(h), req, 1)
 	assertNoClosedBytes(tb, "connection bytes", rest)
 	if len(resps) != 1 {
 		tb.Fatalf("%s %q: no response", method, target)
@@ -554,6 +558,7 @@ var anyRefusal = []refusal{{status: 400}, {status: 401}, {status: 403}, {status:
 // spelling; sent byte for byte. A CN requester may have mini-x and open
 // models, never frontier-x's weights; anonymous callers only open models.
 func TestAttackPaths(t *testing.T) {
+	t.Parallel()
 	const m, o = "/frontier-lab/mini-x/resolve/main/", "/open-lab/tiny-open/resolve/main/"
 	const fx = "frontier-x/model-00001-of-00002.safetensors"
 	targets := []string{
@@ -587,44 +592,44 @@ func TestAttackPaths(t *testing.T) {
 		"/frontier-lab/mini-x/resolve/main%2F..%2F..%2Ffrontier-x/model-00001-of-00002.safetensors",
 		"/frontier-lab/mini-x/resolve/..%2F..%2Ffrontier-x/model-00001-of-00002.safetensors",
 		// Spellings of the closed shard itself.
-		frontier + shard1 + ".",
-		frontier + shard1 + "/",
-		frontier + shard1 + "%20",
-		frontier + shard1 + "%2e",
-		frontier + shard1 + "::$DATA",
-		frontier + "MODEL-00001-OF-00002.SAFETENSORS",
-		frontier + "./" + shard1,
-		frontier + "sub/../" + shard1,
-		frontier + "%2e/" + shard1,
-		"/Frontier-Lab/Frontier-X/resolve/main/" + shard1,
-		"/frontier-lab/FRONTIER-X/resolve/main/" + shard1,
-		"/FRONTIER-LAB/frontier-x/resolve/main/" + shard1,
-		"/frontier-lab/frontier-x./resolve/main/" + shard1,
-		"/frontier-lab/frontier-x%20/resolve/main/" + shard1,
-		"/frontier-lab/frontier-x/raw/main/" + shard1,
-		"/frontier-lab/frontier-x/RESOLVE/main/" + shard1,
-		"/frontier-lab/frontier-x/resolve/main/" + shard1 + "?download=true&country=US",
-		"/frontier-lab/frontier-x/resolve/main/" + shard1 + "#x",
-		"/api/../frontier-lab/frontier-x/resolve/main/" + shard1,
-		"/api/models/../../frontier-lab/frontier-x/resolve/main/" + shard1,
-		"http://evil.example/frontier-lab/frontier-x/resolve/main/" + shard1,
+		gatewaytest.Frontier + gatewaytest.Shard1 + ".",
+		gatewaytest.Frontier + gatewaytest.Shard1 + "/",
+		gatewaytest.Frontier + gatewaytest.Shard1 + "%20",
+		gatewaytest.Frontier + gatewaytest.Shard1 + "%2e",
+		gatewaytest.Frontier + gatewaytest.Shard1 + "::$DATA",
+		gatewaytest.Frontier + "MODEL-00001-OF-00002.SAFETENSORS",
+		gatewaytest.Frontier + "./" + gatewaytest.Shard1,
+		gatewaytest.Frontier + "sub/../" + gatewaytest.Shard1,
+		gatewaytest.Frontier + "%2e/" + gatewaytest.Shard1,
+		"/Frontier-Lab/Frontier-X/resolve/main/" + gatewaytest.Shard1,
+		"/frontier-lab/FRONTIER-X/resolve/main/" + gatewaytest.Shard1,
+		"/FRONTIER-LAB/frontier-x/resolve/main/" + gatewaytest.Shard1,
+		"/frontier-lab/frontier-x./resolve/main/" + gatewaytest.Shard1,
+		"/frontier-lab/frontier-x%20/resolve/main/" + gatewaytest.Shard1,
+		"/frontier-lab/frontier-x/raw/main/" + gatewaytest.Shard1,
+		"/frontier-lab/frontier-x/RESOLVE/main/" + gatewaytest.Shard1,
+		"/frontier-lab/frontier-x/resolve/main/" + gatewaytest.Shard1 + "?download=true&country=US",
+		"/frontier-lab/frontier-x/resolve/main/" + gatewaytest.Shard1 + "#x",
+		"/api/../frontier-lab/frontier-x/resolve/main/" + gatewaytest.Shard1,
+		"/api/models/../../frontier-lab/frontier-x/resolve/main/" + gatewaytest.Shard1,
+		"http://evil.example/frontier-lab/frontier-x/resolve/main/" + gatewaytest.Shard1,
 		"*",
 	}
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
-		cn := h.token(t, claims("CN"))
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
+		cn := h.Token(t, gatewaytest.Claims("CN"))
 		// Controls: the CN requester reads mini-x, and would be caught
 		// with frontier-x's bytes.
-		if resp, body := h.rawGet(t, "GET", m+"model.safetensors", cn, ""); resp.StatusCode != 200 || len(body) == 0 {
+		if resp, body := rawGet(t, h, "GET", m+"model.safetensors", cn, ""); resp.StatusCode != 200 || len(body) == 0 {
 			t.Fatalf("control: CN gets mini-x with %d", resp.StatusCode)
 		}
 		for i, target := range targets {
 			for _, who := range []struct{ name, token string }{{"cn", cn}, {"anonymous", ""}} {
 				for _, method := range []string{"GET", "HEAD"} {
 					t.Run(fmt.Sprintf("%02d/%s/%s", i, who.name, method), func(t *testing.T) {
-						resp, body := h.rawGet(t, method, target, who.token, "")
-						h.assertRefused(t, resp, body, anyRefusal...)
-						if resp.Header.Get("X-Request-Id") != "" && method == "GET" && decodeError(t, body).Code == "" {
+						resp, body := rawGet(t, h, method, target, who.token, "")
+						assertRefused(t, h, resp, body, anyRefusal...)
+						if resp.Header.Get("X-Request-Id") != "" && method == "GET" && gatewaytest.DecodeError(t, body).Code == "" {
 							t.Errorf("%q: refusal without a code: %s", target, body)
 						}
 					})
@@ -633,14 +638,14 @@ func TestAttackPaths(t *testing.T) {
 		}
 		// Nul and control bytes, raw in the request line: refused by the
 		// HTTP layer or the gateway.
-		for _, target := range []string{m + "model.safetensors\x00/../../" + fx, frontier + shard1 + "\x00", m + "\x01../" + fx} {
-			resps, bodies, rest := rawRoundTrip(t, h.addr(), "GET "+target+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+cn+"\r\nConnection: close\r\n\r\n", 1)
+		for _, target := range []string{m + "model.safetensors\x00/../../" + fx, gatewaytest.Frontier + gatewaytest.Shard1 + "\x00", m + "\x01../" + fx} {
+			resps, bodies, rest := rawRoundTrip(t, addr(h), "GET "+target+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+cn+"\r\nConnection: close\r\n\r\n", 1)
 			assertNoClosedBytes(t, "connection bytes", rest)
 			for i := range resps {
-				h.assertRefused(t, resps[i], bodies[i], append([]refusal{{status: 400, netHTTP: true}}, anyRefusal...)...)
+				assertRefused(t, h, resps[i], bodies[i], append([]refusal{{status: 400, netHTTP: true}}, anyRefusal...)...)
 			}
 		}
-		h.assertNoClosedTransfers(t)
+		assertNoClosedTransfers(t, h)
 	})
 }
 
@@ -679,7 +684,7 @@ func storesOf(t *testing.T, dir string, fn func(t *testing.T, store storage.Obje
 		if _, err := s3test.Seed(ctx, c, dir); err != nil {
 			t.Fatal(err)
 		}
-		fn(t, s3Store(t, c))
+		fn(t, gatewaytest.S3Store(t, c))
 	})
 }
 
@@ -707,8 +712,9 @@ func removePrefix(tb testing.TB, c s3test.Config) {
 // not it, and manifests where none is read, change no classification and
 // are weights.
 func TestAttackManifestImpersonation(t *testing.T) {
-	shard := storeFile(t, frontier+shard1)
-	dir := copyStore(t)
+	t.Parallel()
+	shard := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
+	dir := gatewaytest.CopyStore(t)
 	// A manifest in a subfolder, declaring open weights.
 	writeFile(t, dir, "frontier-lab/frontier-x/sub/export.yaml", []byte("weights: open\n"))
 	// Shards named like the manifest.
@@ -719,32 +725,32 @@ func TestAttackManifestImpersonation(t *testing.T) {
 	writeFile(t, dir, "frontier-lab/export.yaml", []byte("weights: open\n"))
 	writeFile(t, dir, "export.yaml", []byte("weights: open\n"))
 	storesOf(t, dir, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
-		cn, in := h.token(t, claims("CN")), h.token(t, claims("IN"))
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
+		cn, in := h.Token(t, gatewaytest.Claims("CN")), h.Token(t, gatewaytest.Claims("IN"))
 		for _, tt := range []struct {
 			name, token, path string
 			want              refusal
 		}{
-			{"anonymous shard", "", frontier + shard1, refusal{status: 401, code: "authentication_required"}},
-			{"cn shard", cn, frontier + shard1, refusal{status: 403, code: "country_of_concern"}},
-			{"cn subfolder manifest", cn, frontier + "sub/export.yaml", refusal{status: 403, code: "country_of_concern"}},
-			{"cn shard named export.yaml in a subfolder", cn, frontier + "weights/export.yaml", refusal{status: 403, code: "country_of_concern"}},
-			{"in shard named export.yaml in a subfolder", in, frontier + "weights/export.yaml", refusal{status: 403, code: "license_required"}},
-			{"cn upper-case EXPORT.YAML", cn, frontier + "EXPORT.YAML", refusal{status: 403, code: "country_of_concern"}},
-			{"cn Export.yaml", cn, frontier + "Export.yaml", refusal{status: 403, code: "country_of_concern"}},
-			{"anonymous EXPORT.YAML", "", frontier + "EXPORT.YAML", refusal{status: 401, code: "authentication_required"}},
+			{"anonymous shard", "", gatewaytest.Frontier + gatewaytest.Shard1, refusal{status: 401, code: "authentication_required"}},
+			{"cn shard", cn, gatewaytest.Frontier + gatewaytest.Shard1, refusal{status: 403, code: "country_of_concern"}},
+			{"cn subfolder manifest", cn, gatewaytest.Frontier + "sub/export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"cn shard named export.yaml in a subfolder", cn, gatewaytest.Frontier + "weights/export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"in shard named export.yaml in a subfolder", in, gatewaytest.Frontier + "weights/export.yaml", refusal{status: 403, code: "license_required"}},
+			{"cn upper-case EXPORT.YAML", cn, gatewaytest.Frontier + "EXPORT.YAML", refusal{status: 403, code: "country_of_concern"}},
+			{"cn Export.yaml", cn, gatewaytest.Frontier + "Export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"anonymous EXPORT.YAML", "", gatewaytest.Frontier + "EXPORT.YAML", refusal{status: 401, code: "authentication_required"}},
 			{"anonymous raw EXPORT.YAML", "", "/frontier-lab/frontier-x/raw/main/EXPORT.YAML", refusal{status: 401, code: "authentication_required"}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
-					resp, body := h.do(t, method, tt.path, tt.token, nil)
+					resp, body := h.Do(t, method, tt.path, tt.token, nil)
 					want := tt.want
 					if method == http.MethodHead {
 						want.code = ""
 					}
-					h.assertRefused(t, resp, body, want)
+					assertRefused(t, h, resp, body, want)
 					if id := resp.Header.Get("X-Request-Id"); id != "" {
-						d, _ := h.recordsFor(t, id)
+						d, _ := h.RecordsFor(t, id)
 						if len(d) == 1 && d[0].Input != nil && (d[0].Input.Model.Weights != "closed" || d[0].Input.Model.ID != "frontier-lab/frontier-x") {
 							t.Errorf("policy input model = %+v, want frontier-x, closed", d[0].Input.Model)
 						}
@@ -753,7 +759,7 @@ func TestAttackManifestImpersonation(t *testing.T) {
 			})
 		}
 		// The real manifest is still served as what it is (not weights).
-		if resp, body := h.do(t, http.MethodGet, frontier+"export.yaml", cn, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("closed")) {
+		if resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+"export.yaml", cn, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("closed")) {
 			t.Errorf("the manifest: %d %s", resp.StatusCode, body)
 		}
 	})
@@ -763,41 +769,42 @@ func TestAttackManifestImpersonation(t *testing.T) {
 // (frontier-x / frontier-xl, frontier / frontier-x) shares neither files nor
 // classification with it.
 func TestAttackModelPrefix(t *testing.T) {
-	dir := copyStore(t)
+	t.Parallel()
+	dir := gatewaytest.CopyStore(t)
 	writeFile(t, dir, "frontier-lab/frontier-xl/export.yaml", []byte("weights: open\n"))
 	writeFile(t, dir, "frontier-lab/frontier-xl/README.md", []byte("open\n"))
 	writeFile(t, dir, "frontier-lab/frontier/export.yaml", []byte("weights: open\n"))
 	writeFile(t, dir, "frontier-lab/frontier/README.md", []byte("open\n"))
 	writeFile(t, dir, "frontier-lab/frontier-/export.yaml", []byte("weights: open\n"))
 	storesOf(t, dir, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
-		cn := h.token(t, claims("CN"))
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
+		cn := h.Token(t, gatewaytest.Claims("CN"))
 		for _, tt := range []struct {
 			name, token, path string
 			want              []refusal
 		}{
-			{"anonymous frontier-x", "", frontier + shard1, []refusal{{status: 401, code: "authentication_required"}}},
-			{"cn frontier-x", cn, frontier + shard1, []refusal{{status: 403, code: "country_of_concern"}}},
-			{"frontier-x's shard under frontier-xl", "", "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
-			{"frontier-x's shard under frontier", "", "/frontier-lab/frontier/resolve/main/-x/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
-			{"frontier-x's shard under frontier-", "", "/frontier-lab/frontier-/resolve/main/x/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
-			{"cn frontier-x's shard under frontier-xl", cn, "/frontier-lab/frontier-xl/resolve/main/" + shard1, []refusal{{status: 404, code: "entry_not_found"}}},
+			{"anonymous frontier-x", "", gatewaytest.Frontier + gatewaytest.Shard1, []refusal{{status: 401, code: "authentication_required"}}},
+			{"cn frontier-x", cn, gatewaytest.Frontier + gatewaytest.Shard1, []refusal{{status: 403, code: "country_of_concern"}}},
+			{"frontier-x's shard under frontier-xl", "", "/frontier-lab/frontier-xl/resolve/main/" + gatewaytest.Shard1, []refusal{{status: 404, code: "entry_not_found"}}},
+			{"frontier-x's shard under frontier", "", "/frontier-lab/frontier/resolve/main/-x/" + gatewaytest.Shard1, []refusal{{status: 404, code: "entry_not_found"}}},
+			{"frontier-x's shard under frontier-", "", "/frontier-lab/frontier-/resolve/main/x/" + gatewaytest.Shard1, []refusal{{status: 404, code: "entry_not_found"}}},
+			{"cn frontier-x's shard under frontier-xl", cn, "/frontier-lab/frontier-xl/resolve/main/" + gatewaytest.Shard1, []refusal{{status: 404, code: "entry_not_found"}}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				resp, body := h.do(t, http.MethodGet, tt.path, tt.token, nil)
-				h.assertRefused(t, resp, body, tt.want...)
+				resp, body := h.Do(t, http.MethodGet, tt.path, tt.token, nil)
+				assertRefused(t, h, resp, body, tt.want...)
 			})
 		}
 		// The open models' listings name none of frontier-x's files.
 		for _, id := range []string{"frontier-lab/frontier-xl", "frontier-lab/frontier", "frontier-lab/frontier-"} {
 			for _, p := range []string{"/api/models/" + id, "/api/models/" + id + "/tree/main?recursive=true"} {
-				resp, body := h.do(t, http.MethodGet, p, "", nil)
+				resp, body := h.Do(t, http.MethodGet, p, "", nil)
 				if resp.StatusCode != 200 || bytes.Contains(body, []byte("model-0000")) {
 					t.Errorf("%s: %d %s", p, resp.StatusCode, body)
 				}
 			}
 		}
-		h.assertNoClosedTransfers(t)
+		assertNoClosedTransfers(t, h)
 	})
 }
 
@@ -805,8 +812,9 @@ func TestAttackModelPrefix(t *testing.T) {
 // link, whether it points outside the root or at another model's file, nor
 // does a manifest.
 func TestAttackSymlinks(t *testing.T) {
-	shard := storeFile(t, frontier+shard1)
-	dir := copyStore(t)
+	t.Parallel()
+	shard := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
+	dir := gatewaytest.CopyStore(t)
 	outside := filepath.Join(t.TempDir(), "outside.safetensors")
 	if err := os.WriteFile(outside, shard, 0o644); err != nil {
 		t.Fatal(err)
@@ -818,17 +826,17 @@ func TestAttackSymlinks(t *testing.T) {
 	}
 	link(outside, "frontier-lab/mini-x/outside.safetensors")
 	link("../../../"+filepath.Base(filepath.Dir(outside))+"/outside.safetensors", "frontier-lab/mini-x/outside-rel.safetensors")
-	link("../frontier-x/"+shard1, "frontier-lab/mini-x/inside.safetensors")
+	link("../frontier-x/"+gatewaytest.Shard1, "frontier-lab/mini-x/inside.safetensors")
 	link("../../frontier-lab/frontier-x", "open-lab/tiny-open/sub")
 	link("../frontier-lab/frontier-x", "open-lab/alias")
 	link(filepath.Dir(outside), "open-lab/tiny-open/outdir")
 	// A copy of frontier-x whose manifest is a link to an open one.
-	writeFile(t, dir, "frontier-lab/frontier-y/"+shard1, shard)
+	writeFile(t, dir, "frontier-lab/frontier-y/"+gatewaytest.Shard1, shard)
 	link("../../open-lab/tiny-open/export.yaml", "frontier-lab/frontier-y/export.yaml")
 	// A whole org linked from outside the root.
 	orgOut := filepath.Join(t.TempDir(), "evil-lab")
 	writeFile(t, orgOut, "open-x/export.yaml", []byte("weights: open\n"))
-	writeFile(t, orgOut, "open-x/"+shard1, shard)
+	writeFile(t, orgOut, "open-x/"+gatewaytest.Shard1, shard)
 	link(orgOut, "evil-lab")
 
 	st, err := dirstore.Open(dir)
@@ -836,34 +844,34 @@ func TestAttackSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := MustOpenHarness(t, st, harnessOptions{})
-	cn := h.token(t, claims("CN"))
-	if resp, _ := h.do(t, http.MethodGet, mini+"model.safetensors", cn, nil); resp.StatusCode != 200 {
+	h := gatewaytest.Start(t, st, gatewaytest.Options{})
+	cn := h.Token(t, gatewaytest.Claims("CN"))
+	if resp, _ := h.Do(t, http.MethodGet, gatewaytest.Mini+"model.safetensors", cn, nil); resp.StatusCode != 200 {
 		t.Fatalf("control: CN gets mini-x with %d", resp.StatusCode)
 	}
 	for _, tt := range []struct {
 		name, token, path string
 	}{
-		{"cn link outside the root", cn, mini + "outside.safetensors"},
-		{"cn relative link outside the root", cn, mini + "outside-rel.safetensors"},
-		{"cn link to frontier-x's shard", cn, mini + "inside.safetensors"},
-		{"anonymous dir link into frontier-x", "", open + "sub/" + shard1},
-		{"cn dir link into frontier-x", cn, open + "sub/" + shard1},
-		{"anonymous dir link outside the root", "", open + "outdir/outside.safetensors"},
-		{"anonymous model linked to frontier-x", "", "/open-lab/alias/resolve/main/" + shard1},
-		{"cn model linked to frontier-x", cn, "/open-lab/alias/resolve/main/" + shard1},
-		{"anonymous manifest linked to an open one", "", "/frontier-lab/frontier-y/resolve/main/" + shard1},
-		{"cn manifest linked to an open one", cn, "/frontier-lab/frontier-y/resolve/main/" + shard1},
-		{"anonymous org linked from outside", "", "/evil-lab/open-x/resolve/main/" + shard1},
+		{"cn link outside the root", cn, gatewaytest.Mini + "outside.safetensors"},
+		{"cn relative link outside the root", cn, gatewaytest.Mini + "outside-rel.safetensors"},
+		{"cn link to frontier-x's shard", cn, gatewaytest.Mini + "inside.safetensors"},
+		{"anonymous dir link into frontier-x", "", gatewaytest.Open + "sub/" + gatewaytest.Shard1},
+		{"cn dir link into frontier-x", cn, gatewaytest.Open + "sub/" + gatewaytest.Shard1},
+		{"anonymous dir link outside the root", "", gatewaytest.Open + "outdir/outside.safetensors"},
+		{"anonymous model linked to frontier-x", "", "/open-lab/alias/resolve/main/" + gatewaytest.Shard1},
+		{"cn model linked to frontier-x", cn, "/open-lab/alias/resolve/main/" + gatewaytest.Shard1},
+		{"anonymous manifest linked to an open one", "", "/frontier-lab/frontier-y/resolve/main/" + gatewaytest.Shard1},
+		{"cn manifest linked to an open one", cn, "/frontier-lab/frontier-y/resolve/main/" + gatewaytest.Shard1},
+		{"anonymous org linked from outside", "", "/evil-lab/open-x/resolve/main/" + gatewaytest.Shard1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, method := range []string{http.MethodGet, http.MethodHead} {
-				resp, body := h.do(t, method, tt.path, tt.token, nil)
-				h.assertRefused(t, resp, body, refusal{status: 401}, refusal{status: 403}, refusal{status: 404})
+				resp, body := h.Do(t, method, tt.path, tt.token, nil)
+				assertRefused(t, h, resp, body, refusal{status: 401}, refusal{status: 403}, refusal{status: 404})
 			}
 		})
 	}
-	h.assertNoClosedTransfers(t)
+	assertNoClosedTransfers(t, h)
 }
 
 // ---------------------------------------------------------------- requests
@@ -872,6 +880,7 @@ func TestAttackSymlinks(t *testing.T) {
 // the shapes the gateway does not serve (several, overlapping, negative,
 // huge) get an allowed requester none either.
 func TestAttackRanges(t *testing.T) {
+	t.Parallel()
 	many := "bytes=" + strings.TrimSuffix(strings.Repeat("0-0,", 2000), ",")
 	ranges := []string{
 		"bytes=0-0", "bytes=0-", "bytes=-1", "bytes=-100000000", "bytes=100-50",
@@ -881,9 +890,9 @@ func TestAttackRanges(t *testing.T) {
 		"bytes=9223372036854775806-9223372036854775807", "bytes=1600752-", "bytes=1600751-1600751",
 		"bytes= 0-0", "Bytes=0-0", "bytes=0x10-0x20", "bytes=+0-+9", "items=0-9",
 	}
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
-		cn, us := h.token(t, claims("CN")), h.token(t, claims("US"))
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
+		cn, us := h.Token(t, gatewaytest.Claims("CN")), h.Token(t, gatewaytest.Claims("US"))
 		for i, rg := range ranges {
 			for _, method := range []string{http.MethodGet, http.MethodHead} {
 				t.Run(fmt.Sprintf("%02d/%s", i, method), func(t *testing.T) {
@@ -891,21 +900,21 @@ func TestAttackRanges(t *testing.T) {
 					if i%2 == 1 {
 						delete(hdr, "If-Range")
 					}
-					resp, body := h.do(t, method, frontier+shard1, cn, hdr)
+					resp, body := h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, cn, hdr)
 					code := "country_of_concern"
 					if method == http.MethodHead {
 						code = ""
 					}
-					h.assertRefused(t, resp, body, refusal{status: 403, code: code})
-					resp, body = h.do(t, method, frontier+shard1, "", hdr)
-					h.assertRefused(t, resp, body, refusal{status: 401})
+					assertRefused(t, h, resp, body, refusal{status: 403, code: code})
+					resp, body = h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, "", hdr)
+					assertRefused(t, h, resp, body, refusal{status: 401})
 				})
 			}
 		}
 		// An allowed requester: multiple, overlapping and unsatisfiable
 		// ranges are 416 with no content.
 		for _, rg := range []string{many, "bytes=0-99,100-199", "bytes=0-1000,500-1500", "bytes=1600752-", "bytes=99999999999999999999-", "bytes=100-50", "bytes=-0"} {
-			resp, body := h.do(t, http.MethodGet, frontier+shard1, us, http.Header{"Range": {rg}})
+			resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, us, http.Header{"Range": {rg}})
 			if rg == "bytes=100-50" && resp.StatusCode == 200 {
 				// RFC 9110: an invalid range may be ignored; the
 				// requester may have the whole file.
@@ -916,16 +925,17 @@ func TestAttackRanges(t *testing.T) {
 			}
 			assertNoClosedBytes(t, "416 body", body)
 		}
-		h.assertNoClosedTransfers(t)
+		assertNoClosedTransfers(t, h)
 	})
 }
 
 // TestAttackPipelining: requests pipelined on one connection are each
 // authenticated on their own: a token on the first grants the next nothing.
 func TestAttackPipelining(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
-		us, cn := h.token(t, claims("US")), h.token(t, claims("CN"))
+	t.Parallel()
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
+		us, cn := h.Token(t, gatewaytest.Claims("US")), h.Token(t, gatewaytest.Claims("CN"))
 		req := func(path, token string, last bool) string {
 			s := "GET " + path + " HTTP/1.1\r\nHost: x\r\n"
 			if token != "" {
@@ -938,11 +948,11 @@ func TestAttackPipelining(t *testing.T) {
 		}
 		// US reads config (allowed, small), then anonymous and CN ask for
 		// the shard on the same connection, then a HEAD with a range.
-		wire := req(frontier+"config.json", us, false) + req(frontier+shard1, "", false) +
-			req(frontier+shard1, cn, false) + req(frontier+"model-00002-of-00002.safetensors", "", false) +
-			"HEAD " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n" +
-			req(frontier+shard1, "hf_", true)
-		resps, bodies, rest := rawRoundTrip(t, h.addr(), wire, 6, rawOption{methods: []string{"GET", "GET", "GET", "GET", "HEAD", "GET"}})
+		wire := req(gatewaytest.Frontier+"config.json", us, false) + req(gatewaytest.Frontier+gatewaytest.Shard1, "", false) +
+			req(gatewaytest.Frontier+gatewaytest.Shard1, cn, false) + req(gatewaytest.Frontier+"model-00002-of-00002.safetensors", "", false) +
+			"HEAD " + gatewaytest.Frontier + gatewaytest.Shard1 + " HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n" +
+			req(gatewaytest.Frontier+gatewaytest.Shard1, "hf_", true)
+		resps, bodies, rest := rawRoundTrip(t, addr(h), wire, 6, rawOption{methods: []string{"GET", "GET", "GET", "GET", "HEAD", "GET"}})
 		assertNoClosedBytes(t, "connection bytes", rest)
 		if len(resps) != 6 {
 			t.Fatalf("%d responses, want 6", len(resps))
@@ -952,9 +962,9 @@ func TestAttackPipelining(t *testing.T) {
 		}
 		want := []refusal{{status: 401, code: "authentication_required"}, {status: 403, code: "country_of_concern"}, {status: 401, code: "authentication_required"}, {status: 401}, {status: 401, code: "invalid_token"}}
 		for i, w := range want {
-			h.assertRefused(t, resps[i+1], bodies[i+1], w)
+			assertRefused(t, h, resps[i+1], bodies[i+1], w)
 		}
-		h.assertNoClosedTransfers(t)
+		assertNoClosedTransfers(t, h)
 	})
 }
 
@@ -964,7 +974,8 @@ func TestAttackPipelining(t *testing.T) {
 // as one, is judged on its own (anonymous, so 401), not as the outer one's
 // requester.
 func TestAttackSmuggling(t *testing.T) {
-	inner := "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\n\r\n"
+	t.Parallel()
+	inner := "GET " + gatewaytest.Frontier + gatewaytest.Shard1 + " HTTP/1.1\r\nHost: x\r\n\r\n"
 	chunk := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(inner), inner)
 	shapes := []struct{ name, headers, body string }{
 		{"TE and CL", "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", "0\r\n\r\n" + inner},
@@ -983,9 +994,9 @@ func TestAttackSmuggling(t *testing.T) {
 		{"CL plus sign", "Content-Length: +0\r\n", inner},
 		{"bare LF", "Transfer-Encoding: chunked\nContent-Length: 4\n", "0\r\n\r\n" + inner},
 	}
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
-		us := h.token(t, claims("US"))
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
+		us := h.Token(t, gatewaytest.Claims("US"))
 		for _, method := range []string{"GET", "POST"} {
 			for _, sh := range shapes {
 				t.Run(method+"/"+sh.name, func(t *testing.T) {
@@ -994,7 +1005,7 @@ func TestAttackSmuggling(t *testing.T) {
 					// one has no token, for the shard: it must not
 					// inherit the outer one's requester.
 					wire := method + " /frontier-lab/frontier-x/resolve/main/config.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + us + "\r\n" + sh.headers + "\r\n" + sh.body
-					resps, bodies, rest := rawRoundTrip(t, h.addr(), wire, 3, rawOption{wait: 300 * time.Millisecond})
+					resps, bodies, rest := rawRoundTrip(t, addr(h), wire, 3, rawOption{wait: 300 * time.Millisecond})
 					assertNoClosedBytes(t, "connection bytes", rest)
 					var got []int
 					for _, resp := range resps {
@@ -1006,40 +1017,41 @@ func TestAttackSmuggling(t *testing.T) {
 						if i == 0 && resp.StatusCode == 200 {
 							continue // the outer request, allowed
 						}
-						h.assertRefused(t, resp, bodies[i], refusal{status: 400, netHTTP: true}, refusal{status: 401}, refusal{status: 404}, refusal{status: 405}, refusal{status: 501, netHTTP: true})
+						assertRefused(t, h, resp, bodies[i], refusal{status: 400, netHTTP: true}, refusal{status: 401}, refusal{status: 404}, refusal{status: 405}, refusal{status: 501, netHTTP: true})
 					}
 				})
 			}
 		}
-		h.assertNoClosedTransfers(t)
+		assertNoClosedTransfers(t, h)
 	})
 }
 
 // TestAttackOversized: very long URLs and headers are refused by size,
 // before or by the gateway, with no bytes.
 func TestAttackOversized(t *testing.T) {
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
-	cn := h.token(t, claims("CN"))
+	t.Parallel()
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
+	cn := h.Token(t, gatewaytest.Claims("CN"))
 	long := strings.Repeat("a", 2<<20)
 	for _, tt := range []struct{ name, wire string }{
-		{"2 MiB path", "GET " + frontier + long + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
-		{"2 MiB query", "GET " + frontier + shard1 + "?x=" + long + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
-		{"2 MiB header", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nX-Pad: " + long + "\r\nConnection: close\r\n\r\n"},
-		{"100000 headers", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: b\r\n", 100000) + "Connection: close\r\n\r\n"},
-		{"2 MiB token", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + long + "\r\nConnection: close\r\n\r\n"},
-		{"2 KiB file path", "GET " + frontier + strings.Repeat("b", 2048) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + "\r\nConnection: close\r\n\r\n"},
-		{"50 KiB token", "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + strings.Repeat("A", 50<<10) + "\r\nConnection: close\r\n\r\n"},
+		{"2 MiB path", "GET " + gatewaytest.Frontier + long + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+		{"2 MiB query", "GET " + gatewaytest.Frontier + gatewaytest.Shard1 + "?x=" + long + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+		{"2 MiB header", "GET " + gatewaytest.Frontier + gatewaytest.Shard1 + " HTTP/1.1\r\nHost: x\r\nX-Pad: " + long + "\r\nConnection: close\r\n\r\n"},
+		{"100000 headers", "GET " + gatewaytest.Frontier + gatewaytest.Shard1 + " HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: b\r\n", 100000) + "Connection: close\r\n\r\n"},
+		{"2 MiB token", "GET " + gatewaytest.Frontier + gatewaytest.Shard1 + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + long + "\r\nConnection: close\r\n\r\n"},
+		{"2 KiB file path", "GET " + gatewaytest.Frontier + strings.Repeat("b", 2048) + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + "\r\nConnection: close\r\n\r\n"},
+		{"50 KiB token", "GET " + gatewaytest.Frontier + gatewaytest.Shard1 + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + cn + strings.Repeat("A", 50<<10) + "\r\nConnection: close\r\n\r\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			resps, bodies, rest := rawRoundTrip(t, h.addr(), tt.wire, 1)
+			resps, bodies, rest := rawRoundTrip(t, addr(h), tt.wire, 1)
 			assertNoClosedBytes(t, "connection bytes", rest)
 			if len(resps) == 0 {
 				return // the connection was closed: nothing was sent
 			}
-			h.assertRefused(t, resps[0], bodies[0], refusal{status: 400}, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"}, refusal{status: 414}, refusal{status: 431, netHTTP: true})
+			assertRefused(t, h, resps[0], bodies[0], refusal{status: 400}, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"}, refusal{status: 414}, refusal{status: 431, netHTTP: true})
 		})
 	}
-	h.assertNoClosedTransfers(t)
+	assertNoClosedTransfers(t, h)
 }
 
 // TestAttackSlowloris: the gateway's own server (not httptest's) drops a
@@ -1064,9 +1076,9 @@ func TestAttackSlowloris(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := dirStore(t)
+	store := gatewaytest.DirStore(t)
 	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", Store: store, Policy: eng, Auth: v,
-		Audit: MustOpenTrail(t, filepath.Join(t.TempDir(), "audit"))})
+		Audit: gatewaytest.OpenTrail(t, filepath.Join(t.TempDir(), "audit"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1110,7 +1122,7 @@ func TestAttackSlowloris(t *testing.T) {
 		}
 	}
 	// One header byte a second, never finishing the header block.
-	wire := "GET " + frontier + shard1 + " HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 30)
+	wire := "GET " + gatewaytest.Frontier + gatewaytest.Shard1 + " HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 30)
 	for i := 0; i < len(wire); i++ {
 		if _, err := c.Write([]byte{wire[i]}); err != nil {
 			break // closed by the server
@@ -1156,6 +1168,7 @@ func (fixedDB) Country(a netip.Addr) string {
 // in the decision or its recorded input, and a client's X-Request-Id is not
 // the record's.
 func TestAttackClientHeaders(t *testing.T) {
+	t.Parallel()
 	const marker = "attacker-marker-7f3a"
 	forged := http.Header{
 		"X-Forwarded-For":                  {"203.0.113.7"},
@@ -1187,32 +1200,32 @@ func TestAttackClientHeaders(t *testing.T) {
 		"Content-Type":                     {"text/plain"},
 		"X-Screening":                      {"clear"},
 	}
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		// The peer (loopback) is in CN; a forged header claims a US
 		// address. No proxy is trusted.
-		h := MustOpenHarness(t, store, harnessOptions{Locator: &gateway.Locator{Countries: fixedDB{}}})
+		h := gatewaytest.Start(t, store, gatewaytest.Options{Locator: &gateway.Locator{Countries: fixedDB{}}})
 		for _, tt := range []struct {
 			name, token string
 			want        refusal
 		}{
-			{"cn", h.token(t, claims("CN")), refusal{status: 403, code: "country_of_concern"}},
+			{"cn", h.Token(t, gatewaytest.Claims("CN")), refusal{status: 403, code: "country_of_concern"}},
 			{"anonymous", "", refusal{status: 401, code: "authentication_required"}},
-			{"no country", h.token(t, claims("")), refusal{status: 403, code: "unknown_destination"}},
-			{"tier2", h.token(t, claims("IN")), refusal{status: 403, code: "license_required"}},
+			{"no country", h.Token(t, gatewaytest.Claims("")), refusal{status: 403, code: "unknown_destination"}},
+			{"tier2", h.Token(t, gatewaytest.Claims("IN")), refusal{status: 403, code: "license_required"}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
-					resp, body := h.do(t, method, frontier+shard1, tt.token, forged)
+					resp, body := h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, tt.token, forged)
 					want := tt.want
 					if method == http.MethodHead {
 						want.code = ""
 					}
-					h.assertRefused(t, resp, body, want)
+					assertRefused(t, h, resp, body, want)
 					id := resp.Header.Get("X-Request-Id")
 					if id == marker || id == "" {
 						t.Fatalf("X-Request-Id = %q: the client's, or none", id)
 					}
-					d, _ := h.recordsFor(t, id)
+					d, _ := h.RecordsFor(t, id)
 					if len(d) != 1 || d[0].Input == nil {
 						t.Fatalf("decision records = %+v", d)
 					}
@@ -1243,10 +1256,11 @@ func TestAttackClientHeaders(t *testing.T) {
 // keys, and forged web-identity tokens at the STS endpoint. Each refusal is
 // S3's, with its request id, on the record as a deny.
 func TestAttackS3API(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}})
+	t.Parallel()
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}})
 		addr := strings.TrimPrefix(h.S3URL, "http://")
-		const closedKey = "frontier-lab/frontier-x/" + shard1
+		const closedKey = "frontier-lab/frontier-x/" + gatewaytest.Shard1
 		anonymous := s3Refusal{403, "AccessDenied", "authentication_required"}
 		for _, tt := range []struct {
 			name, target, headers string
@@ -1259,10 +1273,10 @@ func TestAttackS3API(t *testing.T) {
 			{"double-encoded traversal", "/models/open-lab/tiny-open/%252e%252e%252f%252e%252e%252f" + closedKey, "", s3Refusal{404, "NoSuchKey", "entry_not_found"}},
 			{"other bucket name", "/Models/" + closedKey, "", s3Refusal{404, "NoSuchBucket", ""}},
 			{"org as the bucket", "/" + closedKey, "", s3Refusal{404, "NoSuchBucket", ""}},
-			{"case variant", "/models/Frontier-Lab/Frontier-X/" + shard1, "", anonymous},
+			{"case variant", "/models/Frontier-Lab/Frontier-X/" + gatewaytest.Shard1, "", anonymous},
 			{"manifest lookalike", "/models/frontier-lab/frontier-x/EXPORT.YAML", "", anonymous},
 			{"security token alone", "/models/" + closedKey, "X-Amz-Security-Token: " + strings.Repeat("A", 200) + "\r\n", anonymous},
-			{"bearer token on the S3 API", "/models/" + closedKey, "Authorization: Bearer " + h.token(t, claims("CN")) + "\r\n", s3Refusal{400, "InvalidRequest", ""}},
+			{"bearer token on the S3 API", "/models/" + closedKey, "Authorization: Bearer " + h.Token(t, gatewaytest.Claims("CN")) + "\r\n", s3Refusal{400, "InvalidRequest", ""}},
 			{"S3 metadata headers", "/models/" + closedKey, "X-Amz-Meta-Weights: open\r\nX-Amz-Meta-Sha256: " + strings.Repeat("a", 64) + "\r\n", anonymous},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
@@ -1277,7 +1291,7 @@ func TestAttackS3API(t *testing.T) {
 					if s := resps[0].StatusCode; s != 400 && s != 403 && s != 404 {
 						t.Errorf("%s %s: status %d, want 400/403/404; body %.300s", method, tt.target, s, bodies[0])
 					}
-					h.assertS3Refused(t, method, resps[0], bodies[0], tt.want)
+					assertS3Refused(t, h, method, resps[0], bodies[0], tt.want)
 				}
 			})
 		}
@@ -1286,10 +1300,10 @@ func TestAttackS3API(t *testing.T) {
 		// to a requester who may have the shard, a real session token and
 		// a fresh date: only the signature is wrong, so nothing but its
 		// check refuses them.
-		us := h.stsCredentials(t, claims("US"))
+		us := stsCredentials(t, h, gatewaytest.Claims("US"))
 		wrongSecret := withWrongSecret(us)
 		for _, sign := range []s3Signer{signedBy(us), presignedBy(us, 3600)} {
-			if resp, _ := h.s3Send(t, http.MethodHead, "/models/"+closedKey, nil, sign); resp.StatusCode != http.StatusOK {
+			if resp, _ := s3Send(t, h, http.MethodHead, "/models/"+closedKey, nil, sign); resp.StatusCode != http.StatusOK {
 				t.Fatalf("control: the US credentials, signed right, get %d", resp.StatusCode)
 			}
 		}
@@ -1304,14 +1318,14 @@ func TestAttackS3API(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
-					resp, body := h.s3Send(t, method, "/models/"+closedKey, nil, tt.sign)
-					h.assertS3Refused(t, method, resp, body, s3Refusal{403, "SignatureDoesNotMatch", ""})
+					resp, body := s3Send(t, h, method, "/models/"+closedKey, nil, tt.sign)
+					assertS3Refused(t, h, method, resp, body, s3Refusal{403, "SignatureDoesNotMatch", ""})
 				}
 			})
 		}
 		// STS: forged web-identity tokens get no credentials.
 		root := s3test.RepoRoot(t)
-		pub := mustReadFile(t, filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem"))
+		pub := gatewaytest.ReadFile(t, filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem"))
 		claimsUS := jsonOf(t, devClaims(time.Now()))
 		for name, tok := range map[string]string{
 			"alg none":          signRaw(t, []byte(`{"alg":"none"}`), claimsUS, nil),
@@ -1330,7 +1344,7 @@ func TestAttackS3API(t *testing.T) {
 				t.Errorf("STS with %s: %d %.300s", name, resp.StatusCode, body)
 			}
 		}
-		h.assertNoClosedTransfers(t)
+		assertNoClosedTransfers(t, h)
 	})
 }
 

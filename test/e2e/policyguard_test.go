@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/storage"
@@ -35,6 +36,7 @@ func (f *fakeDecider) Bundle() (name, revision string) { return f.BundleFn() }
 // would allow, one deny decision record whose policy output is a deny, and
 // no transfer record.
 func TestMalformedDecisionDenies(t *testing.T) {
+	t.Parallel()
 	eng, err := opa.New(t.Context(), opa.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +61,7 @@ func TestMalformedDecisionDenies(t *testing.T) {
 			return d, errors.New("evaluation failed half-way")
 		}},
 	}
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		var current atomic.Int64 // index into mangles
 		fake := &fakeDecider{
 			DecideFn: func(ctx context.Context, in policy.Input) (policy.Decision, error) {
@@ -71,16 +73,16 @@ func TestMalformedDecisionDenies(t *testing.T) {
 			},
 			BundleFn: eng.Bundle,
 		}
-		h := MustOpenHarness(t, store, harnessOptions{Policy: fake, S3: &gateway.S3Options{Anonymous: true}})
-		token, creds := h.token(t, claims("US")), h.stsCredentials(t, claims("US"))
-		const key = "frontier-lab/frontier-x/" + shard1
-		whole := storeFile(t, frontier+shard1)
+		h := gatewaytest.Start(t, store, gatewaytest.Options{Policy: fake, S3: &gateway.S3Options{Anonymous: true}})
+		token, creds := h.Token(t, gatewaytest.Claims("US")), stsCredentials(t, h, gatewaytest.Claims("US"))
+		const key = "frontier-lab/frontier-x/" + gatewaytest.Shard1
+		whole := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
 
 		// assertPolicyDenied checks the record's policy output: a deny
 		// with code policy_error, whatever the policy claimed.
 		assertPolicyDenied := func(t *testing.T, resp *http.Response) {
 			t.Helper()
-			d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			d, _ := h.RecordsFor(t, resp.Header.Get("X-Request-Id"))
 			if len(d) != 1 || d[0].Policy == nil {
 				t.Fatalf("decision records = %+v, want one with the policy's output", d)
 			}
@@ -93,8 +95,8 @@ func TestMalformedDecisionDenies(t *testing.T) {
 			t.Run(m.name, func(t *testing.T) {
 				current.Store(int64(i))
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
-					hub, hubBody := h.do(t, method, frontier+shard1, token, nil)
-					s3, s3Body := h.s3Send(t, method, "/models/"+key, nil, signedBy(creds))
+					hub, hubBody := h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, token, nil)
+					s3, s3Body := s3Send(t, h, method, "/models/"+key, nil, signedBy(creds))
 					if i == 0 {
 						if hub.StatusCode != http.StatusOK || s3.StatusCode != http.StatusOK ||
 							(method == http.MethodGet && (!bytes.Equal(hubBody, whole) || !bytes.Equal(s3Body, whole))) {
@@ -110,9 +112,9 @@ func TestMalformedDecisionDenies(t *testing.T) {
 							t.Errorf("Hub HEAD: X-Error-Code = %q, want %s", got, policy.CodePolicyError)
 						}
 					}
-					h.assertRefused(t, hub, hubBody, want)
+					assertRefused(t, h, hub, hubBody, want)
 					assertPolicyDenied(t, hub)
-					h.assertS3Refused(t, method, s3, s3Body, s3Refusal{http.StatusInternalServerError, "InternalError", policy.CodePolicyError})
+					assertS3Refused(t, h, method, s3, s3Body, s3Refusal{http.StatusInternalServerError, "InternalError", policy.CodePolicyError})
 					assertPolicyDenied(t, s3)
 				}
 			})

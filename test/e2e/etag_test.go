@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/catalog"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -53,11 +54,11 @@ func (g *gatedStore) Open(ctx context.Context, key, etag string, off, n int64) (
 // sha256 is unknown share one computation (one read of the file), all get
 // the same ETag, and later requests read nothing to learn it.
 func TestETagComputedOnce(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		gs := &gatedStore{ObjectStore: store, release: make(chan struct{})}
-		h := MustOpenHarness(t, gs, harnessOptions{})
-		us := h.token(t, claims("US"))
-		want := strconv.Quote(sha256Hex(storeFile(t, frontier+shard1)))
+		h := gatewaytest.Start(t, gs, gatewaytest.Options{})
+		us := h.Token(t, gatewaytest.Claims("US"))
+		want := strconv.Quote(gatewaytest.SHA256Hex(gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)))
 
 		const n = 12
 		etags := make(chan string, n)
@@ -66,7 +67,7 @@ func TestETagComputedOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resp, _ := h.do(t, http.MethodHead, frontier+shard1, us, nil)
+				resp, _ := h.Do(t, http.MethodHead, gatewaytest.Frontier+gatewaytest.Shard1, us, nil)
 				etags <- fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("ETag"))
 			}()
 		}
@@ -84,9 +85,9 @@ func TestETagComputedOnce(t *testing.T) {
 		if got := gs.opens.Load(); got != 1 {
 			t.Errorf("%d concurrent first HEADs read the file %d times, want once", n, got)
 		}
-		resp, body := h.do(t, http.MethodGet, frontier+shard1, us, nil)
-		if resp.Header.Get("ETag") != want || sha256Hex(body) != strings.Trim(want, `"`) {
-			t.Errorf("GET: ETag %s, body sha256 %s; want %s for both", resp.Header.Get("ETag"), sha256Hex(body), want)
+		resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, us, nil)
+		if resp.Header.Get("ETag") != want || gatewaytest.SHA256Hex(body) != strings.Trim(want, `"`) {
+			t.Errorf("GET: ETag %s, body sha256 %s; want %s for both", resp.Header.Get("ETag"), gatewaytest.SHA256Hex(body), want)
 		}
 		if got := gs.opens.Load(); got != 2 {
 			t.Errorf("after the GET: %d reads, want 2 (one hash, one stream)", got)
@@ -97,13 +98,14 @@ func TestETagComputedOnce(t *testing.T) {
 // TestETagFromManifest: a sha256 declared in export.yaml is the ETag, and is
 // not checked by reading the file (a deliberately wrong one shows it).
 func TestETagFromManifest(t *testing.T) {
-	dir := copyStore(t)
+	t.Parallel()
+	dir := gatewaytest.CopyStore(t)
 	declared := strings.Repeat("0123456789abcdef", 4)
-	appendManifest(t, dir, "open-lab/tiny-open", "files:\n  model.safetensors: {sha256: "+declared+"}\n")
-	cs := &countingStore{ObjectStore: openDirStore(t, dir)}
-	h := MustOpenHarness(t, cs, harnessOptions{})
+	gatewaytest.AppendManifest(t, dir, "open-lab/tiny-open", "files:\n  model.safetensors: {sha256: "+declared+"}\n")
+	cs := &countingStore{ObjectStore: gatewaytest.OpenDirStore(t, dir)}
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{})
 	for _, method := range []string{http.MethodHead, http.MethodGet} {
-		resp, _ := h.do(t, method, open+"model.safetensors", "", http.Header{"Range": {"bytes=0-0"}})
+		resp, _ := h.Do(t, method, gatewaytest.Open+"model.safetensors", "", http.Header{"Range": {"bytes=0-0"}})
 		if got, want := resp.Header.Get("X-Linked-Etag"), strconv.Quote(declared); resp.StatusCode != 206 || got != want || resp.Header.Get("ETag") != want {
 			t.Errorf("%s: %d X-Linked-Etag %s ETag %s, want 206 and %s", method, resp.StatusCode, got, resp.Header.Get("ETag"), want)
 		}
@@ -116,17 +118,18 @@ func TestETagFromManifest(t *testing.T) {
 // TestETagFollowsContent: a file rewritten in place gets the sha256 of its
 // new content (the remembered hash is keyed by the storage ETag and size).
 func TestETagFollowsContent(t *testing.T) {
-	dir := copyStore(t)
-	h := MustOpenHarness(t, openDirStore(t, dir), harnessOptions{})
+	t.Parallel()
+	dir := gatewaytest.CopyStore(t)
+	h := gatewaytest.Start(t, gatewaytest.OpenDirStore(t, dir), gatewaytest.Options{})
 	p := filepath.Join(dir, "open-lab/tiny-open/model.safetensors")
-	for i, content := range [][]byte{mustReadFile(t, p), []byte("rewritten weights"), []byte("rewritten again, longer")} {
+	for i, content := range [][]byte{gatewaytest.ReadFile(t, p), []byte("rewritten weights"), []byte("rewritten again, longer")} {
 		if i > 0 {
 			if err := os.WriteFile(p, content, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
-		resp, body := h.do(t, http.MethodGet, open+"model.safetensors", "", nil)
-		if got, want := resp.Header.Get("ETag"), strconv.Quote(sha256Hex(content)); got != want || !bytes.Equal(body, content) {
+		resp, body := h.Do(t, http.MethodGet, gatewaytest.Open+"model.safetensors", "", nil)
+		if got, want := resp.Header.Get("ETag"), strconv.Quote(gatewaytest.SHA256Hex(content)); got != want || !bytes.Equal(body, content) {
 			t.Errorf("version %d: ETag %s, want %s (body %d bytes, want %d)", i, got, want, len(body), len(content))
 		}
 	}
@@ -136,6 +139,7 @@ func TestETagFollowsContent(t *testing.T) {
 // read; listings report it once a download has seen it; a malformed value is
 // ignored and the sha256 computed.
 func TestETagFromObjectMetadata(t *testing.T) {
+	t.Parallel()
 	// A private server: the shared one's bucket is listed by other tests.
 	c, put := privateModel(t, "meta-lab/m")
 	declared := strings.Repeat("fedcba9876543210", 4)
@@ -144,22 +148,22 @@ func TestETagFromObjectMetadata(t *testing.T) {
 	put("model.safetensors", []byte("weights with a declared hash"), map[string]string{"sha256": strings.ToUpper(declared)})
 	put("other.safetensors", other, map[string]string{"sha256": "not-a-hash"})
 
-	cs := &countingStore{ObjectStore: s3Store(t, c)}
-	h := MustOpenHarness(t, cs, harnessOptions{})
-	resp, _ := h.do(t, http.MethodHead, "/meta-lab/m/resolve/main/model.safetensors", "", nil)
+	cs := &countingStore{ObjectStore: gatewaytest.S3Store(t, c)}
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{})
+	resp, _ := h.Do(t, http.MethodHead, "/meta-lab/m/resolve/main/model.safetensors", "", nil)
 	if got, want := resp.Header.Get("ETag"), strconv.Quote(declared); resp.StatusCode != 200 || got != want {
 		t.Errorf("declared in metadata: %d ETag %s, want %s", resp.StatusCode, got, want)
 	}
 	if got := cs.opens.Load(); got != 0 {
 		t.Errorf("storage read %d times for a HEAD whose sha256 is in the metadata", got)
 	}
-	resp, _ = h.do(t, http.MethodHead, "/meta-lab/m/resolve/main/other.safetensors", "", nil)
-	if got, want := resp.Header.Get("ETag"), strconv.Quote(sha256Hex(other)); got != want {
+	resp, _ = h.Do(t, http.MethodHead, "/meta-lab/m/resolve/main/other.safetensors", "", nil)
+	if got, want := resp.Header.Get("ETag"), strconv.Quote(gatewaytest.SHA256Hex(other)); got != want {
 		t.Errorf("malformed metadata: ETag %s, want the computed %s", got, want)
 	}
-	tree, _ := listTree(t, h, "/api/models/meta-lab/m/tree/main", "", nil)
+	tree, _ := gatewaytest.ListTree(t, h, "/api/models/meta-lab/m/tree/main", "", nil)
 	for _, e := range tree {
-		want := map[string]string{"model.safetensors": declared, "other.safetensors": sha256Hex(other)}[e.Path]
+		want := map[string]string{"model.safetensors": declared, "other.safetensors": gatewaytest.SHA256Hex(other)}[e.Path]
 		if want != "" && (e.LFS == nil || e.LFS.OID != want) {
 			t.Errorf("tree %s: lfs %+v, want oid %s", e.Path, e.LFS, want)
 		}
@@ -171,13 +175,13 @@ func TestETagFromObjectMetadata(t *testing.T) {
 // is the GET's.
 func TestETagHashingMemoryStaysFlat(t *testing.T) {
 	const size = 512 << 20
-	cs := &countingStore{ObjectStore: openDirStore(t, bigModel(t, size))}
-	h := MustOpenHarness(t, cs, harnessOptions{})
+	cs := &countingStore{ObjectStore: gatewaytest.OpenDirStore(t, bigModel(t, size))}
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{})
 	const path = "/big-lab/huge/resolve/main/model.safetensors"
 
 	start := time.Now()
 	var resp *http.Response
-	before, peak := heapPeak(func() { resp, _ = h.do(t, http.MethodHead, path, "", nil) })
+	before, peak := heapPeak(func() { resp, _ = h.Do(t, http.MethodHead, path, "", nil) })
 	elapsed := time.Since(start)
 	// A sparse file reads as zeros.
 	zeros, err := os.Open("/dev/zero")
@@ -196,7 +200,7 @@ func TestETagHashingMemoryStaysFlat(t *testing.T) {
 	}
 	// The GET's ETag is remembered, not recomputed: one more read, the
 	// stream's.
-	resp, _ = h.do(t, http.MethodGet, path, "", http.Header{"Range": {"bytes=0-0"}})
+	resp, _ = h.Do(t, http.MethodGet, path, "", http.Header{"Range": {"bytes=0-0"}})
 	if resp.Header.Get("ETag") != want {
 		t.Errorf("GET: ETag %s, want %s", resp.Header.Get("ETag"), want)
 	}
@@ -220,16 +224,17 @@ func hashReader(tb testing.TB, r io.Reader) string {
 // ETag, storage refuses it, the client gets 503 with Retry-After and the
 // retry gets the new version. A directory store is stat'ed every time.
 func TestStatCache(t *testing.T) {
+	t.Parallel()
 	c, put := privateModel(t, "stat-lab/m")
 	v1, v2 := []byte("weights, version one"), []byte("weights, version two, longer")
 	put("export.yaml", []byte("weights: open\n"), nil)
 	put("model.safetensors", v1, nil)
 	const path = "/stat-lab/m/resolve/main/model.safetensors"
 
-	cs := &countingStore{ObjectStore: s3Store(t, c)}
-	h := MustOpenHarness(t, cs, harnessOptions{})
+	cs := &countingStore{ObjectStore: gatewaytest.S3Store(t, c)}
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{})
 	for _, method := range []string{http.MethodHead, http.MethodHead, http.MethodGet} {
-		if resp, _ := h.do(t, method, path, "", nil); resp.StatusCode != 200 || resp.Header.Get("ETag") != strconv.Quote(sha256Hex(v1)) {
+		if resp, _ := h.Do(t, method, path, "", nil); resp.StatusCode != 200 || resp.Header.Get("ETag") != strconv.Quote(gatewaytest.SHA256Hex(v1)) {
 			t.Fatalf("%s: %d ETag %s", method, resp.StatusCode, resp.Header.Get("ETag"))
 		}
 	}
@@ -238,26 +243,26 @@ func TestStatCache(t *testing.T) {
 	}
 
 	put("model.safetensors", v2, nil)
-	resp, body := h.do(t, http.MethodGet, path, "", nil)
+	resp, body := h.Do(t, http.MethodGet, path, "", nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || bytes.Contains(body, v1) {
 		t.Fatalf("GET after a rewrite: %d Retry-After %q body %q; want 503, Retry-After, no file bytes", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
-	if got, want := decodeError(t, body).Code, "storage_unavailable"; got != want {
+	if got, want := gatewaytest.DecodeError(t, body).Code, "storage_unavailable"; got != want {
 		t.Errorf("code %q, want %q", got, want)
 	}
-	resp, body = h.do(t, http.MethodGet, path, "", nil)
-	if resp.StatusCode != 200 || !bytes.Equal(body, v2) || resp.Header.Get("ETag") != strconv.Quote(sha256Hex(v2)) {
+	resp, body = h.Do(t, http.MethodGet, path, "", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, v2) || resp.Header.Get("ETag") != strconv.Quote(gatewaytest.SHA256Hex(v2)) {
 		t.Errorf("retry: %d ETag %s body %q; want 200 and version two", resp.StatusCode, resp.Header.Get("ETag"), body)
 	}
 
 	// The directory store: every request stats.
-	ds := &countingStore{ObjectStore: openDirStore(t, copyStore(t))}
+	ds := &countingStore{ObjectStore: gatewaytest.OpenDirStore(t, gatewaytest.CopyStore(t))}
 	if _, ok := ds.ObjectStore.(storage.LocalStore); !ok {
 		t.Fatal("dirstore is not a LocalStore")
 	}
-	dh := MustOpenHarness(t, localCounting{ds}, harnessOptions{})
+	dh := gatewaytest.Start(t, localCounting{ds}, gatewaytest.Options{})
 	for range 3 {
-		if resp, _ := dh.do(t, http.MethodHead, open+"model.safetensors", "", nil); resp.StatusCode != 200 {
+		if resp, _ := dh.Do(t, http.MethodHead, gatewaytest.Open+"model.safetensors", "", nil); resp.StatusCode != 200 {
 			t.Fatalf("dir HEAD: %d", resp.StatusCode)
 		}
 	}

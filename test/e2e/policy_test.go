@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
@@ -22,15 +23,16 @@ import (
 // names the rule and the regime, and the decision record with the input the
 // policy saw.
 func TestPolicyDepth(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
+	t.Parallel()
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		eng, err := opa.New(context.Background(), opa.Options{
 			Registry: filepath.Join(s3test.RepoRoot(t), "testdata", "registry"),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain := MustOpenHarness(t, store, harnessOptions{Policy: eng})
-		floored := MustOpenHarness(t, store, harnessOptions{Policy: eng, Frontier: catalog.Frontier{FromCatalog: true}})
+		plain := gatewaytest.Start(t, store, gatewaytest.Options{Policy: eng})
+		floored := gatewaytest.Start(t, store, gatewaytest.Options{Policy: eng, Frontier: catalog.Frontier{FromCatalog: true}})
 
 		entity := func(country, id, hq string) identity.TokenClaims {
 			return identity.TokenClaims{Subject: "user-" + id, Country: country, Entity: id, EntityID: id, EntityHQ: hq, ParentHQ: hq}
@@ -41,33 +43,33 @@ func TestPolicyDepth(t *testing.T) {
 		const ftChat, ftDeep, midX = "/tune-lab/chat-ft/resolve/main/model.safetensors", "/tune-lab/deep-ft/resolve/main/model.safetensors", "/frontier-lab/mid-x/resolve/main/model.safetensors"
 		tests := []struct {
 			name   string
-			h      *harness
+			h      *gatewaytest.Harness
 			claims identity.TokenClaims
 			path   string
 			code   string // the policy's decision code
 			basis  string // a substring of its basis
 		}{
-			{"valid licence", plain, entity("IN", "acme-india", "IN"), frontier + shard1, "licensed", "BIS licence D1234567"},
-			{"licence for another destination", plain, entity("PK", "acme-india", "IN"), frontier + shard1, "license_required", "4E091"},
-			{"expired licence", plain, entity("BR", "brasil-ai", "BR"), frontier + shard1, "license_expired", "D7654321"},
-			{"UVEU at a listed site country", plain, entity("IN", "globalcloud", "US"), frontier + shard1, "veu_authorised", "748.15"},
-			{"NVEU does not receive weights", plain, entity("AE", "gulf-dc", "AE"), frontier + shard1, "license_required", "4E091"},
-			{"attested Tier-1 entity in Tier 2", plain, entity("IN", "northwind", "GB"), frontier + shard1, "license_exception_aia_secured", "740.27"},
-			{"unattested Tier-1 entity in Tier 2", plain, entity("IN", "southwind", "GB"), frontier + shard1, "license_required", "4E091"},
-			{"restricted party", plain, entity("US", "blocked-corp", "US"), frontier + shard1, "restricted_party", "Entity List"},
-			{"deemed export to a Chinese national in the US", plain, person("US", "CN"), frontier + shard1, "country_of_concern", "D:5"},
-			{"US and Chinese dual national in the US", plain, person("US", "US", "CN"), frontier + shard1, "license_exception_aia", "740.27"},
+			{"valid licence", plain, entity("IN", "acme-india", "IN"), gatewaytest.Frontier + gatewaytest.Shard1, "licensed", "BIS licence D1234567"},
+			{"licence for another destination", plain, entity("PK", "acme-india", "IN"), gatewaytest.Frontier + gatewaytest.Shard1, "license_required", "4E091"},
+			{"expired licence", plain, entity("BR", "brasil-ai", "BR"), gatewaytest.Frontier + gatewaytest.Shard1, "license_expired", "D7654321"},
+			{"UVEU at a listed site country", plain, entity("IN", "globalcloud", "US"), gatewaytest.Frontier + gatewaytest.Shard1, "veu_authorised", "748.15"},
+			{"NVEU does not receive weights", plain, entity("AE", "gulf-dc", "AE"), gatewaytest.Frontier + gatewaytest.Shard1, "license_required", "4E091"},
+			{"attested Tier-1 entity in Tier 2", plain, entity("IN", "northwind", "GB"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia_secured", "740.27"},
+			{"unattested Tier-1 entity in Tier 2", plain, entity("IN", "southwind", "GB"), gatewaytest.Frontier + gatewaytest.Shard1, "license_required", "4E091"},
+			{"restricted party", plain, entity("US", "blocked-corp", "US"), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "Entity List"},
+			{"deemed export to a Chinese national in the US", plain, person("US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, "country_of_concern", "D:5"},
+			{"US and Chinese dual national in the US", plain, person("US", "US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "740.27"},
 			{"fine-tune under the bar", plain, person("IN"), ftChat, "published_base_fine_tune", "2.5"},
 			{"fine-tune over the bar", plain, person("IN"), ftDeep, "license_required", "fine"},
 			{"1.5e26 without a frontier", plain, person("IN"), midX, "license_required", "1e+26"},
 			{"1.5e26 under the catalog's frontier", floored, person("IN"), midX, "below_open_frontier", "open-lab/big-open"},
-			{"3e26 over the catalog's frontier", floored, person("IN"), frontier + shard1, "license_required", "open-lab/big-open"},
+			{"3e26 over the catalog's frontier", floored, person("IN"), gatewaytest.Frontier + gatewaytest.Shard1, "license_required", "open-lab/big-open"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				resp, body := tt.h.do(t, "GET", tt.path, tt.h.token(t, tt.claims), nil)
+				resp, body := tt.h.Do(t, "GET", tt.path, tt.h.Token(t, tt.claims), nil)
 				id := resp.Header.Get("X-Request-Id")
-				decisions, transfers := tt.h.recordsFor(t, id)
+				decisions, transfers := tt.h.RecordsFor(t, id)
 				if len(decisions) != 1 || decisions[0].Policy == nil || decisions[0].Input == nil {
 					t.Fatalf("want one decision record with its policy and input, got %+v", decisions)
 				}
@@ -77,8 +79,8 @@ func TestPolicyDepth(t *testing.T) {
 				}
 				if d.Allow {
 					// The transfer record follows the body's last byte.
-					tr := tt.h.transferFor(t, id)
-					if resp.StatusCode != 200 || !bytes.Equal(body, storeFile(t, tt.path)) || tr.Bytes != int64(len(body)) {
+					tr := tt.h.TransferFor(t, id)
+					if resp.StatusCode != 200 || !bytes.Equal(body, gatewaytest.StoreFile(t, tt.path)) || tr.Bytes != int64(len(body)) {
 						t.Errorf("allowed: status %d, %d bytes, transfer %+v; want 200 with the file's bytes, all recorded", resp.StatusCode, len(body), tr)
 					}
 					return
@@ -94,8 +96,8 @@ func TestPolicyDepth(t *testing.T) {
 		}
 
 		t.Run("input carries the base model and the frontier", func(t *testing.T) {
-			resp, _ := floored.do(t, "GET", ftDeep, floored.token(t, person("IN")), nil)
-			decisions, _ := floored.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			resp, _ := floored.Do(t, "GET", ftDeep, floored.Token(t, person("IN")), nil)
+			decisions, _ := floored.RecordsFor(t, resp.Header.Get("X-Request-Id"))
 			if len(decisions) != 1 || decisions[0].Input == nil {
 				t.Fatalf("decisions = %+v", decisions)
 			}

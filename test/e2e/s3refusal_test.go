@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/storage"
 )
 
@@ -29,10 +30,10 @@ type s3Creds struct{ AccessKey, SecretKey, SessionToken string }
 // stsCredentials exchanges a development token of c at the harness's STS
 // endpoint (AssumeRoleWithWebIdentity) for credentials valid 900 s, as an S3
 // tool does.
-func (h *harness) stsCredentials(tb testing.TB, c identity.TokenClaims) s3Creds {
+func stsCredentials(tb testing.TB, h *gatewaytest.Harness, c identity.TokenClaims) s3Creds {
 	tb.Helper()
 	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"},
-		"WebIdentityToken": {h.token(tb, c)}, "DurationSeconds": {"900"}}
+		"WebIdentityToken": {h.Token(tb, c)}, "DurationSeconds": {"900"}}
 	resp, err := http.PostForm(h.S3URL+"/", form)
 	if err != nil {
 		tb.Fatal(err)
@@ -132,7 +133,7 @@ func withHeader(sign s3Signer, name, value string) s3Signer {
 // s3Send sends method target (path and raw query) to the harness's S3 API,
 // prepared by sign when it is not nil, and returns the answer with its
 // whole body.
-func (h *harness) s3Send(tb testing.TB, method, target string, header http.Header, sign s3Signer) (*http.Response, []byte) {
+func s3Send(tb testing.TB, h *gatewaytest.Harness, method, target string, header http.Header, sign s3Signer) (*http.Response, []byte) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -183,7 +184,7 @@ type s3ErrorBody struct {
 // request id is in X-Request-Id, x-amz-request-id and the error body, and
 // the audit trail has exactly one decision record for it, a deny with the
 // answer's status and code and the request's method, and no transfer record.
-func (h *harness) assertS3Refused(tb testing.TB, method string, resp *http.Response, body []byte, want ...s3Refusal) {
+func assertS3Refused(tb testing.TB, h *gatewaytest.Harness, method string, resp *http.Response, body []byte, want ...s3Refusal) {
 	tb.Helper()
 	assertNoClosedBytes(tb, "response body", body)
 	i := slices.IndexFunc(want, func(w s3Refusal) bool { return w.status == resp.StatusCode })
@@ -216,7 +217,7 @@ func (h *harness) assertS3Refused(tb testing.TB, method string, resp *http.Respo
 	if w.code != "" && code != w.code {
 		tb.Errorf("%s: S3 code = %q, want %q; body %.300s", method, code, w.code, body)
 	}
-	decisions, transfers := h.recordsFor(tb, id)
+	decisions, transfers := h.RecordsFor(tb, id)
 	if len(decisions) != 1 {
 		tb.Fatalf("%s: %d decision records for request %s, want 1: %+v", method, len(decisions), id, decisions)
 	}
@@ -243,32 +244,33 @@ func (c *offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c.of
 // the request id in its headers and body, and leaves exactly one deny
 // decision record of that status and code, and no transfer record.
 func TestS3Refusals(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
+	t.Parallel()
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		clock := &offsetClock{}
-		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}, Now: clock.Now})
-		signedOnly := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: false}})
-		us := h.stsCredentials(t, claims("US"))
-		cn := h.stsCredentials(t, claims("CN"))
-		const closedKey = "frontier-lab/frontier-x/" + shard1
+		h := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}, Now: clock.Now})
+		signedOnly := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: false}})
+		us := stsCredentials(t, h, gatewaytest.Claims("US"))
+		cn := stsCredentials(t, h, gatewaytest.Claims("CN"))
+		const closedKey = "frontier-lab/frontier-x/" + gatewaytest.Shard1
 		const closed = "/models/" + closedKey
-		whole := storeFile(t, frontier+shard1)
+		whole := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
 
 		// Controls: the requests below differ from these, which are
 		// served, in one respect each.
 		for name, sign := range map[string]s3Signer{"header": signedBy(us), "presigned": presignedBy(us, 60)} {
-			resp, body := h.s3Send(t, http.MethodGet, closed, nil, sign)
+			resp, body := s3Send(t, h, http.MethodGet, closed, nil, sign)
 			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, whole) {
 				t.Fatalf("control (%s-signed US GET of the closed shard): %d, %d bytes; want 200 and the file", name, resp.StatusCode, len(body))
 			}
 		}
-		if resp, _ := signedOnly.s3Send(t, http.MethodGet, "/models/open-lab/tiny-open/config.json", nil, signedBy(signedOnly.stsCredentials(t, claims("US")))); resp.StatusCode != http.StatusOK {
+		if resp, _ := s3Send(t, signedOnly, http.MethodGet, "/models/open-lab/tiny-open/config.json", nil, signedBy(stsCredentials(t, signedOnly, gatewaytest.Claims("US")))); resp.StatusCode != http.StatusOK {
 			t.Fatalf("control (signed GET on the signed-only API): %d", resp.StatusCode)
 		}
 
 		tests := []struct {
 			name    string
-			h       *harness // nil: h
-			methods []string // nil: GET and HEAD
+			h       *gatewaytest.Harness // nil: h
+			methods []string             // nil: GET and HEAD
 			target  string
 			header  http.Header
 			sign    s3Signer
@@ -294,7 +296,7 @@ func TestS3Refusals(t *testing.T) {
 				want: s3Refusal{400, "AuthorizationHeaderMalformed", ""}},
 			{name: "Signature V2", target: closed, header: http.Header{"Authorization": {"AWS " + us.AccessKey + ":c2lnbmF0dXJl"}},
 				want: s3Refusal{400, "InvalidRequest", ""}},
-			{name: "bearer token", target: closed, header: http.Header{"Authorization": {"Bearer " + h.token(t, claims("US"))}},
+			{name: "bearer token", target: closed, header: http.Header{"Authorization": {"Bearer " + h.Token(t, gatewaytest.Claims("US"))}},
 				want: s3Refusal{400, "InvalidRequest", ""}},
 			{name: "signed for another region", target: closed, sign: signedIn(us, "eu-west-1"),
 				want: s3Refusal{400, "AuthorizationHeaderMalformed", ""}},
@@ -374,22 +376,22 @@ func TestS3Refusals(t *testing.T) {
 				}
 				for _, method := range methods {
 					clock.offset.Store(int64(tt.offset))
-					resp, body := hh.s3Send(t, method, tt.target, tt.header, tt.sign)
+					resp, body := s3Send(t, hh, method, tt.target, tt.header, tt.sign)
 					clock.offset.Store(0)
-					hh.assertS3Refused(t, method, resp, body, tt.want)
+					assertS3Refused(t, hh, method, resp, body, tt.want)
 				}
 			})
 		}
 	})
 	t.Run("rate limited", func(t *testing.T) {
-		h := MustOpenHarness(t, dirStore(t), harnessOptions{S3: &gateway.S3Options{Anonymous: true},
+		h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true},
 			RateLimit: gateway.RateLimit{PerSecond: 0.01, Burst: 1}})
-		if resp, _ := h.s3Send(t, http.MethodHead, "/models/open-lab/tiny-open/config.json", nil, nil); resp.StatusCode != http.StatusOK {
+		if resp, _ := s3Send(t, h, http.MethodHead, "/models/open-lab/tiny-open/config.json", nil, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("the burst's request: %d", resp.StatusCode)
 		}
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
-			resp, body := h.s3Send(t, method, "/models/open-lab/tiny-open/config.json", nil, nil)
-			h.assertS3Refused(t, method, resp, body, s3Refusal{503, "SlowDown", gateway.CodeRateLimited})
+			resp, body := s3Send(t, h, method, "/models/open-lab/tiny-open/config.json", nil, nil)
+			assertS3Refused(t, h, method, resp, body, s3Refusal{503, "SlowDown", gateway.CodeRateLimited})
 		}
 	})
 }

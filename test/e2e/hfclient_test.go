@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/internal/testenv"
 	"github.com/weightgate/weightgate/policy"
@@ -186,29 +187,9 @@ func (c hfClient) run(tb testing.TB, args ...string) clientResult {
 
 // hfToken signs a development token in the form Hugging Face clients take:
 // hf_ followed by the JWT.
-func (h *harness) hfToken(tb testing.TB, c identity.TokenClaims) string {
+func hfToken(tb testing.TB, h *gatewaytest.Harness, c identity.TokenClaims) string {
 	tb.Helper()
-	return identity.HFToken(h.token(tb, c))
-}
-
-// storeFiles lists a model's files in testdata/store, relative and sorted.
-func storeFiles(tb testing.TB, repo string) []string {
-	tb.Helper()
-	root := filepath.Join(s3test.StoreDir(tb), filepath.FromSlash(repo))
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		out = append(out, filepath.ToSlash(rel))
-		return err
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
+	return identity.HFToken(h.Token(tb, c))
 }
 
 // checkIdentical checks that every file the client reports, and wrote, is
@@ -216,12 +197,12 @@ func storeFiles(tb testing.TB, repo string) []string {
 func checkIdentical(t *testing.T, repo string, res clientResult) {
 	t.Helper()
 	for _, f := range res.Files {
-		want := mustReadFile(t, filepath.Join(s3test.StoreDir(t), filepath.FromSlash(repo), filepath.FromSlash(f.Path)))
+		want := gatewaytest.ReadFile(t, filepath.Join(s3test.StoreDir(t), filepath.FromSlash(repo), filepath.FromSlash(f.Path)))
 		sum := sha256.Sum256(want)
 		if f.SHA256 != hex.EncodeToString(sum[:]) || f.Size != int64(len(want)) {
 			t.Errorf("%s: client got %d bytes sha256 %s, store has %d bytes sha256 %x", f.Path, f.Size, f.SHA256, len(want), sum)
 		}
-		got := mustReadFile(t, filepath.Join(res.Out, filepath.FromSlash(f.Path)))
+		got := gatewaytest.ReadFile(t, filepath.Join(res.Out, filepath.FromSlash(f.Path)))
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: file written by the client differs from the store (%d vs %d bytes)", f.Path, len(got), len(want))
 		}
@@ -240,12 +221,12 @@ func paths(files []clientFile) []string {
 // fileRecords returns the audit records of one file of one model, waiting
 // (bounded) until it has at least wantTransfers transfer records: the gateway
 // writes them after the last byte, so they can trail the client's exit.
-func (h *harness) fileRecords(tb testing.TB, repo, file string, wantTransfers int) (decisions, transfers []audit.Record) {
+func fileRecords(tb testing.TB, h *gatewaytest.Harness, repo, file string, wantTransfers int) (decisions, transfers []audit.Record) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		decisions, transfers = nil, nil
-		for _, r := range h.records(tb) {
+		for _, r := range h.Records(tb) {
 			if r.Model != repo || r.Object != file {
 				continue
 			}
@@ -272,26 +253,26 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 		openRepo     = "open-lab/tiny-open"
 		frontierRepo = "frontier-lab/frontier-x"
 	)
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
 
 		t.Run("anonymous open model", func(t *testing.T) {
 			res := client.download(t, h.URL, openRepo, "")
 			if res.Exit != 0 {
 				t.Fatalf("exit %d, error %+v\nstderr:\n%s", res.Exit, res.Err, res.Stderr)
 			}
-			if got, want := paths(res.Files), storeFiles(t, openRepo); !slices.Equal(got, want) {
+			if got, want := paths(res.Files), gatewaytest.StoreFiles(t, openRepo); !slices.Equal(got, want) {
 				t.Fatalf("downloaded %q, want every file of the model %q", got, want)
 			}
 			checkIdentical(t, openRepo, res)
 		})
 
 		t.Run("tier1 token closed model", func(t *testing.T) {
-			res := client.download(t, h.URL, frontierRepo, h.hfToken(t, claims("US")))
+			res := client.download(t, h.URL, frontierRepo, hfToken(t, h, gatewaytest.Claims("US")))
 			if res.Exit != 0 {
 				t.Fatalf("exit %d, error %+v\nstderr:\n%s", res.Exit, res.Err, res.Stderr)
 			}
-			if got, want := paths(res.Files), storeFiles(t, frontierRepo); !slices.Equal(got, want) {
+			if got, want := paths(res.Files), gatewaytest.StoreFiles(t, frontierRepo); !slices.Equal(got, want) {
 				t.Fatalf("downloaded %q, want every file of the model %q", got, want)
 			}
 			checkIdentical(t, frontierRepo, res)
@@ -309,7 +290,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			// "Range: bytes=0-0" probe for size and ETag (fileDownloadInfo,
 			// answered 206 with one byte), then the whole file (200).
 			for _, f := range res.Files {
-				decisions, transfers := h.fileRecords(t, frontierRepo, f.Path, 2)
+				decisions, transfers := fileRecords(t, h, frontierRepo, f.Path, 2)
 				var probe, full int
 				for _, d := range decisions {
 					if d.Decision != "allow" {
@@ -359,14 +340,14 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 		t.Run("snapshotDownload", func(t *testing.T) {
 			for _, tc := range []struct{ repo, token string }{
 				{openRepo, ""},
-				{frontierRepo, h.hfToken(t, claims("JP"))},
+				{frontierRepo, hfToken(t, h, gatewaytest.Claims("JP"))},
 			} {
 				// Download once (a HEAD each) what the snapshot's paths-info
 				// should name by sha256: a listing only reports known ones.
-				for _, f := range storeFiles(t, tc.repo) {
+				for _, f := range gatewaytest.StoreFiles(t, tc.repo) {
 					if catalog.ObjectKind(f) == policy.KindWeights {
 						tok, _ := strings.CutPrefix(tc.token, "hf_")
-						if resp, _ := h.do(t, http.MethodHead, "/"+tc.repo+"/resolve/main/"+f, tok, nil); resp.StatusCode != 200 {
+						if resp, _ := h.Do(t, http.MethodHead, "/"+tc.repo+"/resolve/main/"+f, tok, nil); resp.StatusCode != 200 {
 							t.Fatalf("HEAD %s: %d", f, resp.StatusCode)
 						}
 					}
@@ -375,12 +356,12 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				if res.Exit != 0 {
 					t.Fatalf("%s: exit %d, error %+v\nstderr:\n%s", tc.repo, res.Exit, res.Err, res.Stderr)
 				}
-				if got, want := paths(res.Files), storeFiles(t, tc.repo); !slices.Equal(got, want) {
+				if got, want := paths(res.Files), gatewaytest.StoreFiles(t, tc.repo); !slices.Equal(got, want) {
 					t.Fatalf("%s: snapshot holds %q, want every file of the model %q", tc.repo, got, want)
 				}
 				// The Hub cache layout: models--{org}--{name}/snapshots/{commit}/.
 				snaps, _ := filepath.Glob(filepath.Join(res.Out, "models--*", "snapshots", "*"))
-				if len(snaps) != 1 || !hex40.MatchString(filepath.Base(snaps[0])) {
+				if len(snaps) != 1 || !gatewaytest.Hex40.MatchString(filepath.Base(snaps[0])) {
 					t.Fatalf("%s: snapshot folders %q, want one named by a 40-hex commit", tc.repo, snaps)
 				}
 				res.Out = snaps[0]
@@ -402,7 +383,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 		})
 
 		t.Run("country of concern closed model", func(t *testing.T) {
-			res := client.download(t, h.URL, frontierRepo, h.hfToken(t, claims("CN")))
+			res := client.download(t, h.URL, frontierRepo, hfToken(t, h, gatewaytest.Claims("CN")))
 			if res.Exit != 3 {
 				t.Fatalf("exit %d, want 3 (refused); files %v", res.Exit, res.Files)
 			}
@@ -413,7 +394,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			// The library's message is the gateway's reason, then URL and
 			// request id; the reason is the one in the audit log.
 			var refusal *audit.Record
-			for _, r := range h.records(t) {
+			for _, r := range h.Records(t) {
 				if r.RequestID == e.RequestID && r.Type == audit.RecordDecision {
 					refusal = &r
 				}
@@ -435,7 +416,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				}
 			}
 			checkIdentical(t, frontierRepo, res)
-			for _, r := range h.records(t) {
+			for _, r := range h.Records(t) {
 				if r.Type == audit.RecordTransfer && r.Model == frontierRepo && r.Subject == "user-CN" &&
 					catalog.ObjectKind(r.Object) == policy.KindWeights {
 					t.Errorf("transfer record for weights file %s to CN requester: %+v", r.Object, r)
@@ -450,7 +431,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			// earlier request's is in already (transfer records may trail).
 			decisions := func() int {
 				n := 0
-				for _, r := range h.records(t) {
+				for _, r := range h.Records(t) {
 					if r.Type == audit.RecordDecision {
 						n++
 					}
@@ -458,7 +439,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 				return n
 			}
 			before := decisions()
-			res := client.download(t, h.URL, frontierRepo, h.token(t, claims("US")))
+			res := client.download(t, h.URL, frontierRepo, h.Token(t, gatewaytest.Claims("US")))
 			if res.Exit != 3 || res.Err.Name != "TypeError" || !strings.Contains(res.Err.Error, "hf_") {
 				t.Fatalf("exit %d, error %+v; want the library's TypeError about hf_", res.Exit, res.Err)
 			}
@@ -468,7 +449,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 		})
 
 		t.Run("whoAmI", func(t *testing.T) {
-			res := client.run(t, "--endpoint", h.URL, "--token", h.hfToken(t, claims("GB")), "--whoami")
+			res := client.run(t, "--endpoint", h.URL, "--token", hfToken(t, h, gatewaytest.Claims("GB")), "--whoami")
 			var who struct {
 				Name string `json:"name"`
 				Auth struct {
@@ -507,7 +488,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 // entries), and gets every entry once.
 func TestHuggingFaceHubJSClientTreePaging(t *testing.T) {
 	client := findHFClient(t)
-	dir := copyStore(t)
+	dir := gatewaytest.CopyStore(t)
 	model := filepath.Join(dir, "open-lab", "many-shards")
 	const shards = gateway.TreePageSize + 5
 	if err := os.MkdirAll(filepath.Join(model, "shards"), 0o755); err != nil {
@@ -521,7 +502,7 @@ func TestHuggingFaceHubJSClientTreePaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := MustOpenHarness(t, openDirStore(t, dir), harnessOptions{})
+	h := gatewaytest.Start(t, gatewaytest.OpenDirStore(t, dir), gatewaytest.Options{})
 	res := client.run(t, "--endpoint", h.URL, "--repo", "open-lab/many-shards", "--list")
 	if res.Exit != 0 {
 		t.Fatalf("exit %d, error %+v\nstderr:\n%s", res.Exit, res.Err, res.Stderr)
@@ -542,7 +523,7 @@ func TestHuggingFaceHubJSClientTreePaging(t *testing.T) {
 		}
 	}
 	var pages int
-	for _, r := range h.records(t) {
+	for _, r := range h.Records(t) {
 		if r.Type == audit.RecordDecision && r.API == "tree" && r.Status == 200 {
 			pages++
 		}

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
@@ -41,11 +42,11 @@ func (f *fakeAuthenticator) Verify(ctx context.Context, token string) (policy.Su
 // MustOpenHarness cannot all express (no issuer trusted, a logger): Store
 // defaults to the dir backend, Policy to the embedded bundle, Audit to a
 // file audit trail in the harness's AuditDir.
-func MustOpenGateway(tb testing.TB, o gateway.Options) *harness {
+func MustOpenGateway(tb testing.TB, o gateway.Options) *gatewaytest.Harness {
 	tb.Helper()
-	h := &harness{AuditDir: filepath.Join(tb.TempDir(), "audit")}
+	h := &gatewaytest.Harness{AuditDir: filepath.Join(tb.TempDir(), "audit")}
 	if o.Store == nil {
-		o.Store = dirStore(tb)
+		o.Store = gatewaytest.DirStore(tb)
 	}
 	if o.Policy == nil {
 		eng, err := opa.New(context.Background(), opa.Options{})
@@ -55,7 +56,7 @@ func MustOpenGateway(tb testing.TB, o gateway.Options) *harness {
 		o.Policy = eng
 	}
 	if o.Audit == nil {
-		o.Audit = MustOpenTrail(tb, h.AuditDir)
+		o.Audit = gatewaytest.OpenTrail(tb, h.AuditDir)
 	}
 	h.Store = o.Store
 	srv, err := gateway.NewServer(o)
@@ -163,14 +164,14 @@ func TestRefuseToken_Record(t *testing.T) {
 			if got, want := resp.StatusCode, http.StatusUnauthorized; got != want {
 				t.Fatalf("status = %d, want %d; body %s", got, want, body)
 			}
-			e := decodeError(t, body)
+			e := gatewaytest.DecodeError(t, body)
 			if got, want := e.Code, gateway.CodeInvalidToken; got != want {
 				t.Errorf("code = %q, want %q", got, want)
 			}
 			if got, want := e.Error, tt.wantMessage; got != want {
 				t.Errorf("error = %q, want %q", got, want)
 			}
-			decisions, transfers := h.recordsFor(t, e.RequestID)
+			decisions, transfers := h.RecordsFor(t, e.RequestID)
 			if len(decisions) != 1 || len(transfers) != 0 {
 				t.Fatalf("records of %s: %d decisions, %d transfers; want 1 and 0", e.RequestID, len(decisions), len(transfers))
 			}
@@ -217,18 +218,18 @@ func MustOpenStoreWithEmptyFile(tb testing.TB) storage.ObjectStore {
 // API alike, so that a resuming client learns it already has the whole file.
 func TestUnsatisfiableRange_EmptyFile(t *testing.T) {
 	t.Parallel()
-	h := MustOpenHarness(t, MustOpenStoreWithEmptyFile(t), harnessOptions{S3: &gateway.S3Options{}})
-	tok, creds := h.token(t, claims("US")), h.stsCredentials(t, claims("US"))
+	h := gatewaytest.Start(t, MustOpenStoreWithEmptyFile(t), gatewaytest.Options{S3: &gateway.S3Options{}})
+	tok, creds := h.Token(t, gatewaytest.Claims("US")), stsCredentials(t, h, gatewaytest.Claims("US"))
 	tests := []struct {
 		name string
 		send func(t *testing.T, rng string) *http.Response
 	}{
 		{"Hub", func(t *testing.T, rng string) *http.Response {
-			resp, _ := h.do(t, http.MethodGet, "/open-lab/tiny-open/resolve/main/empty.txt", tok, http.Header{"Range": {rng}})
+			resp, _ := h.Do(t, http.MethodGet, "/open-lab/tiny-open/resolve/main/empty.txt", tok, http.Header{"Range": {rng}})
 			return resp
 		}},
 		{"S3", func(t *testing.T, rng string) *http.Response {
-			resp, _ := h.s3Send(t, http.MethodGet, "/models/open-lab/tiny-open/empty.txt", http.Header{"Range": {rng}}, signedBy(creds))
+			resp, _ := s3Send(t, h, http.MethodGet, "/models/open-lab/tiny-open/empty.txt", http.Header{"Range": {rng}}, signedBy(creds))
 			return resp
 		}},
 	}
@@ -255,13 +256,13 @@ func TestUnsatisfiableRange_EmptyFile(t *testing.T) {
 // milliseconds, so it is never longer than the client saw the request take.
 func TestTransferRecord_Duration(t *testing.T) {
 	t.Parallel()
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
 	start := time.Now()
-	resp, body := h.do(t, http.MethodGet, open+"model.safetensors", h.token(t, claims("US")), nil)
+	resp, body := h.Do(t, http.MethodGet, gatewaytest.Open+"model.safetensors", h.Token(t, gatewaytest.Claims("US")), nil)
 	if resp.StatusCode != http.StatusOK || len(body) == 0 {
 		t.Fatalf("status %d, %d bytes; want 200 with the file", resp.StatusCode, len(body))
 	}
-	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	tr := h.TransferFor(t, resp.Header.Get("X-Request-Id"))
 	// The transfer began after start and was timed before its record was
 	// written, so no duration it records can exceed this one.
 	wallMS := float64(time.Since(start).Microseconds()) / 1000
@@ -314,11 +315,11 @@ func TestTransferRecordLost_Logged(t *testing.T) {
 	watch := newLogWatcher(slog.LevelError, "audit: transfer record lost")
 	dir := filepath.Join(t.TempDir(), "audit")
 	h := MustOpenGateway(t, gateway.Options{
-		Audit:  transferRefusingAudit{MustOpenTrail(t, dir)},
+		Audit:  transferRefusingAudit{gatewaytest.OpenTrail(t, dir)},
 		Logger: slog.New(watch),
 	})
-	resp, body := h.do(t, http.MethodGet, open+"config.json", "", nil)
-	if got, want := string(body), string(storeFile(t, open+"config.json")); resp.StatusCode != http.StatusOK || got != want {
+	resp, body := h.Do(t, http.MethodGet, gatewaytest.Open+"config.json", "", nil)
+	if got, want := string(body), string(gatewaytest.StoreFile(t, gatewaytest.Open+"config.json")); resp.StatusCode != http.StatusOK || got != want {
 		t.Fatalf("status %d, body %q; want 200 with the file", resp.StatusCode, body)
 	}
 	select {
@@ -357,7 +358,7 @@ func (b *kernelBody) Close() error { return errors.Join(b.ReadCloser.Close(), b.
 // getCut sends an anonymous GET that may be cut off before or after its
 // status line, reads what comes, and returns the transfer record of the
 // harness's one download (waiting, bounded, for it to be written).
-func (h *harness) getCut(tb testing.TB, path string) audit.Record {
+func getCut(tb testing.TB, h *gatewaytest.Harness, path string) audit.Record {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -372,7 +373,7 @@ func (h *harness) getCut(tb testing.TB, path string) audit.Record {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var transfers []audit.Record
-		for _, r := range h.records(tb) {
+		for _, r := range h.Records(tb) {
 			if r.Type == audit.RecordTransfer {
 				transfers = append(transfers, r)
 			}
@@ -400,14 +401,14 @@ func TestKernelCopy_StorageFails(t *testing.T) {
 		t.Parallel()
 		// Reading a directory fails (EISDIR) as a failing disk would.
 		dir := t.TempDir()
-		h := MustOpenGateway(t, gateway.Options{Store: &kernelStore{ObjectStore: dirStore(t), Src: func() io.ReadCloser {
+		h := MustOpenGateway(t, gateway.Options{Store: &kernelStore{ObjectStore: gatewaytest.DirStore(t), Src: func() io.ReadCloser {
 			f, err := os.Open(dir)
 			if err != nil {
 				t.Error(err)
 			}
 			return f
 		}}})
-		tr := h.getCut(t, open+"config.json")
+		tr := getCut(t, h, gatewaytest.Open+"config.json")
 		if tr.Outcome != audit.OutcomeError || tr.Bytes != 0 || !strings.Contains(tr.Error, "directory") {
 			t.Errorf("transfer = %s, %d bytes, error %q; want error, 0 bytes, the read's cause", tr.Outcome, tr.Bytes, tr.Error)
 		}
@@ -418,7 +419,7 @@ func TestKernelCopy_StorageFails(t *testing.T) {
 		// sending; its writer is closed at the end, before the server.
 		var writers []*os.File
 		var mu sync.Mutex
-		h := MustOpenGateway(t, gateway.Options{WriteIdleTimeout: 200 * time.Millisecond, Store: &kernelStore{ObjectStore: dirStore(t), Src: func() io.ReadCloser {
+		h := MustOpenGateway(t, gateway.Options{WriteIdleTimeout: 200 * time.Millisecond, Store: &kernelStore{ObjectStore: gatewaytest.DirStore(t), Src: func() io.ReadCloser {
 			r, w, err := os.Pipe()
 			if err != nil {
 				t.Error(err)
@@ -435,7 +436,7 @@ func TestKernelCopy_StorageFails(t *testing.T) {
 				w.Close()
 			}
 		})
-		tr := h.getCut(t, open+"config.json")
+		tr := getCut(t, h, gatewaytest.Open+"config.json")
 		if tr.Outcome == audit.OutcomeComplete || tr.Bytes != 0 {
 			t.Errorf("transfer = %s, %d bytes; want cut off with 0 bytes", tr.Outcome, tr.Bytes)
 		}
@@ -447,21 +448,21 @@ func TestKernelCopy_StorageFails(t *testing.T) {
 // copy splits it, and the transfer is complete.
 func TestRangeAcrossChunks(t *testing.T) {
 	t.Parallel()
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
-	full := storeFile(t, frontier+shard1)
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
+	full := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
 	// Two chunks of 256 KiB and part of a third, well short of the end.
 	const end = 600_000
 	if len(full) <= end+1 {
 		t.Fatalf("the shard is %d bytes; the range must end before the file does", len(full))
 	}
-	resp, body := h.do(t, http.MethodGet, frontier+shard1, h.token(t, claims("US")), http.Header{"Range": {"bytes=0-" + strconv.Itoa(end)}})
+	resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, h.Token(t, gatewaytest.Claims("US")), http.Header{"Range": {"bytes=0-" + strconv.Itoa(end)}})
 	if got, want := resp.StatusCode, http.StatusPartialContent; got != want {
 		t.Fatalf("status = %d, want %d", got, want)
 	}
 	if !bytes.Equal(body, full[:end+1]) {
 		t.Errorf("body: %d bytes, not the file's first %d", len(body), end+1)
 	}
-	if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Outcome != audit.OutcomeComplete || tr.Bytes != end+1 {
+	if tr := h.TransferFor(t, resp.Header.Get("X-Request-Id")); tr.Outcome != audit.OutcomeComplete || tr.Bytes != end+1 {
 		t.Errorf("transfer = %s, %d bytes; want complete, %d", tr.Outcome, tr.Bytes, end+1)
 	}
 }
@@ -471,7 +472,7 @@ func TestRangeAcrossChunks(t *testing.T) {
 // is a legitimate part of a file name (the file is then simply not there).
 func TestFilePath_ControlCharacters(t *testing.T) {
 	t.Parallel()
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
 	tests := []struct {
 		name       string
 		file       string // escaped
@@ -485,11 +486,11 @@ func TestFilePath_ControlCharacters(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, body := h.do(t, http.MethodGet, open+tt.file, h.token(t, claims("US")), nil)
+			resp, body := h.Do(t, http.MethodGet, gatewaytest.Open+tt.file, h.Token(t, gatewaytest.Claims("US")), nil)
 			if got, want := resp.StatusCode, tt.wantStatus; got != want {
 				t.Errorf("status = %d, want %d: %s", got, want, body)
 			}
-			if got, want := decodeError(t, body).Code, tt.wantCode; got != want {
+			if got, want := gatewaytest.DecodeError(t, body).Code, tt.wantCode; got != want {
 				t.Errorf("code = %q, want %q", got, want)
 			}
 		})
@@ -500,7 +501,7 @@ func TestFilePath_ControlCharacters(t *testing.T) {
 // of its extension; weights are always opaque bytes.
 func TestContentType(t *testing.T) {
 	t.Parallel()
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
 	tests := []struct {
 		file string
 		want string
@@ -511,7 +512,7 @@ func TestContentType(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
-			resp, _ := h.do(t, http.MethodHead, open+tt.file, h.token(t, claims("US")), nil)
+			resp, _ := h.Do(t, http.MethodHead, gatewaytest.Open+tt.file, h.Token(t, gatewaytest.Claims("US")), nil)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status = %d, want 200", resp.StatusCode)
 			}

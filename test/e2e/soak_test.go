@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 )
 
@@ -32,7 +33,7 @@ func TestSoak(t *testing.T) {
 		large       = 32
 		largeSize   = 32 << 20
 	)
-	seed := copyStore(t)
+	seed := gatewaytest.CopyStore(t)
 	big := filepath.Join(seed, "big-lab", "huge")
 	if err := os.MkdirAll(big, 0o755); err != nil {
 		t.Fatal(err)
@@ -44,22 +45,22 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, _ := s3test.Start(t, seed, "models/")
-	store := s3Store(t, cfg)
-	h := MustOpenHarness(t, store, harnessOptions{})
-	us, cn := h.token(t, claims("US")), h.token(t, claims("CN"))
+	store := gatewaytest.S3Store(t, cfg)
+	h := gatewaytest.Start(t, store, gatewaytest.Options{})
+	us, cn := h.Token(t, gatewaytest.Claims("US")), h.Token(t, gatewaytest.Claims("CN"))
 
 	type shot struct {
 		method, path, token, rng string
 	}
 	mix := []shot{
-		{"GET", frontier + shard1, us, ""},
-		{"GET", frontier + shard1, us, "bytes=10-99"},
-		{"HEAD", frontier + shard1, us, ""},
-		{"GET", frontier + shard1, cn, ""},
-		{"GET", frontier + shard1, "", ""},
-		{"GET", open + "model.safetensors", "", ""},
-		{"GET", open + "config.json", "", "bytes=0-0"},
-		{"HEAD", open + "nope.bin", "", ""},
+		{"GET", gatewaytest.Frontier + gatewaytest.Shard1, us, ""},
+		{"GET", gatewaytest.Frontier + gatewaytest.Shard1, us, "bytes=10-99"},
+		{"HEAD", gatewaytest.Frontier + gatewaytest.Shard1, us, ""},
+		{"GET", gatewaytest.Frontier + gatewaytest.Shard1, cn, ""},
+		{"GET", gatewaytest.Frontier + gatewaytest.Shard1, "", ""},
+		{"GET", gatewaytest.Open + "model.safetensors", "", ""},
+		{"GET", gatewaytest.Open + "config.json", "", "bytes=0-0"},
+		{"HEAD", gatewaytest.Open + "nope.bin", "", ""},
 		{"GET", "/nobody/nothing/resolve/main/x", us, ""},
 	}
 
@@ -167,7 +168,7 @@ func TestSoak(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		clear(decisions)
 		clear(transfers)
-		for _, r := range h.records(t) {
+		for _, r := range h.Records(t) {
 			if r.Type == "decision" {
 				decisions[r.RequestID]++
 			} else {
@@ -196,7 +197,7 @@ func TestSoak(t *testing.T) {
 			wantTransfers = 1
 		}
 		if status >= 500 {
-			if _, tr := h.recordsFor(t, id); len(tr) > 0 {
+			if _, tr := h.RecordsFor(t, id); len(tr) > 0 {
 				t.Logf("request %s (%s): transfer %s: %s", id, v, tr[0].Outcome, tr[0].Error)
 			}
 		}

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -17,12 +17,13 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/storage"
 )
 
 // s3Client is minio-go against the gateway's S3 API, with credentials from
 // its STS endpoint for a token of claims (anonymous when claims is nil).
-func s3Client(t *testing.T, h *harness, claims *identity.TokenClaims) *minio.Client {
+func s3Client(t *testing.T, h *gatewaytest.Harness, claims *identity.TokenClaims) *minio.Client {
 	t.Helper()
 	u, err := url.Parse(h.S3URL)
 	if err != nil {
@@ -30,7 +31,7 @@ func s3Client(t *testing.T, h *harness, claims *identity.TokenClaims) *minio.Cli
 	}
 	creds := credentials.NewStatic("", "", "", credentials.SignatureAnonymous)
 	if claims != nil {
-		tok := h.token(t, *claims)
+		tok := h.Token(t, *claims)
 		creds, err = credentials.NewSTSWebIdentity(h.S3URL, func() (*credentials.WebIdentityToken, error) {
 			return &credentials.WebIdentityToken{Token: tok, Expiry: 900}, nil
 		})
@@ -59,14 +60,14 @@ func s3Get(ctx context.Context, c *minio.Client, key string, opts minio.GetObjec
 // included, on both backends: downloads byte-exact, ranges, conditions,
 // listings, refusals with the policy's reason, and the audit trail.
 func TestS3API(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{S3: &gateway.S3Options{Anonymous: true}})
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}})
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		us := s3Client(t, h, &identity.TokenClaims{Subject: "s3-user", Country: "US"})
 		cn := s3Client(t, h, &identity.TokenClaims{Subject: "s3-cn", Country: "CN"})
 		anon := s3Client(t, h, nil)
-		const openKey, closedKey = "open-lab/tiny-open/model.safetensors", "frontier-lab/frontier-x/" + shard1
+		const openKey, closedKey = "open-lab/tiny-open/model.safetensors", "frontier-lab/frontier-x/" + gatewaytest.Shard1
 
 		for _, tt := range []struct {
 			name string
@@ -85,7 +86,7 @@ func TestS3API(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				got, err := s3Get(ctx, tt.c, tt.key, minio.GetObjectOptions{})
 				if tt.code == "" {
-					if err != nil || !bytes.Equal(got, storeFile(t, resolvePath(tt.key))) {
+					if err != nil || !bytes.Equal(got, gatewaytest.StoreFile(t, resolvePath(tt.key))) {
 						t.Fatalf("%s: %d bytes, err %v; want the file byte-exact", tt.key, len(got), err)
 					}
 					return
@@ -105,7 +106,7 @@ func TestS3API(t *testing.T) {
 		})
 
 		t.Run("range, stat and conditions", func(t *testing.T) {
-			whole := storeFile(t, resolvePath(closedKey))
+			whole := gatewaytest.StoreFile(t, resolvePath(closedKey))
 			var opts minio.GetObjectOptions
 			if err := opts.SetRange(10, 99); err != nil {
 				t.Fatal(err)
@@ -176,7 +177,7 @@ func TestS3API(t *testing.T) {
 		})
 
 		t.Run("presigned URL and If-None-Match", func(t *testing.T) {
-			whole := storeFile(t, resolvePath(closedKey))
+			whole := gatewaytest.StoreFile(t, resolvePath(closedKey))
 			for _, tt := range []struct {
 				c    *minio.Client
 				want int
@@ -261,11 +262,11 @@ func TestS3API(t *testing.T) {
 
 		t.Run("audit", func(t *testing.T) {
 			var denied, allowed, transfers int
-			for _, r := range h.records(t) {
+			for _, r := range h.Records(t) {
 				switch {
 				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-cn" && r.Code == "country_of_concern":
 					denied++
-				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-user" && r.Decision == "allow" && r.Object == shard1:
+				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-user" && r.Decision == "allow" && r.Object == gatewaytest.Shard1:
 					allowed++
 				case r.API == "s3_get" && r.Type == audit.RecordTransfer && r.Subject == "s3-user" && r.Outcome == "complete":
 					transfers++

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/geotest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
@@ -23,24 +24,6 @@ import (
 	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/storage"
 )
-
-// sampleLists opens the shipped sample lists: the CSL extract
-// (testdata/screening/consolidated.csv) and the operator's local list
-// (local.json).
-func sampleLists(tb testing.TB, dir string) *screening.Lists {
-	tb.Helper()
-	if dir == "" {
-		dir = filepath.Join(s3test.RepoRoot(tb), "testdata", "screening")
-	}
-	l, err := screening.OpenLists([]screening.ListFile{
-		{Name: "csl", Path: filepath.Join(dir, "consolidated.csv")},
-		{Name: "local", Path: filepath.Join(dir, "local.json")},
-	}, screening.Options{}, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return l
-}
 
 // engineWith is the default bundle with the given operator settings.
 func engineWith(tb testing.TB, settings map[string]string) *opa.Engine {
@@ -65,18 +48,18 @@ type outcome struct {
 // returns the outcome, checking the invariants every answer keeps: one
 // decision record; an allow streams the file's exact bytes; a denial is a
 // 403 whose body carries the policy's code and reason, with no transfer.
-func fetch(t *testing.T, h *harness, path string, claims identity.TokenClaims, header http.Header) outcome {
+func fetch(t *testing.T, h *gatewaytest.Harness, path string, claims identity.TokenClaims, header http.Header) outcome {
 	t.Helper()
-	resp, body := h.do(t, "GET", path, h.token(t, claims), header)
+	resp, body := h.Do(t, "GET", path, h.Token(t, claims), header)
 	id := resp.Header.Get("X-Request-Id")
-	decisions, transfers := h.recordsFor(t, id)
+	decisions, transfers := h.RecordsFor(t, id)
 	if len(decisions) != 1 || decisions[0].Policy == nil || decisions[0].Input == nil {
 		t.Fatalf("want one decision record with its policy and input, got %+v", decisions)
 	}
 	o := outcome{status: resp.StatusCode, code: decisions[0].Policy.Code, body: body, rec: decisions[0]}
 	if decisions[0].Policy.Allow {
-		tr := h.transferFor(t, id)
-		if resp.StatusCode != 200 || !bytes.Equal(body, storeFile(t, path)) || tr.Bytes != int64(len(body)) {
+		tr := h.TransferFor(t, id)
+		if resp.StatusCode != 200 || !bytes.Equal(body, gatewaytest.StoreFile(t, path)) || tr.Bytes != int64(len(body)) {
 			t.Errorf("allowed: status %d, %d bytes, transfer %+v; want 200 with the whole file", resp.StatusCode, len(body), tr)
 		}
 		return o
@@ -97,10 +80,11 @@ func fetch(t *testing.T, h *harness, path string, claims identity.TokenClaims, h
 // operator's local list, a near miss and a clear name, with the result on
 // the decision record.
 func TestScreening(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		lists := sampleLists(t, "")
-		h := MustOpenHarness(t, store, harnessOptions{Screener: lists})
-		openWeightsScreened := MustOpenHarness(t, store, harnessOptions{Screener: lists,
+	t.Parallel()
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		lists := gatewaytest.ScreeningLists(t, "")
+		h := gatewaytest.Start(t, store, gatewaytest.Options{Screener: lists})
+		openWeightsScreened := gatewaytest.Start(t, store, gatewaytest.Options{Screener: lists,
 			Policy: engineWith(t, map[string]string{"screening_open_weights": "deny"})})
 
 		entity := func(name, id string) identity.TokenClaims {
@@ -109,7 +93,7 @@ func TestScreening(t *testing.T) {
 		const el = "Entity List (EL) - Bureau of Industry and Security"
 		tests := []struct {
 			name       string
-			h          *harness
+			h          *gatewaytest.Harness
 			claims     identity.TokenClaims
 			path       string
 			code       string
@@ -118,21 +102,21 @@ func TestScreening(t *testing.T) {
 			field      string
 			listedName string // a substring of the listed name that matched
 		}{
-			{"exact name without its legal form", h, entity("Shenzhen Quantum Dynamics", ""), frontier + shard1, "restricted_party", "hit", el, "entity.name", "Shenzhen Quantum Dynamics"},
-			{"upper case and punctuation", h, entity("SHENZHEN QUANTUM-DYNAMICS CO LTD", ""), frontier + shard1, "restricted_party", "hit", el, "entity.name", "Shenzhen Quantum Dynamics"},
-			{"diacritics dropped", h, entity("Nordwind Prazisionstechnik", ""), frontier + shard1, "restricted_party", "hit", el, "entity.name", "Nordwind"},
-			{"word order", h, entity("Dynamics Quantum Shenzhen Ltd.", ""), frontier + shard1, "restricted_party", "hit", el, "entity.name", "Quantum Dynamics"},
-			{"alternate name", h, entity("SQD Technology Co", ""), frontier + shard1, "restricted_party", "hit", el, "entity.name", "SQD"},
-			{"entity id", h, entity("Arctic Trading", "7700000001"), frontier + shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "entity.id", "7700000001"},
-			{"subject id, an individual's passport number", h, identity.TokenClaims{Subject: "721234567", Name: "Alice Example", Country: "US", Entity: "Northwind Analytics GmbH", EntityID: "NWA-2231", EntityHQ: "US", ParentHQ: "US"}, frontier + shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "subject.id", "721234567"},
-			{"subject name, an individual's alternate name", h, identity.TokenClaims{Subject: "dv", Name: "Dmitry Volkov", Country: "US"}, frontier + shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "subject.name", "Volkov"},
-			{"operator's local list", h, entity("Blue Lantern Analytics", ""), frontier + shard1, "restricted_party", "hit", "Local denied-party list (Acme Export Compliance)", "entity.name", "Blue Lantern"},
-			{"near miss", h, entity("Shenzen Quantum Dynamix", ""), frontier + shard1, "screening_review", "review", el, "entity.name", "Quantum Dynamics"},
-			{"clear", h, entity("Northwind Analytics GmbH", ""), frontier + shard1, "license_exception_aia", "clear", "", "", ""},
-			{"hit, but not a weights file", h, entity("Shenzhen Quantum Dynamics", ""), frontier + "config.json", "not_weights", "hit", el, "entity.name", "Shenzhen"},
-			{"hit, open weights", h, entity("Shenzhen Quantum Dynamics", ""), open + "model.safetensors", "open_weights", "hit", el, "entity.name", "Shenzhen"},
-			{"hit, open weights screened by configuration", openWeightsScreened, entity("Shenzhen Quantum Dynamics", ""), open + "model.safetensors", "restricted_party", "hit", el, "entity.name", "Shenzhen"},
-			{"near miss, open weights screened by configuration", openWeightsScreened, entity("Shenzen Quantum Dynamix", ""), open + "model.safetensors", "screening_review", "review", el, "entity.name", "Quantum"},
+			{"exact name without its legal form", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", el, "entity.name", "Shenzhen Quantum Dynamics"},
+			{"upper case and punctuation", h, entity("SHENZHEN QUANTUM-DYNAMICS CO LTD", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", el, "entity.name", "Shenzhen Quantum Dynamics"},
+			{"diacritics dropped", h, entity("Nordwind Prazisionstechnik", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", el, "entity.name", "Nordwind"},
+			{"word order", h, entity("Dynamics Quantum Shenzhen Ltd.", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", el, "entity.name", "Quantum Dynamics"},
+			{"alternate name", h, entity("SQD Technology Co", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", el, "entity.name", "SQD"},
+			{"entity id", h, entity("Arctic Trading", "7700000001"), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "entity.id", "7700000001"},
+			{"subject id, an individual's passport number", h, identity.TokenClaims{Subject: "721234567", Name: "Alice Example", Country: "US", Entity: "Northwind Analytics GmbH", EntityID: "NWA-2231", EntityHQ: "US", ParentHQ: "US"}, gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "subject.id", "721234567"},
+			{"subject name, an individual's alternate name", h, identity.TokenClaims{Subject: "dv", Name: "Dmitry Volkov", Country: "US"}, gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "subject.name", "Volkov"},
+			{"operator's local list", h, entity("Blue Lantern Analytics", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", "Local denied-party list (Acme Export Compliance)", "entity.name", "Blue Lantern"},
+			{"near miss", h, entity("Shenzen Quantum Dynamix", ""), gatewaytest.Frontier + gatewaytest.Shard1, "screening_review", "review", el, "entity.name", "Quantum Dynamics"},
+			{"clear", h, entity("Northwind Analytics GmbH", ""), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "clear", "", "", ""},
+			{"hit, but not a weights file", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Frontier + "config.json", "not_weights", "hit", el, "entity.name", "Shenzhen"},
+			{"hit, open weights", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Open + "model.safetensors", "open_weights", "hit", el, "entity.name", "Shenzhen"},
+			{"hit, open weights screened by configuration", openWeightsScreened, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Open + "model.safetensors", "restricted_party", "hit", el, "entity.name", "Shenzhen"},
+			{"near miss, open weights screened by configuration", openWeightsScreened, entity("Shenzen Quantum Dynamix", ""), gatewaytest.Open + "model.safetensors", "screening_review", "review", el, "entity.name", "Quantum"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -172,21 +156,21 @@ func TestScreening(t *testing.T) {
 // /readyz says the lists are stale; a good list takes over, and requests in
 // flight during the reloads all get a proper answer.
 func TestScreeningReload(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		dir := t.TempDir()
 		src := filepath.Join(s3test.RepoRoot(t), "testdata", "screening")
 		for _, f := range []string{"consolidated.csv", "local.json"} {
-			if err := os.WriteFile(filepath.Join(dir, f), mustReadFile(t, filepath.Join(src, f)), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, f), gatewaytest.ReadFile(t, filepath.Join(src, f)), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
-		lists := sampleLists(t, dir)
-		h := MustOpenHarness(t, store, harnessOptions{Screener: lists})
+		lists := gatewaytest.ScreeningLists(t, dir)
+		h := gatewaytest.Start(t, store, gatewaytest.Options{Screener: lists})
 		helios := identity.TokenClaims{Subject: "h", Country: "US", Entity: "Helios Microsystems", EntityHQ: "US", ParentHQ: "US"}
 		newcomer := identity.TokenClaims{Subject: "n", Country: "US", Entity: "Northwind Analytics GmbH", EntityHQ: "US", ParentHQ: "US"}
 
 		readyz := func() (int, map[string]any) {
-			resp, body := h.do(t, "GET", "/readyz", "", nil)
+			resp, body := h.Do(t, "GET", "/readyz", "", nil)
 			var b map[string]any
 			if err := json.Unmarshal(body, &b); err != nil {
 				t.Fatalf("/readyz body %q: %v", body, err)
@@ -196,7 +180,7 @@ func TestScreeningReload(t *testing.T) {
 		if st, b := readyz(); st != 200 || b["checks"].(map[string]any)["screening"] != "ok" {
 			t.Fatalf("/readyz = %d %v before any reload, want 200 with screening ok", st, b)
 		}
-		if o := fetch(t, h, frontier+shard1, helios, nil); o.code != "restricted_party" {
+		if o := fetch(t, h, gatewaytest.Frontier+gatewaytest.Shard1, helios, nil); o.code != "restricted_party" {
 			t.Fatalf("Helios: %s, want restricted_party", o.code)
 		}
 
@@ -214,8 +198,8 @@ func TestScreeningReload(t *testing.T) {
 						return
 					default:
 					}
-					resp, body := h.do(t, "GET", frontier+shard1, h.token(t, helios), nil)
-					if resp.StatusCode != 403 || decodeError(t, body).Code != "restricted_party" {
+					resp, body := h.Do(t, "GET", gatewaytest.Frontier+gatewaytest.Shard1, h.Token(t, helios), nil)
+					if resp.StatusCode != 403 || gatewaytest.DecodeError(t, body).Code != "restricted_party" {
 						mu.Lock()
 						bad = append(bad, resp.Status+" "+string(body))
 						mu.Unlock()
@@ -225,7 +209,7 @@ func TestScreeningReload(t *testing.T) {
 		}
 
 		csvPath := filepath.Join(dir, "consolidated.csv")
-		good := mustReadFile(t, csvPath)
+		good := gatewaytest.ReadFile(t, csvPath)
 		if err := os.WriteFile(csvPath, []byte("_id,source,entity_number\n1,\"unterminated\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +225,7 @@ func TestScreeningReload(t *testing.T) {
 			t.Errorf("/readyz screening = %v, want the error naming the file", b["screening"])
 		}
 		// The previous lists are still in force.
-		if o := fetch(t, h, frontier+shard1, helios, nil); o.code != "restricted_party" {
+		if o := fetch(t, h, gatewaytest.Frontier+gatewaytest.Shard1, helios, nil); o.code != "restricted_party" {
 			t.Errorf("Helios after a failed reload: %s, want restricted_party (the previous list)", o.code)
 		}
 
@@ -256,7 +240,7 @@ func TestScreeningReload(t *testing.T) {
 		if st, b := readyz(); st != 200 || b["checks"].(map[string]any)["screening"] != "ok" {
 			t.Errorf("/readyz after a good reload = %d %v, want screening ok", st, b)
 		}
-		if o := fetch(t, h, frontier+shard1, newcomer, nil); o.code != "restricted_party" || o.rec.Input.Subject.Screening.Entry != "new-1" {
+		if o := fetch(t, h, gatewaytest.Frontier+gatewaytest.Shard1, newcomer, nil); o.code != "restricted_party" || o.rec.Input.Subject.Screening.Entry != "new-1" {
 			t.Errorf("newly listed party: %s %+v, want restricted_party on entry new-1", o.code, o.rec.Input.Subject.Screening)
 		}
 		close(stop)
@@ -271,7 +255,8 @@ func TestScreeningReload(t *testing.T) {
 // through the HTTP path: the proxy headers of a trusted proxy, spoofed ones
 // from a client, a trusted network, and unknown addresses.
 func TestLocation(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
+	t.Parallel()
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		mmdb := filepath.Join(t.TempDir(), "countries.mmdb")
 		if err := geotest.WriteCountryDB(mmdb, map[string]string{
 			"203.0.113.0/24": "DE", "198.51.100.0/24": "CN", "192.0.2.0/24": "FR",
@@ -293,9 +278,9 @@ func TestLocation(t *testing.T) {
 		}
 		// The test client is the proxy: it connects from 127.0.0.1.
 		loc := &gateway.Locator{Countries: db, TrustedProxies: prefixes("127.0.0.1"), TrustedNetworks: prefixes("192.0.2.128/25", "198.51.100.128/25")}
-		behindProxy := MustOpenHarness(t, store, harnessOptions{Locator: loc})
-		strict := MustOpenHarness(t, store, harnessOptions{Locator: loc, Policy: engineWith(t, map[string]string{"location_unknown": "deny"})})
-		direct := MustOpenHarness(t, store, harnessOptions{Locator: &gateway.Locator{Countries: db}})
+		behindProxy := gatewaytest.Start(t, store, gatewaytest.Options{Locator: loc})
+		strict := gatewaytest.Start(t, store, gatewaytest.Options{Locator: loc, Policy: engineWith(t, map[string]string{"location_unknown": "deny"})})
+		direct := gatewaytest.Start(t, store, gatewaytest.Options{Locator: &gateway.Locator{Countries: db}})
 
 		in := func(country string) identity.TokenClaims {
 			return identity.TokenClaims{Subject: "traveller", Country: country, Entity: "Acme", EntityID: "acme", EntityHQ: "US", ParentHQ: "US"}
@@ -303,7 +288,7 @@ func TestLocation(t *testing.T) {
 		xff := func(v ...string) http.Header { return http.Header{"X-Forwarded-For": v} }
 		tests := []struct {
 			name      string
-			h         *harness
+			h         *gatewaytest.Harness
 			claims    identity.TokenClaims
 			header    http.Header
 			path      string
@@ -313,24 +298,24 @@ func TestLocation(t *testing.T) {
 			ipCountry string
 			trusted   bool
 		}{
-			{"address agrees with the token", behindProxy, in("DE"), xff("203.0.113.5"), frontier + shard1, "license_exception_aia", "203.0.113.5", "x-forwarded-for", "DE", false},
-			{"address in a country of concern", behindProxy, in("US"), xff("198.51.100.7"), frontier + shard1, "ip_country_of_concern", "198.51.100.7", "x-forwarded-for", "CN", false},
-			{"address in another country", behindProxy, in("US"), xff("203.0.113.5"), frontier + shard1, "location_mismatch", "203.0.113.5", "x-forwarded-for", "DE", false},
-			{"mismatch, but open weights", behindProxy, in("US"), xff("203.0.113.5"), open + "model.safetensors", "open_weights", "203.0.113.5", "x-forwarded-for", "DE", false},
-			{"trusted network", behindProxy, in("US"), xff("192.0.2.200"), frontier + shard1, "license_exception_aia", "192.0.2.200", "x-forwarded-for", "FR", true},
-			{"country of concern in a trusted network", behindProxy, in("US"), xff("198.51.100.200"), frontier + shard1, "ip_country_of_concern", "198.51.100.200", "x-forwarded-for", "CN", true},
+			{"address agrees with the token", behindProxy, in("DE"), xff("203.0.113.5"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "203.0.113.5", "x-forwarded-for", "DE", false},
+			{"address in a country of concern", behindProxy, in("US"), xff("198.51.100.7"), gatewaytest.Frontier + gatewaytest.Shard1, "ip_country_of_concern", "198.51.100.7", "x-forwarded-for", "CN", false},
+			{"address in another country", behindProxy, in("US"), xff("203.0.113.5"), gatewaytest.Frontier + gatewaytest.Shard1, "location_mismatch", "203.0.113.5", "x-forwarded-for", "DE", false},
+			{"mismatch, but open weights", behindProxy, in("US"), xff("203.0.113.5"), gatewaytest.Open + "model.safetensors", "open_weights", "203.0.113.5", "x-forwarded-for", "DE", false},
+			{"trusted network", behindProxy, in("US"), xff("192.0.2.200"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "192.0.2.200", "x-forwarded-for", "FR", true},
+			{"country of concern in a trusted network", behindProxy, in("US"), xff("198.51.100.200"), gatewaytest.Frontier + gatewaytest.Shard1, "ip_country_of_concern", "198.51.100.200", "x-forwarded-for", "CN", true},
 			// The client wrote a US address itself; the proxy appended
 			// the one it saw. The rightmost untrusted hop wins.
-			{"spoofed X-Forwarded-For behind the proxy", behindProxy, in("US"), xff("2001:db8::1, 198.51.100.7"), frontier + shard1, "ip_country_of_concern", "198.51.100.7", "x-forwarded-for", "CN", false},
-			{"Forwarded header", behindProxy, in("US"), http.Header{"Forwarded": {`for="[2001:db8::1]:4711";proto=https`}}, frontier + shard1, "license_exception_aia", "2001:db8::1", "forwarded", "US", false},
-			{"proxy sent no header: loopback is unknown", behindProxy, in("US"), nil, frontier + shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
-			{"unknown denied by configuration", strict, in("US"), nil, frontier + shard1, "location_unknown", "127.0.0.1", "peer", "", false},
-			{"unknown denied, known allowed", strict, in("DE"), xff("203.0.113.5"), frontier + shard1, "license_exception_aia", "203.0.113.5", "x-forwarded-for", "DE", false},
+			{"spoofed X-Forwarded-For behind the proxy", behindProxy, in("US"), xff("2001:db8::1, 198.51.100.7"), gatewaytest.Frontier + gatewaytest.Shard1, "ip_country_of_concern", "198.51.100.7", "x-forwarded-for", "CN", false},
+			{"Forwarded header", behindProxy, in("US"), http.Header{"Forwarded": {`for="[2001:db8::1]:4711";proto=https`}}, gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "2001:db8::1", "forwarded", "US", false},
+			{"proxy sent no header: loopback is unknown", behindProxy, in("US"), nil, gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
+			{"unknown denied by configuration", strict, in("US"), nil, gatewaytest.Frontier + gatewaytest.Shard1, "location_unknown", "127.0.0.1", "peer", "", false},
+			{"unknown denied, known allowed", strict, in("DE"), xff("203.0.113.5"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "203.0.113.5", "x-forwarded-for", "DE", false},
 			// Without a trusted proxy, the headers are the client's word:
 			// ignored, so a Chinese address cannot pass as German, and a
 			// client cannot frame another address either.
-			{"untrusted peer's X-Forwarded-For is ignored", direct, in("US"), xff("198.51.100.7"), frontier + shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
-			{"untrusted peer's Forwarded is ignored", direct, in("US"), http.Header{"Forwarded": {"for=203.0.113.5"}}, frontier + shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
+			{"untrusted peer's X-Forwarded-For is ignored", direct, in("US"), xff("198.51.100.7"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
+			{"untrusted peer's Forwarded is ignored", direct, in("US"), http.Header{"Forwarded": {"for=203.0.113.5"}}, gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
@@ -27,11 +28,12 @@ import (
 // TestRangesAndHead covers single ranges (206 + Content-Range), HEAD, and
 // unsatisfiable or malformed ranges (416 + "bytes */size").
 func TestRangesAndHead(t *testing.T) {
-	backends(t, func(t *testing.T, store storage.ObjectStore) {
-		h := MustOpenHarness(t, store, harnessOptions{})
-		tok := h.token(t, claims("US"))
-		path := frontier + "model-00002-of-00002.safetensors"
-		full := storeFile(t, path)
+	t.Parallel()
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{})
+		tok := h.Token(t, gatewaytest.Claims("US"))
+		path := gatewaytest.Frontier + "model-00002-of-00002.safetensors"
+		full := gatewaytest.StoreFile(t, path)
 		size := int64(len(full))
 
 		ranges := []struct {
@@ -46,7 +48,7 @@ func TestRangesAndHead(t *testing.T) {
 		}
 		for _, rg := range ranges {
 			t.Run(rg.header, func(t *testing.T) {
-				resp, body := h.do(t, http.MethodGet, path, tok, http.Header{"Range": {rg.header}})
+				resp, body := h.Do(t, http.MethodGet, path, tok, http.Header{"Range": {rg.header}})
 				if got, want := resp.StatusCode, http.StatusPartialContent; got != want {
 					t.Fatalf("status = %d, want %d: %s", got, want, body)
 				}
@@ -56,7 +58,7 @@ func TestRangesAndHead(t *testing.T) {
 				if got, want := string(body), string(full[rg.start:rg.end+1]); got != want {
 					t.Errorf("body: %d bytes differ from the stored range (%d bytes)", len(got), len(want))
 				}
-				if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != rg.end-rg.start+1 || tr.Outcome != audit.OutcomeComplete {
+				if tr := h.TransferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != rg.end-rg.start+1 || tr.Outcome != audit.OutcomeComplete {
 					t.Errorf("transfer = %d bytes %s, want %d complete", tr.Bytes, tr.Outcome, rg.end-rg.start+1)
 				}
 			})
@@ -69,26 +71,26 @@ func TestRangesAndHead(t *testing.T) {
 			{"bytes=x-y", "invalid_range"},
 		} {
 			t.Run(bad.header, func(t *testing.T) {
-				resp, body := h.do(t, http.MethodGet, path, tok, http.Header{"Range": {bad.header}})
+				resp, body := h.Do(t, http.MethodGet, path, tok, http.Header{"Range": {bad.header}})
 				if got, want := resp.StatusCode, http.StatusRequestedRangeNotSatisfiable; got != want {
 					t.Fatalf("status = %d, want %d", got, want)
 				}
 				if got, want := resp.Header.Get("Content-Range"), fmt.Sprintf("bytes */%d", size); got != want {
 					t.Errorf("Content-Range = %q, want %q", got, want)
 				}
-				if got, want := decodeError(t, body).Code, bad.code; got != want {
+				if got, want := gatewaytest.DecodeError(t, body).Code, bad.code; got != want {
 					t.Errorf("code = %q, want %q", got, want)
 				}
 			})
 		}
 		t.Run("ignored unit", func(t *testing.T) {
-			resp, body := h.do(t, http.MethodGet, path, tok, http.Header{"Range": {"items=0-1"}})
+			resp, body := h.Do(t, http.MethodGet, path, tok, http.Header{"Range": {"items=0-1"}})
 			if resp.StatusCode != 200 || len(body) != len(full) {
 				t.Errorf("status %d, %d bytes; want 200 with the whole file", resp.StatusCode, len(body))
 			}
 		})
 		t.Run("HEAD", func(t *testing.T) {
-			resp, body := h.do(t, http.MethodHead, path, tok, nil)
+			resp, body := h.Do(t, http.MethodHead, path, tok, nil)
 			if got, want := resp.StatusCode, 200; got != want {
 				t.Fatalf("status = %d, want %d", got, want)
 			}
@@ -108,31 +110,31 @@ func TestRangesAndHead(t *testing.T) {
 			if len(etag) < 3 || etag[0] != '"' || etag[len(etag)-1] != '"' {
 				t.Errorf("ETag = %q, want a quoted tag", etag)
 			}
-			get, _ := h.do(t, http.MethodGet, path, tok, nil)
+			get, _ := h.Do(t, http.MethodGet, path, tok, nil)
 			if got := get.Header.Get("ETag"); got != etag {
 				t.Errorf("GET ETag %q differs from HEAD ETag %q", got, etag)
 			}
-			if c := resp.Header.Get("X-Repo-Commit"); !hex40.MatchString(c) || c != get.Header.Get("X-Repo-Commit") {
+			if c := resp.Header.Get("X-Repo-Commit"); !gatewaytest.Hex40.MatchString(c) || c != get.Header.Get("X-Repo-Commit") {
 				t.Errorf("X-Repo-Commit = %q, want the same 40 hex on HEAD and GET", c)
 			}
 			if got := resp.Header.Get("Content-Encoding"); got != "" {
 				t.Errorf("Content-Encoding = %q, want none", got)
 			}
-			decisions, transfers := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			decisions, transfers := h.RecordsFor(t, resp.Header.Get("X-Request-Id"))
 			if len(decisions) != 1 || len(transfers) != 0 {
 				t.Errorf("HEAD: %d decision and %d transfer records, want 1 and 0", len(decisions), len(transfers))
 			}
 		})
 		t.Run("HEAD denied", func(t *testing.T) {
-			resp, body := h.do(t, http.MethodHead, path, h.token(t, claims("CN")), nil)
+			resp, body := h.Do(t, http.MethodHead, path, h.Token(t, gatewaytest.Claims("CN")), nil)
 			if resp.StatusCode != 403 || len(body) != 0 || resp.Header.Get("X-Error-Code") != "GatedRepo" {
 				t.Errorf("status %d, %d bytes, X-Error-Code %q; want 403, empty, GatedRepo", resp.StatusCode, len(body), resp.Header.Get("X-Error-Code"))
 			}
 		})
 		t.Run("commit revision", func(t *testing.T) {
-			head, _ := h.do(t, http.MethodHead, path, tok, nil)
+			head, _ := h.Do(t, http.MethodHead, path, tok, nil)
 			commit := head.Header.Get("X-Repo-Commit")
-			resp, body := h.do(t, http.MethodGet, "/frontier-lab/frontier-x/resolve/"+commit+"/model-00002-of-00002.safetensors", tok, nil)
+			resp, body := h.Do(t, http.MethodGet, "/frontier-lab/frontier-x/resolve/"+commit+"/model-00002-of-00002.safetensors", tok, nil)
 			if resp.StatusCode != 200 || len(body) != len(full) {
 				t.Errorf("by commit: status %d, %d bytes; want 200 and the file", resp.StatusCode, len(body))
 			}
@@ -176,37 +178,29 @@ type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
 
-// failingAudit refuses every record.
-type failingAudit struct{ calls atomic.Int64 }
-
-func (a *failingAudit) Record(context.Context, *audit.Record) error {
-	a.calls.Add(1)
-	return errors.New("no space left on device")
-}
-func (a *failingAudit) Healthy(context.Context) error { return errors.New("no space left on device") }
-
 // TestAuditUnavailable: when the decision cannot be recorded, the answer is
 // 503 audit_unavailable and storage is never read.
 func TestAuditUnavailable(t *testing.T) {
-	cs := &countingStore{ObjectStore: dirStore(t)}
-	audit := &failingAudit{}
-	h := MustOpenHarness(t, cs, harnessOptions{Audit: audit})
-	for _, path := range []string{open + "model.safetensors", frontier + shard1} {
-		resp, body := h.do(t, http.MethodGet, path, h.token(t, claims("US")), nil)
+	t.Parallel()
+	cs := &countingStore{ObjectStore: gatewaytest.DirStore(t)}
+	audit := &gatewaytest.FailingAudit{}
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{Audit: audit})
+	for _, path := range []string{gatewaytest.Open + "model.safetensors", gatewaytest.Frontier + gatewaytest.Shard1} {
+		resp, body := h.Do(t, http.MethodGet, path, h.Token(t, gatewaytest.Claims("US")), nil)
 		if got, want := resp.StatusCode, http.StatusServiceUnavailable; got != want {
 			t.Fatalf("%s: status = %d, want %d", path, got, want)
 		}
-		if got, want := decodeError(t, body).Code, "audit_unavailable"; got != want {
+		if got, want := gatewaytest.DecodeError(t, body).Code, "audit_unavailable"; got != want {
 			t.Errorf("%s: code = %q, want %q", path, got, want)
 		}
 	}
 	if n := cs.opens.Load(); n != 0 {
 		t.Errorf("storage was read %d times with the audit log down", n)
 	}
-	if audit.calls.Load() == 0 {
+	if audit.Calls.Load() == 0 {
 		t.Error("the audit log was never asked")
 	}
-	resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil)
+	resp, _ := h.Do(t, http.MethodGet, "/readyz", "", nil)
 	if got, want := resp.StatusCode, http.StatusServiceUnavailable; got != want {
 		t.Errorf("/readyz = %d, want %d", got, want)
 	}
@@ -230,21 +224,22 @@ func (allowWithError) Decide(context.Context, policy.Input) (policy.Decision, er
 // TestPolicyErrorFailsClosed: a failed evaluation denies, even for open
 // models, even when the decision claims allow, and reads no bytes.
 func TestPolicyErrorFailsClosed(t *testing.T) {
+	t.Parallel()
 	for name, p := range map[string]gateway.Decider{"error": brokenPolicy{}, "allow with error": allowWithError{}} {
 		t.Run(name, func(t *testing.T) {
-			cs := &countingStore{ObjectStore: dirStore(t)}
-			h := MustOpenHarness(t, cs, harnessOptions{Policy: p})
-			resp, body := h.do(t, http.MethodGet, open+"model.safetensors", "", nil)
+			cs := &countingStore{ObjectStore: gatewaytest.DirStore(t)}
+			h := gatewaytest.Start(t, cs, gatewaytest.Options{Policy: p})
+			resp, body := h.Do(t, http.MethodGet, gatewaytest.Open+"model.safetensors", "", nil)
 			if got, want := resp.StatusCode, http.StatusInternalServerError; got != want {
 				t.Fatalf("status = %d, want %d", got, want)
 			}
-			if got, want := decodeError(t, body).Code, "policy_error"; got != want {
+			if got, want := gatewaytest.DecodeError(t, body).Code, "policy_error"; got != want {
 				t.Errorf("code = %q, want %q", got, want)
 			}
 			if n := cs.opens.Load(); n != 0 {
 				t.Errorf("storage read %d times on a policy error", n)
 			}
-			d, _ := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+			d, _ := h.RecordsFor(t, resp.Header.Get("X-Request-Id"))
 			if len(d) != 1 || d[0].Decision != "deny" || d[0].Code != "policy_error" {
 				t.Errorf("audit = %+v, want one deny policy_error", d)
 			}
@@ -255,16 +250,17 @@ func TestPolicyErrorFailsClosed(t *testing.T) {
 // TestStorageFailsMidTransfer: an error after the first byte aborts the
 // connection; the client never sees a complete-looking short 200.
 func TestStorageFailsMidTransfer(t *testing.T) {
-	cs := &countingStore{ObjectStore: dirStore(t)}
-	h := MustOpenHarness(t, cs, harnessOptions{})
+	t.Parallel()
+	cs := &countingStore{ObjectStore: gatewaytest.DirStore(t)}
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{})
 	// A HEAD first, while storage works: the file's sha256 (its ETag) is
 	// then known, and the GET below fails in the stream, not while hashing.
-	if resp, _ := h.do(t, http.MethodHead, frontier+"model-00002-of-00002.safetensors", h.token(t, claims("US")), nil); resp.StatusCode != 200 {
+	if resp, _ := h.Do(t, http.MethodHead, gatewaytest.Frontier+"model-00002-of-00002.safetensors", h.Token(t, gatewaytest.Claims("US")), nil); resp.StatusCode != 200 {
 		t.Fatalf("HEAD: %d", resp.StatusCode)
 	}
 	cs.failAfter.Store(1000)
-	req, _ := http.NewRequest(http.MethodGet, h.URL+frontier+"model-00002-of-00002.safetensors", nil)
-	req.Header.Set("Authorization", "Bearer "+h.token(t, claims("US")))
+	req, _ := http.NewRequest(http.MethodGet, h.URL+gatewaytest.Frontier+"model-00002-of-00002.safetensors", nil)
+	req.Header.Set("Authorization", "Bearer "+h.Token(t, gatewaytest.Claims("US")))
 	// The 1000 bytes may still sit in the server's write buffer when the
 	// connection is cut, so the failure shows either before the headers or
 	// while reading the body; never as a clean response.
@@ -279,12 +275,12 @@ func TestStorageFailsMidTransfer(t *testing.T) {
 	// The only transfer of this fresh harness is the failed one: the last
 	// decision's.
 	var id string
-	for _, r := range h.records(t) {
+	for _, r := range h.Records(t) {
 		if r.Type == audit.RecordDecision {
 			id = r.RequestID
 		}
 	}
-	tr := h.transferFor(t, id)
+	tr := h.TransferFor(t, id)
 	if tr.Outcome != audit.OutcomeError || tr.Bytes != 1000 || tr.Error == "" {
 		t.Errorf("transfer = %+v, want outcome error after 1000 bytes", tr)
 	}
@@ -293,10 +289,11 @@ func TestStorageFailsMidTransfer(t *testing.T) {
 // TestRequestIDIsTheGatewaysOwn: a caller cannot choose the id that keys
 // the audit trail.
 func TestRequestIDIsTheGatewaysOwn(t *testing.T) {
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	t.Parallel()
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
 	var ids []string
 	for range 2 {
-		resp, _ := h.do(t, http.MethodGet, open+"config.json", "", http.Header{"X-Request-Id": {"chosen-by-caller"}})
+		resp, _ := h.Do(t, http.MethodGet, gatewaytest.Open+"config.json", "", http.Header{"X-Request-Id": {"chosen-by-caller"}})
 		ids = append(ids, resp.Header.Get("X-Request-Id"))
 	}
 	if ids[0] == "chosen-by-caller" || ids[0] == ids[1] || len(ids[0]) != 32 {
@@ -306,6 +303,7 @@ func TestRequestIDIsTheGatewaysOwn(t *testing.T) {
 
 // TestClientAbort: a client that hangs up mid-file is recorded as aborted.
 func TestClientAbort(t *testing.T) {
+	t.Parallel()
 	// Big enough that the server cannot have written it all into socket
 	// buffers by the time the client hangs up.
 	st, err := dir.Open(bigModel(t, 256<<20))
@@ -313,7 +311,7 @@ func TestClientAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h := MustOpenHarness(t, st, harnessOptions{})
+	h := gatewaytest.Start(t, st, gatewaytest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+"/big-lab/huge/resolve/main/model.safetensors", nil)
@@ -326,7 +324,7 @@ func TestClientAbort(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	tr := h.TransferFor(t, resp.Header.Get("X-Request-Id"))
 	if tr.Outcome != audit.OutcomeAborted || tr.Bytes >= tr.Expected {
 		t.Errorf("transfer = %s, %d of %d bytes; want aborted short", tr.Outcome, tr.Bytes, tr.Expected)
 	}
@@ -335,11 +333,12 @@ func TestClientAbort(t *testing.T) {
 // TestStorageDown stops a real S3 server mid-test: downloads then answer 503
 // with an error body and no file bytes, and /readyz fails.
 func TestStorageDown(t *testing.T) {
+	t.Parallel()
 	cfg, stop := s3test.Start(t, s3test.StoreDir(t), "models/")
-	h := MustOpenHarness(t, s3Store(t, cfg), harnessOptions{})
-	tok := h.token(t, claims("US"))
-	path := frontier + shard1
-	if resp, body := h.do(t, http.MethodGet, path, tok, nil); resp.StatusCode != 200 || len(body) != len(storeFile(t, path)) {
+	h := gatewaytest.Start(t, gatewaytest.S3Store(t, cfg), gatewaytest.Options{})
+	tok := h.Token(t, gatewaytest.Claims("US"))
+	path := gatewaytest.Frontier + gatewaytest.Shard1
+	if resp, body := h.Do(t, http.MethodGet, path, tok, nil); resp.StatusCode != 200 || len(body) != len(gatewaytest.StoreFile(t, path)) {
 		t.Fatalf("before the outage: status %d, %d bytes", resp.StatusCode, len(body))
 	}
 	stop()
@@ -348,12 +347,12 @@ func TestStorageDown(t *testing.T) {
 	// before the outage: its GET is allowed and fails at the read (the
 	// transfer record says so, with no byte sent). The other files were
 	// never stat'ed: they are refused before any decision.
-	for i, p := range []string{path, open + "model.safetensors", "/frontier-lab/mini-x/resolve/main/model.safetensors"} {
-		resp, body := h.do(t, http.MethodGet, p, tok, nil)
+	for i, p := range []string{path, gatewaytest.Open + "model.safetensors", "/frontier-lab/mini-x/resolve/main/model.safetensors"} {
+		resp, body := h.Do(t, http.MethodGet, p, tok, nil)
 		if got, want := resp.StatusCode, http.StatusServiceUnavailable; got != want {
 			t.Fatalf("%s: status = %d, want %d (%d bytes)", p, got, want, len(body))
 		}
-		if got, want := decodeError(t, body).Code, "storage_unavailable"; got != want {
+		if got, want := gatewaytest.DecodeError(t, body).Code, "storage_unavailable"; got != want {
 			t.Errorf("%s: code = %q, want %q", p, got, want)
 		}
 		if resp.Header.Get("Content-Range") != "" || resp.Header.Get("ETag") != "" || resp.Header.Get("Retry-After") == "" && i == 0 {
@@ -362,11 +361,11 @@ func TestStorageDown(t *testing.T) {
 		id := resp.Header.Get("X-Request-Id")
 		if i == 0 {
 			// The transfer record is written after the response.
-			if tr := h.transferFor(t, id); tr.Outcome != audit.OutcomeError || tr.Bytes != 0 {
+			if tr := h.TransferFor(t, id); tr.Outcome != audit.OutcomeError || tr.Bytes != 0 {
 				t.Errorf("%s: transfer %+v; want an error transfer of 0 bytes", p, tr)
 			}
 		}
-		d, tr := h.recordsFor(t, id)
+		d, tr := h.RecordsFor(t, id)
 		switch {
 		case len(d) != 1:
 			t.Errorf("%s: %d decision records, want 1", p, len(d))
@@ -377,7 +376,7 @@ func TestStorageDown(t *testing.T) {
 		}
 	}
 	t.Logf("three requests against a dead store answered in %v", time.Since(start))
-	if resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, _ := h.Do(t, http.MethodGet, "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d with storage down, want 503", resp.StatusCode)
 	}
 }
@@ -392,7 +391,7 @@ func TestStalledClientIsCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h := MustOpenHarness(t, st, harnessOptions{WriteIdleTimeout: 200 * time.Millisecond})
+	h := gatewaytest.Start(t, st, gatewaytest.Options{WriteIdleTimeout: 200 * time.Millisecond})
 
 	// Keep-alive: a whole download, a pause longer than the idle timeout,
 	// then another download on the same connection.
@@ -427,7 +426,7 @@ func TestStalledClientIsCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stop reading; the server's writes block once the socket buffers fill.
-	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	tr := h.TransferFor(t, resp.Header.Get("X-Request-Id"))
 	if tr.Outcome != audit.OutcomeAborted || tr.Bytes >= tr.Expected {
 		t.Errorf("stalled transfer = %s, %d of %d bytes; want aborted short", tr.Outcome, tr.Bytes, tr.Expected)
 	}
@@ -478,8 +477,8 @@ func TestCloseRecordsTransfersInFlight(t *testing.T) {
 	if err := trail.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{AuditDir: auditDir}
-	_, transfers := h.recordsFor(t, resp.Header.Get("X-Request-Id"))
+	h := &gatewaytest.Harness{AuditDir: auditDir}
+	_, transfers := h.RecordsFor(t, resp.Header.Get("X-Request-Id"))
 	if len(transfers) != 1 || transfers[0].Outcome != audit.OutcomeAborted {
 		t.Errorf("transfer records = %+v, want one aborted", transfers)
 	}

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkDownload(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := MustOpenHarness(b, s3Store(b, cfg), harnessOptions{})
+	h := gatewaytest.Start(b, gatewaytest.S3Store(b, cfg), gatewaytest.Options{})
 	ctx := context.Background()
 
 	// Both sides copy through a 256 KiB buffer, as the gateway does, into a
@@ -73,8 +74,8 @@ func BenchmarkDecision(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := MustOpenHarness(b, s3Store(b, cfg), harnessOptions{})
-	tok := h.token(b, claims("US"))
+	h := gatewaytest.Start(b, gatewaytest.S3Store(b, cfg), gatewaytest.Options{})
+	tok := h.Token(b, gatewaytest.Claims("US"))
 	ctx := context.Background()
 	key := "frontier-lab/frontier-x/model-00001-of-00002.safetensors"
 
@@ -117,11 +118,11 @@ func BenchmarkAuditedDecisions(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer l.Close()
-				h := MustOpenHarness(b, dirStore(b), harnessOptions{Audit: l, AuditDir: dir})
-				tok := h.token(b, claims("US"))
+				h := gatewaytest.Start(b, gatewaytest.DirStore(b), gatewaytest.Options{Audit: l, AuditDir: dir})
+				tok := h.Token(b, gatewaytest.Claims("US"))
 				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 				defer client.CloseIdleConnections()
-				url := h.URL + frontier + shard1
+				url := h.URL + gatewaytest.Frontier + gatewaytest.Shard1
 
 				var next atomic.Int64
 				var wg sync.WaitGroup

@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/storage"
 	dirstore "github.com/weightgate/weightgate/storage/dir"
@@ -56,7 +57,7 @@ func TestMemoryStaysFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h := MustOpenHarness(t, st, harnessOptions{})
+	h := gatewaytest.Start(t, st, gatewaytest.Options{})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -80,7 +81,7 @@ func TestMemoryStaysFlat(t *testing.T) {
 	if growth > 32<<20 {
 		t.Errorf("heap grew by %d MiB while streaming a 1 GiB file", growth>>20)
 	}
-	if tr := h.transferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != size {
+	if tr := h.TransferFor(t, resp.Header.Get("X-Request-Id")); tr.Bytes != size {
 		t.Errorf("transfer record: %d bytes, want %d", tr.Bytes, size)
 	}
 }
@@ -124,6 +125,7 @@ func heapPeak(fn func()) (before, peak uint64) {
 // for reads of at least s3.DirectMin bytes. The bytes are checked, and
 // the listener's connections record what ReadFrom was given.
 func TestKernelCopy(t *testing.T) {
+	t.Parallel()
 	const size = s3.DirectMin + 1<<20 + 12345 // several chunks, and a partial one
 	big := fmt.Sprintf("bytes=1000-%d", 999+s3.DirectMin)
 	for _, tc := range []struct {
@@ -132,16 +134,16 @@ func TestKernelCopy(t *testing.T) {
 		// kernel: which reads must go by the kernel
 		kernel map[string]bool
 	}{
-		{"dir", func(t *testing.T) storage.ObjectStore { return openDirStore(t, bigModel(t, size)) },
+		{"dir", func(t *testing.T) storage.ObjectStore { return gatewaytest.OpenDirStore(t, bigModel(t, size)) },
 			map[string]bool{"": true, big: true, "bytes=10-2000009": true}},
 		{"s3", func(t *testing.T) storage.ObjectStore {
 			cfg, _ := s3test.Start(t, bigModel(t, size), "models/")
-			return s3Store(t, cfg)
+			return gatewaytest.S3Store(t, cfg)
 		}, map[string]bool{"": true, big: true, "bytes=10-2000009": false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var kernelBytes atomic.Int64
-			h := MustOpenHarness(t, tc.store(t), harnessOptions{Listener: func(l net.Listener) net.Listener {
+			h := gatewaytest.Start(t, tc.store(t), gatewaytest.Options{Listener: func(l net.Listener) net.Listener {
 				return kernelWatchListener{l, &kernelBytes}
 			}})
 			for rng, kernel := range tc.kernel {
@@ -152,7 +154,7 @@ func TestKernelCopy(t *testing.T) {
 					want = last - first + 1
 				}
 				kernelBytes.Store(0)
-				resp, body := h.do(t, http.MethodGet, "/big-lab/huge/resolve/main/model.safetensors", "", http.Header{"Range": {rng}})
+				resp, body := h.Do(t, http.MethodGet, "/big-lab/huge/resolve/main/model.safetensors", "", http.Header{"Range": {rng}})
 				if resp.StatusCode/100 != 2 || int64(len(body)) != want || bytes.ContainsFunc(body, func(r rune) bool { return r != 0 }) {
 					t.Fatalf("Range %q: status %d, %d bytes, want %d zero bytes", rng, resp.StatusCode, len(body), want)
 				}
@@ -204,9 +206,10 @@ func (c kernelWatchConn) ReadFrom(r io.Reader) (int64, error) {
 // complete-looking short file, and the transfer record says how many bytes
 // went out, short of the file.
 func TestKernelCopyStorageDies(t *testing.T) {
+	t.Parallel()
 	const size = 64 << 20
 	cfg, stop := s3test.Start(t, bigModel(t, size), "models/")
-	h := MustOpenHarness(t, s3Store(t, cfg), harnessOptions{})
+	h := gatewaytest.Start(t, gatewaytest.S3Store(t, cfg), gatewaytest.Options{})
 	resp, err := http.Get(h.URL + "/big-lab/huge/resolve/main/model.safetensors")
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +223,7 @@ func TestKernelCopyStorageDies(t *testing.T) {
 	if err == nil || 1<<20+n >= size {
 		t.Fatalf("after the storage died the client read %d more bytes, err %v; want an error short of %d", n, err, size)
 	}
-	tr := h.transferFor(t, resp.Header.Get("X-Request-Id"))
+	tr := h.TransferFor(t, resp.Header.Get("X-Request-Id"))
 	if tr.Outcome == audit.OutcomeComplete || tr.Bytes >= size || tr.Bytes < 1<<20+n {
 		t.Errorf("transfer = %s, %d bytes; want not complete, at least the %d the client got, less than %d", tr.Outcome, tr.Bytes, 1<<20+n, size)
 	}

@@ -1,10 +1,15 @@
-package gateway_test
+// Package gatewaytest starts a whole gateway for tests, over real HTTP on
+// 127.0.0.1, with the embedded policy, the development token issuer and an
+// audit trail in a temporary directory, and reads back what it recorded. The
+// gateway's own tests and the end-to-end tests (test/e2e) share it.
+package gatewaytest
 
 import (
 	"cmp"
 	"context"
 	"crypto"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,18 +38,19 @@ import (
 	s3store "github.com/weightgate/weightgate/storage/s3"
 )
 
-// harness is a gateway over real HTTP with the embedded policy, the
+// Harness is a gateway over real HTTP with the embedded policy, the
 // development token issuer and a file audit log in a temp dir.
-type harness struct {
+type Harness struct {
 	URL      string
-	S3URL    string // the S3 API's, when harnessOptions.S3 is set
+	S3URL    string // the S3 API's, when Options.S3 is set
 	AuditDir string
 	Store    storage.ObjectStore
 	Registry *prometheus.Registry
 	key      crypto.PrivateKey
 }
 
-type harnessOptions struct {
+// Options configure Start; the zero value is the gateway as shipped.
+type Options struct {
 	Policy gateway.Decider  // default: the embedded bundle
 	Audit  gateway.AuditLog // default: an audit trail in AuditDir
 	Wrap   func(storage.ObjectStore) storage.ObjectStore
@@ -74,12 +81,13 @@ type harnessOptions struct {
 	Now func() time.Time
 }
 
-func MustOpenHarness(tb testing.TB, store storage.ObjectStore, o harnessOptions) *harness {
+// Start serves a gateway over store on 127.0.0.1 until the test ends.
+func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
 	root := s3test.RepoRoot(tb)
-	h := &harness{AuditDir: filepath.Join(tb.TempDir(), "audit"), Store: store}
+	h := &Harness{AuditDir: filepath.Join(tb.TempDir(), "audit"), Store: store}
 	if o.AuditDir != "" {
 		h.AuditDir = o.AuditDir
 	}
@@ -94,7 +102,7 @@ func MustOpenHarness(tb testing.TB, store storage.ObjectStore, o harnessOptions)
 		o.Policy = eng
 	}
 	if o.Audit == nil {
-		o.Audit = MustOpenTrail(tb, h.AuditDir)
+		o.Audit = OpenTrail(tb, h.AuditDir)
 	}
 	if o.TTL == 0 {
 		o.TTL = time.Minute
@@ -159,8 +167,8 @@ func s3Defaults(tb testing.TB, o *gateway.S3Options) *gateway.S3Options {
 	return &c
 }
 
-// dirStore is the dir backend over testdata/store.
-func dirStore(tb testing.TB) storage.ObjectStore {
+// DirStore is the dir backend over testdata/store.
+func DirStore(tb testing.TB) storage.ObjectStore {
 	tb.Helper()
 	st, err := dirstore.Open(s3test.StoreDir(tb))
 	if err != nil {
@@ -170,8 +178,8 @@ func dirStore(tb testing.TB) storage.ObjectStore {
 	return st
 }
 
-// s3Store is the s3 backend over an S3 server seeded with testdata/store.
-func s3Store(tb testing.TB, c s3test.Config) storage.ObjectStore {
+// S3Store is the s3 backend over an S3 server seeded with testdata/store.
+func S3Store(tb testing.TB, c s3test.Config) storage.ObjectStore {
 	tb.Helper()
 	st, err := s3store.New(s3store.Config{
 		Endpoint: c.Endpoint, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region,
@@ -183,8 +191,8 @@ func s3Store(tb testing.TB, c s3test.Config) storage.ObjectStore {
 	return st
 }
 
-// token signs a development token; claims as for `weightgate token`.
-func (h *harness) token(tb testing.TB, c identity.TokenClaims) string {
+// Token signs a development token; claims as for `weightgate token`.
+func (h *Harness) Token(tb testing.TB, c identity.TokenClaims) string {
 	tb.Helper()
 	c.Issuer, c.Audience = "weightgate-dev", "weightgate"
 	if c.Subject == "" {
@@ -197,19 +205,20 @@ func (h *harness) token(tb testing.TB, c identity.TokenClaims) string {
 	return tok
 }
 
-// do sends a request and returns the response with its whole body.
-func (h *harness) do(tb testing.TB, method, path, token string, header http.Header) (*http.Response, []byte) {
+// Do sends a request and returns the response with its whole body.
+func (h *Harness) Do(tb testing.TB, method, path, token string, header http.Header) (*http.Response, []byte) {
 	tb.Helper()
-	return h.send(tb, method, path, token, header, nil)
+	return h.Send(tb, method, path, token, header, nil)
 }
 
-// doBody sends a request with a body.
-func (h *harness) doBody(tb testing.TB, method, path, token, contentType, body string) (*http.Response, []byte) {
+// DoBody sends a request with a body.
+func (h *Harness) DoBody(tb testing.TB, method, path, token, contentType, body string) (*http.Response, []byte) {
 	tb.Helper()
-	return h.send(tb, method, path, token, http.Header{"Content-Type": {contentType}}, strings.NewReader(body))
+	return h.Send(tb, method, path, token, http.Header{"Content-Type": {contentType}}, strings.NewReader(body))
 }
 
-func (h *harness) send(tb testing.TB, method, path, token string, header http.Header, body io.Reader) (*http.Response, []byte) {
+// Send sends a request with any header and body.
+func (h *Harness) Send(tb testing.TB, method, path, token string, header http.Header, body io.Reader) (*http.Response, []byte) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -235,9 +244,9 @@ func (h *harness) send(tb testing.TB, method, path, token string, header http.He
 	return resp, b
 }
 
-// MustOpenTrail opens a hash-chained audit trail in dir, closed (and so
+// OpenTrail opens a hash-chained audit trail in dir, closed (and so
 // verified to close cleanly) at the end of the test.
-func MustOpenTrail(tb testing.TB, dir string) *audit.Log {
+func OpenTrail(tb testing.TB, dir string) *audit.Log {
 	tb.Helper()
 	l, err := audit.Open(audit.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -251,9 +260,9 @@ func MustOpenTrail(tb testing.TB, dir string) *audit.Log {
 	return l
 }
 
-// records reads the gateway's records from the audit trail, after checking
+// Records reads the gateway's records from the audit trail, after checking
 // the whole chain.
-func (h *harness) records(tb testing.TB) []audit.Record {
+func (h *Harness) Records(tb testing.TB) []audit.Record {
 	tb.Helper()
 	files, err := audit.Files(h.AuditDir)
 	if err != nil {
@@ -283,10 +292,10 @@ func (h *harness) records(tb testing.TB) []audit.Record {
 	return out
 }
 
-// recordsFor returns the decision and transfer records of one request.
-func (h *harness) recordsFor(tb testing.TB, requestID string) (decisions, transfers []audit.Record) {
+// RecordsFor returns the decision and transfer records of one request.
+func (h *Harness) RecordsFor(tb testing.TB, requestID string) (decisions, transfers []audit.Record) {
 	tb.Helper()
-	for _, r := range h.records(tb) {
+	for _, r := range h.Records(tb) {
 		if r.RequestID != requestID {
 			continue
 		}
@@ -302,13 +311,13 @@ func (h *harness) recordsFor(tb testing.TB, requestID string) (decisions, transf
 	return decisions, transfers
 }
 
-// transferFor waits (bounded) for the transfer record of a request: the
+// TransferFor waits (bounded) for the transfer record of a request: the
 // gateway writes it after the last byte, so it can trail the client's read.
-func (h *harness) transferFor(tb testing.TB, requestID string) audit.Record {
+func (h *Harness) TransferFor(tb testing.TB, requestID string) audit.Record {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, transfers := h.recordsFor(tb, requestID)
+		_, transfers := h.RecordsFor(tb, requestID)
 		if len(transfers) > 1 {
 			tb.Fatalf("request %s has %d transfer records, want 1", requestID, len(transfers))
 		}
@@ -322,22 +331,25 @@ func (h *harness) transferFor(tb testing.TB, requestID string) audit.Record {
 	}
 }
 
-type errorBody struct {
+// ErrorBody is the Hub API's JSON error answer.
+type ErrorBody struct {
 	Error     string `json:"error"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id"`
 }
 
-func decodeError(tb testing.TB, body []byte) errorBody {
+// DecodeError decodes an error answer, failing the test when it is not JSON.
+func DecodeError(tb testing.TB, body []byte) ErrorBody {
 	tb.Helper()
-	var e errorBody
+	var e ErrorBody
 	if err := json.Unmarshal(body, &e); err != nil {
 		tb.Fatalf("error body %q is not JSON: %v", body, err)
 	}
 	return e
 }
 
-func mustReadFile(tb testing.TB, path string) []byte {
+// ReadFile is os.ReadFile, failing the test on an error.
+func ReadFile(tb testing.TB, path string) []byte {
 	tb.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -345,3 +357,13 @@ func mustReadFile(tb testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// FailingAudit refuses every record.
+type FailingAudit struct{ Calls atomic.Int64 }
+
+func (a *FailingAudit) Record(context.Context, *audit.Record) error {
+	a.Calls.Add(1)
+	return errors.New("no space left on device")
+}
+
+func (a *FailingAudit) Healthy(context.Context) error { return errors.New("no space left on device") }

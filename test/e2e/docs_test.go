@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/internal/testenv"
 )
@@ -20,7 +21,7 @@ import (
 // <!-- name:begin --> and <!-- name:end -->.
 func docBlock(tb testing.TB, name string) string {
 	tb.Helper()
-	doc := string(mustReadFile(tb, filepath.Join(s3test.RepoRoot(tb), "docs", "clients.md")))
+	doc := string(gatewaytest.ReadFile(tb, filepath.Join(s3test.RepoRoot(tb), "docs", "clients.md")))
 	_, rest, ok := strings.Cut(doc, "<!-- "+name+":begin -->")
 	block, _, ok2 := strings.Cut(rest, "<!-- "+name+":end -->")
 	if !ok || !ok2 {
@@ -53,7 +54,7 @@ func TestDocsHFTools(t *testing.T) {
 		needTool(t, tool)
 	}
 	script := docBlock(t, "hf-tools")
-	h := MustOpenHarness(t, dirStore(t), harnessOptions{})
+	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
 	if !strings.Contains(script, "http://127.0.0.1:8080") {
 		t.Fatal("the docs/clients.md block does not use the Quick start's http://127.0.0.1:8080")
 	}
@@ -82,15 +83,15 @@ func TestDocsHFTools(t *testing.T) {
 		t.Fatalf("the docs/clients.md block failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	content := storeFile(t, frontier+shard1)
-	sum := sha256Hex(content)
+	content := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
+	sum := gatewaytest.SHA256Hex(content)
 
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`"name":"alice"`),                                                         // whoami-v2
-		regexp.MustCompile(`(?mi)^etag: "` + sum + `"\r?$`),                                          // curl -I
-		regexp.MustCompile(`(?mi)^x-linked-etag: "` + sum + `"\r?$`),                                 //
-		regexp.MustCompile(`(?mi)^x-repo-commit: [0-9a-f]{40}\r?$`),                                  //
-		regexp.MustCompile(`(?m)^` + shard1 + " " + strconv.Itoa(len(content)) + ` (` + sum + `)?$`), // listFiles
+		regexp.MustCompile(`"name":"alice"`),                                                                     // whoami-v2
+		regexp.MustCompile(`(?mi)^etag: "` + sum + `"\r?$`),                                                      // curl -I
+		regexp.MustCompile(`(?mi)^x-linked-etag: "` + sum + `"\r?$`),                                             //
+		regexp.MustCompile(`(?mi)^x-repo-commit: [0-9a-f]{40}\r?$`),                                              //
+		regexp.MustCompile(`(?m)^` + gatewaytest.Shard1 + " " + strconv.Itoa(len(content)) + ` (` + sum + `)?$`), // listFiles
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("the docs/clients.md block's output does not match %s:\n%s", want, out)
@@ -102,9 +103,9 @@ func TestDocsHFTools(t *testing.T) {
 	if snap == nil {
 		t.Fatalf("no snapshot folder under %s in the output:\n%s", cache, out)
 	}
-	for _, f := range storeFiles(t, "frontier-lab/frontier-x") {
+	for _, f := range gatewaytest.StoreFiles(t, "frontier-lab/frontier-x") {
 		got, err := os.ReadFile(filepath.Join(snap[1], filepath.FromSlash(f)))
-		if err != nil || !bytes.Equal(got, mustReadFile(t, filepath.Join(s3test.StoreDir(t), "frontier-lab/frontier-x", filepath.FromSlash(f)))) {
+		if err != nil || !bytes.Equal(got, gatewaytest.ReadFile(t, filepath.Join(s3test.StoreDir(t), "frontier-lab/frontier-x", filepath.FromSlash(f)))) {
 			t.Errorf("snapshot file %s: differs from the store (%v)", f, err)
 		}
 	}
@@ -114,7 +115,7 @@ func TestDocsHFTools(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no refusal with a reason and request id in the output:\n%s", out)
 	}
-	d, _ := h.recordsFor(t, m[2])
+	d, _ := h.RecordsFor(t, m[2])
 	if len(d) != 1 || d[0].Decision != "deny" || d[0].Code != "country_of_concern" || d[0].Subject != "bob" || d[0].Reason != m[1] {
 		t.Errorf("the refusal's record %+v, want a country_of_concern deny for bob whose reason is %q", d, m[1])
 	}

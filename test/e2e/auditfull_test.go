@@ -1,4 +1,4 @@
-package gateway_test
+package e2e
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/testenv"
 )
 
@@ -54,17 +55,17 @@ func fill(t *testing.T, dir string) string {
 // the trail still verifies.
 func TestAuditDeviceFull(t *testing.T) {
 	dev := mountTinyFS(t)
-	cs := &countingStore{ObjectStore: dirStore(t)}
-	h := MustOpenHarness(t, cs, harnessOptions{Audit: MustOpenTrail(t, filepath.Join(dev, "audit")), AuditDir: filepath.Join(dev, "audit")})
-	us := h.token(t, claims("US"))
-	if resp, _ := h.do(t, http.MethodGet, frontier+"config.json", us, nil); resp.StatusCode != 200 {
+	cs := &countingStore{ObjectStore: gatewaytest.DirStore(t)}
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{Audit: gatewaytest.OpenTrail(t, filepath.Join(dev, "audit")), AuditDir: filepath.Join(dev, "audit")})
+	us := h.Token(t, gatewaytest.Claims("US"))
+	if resp, _ := h.Do(t, http.MethodGet, gatewaytest.Frontier+"config.json", us, nil); resp.StatusCode != 200 {
 		t.Fatalf("before: %d", resp.StatusCode)
 	}
 	// Hash the weights file below now: the first request for a file whose
 	// sha256 is unknown reads it to hash it before its record is written,
 	// and the request that first finds the trail full would count that read.
 	// (Once the trail reports failure, nothing is hashed: TestAuditUnavailable.)
-	if resp, _ := h.do(t, http.MethodHead, open+"model.safetensors", us, nil); resp.StatusCode != 200 {
+	if resp, _ := h.Do(t, http.MethodHead, gatewaytest.Open+"model.safetensors", us, nil); resp.StatusCode != 200 {
 		t.Fatalf("before: HEAD %d", resp.StatusCode)
 	}
 	filler := fill(t, dev)
@@ -75,22 +76,22 @@ func TestAuditDeviceFull(t *testing.T) {
 	opensBefore, served := cs.opens.Load(), int64(0)
 	full := false
 	for i := 0; i < 200 && !full; i++ {
-		resp, body := h.do(t, http.MethodGet, open+"model.safetensors", us, nil)
+		resp, body := h.Do(t, http.MethodGet, gatewaytest.Open+"model.safetensors", us, nil)
 		switch {
 		case resp.StatusCode == 200:
 			served++
-		case resp.StatusCode != http.StatusServiceUnavailable || decodeError(t, body).Code != "audit_unavailable":
+		case resp.StatusCode != http.StatusServiceUnavailable || gatewaytest.DecodeError(t, body).Code != "audit_unavailable":
 			t.Fatalf("with the device full: %d %s, want 200 or 503 audit_unavailable", resp.StatusCode, body)
 		}
-		ready, _ := h.do(t, http.MethodGet, "/readyz", "", nil)
+		ready, _ := h.Do(t, http.MethodGet, "/readyz", "", nil)
 		full = resp.StatusCode == http.StatusServiceUnavailable && ready.StatusCode == http.StatusServiceUnavailable
 	}
 	if !full {
 		t.Fatal("the audit trail never ran out of room on a full device")
 	}
-	for _, path := range []string{open + "model.safetensors", frontier + shard1, "/api/models"} {
-		resp, body := h.do(t, http.MethodGet, path, us, nil)
-		if resp.StatusCode != http.StatusServiceUnavailable || decodeError(t, body).Code != "audit_unavailable" {
+	for _, path := range []string{gatewaytest.Open + "model.safetensors", gatewaytest.Frontier + gatewaytest.Shard1, "/api/models"} {
+		resp, body := h.Do(t, http.MethodGet, path, us, nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || gatewaytest.DecodeError(t, body).Code != "audit_unavailable" {
 			t.Errorf("%s with the trail full: %d %s, want 503 audit_unavailable", path, resp.StatusCode, body)
 		}
 	}
@@ -103,7 +104,7 @@ func TestAuditDeviceFull(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, _ := h.do(t, http.MethodGet, "/readyz", "", nil)
+		resp, _ := h.Do(t, http.MethodGet, "/readyz", "", nil)
 		if resp.StatusCode == 200 {
 			break
 		}
@@ -112,12 +113,12 @@ func TestAuditDeviceFull(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	resp, body := h.do(t, http.MethodGet, frontier+shard1, us, nil)
-	if resp.StatusCode != 200 || len(body) != len(storeFile(t, frontier+shard1)) {
+	resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, us, nil)
+	if resp.StatusCode != 200 || len(body) != len(gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)) {
 		t.Fatalf("after recovery: %d, %d bytes", resp.StatusCode, len(body))
 	}
 	// records() verifies the whole chain; the refused requests are not in it.
-	for _, r := range h.records(t) {
+	for _, r := range h.Records(t) {
 		if r.Status == http.StatusServiceUnavailable {
 			t.Errorf("a refused request has a record: %+v", r)
 		}
