@@ -68,10 +68,15 @@ func (c *components) whatIf(logger *slog.Logger) whatif.Asker {
 	return whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
 }
 
-// reload rereads everything SIGHUP reloads: the policy, the screening lists
-// and the country database. Each keeps what it had when its reload fails,
+// reload rereads everything SIGHUP reloads: the policy, the screening lists,
+// the country database and the models' classifications. Each keeps what it had when its reload fails,
 // and says so in the log.
 func (c *components) reload(ctx context.Context, logger *slog.Logger) {
+	// Classifications are read again too: an operator who reclassified a
+	// model and sends SIGHUP expects the new class to apply now, not after
+	// the metadata TTL.
+	c.catalog.Forget()
+	logger.Info("model metadata cache dropped")
 	if err := c.engine.Reload(ctx); err != nil {
 		logger.Error("policy reload refused; the previous policy stays in force", "err", err)
 	} else {
