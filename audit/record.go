@@ -68,14 +68,23 @@ type Record struct {
 	Outcome    string  `json:"outcome,omitempty"`
 	DurationMS float64 `json:"duration_ms,omitempty"`
 	Error      string  `json:"error,omitempty"`
+
+	// Truncated lists the fields cut to keep the record within
+	// MaxRecordBytes (each string a request can make long has a bound of
+	// its own), with their lengths before; absent when nothing was cut.
+	// Record sets it; callers leave it empty.
+	Truncated []Truncation `json:"truncated,omitempty"`
 }
 
 // Record appends rec as one chained line of its type and returns once it is
 // on disk. A transfer record, which nobody waits on, may wait a few
-// milliseconds for the next record to share its fsync (AppendLater).
+// milliseconds for the next record to share its fsync (AppendLater). The
+// line holds rec within MaxRecordBytes: fields over their bounds are cut
+// and listed in its "truncated" (rec itself is not changed).
 func (l *Log) Record(ctx context.Context, rec *Record) error {
-	if rec.Type == RecordTransfer {
-		return l.AppendLater(ctx, rec.Type, rec)
+	b, err := bound(rec)
+	if err != nil {
+		return err
 	}
-	return l.Append(ctx, rec.Type, rec)
+	return l.appendJSON(ctx, rec.Type, b, rec.Type == RecordTransfer)
 }
