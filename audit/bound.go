@@ -172,7 +172,7 @@ func (t *truncator) input(in *policy.Input) {
 	t.cut("input.model.id", &m.ID, maxShortField)
 	t.cut("input.model.weights", &m.Weights, maxTinyField)
 	t.cut("input.model.eccn", &m.ECCN, maxTinyField)
-	t.cut("input.model.revision", &m.Revision, maxTinyField)
+	t.cut("input.model.revision", &m.Revision, maxShortField)
 	t.cut("input.model.base_model", &m.BaseModel, maxShortField)
 	if m.Base != nil {
 		b := *m.Base
@@ -202,8 +202,8 @@ func (t *truncator) policy(p *policy.Decision) {
 	t.cut("policy.reason", &p.Reason, maxLongField)
 	t.cut("policy.basis", &p.Basis, maxLongField)
 	t.cut("policy.bundle", &p.Bundle, maxShortField)
-	t.cut("policy.version", &p.Version, maxTinyField)
-	t.cut("policy.revision", &p.Revision, maxTinyField)
+	t.cut("policy.version", &p.Version, maxShortField)
+	t.cut("policy.revision", &p.Revision, maxShortField)
 }
 
 // cut shortens *s so that its JSON encoding takes at most max bytes,
