@@ -61,6 +61,11 @@ type Record struct {
 	Input      *policy.Input    `json:"input,omitempty"`
 	Policy     *policy.Decision `json:"policy,omitempty"`
 	ModelError string           `json:"model_error,omitempty"` // why the model is unclassified
+	// Suppressed, on a refusal of the per-address rate limit, counts the
+	// refusals of the same client address answered since its previous
+	// recorded one without a record of their own (at most one such
+	// refusal per address and second is recorded).
+	Suppressed int64 `json:"suppressed,omitempty"`
 
 	// Transfer records.
 	Bytes      int64   `json:"bytes,omitempty"`

@@ -216,7 +216,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Addr: cfg.Listen, Store: c.store, Catalog: c.catalog, Policy: c.engine,
 		Audit: trail, Logger: logger, Metrics: metrics,
 		WriteIdleTimeout: cfg.WriteIdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		RateLimit: gateway.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
+		MaxBodyBytes: cfg.MaxBodyBytes, BodyReadTimeout: cfg.BodyReadTimeout,
+		RateLimit: gateway.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, PerAddress: cfg.RateLimit.PerAddress},
 	}
 	if cfg.Metrics.Enabled {
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
