@@ -241,7 +241,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	// SIGHUP reloads the policy, the screening lists and the country
-	// database; whatever fails to load is refused and what is in force keeps
+	// database, and drops the cached model metadata; whatever fails to
+	// load is refused and what is in force keeps
 	// serving. The handler is in place before the gateway says it is ready:
 	// an unhandled SIGHUP would kill it.
 	hup := make(chan os.Signal, 1)
