@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestBoundBody: a body sent too slowly fails its read with a deadline
@@ -72,5 +73,31 @@ func TestBoundBody(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusRequestTimeout {
 		t.Errorf("a stalled body: status %d, want 408 with the request's context alive", resp.StatusCode)
+	}
+}
+
+// TestLogPath: the access log's path is bounded, cut at a rune boundary.
+func TestLogPath(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		in   string
+	}{
+		{"short", "/a/b/resolve/main/c"},
+		{"at the bound", "/" + strings.Repeat("a", maxLogPath-1)},
+		{"long", "/" + strings.Repeat("a", 900<<10)},
+		{"long, multi-byte", strings.Repeat("é", 900<<10)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := logPath(tt.in)
+			if len(tt.in) <= maxLogPath {
+				if got != tt.in {
+					t.Errorf("logPath changed a short path: %q", got)
+				}
+				return
+			}
+			if len(got) > maxLogPath+32 || !strings.HasPrefix(tt.in, strings.SplitN(got, "…(", 2)[0]) || !utf8.ValidString(got) {
+				t.Errorf("logPath = %.60q… (%d bytes), want a valid prefix of at most %d bytes and a marker", got, len(got), maxLogPath)
+			}
+		})
 	}
 }

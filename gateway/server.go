@@ -15,9 +15,11 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/policy"
@@ -367,12 +369,29 @@ func (s *Server) accessLogAs(next http.Handler, apiFor func(*http.Request) strin
 				level = slog.LevelDebug
 			}
 			s.logger.Log(r.Context(), level, "request",
-				"request_id", sc.RequestID, "method", r.Method, "path", r.URL.Path,
+				"request_id", sc.RequestID, "method", r.Method, "path", logPath(r.URL.Path),
 				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
 				"subject", sc.Subject.ID, "remote_addr", r.RemoteAddr)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// maxLogPath bounds the path in the access log: a client may send a path of
+// up to a megabyte, and the log is on a disk too.
+const maxLogPath = 1024
+
+// logPath is p for the access log, cut to maxLogPath bytes (at a rune
+// boundary) and marked so when longer.
+func logPath(p string) string {
+	if len(p) <= maxLogPath {
+		return p
+	}
+	i := maxLogPath
+	for i > 0 && !utf8.RuneStart(p[i]) {
+		i--
+	}
+	return p[:i] + "…(" + strconv.Itoa(len(p)) + " bytes)"
 }
 
 // apiOf names the API a request path belongs to, for audit records and
