@@ -237,7 +237,7 @@ func (c *Config) Validate() error {
 	p = append(p, c.Screening.Validate("screening")...)
 	p = append(p, c.Location.Validate("location")...)
 	p = append(p, c.S3.Validate("s3")...)
-	if c.S3.Listen != "" && c.S3.Listen == c.Listen {
+	if c.S3.Listen != "" && sameAddr(c.S3.Listen, c.Listen) {
 		p.Addf("s3.listen", c.S3.Listen, "must differ from listen")
 	}
 	if a := c.Admin.Listen; a != "" {
