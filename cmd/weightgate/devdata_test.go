@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestShippedDevData keeps shippedDevData equal to the development and test
@@ -101,6 +103,16 @@ func prodConfig(t *testing.T, yaml string) string {
 	return path
 }
 
+// serveErr runs serve on cfg and returns its error; a serve that starts is
+// stopped at once and returns nil.
+func serveErr(t *testing.T, cfg string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Ready: func(string) { cancel() }}
+	return m.Run(ctx, []string{"serve", "--config", cfg})
+}
+
 // TestServeRefusesDevData: without dev: true, serve refuses every setting
 // that trusts a shipped development or test file, where it is or copied
 // elsewhere, and names the setting and the file; check still runs.
@@ -160,7 +172,7 @@ func TestServeRefusesDevData(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := runErr(t, "serve", "--config", cfg)
+			err := serveErr(t, cfg)
 			if err == nil {
 				t.Fatal("serve started")
 			}
@@ -195,7 +207,7 @@ func TestServeRefusesDevData(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(noDev), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err = runErr(t, "serve", "--config", cfg)
+	err = serveErr(t, cfg)
 	if err == nil {
 		t.Fatal("serve started with the example config less dev: true")
 	}
