@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -174,7 +176,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.refuseDevData(); err != nil {
+		return err
+	}
 	logger := newLogger(m.Stderr, cfg.Log)
+	if cfg.Dev {
+		for _, e := range cfg.devDataProblems() {
+			logger.Warn("dev: true: trusting development or test data; never use this configuration in production",
+				"setting", e.Field, "file", e.Value, "why", e.Err.Error())
+		}
+	}
 
 	c, err := build(ctx, cfg, logger)
 	if err != nil {
@@ -215,6 +226,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	if cfg.Metrics.Enabled {
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	}
+	if a := cfg.Admin.Listen; a != "" {
+		opts.AdminAddr = a
+		if !loopbackAddr(a) {
+			logger.Warn("admin.listen is not a loopback address: its /metrics names models and their byte counts; reach it only from a trusted network",
+				"admin_listen", a)
+		}
 	}
 	if c.verifier != nil {
 		opts.Auth = c.verifier
@@ -259,6 +277,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if u := srv.S3URL(); u != "" {
 		logger.Info("S3 API listening", "url", u, "bucket", cfg.S3.Bucket, "region", cfg.S3.Region)
 	}
+	if u := srv.AdminURL(); u != "" {
+		logger.Info("admin listening", "url", u, "metrics", cfg.Metrics.Enabled)
+		if m.AdminReady != nil {
+			m.AdminReady(u)
+		}
+	}
 	if m.Ready != nil {
 		m.Ready(srv.URL())
 	}
@@ -276,6 +300,20 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			return srv.Close()
 		}
 	}
+}
+
+// loopbackAddr reports whether a listen address binds loopback only; an
+// empty host (every interface) does not.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // openTrail opens the audit trail the configuration describes.

@@ -43,6 +43,7 @@ import (
 type Harness struct {
 	URL      string
 	S3URL    string // the S3 API's, when Options.S3 is set
+	AdminURL string // the operator listener's: /metrics, /healthz, /readyz
 	AuditDir string
 	Store    storage.ObjectStore
 	Registry *prometheus.Registry
@@ -140,6 +141,9 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 	ts.Start()
 	tb.Cleanup(ts.Close)
 	h.URL = ts.URL
+	admints := httptest.NewServer(srv.AdminHandler())
+	tb.Cleanup(admints.Close)
+	h.AdminURL = admints.URL
 	if o.S3 != nil {
 		s3ts := httptest.NewServer(srv.S3Handler())
 		tb.Cleanup(s3ts.Close)
