@@ -49,9 +49,9 @@ const (
 	// presigned URL, in the query string.
 	MaxSessionTokenSize = 16 << 10
 
-	accessKeyPrefix  = "WG"
-	accessKeyRandom  = 18 // upper-case base32 characters after the prefix
-	secretKeyLen     = 40
+	accessKeyPrefix = "WG"
+	accessKeyRandom = 18 // upper-case base32 characters after the prefix
+	secretKeyLen    = 40
 	// tokenVersion 2 added the binding: tokens of version 1 have none, so
 	// they are refused rather than trusted without one.
 	tokenVersion     = 2
