@@ -187,4 +187,3 @@ func TestServeReloadIssuersOnSIGHUP(t *testing.T) {
 		t.Errorf("after a refused reload, STS with the new key: %d, want 200", status)
 	}
 }
-
