@@ -125,6 +125,7 @@ func (s *Server) stsThrottled(w http.ResponseWriter, r *http.Request, e *Error) 
 	s.conclude(w, r, rec, v, stsAPI{}, func() {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 		w.Header().Set("x-amzn-RequestId", rec.RequestID)
+		w.Header().Set("Cache-Control", "no-store")
 		s3api.WriteSTSError(w, se, rec.RequestID)
 	})
 }
