@@ -255,8 +255,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	// SIGHUP reloads the policy, the screening lists, the country
 	// database and the token issuers; whatever fails to load is refused and
-	// what is in force keeps serving. The handler is in place before the gateway says it is ready:
-	// an unhandled SIGHUP would kill it.
+	// what is in force keeps serving. The handler is in place before the
+	// gateway says it is ready: an unhandled SIGHUP would kill it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
