@@ -70,9 +70,9 @@ func (c *components) whatIf(logger *slog.Logger) whatif.Asker {
 	return whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
 }
 
-// reload rereads everything SIGHUP reloads: the policy, the screening lists
-// and the country database. Each keeps what it had when its reload fails,
-// and says so in the log.
+// reload rereads the policy, the screening lists and the country database
+// (SIGHUP also reloads the issuers: reloadIssuers). Each keeps what it had
+// when its reload fails, and says so in the log.
 func (c *components) reload(ctx context.Context, logger *slog.Logger) {
 	if err := c.engine.Reload(ctx); err != nil {
 		logger.Error("policy reload refused; the previous policy stays in force", "err", err)
@@ -234,9 +234,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 				"admin_listen", a)
 		}
 	}
-	if c.verifier != nil {
-		opts.Auth = c.verifier
-	}
+	// Auth is the verifier in force, which SIGHUP replaces.
+	auth := identity.NewCurrent(c.verifier)
+	defer auth.Close()
+	opts.Auth = auth
 	if c.screener != nil {
 		opts.Screener = c.screener
 	}
@@ -252,10 +253,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// SIGHUP reloads the policy, the screening lists and the country
-	// database; whatever fails to load is refused and what is in force keeps
-	// serving. The handler is in place before the gateway says it is ready:
-	// an unhandled SIGHUP would kill it.
+	// SIGHUP reloads the policy, the screening lists, the country
+	// database and the token issuers; whatever fails to load is refused and
+	// what is in force keeps serving. The handler is in place before the
+	// gateway says it is ready: an unhandled SIGHUP would kill it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -291,6 +292,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		select {
 		case <-hup:
 			c.reload(ctx, logger)
+			reloadIssuers(ctx, *configPath, auth, logger)
 		case <-tick:
 			// Reload logs a failure and keeps the lists in force; /readyz
 			// reports them stale.
@@ -314,6 +316,31 @@ func loopbackAddr(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// reloadIssuers rereads the configuration file's auth section and puts a
+// verifier built from it in force: tokens, and the S3 credentials issued for
+// them, of an issuer or a key no longer configured stop working at once. A
+// file that does not parse or validate, or issuers that do not load, are
+// refused and the issuers in force stay, as a broken policy is.
+func reloadIssuers(ctx context.Context, path string, auth *identity.Current, logger *slog.Logger) {
+	cfg, err := ReadConfigFile(path)
+	if err != nil {
+		logger.Error("issuer reload refused; the issuers in force stay", "err", err)
+		return
+	}
+	if len(cfg.Auth.Issuers) == 0 {
+		auth.Replace(nil)
+		logger.Warn("issuers reloaded: none is configured; every token and S3 credential is refused")
+		return
+	}
+	v, err := identity.New(ctx, cfg.Auth, logger)
+	if err != nil {
+		logger.Error("issuer reload refused; the issuers in force stay", "err", err)
+		return
+	}
+	auth.Replace(v)
+	logger.Info("issuers reloaded", "issuers", len(cfg.Auth.Issuers))
 }
 
 // openTrail opens the audit trail the configuration describes.
