@@ -181,25 +181,36 @@ func (s *Server) hubAddressThrottled(w http.ResponseWriter, r *http.Request, e *
 }
 
 // s3AddressThrottled answers an S3 or STS request over its address's rate
-// with S3's SlowDown, recorded when record says so.
+// with S3's SlowDown (in an STS ErrorResponse for STS, as stsThrottled),
+// recorded when record says so.
 func (s *Server) s3AddressThrottled(w http.ResponseWriter, r *http.Request, e *Error, record bool, suppressed int64) {
 	se := &s3api.Error{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: e.Message}
+	id := RequestID(r.Context())
+	sts := isSTS(r)
 	write := func() {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-		s3WriteError(w, r, se, r.URL.Path, RequestID(r.Context()))
+		if sts {
+			w.Header().Set("x-amzn-RequestId", id)
+			w.Header().Set("Cache-Control", "no-store")
+			s3api.WriteSTSError(w, se, id)
+			return
+		}
+		s3WriteError(w, r, se, r.URL.Path, id)
 	}
 	if !record {
 		write()
 		return
 	}
 	rec := s.newRecord(r)
-	rec.API = "s3"
-	if isSTS(r) {
-		rec.API = apiS3STS
-	}
 	rec.Suppressed = suppressed
 	// The record has the status sent; its code stays rate_limited.
 	v := refused(e)
 	v.status = se.Status
+	if sts {
+		rec.API = apiS3STS
+		s.conclude(w, r, rec, v, stsAPI{}, write)
+		return
+	}
+	rec.API = "s3"
 	s.conclude(w, r, rec, v, s3API{r.URL.Path}, write)
 }

@@ -1,11 +1,29 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/policy"
+)
+
+// KeyBinder is an Authenticator that also says which issuer and key verified
+// a token, and later whether they are still trusted. *identity.Verifier and
+// *identity.Current implement it. The S3 API issues credentials only through
+// one and checks their binding on every request, so that credentials stop
+// working when their token's issuer or key does; with an Authenticator
+// that is not a KeyBinder, no credentials are issued or accepted.
+type KeyBinder interface {
+	VerifyBound(ctx context.Context, token string) (policy.Subject, identity.KeyBinding, error)
+	CheckBinding(ctx context.Context, b identity.KeyBinding) error
+}
+
+var (
+	_ KeyBinder = (*identity.Verifier)(nil)
+	_ KeyBinder = (*identity.Current)(nil)
 )
 
 // authenticate verifies the bearer token, if any, and puts the subject in the

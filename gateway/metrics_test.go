@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,9 +26,15 @@ func TestMetrics(t *testing.T) {
 	h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, cn, nil)
 	h.Do(t, http.MethodGet, "/api/models", us, nil)
 
-	resp, scrape := h.Do(t, http.MethodGet, "/metrics", "", nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: %d", resp.StatusCode)
+	// The metrics are on the operator listener only.
+	resp, err := http.Get(h.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d, %v", resp.StatusCode, err)
 	}
 	text := string(scrape)
 	for _, want := range []string{

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway/s3api"
+	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/policy"
 )
 
@@ -69,6 +71,9 @@ func (s *Server) S3Handler() http.Handler {
 	var api http.Handler = http.HandlerFunc(s.serveS3)
 	api = s.rateLimited(api, nil, s.s3Throttled)
 	api = s.s3Authenticate(api)
+	// STS is limited by client address, before the token is verified:
+	// verifying is the work a flood would cost.
+	sts = s.rateLimited(sts, nil, s.stsThrottled)
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isSTS(r) {
 			sts.ServeHTTP(w, r)
@@ -111,15 +116,63 @@ func (s *Server) recordSTS(r *http.Request, sub policy.Subject, refusal *s3api.E
 	return nil
 }
 
-// stsVerifier is the gateway's Authenticator as STS uses it: without one,
-// no token can be exchanged.
+// stsThrottled answers an STS call over its client's rate: S3's SlowDown,
+// which S3 and STS clients back off on, in an STS ErrorResponse, with
+// Retry-After, on the record as an s3_sts refusal with code rate_limited.
+func (s *Server) stsThrottled(w http.ResponseWriter, r *http.Request, e *Error) {
+	se := &s3api.Error{Status: http.StatusServiceUnavailable, Code: "SlowDown", Message: e.Message}
+	rec := s.newRecord(r)
+	rec.API = apiS3STS
+	v := refused(e)
+	v.status = se.Status
+	s.conclude(w, r, rec, v, stsAPI{}, func() {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		w.Header().Set("x-amzn-RequestId", rec.RequestID)
+		w.Header().Set("Cache-Control", "no-store")
+		s3api.WriteSTSError(w, se, rec.RequestID)
+	})
+}
+
+// stsAPI answers STS calls in STS's XML errors.
+type stsAPI struct{}
+
+func (stsAPI) auditUnavailable(w http.ResponseWriter, _ *http.Request, rec *audit.Record, _ error) {
+	s3api.WriteSTSError(w, s3AuditUnavailable(), rec.RequestID)
+}
+
+// stsVerifier is the gateway's Authenticator as STS uses it: credentials
+// are sealed with the binding of the token's issuer and key, so only a
+// KeyBinder can have tokens exchanged; without one, none can.
 type stsVerifier struct{ a Authenticator }
 
-func (v stsVerifier) Verify(ctx context.Context, token string) (policy.Subject, error) {
-	if v.a == nil {
-		return policy.Subject{}, errors.New("this gateway trusts no token issuer")
+func (v stsVerifier) VerifyWebIdentity(ctx context.Context, token string) (policy.Subject, s3api.Binding, error) {
+	kb, ok := v.a.(KeyBinder)
+	if !ok {
+		return policy.Subject{}, s3api.Binding{}, errors.New("this gateway trusts no token issuer that credentials can be bound to")
 	}
-	return v.a.Verify(ctx, token)
+	sub, b, err := kb.VerifyBound(ctx, token)
+	return sub, s3api.Binding(b), err
+}
+
+// credentialTrusted checks a verified credential's binding against the
+// issuers in force: credentials stop working as soon as their token's
+// issuer is removed or its key withdrawn (a reload, a JWKS rotation), not
+// at their expiry. A credential refused here is answered 403
+// InvalidAccessKeyId, as AWS answers a revoked key; the record keeps the
+// precise reason.
+func (s *Server) credentialTrusted(ctx context.Context, cred *s3api.Credential) *s3api.Error {
+	var err error
+	if kb, ok := s.opts.Auth.(KeyBinder); ok {
+		err = kb.CheckBinding(ctx, identity.KeyBinding(cred.Binding))
+	} else {
+		err = errors.New("this gateway trusts no token issuer that credentials can be bound to")
+	}
+	if err == nil {
+		return nil
+	}
+	return &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeInvalidAccessKeyID,
+		Message: "These credentials were issued for a token whose issuer or signing key is no longer trusted; get new ones with AssumeRoleWithWebIdentity.",
+		Err:     err}
 }
 
 // s3Target is what an S3 request asks for.
@@ -137,6 +190,13 @@ func (s *Server) s3Authenticate(next http.Handler) http.Handler {
 		sc := scopeFrom(r.Context())
 		op, bucket, key, perr := s3api.Classify(r)
 		if perr != nil {
+			// Refused whoever signs it (a write, on a read-only API); the
+			// record names the signer when the signature holds, so that a
+			// write attempt is laid at its author's door, not at an
+			// anonymous one's.
+			if s3api.Signed(r) {
+				s.identifySigner(r)
+			}
 			s.s3Refuse(w, r, apiS3Auth, perr, r.URL.Path)
 			return
 		}
@@ -153,7 +213,13 @@ func (s *Server) s3Authenticate(next http.Handler) http.Handler {
 				s.s3Refuse(w, r, apiS3Auth, e, r.URL.Path)
 				return
 			}
+			// The record of a credential no longer trusted names whom it
+			// was issued to: whoever holds it still has its secret.
 			sc.Subject = cred.Subject
+			if e := s.credentialTrusted(r.Context(), cred); e != nil {
+				s.s3RefuseUntrusted(w, r, e)
+				return
+			}
 		} else if !o.Anonymous {
 			s.s3Refuse(w, r, apiS3Auth, &s3api.Error{Status: http.StatusForbidden, Code: s3api.CodeAccessDenied,
 				Message: "Sign requests with credentials from this endpoint's AssumeRoleWithWebIdentity."}, r.URL.Path)
@@ -161,6 +227,43 @@ func (s *Server) s3Authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// CodeCredentialsUntrusted is the decision record's code of an S3 request
+// signed with credentials whose token's issuer is no longer configured or
+// no longer offers the key that verified the token.
+const CodeCredentialsUntrusted = "credentials_untrusted"
+
+// s3RefuseUntrusted records and answers a request signed with credentials
+// credentialTrusted refused: the answer is S3's InvalidAccessKeyId, the
+// record has CodeCredentialsUntrusted and the identity reason behind it
+// (unknown_issuer, key_not_trusted, ...).
+func (s *Server) s3RefuseUntrusted(w http.ResponseWriter, r *http.Request, e *s3api.Error) {
+	rec := s.newRecord(r)
+	rec.API = apiS3Auth
+	s.logger.Info("s3 credentials no longer trusted", "request_id", rec.RequestID, "subject", rec.Subject, "err", e.Err)
+	v := s3Refused(e)
+	v.code = CodeCredentialsUntrusted
+	reason := "not_a_key_binder"
+	var ie *identity.Error
+	if errors.As(e.Err, &ie) {
+		reason = ie.Reason
+	}
+	v.reason = "The credentials' token issuer or key is no longer trusted (" + reason + ")."
+	s.conclude(w, r, rec, v, s3API{r.URL.Path}, func() { s3WriteError(w, r, e, r.URL.Path, rec.RequestID) })
+}
+
+// identifySigner puts in r's scope the subject of the credential that signed
+// r, for the record of a request refused before authentication, when the
+// signature holds and the credential is still trusted; otherwise r stays
+// anonymous. The payload hash is taken as signed: the body is never read.
+func (s *Server) identifySigner(r *http.Request) {
+	o := s.opts.S3
+	cred, err := s3api.Verify(r, o.Issuer, s.opts.Now(), s3api.VerifyOptions{Region: o.Region, MaxSkew: o.ClockSkew, AnyPayload: true})
+	if err != nil || s.credentialTrusted(r.Context(), cred) != nil {
+		return
+	}
+	scopeFrom(r.Context()).Subject = cred.Subject
 }
 
 // s3Throttled answers a request over its requester's rate with S3's own

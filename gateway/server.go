@@ -62,9 +62,12 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Metrics records the gateway's metrics; nil records none.
 	Metrics *Metrics
-	// MetricsHandler, when set, serves GET /metrics (promhttp over the
-	// registry Metrics was registered with).
+	// MetricsHandler, when set, serves GET /metrics on the admin listener
+	// only (promhttp over the registry Metrics was registered with).
 	MetricsHandler http.Handler
+	// AdminAddr, when set, is the operator listener's address: /metrics,
+	// /healthz and /readyz (see AdminHandler).
+	AdminAddr string
 	// Screener screens each authenticated requester against
 	// restricted-party lists; nil means screening is off.
 	Screener Screener
@@ -98,6 +101,10 @@ type Server struct {
 	// s3srv and s3ln are the S3 API's, when Options.S3 is set.
 	s3srv *http.Server
 	s3ln  net.Listener
+	// adminsrv and adminln are the operator listener's, when
+	// Options.AdminAddr is set.
+	adminsrv *http.Server
+	adminln  net.Listener
 	// downloads counts handlers in flight and transfer records being
 	// written, so that Close returns only once each transfer record is on
 	// the trail: the audit log is closed after.
@@ -154,6 +161,9 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.S3 != nil {
 		s.s3srv = s.httpServer(s.S3Handler())
 	}
+	if opts.AdminAddr != "" {
+		s.adminsrv = s.httpServer(s.AdminHandler())
+	}
 	return s, nil
 }
 
@@ -191,9 +201,6 @@ func (s *Server) Handler() http.Handler {
 	files := http.NewServeMux()
 	files.HandleFunc("GET /healthz", s.handleHealthz)
 	files.HandleFunc("GET /readyz", s.handleReadyz)
-	if s.opts.MetricsHandler != nil {
-		files.Handle("GET /metrics", s.opts.MetricsHandler)
-	}
 	// "GET" patterns also match HEAD.
 	files.HandleFunc("GET /{org}/{name}/resolve/{rev}/{path...}", s.handleResolve)
 	// The Hub's raw URLs serve git blobs; here there are no LFS pointers, so
@@ -250,7 +257,21 @@ func (s *Server) Open() error {
 			return fmt.Errorf("s3: listen %s: %w", s.opts.S3.Addr, err)
 		}
 		s.s3ln = s3ln
-		go s.serve(s.s3srv, s3ln)
+	}
+	if s.adminsrv != nil {
+		adminln, err := net.Listen("tcp", s.opts.AdminAddr)
+		if err != nil {
+			ln.Close()
+			if s.s3ln != nil {
+				s.s3ln.Close()
+			}
+			return fmt.Errorf("admin: listen %s: %w", s.opts.AdminAddr, err)
+		}
+		s.adminln = adminln
+		go s.serve(s.adminsrv, adminln)
+	}
+	if s.s3ln != nil {
+		go s.serve(s.s3srv, s.s3ln)
 	}
 	s.ln = ln
 	go s.serve(s.srv, ln)
@@ -292,7 +313,10 @@ func (s *Server) Close() error {
 	if s.s3srv != nil {
 		servers = append(servers, s.s3srv)
 	}
-	// Both listeners stop accepting at once; their transfers share the
+	if s.adminsrv != nil {
+		servers = append(servers, s.adminsrv)
+	}
+	// The listeners stop accepting at once; their transfers share the
 	// one timeout.
 	errs := make([]error, len(servers))
 	var wg sync.WaitGroup
@@ -398,7 +422,9 @@ func logPath(p string) string {
 // metrics (a bounded set of values).
 func apiOf(p string) string {
 	switch p {
-	case "/healthz", "/readyz", "/metrics":
+	// /metrics is not among them: on the public listeners it is an unknown
+	// path like any other, recorded and rate limited (see AdminHandler).
+	case "/healthz", "/readyz":
 		return strings.TrimPrefix(p, "/")
 	case "/api/models":
 		return "catalog"

@@ -38,6 +38,9 @@ const (
 	// ReasonMalformedClaims: a registered claim has the wrong JSON type
 	// (for example exp as a string).
 	ReasonMalformedClaims = "malformed_claims"
+	// ReasonKeyNotTrusted: what was derived from a token (S3 credentials)
+	// names a key its issuer no longer offers (see Verifier.CheckBinding).
+	ReasonKeyNotTrusted = "key_not_trusted"
 	// ReasonHubToken: the token starts with hf_ but what follows is not a
 	// JWT: most likely a huggingface.co token, not one for this gateway.
 	ReasonHubToken = "hub_token"
@@ -58,6 +61,7 @@ var messages = map[string]string{
 	ReasonBadAudience:            "The token is not intended for this service.",
 	ReasonMissingSubject:         "The token has no subject.",
 	ReasonMalformedClaims:        "The token's claims are malformed.",
+	ReasonKeyNotTrusted:          "The key that signed the token is no longer trusted.",
 	ReasonHubToken:               "This looks like a huggingface.co token; this gateway needs one of its own (hf_ followed by a token of a trusted issuer).",
 }
 

@@ -96,6 +96,7 @@ type verifiedToken struct {
 	issuer  *issuer
 	header  map[string]any     // the token's header, to look its keys up again
 	keys    []crypto.PublicKey // the keys it was checked against
+	binding KeyBinding         // the issuer and the key that verified it
 }
 
 // stillValid reports whether vt may stand for a verification at now: the
@@ -272,20 +273,27 @@ func (v *Verifier) TrustsDevKey() bool { return v.devKey }
 //     ReasonBadAudience, ReasonMalformedClaims for claim checks;
 //   - ReasonMissingSubject when the subject claim is missing or empty.
 func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, error) {
+	sub, _, err := v.verify(ctx, raw)
+	return sub, err
+}
+
+// verify is Verify, returning the binding too (see VerifyBound).
+func (v *Verifier) verify(ctx context.Context, raw string) (policy.Subject, KeyBinding, error) {
+	var none KeyBinding
 	if len(raw) > MaxTokenSize+len(HFTokenPrefix) {
-		return policy.Subject{}, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
+		return policy.Subject{}, none, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
 	}
 	raw, err := stripHFPrefix(raw)
 	if err != nil {
-		return policy.Subject{}, err
+		return policy.Subject{}, none, err
 	}
 	if len(raw) > MaxTokenSize {
-		return policy.Subject{}, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
+		return policy.Subject{}, none, newError(ReasonMalformedToken, fmt.Errorf("token is %d bytes, limit %d", len(raw), MaxTokenSize))
 	}
 	key := sha256.Sum256([]byte(raw))
 	if vt, ok := v.verified.Get(key); ok {
 		if vt.stillValid(ctx, v.now()) {
-			return vt.subject, nil
+			return vt.subject, vt.binding, nil
 		}
 		// Expired or its key withdrawn since: verify again, for the
 		// precise error.
@@ -296,7 +304,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 	// that read the first "country" or "alg" must not be overruled by a
 	// second one only this parser reads (found by the attack suite).
 	if err := checkDuplicateMembers(raw); err != nil {
-		return policy.Subject{}, newError(ReasonMalformedToken, err)
+		return policy.Subject{}, none, newError(ReasonMalformedToken, err)
 	}
 	// Read iss and alg before verifying anything, to choose the issuer and
 	// reject disallowed algorithms with a precise reason. Nothing read here
@@ -305,17 +313,17 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenUnverifiable) {
 			// The alg names no signing method golang-jwt knows.
-			return policy.Subject{}, newError(ReasonAlgorithmNotAllowed, err)
+			return policy.Subject{}, none, newError(ReasonAlgorithmNotAllowed, err)
 		}
-		return policy.Subject{}, newError(ReasonMalformedToken, err)
+		return policy.Subject{}, none, newError(ReasonMalformedToken, err)
 	}
 	iss, _ := unverified.Claims.(jwt.MapClaims)["iss"].(string)
 	is, ok := v.issuers[iss]
 	if !ok {
-		return policy.Subject{}, newError(ReasonUnknownIssuer, nil)
+		return policy.Subject{}, none, newError(ReasonUnknownIssuer, nil)
 	}
 	if alg, _ := unverified.Header["alg"].(string); !slices.Contains(is.cfg.Algorithms, alg) {
-		return policy.Subject{}, newError(ReasonAlgorithmNotAllowed, fmt.Errorf("alg %q not allowed for issuer %q", alg, iss))
+		return policy.Subject{}, none, newError(ReasonAlgorithmNotAllowed, fmt.Errorf("alg %q not allowed for issuer %q", alg, iss))
 	}
 
 	claims := jwt.MapClaims{}
@@ -329,16 +337,21 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (policy.Subject, erro
 	}
 	tok, err := is.parser.ParseWithClaims(raw, claims, keyfunc)
 	if err != nil {
-		return policy.Subject{}, classify(err, claims)
+		return policy.Subject{}, none, classify(err, claims)
 	}
 	sub, err := subjectFromClaims(claims, v.cfg)
 	if err != nil {
-		return policy.Subject{}, err
+		return policy.Subject{}, none, err
+	}
+	b, err := binding(iss, raw, tok, keys)
+	if err != nil {
+		// The signature verified a moment ago: a bug, refused all the same.
+		return policy.Subject{}, none, newError(ReasonBadSignature, err)
 	}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
-		v.verified.Add(key, verifiedToken{subject: sub, until: exp.Add(v.cfg.Leeway), issuer: is, header: tok.Header, keys: keys})
+		v.verified.Add(key, verifiedToken{subject: sub, until: exp.Add(v.cfg.Leeway), issuer: is, header: tok.Header, keys: keys, binding: b})
 	}
-	return sub, nil
+	return sub, b, nil
 }
 
 // errUnknownKey is returned by issuer.keyfunc when no key can be found.

@@ -81,7 +81,7 @@ func observed[T any](g *gateway, in *internals, run func(context.Context) (T, er
 	return func(ctx context.Context) (T, error) {
 		calls++
 		var zero T
-		before, err := settledMetrics(ctx, hc, g.url+"/metrics", 0, nil)
+		before, err := settledMetrics(ctx, hc, g.admin+"/metrics", 0, nil)
 		if err != nil {
 			return zero, err
 		}
@@ -90,7 +90,7 @@ func observed[T any](g *gateway, in *internals, run func(context.Context) (T, er
 		if err != nil {
 			return v, err
 		}
-		after, err := settledMetrics(ctx, hc, g.url+"/metrics", float64(answeredBy(host)-sent), before)
+		after, err := settledMetrics(ctx, hc, g.admin+"/metrics", float64(answeredBy(host)-sent), before)
 		if err != nil {
 			return zero, err
 		}

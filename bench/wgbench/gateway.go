@@ -19,6 +19,7 @@ type gateway struct {
 	name     string
 	proc     *proc
 	url      string // http://127.0.0.1:port
+	admin    string // the admin listener's (/metrics): http://127.0.0.1:port
 	config   string // path of the configuration it runs with
 	rendered []byte // that configuration, as written
 }
@@ -44,9 +45,13 @@ func startGateway(ctx context.Context, ps *procs, t *tools, work, repo string, s
 		// The S3 backend's credentials come from the environment only.
 		"WEIGHTGATE_S3_ACCESS_KEY=" + s3.access, "WEIGHTGATE_S3_SECRET_KEY=" + s3.secret,
 	}
+	var adminport int
 	p, port, err := startOnFreePort(ctx, spec.name, func(port int) (*proc, error) {
 		s3port, err := freePort()
 		if err != nil {
+			return nil, err
+		}
+		if adminport, err = freePort(); err != nil {
 			return nil, err
 		}
 		cfg, err := gatewayConfig(repo, map[string]string{
@@ -58,6 +63,7 @@ func startGateway(ctx context.Context, ps *procs, t *tools, work, repo string, s
 			"storage.s3.prefix":   "",
 			"audit.dir":           filepath.Join(dir, "audit"),
 			"s3.listen":           hostPort(s3port),
+			"admin.listen":        hostPort(adminport),
 			// One token sends every request of a case: the per-requester
 			// limit would measure itself, not the gateway.
 			"rate_limit.per_second": "0",
@@ -78,7 +84,7 @@ func startGateway(ctx context.Context, ps *procs, t *tools, work, repo string, s
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", spec.name, err)
 	}
-	g.proc, g.url = p, "http://"+hostPort(port)
+	g.proc, g.url, g.admin = p, "http://"+hostPort(port), "http://"+hostPort(adminport)
 	return g, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +31,10 @@ import (
 // default is set by DefaultConfig from the sections' own; ParseConfig decodes
 // on top of it and Validate reports every problem at once.
 type Config struct {
+	// Dev allows serve to trust the development key, registries and lists
+	// shipped under testdata/ (see shippedDevData); without it serve refuses
+	// them, so that a copied example cannot reach production unnoticed.
+	Dev    bool   `yaml:"dev"`
 	Listen string `yaml:"listen"`
 	// WriteIdleTimeout cuts off a client that reads nothing of a file for
 	// this long; ShutdownTimeout bounds the wait for transfers on shutdown.
@@ -45,6 +50,7 @@ type Config struct {
 	Auth            identity.Config     `yaml:"auth"`
 	Policy          opa.Config          `yaml:"policy"`
 	Audit           audit.TrailConfig   `yaml:"audit"`
+	Admin           AdminConfig         `yaml:"admin"`
 	Metrics         MetricsConfig       `yaml:"metrics"`
 	Screening       screening.Config    `yaml:"screening"`
 	Location        geo.Config          `yaml:"location"`
@@ -69,8 +75,18 @@ type LogConfig struct {
 
 // MetricsConfig configures the Prometheus endpoint.
 type MetricsConfig struct {
-	Enabled bool `yaml:"enabled"` // serve GET /metrics on the listener
+	Enabled bool `yaml:"enabled"` // serve GET /metrics on the admin listener
 }
+
+// AdminConfig configures the operator listener: /metrics, /healthz and
+// /readyz, apart from the public ones because the metrics name models.
+type AdminConfig struct {
+	Listen string `yaml:"listen"` // "" = none
+}
+
+// DefaultAdminListen is the operator listener's address by default: this
+// machine only.
+const DefaultAdminListen = "127.0.0.1:9090"
 
 // DefaultListen is the Hub API's listen address by default: this machine
 // only.
@@ -90,6 +106,7 @@ func DefaultConfig() Config {
 		Auth:             identity.DefaultConfig(),
 		Policy:           opa.DefaultConfig(),
 		Audit:            audit.DefaultTrailConfig(),
+		Admin:            AdminConfig{Listen: DefaultAdminListen},
 		Metrics:          MetricsConfig{Enabled: true},
 		Screening:        screening.DefaultConfig(),
 		Location:         geo.DefaultConfig(),
@@ -188,6 +205,16 @@ func (c *Config) resolvePaths(base string) {
 	}
 }
 
+// sameAddr reports whether two listen addresses are the same fixed one;
+// port 0 (any free port, as tests use) never clashes.
+func sameAddr(a, b string) bool {
+	if a != b {
+		return false
+	}
+	_, port, err := net.SplitHostPort(a)
+	return err != nil || port != "0"
+}
+
 // Validate reports every invalid setting in one *config.ValidationError:
 // the server's own, each section's (checked by the subsystem that owns it),
 // and those that span sections.
@@ -222,8 +249,17 @@ func (c *Config) Validate() error {
 	p = append(p, c.Screening.Validate("screening")...)
 	p = append(p, c.Location.Validate("location")...)
 	p = append(p, c.S3.Validate("s3")...)
-	if c.S3.Listen != "" && c.S3.Listen == c.Listen {
+	if c.S3.Listen != "" && sameAddr(c.S3.Listen, c.Listen) {
 		p.Addf("s3.listen", c.S3.Listen, "must differ from listen")
+	}
+	if a := c.Admin.Listen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			p.Addf("admin.listen", a, `must be host:port, or "" for no admin listener`)
+		} else if sameAddr(a, c.Listen) {
+			p.Addf("admin.listen", a, "must differ from listen")
+		} else if sameAddr(a, c.S3.Listen) {
+			p.Addf("admin.listen", a, "must differ from s3.listen")
+		}
 	}
 	if len(c.Auth.Issuers) > 0 {
 		var ve *config.ValidationError

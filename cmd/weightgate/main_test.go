@@ -41,8 +41,9 @@ func runMain(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errOut.String(), exitCode(err)
 }
 
-// writeConfig writes a config for the test store with listen on a free port
-// and the audit log in a temp dir, returning its path.
+// writeConfig writes a config for the test store with listen and the admin
+// listener on free ports and the audit log in a temp dir, returning its
+// path. It trusts the development key, so it says dev: true.
 func writeConfig(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs(repoPath(""))
@@ -50,7 +51,9 @@ func writeConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cfg := `listen: 127.0.0.1:0
+	cfg := `dev: true
+listen: 127.0.0.1:0
+admin: {listen: 127.0.0.1:0}
 log: {level: warn}
 storage:
   backend: dir
@@ -179,11 +182,20 @@ func TestHelp(t *testing.T) {
 // it listens, its log, and the channel its result arrives on.
 func startServe(t *testing.T, cfg string) (url string, logs *syncBuffer, cancel func(), done chan error) {
 	t.Helper()
+	url, _, logs, cancel, done = startServeAdmin(t, cfg)
+	return url, logs, cancel, done
+}
+
+// startServeAdmin is startServe that also returns the admin listener's URL
+// ("" without one).
+func startServeAdmin(t *testing.T, cfg string) (url, admin string, logs *syncBuffer, cancel func(), done chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
+	adminURL := make(chan string, 1)
 	done = make(chan error, 1)
 	logs = &syncBuffer{}
-	m := &Main{Stdout: io.Discard, Stderr: logs, Ready: func(u string) { ready <- u }}
+	m := &Main{Stdout: io.Discard, Stderr: logs, Ready: func(u string) { ready <- u }, AdminReady: func(u string) { adminURL <- u }}
 	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg}) }()
 	select {
 	case url = <-ready:
@@ -194,14 +206,19 @@ func startServe(t *testing.T, cfg string) (url string, logs *syncBuffer, cancel 
 		cancel()
 		t.Fatal("serve did not become ready in 20s")
 	}
-	return url, logs, cancel, done
+	// AdminReady is called before Ready.
+	select {
+	case admin = <-adminURL:
+	default:
+	}
+	return url, admin, logs, cancel, done
 }
 
 // TestServe runs the real serve command on a free port and downloads through
 // it, then shuts it down with its context.
 func TestServe(t *testing.T) {
 	cfg := writeConfig(t)
-	url, _, cancel, done := startServe(t, cfg)
+	url, admin, _, cancel, done := startServeAdmin(t, cfg)
 	defer cancel()
 	resp, err := http.Get(url + "/open-lab/tiny-open/resolve/main/model.safetensors")
 	if err != nil {
@@ -213,8 +230,12 @@ func TestServe(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(body, want) {
 		t.Errorf("download: %d, %d bytes; want 200 and %d bytes", resp.StatusCode, len(body), len(want))
 	}
-	// The metrics are wired: the audit trail's batches and the decision.
-	mresp, err := http.Get(url + "/metrics")
+	// The metrics are wired, on the admin listener: the audit trail's
+	// batches and the decision.
+	if admin == "" {
+		t.Fatal("serve reported no admin listener")
+	}
+	mresp, err := http.Get(admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

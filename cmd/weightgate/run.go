@@ -16,6 +16,9 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	// Ready, if set, is called by serve once it is listening, with its URL.
 	Ready func(url string)
+	// AdminReady, if set, is called by serve before Ready with the admin
+	// listener's URL, when there is one.
+	AdminReady func(url string)
 }
 
 // NewMain returns a Main writing to the process's standard streams.

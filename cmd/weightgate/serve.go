@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -68,9 +70,10 @@ func (c *components) whatIf(logger *slog.Logger) whatif.Asker {
 	return whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
 }
 
-// reload rereads everything SIGHUP reloads: the policy, the screening lists,
-// the country database and the models' classifications. Each keeps what it had when its reload fails,
-// and says so in the log.
+// reload rereads the policy, the screening lists and the country database,
+// and drops the cached model metadata (SIGHUP also reloads the issuers:
+// reloadIssuers). Each keeps what it had when its reload fails, and says so
+// in the log.
 func (c *components) reload(ctx context.Context, logger *slog.Logger) {
 	// Classifications are read again too: an operator who reclassified a
 	// model and sends SIGHUP expects the new class to apply now, not after
@@ -179,7 +182,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.refuseDevData(); err != nil {
+		return err
+	}
 	logger := newLogger(m.Stderr, cfg.Log)
+	if cfg.Dev {
+		for _, e := range cfg.devDataProblems() {
+			logger.Warn("dev: true: trusting development or test data; never use this configuration in production",
+				"setting", e.Field, "file", e.Value, "why", e.Err.Error())
+		}
+	}
 
 	c, err := build(ctx, cfg, logger)
 	if err != nil {
@@ -222,9 +234,17 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if cfg.Metrics.Enabled {
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
-	if c.verifier != nil {
-		opts.Auth = c.verifier
+	if a := cfg.Admin.Listen; a != "" {
+		opts.AdminAddr = a
+		if !loopbackAddr(a) {
+			logger.Warn("admin.listen is not a loopback address: its /metrics names models and their byte counts; reach it only from a trusted network",
+				"admin_listen", a)
+		}
 	}
+	// Auth is the verifier in force, which SIGHUP replaces.
+	auth := identity.NewCurrent(c.verifier)
+	defer auth.Close()
+	opts.Auth = auth
 	if c.screener != nil {
 		opts.Screener = c.screener
 	}
@@ -240,11 +260,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// SIGHUP reloads the policy, the screening lists and the country
-	// database, and drops the cached model metadata; whatever fails to
-	// load is refused and what is in force keeps
-	// serving. The handler is in place before the gateway says it is ready:
-	// an unhandled SIGHUP would kill it.
+	// SIGHUP reloads the policy, the screening lists, the country
+	// database and the token issuers, and drops the cached model metadata;
+	// whatever fails to load is refused and what is in force keeps serving.
+	// The handler is in place before the gateway says it is ready: an
+	// unhandled SIGHUP would kill it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -266,6 +286,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if u := srv.S3URL(); u != "" {
 		logger.Info("S3 API listening", "url", u, "bucket", cfg.S3.Bucket, "region", cfg.S3.Region)
 	}
+	if u := srv.AdminURL(); u != "" {
+		logger.Info("admin listening", "url", u, "metrics", cfg.Metrics.Enabled)
+		if m.AdminReady != nil {
+			m.AdminReady(u)
+		}
+	}
 	if m.Ready != nil {
 		m.Ready(srv.URL())
 	}
@@ -274,6 +300,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		select {
 		case <-hup:
 			c.reload(ctx, logger)
+			reloadIssuers(ctx, *configPath, auth, logger)
 		case <-tick:
 			// Reload logs a failure and keeps the lists in force; /readyz
 			// reports them stale.
@@ -283,6 +310,45 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			return srv.Close()
 		}
 	}
+}
+
+// loopbackAddr reports whether a listen address binds loopback only; an
+// empty host (every interface) does not.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// reloadIssuers rereads the configuration file's auth section and puts a
+// verifier built from it in force: tokens, and the S3 credentials issued for
+// them, of an issuer or a key no longer configured stop working at once. A
+// file that does not parse or validate, or issuers that do not load, are
+// refused and the issuers in force stay, as a broken policy is.
+func reloadIssuers(ctx context.Context, path string, auth *identity.Current, logger *slog.Logger) {
+	cfg, err := ReadConfigFile(path)
+	if err != nil {
+		logger.Error("issuer reload refused; the issuers in force stay", "err", err)
+		return
+	}
+	if len(cfg.Auth.Issuers) == 0 {
+		auth.Replace(nil)
+		logger.Warn("issuers reloaded: none is configured; every token and S3 credential is refused")
+		return
+	}
+	v, err := identity.New(ctx, cfg.Auth, logger)
+	if err != nil {
+		logger.Error("issuer reload refused; the issuers in force stay", "err", err)
+		return
+	}
+	auth.Replace(v)
+	logger.Info("issuers reloaded", "issuers", len(cfg.Auth.Issuers))
 }
 
 // openTrail opens the audit trail the configuration describes.

@@ -17,14 +17,28 @@ import (
 )
 
 // Credential is a temporary S3 credential bound to the subject it was issued
-// to. SessionToken carries everything else, so the credential needs no
-// server-side state.
+// to and to what verified that subject's token. SessionToken carries
+// everything else, so the credential needs no server-side state.
 type Credential struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
 	Expiration      time.Time
 	Subject         policy.Subject
+	Binding         Binding
+}
+
+// Binding names the issuer and the key that verified the web identity token
+// a credential was issued for (identity.KeyBinding, in this package's terms,
+// which does not depend on package identity). It is sealed in the session
+// token, so that whoever checks a request can ask whether the issuer still
+// trusts that key: a credential must stop working when its token's key is
+// withdrawn, not only when it expires.
+type Binding struct {
+	Issuer     string `json:"iss"`
+	KeyID      string `json:"kid,omitempty"`
+	Algorithm  string `json:"alg"`
+	Thumbprint string `json:"key"`
 }
 
 const (
@@ -35,10 +49,12 @@ const (
 	// presigned URL, in the query string.
 	MaxSessionTokenSize = 16 << 10
 
-	accessKeyPrefix  = "WG"
-	accessKeyRandom  = 18 // upper-case base32 characters after the prefix
-	secretKeyLen     = 40
-	tokenVersion     = 1
+	accessKeyPrefix = "WG"
+	accessKeyRandom = 18 // upper-case base32 characters after the prefix
+	secretKeyLen    = 40
+	// tokenVersion 2 added the binding: tokens of version 1 have none, so
+	// they are refused rather than trusted without one.
+	tokenVersion     = 2
 	secretDerivation = "secret\x00"
 )
 
@@ -57,7 +73,7 @@ func GenerateKey() ([]byte, error) {
 // storing anything: the session token is the signed credential, and the
 // secret is derived from it with the key.
 //
-// Token format: base64url(JSON{v, akid, subject, exp}) "." base64url(MAC),
+// Token format: base64url(JSON{v, akid, subject, bind, exp}) "." base64url(MAC),
 // where MAC is HMAC-SHA256(key, the first segment as sent). The secret is
 // base64(HMAC-SHA256(key, "secret\x00" akid "\x00" first-segment)), cut to
 // 40 characters. The MAC input is base64url text, which never contains the
@@ -85,17 +101,21 @@ type sessionClaims struct {
 	Version     int            `json:"v"`
 	AccessKeyID string         `json:"akid"`
 	Subject     policy.Subject `json:"subject"`
+	Binding     Binding        `json:"bind"`
 	Expires     int64          `json:"exp"`
 }
 
-// Issue returns a new credential for sub, valid until notAfter or for
-// maxTTL from now, whichever comes first, rounded down to the second.
-// Anonymous subjects, subjects without an ID, a non-positive maxTTL, a
-// lifetime that has already ended and a token over MaxSessionTokenSize are
-// errors.
-func (iss *Issuer) Issue(sub policy.Subject, notAfter time.Time, maxTTL time.Duration) (Credential, error) {
+// Issue returns a new credential for sub, whose token b verified, valid
+// until notAfter or for maxTTL from now, whichever comes first, rounded down
+// to the second. Anonymous subjects, subjects without an ID, a binding
+// without an issuer or a key, a non-positive maxTTL, a lifetime that has
+// already ended and a token over MaxSessionTokenSize are errors.
+func (iss *Issuer) Issue(sub policy.Subject, b Binding, notAfter time.Time, maxTTL time.Duration) (Credential, error) {
 	if sub.Anonymous || sub.ID == "" {
 		return Credential{}, errors.New("s3api: credentials are issued only to identified subjects")
+	}
+	if b.Issuer == "" || b.Thumbprint == "" {
+		return Credential{}, errors.New("s3api: credentials are issued only for a token bound to its issuer and key")
 	}
 	if maxTTL <= 0 {
 		return Credential{}, fmt.Errorf("s3api: maximum credential lifetime %v is not positive", maxTTL)
@@ -114,7 +134,7 @@ func (iss *Issuer) Issue(sub policy.Subject, notAfter time.Time, maxTTL time.Dur
 	if err != nil {
 		return Credential{}, err
 	}
-	payload, err := json.Marshal(sessionClaims{Version: tokenVersion, AccessKeyID: akid, Subject: sub, Expires: exp.Unix()})
+	payload, err := json.Marshal(sessionClaims{Version: tokenVersion, AccessKeyID: akid, Subject: sub, Binding: b, Expires: exp.Unix()})
 	if err != nil {
 		return Credential{}, fmt.Errorf("s3api: encode session token: %w", err)
 	}
@@ -129,6 +149,7 @@ func (iss *Issuer) Issue(sub policy.Subject, notAfter time.Time, maxTTL time.Dur
 		SessionToken:    token,
 		Expiration:      exp,
 		Subject:         sub,
+		Binding:         b,
 	}, nil
 }
 
@@ -166,6 +187,11 @@ func (iss *Issuer) Lookup(accessKeyID, sessionToken string, now time.Time) (*Cre
 	if err := json.Unmarshal(payload, &c); err != nil || c.Version != tokenVersion {
 		return nil, invalid
 	}
+	if c.Binding.Issuer == "" || c.Binding.Thumbprint == "" {
+		// Issue never seals one without: a credential that cannot be
+		// checked against the issuers in force is not trusted.
+		return nil, invalid
+	}
 	if subtle.ConstantTimeCompare([]byte(c.AccessKeyID), []byte(accessKeyID)) != 1 {
 		return nil, invalid
 	}
@@ -179,6 +205,7 @@ func (iss *Issuer) Lookup(accessKeyID, sessionToken string, now time.Time) (*Cre
 		SessionToken:    sessionToken,
 		Expiration:      exp,
 		Subject:         c.Subject,
+		Binding:         c.Binding,
 	}, nil
 }
 

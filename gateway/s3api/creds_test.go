@@ -70,7 +70,7 @@ func TestIssue(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cred, err := iss.Issue(testSubject(), tt.notAfter, tt.maxTTL)
+			cred, err := iss.Issue(testSubject(), testBinding(), tt.notAfter, tt.maxTTL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestIssueRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cred, err := iss.Issue(tt.sub, tt.notAfter, tt.maxTTL)
+			cred, err := iss.Issue(tt.sub, testBinding(), tt.notAfter, tt.maxTTL)
 			if err == nil {
 				t.Fatalf("Issue = %+v, want an error", cred)
 			}
@@ -175,10 +175,11 @@ func TestLookup(t *testing.T) {
 		s := b64url([]byte(payload))
 		return s + "." + b64url(iss.mac(s))
 	}
-	claims := func(v int, akid string, exp int64) string {
-		b, _ := json.Marshal(sessionClaims{Version: v, AccessKeyID: akid, Subject: testSubject(), Expires: exp})
-		return string(b)
+	claimsBound := func(v int, akid string, b Binding, exp int64) string {
+		j, _ := json.Marshal(sessionClaims{Version: v, AccessKeyID: akid, Subject: testSubject(), Binding: b, Expires: exp})
+		return string(j)
 	}
+	claims := func(v int, akid string, exp int64) string { return claimsBound(v, akid, testBinding(), exp) }
 
 	tests := []struct {
 		name     string
@@ -203,8 +204,12 @@ func TestLookup(t *testing.T) {
 		{"another key's token", foreign.AccessKeyID, foreign.SessionToken, now, CodeInvalidToken},
 		{"too large", cred.AccessKeyID, seg + "." + mac + strings.Repeat("A", MaxSessionTokenSize), now, CodeInvalidToken},
 		{"signed, not JSON", cred.AccessKeyID, resign("not json"), now, CodeInvalidToken},
-		{"signed, other version", cred.AccessKeyID, resign(claims(2, cred.AccessKeyID, now.Add(time.Hour).Unix())), now, CodeInvalidToken},
-		{"signed, current version", cred.AccessKeyID, resign(claims(1, cred.AccessKeyID, now.Add(time.Hour).Unix())), now, ""},
+		{"signed, other version", cred.AccessKeyID, resign(claims(3, cred.AccessKeyID, now.Add(time.Hour).Unix())), now, CodeInvalidToken},
+		// Version 1 had no binding to the token's issuer and key.
+		{"signed, version 1", cred.AccessKeyID, resign(claimsBound(1, cred.AccessKeyID, Binding{}, now.Add(time.Hour).Unix())), now, CodeInvalidToken},
+		{"signed, no binding", cred.AccessKeyID, resign(claimsBound(2, cred.AccessKeyID, Binding{}, now.Add(time.Hour).Unix())), now, CodeInvalidToken},
+		{"signed, binding without a key", cred.AccessKeyID, resign(claimsBound(2, cred.AccessKeyID, Binding{Issuer: "https://idp.example"}, now.Add(time.Hour).Unix())), now, CodeInvalidToken},
+		{"signed, current version", cred.AccessKeyID, resign(claims(2, cred.AccessKeyID, now.Add(time.Hour).Unix())), now, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,13 +284,13 @@ func TestSessionTokenSizeLimit(t *testing.T) {
 	if got := base64.RawURLEncoding.EncodedLen(wantPayload) + 1 + macLen; got != MaxSessionTokenSize {
 		t.Fatalf("no payload length makes a %d-byte token (closest %d)", MaxSessionTokenSize, got)
 	}
-	base, err := iss.Issue(padded(0), now.Add(time.Hour), time.Hour)
+	base, err := iss.Issue(padded(0), testBinding(), now.Add(time.Hour), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pad := wantPayload - payloadLen(t, base.SessionToken)
 
-	exact, err := iss.Issue(padded(pad), now.Add(time.Hour), time.Hour)
+	exact, err := iss.Issue(padded(pad), testBinding(), now.Add(time.Hour), time.Hour)
 	if err != nil {
 		t.Fatalf("Issue of a %d-byte token: %v", MaxSessionTokenSize, err)
 	}
@@ -300,7 +305,7 @@ func TestSessionTokenSizeLimit(t *testing.T) {
 		t.Error("Lookup lost the subject's claims")
 	}
 
-	if cred, err := iss.Issue(padded(pad+1), now.Add(time.Hour), time.Hour); err == nil {
+	if cred, err := iss.Issue(padded(pad+1), testBinding(), now.Add(time.Hour), time.Hour); err == nil {
 		t.Errorf("Issue made a %d-byte token, over the limit", len(cred.SessionToken))
 	}
 
@@ -320,5 +325,26 @@ func TestSessionTokenSizeLimit(t *testing.T) {
 	_, err = iss.Lookup(exact.AccessKeyID, over, now)
 	if got, want := errCode(err), CodeInvalidToken; got != want {
 		t.Errorf("Lookup of a %d-byte token: %v, want %s", len(over), err, want)
+	}
+}
+
+// TestIssueBinding: credentials are issued only with a binding to the
+// token's issuer and key, and Lookup returns that binding, sealed in the
+// session token.
+func TestIssueBinding(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	iss := MustIssuer(t, func() time.Time { return now })
+	for _, b := range []Binding{{}, {Issuer: "https://idp.example"}, {Thumbprint: "dGh1bWJwcmludA"}} {
+		if _, err := iss.Issue(testSubject(), b, now.Add(time.Hour), time.Hour); err == nil {
+			t.Errorf("Issue with binding %+v: no error", b)
+		}
+	}
+	cred := MustIssue(t, iss, time.Hour)
+	got, err := iss.Lookup(cred.AccessKeyID, cred.SessionToken, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Binding != testBinding() || cred.Binding != testBinding() {
+		t.Errorf("binding = %+v (issued %+v), want %+v", got.Binding, cred.Binding, testBinding())
 	}
 }

@@ -15,6 +15,11 @@ var testKey = []byte("weightgate-s3api-test-key-012345")
 
 // testSubject is an identified subject with claims, as the gateway's
 // identity verifier would return it.
+// testBinding is a credential's binding to an issuer and key.
+func testBinding() Binding {
+	return Binding{Issuer: "https://idp.example", KeyID: "k1", Algorithm: "EdDSA", Thumbprint: "dGh1bWJwcmludA"}
+}
+
 func testSubject() policy.Subject {
 	return policy.Subject{
 		ID:          "alice@example.com",
@@ -42,7 +47,7 @@ func MustIssuer(tb testing.TB, now func() time.Time) *Issuer {
 // clock.
 func MustIssue(tb testing.TB, iss *Issuer, ttl time.Duration) Credential {
 	tb.Helper()
-	cred, err := iss.Issue(testSubject(), iss.now().Add(ttl), ttl)
+	cred, err := iss.Issue(testSubject(), testBinding(), iss.now().Add(ttl), ttl)
 	if err != nil {
 		tb.Fatal(err)
 	}

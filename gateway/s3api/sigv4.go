@@ -69,6 +69,11 @@ type VerifyOptions struct {
 	// request's date and now, and how far in the future a presigned URL's
 	// date may be; DefaultMaxSkew when zero.
 	MaxSkew time.Duration
+	// AnyPayload accepts whatever payload hash the request signed (a
+	// body's, a streaming one), without comparing it with the body, which
+	// is never read. It is for learning who signed a request that is
+	// refused anyway (a write), never for serving one.
+	AnyPayload bool
 }
 
 func (o VerifyOptions) withDefaults() VerifyOptions {
@@ -142,7 +147,11 @@ func Verify(r *http.Request, creds CredentialLookup, now time.Time, opts VerifyO
 	if e := ai.checkSignedHeaders(r); e != nil {
 		return nil, e
 	}
-	if e := ai.checkPayloadHash(r); e != nil {
+	checkPayload := ai.checkPayloadHash
+	if opts.AnyPayload {
+		checkPayload = ai.readPayloadHash
+	}
+	if e := checkPayload(r); e != nil {
 		return nil, e
 	}
 	if ai.token == "" {
@@ -462,19 +471,8 @@ func (ai *authInfo) checkSignedHeaders(r *http.Request) *Error {
 // checkPayloadHash reads the payload hash (x-amz-content-sha256 for the
 // header form) and accepts only what a read-only API can honour.
 func (ai *authInfo) checkPayloadHash(r *http.Request) *Error {
-	if !ai.presigned {
-		switch v := r.Header.Values("X-Amz-Content-Sha256"); {
-		case len(v) == 0 && ai.service != "s3" && r.ContentLength == 0:
-			// x-amz-content-sha256 is S3's; other services sign the
-			// body's hash without sending it.
-			ai.payloadHash = EmptyPayloadHash
-		case len(v) == 0:
-			return newError(http.StatusBadRequest, CodeMissingSecurityHeader, "Your request was missing a required header: x-amz-content-sha256.")
-		case len(v) == 1:
-			ai.payloadHash = v[0]
-		default:
-			return errInvalidArgument("x-amz-content-sha256 appears more than once.")
-		}
+	if e := ai.readPayloadHash(r); e != nil {
+		return e
 	}
 	h := ai.payloadHash
 	switch {
@@ -489,6 +487,26 @@ func (ai *authInfo) checkPayloadHash(r *http.Request) *Error {
 		// that of the empty body the request has.
 		return newError(http.StatusBadRequest, CodeXAmzContentSHA256Mismatch,
 			"Request bodies are not accepted: x-amz-content-sha256 must be UNSIGNED-PAYLOAD or the SHA-256 of an empty body.")
+	}
+	return nil
+}
+
+// readPayloadHash sets ai.payloadHash, the value the signature covers, from
+// the header form's x-amz-content-sha256 (the query form's is set already).
+func (ai *authInfo) readPayloadHash(r *http.Request) *Error {
+	if !ai.presigned {
+		switch v := r.Header.Values("X-Amz-Content-Sha256"); {
+		case len(v) == 0 && ai.service != "s3" && r.ContentLength == 0:
+			// x-amz-content-sha256 is S3's; other services sign the
+			// body's hash without sending it.
+			ai.payloadHash = EmptyPayloadHash
+		case len(v) == 0:
+			return newError(http.StatusBadRequest, CodeMissingSecurityHeader, "Your request was missing a required header: x-amz-content-sha256.")
+		case len(v) == 1:
+			ai.payloadHash = v[0]
+		default:
+			return errInvalidArgument("x-amz-content-sha256 appears more than once.")
+		}
 	}
 	return nil
 }

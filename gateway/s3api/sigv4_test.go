@@ -404,6 +404,26 @@ func TestVerify(t *testing.T) {
 			r.Header.Set("X-Amz-Content-Sha256", strings.Repeat("ab", 32))
 			return sign(r, cred)
 		}, wantStatus: 400, wantCode: CodeXAmzContentSHA256Mismatch},
+		// AnyPayload identifies the signer of a request refused anyway
+		// (a write): the signature must still match, the body is not
+		// compared.
+		{name: "streaming payload, any payload", opts: VerifyOptions{AnyPayload: true}, req: func(b string) *http.Request {
+			r := get(b, "/m/w", nil)
+			r.Header.Set("X-Amz-Content-Sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+			return sign(r, cred)
+		}, wantStatus: 200},
+		{name: "hash of a body, any payload", opts: VerifyOptions{AnyPayload: true}, req: func(b string) *http.Request {
+			r := get(b, "/m/w", nil)
+			r.Header.Set("X-Amz-Content-Sha256", strings.Repeat("ab", 32))
+			return sign(r, cred)
+		}, wantStatus: 200},
+		{name: "hash of a body, any payload, hash changed after signing", opts: VerifyOptions{AnyPayload: true}, req: func(b string) *http.Request {
+			r := get(b, "/m/w", nil)
+			r.Header.Set("X-Amz-Content-Sha256", strings.Repeat("ab", 32))
+			r = sign(r, cred)
+			r.Header.Set("X-Amz-Content-Sha256", strings.Repeat("cd", 32))
+			return r
+		}, wantStatus: 403, wantCode: CodeSignatureDoesNotMatch},
 		{name: "malformed payload hash", req: func(b string) *http.Request {
 			r := get(b, "/m/w", nil)
 			r.Header.Set("X-Amz-Content-Sha256", strings.ToUpper(EmptyPayloadHash))

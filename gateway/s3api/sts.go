@@ -40,11 +40,12 @@ const (
 )
 
 // WebIdentityVerifier verifies a web identity token (an OIDC ID token) and
-// returns the subject it establishes. The gateway's identity verifier
-// implements it. An error that is, or wraps, an *Error is sent as it is;
-// any other error is sent as InvalidIdentityToken and logged.
+// returns the subject it establishes and the binding of the issuer and key
+// that verified it, sealed in the credentials. The gateway adapts its
+// identity verifier to it. An error that is, or wraps, an *Error is sent as
+// it is; any other error is sent as InvalidIdentityToken and logged.
 type WebIdentityVerifier interface {
-	Verify(ctx context.Context, token string) (policy.Subject, error)
+	VerifyWebIdentity(ctx context.Context, token string) (policy.Subject, Binding, error)
 }
 
 // TokenExpiry returns the exp claim of a JWT, read WITHOUT verifying the
@@ -234,7 +235,7 @@ func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRole
 		return nil, none, stsInvalidParameter("RoleSessionName must be 2 to 64 characters of [A-Za-z0-9_+=,.@-].")
 	}
 
-	sub, err := h.v.Verify(r.Context(), token)
+	sub, binding, err := h.v.VerifyWebIdentity(r.Context(), token)
 	if err != nil {
 		h.opts.Logger.Info("sts: web identity token refused", "err", err)
 		var se *Error
@@ -266,7 +267,7 @@ func (h *stsHandler) assume(w http.ResponseWriter, r *http.Request) (*assumeRole
 	if exp.Before(notAfter) {
 		notAfter = exp
 	}
-	cred, err := h.iss.Issue(sub, notAfter, h.opts.MaxTTL)
+	cred, err := h.iss.Issue(sub, binding, notAfter, h.opts.MaxTTL)
 	if err != nil {
 		h.opts.Logger.Error("sts: cannot issue credentials", "subject", sub.ID, "err", err)
 		return nil, sub, newError(http.StatusInternalServerError, "InternalFailure", "Credentials could not be issued.")
@@ -398,8 +399,13 @@ type stsErrorResponse struct {
 	RequestID string `xml:"RequestId"`
 }
 
-// writeSTSError writes e as an STS ErrorResponse. Type is Sender for client
-// errors and Receiver for server errors, as AWS.
+// WriteSTSError writes e as an STS ErrorResponse, for refusals the caller
+// makes before STSHandler (a rate limit). Type is Sender for client errors
+// and Receiver for server errors, as AWS.
+func WriteSTSError(w http.ResponseWriter, e *Error, requestID string) {
+	writeSTSError(w, e, requestID)
+}
+
 func writeSTSError(w http.ResponseWriter, e *Error, requestID string) {
 	var body stsErrorResponse
 	body.Error.Type = "Sender"

@@ -26,9 +26,15 @@ type WebIdentityVerifierFake struct {
 
 var _ WebIdentityVerifier = (*WebIdentityVerifierFake)(nil)
 
-func (v *WebIdentityVerifierFake) Verify(ctx context.Context, token string) (policy.Subject, error) {
+// VerifyWebIdentity returns VerifyFn's answer, bound to testBinding when
+// it verified the token.
+func (v *WebIdentityVerifierFake) VerifyWebIdentity(ctx context.Context, token string) (policy.Subject, Binding, error) {
 	v.calls++
-	return v.VerifyFn(ctx, token)
+	sub, err := v.VerifyFn(ctx, token)
+	if err != nil {
+		return sub, Binding{}, err
+	}
+	return sub, testBinding(), nil
 }
 
 // acceptAll verifies any token as testSubject, as a real verifier would a

@@ -43,10 +43,12 @@ import (
 type Harness struct {
 	URL      string
 	S3URL    string // the S3 API's, when Options.S3 is set
+	AdminURL string // the operator listener's: /metrics, /healthz, /readyz
 	AuditDir string
 	Store    storage.ObjectStore
 	Registry *prometheus.Registry
 	key      crypto.PrivateKey
+	auth     *identity.Current
 }
 
 // Options configure Start; the zero value is the gateway as shipped.
@@ -111,14 +113,12 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 	if o.TTL == 0 {
 		o.TTL = time.Minute
 	}
-	v, err := identity.New(ctx, identity.Config{Issuers: append([]identity.IssuerConfig{{
-		Issuer: "weightgate-dev", Audience: "weightgate", Algorithms: []string{"EdDSA"},
-		PublicKeys: []string{filepath.Join(root, "testdata/keys/dev-ed25519.pub.pem")},
-	}}, o.Issuers...)}, nil)
+	v, err := identity.New(ctx, identity.Config{Issuers: append([]identity.IssuerConfig{DevIssuer(tb)}, o.Issuers...)}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { v.Close() })
+	h.auth = identity.NewCurrent(v)
+	tb.Cleanup(func() { h.auth.Close() })
 	h.key, err = identity.LoadPrivateKeyPEM(filepath.Join(root, "testdata/keys/dev-ed25519.pem"))
 	if err != nil {
 		tb.Fatal(err)
@@ -128,7 +128,7 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 	cat.SetFrontier(o.Frontier)
 	srv, err := gateway.NewServer(gateway.Options{
 		Store: h.Store, Catalog: cat,
-		Policy: o.Policy, Auth: v, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
+		Policy: o.Policy, Auth: h.auth, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
 		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3), RateLimit: o.RateLimit,
@@ -145,12 +145,39 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 	ts.Start()
 	tb.Cleanup(ts.Close)
 	h.URL = ts.URL
+	admints := httptest.NewServer(srv.AdminHandler())
+	tb.Cleanup(admints.Close)
+	h.AdminURL = admints.URL
 	if o.S3 != nil {
 		s3ts := httptest.NewServer(srv.S3Handler())
 		tb.Cleanup(s3ts.Close)
 		h.S3URL = s3ts.URL
 	}
 	return h
+}
+
+// DevIssuer is the development issuer every harness trusts at start.
+func DevIssuer(tb testing.TB) identity.IssuerConfig {
+	return identity.IssuerConfig{
+		Issuer: "weightgate-dev", Audience: "weightgate", Algorithms: []string{"EdDSA"},
+		PublicKeys: []string{filepath.Join(s3test.RepoRoot(tb), "testdata/keys/dev-ed25519.pub.pem")},
+	}
+}
+
+// ReplaceIssuers makes the gateway trust exactly issuers from now on (none
+// when empty), as serve does on SIGHUP: tokens, and the S3 credentials
+// issued for them, of any issuer or key not among them stop working.
+func (h *Harness) ReplaceIssuers(tb testing.TB, issuers ...identity.IssuerConfig) {
+	tb.Helper()
+	if len(issuers) == 0 {
+		h.auth.Replace(nil)
+		return
+	}
+	v, err := identity.New(context.Background(), identity.Config{Issuers: issuers}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h.auth.Replace(v)
 }
 
 func s3Defaults(tb testing.TB, o *gateway.S3Options) *gateway.S3Options {

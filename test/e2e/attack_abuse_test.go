@@ -287,7 +287,7 @@ func TestAttackSTSFlood(t *testing.T) {
 	}
 	if r := sample[http.StatusServiceUnavailable]; r != nil {
 		body, _ := io.ReadAll(r.Body)
-		if !strings.Contains(string(body), "<Code>SlowDown</Code>") || r.Header.Get("Retry-After") == "" {
+		if !strings.Contains(string(body), "<Code>SlowDown</Code>") || !strings.Contains(string(body), "<ErrorResponse") || r.Header.Get("Retry-After") == "" {
 			t.Errorf("503 answer: %s, Retry-After %q; want SlowDown with Retry-After", body, r.Header.Get("Retry-After"))
 		}
 	}

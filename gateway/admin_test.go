@@ -1,0 +1,84 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weightgate/weightgate/gateway"
+	"github.com/weightgate/weightgate/internal/gatewaytest"
+	"github.com/weightgate/weightgate/policy/opa"
+)
+
+// TestServerAdminListener: Open serves the admin listener at AdminAddr with
+// the health endpoints and nothing of the Hub API, Close stops it, and a
+// busy admin address fails Open with the Hub listener released.
+func TestServerAdminListener(t *testing.T) {
+	t.Parallel()
+	eng, err := opa.New(context.Background(), opa.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := gateway.Options{Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Store: gatewaytest.DirStore(t), Policy: eng,
+		Audit: gatewaytest.OpenTrail(t, filepath.Join(t.TempDir(), "audit"))}
+	srv, err := gateway.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	admin := srv.AdminURL()
+	if admin == "" || admin == srv.URL() {
+		t.Fatalf("admin URL %q, hub URL %q", admin, srv.URL())
+	}
+	// No MetricsHandler: no /metrics even here.
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 404, "/api/models": 404,
+		"/open-lab/tiny-open/resolve/main/config.json": 404} {
+		resp, err := http.Get(admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("admin %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(admin + "/healthz"); err == nil {
+		t.Error("the admin listener still answers after Close")
+	}
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	hub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubAddr := hub.Addr().String()
+	hub.Close()
+	opts.Addr, opts.AdminAddr = hubAddr, busy.Addr().String()
+	srv, err = gateway.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err == nil || !strings.Contains(err.Error(), "admin") {
+		t.Fatalf("Open with a busy admin address: %v", err)
+	}
+	ln, err := net.Listen("tcp", hubAddr)
+	if err != nil {
+		t.Errorf("the Hub address is still held after the failed Open: %v", err)
+	} else {
+		ln.Close()
+	}
+}
