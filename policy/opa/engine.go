@@ -541,6 +541,12 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 	case r.fp.why != "":
 		e.logger.Info("policy decisions are not remembered", "bundle", meta.Name, "why", r.fp.why)
 	default:
+		if r.fp.whole != "" {
+			// Still sound, but every request is its own key: say which
+			// rule costs the bundle its cache.
+			e.logger.Info("policy decisions are remembered by the whole input", "bundle", meta.Name,
+				"why", "a rule uses the input other than by constant paths", "rule", r.fp.whole)
+		}
 		if r.decisions, err = lru.New[string, policy.Decision](size); err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}
