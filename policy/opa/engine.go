@@ -70,7 +70,7 @@ type Options struct {
 
 	// DecisionCache is how many decisions each regime remembers, keyed by
 	// what of the input its policy can read (see Engine.Decide); 0 means
-	// DefaultDecisionCache, a negative number none.
+	// DefaultDecisionCache, a negative number (NoDecisionCache) none.
 	DecisionCache int
 
 	// Logger receives load and reload events. nil discards them.
@@ -322,6 +322,24 @@ func (r *regime) eval(ctx context.Context, input ast.Value) (policy.Decision, er
 // DefaultDecisionCache is how many decisions a regime remembers by default:
 // a decision is a few hundred bytes, so a few MiB.
 const DefaultDecisionCache = 10_000
+
+// NoDecisionCache, as Options.DecisionCache, makes every Decide evaluate the
+// policy. The what-if commands (check, matrix, replay) use it: their answer
+// must be the policy's own for that input, never one remembered for another.
+const NoDecisionCache = -1
+
+// RemembersDecisions reports whether any regime may answer Decide from its
+// decision cache.
+func (e *Engine) RemembersDecisions() bool {
+	if st := e.state.Load(); st != nil {
+		for _, r := range st.regimes {
+			if r.decisions != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // keepTerm is the EvalGenerateJSON function that leaves a result as it is.
 func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
