@@ -46,8 +46,8 @@ var objectGet = ast.ObjectGet.Ref().String()
 //     are what count;
 //
 // and any other occurrence (input as a value, a function argument, an
-// element of a composite, a with value, a some/every domain, an alias passed
-// on) reads the whole input. A variable is an alias in its whole rule, not
+// element of a composite, a with value, a some/every domain) reads the whole
+// input. A variable is an alias in its whole rule, not
 // only in the body that binds it: that over-approximates, never misses.
 //
 // A call or mock of a non-deterministic built-in (time.now_ns, http.send,
@@ -55,6 +55,9 @@ var objectGet = ast.ObjectGet.Ref().String()
 // object.get or a function that reads the input at its parameter's path make
 // the footprint unusable (why): the rules above would not describe what the
 // policy reads.
+//
+// OPA has no analysis of which input paths a policy reads (its compiler
+// tracks dependencies between rules, not into the input), hence this walk.
 func inputFootprint(modules map[string]*ast.Module) footprint {
 	names := make([]string, 0, len(modules))
 	for name := range modules {
