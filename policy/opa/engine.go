@@ -70,7 +70,7 @@ type Options struct {
 
 	// DecisionCache is how many decisions each regime remembers, keyed by
 	// what of the input its policy can read (see Engine.Decide); 0 means
-	// DefaultDecisionCache, a negative number none.
+	// DefaultDecisionCache, a negative number (NoDecisionCache) none.
 	DecisionCache int
 
 	// Logger receives load and reload events. nil discards them.
@@ -323,6 +323,24 @@ func (r *regime) eval(ctx context.Context, input ast.Value) (policy.Decision, er
 // a decision is a few hundred bytes, so a few MiB.
 const DefaultDecisionCache = 10_000
 
+// NoDecisionCache, as Options.DecisionCache, makes every Decide evaluate the
+// policy. The what-if commands (check, matrix, replay) use it: their answer
+// must be the policy's own for that input, never one remembered for another.
+const NoDecisionCache = -1
+
+// RemembersDecisions reports whether any regime may answer Decide from its
+// decision cache.
+func (e *Engine) RemembersDecisions() bool {
+	if st := e.state.Load(); st != nil {
+		for _, r := range st.regimes {
+			if r.decisions != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // keepTerm is the EvalGenerateJSON function that leaves a result as it is.
 func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
@@ -541,6 +559,12 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 	case r.fp.why != "":
 		e.logger.Info("policy decisions are not remembered", "bundle", meta.Name, "why", r.fp.why)
 	default:
+		if r.fp.whole != "" {
+			// Still sound, but every request is its own key: say which
+			// rule costs the bundle its cache.
+			e.logger.Info("policy decisions are remembered by the whole input", "bundle", meta.Name,
+				"why", "a rule uses the input other than by constant paths", "rule", r.fp.whole)
+		}
 		if r.decisions, err = lru.New[string, policy.Decision](size); err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}
