@@ -216,6 +216,9 @@ func TestEngine_Decide_Malformed(t *testing.T) {
 		{"reason not a string", `decision := {"allow": true, "code": "x", "reason": ["a"]}`, "reason"},
 		{"basis not a string", `decision := {"allow": true, "code": "x", "basis": null}`, "basis"},
 		{"allow with policy_error", `decision := {"allow": true, "code": "policy_error"}`, "policy_error"},
+		{"visible not a boolean", `decision := {"allow": false, "code": "x", "visible": "true"}`, "visible"},
+		{"visible null", `decision := {"allow": false, "code": "x", "visible": null}`, "visible"},
+		{"visible a number", `decision := {"allow": true, "code": "x", "visible": 1}`, "visible"},
 		{"conflicting definitions", `decision := {"allow": true, "code": "a"} if input.subject.country == "US"
 decision := {"allow": false, "code": "b"} if input.model.classified`, "conflict"},
 		// Without strict built-in errors the failing deny row would be
