@@ -94,8 +94,13 @@ func TestEngine_Decide_DefaultBundle(t *testing.T) {
 		{"unclassified", func(in *policy.Input) { in.Model = policy.Model{ID: "x/y"} }, false, "unclassified_model"},
 		{"not weights", func(in *policy.Input) {
 			in.Object.Kind = policy.KindOther
-			in.Subject.Country = "CN"
+			in.Subject.Country = "IN"
 		}, true, "not_weights"},
+		// The model is hidden from a country of concern, so are its other files.
+		{"not weights to China", func(in *policy.Input) {
+			in.Object.Kind = policy.KindOther
+			in.Subject.Country = "CN"
+		}, false, "country_of_concern"},
 		{"no country", func(in *policy.Input) { in.Subject.Country = "" }, false, "unknown_destination"},
 		{"embargoed location", func(in *policy.Input) { in.Subject.Country = "IR" }, false, "embargoed_destination"},
 		{"embargoed hq, Tier 1 location", func(in *policy.Input) {
