@@ -208,7 +208,8 @@ func TestScreeningReload(t *testing.T) {
 					default:
 					}
 					resp, body := h.Do(t, "GET", gatewaytest.Frontier+gatewaytest.Shard1, h.Token(t, helios), nil)
-					if resp.StatusCode != 403 || gatewaytest.DecodeError(t, body).Code != "restricted_party" {
+					// A listed party: the model is hidden from it.
+					if resp.StatusCode != 404 || gatewaytest.DecodeError(t, body).Code != "repo_not_found" {
 						mu.Lock()
 						bad = append(bad, resp.Status+" "+string(body))
 						mu.Unlock()
