@@ -350,6 +350,7 @@ var (
 	keyCode   = ast.StringTerm("code")
 	keyReason = ast.StringTerm("reason")
 	keyBasis  = ast.StringTerm("basis")
+	keyVis    = ast.StringTerm("visible")
 )
 
 // parseDecisionTerm is parseDecision for a result kept as an AST term (or,
@@ -367,8 +368,9 @@ func parseDecisionTerm(v any) (policy.Decision, error) {
 		code, okC := termValue[ast.String](obj, keyCode, false)
 		reason, okR := termValue[ast.String](obj, keyReason, true)
 		basis, okB := termValue[ast.String](obj, keyBasis, true)
-		if okA && okC && okR && okB && code != "" && !(bool(allow) && code == policy.CodePolicyError) {
-			d.Allow, d.Code, d.Reason, d.Basis = bool(allow), string(code), string(reason), string(basis)
+		visible, okV := termValue[ast.Boolean](obj, keyVis, true)
+		if okA && okC && okR && okB && okV && code != "" && !(bool(allow) && code == policy.CodePolicyError) {
+			d.Allow, d.Code, d.Reason, d.Basis, d.Visible = bool(allow), string(code), string(reason), string(basis), bool(visible)
 			return d, nil
 		}
 	}
@@ -392,8 +394,9 @@ func termValue[T ast.Value](obj ast.Object, key *ast.Term, optional bool) (T, bo
 }
 
 // parseDecision accepts only {"allow": bool, "code": non-empty string,
-// "reason": string, "basis": string}; reason and basis may be absent. Other
-// keys are ignored. Anything else is an error, never an allow.
+// "reason": string, "basis": string, "visible": bool}; reason, basis and
+// visible may be absent (an absent visible is false: hidden). Other keys are
+// ignored. Anything else is an error, never an allow.
 func parseDecision(v any) (policy.Decision, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -413,6 +416,11 @@ func parseDecision(v any) (policy.Decision, error) {
 		}
 		if *dst, ok = raw.(string); !ok {
 			return policy.Decision{}, fmt.Errorf("%s.%s is %T, want a string", Query, key, raw)
+		}
+	}
+	if raw, present := obj["visible"]; present {
+		if d.Visible, ok = raw.(bool); !ok {
+			return policy.Decision{}, fmt.Errorf("%s.visible is %T, want a boolean", Query, raw)
 		}
 	}
 	if d.Code == policy.CodePolicyError && d.Allow {
