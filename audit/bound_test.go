@@ -206,3 +206,64 @@ func TestLogRecordBounded(t *testing.T) {
 		t.Fatal("no decision record on the trail")
 	}
 }
+
+// fillStrings sets every string reachable in v (through structs, pointers,
+// which it allocates, and string slices, given 20 entries) to s.
+func fillStrings(v reflect.Value, s string) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		fillStrings(v.Elem(), s)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillStrings(v.Field(i), s)
+			}
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.String {
+			l := make([]string, 20)
+			for i := range l {
+				l[i] = s
+			}
+			v.Set(reflect.ValueOf(l))
+		}
+	}
+}
+
+// TestBoundEveryField: every string of the policy input and output has a
+// bound of its own, so that a record whose input is all at its bounds keeps
+// its input; and a record with every string huge is still written within
+// MaxRecordBytes. A field added to Record, policy.Input or policy.Decision
+// without a bound fails here.
+func TestBoundEveryField(t *testing.T) {
+	huge := strings.Repeat("<", 100<<10)
+	rec := &Record{Type: RecordDecision, Path: "/a/b/resolve/main/c"}
+	fillStrings(reflect.ValueOf(&rec.Input).Elem(), huge)
+	fillStrings(reflect.ValueOf(&rec.Policy).Elem(), huge)
+	b, err := bound(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Record
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Input == nil || got.Policy == nil {
+		t.Errorf("input or policy left out (truncated: %+v): some field of theirs has no bound of its own", got.Truncated)
+	}
+
+	all := &Record{}
+	fillStrings(reflect.ValueOf(all).Elem(), huge)
+	b, err = bound(all)
+	if err != nil {
+		t.Fatalf("a record with every string huge: %v", err)
+	}
+	if len(b) > MaxRecordBytes {
+		t.Errorf("a record with every string huge is %d bytes, want at most %d", len(b), MaxRecordBytes)
+	}
+}

@@ -61,6 +61,11 @@ type Record struct {
 	Input      *policy.Input    `json:"input,omitempty"`
 	Policy     *policy.Decision `json:"policy,omitempty"`
 	ModelError string           `json:"model_error,omitempty"` // why the model is unclassified
+	// Hidden is set when the requester was answered as if the model did
+	// not exist, because the policy hides it from them (policy.visible
+	// false); Code and Reason are then the policy's, Status the not-found
+	// answer's.
+	Hidden bool `json:"hidden,omitempty"`
 	// Suppressed, on a refusal of the per-address rate limit, counts the
 	// refusals of the same client address answered since its previous
 	// recorded one without a record of their own (at most one such

@@ -23,10 +23,11 @@ import (
 
 // The model API follows the Hugging Face Hub's JSON, so that huggingface_hub
 // (snapshot_download, list_repo_tree, list_models) works unchanged against
-// the gateway. Listing a model never serves its bytes, so it asks no policy;
-// it follows the Hub's rule for private repositories instead: anonymous
-// callers see only open models, and cannot tell a non-open model from a
-// missing one.
+// the gateway. Listing a model never serves its bytes, but it tells that the
+// model exists: anonymous callers see only open models, and a signed-in
+// requester sees a model that is not open only if the policy declares it
+// visible to them (visible.go); either way a hidden model cannot be told
+// from a missing one.
 
 // hubTime is the Hub's timestamp format, milliseconds and Z: older
 // huggingface_hub releases parse exactly this and nothing else.
@@ -115,7 +116,7 @@ func (s *Server) newModelInfo(m *catalog.Model, withSiblings, blobs bool) modelI
 }
 
 // visibleModel loads the model named by the request path and applies the
-// visibility rule above, then the revision, if the route has one.
+// visibility rule (visible.go), then the revision, if the route has one.
 func (s *Server) visibleModel(r *http.Request) (*catalog.Model, error) {
 	id := r.PathValue("org") + "/" + r.PathValue("name")
 	anonymous := scopeFrom(r.Context()).Subject.Anonymous
@@ -126,8 +127,8 @@ func (s *Server) visibleModel(r *http.Request) (*catalog.Model, error) {
 	if err != nil {
 		return nil, s.storageUnavailable("list", err)
 	}
-	if anonymous && !m.Open() {
-		return nil, repoNotFound(true, id)
+	if e := s.newViewer(r, apiOf(r.URL.Path)).check(m); e != nil {
+		return nil, e
 	}
 	if rev := r.PathValue("rev"); rev != "" && !revisionMatches(rev, m.Revision) {
 		return nil, &Error{Status: http.StatusNotFound, Code: CodeRevisionNotFound, HubCode: HubRevisionNotFound,
@@ -493,16 +494,16 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	anonymous := scopeFrom(r.Context()).Subject.Anonymous
+	view := s.newViewer(r, apiOf(r.URL.Path))
 	out := []modelInfo{}
 	for _, m := range models {
-		if anonymous && !m.Open() {
-			continue
-		}
 		if author != "" && !strings.HasPrefix(m.ID, author+"/") {
 			continue
 		}
 		if search != "" && !strings.Contains(strings.ToLower(m.ID), search) {
+			continue
+		}
+		if !view.visible(m) {
 			continue
 		}
 		if limit >= 0 && len(out) >= limit {
@@ -520,6 +521,11 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
 	rec := s.newRecord(r)
 	if err != nil {
+		if h := asError(err).hidden; h != nil {
+			// A hidden model: the record keeps what the policy was asked
+			// and answered, which the requester is not told.
+			rec.Input, rec.Policy = h.in, &h.d
+		}
 		s.conclude(w, r, rec, refused(asError(err)), hubAPI{s}, func() { writeError(w, r, s.logger, err) })
 		return
 	}

@@ -193,7 +193,7 @@ func TestModelAPI(t *testing.T) {
 			if d, _ := h.RecordsFor(t, resp.Header.Get("X-Request-Id")); len(d) != 1 || d[0].Model != "open-lab/tiny-open" || d[0].Object != "" {
 				t.Errorf("tree record %+v, want model open-lab/tiny-open and no object", d)
 			}
-			resp, _ = h.Do(t, http.MethodHead, "/frontier-lab/frontier-x/raw/main/"+gatewaytest.Shard1, h.Token(t, gatewaytest.Claims("CN")), nil)
+			resp, _ = h.Do(t, http.MethodHead, "/frontier-lab/frontier-x/raw/main/"+gatewaytest.Shard1, h.Token(t, gatewaytest.Claims("IN")), nil)
 			if resp.StatusCode != 403 {
 				t.Errorf("raw is policy-gated like resolve: %d, want 403", resp.StatusCode)
 			}

@@ -16,6 +16,9 @@ type verdict struct {
 	status int
 	code   string
 	reason string
+	// hidden: the requester was answered as for a missing model, and code
+	// and reason are the policy's real ones.
+	hidden bool
 }
 
 // allowed is the verdict of an answered request.
@@ -23,8 +26,13 @@ func allowed(status int, code, reason string) verdict {
 	return verdict{allow: true, status: status, code: code, reason: reason}
 }
 
-// refused is the verdict of a request refused with e.
+// refused is the verdict of a request refused with e. A model hidden from
+// the requester is recorded with the policy's code and reason, whatever the
+// requester was told.
 func refused(e *Error) verdict {
+	if h := e.hidden; h != nil {
+		return verdict{status: e.Status, code: h.d.Code, reason: h.d.Reason, hidden: true}
+	}
 	return verdict{status: e.Status, code: e.Code, reason: e.Message}
 }
 
@@ -36,7 +44,7 @@ func (s *Server) settle(ctx context.Context, rec *audit.Record, v verdict) error
 	if v.allow {
 		rec.Decision = "allow"
 	}
-	rec.Status, rec.Code, rec.Reason = v.status, v.code, v.reason
+	rec.Status, rec.Code, rec.Reason, rec.Hidden = v.status, v.code, v.reason, v.hidden
 	return s.record(ctx, rec)
 }
 

@@ -60,6 +60,10 @@ type Error struct {
 	// RetryAfter, when positive, is sent as Retry-After (seconds).
 	RetryAfter int
 	Err        error
+	// hidden is why the policy hides the model from the requester, for
+	// the record only: the answer is a missing model's, and nothing of the
+	// decision reaches the client.
+	hidden *hiding
 }
 
 func (e *Error) Error() string {

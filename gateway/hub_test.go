@@ -106,7 +106,7 @@ func TestHubResolveHeaders(t *testing.T) {
 			}
 			gatewaytest.NoXet(t, resp, body)
 			// A refused requester learns neither the file's absence nor the commit.
-			resp, _ = h.Do(t, http.MethodHead, gatewaytest.Frontier+"adapter_config.safetensors", h.Token(t, gatewaytest.Claims("CN")), nil)
+			resp, _ = h.Do(t, http.MethodHead, gatewaytest.Frontier+"adapter_config.safetensors", h.Token(t, gatewaytest.Claims("IN")), nil)
 			if resp.StatusCode != 403 || resp.Header.Get("X-Repo-Commit") != "" {
 				t.Errorf("refused: %d, commit %q; want 403 and no commit", resp.StatusCode, resp.Header.Get("X-Repo-Commit"))
 			}
@@ -236,15 +236,15 @@ func TestHubConditionalRequests(t *testing.T) {
 func TestHubDenialMessage(t *testing.T) {
 	t.Parallel()
 	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
-	cn := h.Token(t, gatewaytest.Claims("CN"))
+	in := h.Token(t, gatewaytest.Claims("IN"))
 	for _, method := range []string{http.MethodHead, http.MethodGet} {
-		resp, body := h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, cn, nil)
+		resp, body := h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, in, nil)
 		id := resp.Header.Get("X-Request-Id")
 		if resp.StatusCode != 403 || resp.Header.Get("X-Error-Code") != "GatedRepo" {
 			t.Fatalf("%s: %d %q, want 403 GatedRepo", method, resp.StatusCode, resp.Header.Get("X-Error-Code"))
 		}
 		d, _ := h.RecordsFor(t, id)
-		if len(d) != 1 || d[0].Code != "country_of_concern" || d[0].Reason == "" {
+		if len(d) != 1 || d[0].Code != "license_required" || d[0].Reason == "" {
 			t.Fatalf("%s: records %+v", method, d)
 		}
 		if got, want := resp.Header.Get("X-Error-Message"), d[0].Reason+" (decision "+id+")"; got != want {

@@ -21,7 +21,8 @@ func TestManifestChangeWithinTTL(t *testing.T) {
 	h := gatewaytest.Start(t, gatewaytest.OpenDirStore(t, dir), gatewaytest.Options{TTL: ttl})
 	manifest := filepath.Join(dir, "frontier-lab", "frontier-x", "export.yaml")
 	path := gatewaytest.Frontier + gatewaytest.Shard1
-	cn := h.Token(t, gatewaytest.Claims("CN"))
+	// A Tier 2 requester: refused, but told why (not hidden).
+	cn := h.Token(t, gatewaytest.Claims("IN"))
 	status := func() (int, string) {
 		t.Helper()
 		resp, _ := h.Do(t, http.MethodGet, path, cn, http.Header{"Range": {"bytes=0-0"}})
@@ -34,7 +35,7 @@ func TestManifestChangeWithinTTL(t *testing.T) {
 		}
 	}
 	if st, _ := status(); st != http.StatusForbidden {
-		t.Fatalf("closed frontier model to CN: %d, want 403", st)
+		t.Fatalf("closed frontier model to IN: %d, want 403", st)
 	}
 	write("weights: open\ntraining_compute_flop: 3.0e26\n")
 	if st, _ := status(); st != http.StatusForbidden {

@@ -16,7 +16,7 @@ import (
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	h := gatewaytest.Start(t, gatewaytest.DirStore(t), gatewaytest.Options{})
-	us, cn := h.Token(t, gatewaytest.Claims("US")), h.Token(t, gatewaytest.Claims("CN"))
+	us, cn := h.Token(t, gatewaytest.Claims("US")), h.Token(t, gatewaytest.Claims("IN"))
 	resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, us, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("download: %d", resp.StatusCode)
@@ -39,17 +39,19 @@ func TestMetrics(t *testing.T) {
 	text := string(scrape)
 	for _, want := range []string{
 		`weightgate_decisions_total{code="license_exception_aia",decision="allow"} 1`,
-		`weightgate_decisions_total{code="country_of_concern",decision="deny"} 2`,
+		`weightgate_decisions_total{code="license_required",decision="deny"} 2`,
 		`weightgate_decisions_total{code="ok",decision="allow"} 1`,
 		`weightgate_bytes_sent_total{model="frontier-lab/frontier-x",outcome="complete"} ` + strconv.FormatFloat(float64(len(body)), 'g', -1, 64),
 		`weightgate_http_request_duration_seconds_count{api="resolve",code="403"} 2`,
-		`weightgate_policy_evaluation_duration_seconds_count 3`,
+		// Three downloads, and the catalog listing's question for each of
+		// the six models that are not open: may this requester know of it?
+		`weightgate_policy_evaluation_duration_seconds_count 9`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	for _, leak := range []string{"user-US", "user-CN", gatewaytest.Shard1, "request_id"} {
+	for _, leak := range []string{"user-US", "user-IN", gatewaytest.Shard1, "request_id"} {
 		if strings.Contains(text, leak) {
 			t.Errorf("/metrics mentions %q: subjects, objects and ids must not be labels", leak)
 		}

@@ -138,10 +138,10 @@ func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfe
 		return t, &Error{Status: http.StatusInternalServerError, Code: policy.CodePolicyError, Message: d.Reason, Err: perr}
 	}
 	if !d.Allow {
-		if d.Code == CodeAuthenticationRequired {
-			// Same answer as for a model that does not exist: anonymous
-			// callers do not learn which non-open models exist.
-			return t, repoNotFound(true, id)
+		if hides(m, d) || d.Code == CodeAuthenticationRequired {
+			// Same answer as for a model that does not exist: the
+			// requester does not learn that this model exists.
+			return t, hiddenModel(sc.Subject.Anonymous, id, in, d)
 		}
 		return t, &Error{Status: http.StatusForbidden, Code: d.Code, Message: d.Reason, HubCode: HubGatedRepo, Policy: &d}
 	}

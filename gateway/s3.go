@@ -351,7 +351,7 @@ func (s *Server) s3ListBuckets(w http.ResponseWriter, r *http.Request) {
 }
 
 // s3ListObjects lists the models the requester may see, by the Hub API's
-// rule (anonymous requesters see open models only), as keys ORG/NAME/PATH.
+// rule (visible.go), as keys ORG/NAME/PATH.
 func (s *Server) s3ListObjects(w http.ResponseWriter, r *http.Request) {
 	q, perr := s3api.ParseListQuery(r)
 	if perr != nil {
@@ -365,14 +365,15 @@ func (s *Server) s3ListObjects(w http.ResponseWriter, r *http.Request) {
 			Message: "Model storage is unavailable; try again later.", Err: err}, r.URL.Path)
 		return
 	}
-	anonymous := scopeFrom(r.Context()).Subject.Anonymous
+	view := s.newViewer(r, apiS3List)
 	var objects []s3api.ObjectInfo
 	for _, m := range models {
-		if anonymous && !m.Open() {
-			continue
-		}
 		// Prune whole models the prefix rules out.
 		if p := q.Prefix; p != "" && !strings.HasPrefix(m.ID+"/", p) && !strings.HasPrefix(p, m.ID+"/") {
+			continue
+		}
+		// A model hidden from the requester has no keys.
+		if !view.visible(m) {
 			continue
 		}
 		for _, f := range m.Files {

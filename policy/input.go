@@ -175,6 +175,13 @@ type Decision struct {
 	Code   string `json:"code"`
 	Reason string `json:"reason"`
 	Basis  string `json:"basis"`
+	// Visible says whether the requester may know that the model exists. It
+	// matters only for a model that is not open-weight, when the decision
+	// denies: a requester it hides the model from gets exactly the answer
+	// for a model that does not exist, on every endpoint. A bundle that does
+	// not say is read as false (hidden): an allow implies visible, so such a
+	// bundle shows a non-open model only to those it lets download it.
+	Visible bool `json:"visible"`
 	// Bundle, Version and Revision identify the regime that decided: the
 	// bundle's declared name and version, and a content hash of every module
 	// and data file loaded with it.

@@ -176,6 +176,9 @@ func (m *Main) whatIfComponents(ctx context.Context, configPath string) (*compon
 		return nil, nil, err
 	}
 	logger := newLogger(m.Stderr, LogConfig{Format: cfg.Log.Format, Level: "error"})
+	// A what-if answer is the policy's own for that input, never one
+	// remembered for another: the decision cache is the gateway's alone.
+	cfg.Policy.DecisionCache = 0
 	c, err := build(ctx, cfg, logger)
 	return c, logger, err
 }

@@ -102,7 +102,7 @@ func TestServeSwitchesRegimeAtEffectiveTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := identity.Sign(key, "", identity.TokenClaims{Issuer: "weightgate-dev", Audience: "weightgate", Subject: "li", Country: "CN"})
+	tok, err := identity.Sign(key, "", identity.TokenClaims{Issuer: "weightgate-dev", Audience: "weightgate", Subject: "li", Country: "IN"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +112,8 @@ func TestServeSwitchesRegimeAtEffectiveTime(t *testing.T) {
 	}
 
 	status, body := get()
-	if time.Now().Before(switchAt) && (status != 403 || !strings.Contains(body, `"regime":"ai-diffusion-2025`) || !strings.Contains(body, "country_of_concern")) {
-		t.Errorf("before %s: %d %s; want 403 country_of_concern under ai-diffusion-2025", switchAt, status, body)
+	if time.Now().Before(switchAt) && (status != 403 || !strings.Contains(body, `"regime":"ai-diffusion-2025`) || !strings.Contains(body, "license_required")) {
+		t.Errorf("before %s: %d %s; want 403 license_required under ai-diffusion-2025", switchAt, status, body)
 	}
 	time.Sleep(time.Until(switchAt) + 50*time.Millisecond)
 	if status, body = get(); status != 200 {

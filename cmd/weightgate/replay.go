@@ -184,8 +184,7 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		}
 		set[k] = v
 	}
-	engine, err := opa.New(ctx, opa.Options{Bundle: *bundle, Registry: *registry, Extensions: extensions,
-		Settings: set, Logger: slog.New(slog.DiscardHandler)})
+	engine, err := replayEngine(ctx, opa.Options{Bundle: *bundle, Registry: *registry, Extensions: extensions, Settings: set})
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
@@ -237,6 +236,15 @@ func (m *Main) replay(ctx context.Context, args []string) error {
 		return fmt.Errorf("replay: the proposed policy could not evaluate %d of %d inputs; first: %w", sum.Errors, sum.Reevaluated, sum.firstErr)
 	}
 	return nil
+}
+
+// replayEngine builds the proposed policy's engine: every input evaluated,
+// none answered from the decision cache, so that the replay reports what
+// the policy itself decides; and quiet, stdout being the report.
+func replayEngine(ctx context.Context, opts opa.Options) (*opa.Engine, error) {
+	opts.DecisionCache = opa.NoDecisionCache
+	opts.Logger = slog.New(slog.DiscardHandler)
+	return opa.New(ctx, opts)
 }
 
 // replayRecord re-evaluates one decision record, counts it, and returns the

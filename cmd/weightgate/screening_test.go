@@ -126,8 +126,10 @@ func TestServeScreeningReload(t *testing.T) {
 	if st, code := getCode(t, url, newcomer, nil); st != 200 {
 		t.Fatalf("unlisted party: %d %s, want 200", st, code)
 	}
-	if st, code := getCode(t, url, helios, nil); st != 403 || code != "restricted_party" {
-		t.Fatalf("listed party: %d %s, want 403 restricted_party", st, code)
+	// A listed party is refused as if the model did not exist (the policy
+	// hides it); the trail has the restricted_party code.
+	if st, code := getCode(t, url, helios, nil); st != 404 || code != "repo_not_found" {
+		t.Fatalf("listed party: %d %s, want 404 repo_not_found", st, code)
 	}
 	if check, _ := readyScreening(t, url); check != "ok" {
 		t.Fatalf("/readyz screening = %q, want ok", check)
@@ -143,7 +145,7 @@ func TestServeScreeningReload(t *testing.T) {
 	}
 	eventually(t, "scheduled reload refusing the newly listed party", func() bool {
 		st, code := getCode(t, url, newcomer, nil)
-		return st == 403 && code == "restricted_party"
+		return st == 404 && code == "repo_not_found"
 	})
 
 	// On SIGHUP: a list that does not parse is refused.
@@ -159,8 +161,8 @@ func TestServeScreeningReload(t *testing.T) {
 		return check == "stale" && strings.Contains(e, "consolidated.csv")
 	})
 	for _, tok := range []string{newcomer, helios} {
-		if st, code := getCode(t, url, tok, nil); st != 403 || code != "restricted_party" {
-			t.Errorf("after a refused reload: %d %s, want 403 restricted_party from the lists in force", st, code)
+		if st, code := getCode(t, url, tok, nil); st != 404 || code != "repo_not_found" {
+			t.Errorf("after a refused reload: %d %s, want the hidden 404 repo_not_found from the lists in force", st, code)
 		}
 	}
 	if !strings.Contains(logs.String(), "consolidated.csv") {
@@ -212,7 +214,9 @@ func TestServeLocation(t *testing.T) {
 		status int
 		code   string
 	}{
-		{from("198.51.100.7"), 403, "ip_country_of_concern"},
+		// The model is hidden from an address in a country of concern:
+		// a missing model's answer (the trail says ip_country_of_concern).
+		{from("198.51.100.7"), 404, "repo_not_found"},
 		{from("203.0.113.9"), 403, "location_mismatch"},
 		{nil, 403, "location_unknown"},
 	} {

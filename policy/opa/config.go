@@ -79,7 +79,7 @@ func (c Config) Options(settings map[string]string, logger *slog.Logger) (Option
 	opts := Options{Bundle: c.Bundle, Registry: c.Registry, Extensions: c.Extensions, Settings: settings, Logger: logger,
 		DecisionCache: c.DecisionCache}
 	if c.DecisionCache == 0 {
-		opts.DecisionCache = -1 // off
+		opts.DecisionCache = NoDecisionCache
 	}
 	for _, r := range c.Regimes {
 		reg := Regime{Bundle: r.Bundle}

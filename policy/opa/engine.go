@@ -70,7 +70,7 @@ type Options struct {
 
 	// DecisionCache is how many decisions each regime remembers, keyed by
 	// what of the input its policy can read (see Engine.Decide); 0 means
-	// DefaultDecisionCache, a negative number none.
+	// DefaultDecisionCache, a negative number (NoDecisionCache) none.
 	DecisionCache int
 
 	// Logger receives load and reload events. nil discards them.
@@ -323,6 +323,24 @@ func (r *regime) eval(ctx context.Context, input ast.Value) (policy.Decision, er
 // a decision is a few hundred bytes, so a few MiB.
 const DefaultDecisionCache = 10_000
 
+// NoDecisionCache, as Options.DecisionCache, makes every Decide evaluate the
+// policy. The what-if commands (check, matrix, replay) use it: their answer
+// must be the policy's own for that input, never one remembered for another.
+const NoDecisionCache = -1
+
+// RemembersDecisions reports whether any regime may answer Decide from its
+// decision cache.
+func (e *Engine) RemembersDecisions() bool {
+	if st := e.state.Load(); st != nil {
+		for _, r := range st.regimes {
+			if r.decisions != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // keepTerm is the EvalGenerateJSON function that leaves a result as it is.
 func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
@@ -332,6 +350,7 @@ var (
 	keyCode   = ast.StringTerm("code")
 	keyReason = ast.StringTerm("reason")
 	keyBasis  = ast.StringTerm("basis")
+	keyVis    = ast.StringTerm("visible")
 )
 
 // parseDecisionTerm is parseDecision for a result kept as an AST term (or,
@@ -349,8 +368,9 @@ func parseDecisionTerm(v any) (policy.Decision, error) {
 		code, okC := termValue[ast.String](obj, keyCode, false)
 		reason, okR := termValue[ast.String](obj, keyReason, true)
 		basis, okB := termValue[ast.String](obj, keyBasis, true)
-		if okA && okC && okR && okB && code != "" && !(bool(allow) && code == policy.CodePolicyError) {
-			d.Allow, d.Code, d.Reason, d.Basis = bool(allow), string(code), string(reason), string(basis)
+		visible, okV := termValue[ast.Boolean](obj, keyVis, true)
+		if okA && okC && okR && okB && okV && code != "" && !(bool(allow) && code == policy.CodePolicyError) {
+			d.Allow, d.Code, d.Reason, d.Basis, d.Visible = bool(allow), string(code), string(reason), string(basis), bool(visible)
 			return d, nil
 		}
 	}
@@ -374,8 +394,9 @@ func termValue[T ast.Value](obj ast.Object, key *ast.Term, optional bool) (T, bo
 }
 
 // parseDecision accepts only {"allow": bool, "code": non-empty string,
-// "reason": string, "basis": string}; reason and basis may be absent. Other
-// keys are ignored. Anything else is an error, never an allow.
+// "reason": string, "basis": string, "visible": bool}; reason, basis and
+// visible may be absent (an absent visible is false: hidden). Other keys are
+// ignored. Anything else is an error, never an allow.
 func parseDecision(v any) (policy.Decision, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -395,6 +416,11 @@ func parseDecision(v any) (policy.Decision, error) {
 		}
 		if *dst, ok = raw.(string); !ok {
 			return policy.Decision{}, fmt.Errorf("%s.%s is %T, want a string", Query, key, raw)
+		}
+	}
+	if raw, present := obj["visible"]; present {
+		if d.Visible, ok = raw.(bool); !ok {
+			return policy.Decision{}, fmt.Errorf("%s.visible is %T, want a boolean", Query, raw)
 		}
 	}
 	if d.Code == policy.CodePolicyError && d.Allow {
@@ -541,6 +567,12 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 	case r.fp.why != "":
 		e.logger.Info("policy decisions are not remembered", "bundle", meta.Name, "why", r.fp.why)
 	default:
+		if r.fp.whole != "" {
+			// Still sound, but every request is its own key: say which
+			// rule costs the bundle its cache.
+			e.logger.Info("policy decisions are remembered by the whole input", "bundle", meta.Name,
+				"why", "a rule uses the input other than by constant paths", "rule", r.fp.whole)
+		}
 		if r.decisions, err = lru.New[string, policy.Decision](size); err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}

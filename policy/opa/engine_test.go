@@ -94,8 +94,13 @@ func TestEngine_Decide_DefaultBundle(t *testing.T) {
 		{"unclassified", func(in *policy.Input) { in.Model = policy.Model{ID: "x/y"} }, false, "unclassified_model"},
 		{"not weights", func(in *policy.Input) {
 			in.Object.Kind = policy.KindOther
-			in.Subject.Country = "CN"
+			in.Subject.Country = "IN"
 		}, true, "not_weights"},
+		// The model is hidden from a country of concern, so are its other files.
+		{"not weights to China", func(in *policy.Input) {
+			in.Object.Kind = policy.KindOther
+			in.Subject.Country = "CN"
+		}, false, "country_of_concern"},
 		{"no country", func(in *policy.Input) { in.Subject.Country = "" }, false, "unknown_destination"},
 		{"embargoed location", func(in *policy.Input) { in.Subject.Country = "IR" }, false, "embargoed_destination"},
 		{"embargoed hq, Tier 1 location", func(in *policy.Input) {
@@ -216,6 +221,9 @@ func TestEngine_Decide_Malformed(t *testing.T) {
 		{"reason not a string", `decision := {"allow": true, "code": "x", "reason": ["a"]}`, "reason"},
 		{"basis not a string", `decision := {"allow": true, "code": "x", "basis": null}`, "basis"},
 		{"allow with policy_error", `decision := {"allow": true, "code": "policy_error"}`, "policy_error"},
+		{"visible not a boolean", `decision := {"allow": false, "code": "x", "visible": "true"}`, "visible"},
+		{"visible null", `decision := {"allow": false, "code": "x", "visible": null}`, "visible"},
+		{"visible a number", `decision := {"allow": true, "code": "x", "visible": 1}`, "visible"},
 		{"conflicting definitions", `decision := {"allow": true, "code": "a"} if input.subject.country == "US"
 decision := {"allow": false, "code": "b"} if input.model.classified`, "conflict"},
 		// Without strict built-in errors the failing deny row would be

@@ -139,6 +139,16 @@ type refusal struct {
 	// one of net/http's own. Any answer of the gateway carries a request
 	// id, whatever the caller declares.
 	netHTTP bool
+	// hidden declares the policy hides the model from the requester: the
+	// answer is a missing model's (404 repo_not_found), and code is the
+	// policy's code, on the decision record only.
+	hidden bool
+}
+
+// hiddenAs is the refusal of a requester the policy hides the model from,
+// for the policy's code.
+func hiddenAs(code string) refusal {
+	return refusal{status: http.StatusNotFound, code: code, hidden: true}
 }
 
 // assertRefused checks an attack's answer: its status is one of want's, the
@@ -157,7 +167,7 @@ func assertRefused(tb testing.TB, h *gatewaytest.Harness, resp *http.Response, b
 	if resp.StatusCode < 400 {
 		tb.Fatalf("status %d is not a refusal", resp.StatusCode)
 	}
-	if code := want[i].code; code != "" {
+	if code := want[i].code; code != "" && !want[i].hidden {
 		if got := gatewaytest.DecodeError(tb, body).Code; got != code {
 			tb.Errorf("body code = %q, want %q; body %.300s", got, code, body)
 		}
@@ -178,6 +188,16 @@ func assertRefused(tb testing.TB, h *gatewaytest.Harness, resp *http.Response, b
 	}
 	if len(transfers) != 0 {
 		tb.Errorf("refused request has %d transfer records", len(transfers))
+	}
+	if w := want[i]; w.hidden && len(decisions) == 1 {
+		if len(body) > 0 {
+			if got := gatewaytest.DecodeError(tb, body).Code; got != gateway.CodeRepoNotFound {
+				tb.Errorf("hidden model: body code = %q, want %q; body %.300s", got, gateway.CodeRepoNotFound, body)
+			}
+		}
+		if d := decisions[0]; !d.Hidden || (w.code != "" && d.Code != w.code) {
+			tb.Errorf("hidden model: record hidden %v code %q, want hidden with code %q", d.Hidden, d.Code, w.code)
+		}
 	}
 }
 
@@ -417,22 +437,22 @@ func TestAttackTokens(t *testing.T) {
 			return signRaw(t, []byte(`{"alg":"none","alg":"EdDSA"}`), jsonOf(t, ok), dev)
 		}, invalid},
 		// Verified tokens whose country is not a usable destination.
-		{"country a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", 840)), dev) }, refusal{status: 403, code: "unknown_destination"}},
-		{"country a list", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", []string{"US"})), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		{"country a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", 840)), dev) }, hiddenAs("unknown_destination")},
+		{"country a list", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", []string{"US"})), dev) }, hiddenAs("unknown_destination")},
 		{"country an object", func() string {
 			return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", map[string]string{"code": "US"})), dev)
-		}, refusal{status: 403, code: "unknown_destination"}},
-		{"country true", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", true)), dev) }, refusal{status: 403, code: "unknown_destination"}},
-		{"country lowercase", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "cn")), dev) }, refusal{status: 403, code: "country_of_concern"}},
-		{"country XX", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "XX")), dev) }, refusal{status: 403, code: "unknown_destination"}},
-		{"country with a trailing space", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "CN ")), dev) }, refusal{status: 403, code: "country_of_concern"}},
-		{"country alpha-3", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "USA")), dev) }, refusal{status: 403, code: "unknown_destination"}},
-		{"country with NUL", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "US\x00")), dev) }, refusal{status: 403, code: "unknown_destination"}},
-		{"country fullwidth", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "ＵＳ")), dev) }, refusal{status: 403, code: "unknown_destination"}},
-		{"entity_hq a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", 156)), dev) }, refusal{status: 403, code: "unknown_destination"}},
+		}, hiddenAs("unknown_destination")},
+		{"country true", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", true)), dev) }, hiddenAs("unknown_destination")},
+		{"country lowercase", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "cn")), dev) }, hiddenAs("country_of_concern")},
+		{"country XX", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "XX")), dev) }, hiddenAs("unknown_destination")},
+		{"country with a trailing space", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "CN ")), dev) }, hiddenAs("country_of_concern")},
+		{"country alpha-3", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "USA")), dev) }, hiddenAs("unknown_destination")},
+		{"country with NUL", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "US\x00")), dev) }, hiddenAs("unknown_destination")},
+		{"country fullwidth", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "country", "ＵＳ")), dev) }, hiddenAs("unknown_destination")},
+		{"entity_hq a number", func() string { return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", 156)), dev) }, hiddenAs("unknown_destination")},
 		{"entity_hq a list", func() string {
 			return signRaw(t, edHdr(), jsonOf(t, with(ok, "entity_hq", []string{"CN"})), dev)
-		}, refusal{status: 403, code: "unknown_destination"}},
+		}, hiddenAs("unknown_destination")},
 	}
 	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
 		h := gatewaytest.Start(t, store, gatewaytest.Options{Issuers: []identity.IssuerConfig{issuerB}})
@@ -479,7 +499,7 @@ func TestAttackAuthorizationHeaders(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, "", http.Header{"Authorization": tt.vals})
-			assertRefused(t, h, resp, body, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"})
+			assertRefused(t, h, resp, body, refusal{status: 401}, hiddenAs("country_of_concern"))
 		})
 	}
 }
@@ -732,12 +752,12 @@ func TestAttackManifestImpersonation(t *testing.T) {
 			want              refusal
 		}{
 			{"anonymous shard", "", gatewaytest.Frontier + gatewaytest.Shard1, refusal{status: 401, code: "authentication_required"}},
-			{"cn shard", cn, gatewaytest.Frontier + gatewaytest.Shard1, refusal{status: 403, code: "country_of_concern"}},
-			{"cn subfolder manifest", cn, gatewaytest.Frontier + "sub/export.yaml", refusal{status: 403, code: "country_of_concern"}},
-			{"cn shard named export.yaml in a subfolder", cn, gatewaytest.Frontier + "weights/export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"cn shard", cn, gatewaytest.Frontier + gatewaytest.Shard1, hiddenAs("country_of_concern")},
+			{"cn subfolder manifest", cn, gatewaytest.Frontier + "sub/export.yaml", hiddenAs("country_of_concern")},
+			{"cn shard named export.yaml in a subfolder", cn, gatewaytest.Frontier + "weights/export.yaml", hiddenAs("country_of_concern")},
 			{"in shard named export.yaml in a subfolder", in, gatewaytest.Frontier + "weights/export.yaml", refusal{status: 403, code: "license_required"}},
-			{"cn upper-case EXPORT.YAML", cn, gatewaytest.Frontier + "EXPORT.YAML", refusal{status: 403, code: "country_of_concern"}},
-			{"cn Export.yaml", cn, gatewaytest.Frontier + "Export.yaml", refusal{status: 403, code: "country_of_concern"}},
+			{"cn upper-case EXPORT.YAML", cn, gatewaytest.Frontier + "EXPORT.YAML", hiddenAs("country_of_concern")},
+			{"cn Export.yaml", cn, gatewaytest.Frontier + "Export.yaml", hiddenAs("country_of_concern")},
 			{"anonymous EXPORT.YAML", "", gatewaytest.Frontier + "EXPORT.YAML", refusal{status: 401, code: "authentication_required"}},
 			{"anonymous raw EXPORT.YAML", "", "/frontier-lab/frontier-x/raw/main/EXPORT.YAML", refusal{status: 401, code: "authentication_required"}},
 		} {
@@ -758,8 +778,9 @@ func TestAttackManifestImpersonation(t *testing.T) {
 				}
 			})
 		}
-		// The real manifest is still served as what it is (not weights).
-		if resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+"export.yaml", cn, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("closed")) {
+		// The real manifest is still served as what it is (not weights),
+		// to a requester who may know the model.
+		if resp, body := h.Do(t, http.MethodGet, gatewaytest.Frontier+"export.yaml", h.Token(t, gatewaytest.Claims("IN")), nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("closed")) {
 			t.Errorf("the manifest: %d %s", resp.StatusCode, body)
 		}
 	})
@@ -784,7 +805,7 @@ func TestAttackModelPrefix(t *testing.T) {
 			want              []refusal
 		}{
 			{"anonymous frontier-x", "", gatewaytest.Frontier + gatewaytest.Shard1, []refusal{{status: 401, code: "authentication_required"}}},
-			{"cn frontier-x", cn, gatewaytest.Frontier + gatewaytest.Shard1, []refusal{{status: 403, code: "country_of_concern"}}},
+			{"cn frontier-x", cn, gatewaytest.Frontier + gatewaytest.Shard1, []refusal{hiddenAs("country_of_concern")}},
 			{"frontier-x's shard under frontier-xl", "", "/frontier-lab/frontier-xl/resolve/main/" + gatewaytest.Shard1, []refusal{{status: 404, code: "entry_not_found"}}},
 			{"frontier-x's shard under frontier", "", "/frontier-lab/frontier/resolve/main/-x/" + gatewaytest.Shard1, []refusal{{status: 404, code: "entry_not_found"}}},
 			{"frontier-x's shard under frontier-", "", "/frontier-lab/frontier-/resolve/main/x/" + gatewaytest.Shard1, []refusal{{status: 404, code: "entry_not_found"}}},
@@ -901,11 +922,11 @@ func TestAttackRanges(t *testing.T) {
 						delete(hdr, "If-Range")
 					}
 					resp, body := h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, cn, hdr)
-					code := "country_of_concern"
+					want := hiddenAs("country_of_concern")
 					if method == http.MethodHead {
-						code = ""
+						want.code = ""
 					}
-					assertRefused(t, h, resp, body, refusal{status: 403, code: code})
+					assertRefused(t, h, resp, body, want)
 					resp, body = h.Do(t, method, gatewaytest.Frontier+gatewaytest.Shard1, "", hdr)
 					assertRefused(t, h, resp, body, refusal{status: 401})
 				})
@@ -960,7 +981,7 @@ func TestAttackPipelining(t *testing.T) {
 		if resps[0].StatusCode != 200 {
 			t.Errorf("first (US, config.json): %d", resps[0].StatusCode)
 		}
-		want := []refusal{{status: 401, code: "authentication_required"}, {status: 403, code: "country_of_concern"}, {status: 401, code: "authentication_required"}, {status: 401}, {status: 401, code: "invalid_token"}}
+		want := []refusal{{status: 401, code: "authentication_required"}, hiddenAs("country_of_concern"), {status: 401, code: "authentication_required"}, {status: 401}, {status: 401, code: "invalid_token"}}
 		for i, w := range want {
 			assertRefused(t, h, resps[i+1], bodies[i+1], w)
 		}
@@ -1048,7 +1069,7 @@ func TestAttackOversized(t *testing.T) {
 			if len(resps) == 0 {
 				return // the connection was closed: nothing was sent
 			}
-			assertRefused(t, h, resps[0], bodies[0], refusal{status: 400}, refusal{status: 401}, refusal{status: 403, code: "country_of_concern"}, refusal{status: 414}, refusal{status: 431, netHTTP: true})
+			assertRefused(t, h, resps[0], bodies[0], refusal{status: 400}, refusal{status: 401}, hiddenAs("country_of_concern"), refusal{status: 414}, refusal{status: 431, netHTTP: true})
 		})
 	}
 	assertNoClosedTransfers(t, h)
@@ -1208,10 +1229,11 @@ func TestAttackClientHeaders(t *testing.T) {
 			name, token string
 			want        refusal
 		}{
-			{"cn", h.Token(t, gatewaytest.Claims("CN")), refusal{status: 403, code: "country_of_concern"}},
+			{"cn", h.Token(t, gatewaytest.Claims("CN")), hiddenAs("country_of_concern")},
 			{"anonymous", "", refusal{status: 401, code: "authentication_required"}},
-			{"no country", h.Token(t, gatewaytest.Claims("")), refusal{status: 403, code: "unknown_destination"}},
-			{"tier2", h.Token(t, gatewaytest.Claims("IN")), refusal{status: 403, code: "license_required"}},
+			{"no country", h.Token(t, gatewaytest.Claims("")), hiddenAs("unknown_destination")},
+			// The address is in a country of concern: the model is hidden.
+			{"tier2", h.Token(t, gatewaytest.Claims("IN")), hiddenAs("license_required")},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {

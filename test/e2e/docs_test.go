@@ -116,7 +116,7 @@ func TestDocsHFTools(t *testing.T) {
 		t.Fatalf("no refusal with a reason and request id in the output:\n%s", out)
 	}
 	d, _ := h.RecordsFor(t, m[2])
-	if len(d) != 1 || d[0].Decision != "deny" || d[0].Code != "country_of_concern" || d[0].Subject != "bob" || d[0].Reason != m[1] {
-		t.Errorf("the refusal's record %+v, want a country_of_concern deny for bob whose reason is %q", d, m[1])
+	if len(d) != 1 || d[0].Decision != "deny" || d[0].Code != "license_required" || d[0].Subject != "bob" || d[0].Reason != m[1] {
+		t.Errorf("the refusal's record %+v, want a license_required deny for bob whose reason is %q", d, m[1])
 	}
 }

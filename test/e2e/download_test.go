@@ -44,32 +44,38 @@ func TestDecisionTable(t *testing.T) {
 		// Row 3: unclassified.
 		{"unclassified weights", who("US"), gatewaytest.Unlabeled + "model.safetensors", 403, "unclassified_model", "GatedRepo", ""},
 		{"unclassified other file", who("US"), gatewaytest.Unlabeled + "config.json", 403, "unclassified_model", "GatedRepo", ""},
-		// Row 4: closed model, not weights.
-		{"closed config to country of concern", who("CN"), gatewaytest.Frontier + "config.json", 200, "", "", "not_weights"},
-		{"closed README no country", who(""), gatewaytest.Frontier + "README.md", 200, "", "", "not_weights"},
-		// Row 5: unknown destination.
-		{"no country", who(""), gatewaytest.Frontier + gatewaytest.Shard1, 403, "unknown_destination", "GatedRepo", ""},
-		{"malformed country", who("usa"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "unknown_destination", "GatedRepo", ""},
-		{"unassigned country", who("XX"), gatewaytest.Mini + "model.safetensors", 403, "unknown_destination", "GatedRepo", ""},
-		// Row 6: embargoed.
-		{"embargoed country", who("IR"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "embargoed_destination", "GatedRepo", ""},
-		{"embargoed hq", who("DE", "CU"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "embargoed_destination", "GatedRepo", ""},
-		{"embargoed below threshold", who("SY"), gatewaytest.Mini + "model.safetensors", 403, "embargoed_destination", "GatedRepo", ""},
-		// Row 7: country of concern.
-		{"country of concern", who("CN"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "country_of_concern", "GatedRepo", ""},
-		{"hong kong as china", who("HK"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "country_of_concern", "GatedRepo", ""},
-		{"macau", who("MO"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "country_of_concern", "GatedRepo", ""},
-		{"tier1 location concern parent", who("US", "US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "country_of_concern", "GatedRepo", ""},
-		{"lower-case code normalised", who("ru"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "country_of_concern", "GatedRepo", ""},
+		// Row 4: closed model, not weights: to those who may know the model.
+		{"closed config to tier2", who("IN"), gatewaytest.Frontier + "config.json", 200, "", "", "not_weights"},
+		{"closed config below threshold to country of concern", who("CN"), gatewaytest.Mini + "config.json", 200, "", "", "not_weights"},
+		// A requester the model is hidden from gets a missing model's
+		// answer for every file, weights or not; the record keeps the
+		// policy's code.
+		{"closed config to country of concern", who("CN"), gatewaytest.Frontier + "config.json", 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
+		{"closed config embargoed", who("KP"), gatewaytest.Frontier + "config.json", 404, "repo_not_found", "RepoNotFound", "embargoed_destination"},
+		{"closed README no country", who(""), gatewaytest.Frontier + "README.md", 404, "repo_not_found", "RepoNotFound", "unknown_destination"},
+		// Row 5: unknown destination (hidden: it may be an embargoed one).
+		{"no country", who(""), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "unknown_destination"},
+		{"malformed country", who("usa"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "unknown_destination"},
+		{"unassigned country", who("XX"), gatewaytest.Mini + "model.safetensors", 404, "repo_not_found", "RepoNotFound", "unknown_destination"},
+		// Row 6: embargoed (hidden).
+		{"embargoed country", who("IR"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "embargoed_destination"},
+		{"embargoed hq", who("DE", "CU"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "embargoed_destination"},
+		{"embargoed below threshold", who("SY"), gatewaytest.Mini + "model.safetensors", 404, "repo_not_found", "RepoNotFound", "embargoed_destination"},
+		// Row 7: country of concern (hidden).
+		{"country of concern", who("CN"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
+		{"hong kong as china", who("HK"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
+		{"macau", who("MO"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
+		{"tier1 location concern parent", who("US", "US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
+		{"lower-case code normalised", who("ru"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
 		// Row 8: Tier 1 location and HQ.
 		{"us requester no entity", who("US"), gatewaytest.Frontier + gatewaytest.Shard1, 200, "", "", "license_exception_aia"},
 		{"tier1 all the way", who("GB", "US", "JP"), gatewaytest.Frontier + "model-00002-of-00002.safetensors", 200, "", "", "license_exception_aia"},
-		// Row 9: otherwise, licence required.
+		// Row 9: otherwise, licence required (visible, and told why).
 		{"tier2 requester", who("IN"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "license_required", "GatedRepo", ""},
 		{"tier1 location tier2 hq", who("US", "IN"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "license_required", "GatedRepo", ""},
 		// A malformed HQ is unknown, never "same as the location".
-		{"alpha-3 hq", who("US", "CHN"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "unknown_destination", "GatedRepo", ""},
-		{"named parent hq", who("US", "US", "China"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "unknown_destination", "GatedRepo", ""},
+		{"alpha-3 hq", who("US", "CHN"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "unknown_destination"},
+		{"named parent hq", who("US", "US", "China"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "unknown_destination"},
 		{"unknown extension counts as weights", who("IN"), gatewaytest.Frontier + "model.safetensors.index.json", 403, "license_required", "GatedRepo", ""},
 		// Row 10: below threshold.
 		{"below threshold tier2", who("IN"), gatewaytest.Mini + "model.safetensors", 200, "", "", "not_controlled"},
@@ -77,7 +83,8 @@ func TestDecisionTable(t *testing.T) {
 		// Around the policy.
 		{"missing model authenticated", who("US"), "/nobody/nothing/resolve/main/x.bin", 404, "repo_not_found", "RepoNotFound", ""},
 		{"missing file allowed requester", who("US"), gatewaytest.Frontier + "nope.safetensors", 404, "entry_not_found", "EntryNotFound", "license_exception_aia"},
-		{"missing file refused requester learns nothing", who("CN"), gatewaytest.Frontier + "nope.safetensors", 403, "country_of_concern", "GatedRepo", ""},
+		{"missing file refused requester learns nothing", who("IN"), gatewaytest.Frontier + "nope.safetensors", 403, "license_required", "GatedRepo", ""},
+		{"missing file hidden requester learns nothing", who("CN"), gatewaytest.Frontier + "nope.safetensors", 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
 		{"bad revision", who("US"), "/frontier-lab/frontier-x/resolve/v9/" + gatewaytest.Shard1, 404, "revision_not_found", "RevisionNotFound", "license_exception_aia"},
 		{"traversal", who("US"), gatewaytest.Frontier + "a%2F..%2F..%2Fmini-x%2Fmodel.safetensors", 400, "invalid_path", "invalid_path", ""},
 	}
@@ -101,9 +108,15 @@ func TestDecisionTable(t *testing.T) {
 				d := decisions[0]
 				// The record's code is the answer's; the policy's own
 				// output, when it was asked, is kept in full beside it.
+				// A model hidden from the requester: the answer is a
+				// missing model's, the record has the policy's code.
+				hidden := tt.code == "repo_not_found" && tt.policy != ""
 				wantCode := tt.code
-				if tt.status == 200 {
+				if tt.status == 200 || hidden {
 					wantCode = tt.policy
+				}
+				if got, want := d.Hidden, hidden || (tt.claims == nil && tt.status == 401 && d.Policy != nil); got != want {
+					t.Errorf("audit hidden = %v, want %v", got, want)
 				}
 				policyCode := ""
 				if d.Policy != nil {

@@ -382,14 +382,14 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			}
 		})
 
-		t.Run("country of concern closed model", func(t *testing.T) {
-			res := client.download(t, h.URL, frontierRepo, hfToken(t, h, gatewaytest.Claims("CN")))
+		t.Run("tier 2 closed model", func(t *testing.T) {
+			res := client.download(t, h.URL, frontierRepo, hfToken(t, h, gatewaytest.Claims("IN")))
 			if res.Exit != 3 {
 				t.Fatalf("exit %d, want 3 (refused); files %v", res.Exit, res.Files)
 			}
 			e := res.Err
-			if e.Status != 403 || e.Name != "HubApiError" || e.Data.Code != "country_of_concern" {
-				t.Errorf("error = %+v, want a HubApiError with status 403 and code country_of_concern", e)
+			if e.Status != 403 || e.Name != "HubApiError" || e.Data.Code != "license_required" {
+				t.Errorf("error = %+v, want a HubApiError with status 403 and code license_required", e)
 			}
 			// The library's message is the gateway's reason, then URL and
 			// request id; the reason is the one in the audit log.
@@ -402,7 +402,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 			if refusal == nil {
 				t.Fatalf("no decision record for the refused request %q", e.RequestID)
 			}
-			if refusal.Decision != "deny" || refusal.Code != "country_of_concern" || refusal.Reason == "" {
+			if refusal.Decision != "deny" || refusal.Code != "license_required" || refusal.Reason == "" {
 				t.Errorf("refusal record = %+v", refusal)
 			}
 			if !strings.HasPrefix(e.Error, refusal.Reason) || !strings.Contains(e.Error, e.RequestID) {

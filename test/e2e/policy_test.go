@@ -89,6 +89,14 @@ func TestPolicyDepth(t *testing.T) {
 				if err := json.Unmarshal(body, &eb); err != nil {
 					t.Fatalf("denial body %q: %v", body, err)
 				}
+				if !d.Visible {
+					// Hidden from the requester: a missing model's answer,
+					// the decision on the record only.
+					if resp.StatusCode != 404 || eb.Code != "repo_not_found" || !decisions[0].Hidden || len(transfers) != 0 {
+						t.Errorf("hidden: status %d body %s, record hidden %v, %d transfers; want a missing model's 404, a hidden record, no transfer", resp.StatusCode, body, decisions[0].Hidden, len(transfers))
+					}
+					return
+				}
 				if resp.StatusCode != 403 || eb.Code != tt.code || eb.Error != d.Reason || eb.Basis != d.Basis || eb.Regime != "ai-diffusion-2025 "+d.Version || len(transfers) != 0 {
 					t.Errorf("denied: status %d body %s, %d transfers; want 403 naming code, reason, basis and regime, no transfer", resp.StatusCode, body, len(transfers))
 				}

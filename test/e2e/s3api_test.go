@@ -65,7 +65,9 @@ func TestS3API(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		us := s3Client(t, h, &identity.TokenClaims{Subject: "s3-user", Country: "US"})
-		cn := s3Client(t, h, &identity.TokenClaims{Subject: "s3-cn", Country: "CN"})
+		// A Tier 2 requester: refused, and told why (a requester the model
+		// is hidden from gets NoSuchKey: attack_visible_test.go).
+		cn := s3Client(t, h, &identity.TokenClaims{Subject: "s3-in", Country: "IN"})
 		anon := s3Client(t, h, nil)
 		const openKey, closedKey = "open-lab/tiny-open/model.safetensors", "frontier-lab/frontier-x/" + gatewaytest.Shard1
 
@@ -100,7 +102,7 @@ func TestS3API(t *testing.T) {
 		t.Run("denial carries the policy's reason", func(t *testing.T) {
 			_, err := s3Get(ctx, cn, closedKey, minio.GetObjectOptions{})
 			msg := minio.ToErrorResponse(err).Message
-			if !strings.Contains(msg, "country_of_concern") || !strings.Contains(msg, "CN") || !strings.Contains(msg, "decision ") {
+			if !strings.Contains(msg, "license_required") || !strings.Contains(msg, "IN") || !strings.Contains(msg, "decision ") {
 				t.Errorf("message %q, want the reason, its code and the decision id", msg)
 			}
 		})
@@ -264,7 +266,7 @@ func TestS3API(t *testing.T) {
 			var denied, allowed, transfers int
 			for _, r := range h.Records(t) {
 				switch {
-				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-cn" && r.Code == "country_of_concern":
+				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-in" && r.Code == "license_required":
 					denied++
 				case r.API == "s3_get" && r.Type == audit.RecordDecision && r.Subject == "s3-user" && r.Decision == "allow" && r.Object == gatewaytest.Shard1:
 					allowed++

@@ -250,6 +250,7 @@ func TestS3Refusals(t *testing.T) {
 		h := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}, Now: clock.Now})
 		signedOnly := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: false}})
 		us := stsCredentials(t, h, gatewaytest.Claims("US"))
+		in := stsCredentials(t, h, gatewaytest.Claims("IN"))
 		cn := stsCredentials(t, h, gatewaytest.Claims("CN"))
 		const closedKey = "frontier-lab/frontier-x/" + gatewaytest.Shard1
 		const closed = "/models/" + closedKey
@@ -315,10 +316,15 @@ func TestS3Refusals(t *testing.T) {
 				want: s3Refusal{403, "AccessDenied", ""}},
 			{name: "anonymous, closed key", target: closed,
 				want: s3Refusal{403, "AccessDenied", "authentication_required"}},
-			{name: "policy denial", target: closed, sign: signedBy(cn),
-				want: s3Refusal{403, "AccessDenied", "country_of_concern"}},
-			{name: "policy denial of a missing file", target: "/models/frontier-lab/frontier-x/nope.safetensors", sign: signedBy(cn),
-				want: s3Refusal{403, "AccessDenied", "country_of_concern"}},
+			{name: "policy denial", target: closed, sign: signedBy(in),
+				want: s3Refusal{403, "AccessDenied", "license_required"}},
+			{name: "policy denial of a missing file", target: "/models/frontier-lab/frontier-x/nope.safetensors", sign: signedBy(in),
+				want: s3Refusal{403, "AccessDenied", "license_required"}},
+			// A requester the policy hides the model from: a missing key.
+			{name: "hidden model", target: closed, sign: signedBy(cn),
+				want: s3Refusal{404, "NoSuchKey", "country_of_concern"}},
+			{name: "missing file of a hidden model", target: "/models/frontier-lab/frontier-x/nope.safetensors", sign: signedBy(cn),
+				want: s3Refusal{404, "NoSuchKey", "country_of_concern"}},
 			// Buckets and keys.
 			{name: "no such bucket", target: "/weights/" + closedKey, sign: signedBy(us),
 				want: s3Refusal{404, "NoSuchBucket", ""}},

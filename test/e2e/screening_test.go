@@ -47,7 +47,8 @@ type outcome struct {
 // fetch downloads path with a token for claims (and extra headers) and
 // returns the outcome, checking the invariants every answer keeps: one
 // decision record; an allow streams the file's exact bytes; a denial is a
-// 403 whose body carries the policy's code and reason, with no transfer.
+// 403 whose body carries the policy's code and reason, or, for a model the
+// policy hides from the requester, a missing model's 404; no transfer.
 func fetch(t *testing.T, h *gatewaytest.Harness, path string, claims identity.TokenClaims, header http.Header) outcome {
 	t.Helper()
 	resp, body := h.Do(t, "GET", path, h.Token(t, claims), header)
@@ -67,6 +68,14 @@ func fetch(t *testing.T, h *gatewaytest.Harness, path string, claims identity.To
 	var eb struct{ Error, Code, Basis string }
 	if err := json.Unmarshal(body, &eb); err != nil {
 		t.Fatalf("denial body %q: %v", body, err)
+	}
+	if decisions[0].Hidden {
+		// The policy hides the model: a missing model's answer, with the
+		// policy's code on the record only.
+		if resp.StatusCode != 404 || eb.Code != "repo_not_found" || strings.Contains(string(body), o.code) || decisions[0].Code != o.code || len(transfers) != 0 {
+			t.Errorf("hidden: status %d, body %s, record code %q, %d transfers; want 404 repo_not_found, the policy's code on the record only, no transfer", resp.StatusCode, body, decisions[0].Code, len(transfers))
+		}
+		return o
 	}
 	if resp.StatusCode != 403 || eb.Code != o.code || eb.Error != decisions[0].Policy.Reason || len(transfers) != 0 {
 		t.Errorf("denied: status %d, body %s, %d transfers; want 403 with the policy's code and reason, no transfer", resp.StatusCode, body, len(transfers))
@@ -113,7 +122,7 @@ func TestScreening(t *testing.T) {
 			{"operator's local list", h, entity("Blue Lantern Analytics", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", "Local denied-party list (Acme Export Compliance)", "entity.name", "Blue Lantern"},
 			{"near miss", h, entity("Shenzen Quantum Dynamix", ""), gatewaytest.Frontier + gatewaytest.Shard1, "screening_review", "review", el, "entity.name", "Quantum Dynamics"},
 			{"clear", h, entity("Northwind Analytics GmbH", ""), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "clear", "", "", ""},
-			{"hit, but not a weights file", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Frontier + "config.json", "not_weights", "hit", el, "entity.name", "Shenzhen"},
+			{"hit, not a weights file either", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Frontier + "config.json", "restricted_party", "hit", el, "entity.name", "Shenzhen"},
 			{"hit, open weights", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Open + "model.safetensors", "open_weights", "hit", el, "entity.name", "Shenzhen"},
 			{"hit, open weights screened by configuration", openWeightsScreened, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Open + "model.safetensors", "restricted_party", "hit", el, "entity.name", "Shenzhen"},
 			{"near miss, open weights screened by configuration", openWeightsScreened, entity("Shenzen Quantum Dynamix", ""), gatewaytest.Open + "model.safetensors", "screening_review", "review", el, "entity.name", "Quantum"},
@@ -199,7 +208,8 @@ func TestScreeningReload(t *testing.T) {
 					default:
 					}
 					resp, body := h.Do(t, "GET", gatewaytest.Frontier+gatewaytest.Shard1, h.Token(t, helios), nil)
-					if resp.StatusCode != 403 || gatewaytest.DecodeError(t, body).Code != "restricted_party" {
+					// A listed party: the model is hidden from it.
+					if resp.StatusCode != 404 || gatewaytest.DecodeError(t, body).Code != "repo_not_found" {
 						mu.Lock()
 						bad = append(bad, resp.Status+" "+string(body))
 						mu.Unlock()

@@ -126,7 +126,7 @@ func TestRangesAndHead(t *testing.T) {
 			}
 		})
 		t.Run("HEAD denied", func(t *testing.T) {
-			resp, body := h.Do(t, http.MethodHead, path, h.Token(t, gatewaytest.Claims("CN")), nil)
+			resp, body := h.Do(t, http.MethodHead, path, h.Token(t, gatewaytest.Claims("IN")), nil)
 			if resp.StatusCode != 403 || len(body) != 0 || resp.Header.Get("X-Error-Code") != "GatedRepo" {
 				t.Errorf("status %d, %d bytes, X-Error-Code %q; want 403, empty, GatedRepo", resp.StatusCode, len(body), resp.Header.Get("X-Error-Code"))
 			}

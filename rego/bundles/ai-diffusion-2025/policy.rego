@@ -55,7 +55,7 @@ _cfg := data.weightgate.ai_diffusion
 # title: decision
 # description: >-
 #   The answer for one download: {"allow": bool, "code": string,
-#   "reason": string, "basis": string}. Defined for every well-formed input;
+#   "reason": string, "basis": string, "visible": bool}. Defined for every well-formed input;
 #   undefined (a policy_error in the gateway) for malformed input such as an
 #   unknown object.kind, a classified model whose weights are neither "open"
 #   nor "closed", a compute that is not a number, or (for closed weights) a
@@ -64,7 +64,112 @@ _cfg := data.weightgate.ai_diffusion
 #   Extension denials (data.weightgate.extensions.<name>.deny) override an
 #   allow of the base table; a base denial is reported as is (lib.with_extensions).
 # entrypoint: true
-decision := lib.with_extensions(_table)
+decision := object.union(lib.with_extensions(_table), {"visible": visible})
+
+# METADATA
+# title: visible
+# description: >-
+#   Whether the requester may know that the model exists. The gateway answers
+#   a denied request for a model that is not open-weight, when visible is
+#   false, exactly as for a model that does not exist, on every endpoint
+#   (listings, model info, tree, downloads, S3). Open-weight models are
+#   visible to everyone; a closed or unclassified model is hidden from
+#   anonymous requesters and from those who could never obtain it (see
+#   _hidden), and visible to everyone else, who are told why they are
+#   refused: a Tier 2 requester can apply for a licence.
+visible := true if {
+	lib.open_weights
+} else := false if {
+	lib.anonymous
+} else := false if {
+	_hidden(_files_of)
+} else := true
+
+# _hidden(what) is the denial, naming what is refused, for a signed-in
+# requester a closed or unclassified model is hidden from: a restricted party
+# (the operator's registry or a screening hit; a near miss stays visible, so
+# that its refusal can ask for a review), an unknown destination (fail
+# closed), a comprehensively embargoed destination (location, deemed export,
+# headquarters or parent, or the client address), or a country of concern
+# for a model ECCN 4E091 controls or that is not yet classified (fail closed:
+# it may be). Broken data or registries hide too. The first that applies is
+# reported.
+_hidden(what) := lib.deny(
+	"policy_error",
+	sprintf("%s cannot be released: this policy's data or registries are malformed", [what]),
+	"weightgate fails closed when its policy cannot decide",
+) if {
+	not _lists_ok
+} else := lib.deny(
+	"restricted_party",
+	sprintf("%s cannot be released: %s is on the restricted-party list %s (%s)", [what, _party_name(p), lib.field(p, "list", "of this gateway"), lib.field(p, "reason", "no reason given")]),
+	"restricted-party screening: listed parties face license requirements for all items subject to the EAR and a policy of denial (15 CFR part 744; Consolidated Screening List)",
+) if {
+	p := lib.restricted_party
+} else := d if {
+	lib.screening_hit
+	d := lib.screening_denial(what)
+} else := lib.deny(
+	"unknown_destination",
+	sprintf("%s cannot be released: %s, so the export destination cannot be determined", [what, _destination_problem]),
+	"the destination decides the license requirement: ECCN 4E091, 15 CFR 742.6(a)(13); deemed exports go to the country of nationality or permanent residence (ref §5); embargoes, 15 CFR part 746",
+) if {
+	_destination_problem
+} else := lib.deny(
+	"embargoed_destination",
+	sprintf("%s cannot be released %s", [what, _hidden_to(p[0], sprintf("%s, a comprehensively embargoed destination", [p[1]]))]),
+	"comprehensive embargo: 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
+) if {
+	ps := [p | some d in _destinations; p := _embargoed_party(d[0], d[1])]
+	p := ps[0]
+} else := lib.deny(
+	"country_of_concern",
+	sprintf("%s cannot be released: exports %s are prohibited", [what, _hidden_to(p[0], _concern_label(p[1]))]),
+	"ECCN 4E091; 15 CFR 742.6(a)(13); Macau and Country Group D:5, Supplement No. 1 to part 740: no license exception, presumption of denial",
+) if {
+	_controlled_or_unclassified
+	ps := [p | some d in _destinations; p := _concern_party(d[0], d[1])]
+	p := ps[0]
+} else := lib.deny(
+	"ip_country_of_concern",
+	sprintf("%s cannot be released: your address (%s) is in %s, whatever your token says", [what, lib.client_ip, _ip_concern_label]),
+	"the export destination is where the files are received: the client address is in a comprehensively embargoed country (15 CFR part 746) or, for a model controlled by ECCN 4E091, in Macau or Country Group D:5 (15 CFR 742.6(a)(13), presumption of denial)",
+) if {
+	_embargoed(lib.ip_country)
+} else := lib.deny(
+	"ip_country_of_concern",
+	sprintf("%s cannot be released: your address (%s) is in %s, whatever your token says", [what, lib.client_ip, _ip_concern_label]),
+	"the export destination is where the files are received: for a model controlled by ECCN 4E091, Macau and Country Group D:5 (15 CFR 742.6(a)(13), presumption of denial)",
+) if {
+	_controlled_or_unclassified
+	_concern(lib.ip_country)
+}
+
+# The lists visibility reads: should one be broken, the model is hidden
+# rather than an embargo check silently passing.
+_lists_ok if {
+	_data_ok
+	_registries_ok
+}
+
+_controlled_or_unclassified if not lib.classified
+
+_controlled_or_unclassified if {
+	_compute_ok
+	_controlled
+}
+
+# _hidden_to(role, label): to whom a hidden model's files would go, for its
+# denial.
+_hidden_to("nationality", label) := sprintf("to you as a deemed export to %s, %s", [label, "a country of your nationality or permanent residence"])
+
+_hidden_to(role, label) := _to(role, label) if role != "nationality"
+
+# What a closed model's other files (config, tokenizer, README) are, for
+# their denial to a requester the model is hidden from: they are not
+# controlled as weights, but they name and describe a model this requester
+# may not know of.
+_files_of := sprintf("the files of %s", [lib.model_name])
 
 # The decision table. The first matching row wins; closed weights are then
 # decided by the rows of _closed_table.
@@ -95,6 +200,10 @@ _table := d if {
 	"no export classification on record: self-classification or a BIS classification request (15 CFR 748.1, 748.3) comes first",
 ) if {
 	not lib.classified
+} else := d if {
+	lib.closed_weights
+	input.object.kind == "other"
+	d := _hidden(_files_of)
 } else := lib.allow(
 	"not_weights",
 	sprintf("%s is not a weights file: ECCN 4E091 controls only the weights (parameters) of %s, so its other files may be downloaded", [lib.file_name, lib.model_name]),

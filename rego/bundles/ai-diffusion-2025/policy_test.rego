@@ -120,9 +120,19 @@ test_row03_unclassified_model if {
 # Row 4: a file of a closed model that is not weights.
 test_row04_not_weights if {
 	_expect([_other], true, "not_weights")
-	_expect([_other, _from("CN")], true, "not_weights")
-	_expect([_other, _from("")], true, "not_weights")
+	_expect([_other, _from("IN")], true, "not_weights")
 	_expect([_other, _below], true, "not_weights")
+
+	# A model not controlled by 4E091 is not hidden from a country of
+	# concern, so neither are its other files.
+	_expect([_other, _below, _from("CN")], true, "not_weights")
+
+	# Other files of a model hidden from the requester are refused with
+	# the reason it is hidden.
+	_expect([_other, _from("CN")], false, "country_of_concern")
+	_expect([_other, _from("")], false, "unknown_destination")
+	_expect([_other, _from("KP")], false, "embargoed_destination")
+	_expect([_other, _below, _from("KP")], false, "embargoed_destination")
 }
 
 # Row 5: closed weights, no usable destination.
@@ -382,7 +392,7 @@ test_restricted_party_other_requesters_unaffected if {
 # The spec's order: open weights and other files come first.
 test_restricted_party_only_for_closed_weights if {
 	_expect_reg([_blocked, _open], _rp, true, "open_weights")
-	_expect_reg([_blocked, _other], _rp, true, "not_weights")
+	_expect_reg([_blocked, _other], _rp, false, "restricted_party")
 }
 
 test_restricted_party_fields_missing_get_fallbacks if {
@@ -534,9 +544,11 @@ test_registry_not_a_list_is_undefined if {
 	_expect_reg([_india], {"licences": [], "veu": [], "attestations": [], "restricted_parties": []}, false, "license_required")
 	_expect_reg([_india], {}, false, "license_required")
 
-	# Files that are not closed weights do not read the registries.
+	# Open files do not read the registries; other files of a closed model
+	# do (whether the model is hidden), and fail closed.
 	_expect_reg([_open], {"licences": {}}, true, "open_weights")
-	_expect_reg([_other], {"licences": {}}, true, "not_weights")
+	_expect_reg([_other], {"licences": {}}, false, "policy_error")
+	_expect_reg([_other], {"restricted_parties": null}, false, "policy_error")
 }
 
 # --- Data Center VEU -----------------------------------------------------------
@@ -992,7 +1004,7 @@ _ext_deny := {"acme": {"deny": {{"code": "acme_blocked", "reason": "Acme says no
 
 test_extension_deny_overrides_allow if {
 	d := weightgate.decision with input as _in with data.weightgate.extensions as _ext_deny
-	d == {"allow": false, "code": "acme_blocked", "reason": "Acme says no", "basis": "Acme policy 7"}
+	d == {"allow": false, "code": "acme_blocked", "reason": "Acme says no", "basis": "Acme policy 7", "visible": true}
 
 	o := weightgate.decision with input as _patch(_in, [_open]) with data.weightgate.extensions as _ext_deny
 	o.code == "acme_blocked"
@@ -1142,8 +1154,9 @@ test_screening_unknown_status_is_review if {
 	_expect([{"subject": {"screening": {"status": 1}}}], false, "screening_review")
 }
 
-test_screening_spares_other_files_and_open_weights if {
-	_expect([_hit, _other], true, "not_weights")
+test_screening_refuses_other_files_spares_open_weights if {
+	_expect([_hit, _other], false, "restricted_party")
+	_expect([_near, _other], true, "not_weights")
 	_expect([_hit, _open], true, "open_weights")
 	_expect([_near, _open], true, "open_weights")
 	_expect([_hit, _anon, _open], true, "open_weights")
@@ -1227,4 +1240,116 @@ test_location_unknown if {
 	_check(_decide_set([_ip("US")], deny_unknown), true, "license_exception_aia")
 	_check(_decide_set([_ip(""), _open], deny_unknown), true, "open_weights")
 	_check(_decide_set([_ip("")], {"location_unknown": "allow"}), true, "license_exception_aia")
+}
+
+# --- Visibility (decision.visible) ---------------------------------------------
+
+_visible(patches) := d.visible if {
+	d := _decide(patches)
+}
+
+_visible_reg(patches, reg) := d.visible if {
+	d := _decide_reg(patches, reg)
+}
+
+test_visible_open_weights_to_everyone if {
+	every p in [[], [_anon], [_from("KP")], [_from("CN")], [_hit], [_from("")], [_ip("IR")]] {
+		_visible(array.concat([_open], p)) == true
+	}
+	_visible_reg([_open, _blocked], _rp) == true
+}
+
+test_visible_hidden_from_anonymous if {
+	_visible([_anon]) == false
+	_visible([_anon, _other]) == false
+	_visible([_anon, _unclassified]) == false
+}
+
+test_visible_tier1 if {
+	_visible([]) == true
+	_visible([_from("GB")]) == true
+	_visible([_other, _at("JP", "JP", "JP")]) == true
+}
+
+# Tier 2: refused weights, but told why (they can apply for a licence).
+test_visible_tier2_license_required if {
+	_visible([_india]) == true
+	d := _decide([_india])
+	d.code == "license_required"
+	_visible([_from("IN")]) == true
+	_visible([_from("BR"), _other]) == true
+	_expect([_from("BR"), _other], true, "not_weights")
+}
+
+test_visible_near_miss_is_told if {
+	_visible([_near]) == true
+	_expect([_near], false, "screening_review")
+}
+
+test_visible_hidden_from_embargoed_destinations if {
+	every c in ["CU", "IR", "KP", "SY"] {
+		_visible([_from(c)]) == false
+		_visible([_from(c), _other]) == false
+		_visible([_from(c), _below]) == false
+		_visible([_from(c), _unclassified]) == false
+	}
+
+	# By headquarters, parent, deemed export and address too.
+	_visible([_at("GB", "IR", "GB")]) == false
+	_visible([_at("GB", "GB", "KP")]) == false
+	_visible([{"subject": {"country": "GB", "nationality": ["SY"]}}]) == false
+	_visible([_ip("CU")]) == false
+	_visible([_ip("CU"), _other]) == false
+	_expect([_ip("CU"), _other], false, "ip_country_of_concern")
+}
+
+test_visible_hidden_from_countries_of_concern if {
+	every c in ["CN", "MO", "HK", "RU", "VE"] {
+		_visible([_from(c)]) == false
+		_visible([_from(c), _other]) == false
+		_visible([_from(c), _unclassified]) == false
+	}
+	_visible([_at("GB", "CN", "CN")]) == false
+	_visible([_ip("CN")]) == false
+	_expect([_other, _at("SG", "SG", "CN")], false, "country_of_concern")
+
+	# A closed model below the threshold is not controlled: CN may know it.
+	_visible([_from("CN"), _below]) == true
+	_visible([_ip("CN"), _below]) == true
+
+	# An ECCN 4E091 classification controls it whatever its compute.
+	_visible([_from("CN"), _below, {"model": {"eccn": "4E091"}}]) == false
+}
+
+test_visible_hidden_from_restricted_parties if {
+	_visible_reg([_blocked], _rp) == false
+	_visible_reg([_blocked, _other], _rp) == false
+	_visible_reg([_blocked, _below], _rp) == false
+	_visible([_hit]) == false
+	_visible([_hit, _other]) == false
+	_visible([_hit, _below]) == false
+}
+
+test_visible_hidden_when_destination_unknown if {
+	_visible([_from("")]) == false
+	_visible([_from("USA"), _other]) == false
+	_visible([_at("GB", "IRN", "")]) == false
+}
+
+# Broken data hides (and other files of a closed model are refused); the
+# weights decision itself stays undefined (policy_error).
+test_visible_hidden_when_data_broken if {
+	_visible_reg([_other], {"veu": "x"}) == false
+	not _decide([]) with data.weightgate.ai_diffusion.comprehensively_embargoed as "IR"
+	d := _decide([_other]) with data.weightgate.ai_diffusion.comprehensively_embargoed as "IR"
+	d.visible == false
+	d.code == "policy_error"
+}
+
+# An extension's denial does not change who may know the model.
+test_visible_unchanged_by_extensions if {
+	d := weightgate.decision with input as _patch(_in, [_from("IN")]) with data.weightgate.extensions as _ext_deny
+	d.visible == true
+	c := weightgate.decision with input as _patch(_in, [_from("CN")]) with data.weightgate.extensions as _ext_deny
+	c.visible == false
 }

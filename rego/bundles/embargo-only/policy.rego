@@ -58,7 +58,7 @@ _announcement := "BIS's announcement of 13 May 2025 (https://alstontrade.com/com
 # title: decision
 # description: >-
 #   The answer for one download: {"allow": bool, "code": string,
-#   "reason": string, "basis": string}. Defined for every well-formed input;
+#   "reason": string, "basis": string, "visible": bool}. Defined for every well-formed input;
 #   undefined (a policy_error in the gateway) for malformed input such as an
 #   unknown object.kind or a classified model whose weights are neither
 #   "open" nor "closed", and when this bundle's data or the restricted_parties
@@ -67,7 +67,70 @@ _announcement := "BIS's announcement of 13 May 2025 (https://alstontrade.com/com
 #   Extension denials (data.weightgate.extensions.<name>.deny) override an
 #   allow of the base table; a base denial is reported as is.
 # entrypoint: true
-decision := lib.with_extensions(_base)
+decision := object.union(lib.with_extensions(_base), {"visible": visible})
+
+# METADATA
+# title: visible
+# description: >-
+#   Whether the requester may know that the model exists. The gateway answers
+#   a denied request for a model that is not open-weight, when visible is
+#   false, exactly as for a model that does not exist, on every endpoint.
+#   Open-weight models are visible to everyone; a closed or unclassified
+#   model is hidden from anonymous requesters, restricted parties (the
+#   operator's registry or a screening hit), requesters whose destination
+#   cannot be determined, and embargoed destinations (location, deemed
+#   export, headquarters, parent or client address); see _hidden. Everyone
+#   else sees it and is told why a download is refused.
+visible := true if {
+	lib.open_weights
+} else := false if {
+	lib.anonymous
+} else := false if {
+	_hidden(_files_of)
+} else := true
+
+# _hidden(what) is the denial, naming what is refused, for a signed-in
+# requester a closed or unclassified model is hidden from; the first reason
+# that applies is reported. Broken data hides too.
+_hidden(what) := lib.deny(
+	"policy_error",
+	sprintf("%s cannot be released: this policy's data or the restricted_parties registry is malformed", [what]),
+	"weightgate fails closed when its policy cannot decide",
+) if {
+	not _data_ok
+} else := lib.deny(
+	"restricted_party",
+	sprintf("%s cannot be released: %s on the operator's restricted-party list%s", [what, _listed_who(e), _listed_detail(e)]),
+	"restricted-party screening, which the 13 May 2025 announcement left in place: Entity List and the other lists of the Consolidated Screening List (https://www.trade.gov/consolidated-screening-list), OFAC SDN List; the operator's restricted_parties registry",
+) if {
+	e := lib.restricted_party
+} else := d if {
+	lib.screening_hit
+	d := lib.screening_denial(what)
+} else := lib.deny(
+	"unknown_destination",
+	sprintf("%s cannot be released: %s, so it cannot be checked against U.S. embargoes", [what, _destination_problem]),
+	"comprehensive embargoes depend on the destination and on the requester's headquarters: 15 CFR part 746; OFAC sanctions",
+) if {
+	_destination_problem
+} else := lib.deny(
+	"embargoed_destination",
+	sprintf("%s cannot be released %s: %s is under a comprehensive U.S. embargo", [what, _to(p[0], p[1]), _country_label(p[1])]),
+	"comprehensive embargo: 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
+) if {
+	p := _embargoed_parties[0]
+} else := lib.deny(
+	"ip_country_of_concern",
+	sprintf("%s cannot be released: your address (%s) is in %s, which is under a comprehensive U.S. embargo, whatever your token says", [what, lib.client_ip, _country_label(lib.ip_country)]),
+	"comprehensive embargo, applied to where the files are received (the client address): 15 CFR part 746 and OFAC sanctions",
+) if {
+	lib.ip_country in _cfg.comprehensively_embargoed
+}
+
+# What a closed model's other files (config, tokenizer, README) are, for
+# their denial to a requester the model is hidden from: not weights, but
+# they name and describe a model this requester may not know of.
+_files_of := sprintf("the files of %s", [lib.model_name])
 
 # The decision table. The first matching row wins.
 _base := d if {
@@ -96,6 +159,10 @@ _base := d if {
 	"no export classification on record: self-classification or a BIS classification request (15 CFR 748.1, 748.3) comes first",
 ) if {
 	not lib.classified
+} else := d if {
+	lib.closed_weights
+	input.object.kind == "other"
+	d := _hidden(_files_of)
 } else := lib.allow(
 	"not_weights",
 	sprintf("%s is not a weights file: only the weights (parameters) of %s are restricted, so its other files may be downloaded", [lib.file_name, lib.model_name]),

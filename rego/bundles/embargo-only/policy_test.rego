@@ -112,8 +112,13 @@ test_row3_unclassified_model if {
 # before screening and embargoes).
 test_row4_not_weights if {
 	_expect([_other], true, "not_weights")
-	_expect([_other, _from("IR")], true, "not_weights")
+	_expect([_other, _from("CN")], true, "not_weights")
 	contains(_reason([_other]), "config.json")
+
+	# ... unless the model is hidden from the requester.
+	_expect([_other, _from("IR")], false, "embargoed_destination")
+	_expect([_other, _from("")], false, "unknown_destination")
+	_expect([_other, _ip("KP")], false, "ip_country_of_concern")
 }
 
 # Row 5: a screening hit, on the entity id or on the requester's own id.
@@ -303,7 +308,7 @@ _ext_deny := {"acme": {"deny": {{"code": "acme_blocked", "reason": "Acme says no
 
 test_extension_deny_overrides_allow if {
 	d := weightgate.decision with input as _in with data.weightgate.extensions as _ext_deny
-	d == {"allow": false, "code": "acme_blocked", "reason": "Acme says no", "basis": "Acme policy 7"}
+	d == {"allow": false, "code": "acme_blocked", "reason": "Acme says no", "basis": "Acme policy 7", "visible": true}
 
 	o := weightgate.decision with input as _patch(_in, [_open]) with data.weightgate.extensions as _ext_deny
 	o.code == "acme_blocked"
@@ -361,7 +366,8 @@ test_screening_hit_and_review if {
 	_expect([_screened("review")], false, "screening_review")
 	_expect([_screened("clear")], true, "not_enforced")
 	_expect([_screened("off")], true, "not_enforced")
-	_expect([_screened("hit"), _other], true, "not_weights")
+	_expect([_screened("hit"), _other], false, "restricted_party")
+	_expect([_screened("review"), _other], true, "not_weights")
 	_expect([_screened("hit"), _open], true, "open_weights")
 	_check(_decide_set([_screened("hit"), _open], {"screening_open_weights": "deny"}), false, "restricted_party")
 }
@@ -387,4 +393,63 @@ test_location_cross_check if {
 	_expect([_ip("")], true, "not_enforced")
 	_check(_decide_set([_ip("")], {"location_unknown": "deny"}), false, "location_unknown")
 	_expect([_ip("FR"), _open], true, "open_weights")
+}
+
+# --- Visibility (decision.visible) ---------------------------------------------
+
+_visible(patches) := d.visible if {
+	d := _decide(patches)
+}
+
+_visible_reg(patches, reg) := d.visible if {
+	d := weightgate.decision with input as _patch(_in, patches) with data.weightgate.registry.restricted_parties as reg
+}
+
+test_visible_open_to_everyone if {
+	every p in [[], [_anon], [_from("KP")], [_screened("hit")], [_from("")], [_ip("IR")]] {
+		_visible(array.concat([_open], p)) == true
+	}
+}
+
+test_visible_hidden_from_anonymous if {
+	_visible([_anon]) == false
+	_visible([_anon, _other]) == false
+}
+
+test_visible_to_everyone_not_embargoed if {
+	_visible([]) == true
+	_visible([_from("CN")]) == true
+	_visible([_from("IN"), _other]) == true
+	_visible([_screened("review")]) == true
+	_visible([_unclassified, _from("CN")]) == true
+}
+
+test_visible_hidden_from_embargoed_destinations if {
+	every c in ["CU", "IR", "KP", "SY"] {
+		_visible([_from(c)]) == false
+		_visible([_from(c), _other]) == false
+		_visible([_from(c), _unclassified]) == false
+	}
+	_visible([_at("GB", "IR", "GB")]) == false
+	_visible([_at("GB", "GB", "KP")]) == false
+	_visible([_national(["SY"])]) == false
+	_visible([_ip("CU")]) == false
+}
+
+test_visible_hidden_from_restricted_parties if {
+	reg := [{"entity_id": "acme", "name": "Acme Corp", "list": "Entity List"}]
+	_visible_reg([_at("GB", "GB", "GB")], reg) == false
+	_visible_reg([_at("GB", "GB", "GB"), _other], reg) == false
+	d := weightgate.decision with input as _patch(_in, [_at("GB", "GB", "GB"), _other]) with data.weightgate.registry.restricted_parties as reg
+	_check(d, false, "restricted_party")
+	_visible([_screened("hit")]) == false
+	_visible([_screened("hit"), _other]) == false
+}
+
+test_visible_hidden_when_destination_unknown_or_data_broken if {
+	_visible([_from("")]) == false
+	_visible([_from("USA"), _other]) == false
+	d := weightgate.decision with input as _patch(_in, [_other]) with data.weightgate.registry.restricted_parties as {"entity_id": "acme"}
+	d.visible == false
+	d.code == "policy_error"
 }
