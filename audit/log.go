@@ -296,16 +296,21 @@ func (l *Log) AppendLater(ctx context.Context, kind string, rec any) error {
 }
 
 func (l *Log) append(ctx context.Context, kind string, rec any, later bool) error {
+	b, err := marshalRecord(rec)
+	if err != nil {
+		return err
+	}
+	return l.appendJSON(ctx, kind, b, later)
+}
+
+// appendJSON is append for a record already encoded by marshalRecord.
+func (l *Log) appendJSON(ctx context.Context, kind string, b []byte, later bool) error {
 	if err := validKind(kind); err != nil {
 		return err
 	}
 	switch kind {
 	case KindStart, KindCheckpoint, KindRecovery, KindRecovered:
 		return fmt.Errorf("audit: kind %q is reserved for the log", kind)
-	}
-	b, err := marshalRecord(rec)
-	if err != nil {
-		return err
 	}
 	if len(b) > MaxLineBytes-512 {
 		return fmt.Errorf("audit: record of %d bytes exceeds the line limit", len(b))

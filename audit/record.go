@@ -66,6 +66,11 @@ type Record struct {
 	// false); Code and Reason are then the policy's, Status the not-found
 	// answer's.
 	Hidden bool `json:"hidden,omitempty"`
+	// Suppressed, on a refusal of the per-address rate limit, counts the
+	// refusals of the same client address answered since its previous
+	// recorded one without a record of their own (at most one such
+	// refusal per address and second is recorded).
+	Suppressed int64 `json:"suppressed,omitempty"`
 
 	// Transfer records.
 	Bytes      int64   `json:"bytes,omitempty"`
@@ -73,14 +78,23 @@ type Record struct {
 	Outcome    string  `json:"outcome,omitempty"`
 	DurationMS float64 `json:"duration_ms,omitempty"`
 	Error      string  `json:"error,omitempty"`
+
+	// Truncated lists the fields cut to keep the record within
+	// MaxRecordBytes (each string a request can make long has a bound of
+	// its own), with their lengths before; absent when nothing was cut.
+	// Record sets it; callers leave it empty.
+	Truncated []Truncation `json:"truncated,omitempty"`
 }
 
 // Record appends rec as one chained line of its type and returns once it is
 // on disk. A transfer record, which nobody waits on, may wait a few
-// milliseconds for the next record to share its fsync (AppendLater).
+// milliseconds for the next record to share its fsync (AppendLater). The
+// line holds rec within MaxRecordBytes: fields over their bounds are cut
+// and listed in its "truncated" (rec itself is not changed).
 func (l *Log) Record(ctx context.Context, rec *Record) error {
-	if rec.Type == RecordTransfer {
-		return l.AppendLater(ctx, rec.Type, rec)
+	b, err := bound(rec)
+	if err != nil {
+		return err
 	}
-	return l.Append(ctx, rec.Type, rec)
+	return l.appendJSON(ctx, rec.Type, b, rec.Type == RecordTransfer)
 }

@@ -176,6 +176,21 @@ func (c *Catalog) ForgetStat(key string) {
 	}
 }
 
+// Forget drops every remembered model, object stat and the computed
+// open-weight frontier, so that the next request reads its model's
+// classification from storage again: a model reclassified from open to
+// closed is then refused at once rather than when its cache entry expires.
+// Content hashes stay: they are keyed by the object version they hash.
+func (c *Catalog) Forget() {
+	c.cache.Purge()
+	if c.stats != nil {
+		c.stats.Purge()
+	}
+	c.frontierMu.Lock()
+	c.frontierAt = time.Time{}
+	c.frontierMu.Unlock()
+}
+
 // SHA256 returns the sha256 (64 lowercase hex) of the content of file, a
 // file of m, at the version info describes (its storage ETag and size, and
 // the metadata hash Stat found): the one export.yaml declares for it, else

@@ -929,3 +929,27 @@ func TestCatalog_Describe_Base(t *testing.T) {
 		}
 	})
 }
+
+// TestCatalog_Forget: a model reclassified from open to closed in storage is
+// read again after Forget, well within the TTL.
+func TestCatalog_Forget(t *testing.T) {
+	mem := newCatalogMemStore(map[string]catalogObject{
+		"org/model/export.yaml": catalogOpenManifest,
+		"org/model/a.bin":       {Data: "a"},
+	})
+	c := newTestCatalog(mem.Store(), time.Hour)
+	if m := MustCatalogModel(t, c, "org/model"); !m.Open() {
+		t.Fatalf("model not open before the change")
+	}
+	mem.set("org/model/export.yaml", catalogClosedManifest)
+	if m := MustCatalogModel(t, c, "org/model"); !m.Open() {
+		t.Fatalf("cache not used within the TTL (the test needs it)")
+	}
+	c.Forget()
+	if m := MustCatalogModel(t, c, "org/model"); m.Open() {
+		t.Errorf("model still open after Forget; want the closed classification from storage")
+	}
+	if got, want := mem.lists.Load(), int32(2); got != want {
+		t.Errorf("List calls = %d, want %d", got, want)
+	}
+}

@@ -413,25 +413,29 @@ func (s *Server) handlePathsInfo(w http.ResponseWriter, r *http.Request) {
 		Paths  []string `json:"paths"`
 		Expand bool     `json:"expand"`
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	bad := func(format string, args ...any) {
+	// The body is bounded in size and read time (boundBody).
+	bad := func(err error, format string, args ...any) {
+		if e := s.bodyError(err); e != nil {
+			s.answer(w, r, nil, e)
+			return
+		}
 		s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...)})
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			bad("The body must be JSON {\"paths\": [...]}: %v.", err)
+			bad(err, "The body must be JSON {\"paths\": [...]}: %v.", err)
 			return
 		}
 	} else {
 		if err := r.ParseForm(); err != nil {
-			bad("The body must be a form with paths=...: %v.", err)
+			bad(err, "The body must be a form with paths=...: %v.", err)
 			return
 		}
 		req.Paths = r.PostForm["paths"]
 		req.Expand = queryBool(r.PostForm, "expand")
 	}
 	if len(req.Paths) > MaxPathsInfo {
-		bad("At most %d paths per request, got %d.", MaxPathsInfo, len(req.Paths))
+		bad(nil, "At most %d paths per request, got %d.", MaxPathsInfo, len(req.Paths))
 		return
 	}
 	var commit *lastCommit

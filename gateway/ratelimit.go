@@ -23,6 +23,8 @@ type RateLimit struct {
 	PerSecond float64 `yaml:"per_second"`
 	// Burst is how many requests a requester may send at once (at least 1).
 	Burst int `yaml:"burst"`
+	// PerAddress bounds each client address, before authentication.
+	PerAddress AddressLimit `yaml:"per_address"`
 }
 
 // Rate limit defaults: generous for a Hub client fetching a model with many
@@ -36,7 +38,8 @@ const (
 // DefaultRateLimit is the rate_limit section's value for every key a file
 // omits.
 func DefaultRateLimit() RateLimit {
-	return RateLimit{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst}
+	return RateLimit{PerSecond: DefaultRatePerSecond, Burst: DefaultRateBurst,
+		PerAddress: AddressLimit{PerSecond: DefaultAddressPerSecond, Burst: DefaultAddressBurst}}
 }
 
 // Validate returns l's problems, each named under section ("rate_limit").
@@ -48,6 +51,7 @@ func (l RateLimit) Validate(section string) config.Problems {
 	if l.PerSecond > 0 && l.Burst < 1 {
 		p.Addf(section+".burst", l.Burst, "must be at least 1")
 	}
+	p = append(p, l.PerAddress.Validate(section+".per_address")...)
 	return p
 }
 

@@ -65,8 +65,9 @@ func (s *Server) S3Handler() http.Handler {
 		Record:    s.recordSTS,
 	})
 	// The same order as the Hub API's chain: request id, access log,
-	// authentication, rate limit, handler. STS authenticates by the token
-	// it exchanges, so it branches off before the signature check.
+	// per-address limit, authentication, rate limit, handler. STS
+	// authenticates by the token it exchanges, so it branches off before
+	// the signature check, after the per-address limit.
 	var api http.Handler = http.HandlerFunc(s.serveS3)
 	api = s.rateLimited(api, nil, s.s3Throttled)
 	api = s.s3Authenticate(api)
@@ -80,7 +81,9 @@ func (s *Server) S3Handler() http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
+	h = s.addressLimited(h, nil, s.s3AddressThrottled)
 	h = s.accessLogAs(h, func(*http.Request) string { return "s3" })
+	h = s.boundBody(h)
 	return requestScope(h)
 }
 

@@ -15,9 +15,11 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/policy"
@@ -78,6 +80,12 @@ type Options struct {
 	// RateLimit bounds each requester's request rate, on both APIs
 	// together; the zero value sets no limit.
 	RateLimit RateLimit
+	// MaxBodyBytes and BodyReadTimeout bound every request body on both
+	// listeners, in size and in the time it may take to arrive (counted
+	// from the request's start). Zero means DefaultMaxBodyBytes,
+	// DefaultBodyReadTimeout.
+	MaxBodyBytes    int64
+	BodyReadTimeout time.Duration
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
@@ -103,6 +111,9 @@ type Server struct {
 	downloads sync.WaitGroup
 	// limiter holds the requesters' token buckets; nil without a RateLimit.
 	limiter *limiter
+	// addrLimiter holds the client addresses' buckets; nil without a
+	// RateLimit.PerAddress.
+	addrLimiter *addrLimiter
 }
 
 // NewServer checks opts and returns a Server that is not yet listening.
@@ -132,13 +143,20 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = DefaultBodyReadTimeout
+	}
 	if opts.Catalog == nil {
 		opts.Catalog = catalog.NewCatalog(opts.Store, catalog.DefaultCacheSize, catalog.DefaultCacheTTL, opts.Logger)
 	}
 	if o := opts.S3; o != nil && (o.Issuer == nil || o.Bucket == "" || o.Region == "") {
 		return nil, errors.New("gateway: the S3 API needs a credential issuer, a bucket and a region")
 	}
-	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics, limiter: newLimiter(opts.RateLimit)}
+	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics, limiter: newLimiter(opts.RateLimit),
+		addrLimiter: newAddrLimiter(opts.RateLimit.PerAddress, maxAddresses)}
 	s.srv = s.httpServer(s.Handler())
 	if opts.S3 != nil {
 		s.s3srv = s.httpServer(s.S3Handler())
@@ -211,11 +229,16 @@ func (s *Server) Handler() http.Handler {
 
 	// Order matters: the request id comes first so that every later log line
 	// and error body carries it; the access log wraps authentication so that
-	// 401s are logged; authentication runs before any handler reads storage.
+	// 401s are logged; the per-address limit comes before authentication, so
+	// that bad tokens are limited too; authentication runs before any
+	// handler reads storage.
+	isOperational := func(r *http.Request) bool { return operational(apiOf(r.URL.Path)) }
 	var h http.Handler = mux
-	h = s.rateLimited(h, func(r *http.Request) bool { return operational(apiOf(r.URL.Path)) }, s.hubThrottled)
+	h = s.rateLimited(h, isOperational, s.hubThrottled)
 	h = s.authenticate(h)
+	h = s.addressLimited(h, isOperational, s.hubAddressThrottled)
 	h = s.accessLog(h)
+	h = s.boundBody(h)
 	h = requestScope(h)
 	return h
 }
@@ -370,12 +393,29 @@ func (s *Server) accessLogAs(next http.Handler, apiFor func(*http.Request) strin
 				level = slog.LevelDebug
 			}
 			s.logger.Log(r.Context(), level, "request",
-				"request_id", sc.RequestID, "method", r.Method, "path", r.URL.Path,
+				"request_id", sc.RequestID, "method", r.Method, "path", logPath(r.URL.Path),
 				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000,
 				"subject", sc.Subject.ID, "remote_addr", r.RemoteAddr)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// maxLogPath bounds the path in the access log: a client may send a path of
+// up to a megabyte, and the log is on a disk too.
+const maxLogPath = 1024
+
+// logPath is p for the access log, cut to maxLogPath bytes (at a rune
+// boundary) and marked so when longer.
+func logPath(p string) string {
+	if len(p) <= maxLogPath {
+		return p
+	}
+	i := maxLogPath
+	for i > 0 && !utf8.RuneStart(p[i]) {
+		i--
+	}
+	return p[:i] + "…(" + strconv.Itoa(len(p)) + " bytes)"
 }
 
 // apiOf names the API a request path belongs to, for audit records and

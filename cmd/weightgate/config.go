@@ -38,20 +38,24 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// WriteIdleTimeout cuts off a client that reads nothing of a file for
 	// this long; ShutdownTimeout bounds the wait for transfers on shutdown.
-	WriteIdleTimeout time.Duration       `yaml:"write_idle_timeout"`
-	ShutdownTimeout  time.Duration       `yaml:"shutdown_timeout"`
-	Log              LogConfig           `yaml:"log"`
-	Storage          storage.Config      `yaml:"storage"`
-	Metadata         catalog.CacheConfig `yaml:"metadata"`
-	Auth             identity.Config     `yaml:"auth"`
-	Policy           opa.Config          `yaml:"policy"`
-	Audit            audit.TrailConfig   `yaml:"audit"`
-	Admin            AdminConfig         `yaml:"admin"`
-	Metrics          MetricsConfig       `yaml:"metrics"`
-	Screening        screening.Config    `yaml:"screening"`
-	Location         geo.Config          `yaml:"location"`
-	S3               gateway.S3Config    `yaml:"s3"`
-	RateLimit        gateway.RateLimit   `yaml:"rate_limit"`
+	WriteIdleTimeout time.Duration `yaml:"write_idle_timeout"`
+	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
+	// MaxBodyBytes and BodyReadTimeout bound every request body, on both
+	// listeners, in size and in the time it may take to arrive.
+	MaxBodyBytes    int64               `yaml:"max_body_bytes"`
+	BodyReadTimeout time.Duration       `yaml:"body_read_timeout"`
+	Log             LogConfig           `yaml:"log"`
+	Storage         storage.Config      `yaml:"storage"`
+	Metadata        catalog.CacheConfig `yaml:"metadata"`
+	Auth            identity.Config     `yaml:"auth"`
+	Policy          opa.Config          `yaml:"policy"`
+	Audit           audit.TrailConfig   `yaml:"audit"`
+	Admin           AdminConfig         `yaml:"admin"`
+	Metrics         MetricsConfig       `yaml:"metrics"`
+	Screening       screening.Config    `yaml:"screening"`
+	Location        geo.Config          `yaml:"location"`
+	S3              gateway.S3Config    `yaml:"s3"`
+	RateLimit       gateway.RateLimit   `yaml:"rate_limit"`
 }
 
 // policySettings are the switches of the screening and location sections
@@ -94,6 +98,8 @@ func DefaultConfig() Config {
 		Listen:           DefaultListen,
 		WriteIdleTimeout: gateway.DefaultWriteIdleTimeout,
 		ShutdownTimeout:  gateway.DefaultShutdownTimeout,
+		MaxBodyBytes:     gateway.DefaultMaxBodyBytes,
+		BodyReadTimeout:  gateway.DefaultBodyReadTimeout,
 		Log:              LogConfig{Format: "text", Level: "info"},
 		Storage:          storage.DefaultConfig(),
 		Metadata:         catalog.DefaultCacheConfig(),
@@ -222,6 +228,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.Addf("shutdown_timeout", c.ShutdownTimeout, "must be positive")
+	}
+	if c.MaxBodyBytes <= 0 {
+		p.Addf("max_body_bytes", c.MaxBodyBytes, "must be positive")
+	}
+	if c.BodyReadTimeout <= 0 {
+		p.Addf("body_read_timeout", c.BodyReadTimeout, "must be positive")
 	}
 	if f := c.Log.Format; f != "text" && f != "json" {
 		p.Addf("log.format", f, "must be text or json")

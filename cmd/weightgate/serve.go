@@ -70,10 +70,16 @@ func (c *components) whatIf(logger *slog.Logger) whatif.Asker {
 	return whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
 }
 
-// reload rereads the policy, the screening lists and the country database
-// (SIGHUP also reloads the issuers: reloadIssuers). Each keeps what it had
-// when its reload fails, and says so in the log.
+// reload rereads the policy, the screening lists and the country database,
+// and drops the cached model metadata (SIGHUP also reloads the issuers:
+// reloadIssuers). Each keeps what it had when its reload fails, and says so
+// in the log.
 func (c *components) reload(ctx context.Context, logger *slog.Logger) {
+	// Classifications are read again too: an operator who reclassified a
+	// model and sends SIGHUP expects the new class to apply now, not after
+	// the metadata TTL.
+	c.catalog.Forget()
+	logger.Info("model metadata cache dropped")
 	if err := c.engine.Reload(ctx); err != nil {
 		logger.Error("policy reload refused; the previous policy stays in force", "err", err)
 	} else {
@@ -222,7 +228,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		Addr: cfg.Listen, Store: c.store, Catalog: c.catalog, Policy: c.engine,
 		Audit: trail, Logger: logger, Metrics: metrics,
 		WriteIdleTimeout: cfg.WriteIdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		RateLimit: gateway.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst},
+		MaxBodyBytes: cfg.MaxBodyBytes, BodyReadTimeout: cfg.BodyReadTimeout,
+		RateLimit: gateway.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, PerAddress: cfg.RateLimit.PerAddress},
 	}
 	if cfg.Metrics.Enabled {
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
@@ -254,9 +261,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	// SIGHUP reloads the policy, the screening lists, the country
-	// database and the token issuers; whatever fails to load is refused and
-	// what is in force keeps serving. The handler is in place before the
-	// gateway says it is ready: an unhandled SIGHUP would kill it.
+	// database and the token issuers, and drops the cached model metadata;
+	// whatever fails to load is refused and what is in force keeps serving.
+	// The handler is in place before the gateway says it is ready: an
+	// unhandled SIGHUP would kill it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

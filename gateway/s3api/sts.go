@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -314,7 +315,11 @@ func stsParams(w http.ResponseWriter, r *http.Request) (queryPairs, *Error) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, stsInvalidParameter("The request body is larger than 1 MiB.")
+			return nil, newError(http.StatusBadRequest, "EntityTooLarge", fmt.Sprintf("The request body is larger than %d bytes.", tooLarge.Limit))
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The gateway bounds how long a body may take to arrive.
+			return nil, newError(http.StatusBadRequest, "RequestTimeout", "The request body was not sent in time.")
 		}
 		return nil, stsInvalidParameter("The request body could not be read.")
 	}

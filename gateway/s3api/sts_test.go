@@ -164,7 +164,7 @@ func TestSTSHandler(t *testing.T) {
 			params: form("RoleArn", "arn:aws:iam::123456789012:role/admin"), wantStatus: 403, wantCode: CodeAccessDenied},
 		{name: "duplicate action", rawBody: form().Encode() + "&Action=AssumeRoleWithWebIdentity", wantStatus: 400, wantCode: CodeInvalidParameterValue},
 		{name: "JSON body", contentType: "application/json", rawBody: `{"Action":"AssumeRoleWithWebIdentity"}`, wantStatus: 400, wantCode: CodeInvalidParameterValue},
-		{name: "body over 1 MiB", rawBody: form().Encode() + "&pad=" + strings.Repeat("x", MaxSTSBodySize), wantStatus: 400, wantCode: CodeInvalidParameterValue},
+		{name: "body over 1 MiB", rawBody: form().Encode() + "&pad=" + strings.Repeat("x", MaxSTSBodySize), wantStatus: 400, wantCode: "EntityTooLarge"},
 		{name: "malformed body", rawBody: form().Encode() + "&x=%zz", wantStatus: 400, wantCode: CodeInvalidParameterValue},
 		{name: "PUT", method: http.MethodPut, params: form(), wantStatus: 405, wantCode: CodeMethodNotAllowed},
 		{name: "token refused", verifier: deny, params: form(), wantStatus: 400, wantCode: CodeInvalidIdentityToken},

@@ -64,6 +64,10 @@ type Options struct {
 	Listener func(net.Listener) net.Listener
 	// RateLimit is passed to the server.
 	RateLimit gateway.RateLimit
+	// MaxBodyBytes and BodyReadTimeout are passed to the server (0 = its
+	// defaults).
+	MaxBodyBytes    int64
+	BodyReadTimeout time.Duration
 	// AuditDir is where Audit writes, when Audit is given and records are
 	// read back.
 	AuditDir string
@@ -128,6 +132,7 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
 		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3), RateLimit: o.RateLimit,
+		MaxBodyBytes: o.MaxBodyBytes, BodyReadTimeout: o.BodyReadTimeout,
 		Now: o.Now,
 	})
 	if err != nil {
