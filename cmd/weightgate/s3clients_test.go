@@ -94,9 +94,9 @@ func TestS3Clients(t *testing.T) {
 		}
 		return resp.Credentials
 	}
-	// cn is refused the weights but may know the model (Tier 2, India): S3
+	// in is refused the weights but may know the model (Tier 2, India): S3
 	// tools show the policy's reason.
-	us, cn := assume("US"), assume("IN")
+	us, in := assume("US"), assume("IN")
 	awsEnv := func(c s3Creds) []string {
 		return []string{"AWS_ACCESS_KEY_ID=" + c.AccessKeyId, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken}
 	}
@@ -143,12 +143,12 @@ func TestS3Clients(t *testing.T) {
 			t.Fatalf("aws s3api get-object --range: %v\n%s", err, stderr)
 		}
 		check("aws s3api get-object --range", dst, want(shard)[100:1100])
-		_, stderr, err := runClient(t, awsEnv(cn), aws, "--endpoint-url", endpoint, "s3api", "get-object",
+		_, stderr, err := runClient(t, awsEnv(in), aws, "--endpoint-url", endpoint, "s3api", "get-object",
 			"--bucket", "models", "--key", shard, filepath.Join(dir, "aws-denied"))
 		if err == nil || !strings.Contains(stderr, "AccessDenied") || !strings.Contains(stderr, "license_required") {
 			t.Errorf("aws s3api get-object of a denied shard: %v\n%s\nwant AccessDenied with the policy's reason", err, stderr)
 		}
-		if _, _, err := runClient(t, awsEnv(cn), aws, "--endpoint-url", endpoint, "s3", "cp", "s3://models/"+shard, filepath.Join(dir, "aws-denied-cp")); err == nil {
+		if _, _, err := runClient(t, awsEnv(in), aws, "--endpoint-url", endpoint, "s3", "cp", "s3://models/"+shard, filepath.Join(dir, "aws-denied-cp")); err == nil {
 			t.Errorf("aws s3 cp of a denied shard succeeded")
 		}
 	})
@@ -170,7 +170,7 @@ func TestS3Clients(t *testing.T) {
 		// The model's folder: its other files copy, its weights are
 		// refused, and rclone says so and fails.
 		denied := filepath.Join(dir, "rclone-denied")
-		_, stderr, err = runClient(t, rcloneEnv(cn), rclone, "copy", "wg:models/frontier-lab/frontier-x", denied)
+		_, stderr, err = runClient(t, rcloneEnv(in), rclone, "copy", "wg:models/frontier-lab/frontier-x", denied)
 		if err == nil || !strings.Contains(stderr, "AccessDenied") {
 			t.Errorf("rclone copy of a model with denied weights: err %v; want a failure naming AccessDenied\n%s", err, stderr)
 		}
@@ -180,7 +180,7 @@ func TestS3Clients(t *testing.T) {
 		}
 		// One denied file: rclone takes the refused HEAD for "not a file",
 		// finds no folder of that name either, and copies nothing.
-		out, _, _ = runClient(t, rcloneEnv(cn), rclone, "cat", "wg:models/"+shard)
+		out, _, _ = runClient(t, rcloneEnv(in), rclone, "cat", "wg:models/"+shard)
 		if out != "" {
 			t.Errorf("rclone cat of a denied shard printed %d bytes", len(out))
 		}
@@ -194,7 +194,7 @@ func TestS3Clients(t *testing.T) {
 			}
 			check("s3cmd get "+key, dst, want(key))
 		}
-		if _, _, err := runClient(t, nil, s3cmd, s3cmdArgs(cn, "get", "s3://models/"+shard, filepath.Join(dir, "s3cmd-denied"))...); err == nil {
+		if _, _, err := runClient(t, nil, s3cmd, s3cmdArgs(in, "get", "s3://models/"+shard, filepath.Join(dir, "s3cmd-denied"))...); err == nil {
 			t.Errorf("s3cmd get of a denied shard succeeded")
 		}
 	})
