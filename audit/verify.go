@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -57,20 +58,20 @@ func Files(dir string) ([]string, error) {
 			fs = append(fs, idxFile{n, filepath.Join(dir, e.Name())})
 		}
 	}
-	slices.SortFunc(fs, func(a, b idxFile) int {
-		switch {
-		case a.n < b.n:
-			return -1
-		case a.n > b.n:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(fs, func(a, b idxFile) int { return cmp.Compare(a.n, b.n) })
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = f.path
 	}
 	return out, nil
+}
+
+// CompareFileNames orders two log file names (audit-NNNNNN.jsonl) by their
+// index, as Files does; a name that is not a log file's sorts first.
+func CompareFileNames(a, b string) int {
+	na, _ := fileIndex(a)
+	nb, _ := fileIndex(b)
+	return cmp.Compare(na, nb)
 }
 
 // Entry is one record as read from a log file.
