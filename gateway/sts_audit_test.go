@@ -30,41 +30,8 @@ type stsAnswer struct {
 
 func sts(tb testing.TB, h *gatewaytest.Harness, method string, form url.Values) stsAnswer {
 	tb.Helper()
-	var req *http.Request
-	var err error
-	if method == http.MethodPost {
-		req, err = http.NewRequest(method, h.S3URL+"/", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
-		req, err = http.NewRequest(method, h.S3URL+"/?"+form.Encode(), nil)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var doc struct {
-		Error struct {
-			Code string
-		}
-		RequestID        string `xml:"RequestId"`
-		ResponseMetadata struct {
-			RequestID string `xml:"RequestId"`
-		}
-	}
-	if err := xml.Unmarshal(body, &doc); err != nil {
-		tb.Fatalf("STS answer is not XML: %v; %.300s", err, body)
-	}
-	return stsAnswer{status: resp.StatusCode, code: doc.Error.Code,
-		headerID: resp.Header.Get("X-Request-Id"), amznID: resp.Header.Get("x-amzn-RequestId"),
-		bID: doc.RequestID + doc.ResponseMetadata.RequestID, body: body}
+	_, a := stsDo(tb, h, method, form, nil)
+	return a
 }
 
 // TestSTSRecords: every call of the STS endpoint, refused or answered with
@@ -246,11 +213,26 @@ func TestSTSRateLimited(t *testing.T) {
 // response (body read) and the answer.
 func stsSend(tb testing.TB, h *gatewaytest.Harness, form url.Values, header http.Header) (*http.Response, stsAnswer) {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.S3URL+"/", strings.NewReader(form.Encode()))
+	return stsDo(tb, h, http.MethodPost, form, header)
+}
+
+// stsDo calls the STS endpoint: a POST sends form as its body, any other
+// method in the query.
+func stsDo(tb testing.TB, h *gatewaytest.Harness, method string, form url.Values, header http.Header) (*http.Response, stsAnswer) {
+	tb.Helper()
+	var req *http.Request
+	var err error
+	if method == http.MethodPost {
+		req, err = http.NewRequest(method, h.S3URL+"/", strings.NewReader(form.Encode()))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	} else {
+		req, err = http.NewRequest(method, h.S3URL+"/?"+form.Encode(), nil)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range header {
 		req.Header[k] = v
 	}

@@ -7,14 +7,12 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/weightgate/weightgate/gateway"
@@ -32,26 +30,11 @@ type s3Creds struct{ AccessKey, SecretKey, SessionToken string }
 // tool does.
 func stsCredentials(tb testing.TB, h *gatewaytest.Harness, c identity.TokenClaims) s3Creds {
 	tb.Helper()
-	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"},
-		"WebIdentityToken": {h.Token(tb, c)}, "DurationSeconds": {"900"}}
-	resp, err := http.PostForm(h.S3URL+"/", form)
-	if err != nil {
-		tb.Fatal(err)
+	status, cr := stsExchange(tb, h, h.Token(tb, c))
+	if status != http.StatusOK || cr.AccessKey == "" || cr.SecretKey == "" || cr.SessionToken == "" {
+		tb.Fatalf("STS: %d, credentials %+v", status, cr)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out credentials.AssumeRoleWithWebIdentityResponse
-	if err := xml.Unmarshal(body, &out); err != nil || resp.StatusCode != http.StatusOK {
-		tb.Fatalf("STS: %d %.300s (%v)", resp.StatusCode, body, err)
-	}
-	cr := out.Result.Credentials
-	if cr.AccessKey == "" || cr.SecretKey == "" || cr.SessionToken == "" {
-		tb.Fatalf("STS answered without credentials: %.300s", body)
-	}
-	return s3Creds{cr.AccessKey, cr.SecretKey, cr.SessionToken}
+	return cr
 }
 
 // withWrongSecret is c with another secret of the same length.
