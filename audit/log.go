@@ -350,6 +350,9 @@ func (l *Log) AnchorHealthy(ctx context.Context) error {
 	return l.anchor.health()
 }
 
+// Anchored reports whether the log has an anchor.
+func (l *Log) Anchored() bool { return l.anchor != nil }
+
 // AnchorRequired reports whether the log was configured to refuse service
 // while its anchor is not healthy.
 func (l *Log) AnchorRequired() bool { return l.anchor != nil && l.cfg.AnchorRequired }

@@ -364,3 +364,76 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 var _ audit.AnchorStore = (*Store)(nil)
+
+// Lazy returns an anchor that is opened with New on first use, and again on
+// each use until that succeeds, so that an anchor unreachable at start is
+// reported by the calls that need it rather than by the process failing.
+func Lazy(c Config) audit.AnchorStore { return &lazy{cfg: c} }
+
+type lazy struct {
+	cfg Config
+	mu  sync.Mutex
+	s   *Store
+}
+
+func (l *lazy) get(ctx context.Context) (*Store, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.s != nil {
+		return l.s, nil
+	}
+	s, err := New(ctx, l.cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.s = s
+	return s, nil
+}
+
+func (l *lazy) PutCheckpoint(ctx context.Context, instance string, seq uint64, line []byte) error {
+	s, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return s.PutCheckpoint(ctx, instance, seq, line)
+}
+
+func (l *lazy) PutFile(ctx context.Context, instance, name string, r io.Reader, size int64) error {
+	s, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return s.PutFile(ctx, instance, name, r, size)
+}
+
+func (l *lazy) Instances(ctx context.Context) ([]string, error) {
+	s, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Instances(ctx)
+}
+
+func (l *lazy) Checkpoints(ctx context.Context, instance string) ([]audit.AnchoredCheckpoint, error) {
+	s, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Checkpoints(ctx, instance)
+}
+
+func (l *lazy) Files(ctx context.Context, instance string) ([]audit.AnchoredFile, error) {
+	s, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Files(ctx, instance)
+}
+
+func (l *lazy) OpenFile(ctx context.Context, instance, name string) (io.ReadCloser, error) {
+	s, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.OpenFile(ctx, instance, name)
+}
