@@ -166,11 +166,18 @@ func (s *Store) putOnce(ctx context.Context, key string, b []byte) error {
 	if err == nil {
 		return nil
 	}
-	if code := minio.ToErrorResponse(err).Code; code != "PreconditionFailed" {
-		return fmt.Errorf("anchor: put %s: %w", key, err)
-	}
+	// PreconditionFailed: the object exists. Any other failure may also
+	// hide an existing object: a server that refuses the PUT before
+	// reading its body may reset the connection instead of answering 412,
+	// and a PUT that timed out may have succeeded. Either way the object
+	// there, if any, decides.
+	putErr := err
+	exists := minio.ToErrorResponse(err).Code == "PreconditionFailed"
 	rc, err := s.openOldest(ctx, key)
 	if err != nil {
+		if !exists {
+			return fmt.Errorf("anchor: put %s: %w", key, putErr)
+		}
 		return fmt.Errorf("anchor: %s exists and cannot be read back: %w", key, err)
 	}
 	defer rc.Close()

@@ -14,7 +14,7 @@ import (
 	"github.com/weightgate/weightgate/internal/s3test"
 )
 
-func newStore(t *testing.T, cfg s3test.Config, prefix string) *s3anchor.Store {
+func newStore(t testing.TB, cfg s3test.Config, prefix string) *s3anchor.Store {
 	t.Helper()
 	s, err := s3anchor.New(t.Context(), s3anchor.Config{URL: "s3://" + cfg.Bucket + "/" + prefix, Endpoint: cfg.Endpoint,
 		Region: cfg.Region, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Retention: time.Hour, MaxRetries: 1})
@@ -81,6 +81,18 @@ func TestS3Anchor(t *testing.T) {
 	if err := s.PutFile(ctx, "gw-1", "audit-000001.jsonl", strings.NewReader("other!!\nline 2\n"), 15); err == nil {
 		t.Error("a different sealed file under the same name was accepted")
 	}
+	// A large retry: VersityGW refuses the PUT before reading its body and
+	// resets the connection rather than answering 412.
+	big := bytes.Repeat([]byte("z"), 1<<20)
+	for i := range 2 {
+		if err := s.PutFile(ctx, "gw-1", "audit-000002.jsonl", bytes.NewReader(big), int64(len(big))); err != nil {
+			t.Fatalf("PutFile of 1 MiB, attempt %d: %v", i+1, err)
+		}
+	}
+	big[5] = 'x'
+	if err := s.PutFile(ctx, "gw-1", "audit-000002.jsonl", bytes.NewReader(big), int64(len(big))); err == nil || !strings.Contains(err.Error(), "other content") {
+		t.Errorf("a different 1 MiB file under the same name: %v", err)
+	}
 
 	cps, err := s.Checkpoints(ctx, "gw-1")
 	if err != nil {
@@ -123,7 +135,7 @@ func TestS3Anchor(t *testing.T) {
 		t.Errorf("after an overwrite: %d versions, line %q; want 2 and the original", cps[0].Versions, cps[0].Line)
 	}
 	fs, err := s.Files(ctx, "gw-1")
-	if err != nil || len(fs) != 1 || fs[0].Size != int64(len(file)) || fs[0].Versions != 1 {
+	if err != nil || len(fs) != 2 || fs[0].Size != int64(len(file)) || fs[0].Versions != 1 {
 		t.Errorf("Files: %+v %v", fs, err)
 	}
 	rc, err := s.OpenFile(ctx, "gw-1", "audit-000001.jsonl")

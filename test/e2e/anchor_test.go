@@ -25,7 +25,7 @@ var anchorKey = ed25519.NewKeyFromSeed([]byte("weightgate-e2e-anchor-key-seed-0"
 
 // anchorOn opens the anchor of a private VersityGW with an Object Lock
 // bucket, as serve does.
-func anchorOn(t *testing.T, cfg s3test.Config) audit.AnchorStore {
+func anchorOn(t testing.TB, cfg s3test.Config) audit.AnchorStore {
 	t.Helper()
 	return s3anchor.Lazy(s3anchor.Config{URL: "s3://" + cfg.Bucket + "/fleet", Endpoint: cfg.Endpoint, Region: cfg.Region,
 		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Retention: time.Hour, MaxRetries: 1})
