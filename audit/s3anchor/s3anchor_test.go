@@ -83,15 +83,15 @@ func TestS3Anchor(t *testing.T) {
 	}
 	// A large retry: VersityGW refuses the PUT before reading its body and
 	// resets the connection rather than answering 412.
-	big := bytes.Repeat([]byte("z"), 1<<20)
-	for i := range 2 {
+	big := bytes.Repeat([]byte("z"), 8<<20)
+	for i := range 5 {
 		if err := s.PutFile(ctx, "gw-1", "audit-000002.jsonl", bytes.NewReader(big), int64(len(big))); err != nil {
-			t.Fatalf("PutFile of 1 MiB, attempt %d: %v", i+1, err)
+			t.Fatalf("PutFile of 8 MiB, attempt %d: %v", i+1, err)
 		}
 	}
 	big[5] = 'x'
 	if err := s.PutFile(ctx, "gw-1", "audit-000002.jsonl", bytes.NewReader(big), int64(len(big))); err == nil || !strings.Contains(err.Error(), "other content") {
-		t.Errorf("a different 1 MiB file under the same name: %v", err)
+		t.Errorf("a different 8 MiB file under the same name: %v", err)
 	}
 
 	cps, err := s.Checkpoints(ctx, "gw-1")
