@@ -449,3 +449,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestAnchorConfigValidate: an anchor without a checkpoint key has nothing
+// to anchor, and is a configuration error like the anchor's other faults.
+func TestAnchorConfigValidate(t *testing.T) {
+	t.Parallel()
+	ok := audit.DefaultTrailConfig()
+	ok.Checkpoint.Key = "key.pem"
+	ok.Anchor.URL = "s3://bucket/fleet"
+	if p := ok.Validate("audit"); len(p) != 0 {
+		t.Fatalf("valid anchor refused: %v", p)
+	}
+	for _, tt := range []struct {
+		name, field string
+		edit        func(c *audit.TrailConfig)
+	}{
+		{"no key", "audit.anchor.url", func(c *audit.TrailConfig) { c.Checkpoint.Key = "" }},
+		{"not s3", "audit.anchor.url", func(c *audit.TrailConfig) { c.Anchor.URL = "https://bucket/x" }},
+		{"no bucket", "audit.anchor.url", func(c *audit.TrailConfig) { c.Anchor.URL = "s3:///x" }},
+		{"bad instance", "audit.anchor.instance", func(c *audit.TrailConfig) { c.Anchor.Instance = "a/b" }},
+		{"no retention", "audit.anchor.retention", func(c *audit.TrailConfig) { c.Anchor.Retention = 0 }},
+		{"half the credentials", "audit.anchor.secret_key", func(c *audit.TrailConfig) { c.Anchor.AccessKey = "AK" }},
+		{"required without url", "audit.anchor.required", func(c *audit.TrailConfig) { c.Anchor.URL, c.Anchor.Required = "", true }},
+	} {
+		c := ok
+		tt.edit(&c)
+		p := c.Validate("audit")
+		if !strings.Contains(fmt.Sprint(p), tt.field) {
+			t.Errorf("%s: problems %v, want one for %s", tt.name, p, tt.field)
+		}
+	}
+}
