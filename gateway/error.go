@@ -31,6 +31,7 @@ const (
 	CodeXetNotSupported        = "xet_not_supported"
 	CodeStorageUnavailable     = "storage_unavailable"
 	CodeAuditUnavailable       = "audit_unavailable"
+	CodeAuditAnchorUnavailable = "audit_anchor_unavailable"
 	CodePolicyUnavailable      = "policy_unavailable"
 	CodeMethodNotAllowed       = "method_not_allowed"
 	CodeNotFound               = "not_found"
