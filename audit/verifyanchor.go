@@ -274,8 +274,14 @@ func checkCadence(st *anchorState, opts AnchorOptions, restarts []restart, known
 }
 
 // checkGenesis requires the checkpoint the writer anchors right after the
-// first record of a chain.
-func checkGenesis(st *anchorState, file string) error {
+// first record of a chain. A trail written without a checkpoint key has
+// none: when the anchor holds its sealed files and no key is given, that is
+// a note (only the sealed files are proven), not a failure.
+func checkGenesis(st *anchorState, file string, pub ed25519.PublicKey, s *AnchorSummary) error {
+	if len(st.cps) == 0 && len(st.files) > 0 && pub == nil {
+		s.note("the anchor holds no checkpoint (a trail written without a checkpoint key): only its sealed files are proven")
+		return nil
+	}
 	if len(st.cps) == 0 {
 		return &VerifyError{File: file, Line: 1, Seq: 1,
 			Reason: fmt.Sprintf("the anchor holds no checkpoint for instance %q: nothing proves this trail (wrong instance, or never anchored)", st.instance)}
@@ -322,6 +328,7 @@ func VerifyAnchored(ctx context.Context, files []string, instance string, anchor
 	firstLocal, _ := fileIndex(files[0])
 	dir := filepath.Dir(files[len(files)-1])
 	skipped := 0
+	var sealedSeq uint64 // the last record of the newest sealed file
 	for _, af := range st.files {
 		path, ok := local[af.Name]
 		if !ok {
@@ -332,9 +339,11 @@ func VerifyAnchored(ctx context.Context, files []string, instance string, anchor
 			return s, &VerifyError{File: filepath.Join(dir, af.Name), Line: 1, Seq: anchoredFirstSeq(ctx, anchor, instance, af.Name),
 				Reason: fmt.Sprintf("sealed file deleted locally: the anchor holds %s (%d bytes)", anchoredName(instance, "files", af.Name), af.Size)}
 		}
-		if err := compareSealed(ctx, anchor, instance, af.Name, path); err != nil {
+		last, err := compareSealed(ctx, anchor, instance, af.Name, path)
+		if err != nil {
 			return s, err
 		}
+		sealedSeq = max(sealedSeq, last)
 	}
 	if skipped > 0 {
 		s.note("%d sealed files in the anchor precede the local files given and were not compared (--partial)", skipped)
@@ -367,7 +376,7 @@ func VerifyAnchored(ctx context.Context, files []string, instance string, anchor
 	if verr != nil {
 		return s, verr
 	}
-	if err := checkGenesis(st, files[0]); err != nil && (sum.FirstSeq == 1 || len(st.cps) == 0) {
+	if err := checkGenesis(st, files[0], opts.PublicKey, &s); err != nil && (sum.FirstSeq == 1 || len(st.cps) == 0) {
 		return s, err
 	} else if err != nil {
 		s.note("the chain given starts at seq %d: %s", sum.FirstSeq, err.(*VerifyError).Reason)
@@ -380,9 +389,9 @@ func VerifyAnchored(ctx context.Context, files []string, instance string, anchor
 	if err := checkCadence(st, opts, c.restarts, known, where, &s); err != nil {
 		return s, err
 	}
-	if sum.LastSeq > s.NewestAnchoredSeq {
-		s.Unanchored = int(sum.LastSeq - s.NewestAnchoredSeq)
-		s.note("unanchored tail: %d records (seq %d..%d) after the newest anchored checkpoint", s.Unanchored, s.NewestAnchoredSeq+1, sum.LastSeq)
+	if proven := max(s.NewestAnchoredSeq, sealedSeq); sum.LastSeq > proven {
+		s.Unanchored = int(sum.LastSeq - proven)
+		s.note("unanchored tail: %d records (seq %d..%d) after the newest anchored checkpoint or sealed file", s.Unanchored, proven+1, sum.LastSeq)
 	}
 	if opts.PublicKey == nil && len(st.cps) > 0 {
 		s.note("%d anchored checkpoints not signature-verified: no key given", len(st.cps))
@@ -406,44 +415,48 @@ func anchoredFirstSeq(ctx context.Context, anchor AnchorStore, instance, name st
 }
 
 // compareSealed compares a local file with its sealed copy line by line and
-// returns the first line that differs.
-func compareSealed(ctx context.Context, anchor AnchorStore, instance, name, path string) error {
+// returns the first line that differs, or the seq of its last record.
+func compareSealed(ctx context.Context, anchor AnchorStore, instance, name, path string) (uint64, error) {
 	rc, err := anchor.OpenFile(ctx, instance, name)
 	if err != nil {
-		return fmt.Errorf("audit: anchor: open %s: %w", anchoredName(instance, "files", name), err)
+		return 0, fmt.Errorf("audit: anchor: open %s: %w", anchoredName(instance, "files", name), err)
 	}
 	defer rc.Close()
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("audit: verify: %w", err)
+		return 0, fmt.Errorf("audit: verify: %w", err)
 	}
 	defer f.Close()
 	ar, lr := newLineReader(rc), newLineReader(f)
 	obj := anchoredName(instance, "files", name)
+	var last uint64
 	for {
 		al, acomplete, _, aerr := ar.next()
 		ll, lcomplete, _, lerr := lr.next()
 		if aerr != nil && aerr != io.EOF {
-			return fmt.Errorf("audit: anchor: read %s: %w", obj, aerr)
+			return 0, fmt.Errorf("audit: anchor: read %s: %w", obj, aerr)
 		}
 		if lerr != nil && lerr != io.EOF {
-			return &VerifyError{File: path, Line: lr.line + 1, Reason: "unreadable: " + lerr.Error()}
+			return 0, &VerifyError{File: path, Line: lr.line + 1, Reason: "unreadable: " + lerr.Error()}
 		}
 		switch {
 		case aerr == io.EOF && lerr == io.EOF:
-			return nil
+			return last, nil
 		case aerr == io.EOF:
 			p, _ := decodeLine(ll)
-			return &VerifyError{File: path, Line: lr.line, Seq: p.Seq,
+			return 0, &VerifyError{File: path, Line: lr.line, Seq: p.Seq,
 				Reason: fmt.Sprintf("added after the file was sealed: %s ends at line %d", obj, ar.line)}
 		case lerr == io.EOF:
 			p, _ := decodeLine(al)
-			return &VerifyError{File: path, Line: ar.line, Seq: p.Seq,
+			return 0, &VerifyError{File: path, Line: ar.line, Seq: p.Seq,
 				Reason: fmt.Sprintf("missing: the local file ends at line %d, %s goes on with seq %d (records deleted)", lr.line, obj, p.Seq)}
 		case acomplete != lcomplete || !bytes.Equal(al, ll):
 			p, _ := decodeLine(al)
-			return &VerifyError{File: path, Line: lr.line, Seq: p.Seq,
+			return 0, &VerifyError{File: path, Line: lr.line, Seq: p.Seq,
 				Reason: fmt.Sprintf("differs from the sealed copy %s in %s", obj, lineDiff(al, ll))}
+		}
+		if p, err := decodeLine(al); err == nil {
+			last = p.Seq
 		}
 	}
 }
@@ -564,7 +577,7 @@ func verifyInstance(ctx context.Context, anchor AnchorStore, instance string, op
 			return s, &VerifyError{File: checkpointObject(instance, cp.Seq), Line: 1, Seq: cp.Seq, Reason: reason}
 		}
 	}
-	if err := checkGenesis(st, first); err != nil {
+	if err := checkGenesis(st, first, opts.PublicKey, &s); err != nil {
 		return s, err
 	}
 	known := func(a, b uint64) bool { return len(st.files) > 0 && b <= sum.LastSeq }
