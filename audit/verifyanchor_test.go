@@ -287,3 +287,30 @@ func TestVerifyFleet(t *testing.T) {
 }
 
 func removeFile(path string) error { return os.Remove(path) }
+
+// BenchmarkVerifyAnchored compares verification of one trail (20 000
+// records, checkpoints every 1000, 1 MiB files) alone and against its
+// anchor.
+func BenchmarkVerifyAnchored(b *testing.B) {
+	dir := b.TempDir()
+	audittest.Trail(b, dir, audittest.Options{Key: audittest.Key, Downloads: 10000, CheckpointEvery: 1000, MaxFileBytes: 1 << 20})
+	m := anchortest.NewMem()
+	audittest.Anchor(b, m, "gw-a", dir)
+	files, _ := audit.Files(dir)
+	opts := keyOpts(true)
+	opts.Interval = time.Hour // the test clock moves a second a record
+	b.Run("local", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := audit.Verify(files, opts.VerifyOptions); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("anchored", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := audit.VerifyAnchored(context.Background(), files, "gw-a", m, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
