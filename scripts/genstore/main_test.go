@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"io/fs"
@@ -11,15 +12,26 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/weightgate/weightgate/catalog"
 )
 
 const storeDir = "../../testdata/store"
+
+func testKey(tb testing.TB) ed25519.PrivateKey {
+	tb.Helper()
+	k, err := catalog.LoadClassificationPrivateKey("../../testdata/keys/classify-ed25519.pem")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
 
 // TestGoldenStore regenerates the store into a temporary directory and checks
 // that it matches testdata/store byte for byte, with no file missing or extra.
 func TestGoldenStore(t *testing.T) {
 	tmp := t.TempDir()
-	files, err := Generate()
+	files, err := Generate(testKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +58,11 @@ func TestGoldenStore(t *testing.T) {
 
 // TestDeterministic checks that two runs produce identical bytes.
 func TestDeterministic(t *testing.T) {
-	a, err := Generate()
+	a, err := Generate(testKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Generate()
+	b, err := Generate(testKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
