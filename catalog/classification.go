@@ -210,7 +210,9 @@ func (keys ClassificationKeys) Verify(id string, m Manifest) error {
 		return fmt.Errorf("export.yaml is signed by key %s, which is not a configured classification key", s.Key)
 	}
 	if s.Model != id {
-		return fmt.Errorf("export.yaml is signed for model %q, not %s", s.Model, id)
+		// The other model's id is left out: the reason reaches the
+		// model API, and that model may be hidden from its reader.
+		return fmt.Errorf("export.yaml is signed for another model, not %s (copied?)", id)
 	}
 	msg, err := SignedBytes(id, m, *s)
 	if err != nil {
