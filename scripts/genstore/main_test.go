@@ -112,9 +112,19 @@ func TestStoreLayout(t *testing.T) {
 		"tune-lab/chat-ft":        "weights: closed\ntraining_compute_flop: 2.3e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 3.0e25\n",
 		"tune-lab/deep-ft":        "weights: closed\ntraining_compute_flop: 2.6e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 6.0e25\n",
 	}
+	keys, err := catalog.LoadClassificationKeys([]string{"../../testdata/keys/classify-ed25519.pub.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for m, want := range wantExport {
-		if got := string(files[m+"/export.yaml"]); got != want {
-			t.Errorf("%s/export.yaml = %q, want %q", m, got, want)
+		// The fields, then the signature block by the test compliance key.
+		got := string(files[m+"/export.yaml"])
+		if !strings.HasPrefix(got, want+"signature:\n") {
+			t.Errorf("%s/export.yaml = %q, want %q and a signature", m, got, want)
+		}
+		man, err := catalog.ParseManifest([]byte(got))
+		if err != nil || keys.Verify(m, man) != nil {
+			t.Errorf("%s/export.yaml does not verify: %v %v", m, err, keys.Verify(m, man))
 		}
 	}
 	if _, ok := files["unknown-lab/unlabeled/export.yaml"]; ok {
