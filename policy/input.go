@@ -110,7 +110,16 @@ type Model struct {
 	ID string `json:"id"`
 	// Classified is false when export.yaml is missing or failed strict parsing;
 	// the remaining fields are then empty.
-	Classified          bool    `json:"classified"`
+	Classified bool `json:"classified"`
+	// Signed is set when a configured compliance key signed the
+	// classification (catalog.classification_keys); ClassifiedBy,
+	// ClassifiedAt (RFC 3339) and ClassificationBasis ("self-assessment" or
+	// "ccats:NUMBER") are then the signed record's, and empty otherwise.
+	// With keys configured an unsigned export.yaml is not Classified at all.
+	Signed              bool    `json:"signed"`
+	ClassifiedBy        string  `json:"classified_by"`
+	ClassifiedAt        string  `json:"classified_at"`
+	ClassificationBasis string  `json:"classification_basis"`
 	Weights             string  `json:"weights"` // "open" | "closed" | ""
 	TrainingComputeFLOP float64 `json:"training_compute_flop"`
 	ECCN                string  `json:"eccn"`

@@ -18,7 +18,8 @@ import (
 
 // shippedDevData are the SHA-256 digests of the development and test
 // artefacts committed under testdata/ that a gateway must not trust in
-// production: the keys (their private halves are public), the invented
+// production: the keys (their private halves are public: the token keys and
+// the compliance key that signs the sample store's classifications), the invented
 // licence, VEU, attestation and restricted-party registries, and the
 // invented screening lists. A PEM file is listed by its bytes and by the DER
 // of each of its blocks, so a copy re-encoded with other line endings or
@@ -30,6 +31,10 @@ import (
 // (devDataPath) catches what no digest can: a file edited in place, and the
 // test fixtures written later.
 var shippedDevData = map[string]string{
+	"edcefaf61a363c49234c18569491c6be534fcf33e40091a619e83a4b62e28b2d": "testdata/keys/classify-ed25519.pem",
+	"43bdf573ece26c88f98eff4486dddf2204484961eaf15dd9c15f1a2d1eabbfdd": "testdata/keys/classify-ed25519.pem",
+	"79a870dd6193e23b9ecc4031a65c29990815c4fbb2bbc86094810910e428aa99": "testdata/keys/classify-ed25519.pub.pem",
+	"c38c4c29260353fc154e2974f05ee4b6edd6a0637db63bf0e4299bd84a6f23f3": "testdata/keys/classify-ed25519.pub.pem",
 	"05f80b3224c1c28d320192d3394384503bc34ba0fec989aea2c0026237a6c533": "testdata/keys/dev-ed25519.pem",
 	"7dce1a55d659322708e42c720e6142878cad6e0d658f8e278bb8859d4ebe8b86": "testdata/keys/dev-ed25519.pem",
 	"eac8dff5ff203ecf42ed212e5e5ff50a9ef4071413eac4f6f61656a8e8b1dffb": "testdata/keys/dev-ed25519.pub.pem",
@@ -141,6 +146,9 @@ func (c *Config) devDataProblems() config.Problems {
 	for i, l := range c.Screening.Lists {
 		check(fmt.Sprintf("screening.lists[%d].path", i), l.Path)
 	}
+	for i, k := range c.Catalog.ClassificationKeys {
+		check(fmt.Sprintf("catalog.classification_keys[%d]", i), k)
+	}
 	check("location.database", c.Location.Database)
 	check("s3.credentials_key", c.S3.CredentialsKey)
 	check("audit.checkpoint.key", c.Audit.Checkpoint.Key)
@@ -156,6 +164,8 @@ func devDataConsequence(field string) string {
 		return ": invented licences, VEUs and attestations grant closed weights"
 	case strings.HasPrefix(field, "screening."):
 		return ": invented parties, so real restricted parties pass screening"
+	case strings.HasPrefix(field, "catalog."):
+		return ": its private half is public, so anyone can sign a model's classification (turn closed weights open)"
 	case field == "location.database":
 		return ": a test database places addresses wrongly"
 	case field == "s3.credentials_key":
@@ -164,6 +174,19 @@ func devDataConsequence(field string) string {
 		return ": anyone can sign checkpoints for a forged trail"
 	}
 	return ""
+}
+
+// refuseUnsigned is serve's check that classifications are signed: without
+// catalog.classification_keys, whoever can write to storage can turn a
+// closed model open by editing its export.yaml, so only dev: true may serve
+// unsigned manifests.
+func (c *Config) refuseUnsigned() error {
+	if c.Dev || len(c.Catalog.ClassificationKeys) > 0 {
+		return nil
+	}
+	var p config.Problems
+	p.Addf("catalog.classification_keys", "", `required: without it any storage writer can reclassify a model (set "dev: true" to trust unsigned export.yaml on a development machine)`)
+	return p.Err("refusing to serve unsigned classifications")
 }
 
 // refuseDevData is serve's check: without dev: true, a configuration that

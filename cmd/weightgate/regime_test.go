@@ -35,7 +35,8 @@ func TestCheckPolicyInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := appendConfig(t, writeConfig(t), "policy:\n  registry: "+registry+"\n")
-	floored := appendConfig(t, writeConfig(t), "policy:\n  registry: "+registry+"\n  open_frontier_from_catalog: true\n")
+	floored := appendConfig(t, writeConfig(t), "policy:\n  registry: "+registry+"\n  open_frontier_from_catalog: true\n"+
+		"catalog:\n  classification_keys: ["+filepath.Join(filepath.Dir(registry), "keys/classify-ed25519.pub.pem")+"]\n")
 	const fx = "frontier-lab/frontier-x"
 	tests := []struct {
 		name string

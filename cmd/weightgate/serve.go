@@ -124,6 +124,16 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 		c.store = st
 	}
 	c.catalog = catalog.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
+	if len(cfg.Catalog.ClassificationKeys) > 0 {
+		keys, err := catalog.LoadClassificationKeys(cfg.Catalog.ClassificationKeys)
+		if err != nil {
+			return nil, fmt.Errorf("catalog.classification_keys: %w", err)
+		}
+		c.catalog.SetClassificationKeys(keys)
+		logger.Info("classifications must be signed", "keys", keys.IDs())
+	} else {
+		logger.Warn("catalog.classification_keys is empty: every export.yaml is believed unsigned, so anyone who can write to storage can turn a closed model open; never run this way in production")
+	}
 	c.catalog.SetFrontier(catalog.Frontier{FLOP: cfg.Policy.OpenFrontierFLOP, FromCatalog: cfg.Policy.OpenFrontierFromCatalog})
 
 	opts, err := cfg.Policy.Options(cfg.policySettings(), logger)
@@ -184,6 +194,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := cfg.refuseDevData(); err != nil {
+		return err
+	}
+	if err := cfg.refuseUnsigned(); err != nil {
 		return err
 	}
 	logger := newLogger(m.Stderr, cfg.Log)

@@ -73,6 +73,10 @@ type Options struct {
 	AuditDir string
 	// Frontier configures the catalog's open-weight frontier.
 	Frontier catalog.Frontier
+	// ClassificationKeys, when set, are the keys export.yaml must be signed
+	// by (catalog.SetClassificationKeys); TestClassificationKeys loads the
+	// one that signs testdata/store.
+	ClassificationKeys catalog.ClassificationKeys
 	// Screener and Locator are passed to the server.
 	Screener gateway.Screener
 	Locator  *gateway.Locator
@@ -126,6 +130,7 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 	h.Registry = prometheus.NewRegistry()
 	cat := catalog.NewCatalog(h.Store, 100, o.TTL, nil)
 	cat.SetFrontier(o.Frontier)
+	cat.SetClassificationKeys(o.ClassificationKeys)
 	srv, err := gateway.NewServer(gateway.Options{
 		Store: h.Store, Catalog: cat,
 		Policy: o.Policy, Auth: h.auth, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
@@ -154,6 +159,17 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		h.S3URL = s3ts.URL
 	}
 	return h
+}
+
+// TestClassificationKeys is the test compliance key that signs
+// testdata/store's classifications.
+func TestClassificationKeys(tb testing.TB) catalog.ClassificationKeys {
+	tb.Helper()
+	keys, err := catalog.LoadClassificationKeys([]string{filepath.Join(s3test.RepoRoot(tb), "testdata/keys/classify-ed25519.pub.pem")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return keys
 }
 
 // DevIssuer is the development issuer every harness trusts at start.

@@ -212,6 +212,10 @@ var mutationTable = map[string]leafValues{
 
 	"model.id":                     oneOf("frontier-lab/frontier-x", "lab/ft", "", "lab/other"),
 	"model.classified":             testBools,
+	"model.signed":                 testBools,
+	"model.classified_by":          oneOf("", "Compliance Office"),
+	"model.classified_at":          oneOf("", "2025-01-15T00:00:00Z"),
+	"model.classification_basis":   oneOf("", "self-assessment", "ccats:G123456"),
 	"model.weights":                oneOf("closed", "open", "weird", ""),
 	"model.training_compute_flop":  oneOf(testFLOPs...),
 	"model.eccn":                   oneOf("", "4E091", " 4e091 ", "EAR99"),

@@ -85,6 +85,10 @@ func inputValue(in *policy.Input) (ast.Value, error) {
 		[2]*ast.Term{keyModel, ast.NewTerm(ast.NewObject(
 			[2]*ast.Term{keyID, t.str(m.ID)},
 			[2]*ast.Term{keyClassified, ast.InternedTerm(m.Classified)},
+			[2]*ast.Term{keySigned, ast.InternedTerm(m.Signed)},
+			[2]*ast.Term{keyClassifiedBy, t.str(m.ClassifiedBy)},
+			[2]*ast.Term{keyClassifiedAt, t.str(m.ClassifiedAt)},
+			[2]*ast.Term{keyClassificationBasis, t.str(m.ClassificationBasis)},
 			[2]*ast.Term{keyWeights, t.str(m.Weights)},
 			[2]*ast.Term{keyTrainingComputeFLOP, t.num(m.TrainingComputeFLOP)},
 			[2]*ast.Term{keyECCN, t.str(m.ECCN)},
@@ -148,6 +152,10 @@ var (
 	keyScore               = ast.StringTerm("score")
 	keyModel               = ast.StringTerm("model")
 	keyClassified          = ast.StringTerm("classified")
+	keySigned              = ast.StringTerm("signed")
+	keyClassifiedBy        = ast.StringTerm("classified_by")
+	keyClassifiedAt        = ast.StringTerm("classified_at")
+	keyClassificationBasis = ast.StringTerm("classification_basis")
 	keyWeights             = ast.StringTerm("weights")
 	keyTrainingComputeFLOP = ast.StringTerm("training_compute_flop")
 	keyECCN                = ast.StringTerm("eccn")
