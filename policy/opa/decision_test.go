@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -51,7 +52,7 @@ func TestParseDecisionTerm_AgreesWithParseDecision(t *testing.T) {
 			return parseDecision(x)
 		}()
 		got, gerr := parseDecisionTerm(term)
-		if got != want || (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+		if !reflect.DeepEqual(got, want) || (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
 			t.Errorf("%s: parseDecisionTerm = %+v, %v; parseDecision = %+v, %v", src, got, gerr, want, werr)
 		}
 	}

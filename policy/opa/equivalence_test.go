@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -125,7 +126,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 				before := r.decisions.Len()
 				got, gerr := e.Decide(ctx, in)
 				want, werr := plainDecide(t, r, in)
-				if got != want || (gerr == nil) != (werr == nil) {
+				if !reflect.DeepEqual(got, want) || (gerr == nil) != (werr == nil) {
 					bs, _ := json.Marshal(in)
 					msg := fmt.Sprintf("#%d %s: %s\nDecide:           %+v (%v)\nplain evaluation: %+v (%v)", i, what(), bs, got, gerr, want, werr)
 					if src, ok := sameKey(t, r, decided, in); ok {
@@ -166,7 +167,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 					md, merr := decide(i, func() string {
 						return fmt.Sprintf("%s changed from %s to %s", p, jsonOf(leafValue(in, p)), jsonOf(leafValue(m, p)))
 					}, m)
-					if _, seen := firstChanged[p]; !seen && err == nil && (merr != nil || md != d) {
+					if _, seen := firstChanged[p]; !seen && err == nil && (merr != nil || !reflect.DeepEqual(md, d)) {
 						firstChanged[p] = i
 					}
 				}
