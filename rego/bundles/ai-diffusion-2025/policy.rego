@@ -594,12 +594,29 @@ _capped(l) := [{"licence": l.id, "max_releases": l.max_releases}] if {
 	is_number(object.get(l, "max_releases", null))
 } else := []
 
-# The releases made under licence l, as the gateway counted them; a count
-# that is not a number is read as the cap itself (exhausted: fail closed).
+# The releases made under licence l, as the gateway counted them: none when
+# it has no count for l. A count that is not a number, or counts that are not
+# an object, are read as the cap itself (exhausted: fail closed). Read by
+# reference, so that the decision cache keys on input.licence_releases only.
 _used(l) := n if {
-	n := object.get(input, ["licence_releases", l.id], 0)
+	n := input.licence_releases[l.id]
 	is_number(n)
+} else := 0 if {
+	_counts_ok
+	not _counted(l)
 } else := l.max_releases
+
+_counted(l) if {
+	_ = input.licence_releases[l.id]
+}
+
+_counts_ok if is_object(input.licence_releases)
+
+_counts_ok if not _has_counts
+
+_has_counts if {
+	_ = input.licence_releases
+}
 
 _exhausted(l) if {
 	is_number(object.get(l, "max_releases", null))

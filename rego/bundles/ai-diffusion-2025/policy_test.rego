@@ -583,9 +583,16 @@ test_license_exhausted if {
 
 # A count that is not a number cannot prove a release is left: exhausted.
 test_licence_count_malformed_is_exhausted if {
-	every n in ["1", null, true, {"n": 1}] {
+	every n in ["1", null, true, false, {"n": 1}] {
 		_expect_reg([_india, {"licence_releases": {"D1234567": n}}], _capped, false, "license_exhausted")
 	}
+	every counts in ["D1234567", [0], 0, null] {
+		_expect_reg([_india, {"licence_releases": counts}], _capped, false, "license_exhausted")
+	}
+
+	# No counts at all, or none for this licence: none made yet.
+	_expect_reg([_india, {"licence_releases": {}}], _capped, true, "licensed")
+	_expect_reg([_india], _capped, true, "licensed")
 }
 
 # An exhausted licence gives way to another that covers the release.
