@@ -33,7 +33,7 @@ func (f *subjectFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.residence, "permanent-residence", "", "comma-separated ISO codes of the requester's permanent residences")
 	fs.BoolVar(&f.employee, "employee", false, "the requester is a permanent regular employee of the entity")
 	fs.StringVar(&f.veu, "veu", "", "the entity's Data Center VEU status, uveu or nveu, as a trusted claim")
-	fs.BoolVar(&f.attested, "attested", false, "the entity's weights-security posture is attested, as a trusted claim")
+	fs.BoolVar(&f.attested, "attested", false, "the entity's weights-security posture is attested, as a trusted claim (entity-wide; the default bundle requires a per-site attestation in the registry and ignores it)")
 	fs.StringVar(&f.sub, "sub", "what-if", "subject id to put in the input (screened against restricted-party ids)")
 	fs.StringVar(&f.name, "name", "", "requester's name (screened against restricted-party lists)")
 }

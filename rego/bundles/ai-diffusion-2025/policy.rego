@@ -529,8 +529,8 @@ _day := d if {
 
 # Licences (the licences registry; schema in docs/policies.md). A licence
 # names its licensee (the exporter: the operator), its consignee and its end
-# user (each {"entity_id", "name"}; 15 CFR 748.5 and 748.6 name the parties
-# of an application), its destinations, the models or ECCN it covers, its
+# user (each {"entity_id", "name"}: the parties to the transaction, 15 CFR
+# 748.5), its destinations, the models or ECCN it covers, its
 # validity (not_before and not_after, both inclusive), optional free-text
 # conditions (shown in the basis of every release under it) and an optional
 # cap, max_releases, on the releases of weights files it authorises.
