@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/licence"
@@ -38,7 +42,7 @@ func cappedRegistry(tb testing.TB, max int, notAfter, attNotAfter string) string
 		"end_user":     map[string]any{"entity_id": "andes-ml", "name": "Andes ML SpA"},
 		"destinations": []string{"CL"},
 		"models":       []string{"frontier-lab/frontier-x"},
-		"not_before":   "2026-01-01",
+		"not_before":   "2000-01-01",
 		"not_after":    notAfter,
 		"conditions":   "Two copies at most.",
 		"max_releases": max,
@@ -67,7 +71,10 @@ func licensedGateway(tb testing.TB, store storage.ObjectStore, dir string, count
 	if err != nil {
 		tb.Fatal(err)
 	}
-	o.Policy, o.Now = eng, func() time.Time { return licenceDay }
+	o.Policy = eng
+	if o.Now == nil {
+		o.Now = func() time.Time { return licenceDay }
+	}
 	if counter != nil {
 		o.Releases = counter
 	}
@@ -268,4 +275,39 @@ func getURL(tb testing.TB, url string) (*http.Response, []byte) {
 		tb.Fatal(err)
 	}
 	return resp, b
+}
+
+// TestLicenceCapS3API: the S3 API's GetObject counts a release as the Hub
+// API's GET does (StatObject does not), and refuses once the cap is
+// reached; the two APIs share one count.
+func TestLicenceCapS3API(t *testing.T) {
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		t.Parallel()
+		// The real clock: STS issues credentials by it. The licence is in
+		// force whatever the day.
+		dir := cappedRegistry(t, 2, "2999-12-31", "2999-12-31")
+		h := licensedGateway(t, store, dir, openCounter(t, filepath.Join(t.TempDir(), "counts.json")),
+			gatewaytest.Options{S3: &gateway.S3Options{}, Now: time.Now})
+		claims := andesClaims()
+		c := s3Client(t, h, &claims)
+		ctx := context.Background()
+		key := "frontier-lab/frontier-x/" + gatewaytest.Shard1
+		want := gatewaytest.StoreFile(t, gatewaytest.Frontier+gatewaytest.Shard1)
+
+		if _, err := c.StatObject(ctx, "models", key, minio.StatObjectOptions{}); err != nil {
+			t.Fatalf("StatObject: %v", err)
+		}
+		if got, err := s3Get(ctx, c, key, minio.GetObjectOptions{}); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("S3 GetObject 1: %d bytes, %v", len(got), err)
+		}
+		// Release 2 on the Hub API.
+		if resp, _ := h.Do(t, http.MethodGet, gatewaytest.Frontier+gatewaytest.Shard1, h.Token(t, claims), nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("Hub GET 2: status %d", resp.StatusCode)
+		}
+		got, err := s3Get(ctx, c, key, minio.GetObjectOptions{})
+		if e := minio.ToErrorResponse(err); err == nil || e.StatusCode != http.StatusForbidden {
+			t.Fatalf("S3 GetObject 3: %d bytes, %v; want 403", len(got), err)
+		}
+		assertNoClosedBytes(t, "S3 GetObject 3", got)
+	})
 }
