@@ -582,6 +582,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, admin bool) {
 	}
 	check("policy", perr)
 	check("audit", s.opts.Audit.Healthy(ctx))
+	if a, ok := s.opts.Audit.(AnchoredAuditLog); ok && a.Anchored() {
+		check("audit_anchor", a.AnchorHealthy(ctx))
+	}
 	body := map[string]any{"ready": ok, "checks": checks, "policy": map[string]string{"bundle": name, "revision": rev}}
 	if s.opts.Screener != nil {
 		// A list that failed to reload leaves the previous one in force:

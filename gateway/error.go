@@ -31,6 +31,7 @@ const (
 	CodeXetNotSupported        = "xet_not_supported"
 	CodeStorageUnavailable     = "storage_unavailable"
 	CodeAuditUnavailable       = "audit_unavailable"
+	CodeAuditAnchorUnavailable = "audit_anchor_unavailable"
 	// CodeLicenceCountUnavailable: the release would be under a capped
 	// licence whose count could not be recorded.
 	CodeLicenceCountUnavailable = "licence_count_unavailable"

@@ -141,6 +141,9 @@ func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfe
 		return t, &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, HubCode: HubEntryNotFound,
 			Message: fmt.Sprintf("%s has no file %q at revision %s.", id, file, m.Revision)}
 	}
+	if err := s.anchorRefuses(ctx); err != nil {
+		return t, err
+	}
 
 	// The ETag clients see. For weights it is the content's sha256, as the
 	// Hub's clients expect (huggingface_hub's local_dir check, blob names);
@@ -548,6 +551,21 @@ func (s *Server) storageUnavailable(op string, err error) *Error {
 	s.metrics.storageError(op)
 	return &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 		Message: "Model storage is unavailable; try again later.", Err: err}
+}
+
+// anchorRefuses is the answer to an allowed download while a required audit
+// anchor is not taking the trail's checkpoints: as for a full audit disk, no
+// byte leaves without proof of its record kept off the host.
+func (s *Server) anchorRefuses(ctx context.Context) *Error {
+	a, ok := s.opts.Audit.(AnchoredAuditLog)
+	if !ok || !a.AnchorRequired() {
+		return nil
+	}
+	if err := a.AnchorHealthy(ctx); err != nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeAuditAnchorUnavailable,
+			Message: "The audit trail cannot be anchored, so nothing is served; try again later.", Err: err}
+	}
+	return nil
 }
 
 func auditUnavailable(err error) *Error {

@@ -37,7 +37,8 @@ Usage:
   weightgate policy test [DIR|NAME] [--coverage] [--min-coverage N] [-v]
                                              run a bundle's Rego tests and report their coverage
   weightgate token  --key PEM --sub ID [...] print a signed token (development and tests)
-  weightgate audit  verify|query FILE|DIR... check the audit trail's integrity; search it
+  weightgate audit  verify|query FILE|DIR... [--anchor s3://BUCKET/PREFIX]
+                                             check the audit trail's integrity (against its anchor); search it
   weightgate version                         print the version
 
 Run "weightgate COMMAND --help" for a command's flags.

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/audit/s3anchor"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/s3api"
@@ -395,9 +396,26 @@ func openTrail(c audit.TrailConfig, logger *slog.Logger, metrics *gateway.Metric
 	case c.Mirror != "":
 		ac.Mirror = audit.NewHTTPSink(c.Mirror, &http.Client{Timeout: 10 * time.Second})
 	}
+	if a := c.Anchor; a.URL != "" {
+		// Opened (and its Object Lock checked) on first use, and again on
+		// each use until that succeeds: an anchor down at start is then
+		// Open's to handle (refuse when required, else retry, not ready).
+		ac.Anchor = s3anchor.Lazy(s3anchor.Config{URL: a.URL, Endpoint: a.Endpoint, Region: a.Region,
+			AccessKey: a.AccessKey, SecretKey: a.SecretKey, TLS: a.TLS, Retention: a.Retention, MaxRetries: 1})
+		ac.Instance, ac.AnchorRequired = a.Instance, a.Required
+		if ac.Instance == "" {
+			var err error
+			if ac.Instance, err = os.Hostname(); err != nil {
+				return nil, fmt.Errorf("audit.anchor.instance: %w", err)
+			}
+		}
+	}
 	l, err := audit.Open(ac)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if ac.Anchor != nil {
+		metrics.AuditAnchor(l.AnchorStats)
 	}
 	return l, nil
 }
