@@ -32,10 +32,13 @@ const (
 	CodeStorageUnavailable     = "storage_unavailable"
 	CodeAuditUnavailable       = "audit_unavailable"
 	CodeAuditAnchorUnavailable = "audit_anchor_unavailable"
-	CodePolicyUnavailable      = "policy_unavailable"
-	CodeMethodNotAllowed       = "method_not_allowed"
-	CodeNotFound               = "not_found"
-	CodeInternal               = "internal"
+	// CodeLicenceCountUnavailable: the release would be under a capped
+	// licence whose count could not be recorded.
+	CodeLicenceCountUnavailable = "licence_count_unavailable"
+	CodePolicyUnavailable       = "policy_unavailable"
+	CodeMethodNotAllowed        = "method_not_allowed"
+	CodeNotFound                = "not_found"
+	CodeInternal                = "internal"
 )
 
 // Hugging Face Hub error codes, sent in X-Error-Code; huggingface_hub turns

@@ -15,6 +15,10 @@ type Input struct {
 	Object   Object   `json:"object"`
 	Request  Request  `json:"request"`
 	Frontier Frontier `json:"frontier"`
+	// LicenceReleases is how many releases of weights files the gateway has
+	// counted under each capped licence, by licence id: the policy compares
+	// it with the licence's max_releases. Nil when no count is kept.
+	LicenceReleases map[string]int `json:"licence_releases,omitempty"`
 }
 
 // Frontier is the open-weight frontier: the training compute of the most
@@ -194,10 +198,24 @@ type Decision struct {
 	// Bundle, Version and Revision identify the regime that decided: the
 	// bundle's declared name and version, and a content hash of every module
 	// and data file loaded with it.
-	Bundle   string `json:"bundle"`
-	Version  string `json:"version,omitempty"`
-	Revision string `json:"revision"`
+	Bundle  string `json:"bundle"`
+	Version string `json:"version,omitempty"`
+	// Releases are the capped licences an allow relies on: the gateway
+	// reserves one release of each, durably, before it sends a byte of a
+	// weights file, and asks again should one be used up meanwhile.
+	Releases []Release `json:"releases,omitempty"`
+	Revision string    `json:"revision"`
 }
+
+// Release is one capped licence a decision relies on.
+type Release struct {
+	Licence     string `json:"licence"`
+	MaxReleases int    `json:"max_releases"`
+}
+
+// CodeLicenceExhausted is the code of a denial because every release a
+// capped licence allows has been made.
+const CodeLicenceExhausted = "license_exhausted"
 
 // CodePolicyError is the code of the deny Decision returned when evaluation
 // fails, is undefined or yields a malformed result.

@@ -25,6 +25,7 @@ import (
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/licence"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/screening"
@@ -44,6 +45,10 @@ type components struct {
 	countries   *geo.ReloadableDB  // nil when no database is configured
 	locator     *gateway.Locator
 	reloadEvery time.Duration // screening.reload_interval
+	// releases counts releases under capped licences (nil when
+	// policy.licence_counts is not set); expiry watches the registry.
+	releases *licence.Counter
+	expiry   *licence.Watch
 }
 
 func (c *components) Close() {
@@ -68,7 +73,11 @@ func (c *components) screen(sub policy.Subject, at time.Time) policy.Screening {
 // whatIf asks the components' policy about the components' catalog, as the
 // gateway they would serve decides; logger receives evaluation failures.
 func (c *components) whatIf(logger *slog.Logger) whatif.Asker {
-	return whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
+	a := whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
+	if c.releases != nil {
+		a.Releases = c.releases.Counts
+	}
+	return a
 }
 
 // reload rereads the policy, the screening lists and the country database,
@@ -145,6 +154,12 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	c.engine = engine
+	c.expiry = &licence.Watch{Dir: cfg.Policy.Registry, Window: cfg.Policy.ExpiryWarning}
+	if f := cfg.Policy.LicenceCounts; f != "" {
+		if c.releases, err = licence.Open(f); err != nil {
+			return nil, fmt.Errorf("policy.licence_counts: %w", err)
+		}
+	}
 
 	if len(cfg.Screening.Lists) > 0 {
 		lists, err := screening.OpenLists(cfg.Screening.Lists, cfg.Screening.Options(), logger)
@@ -262,6 +277,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if c.screener != nil {
 		opts.Screener = c.screener
 	}
+	if c.releases != nil {
+		opts.Releases = c.releases
+	}
+	opts.Expiry = c.expiry
+	reg.MustRegister(c.expiry)
 	opts.Locator = c.locator
 	if cfg.S3.Listen != "" {
 		s3opts, err := s3Options(cfg.S3, logger)

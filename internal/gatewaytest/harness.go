@@ -89,6 +89,10 @@ type Options struct {
 	// Now is the gateway's clock (nil: time.Now); token verification
 	// keeps the real one.
 	Now func() time.Time
+	// Releases and Expiry are passed to the server; an Expiry that is a
+	// prometheus.Collector is registered with the harness's Registry.
+	Releases gateway.ReleaseCounter
+	Expiry   gateway.ExpiryWatch
 }
 
 // Start serves a gateway over store on 127.0.0.1 until the test ends.
@@ -128,6 +132,9 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		tb.Fatal(err)
 	}
 	h.Registry = prometheus.NewRegistry()
+	if c, ok := o.Expiry.(prometheus.Collector); ok {
+		h.Registry.MustRegister(c)
+	}
 	cat := catalog.NewCatalog(h.Store, 100, o.TTL, nil)
 	cat.SetFrontier(o.Frontier)
 	cat.SetClassificationKeys(o.ClassificationKeys)
@@ -138,7 +145,7 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
 		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3), RateLimit: o.RateLimit,
 		MaxBodyBytes: o.MaxBodyBytes, BodyReadTimeout: o.BodyReadTimeout,
-		Now: o.Now,
+		Now: o.Now, Releases: o.Releases, Expiry: o.Expiry,
 	})
 	if err != nil {
 		tb.Fatal(err)

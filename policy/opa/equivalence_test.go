@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -73,8 +74,9 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 	)
 	cases := []regimeCase{
 		{name: "default", opts: Options{}, unreached: map[string]string{
-			"subject.id":   subjectID,
-			"request.time": "the request date only dates registry entries, and there is no registry",
+			"subject.id":       subjectID,
+			"request.time":     "the request date only dates registry entries, and there is no registry",
+			"licence_releases": "only a capped licence of the registry reads the counts, and there is no registry",
 		}},
 		{name: "default+registry", opts: Options{Registry: "../../testdata/registry", Settings: map[string]string{"location_unknown": "deny"}},
 			unreached: map[string]string{"subject.id": subjectID}},
@@ -125,7 +127,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 				before := r.decisions.Len()
 				got, gerr := e.Decide(ctx, in)
 				want, werr := plainDecide(t, r, in)
-				if got != want || (gerr == nil) != (werr == nil) {
+				if !reflect.DeepEqual(got, want) || (gerr == nil) != (werr == nil) {
 					bs, _ := json.Marshal(in)
 					msg := fmt.Sprintf("#%d %s: %s\nDecide:           %+v (%v)\nplain evaluation: %+v (%v)", i, what(), bs, got, gerr, want, werr)
 					if src, ok := sameKey(t, r, decided, in); ok {
@@ -166,7 +168,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 					md, merr := decide(i, func() string {
 						return fmt.Sprintf("%s changed from %s to %s", p, jsonOf(leafValue(in, p)), jsonOf(leafValue(m, p)))
 					}, m)
-					if _, seen := firstChanged[p]; !seen && err == nil && (merr != nil || md != d) {
+					if _, seen := firstChanged[p]; !seen && err == nil && (merr != nil || !reflect.DeepEqual(md, d)) {
 						firstChanged[p] = i
 					}
 				}
@@ -515,6 +517,14 @@ func registryEntity(r *rand.Rand, in *policy.Input) {
 	in.Subject.Country, in.Subject.Entity.ID = e[1], e[0]
 	in.Subject.Entity.HQ = []string{e[1], "US"}[r.IntN(2)]
 	in.Subject.Entity.ParentHQ = in.Subject.Entity.HQ
+	if e[0] == "brasil-ai" {
+		// Its licence is capped: mostly on its last day of validity,
+		// with releases below or at the cap.
+		if r.IntN(4) != 0 {
+			in.Request.Time = "2025-12-31T23:59:59Z"
+		}
+		in.LicenceReleases = []map[string]int{nil, {"D7654321": 1}, {"D7654321": 2}}[r.IntN(3)]
+	}
 }
 
 // fineTune makes in's model a fine-tune, mostly of a base the catalog has.

@@ -253,6 +253,11 @@ var mutationTable = map[string]leafValues{
 	"frontier.flop":   oneOf(testFLOPs...),
 	"frontier.source": oneOf("catalog", "configured", "none", ""),
 	"frontier.model":  oneOf("", "lab/open", "lab/other-open"),
+
+	// Licence ids of the shipped registry, with counts below, at and above
+	// their caps, and none.
+	"licence_releases": oneOf(map[string]int(nil), map[string]int{}, map[string]int{"D1234567": 0},
+		map[string]int{"D1234567": 1, "D7654321": 2}, map[string]int{"D7654321": 1}, map[string]int{"D7654321": 5, "other": 1}),
 }
 
 // mutate returns in with the leaf at path changed to another of its values

@@ -55,7 +55,7 @@ func inputValue(in *policy.Input) (ast.Value, error) {
 		))
 	}
 	sc := &s.Screening
-	return ast.NewObject(
+	obj := ast.NewObject(
 		[2]*ast.Term{keySubject, ast.NewTerm(ast.NewObject(
 			[2]*ast.Term{keyAnonymous, ast.InternedTerm(s.Anonymous)},
 			[2]*ast.Term{keyID, t.str(s.ID)},
@@ -118,7 +118,16 @@ func inputValue(in *policy.Input) (ast.Value, error) {
 			[2]*ast.Term{keySource, t.str(f.Source)},
 			[2]*ast.Term{keyModel, t.str(f.Model)},
 		))},
-	), nil
+	)
+	// As encoding/json writes it (omitempty): absent when no count is kept.
+	if len(in.LicenceReleases) > 0 {
+		counts := ast.NewObject()
+		for id, n := range in.LicenceReleases {
+			counts.Insert(ast.StringTerm(id), ast.IntNumberTerm(n))
+		}
+		obj.Insert(keyLicenceReleases, ast.NewTerm(counts))
+	}
+	return obj, nil
 }
 
 func baseFLOP(b *policy.BaseModel) float64 {
@@ -181,6 +190,7 @@ var (
 	keyFrontier            = ast.StringTerm("frontier")
 	keyFLOP                = ast.StringTerm("flop")
 	keySource              = ast.StringTerm("source")
+	keyLicenceReleases     = ast.StringTerm("licence_releases")
 )
 
 // sharedStrings holds a term for each string an input field commonly takes
