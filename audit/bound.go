@@ -174,6 +174,9 @@ func (t *truncator) input(in *policy.Input) {
 	t.cut("input.model.eccn", &m.ECCN, maxTinyField)
 	t.cut("input.model.revision", &m.Revision, maxShortField)
 	t.cut("input.model.base_model", &m.BaseModel, maxShortField)
+	t.cut("input.model.classified_by", &m.ClassifiedBy, maxShortField)
+	t.cut("input.model.classified_at", &m.ClassifiedAt, maxTinyField)
+	t.cut("input.model.classification_basis", &m.ClassificationBasis, maxShortField)
 	if m.Base != nil {
 		b := *m.Base
 		t.cut("input.model.base.id", &b.ID, maxShortField)

@@ -88,6 +88,32 @@
 // A consumer of the mirror can detect every gap from seq. Close waits at most
 // MirrorFlushTimeout for the mirror to drain.
 //
+// # Checkpoint cadence
+//
+// With a key, the writer checkpoints right after the first record of a new
+// chain (seq 2 signs the genesis start record), after every CheckpointEvery
+// records, and at most CheckpointInterval after the previous checkpoint even
+// when no record arrives: an idle log still signs a checkpoint (over no new
+// records) each interval, so that anchored checkpoints are never further
+// apart than that.
+//
+// # Anchor
+//
+// With Config.Anchor (an AnchorStore: write-once storage off the host; see
+// AnchorStore for the layout), each checkpoint line is handed to the anchor
+// once durable, and each file once rotation has sealed it, by a goroutine
+// of its own behind a bounded queue: anchoring never blocks or fails Append.
+// Before Open writes anything it reads what the anchor holds for
+// Config.Instance and checks the local trail against it: the chain from
+// seq 1 through the newest anchored checkpoint, every anchored checkpoint
+// present with identical bytes, every sealed file present with its anchored
+// size and the newest one identical; an anchored object with more than one
+// version is tampering too. A difference makes Open refuse with an error
+// wrapping ErrAnchorMismatch and a *VerifyError naming the first record
+// found to differ. An anchor that cannot be read makes Open refuse with
+// Config.AnchorRequired, else Open proceeds and checks later (a mismatch
+// then fails the log for good); AnchorHealthy reports it meanwhile.
+//
 // # Partial chains
 //
 // Verify accepts a chain whose first record is not seq 1 (older files archived

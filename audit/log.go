@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -71,6 +72,20 @@ type Config struct {
 	Observe func(BatchStats)
 	// Now is the clock for record times. Default time.Now.
 	Now func() time.Time
+
+	// Anchor, if set, receives every checkpoint once it is durable and
+	// every file once it is sealed (rotated), asynchronously: it never
+	// blocks or fails Append. Open first checks the local trail against it
+	// and refuses a trail that does not match (see the package doc). It
+	// needs CheckpointKey: without checkpoints there is nothing to anchor.
+	Anchor AnchorStore
+	// Instance names this log's chain in the anchor ([A-Za-z0-9._-]{1,64});
+	// required with Anchor.
+	Instance string
+	// AnchorRequired makes an anchor that cannot be reached at Open a
+	// refusal to open (otherwise Open logs it and checks later, and
+	// AnchorHealthy reports it meanwhile).
+	AnchorRequired bool
 }
 
 // BatchStats describes one batch: the lines it wrote (caller records plus
@@ -130,6 +145,11 @@ type Log struct {
 
 	mirrorDropped atomic.Uint64
 	mirrorErrors  atomic.Uint64
+
+	anchor *anchorer
+	// fatal, once set, fails every later batch: the trail was found not to
+	// match its anchor after Open.
+	fatal atomic.Pointer[error]
 
 	w writer // owned by the writer goroutine (and Open before it starts)
 }
@@ -214,12 +234,41 @@ func Open(cfg Config) (*Log, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Anchor != nil {
+		if cfg.CheckpointKey == nil {
+			return nil, errors.New("audit: an anchor needs a CheckpointKey: without checkpoints there is nothing to anchor")
+		}
+		if !ValidInstance(cfg.Instance) {
+			return nil, fmt.Errorf("audit: instance %q: want 1 to 64 of [A-Za-z0-9._-]", cfg.Instance)
+		}
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	lock, err := lockDir(cfg.Dir)
 	if err != nil {
 		return nil, err
+	}
+	var anc *anchorer
+	if cfg.Anchor != nil {
+		// Before anything is written, not even crash recovery: a trail
+		// that does not match its anchor must not gain records, least of
+		// all a checkpoint signing the forgery.
+		anc = newAnchorer(cfg, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), AnchorCheckTimeout)
+		err := anc.check(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, ErrAnchorMismatch):
+			unlockDir(lock)
+			return nil, fmt.Errorf("audit: refusing to open %s: %w", cfg.Dir, err)
+		case err != nil && cfg.AnchorRequired:
+			unlockDir(lock)
+			return nil, fmt.Errorf("audit: refusing to open %s: the anchor is required and cannot be checked: %w", cfg.Dir, err)
+		case err != nil:
+			anc.setErr(err)
+			cfg.Logger.Error("audit: cannot check the trail against its anchor; starting, and checking again until it answers (not ready meanwhile)", "error", err)
+		}
 	}
 	l := &Log{
 		cfg:    cfg,
@@ -233,6 +282,10 @@ func Open(cfg Config) (*Log, error) {
 		lock:   lock,
 
 		mirrorFlushTimeout: MirrorFlushTimeout,
+		anchor:             anc,
+	}
+	if anc != nil {
+		anc.fatal = l.setFatal
 	}
 	st, err := openDir(cfg.Dir, cfg.MaxFileBytes, cfg.Logger)
 	if err != nil {
@@ -245,15 +298,12 @@ func Open(cfg Config) (*Log, error) {
 		needStart: StartReasonStart, prevFile: st.prevFile, recovery: st.recovery,
 		lastCheckpoint: cfg.Now(), sinceCheckpoint: st.sinceCheckpoint,
 	}
-	if st.sinceCheckpoint == noCheckpointSeen {
-		// An existing chain whose last file has no checkpoint (or a new
-		// chain, where this changes nothing without records): checkpoint
-		// at once, so that Verify's bound on unsigned runs holds across
-		// restarts.
-		l.w.sinceCheckpoint = 0
-		if st.seq > 0 {
-			l.w.sinceCheckpoint = cfg.CheckpointEvery
-		}
+	if st.sinceCheckpoint == noCheckpointSeen || st.seq == 0 {
+		// An existing chain whose last file has no checkpoint, or a new
+		// chain: checkpoint at once, so that Verify's bound on unsigned
+		// runs holds across restarts and a new chain's genesis is signed
+		// (and anchored) from its first batch.
+		l.w.sinceCheckpoint = cfg.CheckpointEvery
 	}
 	if cfg.Mirror != nil {
 		l.mirror = newMirror(l, cfg.Mirror)
@@ -268,11 +318,51 @@ func Open(cfg Config) (*Log, error) {
 		if l.mirror != nil {
 			_ = l.mirror.close(MirrorFlushTimeout)
 		}
+		if anc != nil {
+			_ = anc.close(0)
+		}
 		unlockDir(lock)
 		return nil, err
 	}
+	if anc != nil {
+		anc.start()
+	}
 	go l.run()
 	return l, nil
+}
+
+// setFatal fails the log for good: every later batch fails with err.
+func (l *Log) setFatal(err error) {
+	l.fatal.CompareAndSwap(nil, &err)
+}
+
+// AnchorHealthy returns nil without an anchor, or while the anchor takes
+// every checkpoint and sealed file in time. It returns an error while the
+// anchor cannot be reached, the start-up check has not run, the backlog is
+// not draining, or after the trail was found not to match the anchor.
+func (l *Log) AnchorHealthy(ctx context.Context) error {
+	if l.anchor == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.anchor.health()
+}
+
+// Anchored reports whether the log has an anchor.
+func (l *Log) Anchored() bool { return l.anchor != nil }
+
+// AnchorRequired reports whether the log was configured to refuse service
+// while its anchor is not healthy.
+func (l *Log) AnchorRequired() bool { return l.anchor != nil && l.cfg.AnchorRequired }
+
+// AnchorStats reports the anchor's progress; zero without an anchor.
+func (l *Log) AnchorStats() AnchorStats {
+	if l.anchor == nil {
+		return AnchorStats{}
+	}
+	return l.anchor.stats()
 }
 
 // Append writes rec (which must encode to a JSON object) as a record of the
@@ -354,6 +444,9 @@ func (l *Log) Healthy(ctx context.Context) error {
 	if closed {
 		return ErrClosed
 	}
+	if err := l.fatal.Load(); err != nil {
+		return *err
+	}
 	l.failMu.Lock()
 	failed := l.failErr != nil
 	l.failMu.Unlock()
@@ -401,6 +494,11 @@ func (l *Log) Close() error {
 	if l.mirror != nil {
 		err = errors.Join(err, l.mirror.close(l.mirrorFlushTimeout))
 	}
+	if l.anchor != nil {
+		if aerr := l.anchor.close(AnchorFlushTimeout); aerr != nil {
+			l.logger.Warn("audit: anchor", "error", aerr)
+		}
+	}
 	unlockDir(l.lock)
 	return err
 }
@@ -408,11 +506,18 @@ func (l *Log) Close() error {
 // run is the writer goroutine.
 func (l *Log) run() {
 	defer close(l.done)
-	// One timer, armed only while records wait for a checkpoint, gives an
-	// idle log its checkpoint CheckpointInterval after the last one.
+	// One timer gives the log a checkpoint CheckpointInterval after the
+	// last one, even when idle: a checkpoint over no new records still
+	// proves, once anchored, that the log existed and ended there then, so
+	// a gap between anchored checkpoints longer than the interval is a
+	// trail that stopped or was cut.
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	armed := false
+	if l.cfg.CheckpointKey != nil {
+		timer.Reset(max(l.cfg.CheckpointInterval-l.now().Sub(l.w.lastCheckpoint), time.Millisecond))
+		armed = true
+	}
 	batch := make([]*request, 0, l.cfg.MaxBatch)
 	for {
 		select {
@@ -438,7 +543,7 @@ func (l *Log) run() {
 			ch <- err
 		case <-timer.C:
 			armed = false
-			if l.w.sinceCheckpoint > 0 && l.now().Sub(l.w.lastCheckpoint) >= l.cfg.CheckpointInterval {
+			if l.now().Sub(l.w.lastCheckpoint) >= l.cfg.CheckpointInterval {
 				_ = l.commit(nil, true)
 			}
 		case <-l.stop:
@@ -446,7 +551,7 @@ func (l *Log) run() {
 			l.shutdown(batch)
 			return
 		}
-		if l.cfg.CheckpointKey != nil && !armed && l.w.sinceCheckpoint > 0 {
+		if l.cfg.CheckpointKey != nil && !armed {
 			d := l.cfg.CheckpointInterval - l.now().Sub(l.w.lastCheckpoint)
 			if l.w.lastErr != nil {
 				// A failed log is retried by traffic and Healthy; the
@@ -571,6 +676,9 @@ func (l *Log) commit(reqs []*request, forceCheckpoint bool) (err error) {
 		}
 	}()
 
+	if f := l.fatal.Load(); f != nil {
+		return *f
+	}
 	if w.rotate {
 		if err := l.rotateFile(); err != nil {
 			return err
@@ -595,6 +703,7 @@ func (l *Log) commit(reqs []*request, forceCheckpoint bool) (err error) {
 	}
 	buf := make([]byte, 0, n+1024)
 	ends := make([]int, 0, len(reqs)+4)
+	var cps []int // indexes in ends of checkpoint lines
 	var add func(kind string, rec []byte)
 	checkpoint := func() {
 		cp := CheckpointRecord{
@@ -611,6 +720,7 @@ func (l *Log) commit(reqs []*request, forceCheckpoint bool) (err error) {
 		ends = append(ends, len(buf))
 		lastKind = kind
 		if kind == KindCheckpoint {
+			cps = append(cps, len(ends)-1)
 			since, lastCP = 0, now
 			return
 		}
@@ -631,7 +741,7 @@ func (l *Log) commit(reqs []*request, forceCheckpoint bool) (err error) {
 	for _, r := range reqs {
 		add(r.kind, r.rec)
 	}
-	if key != nil && since > 0 && (forceCheckpoint || now.Sub(lastCP) >= l.cfg.CheckpointInterval) {
+	if key != nil && (since > 0 || forceCheckpoint) && (forceCheckpoint || now.Sub(lastCP) >= l.cfg.CheckpointInterval) {
 		checkpoint()
 	}
 	if len(buf) == 0 {
@@ -671,6 +781,15 @@ func (l *Log) commit(reqs []*request, forceCheckpoint bool) (err error) {
 		w.rotate = true
 	}
 	l.writeHead()
+	if l.anchor != nil {
+		for _, i := range cps {
+			start := 0
+			if i > 0 {
+				start = ends[i-1]
+			}
+			l.anchor.enqueue(anchorItem{seq: w.seq - uint64(len(ends)-1-i), line: bytes.Clone(buf[start:ends[i]])})
+		}
+	}
 	if l.mirror != nil {
 		lines := make([][]byte, len(ends))
 		start := 0
@@ -714,6 +833,10 @@ func (l *Log) rotateFile() error {
 	}
 	if err := w.f.Close(); err != nil {
 		l.logger.Warn("audit: closing rotated file", "file", w.name, "error", err)
+	}
+	if l.anchor != nil {
+		// Sealed: it never changes again.
+		l.anchor.enqueue(anchorItem{file: w.name})
 	}
 	if w.needStart == "" {
 		w.needStart = StartReasonRotate

@@ -155,7 +155,7 @@ func TestCheckpointEveryZeroTakesDefault(t *testing.T) {
 	l := MustOpen(t, Config{Dir: dir, CheckpointKey: testKey, CheckpointEvery: 0})
 	MustAppend(t, l, 1, 3)
 	MustClose(t, l)
-	if got, want := kindsOf(t, dir), "start,decision,decision,decision,checkpoint"; got != want {
+	if got, want := kindsOf(t, dir), "start,checkpoint,decision,decision,decision,checkpoint"; got != want {
 		t.Errorf("kinds: got %s, want %s", got, want)
 	}
 }
@@ -170,10 +170,10 @@ func TestCheckpointAtOpen(t *testing.T) {
 		unsigned  int // records appended in a first session without a key; -1: an empty first file
 		wantKinds string
 	}{
-		{"new chain", 0, "start,decision,checkpoint"},
+		{"new chain", 0, "start,checkpoint,decision,checkpoint"},
 		// A crash right after the first file was created leaves it empty:
 		// still a chain without records.
-		{"empty first file", -1, "start,decision,checkpoint"},
+		{"empty first file", -1, "start,checkpoint,decision,checkpoint"},
 		{"continued unsigned chain", 2, "start,decision,decision,start,checkpoint,decision,checkpoint"},
 	}
 	for _, tt := range tests {
@@ -285,7 +285,7 @@ func TestCloseAfterRecoveryCheckpointsOnce(t *testing.T) {
 	}
 	failSync.Store(false)
 	MustClose(t, l)
-	if got, want := kindsOf(t, dir), "start,decision,recovered,checkpoint"; got != want {
+	if got, want := kindsOf(t, dir), "start,checkpoint,decision,recovered,checkpoint"; got != want {
 		t.Errorf("kinds: got %s, want %s", got, want)
 	}
 	MustVerify(t, dir, VerifyOptions{PublicKey: testPub()})
@@ -412,7 +412,7 @@ func TestIdleCheckpointAtInterval(t *testing.T) {
 	waitFor(t, "the idle checkpoint", func() bool {
 		return strings.HasSuffix(kindsOf(t, dir), ",checkpoint")
 	})
-	if got, want := kindsOf(t, dir), "start,decision,checkpoint"; got != want {
+	if got, want := kindsOf(t, dir), "start,checkpoint,decision,checkpoint"; got != want {
 		t.Errorf("kinds: got %s, want %s", got, want)
 	}
 	MustClose(t, l)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -42,7 +44,41 @@ func (f Filter) Match(t time.Time, r *Record) bool {
 // decoded record. The log's own records (start, checkpoint, recovery) are
 // skipped. It stops at the first error emit returns, or when ctx is done.
 func Query(ctx context.Context, files []string, f Filter, emit func(Entry, *Record) error) error {
-	return Scan(files, func(e Entry) error {
+	return Scan(files, queryFn(ctx, f, emit))
+}
+
+// QueryAnchor is Query over the sealed files an anchor holds: of the
+// instances named, or of every instance when none is, in instance and then
+// file order. emit also receives the record's instance; Entry.File names the
+// anchored object. Only sealed (complete) files are in an anchor: the file a
+// gateway is writing is not.
+func QueryAnchor(ctx context.Context, anchor AnchorStore, instances []string, f Filter, emit func(string, Entry, *Record) error) error {
+	if len(instances) == 0 {
+		var err error
+		if instances, err = anchor.Instances(ctx); err != nil {
+			return fmt.Errorf("audit: anchor: list instances: %w", err)
+		}
+	}
+	for _, inst := range instances {
+		files, err := anchor.Files(ctx, inst)
+		if err != nil {
+			return fmt.Errorf("audit: anchor: list sealed files of %s: %w", inst, err)
+		}
+		open := func(path string) (io.ReadCloser, error) { return anchor.OpenFile(ctx, inst, filepath.Base(path)) }
+		fn := queryFn(ctx, f, func(e Entry, r *Record) error { return emit(inst, e, r) })
+		for _, af := range files {
+			// A sealed file is complete: a torn last line is damage,
+			// not a record being written.
+			if err := scanFile(anchoredName(inst, "files", af.Name), false, open, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func queryFn(ctx context.Context, f Filter, emit func(Entry, *Record) error) func(Entry) error {
+	return func(e Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -57,7 +93,7 @@ func Query(ctx context.Context, files []string, f Filter, emit func(Entry, *Reco
 			return nil
 		}
 		return emit(e, &r)
-	})
+	}
 }
 
 // TotalsKey groups records in Totals.

@@ -78,8 +78,8 @@ func TestQuery(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 120 || !slices.IsSorted(all) {
-		t.Fatalf("Query found %d records (sorted: %v), want the 120 decisions in order", len(all), slices.IsSorted(all))
+	if len(all) != 122 || !slices.IsSorted(all) {
+		t.Fatalf("Query found %d records (sorted: %v), want the 122 decisions in order", len(all), slices.IsSorted(all))
 	}
 	if err := Query(t.Context(), files, Filter{Until: time.Unix(0, 0)}, func(e Entry, _ *Record) error {
 		some = append(some, e.Seq)

@@ -18,7 +18,31 @@ type TrailConfig struct {
 	MaxBatch     int              `yaml:"max_batch"`      // records per fsync at most
 	Checkpoint   CheckpointConfig `yaml:"checkpoint"`
 	Mirror       string           `yaml:"mirror"` // "" | "stdout" | an http(s) URL receiving NDJSON batches
+	Anchor       AnchorConfig     `yaml:"anchor"`
 }
+
+// AnchorConfig names the anchor: an S3 bucket with Object Lock (COMPLIANCE)
+// that receives every signed checkpoint and every sealed file, write-once.
+type AnchorConfig struct {
+	URL      string `yaml:"url"`      // s3://bucket/prefix; "" = no anchor
+	Endpoint string `yaml:"endpoint"` // host:port, no scheme; "" = AWS S3 in region
+	Region   string `yaml:"region"`
+	// AccessKey and SecretKey; both empty: the standard AWS environment
+	// variables.
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	TLS       bool   `yaml:"tls"`
+	// Instance names this gateway's chain in the anchor; "" = the host name.
+	Instance  string        `yaml:"instance"`
+	Retention time.Duration `yaml:"retention"` // each object's COMPLIANCE lock
+	// Required refuses to start while the anchor cannot be checked, and
+	// refuses downloads while it does not take the checkpoints.
+	Required bool `yaml:"required"`
+}
+
+// DefaultAnchorRetention is five years, as export records must be kept (EAR
+// § 762.6).
+const DefaultAnchorRetention = 43800 * time.Hour
 
 // CheckpointConfig configures signed checkpoints.
 type CheckpointConfig struct {
@@ -34,7 +58,8 @@ const DefaultDir = "var/audit"
 // DefaultTrailConfig is the section's value for every key a file omits.
 func DefaultTrailConfig() TrailConfig {
 	return TrailConfig{Dir: DefaultDir, MaxFileBytes: DefaultMaxFileBytes, GroupCommit: true, MaxBatch: DefaultMaxBatch,
-		Checkpoint: CheckpointConfig{Every: DefaultCheckpointEvery, Interval: DefaultCheckpointInterval}}
+		Checkpoint: CheckpointConfig{Every: DefaultCheckpointEvery, Interval: DefaultCheckpointInterval},
+		Anchor:     AnchorConfig{TLS: true, Retention: DefaultAnchorRetention, Region: "us-east-1"}}
 }
 
 // Validate returns c's problems, each named under section ("audit").
@@ -57,6 +82,25 @@ func (c TrailConfig) Validate(section string) config.Problems {
 	}
 	if m := c.Mirror; m != "" && m != "stdout" && !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "https://") {
 		p.Addf(section+".mirror", m, `must be "", "stdout" or an http(s) URL`)
+	}
+	if a := c.Anchor; a.URL != "" {
+		if b, _, _ := strings.Cut(strings.TrimPrefix(a.URL, "s3://"), "/"); !strings.HasPrefix(a.URL, "s3://") || b == "" {
+			p.Addf(section+".anchor.url", a.URL, "must be s3://bucket/prefix")
+		}
+		if c.Checkpoint.Key == "" {
+			p.Addf(section+".anchor.url", a.URL, "needs %s.checkpoint.key: without signed checkpoints there is nothing to anchor", section)
+		}
+		if a.Instance != "" && !ValidInstance(a.Instance) {
+			p.Addf(section+".anchor.instance", a.Instance, "must be 1 to 64 of [A-Za-z0-9._-]")
+		}
+		if a.Retention <= 0 {
+			p.Addf(section+".anchor.retention", a.Retention, "must be positive")
+		}
+		if (a.AccessKey == "") != (a.SecretKey == "") {
+			p.Addf(section+".anchor.secret_key", "", "access_key and secret_key go together")
+		}
+	} else if c.Anchor.Required {
+		p.Addf(section+".anchor.required", true, "needs %s.anchor.url", section)
 	}
 	return p
 }

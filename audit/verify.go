@@ -108,15 +108,15 @@ func (e *VerifyError) Error() string {
 // returned as is.
 func Scan(files []string, fn func(Entry) error) error {
 	for i, path := range files {
-		if err := scanFile(path, i == len(files)-1, fn); err != nil {
+		if err := scanFile(path, i == len(files)-1, openPath, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func scanFile(path string, last bool, fn func(Entry) error) error {
-	f, err := os.Open(path)
+func scanFile(path string, last bool, open func(string) (io.ReadCloser, error), fn func(Entry) error) error {
+	f, err := open(path)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -293,6 +293,14 @@ func (c *chain) next(p parsedLine) string {
 // seq. A chain that does not begin at seq 1 is accepted and reported in
 // Summary.FirstSeq.
 func Verify(files []string, opts VerifyOptions) (Summary, error) {
+	return verifyFiles(files, opts, true, openPath, nil)
+}
+
+// verifyFiles is Verify over files read through open (the local disk, or an
+// anchor), with live saying whether the last file may be one a gateway is
+// still writing, and onRecord (if set) called for every verified record.
+func verifyFiles(files []string, opts VerifyOptions, live bool, open func(string) (io.ReadCloser, error),
+	onRecord func(path string, line int, p parsedLine, raw []byte)) (Summary, error) {
 	var s Summary
 	if len(files) == 0 {
 		return s, errors.New("audit: verify: no files")
@@ -332,21 +340,33 @@ func Verify(files []string, opts VerifyOptions) (Summary, error) {
 		keyID = KeyID(opts.PublicKey)
 	}
 
-	v := &verifier{opts: opts, keyID: keyID, head: head, s: &s, lastFile: files[len(files)-1]}
+	v := &verifier{opts: opts, keyID: keyID, head: head, s: &s, lastFile: files[len(files)-1], onRecord: onRecord}
+	err := v.run(files, live, open)
+	return s, err
+}
+
+// openPath opens a log file on disk for verifier.run.
+func openPath(path string) (io.ReadCloser, error) { return os.Open(path) }
+
+// run verifies the files in order, each read through open. lastMayBeLive
+// says whether the last file may end in a line being written (a live log);
+// sealed files may not.
+func (v *verifier) run(files []string, lastMayBeLive bool, open func(string) (io.ReadCloser, error)) error {
+	s, head := v.s, v.head
 	for i, path := range files {
-		if err := v.file(path, i == len(files)-1); err != nil {
-			return s, err
+		if err := v.file(path, lastMayBeLive && i == len(files)-1, open); err != nil {
+			return err
 		}
 		s.Files++
 	}
 	if head != nil && head.Seq > s.LastSeq {
-		return s, &VerifyError{File: v.lastFile, Line: v.lastLine, Seq: s.LastSeq,
+		return &VerifyError{File: v.lastFile, Line: v.lastLine, Seq: s.LastSeq,
 			Reason: fmt.Sprintf("truncated: head file records seq %d, log ends at %d", head.Seq, s.LastSeq)}
 	}
 	if s.Records == 0 {
-		return s, &VerifyError{File: v.lastFile, Line: 1, Reason: "no records: every audit file begins with a start record"}
+		return &VerifyError{File: v.lastFile, Line: 1, Reason: "no records: every audit file begins with a start record"}
 	}
-	return s, nil
+	return nil
 }
 
 type verifier struct {
@@ -358,10 +378,13 @@ type verifier struct {
 	lastFile string
 	lastLine int
 	prevFile string
+	// onRecord, if set, sees every record that passed verification, with
+	// its exact line (without the newline; valid during the call only).
+	onRecord func(path string, line int, p parsedLine, raw []byte)
 }
 
-func (v *verifier) file(path string, last bool) error {
-	f, err := os.Open(path)
+func (v *verifier) file(path string, last bool, open func(string) (io.ReadCloser, error)) error {
+	f, err := open(path)
 	if err != nil {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
@@ -454,6 +477,9 @@ func (v *verifier) file(path string, last bool) error {
 			if v.head.File != "" && v.head.File != filepath.Base(path) {
 				return fail(p.Seq, fmt.Sprintf("head file records seq %d in %s, log has it in %s", p.Seq, v.head.File, filepath.Base(path)))
 			}
+		}
+		if v.onRecord != nil {
+			v.onRecord(path, lr.line, p, line)
 		}
 		if v.s.Records == 0 {
 			v.s.FirstSeq, v.s.First = p.Seq, p.Time

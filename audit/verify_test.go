@@ -31,7 +31,7 @@ func pristineLog(t *testing.T) string {
 			pristineErr = err
 			return
 		}
-		for i := 1; i <= 120; i++ {
+		for i := 1; i <= 122; i++ {
 			if err := l.Append(t.Context(), "decision", decision(i)); err != nil {
 				pristineErr = err
 				return

@@ -44,8 +44,13 @@ type Model struct {
 	Files []storage.ObjectInfo // keys relative to the model's prefix, sorted
 	// Manifest is nil when the model is unclassified: export.yaml is missing
 	// or failed strict parsing (ParseError says why).
-	Manifest     *Manifest
-	ParseError   string
+	Manifest   *Manifest
+	ParseError string
+	// Signed is set when a configured classification key's signature
+	// verified Manifest; only then is Manifest.Signature's record to be
+	// believed. With keys configured an unsigned Manifest is dropped
+	// (nil), so Signed is false only without keys.
+	Signed       bool
 	Revision     string // 40 hex: export.yaml's, or derived from the files
 	LastModified time.Time
 }
@@ -55,6 +60,10 @@ func (m *Model) PolicyModel() policy.Model {
 	pm := policy.Model{ID: m.ID, Revision: m.Revision}
 	if m.Manifest != nil {
 		pm.Classified = true
+		if s := m.Manifest.Signature; m.Signed && s != nil {
+			pm.Signed = true
+			pm.ClassifiedBy, pm.ClassifiedAt, pm.ClassificationBasis = s.ClassifiedBy, s.ClassifiedAt.Format(time.RFC3339), s.Basis
+		}
 		pm.Weights = m.Manifest.Weights
 		pm.ECCN = m.Manifest.ECCN
 		if m.Manifest.TrainingComputeFLOP != nil {
@@ -109,6 +118,10 @@ type Catalog struct {
 	// TTL gets one 503 "changed; retry" and then its new version.
 	stats *expirable.LRU[string, storage.ObjectInfo]
 
+	// keys, when not nil, are the compliance keys a classification must be
+	// signed by (SetClassificationKeys).
+	keys ClassificationKeys
+
 	frontierCfg Frontier
 	frontierMu  sync.Mutex
 	frontier    policy.Frontier // computed from the catalog
@@ -121,9 +134,11 @@ type Catalog struct {
 type Frontier struct {
 	// FLOP, when positive, is the frontier as the operator configures it.
 	FLOP float64
-	// FromCatalog computes it instead as the largest training compute of a
-	// classified open-weight model in the catalog. Whoever can write an
-	// export.yaml then moves the threshold, so it is off by default.
+	// FromCatalog computes it instead as the largest training compute of an
+	// open-weight model in the catalog whose classification a configured
+	// key signed (Model.Signed): an unsigned export.yaml, which anyone who
+	// can write to storage can make, never moves the threshold. Without
+	// classification keys it is therefore always zero; it is off by default.
 	FromCatalog bool
 }
 
@@ -231,6 +246,19 @@ func (c *Catalog) knownSHA256(m *Model, file, key string, info storage.ObjectInf
 	return c.hashes.known(key, info)
 }
 
+// SetClassificationKeys makes keys the compliance keys a model's
+// export.yaml must be signed by (see docs/models.md): a manifest that does
+// not verify against one of them, for this model, is dropped and the model
+// is unclassified, whatever the file says. Without keys (nil or empty) every
+// manifest that parses is believed and none is Signed: a development
+// setting. Call it before the catalog is used.
+func (c *Catalog) SetClassificationKeys(keys ClassificationKeys) {
+	if len(keys) == 0 {
+		keys = nil
+	}
+	c.keys = keys
+}
+
 // SetFrontier sets how the open-weight frontier is found. Call it before the
 // catalog is used.
 func (c *Catalog) SetFrontier(f Frontier) { c.frontierCfg = f }
@@ -291,7 +319,7 @@ func (c *Catalog) Frontier(ctx context.Context) (policy.Frontier, error) {
 		f := policy.Frontier{Source: policy.FrontierCatalog}
 		for _, m := range models { // sorted by id: ties go to the first
 			pm := m.PolicyModel()
-			if m.Open() && pm.TrainingComputeFLOP > f.FLOP {
+			if m.Open() && m.Signed && pm.TrainingComputeFLOP > f.FLOP {
 				f.FLOP, f.Model = pm.TrainingComputeFLOP, m.ID
 			}
 		}
@@ -381,9 +409,20 @@ func (c *Catalog) load(ctx context.Context, id string) (*Model, error) {
 			return nil, err
 		}
 		man, err := ParseManifest(b)
-		if err != nil {
+		switch {
+		case err != nil:
 			m.ParseError = err.Error()
-		} else {
+		case c.keys != nil:
+			// An unverified classification is no classification: its
+			// fields (weights, compute, declared hashes, revision) are
+			// dropped here rather than passed on, so that nothing
+			// downstream can mistake them for the compliance team's.
+			if err := c.keys.Verify(id, man); err != nil {
+				m.ParseError = "classification not accepted: " + err.Error()
+			} else {
+				m.Manifest, m.Signed = &man, true
+			}
+		default:
 			m.Manifest = &man
 		}
 	}

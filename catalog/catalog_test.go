@@ -818,13 +818,20 @@ func TestModel_File(t *testing.T) {
 }
 
 func TestCatalog_Frontier(t *testing.T) {
+	// Only signed classifications count (TestCatalog_Frontier_SignedOnly).
+	priv := mustKey(t)
 	mem := newCatalogMemStore(map[string]catalogObject{
-		"a/open-small/export.yaml": {Data: "weights: open\ntraining_compute_flop: 1e24\n"},
-		"a/open-big/export.yaml":   {Data: "weights: open\ntraining_compute_flop: 2e26\n"},
-		"b/tie/export.yaml":        {Data: "weights: open\ntraining_compute_flop: 2e26\n"},
-		"c/closed/export.yaml":     {Data: "weights: closed\ntraining_compute_flop: 9e26\n"},
+		"a/open-small/export.yaml": {Data: mustSign(t, priv, "a/open-small", "weights: open\ntraining_compute_flop: 1e24\n")},
+		"a/open-big/export.yaml":   {Data: mustSign(t, priv, "a/open-big", "weights: open\ntraining_compute_flop: 2e26\n")},
+		"b/tie/export.yaml":        {Data: mustSign(t, priv, "b/tie", "weights: open\ntraining_compute_flop: 2e26\n")},
+		"c/closed/export.yaml":     {Data: mustSign(t, priv, "c/closed", "weights: closed\ntraining_compute_flop: 9e26\n")},
 		"d/broken/export.yaml":     {Data: "weights: open\ntraining_compute_flop: 9e27\nextra: 1\n"},
 	})
+	newTestCatalog := func(store storage.ObjectStore, ttl time.Duration) *Catalog {
+		c := newTestCatalog(store, ttl)
+		c.SetClassificationKeys(keysOf(priv))
+		return c
+	}
 	tests := []struct {
 		name string
 		cfg  Frontier
@@ -854,7 +861,7 @@ func TestCatalog_Frontier(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := mem.listDirs.Load()
-		mem.set("e/bigger/export.yaml", catalogObject{Data: "weights: open\ntraining_compute_flop: 8e26\n"})
+		mem.set("e/bigger/export.yaml", catalogObject{Data: mustSign(t, priv, "e/bigger", "weights: open\ntraining_compute_flop: 8e26\n")})
 		defer func() { mem.mu.Lock(); delete(mem.objects, "e/bigger/export.yaml"); mem.mu.Unlock() }()
 		got, err := c.Frontier(context.Background())
 		if err != nil || got.Model != "a/open-big" || mem.listDirs.Load() != before {

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/weightgate/weightgate/config"
@@ -32,6 +33,26 @@ func (c CacheConfig) Validate(section string) config.Problems {
 	}
 	if c.CacheTTL <= 0 {
 		p.Addf(section+".cache_ttl", c.CacheTTL, "must be positive")
+	}
+	return p
+}
+
+// Config is the catalog section of the configuration file.
+type Config struct {
+	// ClassificationKeys are PEM files of the compliance team's Ed25519
+	// public keys: an export.yaml counts only when one of them signed it
+	// (LoadClassificationKeys, Catalog.SetClassificationKeys).
+	ClassificationKeys []string `yaml:"classification_keys"`
+}
+
+// Validate returns c's problems, each named under section ("catalog"). The
+// keys themselves are read when the catalog is built.
+func (c Config) Validate(section string) config.Problems {
+	var p config.Problems
+	for i, k := range c.ClassificationKeys {
+		if k == "" {
+			p.Addf(fmt.Sprintf("%s.classification_keys[%d]", section, i), k, "must be a PEM file's path")
+		}
 	}
 	return p
 }

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/base64"
 	"math"
 	"path"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -177,6 +179,16 @@ func renderManifest(m Manifest) *yaml.Node {
 				&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("sha256"), str(sum)}})
 		}
 		add("files", files)
+	}
+	if s := m.Signature; s != nil {
+		add("signature", &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+			str("model"), str(s.Model),
+			str("classified_by"), str(s.ClassifiedBy),
+			str("classified_at"), str(s.ClassifiedAt.Format(time.RFC3339)),
+			str("basis"), str(s.Basis),
+			str("key"), str(s.Key),
+			str("ed25519"), str(base64.StdEncoding.EncodeToString(s.Ed25519)),
+		}})
 	}
 	return root
 }

@@ -36,6 +36,10 @@ type Manifest struct {
 	// files: in export.yaml. The gateway sends it as the file's ETag and
 	// lfs.sha256 without reading the file; it is trusted as written.
 	SHA256 map[string]string
+	// Signature is the compliance key's signature over the rest, nil when
+	// the file has none; ParseManifest checks its form, the catalog whether
+	// it verifies (ClassificationKeys.Verify).
+	Signature *Signature
 }
 
 var (
@@ -133,6 +137,12 @@ func ParseManifest(b []byte) (Manifest, error) {
 				return m, err
 			}
 			m.SHA256 = files
+		case signatureKey:
+			sig, err := parseSignature(v)
+			if err != nil {
+				return m, err
+			}
+			m.Signature = sig
 		default:
 			return m, fmt.Errorf("export.yaml line %d: unknown key %q", k.Line, k.Value)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/catalog"
+	"github.com/weightgate/weightgate/licence"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -555,7 +556,12 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 
 // handleReadyz reports whether a download could be served now: storage
 // answers, a policy is loaded, and the audit log can be written.
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) { s.readyz(w, r, false) }
+
+// readyz is /readyz; admin adds what only the operator may see: the
+// licences and attestations about to expire (their ids name parties and
+// models, which the public listeners never reveal).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, admin bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
 	defer cancel()
 	checks := map[string]string{}
@@ -576,6 +582,9 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	}
 	check("policy", perr)
 	check("audit", s.opts.Audit.Healthy(ctx))
+	if a, ok := s.opts.Audit.(AnchoredAuditLog); ok && a.Anchored() {
+		check("audit_anchor", a.AnchorHealthy(ctx))
+	}
 	body := map[string]any{"ready": ok, "checks": checks, "policy": map[string]string{"bundle": name, "revision": rev}}
 	if s.opts.Screener != nil {
 		// A list that failed to reload leaves the previous one in force:
@@ -588,6 +597,23 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 			s.logger.Warn("screening lists are stale", "err", st.Error)
 		}
 		body["screening"] = st
+	}
+	if admin && s.opts.Expiry != nil {
+		// An expiring licence does not make the gateway unready: it still
+		// decides correctly, and refuses once the licence has expired.
+		es, err := s.opts.Expiry.Expiring()
+		checks["expiry"] = "ok"
+		switch {
+		case err != nil:
+			checks["expiry"] = "failing"
+			s.logger.Warn("licence expiry: registry unreadable", "err", err)
+		case len(es) > 0:
+			checks["expiry"] = "expiring"
+		}
+		if es == nil {
+			es = []licence.Expiry{}
+		}
+		body["expiring"] = es
 	}
 	if !ok {
 		b, _ := json.Marshal(body)

@@ -17,3 +17,19 @@ type AuditLog interface {
 }
 
 var _ AuditLog = (*audit.Log)(nil)
+
+// AnchoredAuditLog is an AuditLog whose checkpoints are anchored off the host
+// (*audit.Log with an anchor). The gateway asks it only when the AuditLog
+// implements it.
+type AnchoredAuditLog interface {
+	// Anchored reports whether there is an anchor at all.
+	Anchored() bool
+	// AnchorHealthy returns nil while the anchor takes every checkpoint in
+	// time (and always without an anchor).
+	AnchorHealthy(ctx context.Context) error
+	// AnchorRequired reports that downloads must stop while the anchor is
+	// not healthy.
+	AnchorRequired() bool
+}
+
+var _ AnchoredAuditLog = (*audit.Log)(nil)

@@ -31,10 +31,14 @@ const (
 	CodeXetNotSupported        = "xet_not_supported"
 	CodeStorageUnavailable     = "storage_unavailable"
 	CodeAuditUnavailable       = "audit_unavailable"
-	CodePolicyUnavailable      = "policy_unavailable"
-	CodeMethodNotAllowed       = "method_not_allowed"
-	CodeNotFound               = "not_found"
-	CodeInternal               = "internal"
+	CodeAuditAnchorUnavailable = "audit_anchor_unavailable"
+	// CodeLicenceCountUnavailable: the release would be under a capped
+	// licence whose count could not be recorded.
+	CodeLicenceCountUnavailable = "licence_count_unavailable"
+	CodePolicyUnavailable       = "policy_unavailable"
+	CodeMethodNotAllowed        = "method_not_allowed"
+	CodeNotFound                = "not_found"
+	CodeInternal                = "internal"
 )
 
 // Hugging Face Hub error codes, sent in X-Error-Code; huggingface_hub turns

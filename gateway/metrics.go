@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weightgate/weightgate/audit"
 )
 
 // Metrics are the gateway's Prometheus metrics, under the weightgate_
@@ -21,6 +23,7 @@ type Metrics struct {
 	auditBatch      prometheus.Histogram
 	auditErrors     prometheus.Counter
 	storageErrors   *prometheus.CounterVec
+	reg             prometheus.Registerer
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -28,6 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	const ns = "weightgate"
 	latency := prometheus.ExponentialBuckets(0.0001, 2, 16) // 100µs .. ~3.3s
 	m := &Metrics{
+		reg: reg,
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "decisions_total",
 			Help: "Decision records written, by decision (allow|deny) and code.",
@@ -103,6 +107,23 @@ func (m *Metrics) storageError(op string) {
 
 // AuditBatch records one audit batch: how many records, how long the write
 // and the fsync took, and whether it failed. The audit log calls it.
+// AuditAnchor exports the audit anchor's progress: checkpoints and sealed
+// files anchored, and the backlog waiting for the anchor.
+func (m *Metrics) AuditAnchor(stats func() audit.AnchorStats) {
+	if m == nil {
+		return
+	}
+	const ns, sub = "weightgate", "audit_anchor"
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "checkpoints_total",
+			Help: "Signed checkpoints written to the anchor."}, func() float64 { return float64(stats().Checkpoints) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "files_total",
+			Help: "Sealed audit files written to the anchor."}, func() float64 { return float64(stats().Files) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "backlog",
+			Help: "Checkpoints and sealed files waiting for the anchor."}, func() float64 { return float64(stats().Backlog) }),
+	)
+}
+
 func (m *Metrics) AuditBatch(records int, write, sync time.Duration, err error) {
 	if m == nil {
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway/httpsem"
+	"github.com/weightgate/weightgate/licence"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -123,27 +124,12 @@ func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfe
 		in.Object.Size = info.Size
 	}
 
-	start := time.Now()
-	d, perr := s.opts.Policy.Decide(ctx, *in)
-	s.metrics.policyEvaluated(time.Since(start))
-	if perr != nil || d.Code == policy.CodePolicyError || d.Code == "" {
-		// Whatever else the decision says, a failed or malformed evaluation
-		// is a denial.
-		s.logger.Error("policy evaluation failed", "request_id", sc.RequestID, "model", id, "err", perr, "code", d.Code)
-		d.Allow, d.Code = false, policy.CodePolicyError
-		d.Reason = "The export policy could not be evaluated; access is denied."
+	if s.opts.Releases != nil {
+		in.LicenceReleases = s.opts.Releases.Counts()
 	}
-	rec.Policy = &d
-	if d.Code == policy.CodePolicyError {
-		return t, &Error{Status: http.StatusInternalServerError, Code: policy.CodePolicyError, Message: d.Reason, Err: perr}
-	}
-	if !d.Allow {
-		if hides(m, d) || d.Code == CodeAuthenticationRequired {
-			// Same answer as for a model that does not exist: the
-			// requester does not learn that this model exists.
-			return t, hiddenModel(sc.Subject.Anonymous, id, in, d)
-		}
-		return t, &Error{Status: http.StatusForbidden, Code: d.Code, Message: d.Reason, HubCode: HubGatedRepo, Policy: &d}
+	d, refusal := s.decide(ctx, rec, in, m, sc.Subject.Anonymous, id)
+	if refusal != nil {
+		return t, refusal
 	}
 
 	if !revisionMatches(rev, m.Revision) {
@@ -154,6 +140,9 @@ func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfe
 	if !exists {
 		return t, &Error{Status: http.StatusNotFound, Code: CodeEntryNotFound, HubCode: HubEntryNotFound,
 			Message: fmt.Sprintf("%s has no file %q at revision %s.", id, file, m.Revision)}
+	}
+	if err := s.anchorRefuses(ctx); err != nil {
+		return t, err
 	}
 
 	// The ETag clients see. For weights it is the content's sha256, as the
@@ -210,7 +199,80 @@ func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfe
 	if partial {
 		t.rng, t.status = rng, http.StatusPartialContent
 	}
+	// A release is a GET that sends bytes of a weights file: a HEAD or a
+	// 304 sends none. A range counts as a whole release, since ranges can
+	// add up to the file.
+	if r.Method == http.MethodGet && len(d.Releases) > 0 {
+		if e := s.reserve(ctx, rec, in, m, sc.Subject.Anonymous, id, d); e != nil {
+			return t, e
+		}
+	}
 	return t, nil
+}
+
+// decide asks the policy about in and records its decision in rec; it
+// returns the refusal to send when the policy denies or fails.
+func (s *Server) decide(ctx context.Context, rec *audit.Record, in *policy.Input, m *catalog.Model, anonymous bool, id string) (policy.Decision, *Error) {
+	start := time.Now()
+	d, perr := s.opts.Policy.Decide(ctx, *in)
+	s.metrics.policyEvaluated(time.Since(start))
+	if perr != nil || d.Code == policy.CodePolicyError || d.Code == "" {
+		// Whatever else the decision says, a failed or malformed evaluation
+		// is a denial.
+		s.logger.Error("policy evaluation failed", "request_id", RequestID(ctx), "model", id, "err", perr, "code", d.Code)
+		d.Allow, d.Code = false, policy.CodePolicyError
+		d.Reason = "The export policy could not be evaluated; access is denied."
+		d.Releases = nil
+	}
+	rec.Policy = &d
+	if d.Code == policy.CodePolicyError {
+		return d, &Error{Status: http.StatusInternalServerError, Code: policy.CodePolicyError, Message: d.Reason, Err: perr}
+	}
+	if !d.Allow {
+		if hides(m, d) || d.Code == CodeAuthenticationRequired {
+			// Same answer as for a model that does not exist: the
+			// requester does not learn that this model exists.
+			return d, hiddenModel(anonymous, id, in, d)
+		}
+		return d, &Error{Status: http.StatusForbidden, Code: d.Code, Message: d.Reason, HubCode: HubGatedRepo, Policy: &d}
+	}
+	return d, nil
+}
+
+// maxReserveAttempts bounds how often one request asks the policy again
+// after a licence it relied on was used up by another request meanwhile.
+const maxReserveAttempts = 4
+
+// reserve counts, durably, one release under each capped licence d relies
+// on, before a byte is sent. Should one have been used up meanwhile (two
+// requests for a licence's last release: only one reservation succeeds), the
+// policy is asked again with the new counts, and may rely on another
+// licence or refuse (license_exhausted): whether a licence is exhausted is
+// the policy's call, never the gateway's. A release that cannot be counted
+// is not made.
+func (s *Server) reserve(ctx context.Context, rec *audit.Record, in *policy.Input, m *catalog.Model, anonymous bool, id string, d policy.Decision) *Error {
+	for attempt := 1; len(d.Releases) > 0; attempt++ {
+		if s.opts.Releases == nil {
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeLicenceCountUnavailable,
+				Message: "This file is released under a licence that caps its releases, and this gateway keeps no count of them (policy.licence_counts); nothing is served.",
+				Err:     errors.New("no licence release counter configured")}
+		}
+		err := s.opts.Releases.Reserve(d.Releases)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, licence.ErrExhausted) || attempt >= maxReserveAttempts {
+			s.logger.Error("licence release not counted", "request_id", RequestID(ctx), "model", id, "err", err)
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeLicenceCountUnavailable,
+				Message: "The licence's release count could not be recorded, so nothing is served; try again later.", Err: err, RetryAfter: 1}
+		}
+		in.LicenceReleases = s.opts.Releases.Counts()
+		var refusal *Error
+		if d, refusal = s.decide(ctx, rec, in, m, anonymous, id); refusal != nil {
+			return refusal
+		}
+	}
+	return nil
 }
 
 // ifRangeMatches reports whether an If-Range value still describes the
@@ -489,6 +551,21 @@ func (s *Server) storageUnavailable(op string, err error) *Error {
 	s.metrics.storageError(op)
 	return &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageUnavailable,
 		Message: "Model storage is unavailable; try again later.", Err: err}
+}
+
+// anchorRefuses is the answer to an allowed download while a required audit
+// anchor is not taking the trail's checkpoints: as for a full audit disk, no
+// byte leaves without proof of its record kept off the host.
+func (s *Server) anchorRefuses(ctx context.Context) *Error {
+	a, ok := s.opts.Audit.(AnchoredAuditLog)
+	if !ok || !a.AnchorRequired() {
+		return nil
+	}
+	if err := a.AnchorHealthy(ctx); err != nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeAuditAnchorUnavailable,
+			Message: "The audit trail cannot be anchored, so nothing is served; try again later.", Err: err}
+	}
+	return nil
 }
 
 func auditUnavailable(err error) *Error {

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/weightgate/weightgate/catalog"
+	"github.com/weightgate/weightgate/licence"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/storage"
 )
@@ -86,6 +87,28 @@ type Options struct {
 	// DefaultBodyReadTimeout.
 	MaxBodyBytes    int64
 	BodyReadTimeout time.Duration
+	// Releases counts the releases made under capped licences; nil keeps
+	// no count, and then a release the policy makes under a capped licence
+	// is refused.
+	Releases ReleaseCounter
+	// Expiry reports the registry's licences and attestations that expire
+	// soon, on the admin listener's /readyz; nil reports none.
+	Expiry ExpiryWatch
+}
+
+// ReleaseCounter counts releases under capped licences;
+// *licence.Counter implements it.
+type ReleaseCounter interface {
+	Counts() map[string]int
+	// Reserve counts one release under each, all or none, durably; an
+	// error wrapping licence.ErrExhausted when one has none left.
+	Reserve([]policy.Release) error
+}
+
+// ExpiryWatch lists the licences and attestations about to expire;
+// *licence.Watch implements it.
+type ExpiryWatch interface {
+	Expiring() ([]licence.Expiry, error)
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.

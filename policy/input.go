@@ -15,6 +15,10 @@ type Input struct {
 	Object   Object   `json:"object"`
 	Request  Request  `json:"request"`
 	Frontier Frontier `json:"frontier"`
+	// LicenceReleases is how many releases of weights files the gateway has
+	// counted under each capped licence, by licence id: the policy compares
+	// it with the licence's max_releases. Nil when no count is kept.
+	LicenceReleases map[string]int `json:"licence_releases,omitempty"`
 }
 
 // Frontier is the open-weight frontier: the training compute of the most
@@ -115,7 +119,16 @@ type Model struct {
 	ID string `json:"id"`
 	// Classified is false when export.yaml is missing or failed strict parsing;
 	// the remaining fields are then empty.
-	Classified          bool    `json:"classified"`
+	Classified bool `json:"classified"`
+	// Signed is set when a configured compliance key signed the
+	// classification (catalog.classification_keys); ClassifiedBy,
+	// ClassifiedAt (RFC 3339) and ClassificationBasis ("self-assessment" or
+	// "ccats:NUMBER") are then the signed record's, and empty otherwise.
+	// With keys configured an unsigned export.yaml is not Classified at all.
+	Signed              bool    `json:"signed"`
+	ClassifiedBy        string  `json:"classified_by"`
+	ClassifiedAt        string  `json:"classified_at"`
+	ClassificationBasis string  `json:"classification_basis"`
 	Weights             string  `json:"weights"` // "open" | "closed" | ""
 	TrainingComputeFLOP float64 `json:"training_compute_flop"`
 	ECCN                string  `json:"eccn"`
@@ -190,10 +203,24 @@ type Decision struct {
 	// Bundle, Version and Revision identify the regime that decided: the
 	// bundle's declared name and version, and a content hash of every module
 	// and data file loaded with it.
-	Bundle   string `json:"bundle"`
-	Version  string `json:"version,omitempty"`
-	Revision string `json:"revision"`
+	Bundle  string `json:"bundle"`
+	Version string `json:"version,omitempty"`
+	// Releases are the capped licences an allow relies on: the gateway
+	// reserves one release of each, durably, before it sends a byte of a
+	// weights file, and asks again should one be used up meanwhile.
+	Releases []Release `json:"releases,omitempty"`
+	Revision string    `json:"revision"`
 }
+
+// Release is one capped licence a decision relies on.
+type Release struct {
+	Licence     string `json:"licence"`
+	MaxReleases int    `json:"max_releases"`
+}
+
+// CodeLicenceExhausted is the code of a denial because every release a
+// capped licence allows has been made.
+const CodeLicenceExhausted = "license_exhausted"
 
 // CodePolicyError is the code of the deny Decision returned when evaluation
 // fails, is undefined or yields a malformed result.

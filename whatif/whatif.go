@@ -30,6 +30,9 @@ type Asker struct {
 	Screen func(sub policy.Subject, at time.Time) policy.Screening
 	// Logger receives policy evaluation failures; nil discards them.
 	Logger *slog.Logger
+	// Releases, when set, is the releases counted under each capped
+	// licence, put in every input as the gateway does.
+	Releases func() map[string]int
 }
 
 // Result is the answer to one what-if question.
@@ -82,5 +85,8 @@ func (a Asker) Input(ctx context.Context, subject policy.Subject, m *catalog.Mod
 	in := catalog.NewInput(subject, m.ID, file, where)
 	in.Object.Size = size
 	in.Subject.Screening = a.Screen(subject, at)
+	if a.Releases != nil {
+		in.LicenceReleases = a.Releases()
+	}
 	return in, a.Catalog.Describe(ctx, &in, m)
 }

@@ -20,16 +20,25 @@ import (
 )
 
 const auditUsage = `Usage:
-  weightgate audit verify [--key PUB.pem] [--max-unsigned N] [--head FILE|-] [--partial] FILE|DIR...
+  weightgate audit verify [--key PUB.pem] [--max-unsigned N] [--head FILE|-] [--partial] [--strict]
+      [--anchor s3://BUCKET/PREFIX [--anchor-endpoint HOST:PORT] [--anchor-instance ID] [--interval D]]
+      [FILE|DIR...]
       check the hash chain (and, with --key, every signed checkpoint and that no
-      more than N records go without one); exit 0 with a summary, 1 naming the
-      first bad record, 2 on usage errors
-  weightgate audit query FILE|DIR... [--model M] [--subject S] [--entity E] [--country CC]
-      [--decision allow|deny] [--code C] [--since T] [--until T] [--format table|json|csv] [--summary]
-      stream the records that match (decision and transfer records); --summary counts
-      requests, denials and bytes per model x country x decision
+      more than N records go without one); with --anchor, also that the files
+      match every checkpoint and sealed file the anchor holds, the genesis is
+      checkpointed and checkpoints are at most --interval apart; with --anchor
+      and no FILE|DIR, every instance's sealed files from the anchor alone;
+      --strict fails on every NOTE (needs --anchor or --key);
+      exit 0 with a summary, 1 naming the first bad record, 2 on usage or I/O errors
+  weightgate audit query FILE|DIR...|--anchor s3://BUCKET/PREFIX [--anchor-instance ID]
+      [--model M] [--subject S] [--entity E] [--country CC] [--decision allow|deny] [--code C]
+      [--since T] [--until T] [--format table|json|csv] [--summary]
+      stream the records that match (decision and transfer records), from the files
+      or from every instance's sealed files in the anchor (with an instance column);
+      --summary counts requests, denials and bytes per model x country x decision
 
-A DIR stands for its audit-NNNNNN.jsonl files in rotation order.
+A DIR stands for its audit-NNNNNN.jsonl files in rotation order. The anchor's
+credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 `
 
 func (m *Main) audit(ctx context.Context, args []string) error {
@@ -39,7 +48,7 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "verify":
-		return m.auditVerify(args[1:])
+		return m.auditVerify(ctx, args[1:])
 	case "query":
 		return m.auditQuery(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
@@ -95,23 +104,27 @@ func parseInterleaved(fs interface {
 	}
 }
 
-func (m *Main) auditVerify(args []string) error {
-	fs := m.newFlagSet("audit verify", "[--key PUB.pem] [--head FILE] FILE|DIR...")
+func (m *Main) auditVerify(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("audit verify", "[--key PUB.pem] [--anchor s3://BUCKET/PREFIX] [--strict] [FILE|DIR...]")
 	keyPath := fs.String("key", "", "Ed25519 public key (PEM) of the checkpoint signer: every checkpoint must verify")
 	head := fs.String("head", "", `head file to check the tail against (default: audit.head beside the files, if present; "-": none)`)
 	maxUnsigned := fs.Int("max-unsigned", audit.DefaultMaxUnsigned, "with --key: the longest run of records allowed without a signed checkpoint (set it to audit.checkpoint.every + 16)")
 	partial := fs.Bool("partial", false, "accept a chain that does not start at seq 1 (older files archived elsewhere)")
+	strict := fs.Bool("strict", false, "fail (exit 1) on every NOTE: whatever could not be proven fails; needs --anchor or --key")
+	interval := fs.Duration("interval", audit.DefaultCheckpointInterval, "with --anchor: the trail's audit.checkpoint.interval; anchored checkpoints further apart fail")
+	var af anchorFlags
+	af.register(fs)
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 && af.URL == "" {
 		fs.Usage()
-		return errors.New("audit verify: no files given")
+		return errors.New("audit verify: no files given (or --anchor to verify a fleet from its anchor)")
 	}
-	files, err := auditFiles(paths)
-	if err != nil {
-		return fmt.Errorf("audit verify: %w", err)
+	if *strict && af.URL == "" && *keyPath == "" {
+		fmt.Fprintln(m.Stdout, "FAIL --strict: neither --anchor nor --key given: a trail checked by neither can be rewritten whole by anyone who can write its directory")
+		return errTampered
 	}
 	opts := audit.VerifyOptions{HeadFile: *head, MaxUnsigned: *maxUnsigned}
 	if *keyPath != "" {
@@ -125,14 +138,38 @@ func (m *Main) auditVerify(args []string) error {
 		}
 		opts.PublicKey = ed
 	}
-	sum, err := audit.Verify(files, opts)
-	if err != nil {
-		var ve *audit.VerifyError
-		if errors.As(err, &ve) {
-			fmt.Fprintf(m.Stdout, "FAIL %s\n", ve)
-			return errTampered
+	var anchor audit.AnchorStore
+	if af.URL != "" {
+		if anchor, err = af.open(); err != nil {
+			return fmt.Errorf("audit verify: %w", err)
 		}
+	}
+	aopts := audit.AnchorOptions{VerifyOptions: opts, Interval: *interval, Partial: *partial}
+	if len(paths) == 0 {
+		return m.verifyFleet(ctx, anchor, aopts, *strict)
+	}
+	files, err := auditFiles(paths)
+	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
+	}
+
+	var (
+		sum   audit.Summary
+		asum  audit.AnchorSummary
+		notes []string
+	)
+	if anchor != nil {
+		inst, err := af.instance(ctx, anchor)
+		if err != nil {
+			return fmt.Errorf("audit verify: %w", err)
+		}
+		asum, err = audit.VerifyAnchored(ctx, files, inst, anchor, aopts)
+		if err != nil {
+			return m.verifyFailed(err)
+		}
+		sum, notes = asum.Summary, asum.Notes
+	} else if sum, err = audit.Verify(files, opts); err != nil {
+		return m.verifyFailed(err)
 	}
 	checkpoints := fmt.Sprintf("%d checkpoints (not verified: no --key)", sum.Checkpoints)
 	if opts.PublicKey != nil {
@@ -141,21 +178,89 @@ func (m *Main) auditVerify(args []string) error {
 	fmt.Fprintf(m.Stdout, "OK %d records in %d files, seq %d..%d, %s .. %s, %s, head %s\n",
 		sum.Records, sum.Files, sum.FirstSeq, sum.LastSeq,
 		sum.First.UTC().Format(time.RFC3339), sum.Last.UTC().Format(time.RFC3339), checkpoints, sum.LastHash)
+	if anchor != nil {
+		fmt.Fprintf(m.Stdout, "OK anchored as %s: %d sealed files and %d checkpoints match, the newest at seq %d\n",
+			asum.Instance, asum.AnchoredFiles, asum.AnchoredCheckpoints, asum.NewestAnchoredSeq)
+	}
 	if sum.FirstSeq != 1 {
 		if !*partial {
 			fmt.Fprintf(m.Stdout, "FAIL %s: the chain starts at seq %d, not 1: the records before it are missing (pass --partial if they were archived elsewhere)\n", files[0], sum.FirstSeq)
 			return errTampered
 		}
-		fmt.Fprintf(m.Stdout, "NOTE the chain starts at seq %d: seq 1..%d are in files not given, and are not verified\n", sum.FirstSeq, sum.FirstSeq-1)
+		notes = append(notes, fmt.Sprintf("the chain starts at seq %d: seq 1..%d are in files not given, and are not verified", sum.FirstSeq, sum.FirstSeq-1))
 	}
 	if sum.InFlight {
-		fmt.Fprintln(m.Stdout, "NOTE the last file ends in a record being written (or torn by a crash): it was not verified")
+		notes = append(notes, "the last file ends in a record being written (or torn by a crash): it was not verified")
 	}
 	if opts.PublicKey != nil && sum.Unsigned > 0 {
-		fmt.Fprintf(m.Stdout, "NOTE the last %d records are not yet covered by a signed checkpoint\n", sum.Unsigned)
+		notes = append(notes, fmt.Sprintf("the last %d records are not yet covered by a signed checkpoint", sum.Unsigned))
 	}
 	if !sum.HeadChecked {
-		fmt.Fprintln(m.Stdout, "NOTE no head file was checked: a truncated tail after the last checkpoint would not show")
+		notes = append(notes, "no head file was checked: a truncated tail after the last checkpoint would not show")
+	}
+	return m.printNotes("", notes, *strict)
+}
+
+// verifyFailed prints a verification failure: the first record that
+// differs, with exit status 1; any other error (an unreadable file or
+// anchor) is returned for exit status 2.
+func (m *Main) verifyFailed(err error) error {
+	var ve *audit.VerifyError
+	if errors.As(err, &ve) {
+		fmt.Fprintf(m.Stdout, "FAIL %s\n", ve)
+		return errTampered
+	}
+	return fmt.Errorf("audit verify: %w", err)
+}
+
+// printNotes prints the notes (prefixed for an instance of a fleet) and,
+// with strict, fails on any.
+func (m *Main) printNotes(prefix string, notes []string, strict bool) error {
+	for _, n := range notes {
+		fmt.Fprintf(m.Stdout, "NOTE %s%s\n", prefix, n)
+	}
+	if strict && len(notes) > 0 {
+		fmt.Fprintf(m.Stdout, "FAIL %s--strict: %d notes: what they name is not proven\n", prefix, len(notes))
+		return errTampered
+	}
+	return nil
+}
+
+// verifyFleet verifies every instance an anchor holds, from the anchor
+// alone: one line per instance.
+func (m *Main) verifyFleet(ctx context.Context, anchor audit.AnchorStore, opts audit.AnchorOptions, strict bool) error {
+	res, err := audit.VerifyFleet(ctx, anchor, opts)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	if len(res) == 0 {
+		fmt.Fprintln(m.Stdout, "FAIL the anchor holds no instance: nothing to verify")
+		return errTampered
+	}
+	failed := false
+	for _, r := range res {
+		if r.Err != nil {
+			var ve *audit.VerifyError
+			if !errors.As(r.Err, &ve) {
+				return fmt.Errorf("audit verify: %s: %w", r.Instance, r.Err)
+			}
+			fmt.Fprintf(m.Stdout, "FAIL %s: %s\n", r.Instance, ve)
+			failed = true
+			continue
+		}
+		checkpoints := fmt.Sprintf("%d checkpoints (not verified: no --key)", r.AnchoredCheckpoints)
+		if opts.PublicKey != nil {
+			checkpoints = fmt.Sprintf("%d checkpoints, verified", r.AnchoredCheckpoints)
+		}
+		fmt.Fprintf(m.Stdout, "OK %s: %d records in %d sealed files, seq %d..%d, %s .. %s, %s, the newest at seq %d\n",
+			r.Instance, r.Records, r.Files, r.FirstSeq, r.LastSeq, r.First.UTC().Format(time.RFC3339), r.Last.UTC().Format(time.RFC3339),
+			checkpoints, r.NewestAnchoredSeq)
+		if err := m.printNotes(r.Instance+": ", r.Notes, strict); err != nil {
+			failed = true
+		}
+	}
+	if failed {
+		return errTampered
 	}
 	return nil
 }
@@ -198,16 +303,17 @@ func queryRow(e audit.Entry, r *audit.Record) []string {
 // queryLine is a record as --format json prints it: the audit line's fields
 // in the line's own order.
 type queryLine struct {
-	Seq    uint64          `json:"seq"`
-	Time   time.Time       `json:"time"`
-	Kind   string          `json:"kind"`
-	Prev   string          `json:"prev"`
-	Record json.RawMessage `json:"record"`
-	Hash   string          `json:"hash"`
+	Instance string          `json:"instance,omitempty"` // read from an anchor
+	Seq      uint64          `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Kind     string          `json:"kind"`
+	Prev     string          `json:"prev"`
+	Record   json.RawMessage `json:"record"`
+	Hash     string          `json:"hash"`
 }
 
 func (m *Main) auditQuery(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("audit query", "FILE|DIR... [filters] [--format table|json|csv] [--summary]")
+	fs := m.newFlagSet("audit query", "FILE|DIR...|--anchor s3://BUCKET/PREFIX [filters] [--format table|json|csv] [--summary]")
 	var f audit.Filter
 	fs.StringVar(&f.Model, "model", "", "model id, ORG/NAME")
 	fs.StringVar(&f.Subject, "subject", "", "subject (token sub)")
@@ -221,13 +327,18 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	until := fs.String("until", "", "records before this time")
 	format := fs.String("format", "table", "table, json (the audit lines: seq, time, kind, prev, record, hash) or csv")
 	summary := fs.Bool("summary", false, "print requests, denials and bytes per model x country x decision instead of records")
+	var af anchorFlags
+	af.register(fs)
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 && af.URL == "" {
 		fs.Usage()
-		return errors.New("audit query: no files given")
+		return errors.New("audit query: no files given (or --anchor to read a fleet's sealed files)")
+	}
+	if len(paths) > 0 && af.URL != "" {
+		return errors.New("audit query: give FILE|DIR or --anchor, not both")
 	}
 	if f.Decision != "" && f.Decision != "allow" && f.Decision != "deny" {
 		return fmt.Errorf("audit query: --decision must be allow or deny, got %q", f.Decision)
@@ -242,9 +353,28 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	if f.Until, err = parseWhen(*until); err != nil {
 		return fmt.Errorf("audit query: --until: %w", err)
 	}
-	files, err := auditFiles(paths)
-	if err != nil {
+	var (
+		files  []string
+		anchor audit.AnchorStore
+	)
+	if af.URL != "" {
+		if anchor, err = af.open(); err != nil {
+			return fmt.Errorf("audit query: %w", err)
+		}
+	} else if files, err = auditFiles(paths); err != nil {
 		return fmt.Errorf("audit query: %w", err)
+	}
+	// From an anchor, every record says which gateway wrote it.
+	columns := queryColumns
+	if anchor != nil {
+		columns = append([]string{"instance"}, queryColumns...)
+	}
+	var inst string
+	row := func(e audit.Entry, r *audit.Record) []string {
+		if anchor != nil {
+			return append([]string{inst}, queryRow(e, r)...)
+		}
+		return queryRow(e, r)
 	}
 
 	var (
@@ -261,21 +391,21 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	case *format == "json":
 		enc := json.NewEncoder(m.Stdout)
 		emit = func(e audit.Entry, _ *audit.Record) error {
-			return enc.Encode(queryLine{e.Seq, e.Time, e.Kind, e.Prev, e.Record, e.Hash})
+			return enc.Encode(queryLine{inst, e.Seq, e.Time, e.Kind, e.Prev, e.Record, e.Hash})
 		}
 	case *format == "csv":
 		cw := csv.NewWriter(m.Stdout)
-		if err := cw.Write(queryColumns); err != nil {
+		if err := cw.Write(columns); err != nil {
 			return err
 		}
-		emit = func(e audit.Entry, r *audit.Record) error { return cw.Write(queryRow(e, r)) }
+		emit = func(e audit.Entry, r *audit.Record) error { return cw.Write(row(e, r)) }
 		flush = func() error { cw.Flush(); return cw.Error() }
 	default:
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.ToUpper(strings.Join(queryColumns, "\t")))
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(columns, "\t")))
 		n := 0
 		emit = func(e audit.Entry, r *audit.Record) error {
-			fmt.Fprintln(tw, strings.Join(queryRow(e, r), "\t"))
+			fmt.Fprintln(tw, strings.Join(row(e, r), "\t"))
 			// tabwriter holds rows until Flush to align them; flushing
 			// every 1000 keeps memory flat on a multi-gigabyte log.
 			if n++; n%1000 == 0 {
@@ -286,7 +416,18 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 		flush = tw.Flush
 	}
 
-	err = audit.Query(ctx, files, f, emit)
+	if anchor != nil {
+		var instances []string
+		if af.Instance != "" {
+			instances = []string{af.Instance}
+		}
+		err = audit.QueryAnchor(ctx, anchor, instances, f, func(i string, e audit.Entry, r *audit.Record) error {
+			inst = i
+			return emit(e, r)
+		})
+	} else {
+		err = audit.Query(ctx, files, f, emit)
+	}
 	if err != nil {
 		return fmt.Errorf("audit query: %w", err)
 	}

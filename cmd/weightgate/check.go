@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/licence"
 	"github.com/weightgate/weightgate/policy"
+	"github.com/weightgate/weightgate/whatif"
 )
 
 // subjectFlags are check's flags describing a requester without a token.
@@ -32,7 +34,7 @@ func (f *subjectFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.employee, "employee", false, "the requester is a permanent regular employee of the entity")
 	fs.BoolVar(&f.usPerson, "us-person", false, "the requester is a U.S. person (citizen, permanent resident or protected individual), in place of --nationality")
 	fs.StringVar(&f.veu, "veu", "", "the entity's Data Center VEU status, uveu or nveu, as a trusted claim")
-	fs.BoolVar(&f.attested, "attested", false, "the entity's weights-security posture is attested, as a trusted claim")
+	fs.BoolVar(&f.attested, "attested", false, "the entity's weights-security posture is attested, as a trusted claim (entity-wide; the default bundle requires a per-site attestation in the registry and ignores it)")
 	fs.StringVar(&f.sub, "sub", "what-if", "subject id to put in the input (screened against restricted-party ids)")
 	fs.StringVar(&f.name, "name", "", "requester's name (screened against restricted-party lists)")
 }
@@ -99,9 +101,21 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The licences and attestations about to expire, as at the decision's
+	// time: a compliance officer running check sees them with the answer.
+	expiring, err := licence.Expiring(c.expiry.Dir, when, c.expiry.Window)
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	if expiring == nil {
+		expiring = []licence.Expiry{}
+	}
 	enc := json.NewEncoder(m.Stdout)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(res); err != nil {
+	if err := enc.Encode(struct {
+		whatif.Result
+		Expiring []licence.Expiry `json:"expiring"`
+	}{res, expiring}); err != nil {
 		return err
 	}
 	if res.Decision.Code == policy.CodePolicyError {

@@ -47,6 +47,7 @@ type Config struct {
 	Log             LogConfig           `yaml:"log"`
 	Storage         storage.Config      `yaml:"storage"`
 	Metadata        catalog.CacheConfig `yaml:"metadata"`
+	Catalog         catalog.Config      `yaml:"catalog"`
 	Auth            identity.Config     `yaml:"auth"`
 	Policy          opa.Config          `yaml:"policy"`
 	Audit           audit.TrailConfig   `yaml:"audit"`
@@ -186,6 +187,9 @@ func (c *Config) resolvePaths(base string) {
 		c.Policy.Extensions[i] = abs(p)
 	}
 	c.Audit.Dir = abs(c.Audit.Dir)
+	for i, p := range c.Catalog.ClassificationKeys {
+		c.Catalog.ClassificationKeys[i] = abs(p)
+	}
 	for i := range c.Screening.Lists {
 		c.Screening.Lists[i].Path = abs(c.Screening.Lists[i].Path)
 	}
@@ -243,6 +247,13 @@ func (c *Config) Validate() error {
 	}
 	p = append(p, c.Storage.Validate("storage")...)
 	p = append(p, c.Metadata.Validate("metadata")...)
+	p = append(p, c.Catalog.Validate("catalog")...)
+	// The frontier from the catalog counts only signed classifications;
+	// without keys there are none, and the threshold would silently stay
+	// where it is.
+	if c.Policy.OpenFrontierFromCatalog && len(c.Catalog.ClassificationKeys) == 0 {
+		p.Addf("policy.open_frontier_from_catalog", true, "needs catalog.classification_keys: only signed classifications move the frontier")
+	}
 	p = append(p, c.Audit.Validate("audit")...)
 	p = append(p, c.Policy.Validate("policy")...)
 	p = append(p, c.RateLimit.Validate("rate_limit")...)

@@ -352,7 +352,7 @@ func TestParseConfig_PolicyRegimes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	doc := "storage:\n  dir:\n    path: store\npolicy:\n  registry: registry\n  open_frontier_from_catalog: true\n  regimes:\n" +
+	doc := "storage:\n  dir:\n    path: store\ncatalog:\n  classification_keys: [compliance.pub.pem]\npolicy:\n  registry: registry\n  open_frontier_from_catalog: true\n  regimes:\n" +
 		"    - bundle: ai-diffusion-2025\n    - bundle: mine\n      effective: \"2027-01-01\"\n    - bundle: ./embargo-only\n"
 	c := MustParseConfig(t, doc, base)
 	want := []opa.RegimeConfig{{Bundle: "ai-diffusion-2025"}, {Bundle: filepath.Join(base, "mine"), Effective: "2027-01-01"}, {Bundle: filepath.Join(base, "embargo-only")}}

@@ -18,7 +18,8 @@ import (
 
 // shippedDevData are the SHA-256 digests of the development and test
 // artefacts committed under testdata/ that a gateway must not trust in
-// production: the keys (their private halves are public), the invented
+// production: the keys (their private halves are public: the token keys and
+// the compliance key that signs the sample store's classifications), the invented
 // licence, VEU, attestation and restricted-party registries, and the
 // invented screening lists. A PEM file is listed by its bytes and by the DER
 // of each of its blocks, so a copy re-encoded with other line endings or
@@ -30,6 +31,10 @@ import (
 // (devDataPath) catches what no digest can: a file edited in place, and the
 // test fixtures written later.
 var shippedDevData = map[string]string{
+	"edcefaf61a363c49234c18569491c6be534fcf33e40091a619e83a4b62e28b2d": "testdata/keys/classify-ed25519.pem",
+	"43bdf573ece26c88f98eff4486dddf2204484961eaf15dd9c15f1a2d1eabbfdd": "testdata/keys/classify-ed25519.pem",
+	"79a870dd6193e23b9ecc4031a65c29990815c4fbb2bbc86094810910e428aa99": "testdata/keys/classify-ed25519.pub.pem",
+	"c38c4c29260353fc154e2974f05ee4b6edd6a0637db63bf0e4299bd84a6f23f3": "testdata/keys/classify-ed25519.pub.pem",
 	"05f80b3224c1c28d320192d3394384503bc34ba0fec989aea2c0026237a6c533": "testdata/keys/dev-ed25519.pem",
 	"7dce1a55d659322708e42c720e6142878cad6e0d658f8e278bb8859d4ebe8b86": "testdata/keys/dev-ed25519.pem",
 	"eac8dff5ff203ecf42ed212e5e5ff50a9ef4071413eac4f6f61656a8e8b1dffb": "testdata/keys/dev-ed25519.pub.pem",
@@ -42,8 +47,8 @@ var shippedDevData = map[string]string{
 	"4f624fa48b5d67b4ed46cfcaf59e9ff8d83b82053b1fe35dea0e5291c9cfa821": "testdata/keys/test-rsa2048.pem",
 	"b2742d82d6fb650e87aba968e85e5fe90e4c4f4204b47ce8d8bab1855e25ab3a": "testdata/keys/test-rsa2048.pub.pem",
 	"b3915deb5c2d5172feb999ff340c52ce2d324094a0ef06637daacf7eee00c853": "testdata/keys/test-rsa2048.pub.pem",
-	"096cfddd3b8201780fc635b4a9760f9d616a89da83f1984ca897702cfc1867ab": "testdata/registry/attestations.json",
-	"534dcb70a4e7f22fde8680925895ec5a3c9b1230fbebe594a3be47067d5acbaa": "testdata/registry/licences.json",
+	"a93ea33cd1c5ec26a61cb9506ebc363ebbe7960ba987f01f9da4bbdde1aec0ef": "testdata/registry/attestations.json",
+	"012bf40592fbc497278006f5345110e48530d8aac062b71038240080943b3423": "testdata/registry/licences.json",
 	"68f5c99f01a26aeadeb6966877bb89244ceeb34e23156d37c565c37faa892290": "testdata/registry/restricted_parties.json",
 	"af9158a4761f1d59811f9e0e106e0fea9ae25c35b9c083e996891f01e1f46d41": "testdata/registry/veu.json",
 	"7b9b88535f1e646d81f036aba725f64f3d12e4be5261a6ad8c5bdd91405a5d4c": "testdata/screening/consolidated.csv",
@@ -141,6 +146,9 @@ func (c *Config) devDataProblems() config.Problems {
 	for i, l := range c.Screening.Lists {
 		check(fmt.Sprintf("screening.lists[%d].path", i), l.Path)
 	}
+	for i, k := range c.Catalog.ClassificationKeys {
+		check(fmt.Sprintf("catalog.classification_keys[%d]", i), k)
+	}
 	check("location.database", c.Location.Database)
 	check("s3.credentials_key", c.S3.CredentialsKey)
 	check("audit.checkpoint.key", c.Audit.Checkpoint.Key)
@@ -156,6 +164,8 @@ func devDataConsequence(field string) string {
 		return ": invented licences, VEUs and attestations grant closed weights"
 	case strings.HasPrefix(field, "screening."):
 		return ": invented parties, so real restricted parties pass screening"
+	case strings.HasPrefix(field, "catalog."):
+		return ": its private half is public, so anyone can sign a model's classification (turn closed weights open)"
 	case field == "location.database":
 		return ": a test database places addresses wrongly"
 	case field == "s3.credentials_key":
@@ -164,6 +174,19 @@ func devDataConsequence(field string) string {
 		return ": anyone can sign checkpoints for a forged trail"
 	}
 	return ""
+}
+
+// refuseUnsigned is serve's check that classifications are signed: without
+// catalog.classification_keys, whoever can write to storage can turn a
+// closed model open by editing its export.yaml, so only dev: true may serve
+// unsigned manifests.
+func (c *Config) refuseUnsigned() error {
+	if c.Dev || len(c.Catalog.ClassificationKeys) > 0 {
+		return nil
+	}
+	var p config.Problems
+	p.Addf("catalog.classification_keys", "", `required: without it any storage writer can reclassify a model (set "dev: true" to trust unsigned export.yaml on a development machine)`)
+	return p.Err("refusing to serve unsigned classifications")
 }
 
 // refuseDevData is serve's check: without dev: true, a configuration that

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weightgate/weightgate/catalog"
 )
 
 // TestShippedDevData keeps shippedDevData equal to the development and test
@@ -72,6 +74,49 @@ func copyFile(t *testing.T, src, dir, name string) string {
 
 // prodConfig writes a configuration without dev: true whose every trusted
 // file is the operator's own, then yaml; it returns the path.
+// signedStoreCopy copies the store at src to a temporary directory, signs
+// each export.yaml there with a new compliance key, and writes its public
+// half to pubPath.
+func signedStoreCopy(t *testing.T, src, pubPath string) string {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	manifests, _ := filepath.Glob(filepath.Join(dst, "*", "*", "export.yaml"))
+	for _, p := range manifests {
+		id := filepath.Base(filepath.Dir(filepath.Dir(p))) + "/" + filepath.Base(filepath.Dir(p))
+		b, err := catalog.SignManifest(gatewaytestRead(t, p), priv, id, "Our Compliance", time.Now(), catalog.BasisSelfAssessment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func gatewaytestRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func prodConfig(t *testing.T, yaml string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -91,8 +136,12 @@ func prodConfig(t *testing.T, yaml string) string {
 	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The operator's own compliance key signs a copy of the sample store:
+	// the shipped test key would be refused.
+	store = signedStoreCopy(t, store, filepath.Join(dir, "compliance.pub.pem"))
 	cfg := "listen: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0}\nlog: {level: warn}\n" +
-		"storage: {backend: dir, dir: {path: " + store + "}}\naudit: {dir: audit}\n" + yaml
+		"storage: {backend: dir, dir: {path: " + store + "}}\naudit: {dir: audit}\n" +
+		"catalog: {classification_keys: [" + filepath.Join(dir, "compliance.pub.pem") + "]}\n" + yaml
 	if !strings.Contains(yaml, "auth:") {
 		cfg += "auth: {issuers: [{issuer: idp, audience: weightgate, algorithms: [EdDSA], public_keys: [" + key + "]}]}\n"
 	}
@@ -211,7 +260,7 @@ func TestServeRefusesDevData(t *testing.T) {
 	if err == nil {
 		t.Fatal("serve started with the example config less dev: true")
 	}
-	for _, field := range []string{"auth.issuers[0].public_keys[0]", "policy.registry", "screening.lists[0].path", "screening.lists[1].path"} {
+	for _, field := range []string{"auth.issuers[0].public_keys[0]", "catalog.classification_keys[0]", "policy.registry", "screening.lists[0].path", "screening.lists[1].path"} {
 		if !strings.Contains(err.Error(), field+": ") {
 			t.Errorf("the example without dev: true: error %q does not name %s", err, field)
 		}

@@ -35,7 +35,8 @@ func TestCheckPolicyInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := appendConfig(t, writeConfig(t), "policy:\n  registry: "+registry+"\n")
-	floored := appendConfig(t, writeConfig(t), "policy:\n  registry: "+registry+"\n  open_frontier_from_catalog: true\n")
+	floored := appendConfig(t, writeConfig(t), "policy:\n  registry: "+registry+"\n  open_frontier_from_catalog: true\n"+
+		"catalog:\n  classification_keys: ["+filepath.Join(filepath.Dir(registry), "keys/classify-ed25519.pub.pem")+"]\n")
 	const fx = "frontier-lab/frontier-x"
 	tests := []struct {
 		name string
@@ -54,7 +55,7 @@ func TestCheckPolicyInputs(t *testing.T) {
 		{"NVEU", cfg, []string{"--model", fx, "--country", "AE", "--entity-id", "gulf-dc", "--entity-hq", "AE"}, 1, "license_required"},
 		{"attested in the registry", cfg, []string{"--model", fx, "--country", "IN", "--nationality", "IN", "--entity-id", "northwind", "--entity-hq", "GB", "--parent-hq", "GB"}, 0, "license_exception_aia_secured"},
 		{"attestation before it was made", cfg, []string{"--model", fx, "--country", "IN", "--entity-id", "northwind", "--entity-hq", "GB", "--parent-hq", "GB", "--time", "2026-01-15T00:00:00Z"}, 1, "license_required"},
-		{"attested as a trusted claim", cfg, []string{"--model", fx, "--country", "IN", "--nationality", "IN", "--entity-hq", "GB", "--parent-hq", "GB", "--attested"}, 0, "license_exception_aia_secured"},
+		{"attested as a trusted claim names no site: not enough", cfg, []string{"--model", fx, "--country", "IN", "--nationality", "IN", "--entity-hq", "GB", "--parent-hq", "GB", "--attested"}, 1, "license_required"},
 		{"deemed export", cfg, []string{"--model", fx, "--country", "US", "--nationality", "CN"}, 1, "country_of_concern"},
 		{"deemed export by residence", cfg, []string{"--model", fx, "--country", "US", "--nationality", "GB", "--permanent-residence", "IR"}, 1, "embargoed_destination"},
 		{"green card holder", cfg, []string{"--model", fx, "--country", "US", "--nationality", "CN", "--permanent-residence", "US", "--parent-hq", "US"}, 0, "not_an_export"},

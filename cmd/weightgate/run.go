@@ -36,8 +36,10 @@ Usage:
                                              what-if: the recorded decisions a proposed bundle would change
   weightgate policy test [DIR|NAME] [--coverage] [--min-coverage N] [-v]
                                              run a bundle's Rego tests and report their coverage
+  weightgate classify sign|verify [...]       sign a model's export.yaml with a compliance key; check one
   weightgate token  --key PEM --sub ID [...] print a signed token (development and tests)
-  weightgate audit  verify|query FILE|DIR... check the audit trail's integrity; search it
+  weightgate audit  verify|query FILE|DIR... [--anchor s3://BUCKET/PREFIX]
+                                             check the audit trail's integrity (against its anchor); search it
   weightgate version                         print the version
 
 Run "weightgate COMMAND --help" for a command's flags.
@@ -54,12 +56,13 @@ var errTampered = errors.New("audit trail failed verification")
 
 // exitCode maps Run's error to the process exit status: 0 ok, 1 a policy
 // denial from check, a trail that fails audit verify or a failing policy
-// test, 2 any error (bad flags, config, storage...).
+// test, or a classification that classify verify rejects; 2 any error
+// (bad flags, config, storage...).
 func exitCode(err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errDenied), errors.Is(err, errTampered), errors.Is(err, errTestsFailed):
+	case errors.Is(err, errDenied), errors.Is(err, errTampered), errors.Is(err, errTestsFailed), errors.Is(err, errUnverified):
 		return 1
 	}
 	return 2
@@ -84,6 +87,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.policy(ctx, rest)
 	case "token":
 		return m.token(rest)
+	case "classify":
+		return m.classify(ctx, rest)
 	case "audit":
 		return m.audit(ctx, rest)
 	case "version":

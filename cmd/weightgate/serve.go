@@ -19,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/audit/s3anchor"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
+	"github.com/weightgate/weightgate/licence"
 	"github.com/weightgate/weightgate/policy"
 	"github.com/weightgate/weightgate/policy/opa"
 	"github.com/weightgate/weightgate/screening"
@@ -43,6 +45,10 @@ type components struct {
 	countries   *geo.ReloadableDB  // nil when no database is configured
 	locator     *gateway.Locator
 	reloadEvery time.Duration // screening.reload_interval
+	// releases counts releases under capped licences (nil when
+	// policy.licence_counts is not set); expiry watches the registry.
+	releases *licence.Counter
+	expiry   *licence.Watch
 }
 
 func (c *components) Close() {
@@ -67,7 +73,11 @@ func (c *components) screen(sub policy.Subject, at time.Time) policy.Screening {
 // whatIf asks the components' policy about the components' catalog, as the
 // gateway they would serve decides; logger receives evaluation failures.
 func (c *components) whatIf(logger *slog.Logger) whatif.Asker {
-	return whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
+	a := whatif.Asker{Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Logger: logger}
+	if c.releases != nil {
+		a.Releases = c.releases.Counts
+	}
+	return a
 }
 
 // reload rereads the policy, the screening lists and the country database,
@@ -123,6 +133,16 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 		c.store = st
 	}
 	c.catalog = catalog.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
+	if len(cfg.Catalog.ClassificationKeys) > 0 {
+		keys, err := catalog.LoadClassificationKeys(cfg.Catalog.ClassificationKeys)
+		if err != nil {
+			return nil, fmt.Errorf("catalog.classification_keys: %w", err)
+		}
+		c.catalog.SetClassificationKeys(keys)
+		logger.Info("classifications must be signed", "keys", keys.IDs())
+	} else {
+		logger.Warn("catalog.classification_keys is empty: every export.yaml is believed unsigned, so anyone who can write to storage can turn a closed model open; never run this way in production")
+	}
 	c.catalog.SetFrontier(catalog.Frontier{FLOP: cfg.Policy.OpenFrontierFLOP, FromCatalog: cfg.Policy.OpenFrontierFromCatalog})
 
 	opts, err := cfg.Policy.Options(cfg.policySettings(), logger)
@@ -134,6 +154,12 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	c.engine = engine
+	c.expiry = &licence.Watch{Dir: cfg.Policy.Registry, Window: cfg.Policy.ExpiryWarning}
+	if f := cfg.Policy.LicenceCounts; f != "" {
+		if c.releases, err = licence.Open(f); err != nil {
+			return nil, fmt.Errorf("policy.licence_counts: %w", err)
+		}
+	}
 
 	if len(cfg.Screening.Lists) > 0 {
 		lists, err := screening.OpenLists(cfg.Screening.Lists, cfg.Screening.Options(), logger)
@@ -183,6 +209,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := cfg.refuseDevData(); err != nil {
+		return err
+	}
+	if err := cfg.refuseUnsigned(); err != nil {
 		return err
 	}
 	logger := newLogger(m.Stderr, cfg.Log)
@@ -248,6 +277,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if c.screener != nil {
 		opts.Screener = c.screener
 	}
+	if c.releases != nil {
+		opts.Releases = c.releases
+	}
+	opts.Expiry = c.expiry
+	reg.MustRegister(c.expiry)
 	opts.Locator = c.locator
 	if cfg.S3.Listen != "" {
 		s3opts, err := s3Options(cfg.S3, logger)
@@ -375,9 +409,26 @@ func openTrail(c audit.TrailConfig, logger *slog.Logger, metrics *gateway.Metric
 	case c.Mirror != "":
 		ac.Mirror = audit.NewHTTPSink(c.Mirror, &http.Client{Timeout: 10 * time.Second})
 	}
+	if a := c.Anchor; a.URL != "" {
+		// Opened (and its Object Lock checked) on first use, and again on
+		// each use until that succeeds: an anchor down at start is then
+		// Open's to handle (refuse when required, else retry, not ready).
+		ac.Anchor = s3anchor.Lazy(s3anchor.Config{URL: a.URL, Endpoint: a.Endpoint, Region: a.Region,
+			AccessKey: a.AccessKey, SecretKey: a.SecretKey, TLS: a.TLS, Retention: a.Retention, MaxRetries: 1})
+		ac.Instance, ac.AnchorRequired = a.Instance, a.Required
+		if ac.Instance == "" {
+			var err error
+			if ac.Instance, err = os.Hostname(); err != nil {
+				return nil, fmt.Errorf("audit.anchor.instance: %w", err)
+			}
+		}
+	}
 	l, err := audit.Open(ac)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if ac.Anchor != nil {
+		metrics.AuditAnchor(l.AnchorStats)
 	}
 	return l, nil
 }

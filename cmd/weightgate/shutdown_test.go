@@ -47,7 +47,7 @@ func TestServeSIGTERM(t *testing.T) {
 	f.Close()
 	audit := filepath.Join(dir, "audit")
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte("listen: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0}\nshutdown_timeout: 20s\nlog: {level: info}\nstorage:\n  backend: dir\n  dir: {path: "+store+"}\naudit: {dir: "+audit+"}\nmetrics: {enabled: false}\nrate_limit: {per_second: 0}\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("dev: true\nlisten: 127.0.0.1:0\nadmin: {listen: 127.0.0.1:0}\nshutdown_timeout: 20s\nlog: {level: info}\nstorage:\n  backend: dir\n  dir: {path: "+store+"}\naudit: {dir: "+audit+"}\nmetrics: {enabled: false}\nrate_limit: {per_second: 0}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 

@@ -73,6 +73,10 @@ type Options struct {
 	AuditDir string
 	// Frontier configures the catalog's open-weight frontier.
 	Frontier catalog.Frontier
+	// ClassificationKeys, when set, are the keys export.yaml must be signed
+	// by (catalog.SetClassificationKeys); TestClassificationKeys loads the
+	// one that signs testdata/store.
+	ClassificationKeys catalog.ClassificationKeys
 	// Screener and Locator are passed to the server.
 	Screener gateway.Screener
 	Locator  *gateway.Locator
@@ -85,6 +89,10 @@ type Options struct {
 	// Now is the gateway's clock (nil: time.Now); token verification
 	// keeps the real one.
 	Now func() time.Time
+	// Releases and Expiry are passed to the server; an Expiry that is a
+	// prometheus.Collector is registered with the harness's Registry.
+	Releases gateway.ReleaseCounter
+	Expiry   gateway.ExpiryWatch
 }
 
 // Start serves a gateway over store on 127.0.0.1 until the test ends.
@@ -124,8 +132,12 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		tb.Fatal(err)
 	}
 	h.Registry = prometheus.NewRegistry()
+	if c, ok := o.Expiry.(prometheus.Collector); ok {
+		h.Registry.MustRegister(c)
+	}
 	cat := catalog.NewCatalog(h.Store, 100, o.TTL, nil)
 	cat.SetFrontier(o.Frontier)
+	cat.SetClassificationKeys(o.ClassificationKeys)
 	srv, err := gateway.NewServer(gateway.Options{
 		Store: h.Store, Catalog: cat,
 		Policy: o.Policy, Auth: h.auth, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
@@ -133,7 +145,7 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
 		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3), RateLimit: o.RateLimit,
 		MaxBodyBytes: o.MaxBodyBytes, BodyReadTimeout: o.BodyReadTimeout,
-		Now: o.Now,
+		Now: o.Now, Releases: o.Releases, Expiry: o.Expiry,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -154,6 +166,17 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		h.S3URL = s3ts.URL
 	}
 	return h
+}
+
+// TestClassificationKeys is the test compliance key that signs
+// testdata/store's classifications.
+func TestClassificationKeys(tb testing.TB) catalog.ClassificationKeys {
+	tb.Helper()
+	keys, err := catalog.LoadClassificationKeys([]string{filepath.Join(s3test.RepoRoot(tb), "testdata/keys/classify-ed25519.pub.pem")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return keys
 }
 
 // DevIssuer is the development issuer every harness trusts at start.

@@ -125,6 +125,43 @@ func Env(tb testing.TB) Config {
 // the process. stop is idempotent and is also registered with tb.Cleanup.
 func Start(tb testing.TB, seedDir, prefix string) (Config, func()) {
 	tb.Helper()
+	cfg, stop := start(tb, false)
+	cfg.Prefix = prefix
+	if seedDir != "" && !filepath.IsAbs(seedDir) {
+		abs, err := filepath.Abs(seedDir)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seedDir = abs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
+	defer cancel()
+	if _, err := Seed(ctx, cfg, seedDir); err != nil {
+		tb.Fatalf("s3test: seeding %s: %v", cfg.URL(), err)
+	}
+	return cfg, stop
+}
+
+// StartLocked launches a private VersityGW with versioning (and so Object
+// Lock) and creates cfg.Bucket with Object Lock enabled, empty. It is the
+// write-once store an audit anchor needs.
+func StartLocked(tb testing.TB) (Config, func()) {
+	tb.Helper()
+	cfg, stop := start(tb, true)
+	cl, err := cfg.Client(3)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
+	defer cancel()
+	if err := cl.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region, ObjectLocking: true}); err != nil {
+		tb.Fatalf("s3test: make object-lock bucket: %v", err)
+	}
+	return cfg, stop
+}
+
+func start(tb testing.TB, versioning bool) (Config, func()) {
+	tb.Helper()
 	bin := versityGWBinary(tb)
 
 	dir := tb.TempDir()
@@ -148,7 +185,14 @@ func Start(tb testing.TB, seedDir, prefix string) (Config, func()) {
 		if err != nil {
 			tb.Fatalf("s3test: finding a free port: %v", err)
 		}
-		s, err := launch(bin, "127.0.0.1:"+port, root, sidecar, logPath)
+		versioningDir := ""
+		if versioning {
+			versioningDir = filepath.Join(dir, fmt.Sprintf("versions-%d", attempt))
+			if err := os.MkdirAll(versioningDir, 0o755); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		s, err := launch(bin, "127.0.0.1:"+port, root, sidecar, versioningDir, logPath)
 		if err == nil {
 			srv = s
 			break
@@ -176,27 +220,13 @@ func Start(tb testing.TB, seedDir, prefix string) (Config, func()) {
 		}
 	})
 
-	cfg := Config{
+	return Config{
 		Endpoint:  srv.addr,
 		Bucket:    "weightgate-test",
-		Prefix:    prefix,
 		AccessKey: TestAccessKey,
 		SecretKey: TestSecretKey,
 		Region:    TestRegion,
-	}
-	if seedDir != "" && !filepath.IsAbs(seedDir) {
-		abs, err := filepath.Abs(seedDir)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		seedDir = abs
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
-	defer cancel()
-	if _, err := Seed(ctx, cfg, seedDir); err != nil {
-		tb.Fatalf("s3test: seeding %s: %v", cfg.URL(), err)
-	}
-	return cfg, stop
+	}, stop
 }
 
 // Seed creates cfg.Bucket if needed and uploads every regular file under
@@ -332,7 +362,7 @@ type server struct {
 }
 
 // launch starts versitygw and waits until its health endpoint answers.
-func launch(bin, addr, root, sidecar, logPath string) (*server, error) {
+func launch(bin, addr, root, sidecar, versioningDir, logPath string) (*server, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -350,6 +380,9 @@ func launch(bin, addr, root, sidecar, logPath string) (*server, error) {
 	}
 	if sidecar != "" {
 		args = append(args, "--sidecar", sidecar)
+	}
+	if versioningDir != "" {
+		args = append(args, "--versioning-dir", versioningDir)
 	}
 	args = append(args, root)
 	cmd := exec.Command(bin, args...)

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/weightgate/weightgate/config"
 )
@@ -28,6 +30,13 @@ type Config struct {
 	// DecisionCache is how many decisions each regime remembers, keyed by
 	// what of the input its policy reads; 0 turns the cache off.
 	DecisionCache int `yaml:"decision_cache"`
+	// LicenceCounts is the file the gateway counts releases under capped
+	// licences in (its directory must exist); "" keeps no count, and then
+	// every release under a capped licence is refused.
+	LicenceCounts string `yaml:"licence_counts"`
+	// ExpiryWarning is how long before its not_after a licence or an
+	// attestation of the registry is reported (/readyz, a metric, check).
+	ExpiryWarning time.Duration `yaml:"expiry_warning"`
 }
 
 // RegimeConfig is one entry of policy.regimes.
@@ -39,7 +48,12 @@ type RegimeConfig struct {
 }
 
 // DefaultConfig is the section's value for every key a file omits.
-func DefaultConfig() Config { return Config{DecisionCache: DefaultDecisionCache} }
+func DefaultConfig() Config {
+	return Config{DecisionCache: DefaultDecisionCache, ExpiryWarning: DefaultExpiryWarning}
+}
+
+// DefaultExpiryWarning is policy.expiry_warning's default: 30 days.
+const DefaultExpiryWarning = 30 * 24 * time.Hour
 
 // Validate returns c's problems, each named under section ("policy").
 func (c Config) Validate(section string) config.Problems {
@@ -64,6 +78,16 @@ func (c Config) Validate(section string) config.Problems {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 			p.Addf(section+".registry", d, "must be an existing directory")
 		}
+	}
+	if f := c.LicenceCounts; f != "" {
+		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
+			p.Addf(section+".licence_counts", f, "its directory must exist")
+		} else if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			p.Addf(section+".licence_counts", f, "must be a file, not a directory")
+		}
+	}
+	if c.ExpiryWarning <= 0 {
+		p.Addf(section+".expiry_warning", c.ExpiryWarning, "must be a positive duration (720h is 30 days)")
 	}
 	if f := c.OpenFrontierFLOP; f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		p.Addf(section+".open_frontier_flop", f, "must be a finite number, 0 or more")

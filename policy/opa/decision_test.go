@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -34,6 +35,16 @@ func TestParseDecisionTerm_AgreesWithParseDecision(t *testing.T) {
 		`{"allow": true, "code": "x", "visible": "true"}`,
 		`{"allow": false, "code": "x", "visible": null}`,
 		`{"allow": false, "code": "x", "visible": 1}`,
+		`{"allow": true, "code": "x", "releases": [{"licence": "L", "max_releases": 2}]}`,
+		`{"allow": true, "code": "x", "releases": []}`,
+		`{"allow": true, "code": "x", "releases": [{"licence": "L", "max_releases": 0}]}`,
+		`{"allow": true, "code": "x", "releases": [{"licence": "L", "max_releases": 1.5}]}`,
+		`{"allow": true, "code": "x", "releases": [{"licence": "L", "max_releases": "2"}]}`,
+		`{"allow": true, "code": "x", "releases": [{"licence": "", "max_releases": 2}]}`,
+		`{"allow": true, "code": "x", "releases": [{"max_releases": 2}]}`,
+		`{"allow": true, "code": "x", "releases": ["L"]}`,
+		`{"allow": true, "code": "x", "releases": {"licence": "L", "max_releases": 2}}`,
+		`{"allow": true, "code": "x", "releases": null}`,
 		`{}`,
 		`"allow"`,
 		`true`,
@@ -51,8 +62,31 @@ func TestParseDecisionTerm_AgreesWithParseDecision(t *testing.T) {
 			return parseDecision(x)
 		}()
 		got, gerr := parseDecisionTerm(term)
-		if got != want || (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+		if !reflect.DeepEqual(got, want) || (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
 			t.Errorf("%s: parseDecisionTerm = %+v, %v; parseDecision = %+v, %v", src, got, gerr, want, werr)
+		}
+	}
+}
+
+// A decision's releases are read exactly; any malformed one fails the
+// decision (a release the gateway cannot count must not pass uncounted).
+func TestParseDecision_Releases(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want []policy.Release
+		ok   bool
+	}{
+		{`{"allow": true, "code": "licensed", "releases": [{"licence": "L", "max_releases": 2}, {"licence": "M", "max_releases": 1}]}`,
+			[]policy.Release{{Licence: "L", MaxReleases: 2}, {Licence: "M", MaxReleases: 1}}, true},
+		{`{"allow": true, "code": "licensed"}`, nil, true},
+		{`{"allow": true, "code": "licensed", "releases": [{"licence": "L", "max_releases": 0}]}`, nil, false},
+		{`{"allow": true, "code": "licensed", "releases": [{"licence": "L", "max_releases": 1e12}]}`, nil, false},
+		{`{"allow": true, "code": "licensed", "releases": [{"licence": "L"}]}`, nil, false},
+		{`{"allow": true, "code": "licensed", "releases": "L"}`, nil, false},
+	} {
+		d, err := parseDecisionTerm(ast.MustParseTerm(tt.src))
+		if (err == nil) != tt.ok || (tt.ok && !reflect.DeepEqual(d.Releases, tt.want)) {
+			t.Errorf("%s: releases %+v, err %v; want %+v, ok %v", tt.src, d.Releases, err, tt.want, tt.ok)
 		}
 	}
 }

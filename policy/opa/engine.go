@@ -3,10 +3,12 @@ package opa
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -351,6 +353,7 @@ var (
 	keyReason = ast.StringTerm("reason")
 	keyBasis  = ast.StringTerm("basis")
 	keyVis    = ast.StringTerm("visible")
+	keyRel    = ast.StringTerm("releases")
 )
 
 // parseDecisionTerm is parseDecision for a result kept as an AST term (or,
@@ -369,7 +372,9 @@ func parseDecisionTerm(v any) (policy.Decision, error) {
 		reason, okR := termValue[ast.String](obj, keyReason, true)
 		basis, okB := termValue[ast.String](obj, keyBasis, true)
 		visible, okV := termValue[ast.Boolean](obj, keyVis, true)
-		if okA && okC && okR && okB && okV && code != "" && !(bool(allow) && code == policy.CodePolicyError) {
+		// A decision naming licence releases is rare: parseDecision reads
+		// and checks them.
+		if okA && okC && okR && okB && okV && code != "" && !(bool(allow) && code == policy.CodePolicyError) && obj.Get(keyRel) == nil {
 			d.Allow, d.Code, d.Reason, d.Basis, d.Visible = bool(allow), string(code), string(reason), string(basis), bool(visible)
 			return d, nil
 		}
@@ -426,7 +431,73 @@ func parseDecision(v any) (policy.Decision, error) {
 	if d.Code == policy.CodePolicyError && d.Allow {
 		return policy.Decision{}, fmt.Errorf("%s allows with code %s", Query, policy.CodePolicyError)
 	}
+	if raw, present := obj["releases"]; present {
+		rs, err := parseReleases(raw)
+		if err != nil {
+			return policy.Decision{}, err
+		}
+		d.Releases = rs
+	}
 	return d, nil
+}
+
+// maxReleases bounds the licences one decision may ask to count, so that a
+// broken policy cannot make one request reserve without limit.
+const maxReleases = 64
+
+// parseReleases reads a decision's releases: a list of {"licence":
+// non-empty string, "max_releases": whole number >= 1}. Anything else is an
+// error: a release the gateway cannot count must not pass uncounted.
+func parseReleases(raw any) ([]policy.Release, error) {
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s.releases is %T, want a list", Query, raw)
+	}
+	if len(list) > maxReleases {
+		return nil, fmt.Errorf("%s.releases has %d entries, more than %d", Query, len(list), maxReleases)
+	}
+	out := make([]policy.Release, 0, len(list))
+	for i, x := range list {
+		obj, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s.releases[%d] is %T, want an object", Query, i, x)
+		}
+		id, ok := obj["licence"].(string)
+		if !ok || id == "" {
+			return nil, fmt.Errorf("%s.releases[%d].licence is missing or not a non-empty string", Query, i)
+		}
+		n, ok := wholeNumber(obj["max_releases"])
+		if !ok || n < 1 {
+			return nil, fmt.Errorf("%s.releases[%d].max_releases is %v, want a whole number of at least 1", Query, i, obj["max_releases"])
+		}
+		out = append(out, policy.Release{Licence: id, MaxReleases: n})
+	}
+	return out, nil
+}
+
+// wholeNumber is v as an int when it is a whole JSON number that fits.
+func wholeNumber(v any) (int, bool) {
+	var f float64
+	switch n := v.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		if err != nil || i > math.MaxInt32 {
+			return 0, false
+		}
+		return int(i), true
+	case float64:
+		f = n
+	case int:
+		return n, true
+	case int64:
+		f = float64(n)
+	default:
+		return 0, false
+	}
+	if f != math.Trunc(f) || f > math.MaxInt32 {
+		return 0, false
+	}
+	return int(f), true
 }
 
 // regimeSpecs is Options.Regimes, or the single bundle Bundle/BundleFS names.

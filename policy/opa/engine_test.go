@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -256,7 +257,7 @@ decision := {"allow": false, "code": "b"} if input.model.classified`, "conflict"
 				Allow: false, Code: policy.CodePolicyError,
 				Reason: d.Reason, Basis: d.Basis, Bundle: name, Revision: rev,
 			}
-			if d != want {
+			if !reflect.DeepEqual(d, want) {
 				t.Errorf("Decide = %+v, want %+v", d, want)
 			}
 			if d.Reason == "" || strings.Contains(d.Reason, "input") {
@@ -275,7 +276,7 @@ func TestEngine_Decide_WellFormedMinimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := d, (policy.Decision{Allow: true, Code: "ok", Bundle: filepath.Base(dir), Revision: d.Revision}); got != want {
+	if got, want := d, (policy.Decision{Allow: true, Code: "ok", Bundle: filepath.Base(dir), Revision: d.Revision}); !reflect.DeepEqual(got, want) {
 		t.Errorf("Decide = %+v, want %+v", got, want)
 	}
 }

@@ -292,14 +292,14 @@ func checkPair(tb testing.TB, e *Engine, r *regime, base, path string, a, b poli
 			if reflect.DeepEqual(in, b) && !reflect.DeepEqual(a, b) {
 				want, werr = wantB, errB
 			}
-			if got != want || (gerr == nil) != (werr == nil) {
+			if !reflect.DeepEqual(got, want) || (gerr == nil) != (werr == nil) {
 				bs, _ := json.Marshal(in)
 				tb.Fatalf("%s: %s changed from %s to %s; request %d of the pair %s\nDecide:           %+v (%v)\nplain evaluation: %+v (%v)\nfootprint %v (whole input by %q, not remembered because %q)",
 					base, path, jsonOf(leafValue(a, path)), jsonOf(leafValue(b, path)), i+1, bs, got, gerr, want, werr, r.fp.paths, r.fp.whole, r.fp.why)
 			}
 		}
 	}
-	return wantA != wantB || (errA == nil) != (errB == nil)
+	return !reflect.DeepEqual(wantA, wantB) || (errA == nil) != (errB == nil)
 }
 
 // TestFootprint_Named: a construct that makes the footprint the whole input

@@ -213,6 +213,10 @@ var mutationTable = map[string]leafValues{
 
 	"model.id":                     oneOf("frontier-lab/frontier-x", "lab/ft", "", "lab/other"),
 	"model.classified":             testBools,
+	"model.signed":                 testBools,
+	"model.classified_by":          oneOf("", "Compliance Office"),
+	"model.classified_at":          oneOf("", "2025-01-15T00:00:00Z"),
+	"model.classification_basis":   oneOf("", "self-assessment", "ccats:G123456"),
 	"model.weights":                oneOf("closed", "open", "weird", ""),
 	"model.training_compute_flop":  oneOf(testFLOPs...),
 	"model.eccn":                   oneOf("", "4E091", " 4e091 ", "EAR99"),
@@ -250,6 +254,11 @@ var mutationTable = map[string]leafValues{
 	"frontier.flop":   oneOf(testFLOPs...),
 	"frontier.source": oneOf("catalog", "configured", "none", ""),
 	"frontier.model":  oneOf("", "lab/open", "lab/other-open"),
+
+	// Licence ids of the shipped registry, with counts below, at and above
+	// their caps, and none.
+	"licence_releases": oneOf(map[string]int(nil), map[string]int{}, map[string]int{"D1234567": 0},
+		map[string]int{"D1234567": 1, "D7654321": 2}, map[string]int{"D7654321": 1}, map[string]int{"D7654321": 5, "other": 1}),
 }
 
 // mutate returns in with the leaf at path changed to another of its values

@@ -55,7 +55,7 @@ func inputValue(in *policy.Input) (ast.Value, error) {
 		))
 	}
 	sc := &s.Screening
-	return ast.NewObject(
+	obj := ast.NewObject(
 		[2]*ast.Term{keySubject, ast.NewTerm(ast.NewObject(
 			[2]*ast.Term{keyAnonymous, ast.InternedTerm(s.Anonymous)},
 			[2]*ast.Term{keyID, t.str(s.ID)},
@@ -86,6 +86,10 @@ func inputValue(in *policy.Input) (ast.Value, error) {
 		[2]*ast.Term{keyModel, ast.NewTerm(ast.NewObject(
 			[2]*ast.Term{keyID, t.str(m.ID)},
 			[2]*ast.Term{keyClassified, ast.InternedTerm(m.Classified)},
+			[2]*ast.Term{keySigned, ast.InternedTerm(m.Signed)},
+			[2]*ast.Term{keyClassifiedBy, t.str(m.ClassifiedBy)},
+			[2]*ast.Term{keyClassifiedAt, t.str(m.ClassifiedAt)},
+			[2]*ast.Term{keyClassificationBasis, t.str(m.ClassificationBasis)},
 			[2]*ast.Term{keyWeights, t.str(m.Weights)},
 			[2]*ast.Term{keyTrainingComputeFLOP, t.num(m.TrainingComputeFLOP)},
 			[2]*ast.Term{keyECCN, t.str(m.ECCN)},
@@ -115,7 +119,16 @@ func inputValue(in *policy.Input) (ast.Value, error) {
 			[2]*ast.Term{keySource, t.str(f.Source)},
 			[2]*ast.Term{keyModel, t.str(f.Model)},
 		))},
-	), nil
+	)
+	// As encoding/json writes it (omitempty): absent when no count is kept.
+	if len(in.LicenceReleases) > 0 {
+		counts := ast.NewObject()
+		for id, n := range in.LicenceReleases {
+			counts.Insert(ast.StringTerm(id), ast.IntNumberTerm(n))
+		}
+		obj.Insert(keyLicenceReleases, ast.NewTerm(counts))
+	}
+	return obj, nil
 }
 
 func baseFLOP(b *policy.BaseModel) float64 {
@@ -150,6 +163,10 @@ var (
 	keyScore               = ast.StringTerm("score")
 	keyModel               = ast.StringTerm("model")
 	keyClassified          = ast.StringTerm("classified")
+	keySigned              = ast.StringTerm("signed")
+	keyClassifiedBy        = ast.StringTerm("classified_by")
+	keyClassifiedAt        = ast.StringTerm("classified_at")
+	keyClassificationBasis = ast.StringTerm("classification_basis")
 	keyWeights             = ast.StringTerm("weights")
 	keyTrainingComputeFLOP = ast.StringTerm("training_compute_flop")
 	keyECCN                = ast.StringTerm("eccn")
@@ -175,6 +192,7 @@ var (
 	keyFrontier            = ast.StringTerm("frontier")
 	keyFLOP                = ast.StringTerm("flop")
 	keySource              = ast.StringTerm("source")
+	keyLicenceReleases     = ast.StringTerm("licence_releases")
 )
 
 // sharedStrings holds a term for each string an input field commonly takes

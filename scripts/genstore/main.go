@@ -9,13 +9,19 @@
 // is {org}/{name}/export.yaml. Weight files are real safetensors files
 // (8-byte little-endian header length, JSON header padded with spaces to a
 // multiple of 8, then the raw little-endian tensor bytes) holding seeded
-// pseudo-random tensors of a tiny transformer. Only the standard library is
-// used, and the pseudo-random generator and float16 conversion are
-// implemented here so the bytes do not depend on the Go release.
+// pseudo-random tensors of a tiny transformer. The pseudo-random generator
+// and float16 conversion are implemented here so the bytes do not depend on
+// the Go release.
+//
+// Every export.yaml is signed (its signature: block) with the test
+// compliance key testdata/keys/classify-ed25519.pem, at a fixed time, as
+// weightgate classify sign does: Ed25519 signatures are deterministic, so
+// the files are too.
 package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
@@ -25,12 +31,21 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/weightgate/weightgate/catalog"
 )
 
 func main() {
 	out := flag.String("out", "testdata/store", "directory to write the store into")
+	keyPath := flag.String("key", "testdata/keys/classify-ed25519.pem", "the compliance key that signs each export.yaml")
 	flag.Parse()
-	files, err := Generate()
+	key, err := catalog.LoadClassificationPrivateKey(*keyPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "genstore:", err)
+		os.Exit(1)
+	}
+	files, err := Generate(key)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "genstore:", err)
 		os.Exit(1)
@@ -60,9 +75,17 @@ func WriteTo(dir string, files map[string][]byte) error {
 	return nil
 }
 
+// The signed classification's record: who, when and on what basis.
+const (
+	signedBy    = "weightgate test compliance (testdata key, not a real classification)"
+	signedBasis = catalog.BasisSelfAssessment
+)
+
+var signedAt = time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)
+
 // Generate returns every file of the store, keyed by slash-separated path
-// relative to the store root.
-func Generate() (map[string][]byte, error) {
+// relative to the store root, each export.yaml signed with key.
+func Generate(key ed25519.PrivateKey) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	add := func(name string, b []byte) { files[name] = b }
 
@@ -172,6 +195,17 @@ func Generate() (map[string][]byte, error) {
 		add(m+"README.md", []byte(readme(name, org, pm.about, "`model.safetensors` (F16, single file), `config.json`.")))
 	}
 
+	for name, b := range files {
+		id, ok := strings.CutSuffix(name, "/"+catalog.ManifestName)
+		if !ok {
+			continue
+		}
+		signed, err := catalog.SignManifest(b, key, id, signedBy, signedAt, signedBasis)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		files[name] = signed
+	}
 	for name, b := range files {
 		if len(b) > 2<<20 {
 			return nil, fmt.Errorf("%s is %d bytes, over the 2 MiB fixture limit", name, len(b))

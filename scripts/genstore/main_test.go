@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"io/fs"
@@ -11,15 +12,26 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/weightgate/weightgate/catalog"
 )
 
 const storeDir = "../../testdata/store"
+
+func testKey(tb testing.TB) ed25519.PrivateKey {
+	tb.Helper()
+	k, err := catalog.LoadClassificationPrivateKey("../../testdata/keys/classify-ed25519.pem")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
 
 // TestGoldenStore regenerates the store into a temporary directory and checks
 // that it matches testdata/store byte for byte, with no file missing or extra.
 func TestGoldenStore(t *testing.T) {
 	tmp := t.TempDir()
-	files, err := Generate()
+	files, err := Generate(testKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +58,11 @@ func TestGoldenStore(t *testing.T) {
 
 // TestDeterministic checks that two runs produce identical bytes.
 func TestDeterministic(t *testing.T) {
-	a, err := Generate()
+	a, err := Generate(testKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Generate()
+	b, err := Generate(testKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +112,19 @@ func TestStoreLayout(t *testing.T) {
 		"tune-lab/chat-ft":        "weights: closed\ntraining_compute_flop: 2.3e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 3.0e25\n",
 		"tune-lab/deep-ft":        "weights: closed\ntraining_compute_flop: 2.6e26\nbase_model: open-lab/big-open\nfine_tune_compute_flop: 6.0e25\n",
 	}
+	keys, err := catalog.LoadClassificationKeys([]string{"../../testdata/keys/classify-ed25519.pub.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for m, want := range wantExport {
-		if got := string(files[m+"/export.yaml"]); got != want {
-			t.Errorf("%s/export.yaml = %q, want %q", m, got, want)
+		// The fields, then the signature block by the test compliance key.
+		got := string(files[m+"/export.yaml"])
+		if !strings.HasPrefix(got, want+"signature:\n") {
+			t.Errorf("%s/export.yaml = %q, want %q and a signature", m, got, want)
+		}
+		man, err := catalog.ParseManifest([]byte(got))
+		if err != nil || keys.Verify(m, man) != nil {
+			t.Errorf("%s/export.yaml does not verify: %v %v", m, err, keys.Verify(m, man))
 		}
 	}
 	if _, ok := files["unknown-lab/unlabeled/export.yaml"]; ok {

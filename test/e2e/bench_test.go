@@ -109,11 +109,22 @@ func BenchmarkAuditedDecisions(b *testing.B) {
 	for _, mode := range []struct {
 		name      string
 		perRecord bool
-	}{{"group", false}, {"fsync-per-record", true}} {
+		signed    bool // checkpoints signed (default cadence)
+		anchored  bool // and anchored on a private VersityGW with Object Lock
+	}{{"group", false, false, false}, {"fsync-per-record", true, false, false},
+		{"group-signed", false, true, false}, {"group-anchored", false, true, true}} {
 		for _, n := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("%s/%d", mode.name, n), func(b *testing.B) {
 				dir := filepath.Join(b.TempDir(), "audit")
-				l, err := audit.Open(audit.Config{Dir: dir, SyncEveryRecord: mode.perRecord})
+				cfg := audit.Config{Dir: dir, SyncEveryRecord: mode.perRecord}
+				if mode.signed {
+					cfg.CheckpointKey = anchorKey
+				}
+				if mode.anchored {
+					s3cfg, _ := s3test.StartLocked(b)
+					cfg.Anchor, cfg.Instance = anchorOn(b, s3cfg), "bench"
+				}
+				l, err := audit.Open(cfg)
 				if err != nil {
 					b.Fatal(err)
 				}

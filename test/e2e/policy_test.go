@@ -32,7 +32,7 @@ func TestPolicyDepth(t *testing.T) {
 			t.Fatal(err)
 		}
 		plain := gatewaytest.Start(t, store, gatewaytest.Options{Policy: eng})
-		floored := gatewaytest.Start(t, store, gatewaytest.Options{Policy: eng, Frontier: catalog.Frontier{FromCatalog: true}})
+		floored := gatewaytest.Start(t, store, gatewaytest.Options{Policy: eng, Frontier: catalog.Frontier{FromCatalog: true}, ClassificationKeys: gatewaytest.TestClassificationKeys(t)})
 
 		entity := func(country, id, hq string) identity.TokenClaims {
 			return identity.TokenClaims{Subject: "user-" + id, Country: country, Nationality: []string{country}, Entity: id, EntityID: id, EntityHQ: hq, ParentHQ: hq}

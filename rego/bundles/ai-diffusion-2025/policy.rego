@@ -252,7 +252,23 @@ _closed_table := lib.deny(
 ) if {
 	_controlled
 	_missing_claim
-} else := _most_restrictive
+} else := _with_releases(_most_restrictive)
+
+# _with_releases(d): an allow names every capped licence any destination's
+# verdict relied on (a deemed export's licence as much as the location's),
+# as {"licence", "max_releases"} under "releases": the gateway reserves one
+# release of each before it sends a byte, and asks again, with the new
+# counts, should one be used up meanwhile.
+_with_releases(d) := object.union(d, {"releases": rs}) if {
+	d.allow == true
+	# A set, so that one licence covering two destinations is counted once.
+	rs := sort({r |
+		some x in _destinations
+		v := _verdict(x[0], x[1])
+		some r in object.get(v, "releases", [])
+	})
+	count(rs) > 0
+} else := d
 
 # What a denial of closed weights refuses, for lib.screening_denial and
 # lib.location_denial.
@@ -450,7 +466,8 @@ _destination_problem := "your location (country) is missing or is not an ISO 316
 
 # The most restrictive verdict over all destinations (ref §5: the exact rule
 # for dual nationals is UNCONFIRMED, so every foreign nationality counts).
-# Ranks: embargoed_destination 4 > country_of_concern 3 > license_expired 2 >
+# Ranks: embargoed_destination 4 > country_of_concern 3 > license_exhausted
+# and license_expired 2 >
 # license_required 1 > any allow 0; among equals the earlier destination
 # (the location comes first), so among allows the location's is reported.
 # Should a destination have no verdict, the decision is undefined.
@@ -538,26 +555,35 @@ _verdict(role, c) := {"rank": 4, "decision": lib.deny(
 	_tier1(lib.parent_hq)
 } else := {"rank": 0, "decision": lib.allow(
 	"license_exception_aia_secured",
-	sprintf("%s is a closed-weight model %s; %s is authorised under License Exception AIA for an entity headquartered in Tier 1 and located outside Tier 1, Macau and Country Group D:5, its weights-security posture attested (%s)", [lib.model_name, _control_phrase, _release(role, c), _attestation_phrase]),
-	"License Exception AIA, 15 CFR 740.27 and 740.2(a)(9)(ii): ECCN 4E091 to entities headquartered in Supplement No. 5 (a) and located outside Macau/D:5, subject to security conditions (their text, and whether they are the Supplement No. 10 to part 748 requirements, is UNCONFIRMED: this bundle requires an attestation)",
+	sprintf("%s is a closed-weight model %s; %s is authorised under License Exception AIA for an entity headquartered in Tier 1 and located outside Tier 1, Macau and Country Group D:5, its weights-security posture attested for its site in %s (attestation %s, %s: %s, attested on %s, expires %s)", [lib.model_name, _control_phrase, _release(role, c), c, a.id, _site_name(a), a.standard, a.attested_on, a.not_after]),
+	sprintf("License Exception AIA, 15 CFR 740.27 and 740.2(a)(9)(ii): ECCN 4E091 to entities headquartered in Supplement No. 5 (a) and located outside Macau/D:5, subject to security conditions (their text, and whether they are the Supplement No. 10 to part 748 requirements, is UNCONFIRMED: this bundle requires an attestation per site, in force on the request date); relied on attestation %s for site %s (%s), expires %s", [a.id, _site_name(a), c, a.not_after]),
 )} if {
 	# Reached only when c is neither Tier 1 (step c) nor a country of
 	# concern (step b): a Tier 2 destination.
 	_controlled
 	_tier1(lib.hq)
 	_tier1(lib.parent_hq)
-	_security_attested
+	atts := _site_attestations(c)
+	a := atts[0]
 } else := {"rank": 0, "decision": lib.allow(
 	"licensed",
-	sprintf("%s is a closed-weight model %s; %s is authorised by BIS licence %s held by %s (valid %s to %s)", [lib.model_name, _control_phrase, _release(role, c), l.id, _holder_name(l), l.valid_from, l.valid_until]),
-	sprintf("BIS licence %s (ECCN 4E091, 15 CFR 742.6(a)(13); holder %s, destinations %v, valid %s to %s)", [l.id, l.holder.entity_id, l.destinations, l.valid_from, l.valid_until]),
+	sprintf("%s is a closed-weight model %s; %s is authorised by BIS licence %s (licensee %s; consignee %s; end user %s; valid %s to %s%s)", [lib.model_name, _control_phrase, _release(role, c), l.id, _party(l.licensee), _party(l.consignee), _party(l.end_user), l.not_before, l.not_after, _remaining_phrase(l)]),
+	sprintf("BIS licence %s (ECCN 4E091, 15 CFR 742.6(a)(13); 15 CFR 750.7: the licence's terms and conditions bind the release; licensee %s, end user %s, destinations %v, valid %s to %s%s; conditions: %s)", [l.id, _party(l.licensee), l.end_user.entity_id, l.destinations, l.not_before, l.not_after, _cap_phrase(l), _conditions(l)]),
+), "releases": _capped(l)} if {
+	_controlled
+	ls := [l | some l in _covering_licences(c); _licence_in_force(l); not _exhausted(l)]
+	l := ls[0]
+} else := {"rank": 2, "decision": lib.deny(
+	"license_exhausted",
+	sprintf("%s is a closed-weight model %s; %s requires a license from BIS, and licence %s allows at most %d releases of weights files, all of which have been made", [lib.model_name, _control_phrase, _release(role, c), l.id, l.max_releases]),
+	sprintf("ECCN 4E091; 15 CFR 742.6(a)(13): license required; BIS licence %s is exhausted (its %d releases are used; 15 CFR 750.7: a licence authorises only what its terms allow)", [l.id, l.max_releases]),
 )} if {
 	_controlled
-	ls := [l | some l in _covering_licences(c); lib.valid_on(l, lib.today)]
+	ls := [l | some l in _covering_licences(c); _licence_in_force(l)]
 	l := ls[0]
 } else := {"rank": 2, "decision": lib.deny(
 	"license_expired",
-	sprintf("%s is a closed-weight model %s; %s requires a license from BIS, and your entity's licence %s is not valid on %s (valid %s to %s)", [lib.model_name, _control_phrase, _release(role, c), l.id, _day, l.valid_from, l.valid_until]),
+	sprintf("%s is a closed-weight model %s; %s requires a license from BIS, and your entity's licence %s is not valid on %s (valid %s to %s)", [lib.model_name, _control_phrase, _release(role, c), l.id, _day, l.not_before, l.not_after]),
 	sprintf("ECCN 4E091; 15 CFR 742.6(a)(13): license required; BIS licence %s is outside its validity period", [l.id]),
 )} if {
 	_controlled
@@ -616,14 +642,26 @@ _day := d if {
 # ---------------------------------------------------------------------------
 # Registries (data.weightgate.registry.*, see docs/policies.md).
 
-# Licences: a licence covers a release to c when it is well-formed, its
-# holder is the requester's entity, c is among its destinations, and it
-# names the model or the controlled ECCN. Validity dates are required for
-# licences (both inclusive); a malformed entry grants nothing.
+# Licences (the licences registry; schema in docs/policies.md). A licence
+# names its licensee (the exporter: the operator), its consignee and its end
+# user (each {"entity_id", "name"}: the parties to the transaction, 15 CFR
+# 748.5), its destinations, the models or ECCN it covers, its
+# validity (not_before and not_after, both inclusive), optional free-text
+# conditions (shown in the basis of every release under it) and an optional
+# cap, max_releases, on the releases of weights files it authorises.
+#
+# A licence covers a release to c when it is well-formed, its end user is
+# the requester's entity (the party that receives the weights), c is among
+# its destinations, and it names the model or the controlled ECCN. A
+# malformed entry grants nothing. The gateway counts the releases made
+# under each capped licence durably and passes them as
+# input.licence_releases[id]; a capped licence whose releases are all used is
+# exhausted (license_exhausted). How many releases a licence allows is the
+# licence's own term: the EAR sets no number (15 CFR 750.7).
 _covering_licences(c) := [l |
 	some l in lib.registry("licences")
 	_licence_ok(l)
-	l.holder.entity_id == lib.entity_id
+	l.end_user.entity_id == lib.entity_id
 	_lists_country(l.destinations, c)
 	_licence_names_model(l)
 ]
@@ -632,14 +670,83 @@ _licence_ok(l) if {
 	is_object(l)
 	is_string(l.id)
 	l.id != ""
-	is_object(l.holder)
-	is_string(l.holder.entity_id)
+	_licence_party_ok(l.licensee)
+	_licence_party_ok(l.consignee)
+	_licence_party_ok(l.end_user)
+	l.end_user.entity_id != ""
 	is_array(l.destinations)
 	is_array(object.get(l, "models", []))
 	is_array(object.get(l, "eccns", []))
-	lib.date(l.valid_from)
-	lib.date(l.valid_until)
+	lib.date(l.not_before)
+	lib.date(l.not_after)
+	is_string(object.get(l, "conditions", ""))
+	_cap_ok(object.get(l, "max_releases", null))
 }
+
+_licence_party_ok(p) if {
+	is_object(p)
+	is_string(object.get(p, "entity_id", ""))
+	lib.field(p, "name", "") != ""
+}
+
+# max_releases is absent (null: no cap) or a whole number of at least 1; a
+# cap of 0, a fraction or a string makes the licence malformed.
+_cap_ok(null)
+
+_cap_ok(n) if {
+	is_number(n)
+	n >= 1
+	n == floor(n)
+}
+
+_licence_in_force(l) if {
+	lib.today
+	l.not_before <= lib.today
+	lib.today <= l.not_after
+}
+
+_capped(l) := [{"licence": l.id, "max_releases": l.max_releases}] if {
+	is_number(object.get(l, "max_releases", null))
+} else := []
+
+# The releases made under licence l, as the gateway counted them: none when
+# it has no count for l. A count that is not a number, or counts that are not
+# an object, are read as the cap itself (exhausted: fail closed). Read by
+# reference, so that the decision cache keys on input.licence_releases only.
+_used(l) := n if {
+	n := input.licence_releases[l.id]
+	is_number(n)
+} else := 0 if {
+	_counts_ok
+	not _counted(l)
+} else := l.max_releases
+
+_counted(l) if {
+	_ = input.licence_releases[l.id]
+}
+
+_counts_ok if is_object(input.licence_releases)
+
+_counts_ok if not _has_counts
+
+_has_counts if {
+	_ = input.licence_releases
+}
+
+_exhausted(l) if {
+	is_number(object.get(l, "max_releases", null))
+	_used(l) >= l.max_releases
+}
+
+_remaining_phrase(l) := sprintf("; %d of its %d releases left before this one", [l.max_releases - _used(l), l.max_releases]) if {
+	is_number(object.get(l, "max_releases", null))
+} else := ""
+
+_cap_phrase(l) := sprintf(", at most %d releases of weights files", [l.max_releases]) if {
+	is_number(object.get(l, "max_releases", null))
+} else := ", no cap on releases"
+
+_conditions(l) := lib.field(l, "conditions", "none stated")
 
 _licence_names_model(l) if input.model.id in object.get(l, "models", [])
 
@@ -649,7 +756,9 @@ _licence_names_model(l) if {
 	upper(trim_space(e)) == _cfg.controlled_eccn
 }
 
-_holder_name(l) := lib.field(l.holder, "name", l.holder.entity_id)
+_party(p) := sprintf("%s (%s)", [p.name, p.entity_id]) if {
+	lib.field(p, "entity_id", "") != ""
+} else := p.name
 
 _lists_country(list, c) if {
 	is_array(list)
@@ -701,24 +810,39 @@ _uveu_note(c) := sprintf(". Your entity's UVEU authorisation does not cover %s: 
 	count(_veu_entries("uveu")) > 0
 } else := ""
 
-# Security attestation (AIA's security conditions, ref §3): an attestations
-# registry entry of the requester's entity, valid today, naming its standard
-# and attested on or before today; or the trusted claim
-# entity.security_attested (set only when the configuration trusts it).
-_attestations := [e |
-	some e in lib.entries("attestations")
-	lib.field(e, "standard", "") != ""
-	lib.date(e.attested_on)
+# Security attestations (AIA's security conditions, ref §3), one per site:
+# an attestations registry entry {"id", "entity_id", "site": {"name",
+# "country"}, "standard", "attested_on", "not_after"} of the requester's
+# entity for a site in the destination country c, attested on or before the
+# request date and not expired (not_after inclusive). The security
+# conditions attach to where the weights are held, so an attestation for
+# one site (or one country) says nothing of another, and each has an expiry
+# (15 CFR 740.27 as published in 90 FR 4544; the text of the conditions is
+# UNCONFIRMED, see the basis). A malformed entry attests nothing. The
+# entity-wide trusted claim entity.security_attested names no site and no
+# expiry, so this bundle no longer relies on it.
+_site_attestations(c) := [e |
+	some e in lib.registry("attestations")
+	_attestation_ok(e)
+	e.entity_id == lib.entity_id
+	upper(trim_space(e.site.country)) == c
+	lib.today
 	e.attested_on <= lib.today
+	lib.today <= e.not_after
 ]
 
-_security_attested if count(_attestations) > 0
+_attestation_ok(e) if {
+	is_object(e)
+	lib.field(e, "id", "") != ""
+	lib.field(e, "entity_id", "") != ""
+	is_object(e.site)
+	lib.field(e.site, "country", "") != ""
+	lib.field(e, "standard", "") != ""
+	lib.date(e.attested_on)
+	lib.date(e.not_after)
+}
 
-_security_attested if input.subject.entity.security_attested == true
-
-_attestation_phrase := sprintf("%s, attested on %s", [_attestations[0].standard, _attestations[0].attested_on]) if {
-	count(_attestations) > 0
-} else := "by a claim this gateway trusts"
+_site_name(a) := lib.field(a.site, "name", a.site.country)
 
 # ---------------------------------------------------------------------------
 # ECCN 4E091 (ref §1): what is controlled, and the threshold.

@@ -447,15 +447,24 @@ test_restricted_party_fields_missing_get_fallbacks if {
 
 _lic := {
 	"id": "D1234567",
-	"holder": {"entity_id": "acme-india", "name": "Acme Research India"},
+	"licensee": {"entity_id": "frontier-lab", "name": "Frontier Lab Inc."},
+	"consignee": {"entity_id": "acme-india", "name": "Acme Research India"},
+	"end_user": {"entity_id": "acme-india", "name": "Acme Research India"},
 	"destinations": ["IN"],
 	"models": ["frontier-lab/frontier-x"],
 	"eccns": [],
-	"valid_from": "2026-01-01",
-	"valid_until": "2026-12-31",
+	"not_before": "2026-01-01",
+	"not_after": "2026-12-31",
+	"conditions": "No reexport; weights held only at the Bengaluru site.",
 }
 
 _licence(patch) := {"licences": [object.union(_lic, patch)]}
+
+# _replace(x, key, v): x with x[key] replaced by v (object.union would merge
+# two objects).
+_replace(x, key, v) := object.union(object.remove(x, [key]), {key: v})
+
+_licence_with(key, v) := {"licences": [_replace(_lic, key, v)]}
 
 _india := {"subject": {"country": "IN", "nationality": ["IN"], "entity": {"name": "Acme Research India", "id": "acme-india", "hq": "IN", "parent_hq": "IN"}}}
 
@@ -463,8 +472,19 @@ test_licensed if {
 	d := _decide_reg([_india], _licence({}))
 	_check(d, true, "licensed")
 	startswith(d.basis, "BIS licence D1234567")
-	contains(d.reason, "authorised by BIS licence D1234567 held by Acme Research India (valid 2026-01-01 to 2026-12-31)")
+	contains(d.reason, "authorised by BIS licence D1234567 (licensee Frontier Lab Inc. (frontier-lab); consignee Acme Research India (acme-india); end user Acme Research India (acme-india); valid 2026-01-01 to 2026-12-31)")
+	contains(d.basis, "conditions: No reexport; weights held only at the Bengaluru site.")
+	contains(d.basis, "no cap on releases")
 	contains(d.basis, "control threshold 1e+26")
+
+	# An uncapped licence asks the gateway to count nothing.
+	not d.releases
+}
+
+test_licence_conditions_default if {
+	d := _decide_reg([_india], {"licences": [object.remove(_lic, ["conditions"])]})
+	_check(d, true, "licensed")
+	contains(d.basis, "conditions: none stated")
 }
 
 test_licensed_by_eccn if {
@@ -491,30 +511,34 @@ test_licence_for_wrong_model if {
 	_expect_reg([_india], _licence({"models": ["frontier-lab/other"]}), false, "license_required")
 }
 
-test_licence_for_wrong_holder if {
-	_expect_reg([_india], _licence({"holder": {"entity_id": "someone-else", "name": "X"}}), false, "license_required")
+# The end user is who receives the weights: the licence covers the
+# requester's entity only when it is the end user, not when it is only the
+# consignee or the licensee.
+test_licence_for_wrong_end_user if {
+	_expect_reg([_india], _licence({"end_user": {"entity_id": "someone-else", "name": "X"}}), false, "license_required")
+	_expect_reg([_india], _licence({"end_user": {"entity_id": "someone-else", "name": "X"}, "licensee": {"entity_id": "acme-india", "name": "Acme"}}), false, "license_required")
 
 	# A requester without an entity holds no licence.
-	_expect_reg([{"subject": {"country": "IN"}}], _licence({"holder": {"entity_id": "", "name": "X"}}), false, "license_required")
+	_expect_reg([{"subject": {"country": "IN"}}], _licence({"end_user": {"entity_id": "", "name": "X"}}), false, "license_required")
 }
 
 test_license_expired if {
-	d := _decide_reg([_india], _licence({"valid_from": "2025-01-01", "valid_until": "2026-01-01"}))
+	d := _decide_reg([_india], _licence({"not_before": "2025-01-01", "not_after": "2026-01-01"}))
 	_check(d, false, "license_expired")
 	contains(d.reason, "licence D1234567 is not valid on 2026-01-02 (valid 2025-01-01 to 2026-01-01)")
 	contains(d.basis, "BIS licence D1234567 is outside its validity period")
 
 	# Not yet valid is reported the same way.
-	_expect_reg([_india], _licence({"valid_from": "2026-01-03", "valid_until": "2027-01-01"}), false, "license_expired")
+	_expect_reg([_india], _licence({"not_before": "2026-01-03", "not_after": "2027-01-01"}), false, "license_expired")
 }
 
 # Both dates are inclusive.
 test_licence_dates_inclusive if {
-	_expect_reg([_india], _licence({"valid_from": "2026-01-02", "valid_until": "2026-01-02"}), true, "licensed")
-	_expect_reg([_india], _licence({"valid_from": "2025-01-02", "valid_until": "2026-01-02"}), true, "licensed")
-	_expect_reg([_india], _licence({"valid_from": "2026-01-02", "valid_until": "2027-01-02"}), true, "licensed")
-	_expect_reg([_india], _licence({"valid_from": "2025-01-02", "valid_until": "2026-01-01"}), false, "license_expired")
-	_expect_reg([_india], _licence({"valid_from": "2026-01-03", "valid_until": "2027-01-02"}), false, "license_expired")
+	_expect_reg([_india], _licence({"not_before": "2026-01-02", "not_after": "2026-01-02"}), true, "licensed")
+	_expect_reg([_india], _licence({"not_before": "2025-01-02", "not_after": "2026-01-02"}), true, "licensed")
+	_expect_reg([_india], _licence({"not_before": "2026-01-02", "not_after": "2027-01-02"}), true, "licensed")
+	_expect_reg([_india], _licence({"not_before": "2025-01-02", "not_after": "2026-01-01"}), false, "license_expired")
+	_expect_reg([_india], _licence({"not_before": "2026-01-03", "not_after": "2027-01-02"}), false, "license_expired")
 }
 
 # A request time that gives no date makes every licence invalid.
@@ -525,7 +549,7 @@ test_licence_request_time_malformed if {
 
 # A valid licence wins over an expired one, whatever their order.
 test_licence_valid_among_expired if {
-	expired := object.union(_lic, {"id": "OLD", "valid_until": "2025-12-31"})
+	expired := object.union(_lic, {"id": "OLD", "not_after": "2025-12-31"})
 	_expect_reg([_india], {"licences": [expired, _lic]}, true, "licensed")
 	d := _decide_reg([_india], {"licences": [expired, _lic]})
 	startswith(d.basis, "BIS licence D1234567")
@@ -539,32 +563,132 @@ test_licence_malformed_entries_grant_nothing if {
 		{"licences": [object.remove(_lic, ["id"])]},
 		_licence({"id": ""}),
 		_licence({"id": 7}),
-		_licence({"holder": "acme-india"}),
-		{"licences": [object.union(object.remove(_lic, ["holder"]), {"holder": {"name": "Acme"}})]},
-		_licence({"holder": {"entity_id": 7}}),
+		{"licences": [object.remove(_lic, ["licensee"])]},
+		{"licences": [object.remove(_lic, ["consignee"])]},
+		{"licences": [object.remove(_lic, ["end_user"])]},
+		_licence_with("licensee", "Frontier Lab"),
+		_replace(_lic, "licensee", {"entity_id": "frontier-lab"}),
+		_licence({"consignee": {"entity_id": 7, "name": "Acme"}}),
+		_licence_with("end_user", "acme-india"),
+		_replace(_lic, "end_user", {"name": "Acme"}),
+		_licence({"end_user": {"entity_id": 7, "name": "Acme"}}),
 		_licence({"destinations": "IN"}),
 		_licence({"destinations": [7]}),
 		_licence({"models": "frontier-lab/frontier-x"}),
 		_licence({"models": [], "eccns": "4E091"}),
 		_licence({"models": [], "eccns": [4091]}),
-		{"licences": [object.remove(_lic, ["valid_until"])]},
-		{"licences": [object.remove(_lic, ["valid_from"])]},
-		_licence({"valid_from": "2026/01/01"}),
-		_licence({"valid_until": 20261231}),
+		{"licences": [object.remove(_lic, ["not_after"])]},
+		{"licences": [object.remove(_lic, ["not_before"])]},
+		_licence({"not_before": "2026/01/01"}),
+		_licence({"not_after": 20261231}),
+		_licence({"conditions": ["no reexport"]}),
+		_licence({"max_releases": 0}),
+		_licence({"max_releases": -1}),
+		_licence({"max_releases": 1.5}),
+		_licence({"max_releases": "3"}),
+		# The old schema (holder, valid_from, valid_until) is not read: it
+		# names no consignee or end user.
+		{"licences": [{"id": "D1234567", "holder": {"entity_id": "acme-india", "name": "Acme"}, "destinations": ["IN"], "models": ["frontier-lab/frontier-x"], "valid_from": "2026-01-01", "valid_until": "2026-12-31"}]},
 	] {
 		_expect_reg([_india], reg, false, "license_required")
 	}
 }
 
+# --- Licence caps: releases counted by the gateway ---------------------------
+
+_capped := _licence({"max_releases": 3})
+
+test_licence_cap_asks_for_a_release if {
+	d := _decide_reg([_india], _capped)
+	_check(d, true, "licensed")
+	d.releases == [{"licence": "D1234567", "max_releases": 3}]
+	contains(d.reason, "3 of its 3 releases left before this one")
+	contains(d.basis, "at most 3 releases of weights files")
+
+	e := _decide_reg([_india, {"licence_releases": {"D1234567": 2}}], _capped)
+	_check(e, true, "licensed")
+	contains(e.reason, "1 of its 3 releases left before this one")
+
+	# Counts of other licences do not matter.
+	_expect_reg([_india, {"licence_releases": {"OTHER": 9}}], _capped, true, "licensed")
+}
+
+test_license_exhausted if {
+	every n in [3, 4, 100] {
+		d := _decide_reg([_india, {"licence_releases": {"D1234567": n}}], _capped)
+		_check(d, false, "license_exhausted")
+		contains(d.reason, "licence D1234567 allows at most 3 releases of weights files, all of which have been made")
+		contains(d.basis, "BIS licence D1234567 is exhausted")
+		not d.releases
+	}
+}
+
+# A count that is not a number cannot prove a release is left: exhausted.
+test_licence_count_malformed_is_exhausted if {
+	every n in ["1", null, true, false, {"n": 1}] {
+		_expect_reg([_india, {"licence_releases": {"D1234567": n}}], _capped, false, "license_exhausted")
+	}
+	every counts in ["D1234567", [0], 0, null] {
+		_expect_reg([_india, {"licence_releases": counts}], _capped, false, "license_exhausted")
+	}
+
+	# No counts at all, or none for this licence: none made yet.
+	_expect_reg([_india, {"licence_releases": {}}], _capped, true, "licensed")
+	_expect_reg([_india], _capped, true, "licensed")
+}
+
+# An exhausted licence gives way to another that covers the release.
+test_licence_exhausted_falls_back_to_another if {
+	other := object.union(_lic, {"id": "D2", "max_releases": 1})
+	reg := {"licences": [object.union(_lic, {"max_releases": 1}), other]}
+	d := _decide_reg([_india, {"licence_releases": {"D1234567": 1}}], reg)
+	_check(d, true, "licensed")
+	d.releases == [{"licence": "D2", "max_releases": 1}]
+	_expect_reg([_india, {"licence_releases": {"D1234567": 1, "D2": 1}}], reg, false, "license_exhausted")
+}
+
+# An expired licence is reported as expired, not exhausted; an exhausted one
+# in force is reported before an expired one.
+test_licence_exhausted_and_expired if {
+	_expect_reg([_india, {"licence_releases": {"D1234567": 3}}], _licence({"max_releases": 3, "not_after": "2026-01-01"}), false, "license_expired")
+	old := object.union(_lic, {"id": "OLD", "not_after": "2025-12-31"})
+	_expect_reg([_india, {"licence_releases": {"D1234567": 3}}], {"licences": [old, object.union(_lic, {"max_releases": 3})]}, false, "license_exhausted")
+}
+
+# A deemed export's capped licence is counted even when the location's
+# release needs none.
+test_licence_cap_of_deemed_destination_counted if {
+	gb := {"subject": {"country": "GB", "nationality": ["IN"], "entity": {"name": "Acme Research India", "id": "acme-india", "hq": "GB", "parent_hq": "GB"}}}
+	d := _decide_reg([gb], _capped)
+	_check(d, true, "license_exception_aia")
+	d.releases == [{"licence": "D1234567", "max_releases": 3}]
+
+	# One licence covering two destinations is one release.
+	two := {"subject": {"country": "IN", "nationality": ["PK"], "entity": {"name": "Acme Research India", "id": "acme-india", "hq": "IN", "parent_hq": "IN"}}}
+	e := _decide_reg([two], _licence({"max_releases": 3, "destinations": ["IN", "PK"]}))
+	_check(e, true, "licensed")
+	e.releases == [{"licence": "D1234567", "max_releases": 3}]
+
+	# The deemed destination's exhausted licence refuses.
+	_expect_reg([gb, {"licence_releases": {"D1234567": 3}}], _capped, false, "license_exhausted")
+}
+
+# Other files of the model and open weights are not releases.
+test_licence_cap_only_weights if {
+	d := _decide_reg([_india, _other, {"licence_releases": {"D1234567": 3}}], _capped)
+	_check(d, true, "not_weights")
+	not d.releases
+}
+
 # A licence never overrides an embargo or a country of concern (conservative).
 test_licence_does_not_override_concern_or_embargo if {
-	_expect_reg([_at("CN", "CN", "CN")], {"licences": [object.union(_lic, {"holder": {"entity_id": "acme"}, "destinations": ["CN"]})]}, false, "country_of_concern")
-	_expect_reg([_at("IR", "IR", "IR")], {"licences": [object.union(_lic, {"holder": {"entity_id": "acme"}, "destinations": ["IR"]})]}, false, "embargoed_destination")
+	_expect_reg([_at("CN", "CN", "CN")], {"licences": [object.union(_lic, {"end_user": {"entity_id": "acme", "name": "Acme"}, "destinations": ["CN"]})]}, false, "country_of_concern")
+	_expect_reg([_at("IR", "IR", "IR")], {"licences": [object.union(_lic, {"end_user": {"entity_id": "acme", "name": "Acme"}, "destinations": ["IR"]})]}, false, "embargoed_destination")
 }
 
 # A Tier 1 location with a Tier 2 headquarters needs a licence too.
 test_licence_tier1_location_tier2_hq if {
-	reg := {"licences": [object.union(_lic, {"holder": {"entity_id": "acme"}, "destinations": ["GB"]})]}
+	reg := {"licences": [object.union(_lic, {"end_user": {"entity_id": "acme", "name": "Acme"}, "destinations": ["GB"]})]}
 	_expect_reg([_at("GB", "IN", "IN")], reg, true, "licensed")
 	_expect_reg([_at("GB", "IN", "IN")], {}, false, "license_required")
 }
@@ -682,7 +806,10 @@ test_nveu_is_license_required if {
 
 # UVEU is reported before an AIA attestation.
 test_veu_before_aia_secured if {
-	reg := object.union(_veu_reg, {"attestations": [{"entity_id": "globalcloud", "name": "GlobalCloud", "standard": "Supp. 10", "attested_on": "2025-07-01"}]})
+	reg := object.union(_veu_reg, {"attestations": [
+		{"id": "A-GC-IN", "entity_id": "globalcloud", "site": {"name": "Mumbai DC-1", "country": "IN"}, "standard": "Supp. 10", "attested_on": "2025-07-01", "not_after": "2027-06-30"},
+		{"id": "A-GC-MY", "entity_id": "globalcloud", "site": {"name": "Johor DC-5", "country": "MY"}, "standard": "Supp. 10", "attested_on": "2025-07-01", "not_after": "2027-06-30"},
+	]})
 	_expect_reg([_globalcloud("IN")], reg, true, "veu_authorised")
 	_expect_reg([_globalcloud("MY")], reg, true, "license_exception_aia_secured")
 }
@@ -690,12 +817,13 @@ test_veu_before_aia_secured if {
 # --- License Exception AIA for Tier-1-headquartered entities outside Tier 1 --
 
 _att := {
+	"id": "ATT-NW-IN-1",
 	"entity_id": "northwind",
 	"name": "Northwind Labs Ltd",
+	"site": {"name": "Bengaluru DC-1", "country": "IN"},
 	"standard": "Supplement No. 10 to part 748",
 	"attested_on": "2026-01-01",
-	"valid_from": "2026-01-01",
-	"valid_until": "2026-12-31",
+	"not_after": "2026-12-31",
 }
 
 _attest(patch) := {"attestations": [object.union(_att, patch)]}
@@ -705,21 +833,43 @@ _northwind(country) := {"subject": {"country": country, "entity": {"name": "Nort
 test_aia_secured_attested_entity_in_tier2 if {
 	d := _decide_reg([_northwind("IN")], _attest({}))
 	_check(d, true, "license_exception_aia_secured")
-	contains(d.reason, "security posture attested (Supplement No. 10 to part 748, attested on 2026-01-01)")
+	contains(d.reason, "security posture attested for its site in IN (attestation ATT-NW-IN-1, Bengaluru DC-1: Supplement No. 10 to part 748, attested on 2026-01-01, expires 2026-12-31)")
 	contains(d.basis, "740.2(a)(9)(ii)")
 	contains(d.basis, "UNCONFIRMED")
 
+	# The basis names the attestation relied on.
+	contains(d.basis, "relied on attestation ATT-NW-IN-1 for site Bengaluru DC-1 (IN), expires 2026-12-31")
+
 	# Without an attestation: the conservative reading denies.
 	_expect_reg([_northwind("IN")], {}, false, "license_required")
+}
 
-	# Dates are optional.
-	_expect_reg([_northwind("IN")], {"attestations": [object.remove(_att, ["valid_from", "valid_until"])]}, true, "license_exception_aia_secured")
+# An attestation covers the site's country only: the same entity elsewhere
+# in Tier 2 needs its own.
+test_aia_secured_attestation_per_site if {
+	_expect_reg([_northwind("MY")], _attest({}), false, "license_required")
+	_expect_reg([_northwind("MY")], _attest({"site": {"name": "Johor DC-5", "country": " my "}}), true, "license_exception_aia_secured")
+
+	two := {"attestations": [_att, object.union(_att, {"id": "ATT-NW-MY-1", "site": {"name": "Johor DC-5", "country": "MY"}})]}
+	d := _decide_reg([_northwind("MY")], two)
+	_check(d, true, "license_exception_aia_secured")
+	contains(d.basis, "relied on attestation ATT-NW-MY-1 for site Johor DC-5 (MY)")
+
+	# A site without a name is named by its country.
+	e := _decide_reg([_northwind("IN")], {"attestations": [_replace(_att, "site", {"country": "IN"})]})
+	contains(e.basis, "for site IN (IN)")
+
+	# A deemed export to a country without an attested site is not covered.
+	_expect_reg([_northwind("IN"), {"subject": {"nationality": ["MY"]}}], _attest({}), false, "license_required")
 }
 
 test_aia_secured_attestation_expired if {
-	_expect_reg([_northwind("IN")], _attest({"valid_until": "2026-01-01"}), false, "license_required")
-	_expect_reg([_northwind("IN")], _attest({"valid_from": "2026-01-03"}), false, "license_required")
-	_expect_reg([_northwind("IN")], _attest({"valid_until": "2026-01-02"}), true, "license_exception_aia_secured")
+	_expect_reg([_northwind("IN")], _attest({"not_after": "2026-01-01"}), false, "license_required")
+	_expect_reg([_northwind("IN")], _attest({"not_after": "2026-01-02"}), true, "license_exception_aia_secured")
+
+	# A valid attestation wins over an expired one, whatever their order.
+	d := _decide_reg([_northwind("IN")], {"attestations": [object.union(_att, {"id": "OLD", "not_after": "2025-12-31"}), _att]})
+	contains(d.basis, "relied on attestation ATT-NW-IN-1")
 }
 
 test_aia_secured_attestation_malformed if {
@@ -728,9 +878,19 @@ test_aia_secured_attestation_malformed if {
 		_attest({"attested_on": "January"}),
 		{"attestations": [object.remove(_att, ["attested_on"])]},
 		{"attestations": [object.remove(_att, ["standard"])]},
+		{"attestations": [object.remove(_att, ["id"])]},
+		{"attestations": [object.remove(_att, ["site"])]},
+		# Every attestation expires: one without an expiry attests nothing.
+		{"attestations": [object.remove(_att, ["not_after"])]},
+		_attest({"not_after": "2026/12/31"}),
+		{"attestations": [_replace(_att, "site", "IN")]},
+		{"attestations": [_replace(_att, "site", {"name": "Bengaluru DC-1"})]},
 		_attest({"standard": ""}),
+		_attest({"id": ""}),
 		_attest({"entity_id": "other"}),
 		{"attestations": ["northwind"]},
+		# The old schema (one entry per entity, optional dates) is not read.
+		{"attestations": [{"entity_id": "northwind", "name": "Northwind", "standard": "Supp. 10", "attested_on": "2026-01-01"}]},
 	] {
 		_expect_reg([_northwind("IN")], reg, false, "license_required")
 	}
@@ -743,19 +903,15 @@ test_aia_secured_requires_tier1_headquarters if {
 }
 
 test_aia_secured_not_in_concern_or_embargo if {
-	_expect_reg([_northwind("CN")], _attest({}), false, "country_of_concern")
-	_expect_reg([_northwind("MO")], _attest({}), false, "country_of_concern")
-	_expect_reg([_northwind("KP")], _attest({}), false, "embargoed_destination")
+	_expect_reg([_northwind("CN")], _attest({"site": {"country": "CN"}}), false, "country_of_concern")
+	_expect_reg([_northwind("MO")], _attest({"site": {"country": "MO"}}), false, "country_of_concern")
+	_expect_reg([_northwind("KP")], _attest({"site": {"country": "KP"}}), false, "embargoed_destination")
 }
 
-test_aia_secured_trusted_claim if {
-	_expect([_northwind("IN"), {"subject": {"entity": {"security_attested": true}}}], true, "license_exception_aia_secured")
-	d := _decide([_northwind("IN"), {"subject": {"entity": {"security_attested": true}}}])
-	contains(d.reason, "by a claim this gateway trusts")
-}
-
-# An untrusted claim arrives as security_attested false, whatever the token says.
-test_aia_secured_untrusted_claim_false if {
+# The entity-wide claim names no site and no expiry: it no longer
+# authorises (AIA's conditions are per site).
+test_aia_secured_entity_claim_not_enough if {
+	_expect([_northwind("IN"), {"subject": {"entity": {"security_attested": true}}}], false, "license_required")
 	_expect([_northwind("IN"), {"subject": {"entity": {"security_attested": false}, "claims": {"security_attested": true}}}], false, "license_required")
 	_expect([_northwind("IN"), {"subject": {"entity": {"security_attested": "true"}}}], false, "license_required")
 }
@@ -890,7 +1046,7 @@ test_deemed_export_most_restrictive_wins if {
 	_expect([_person("CN", ["IR"], null)], false, "embargoed_destination")
 	_expect([_person("IR", ["CN"], null)], false, "embargoed_destination")
 
-	expired := _licence({"valid_until": "2025-12-31"})
+	expired := _licence({"not_after": "2025-12-31"})
 
 	# The location's expired licence beats a nationality's missing licence ...
 	_expect_reg([_india, {"subject": {"nationality": ["PK"]}}], expired, false, "license_expired")
@@ -908,7 +1064,7 @@ test_deemed_export_most_restrictive_wins if {
 
 # Among allows the location's is reported.
 test_deemed_export_location_allow_reported if {
-	reg := object.union(_veu_reg, {"licences": [object.union(_lic, {"holder": {"entity_id": "globalcloud"}, "destinations": ["MY"]})]})
+	reg := object.union(_veu_reg, {"licences": [object.union(_lic, {"end_user": {"entity_id": "globalcloud"}, "destinations": ["MY"]})]})
 	d := _decide_reg([_globalcloud("IN"), {"subject": {"nationality": ["MY"]}}], reg)
 	_check(d, true, "veu_authorised")
 
