@@ -38,7 +38,7 @@ func TestMetrics(t *testing.T) {
 	}
 	text := string(scrape)
 	for _, want := range []string{
-		`weightgate_decisions_total{code="license_exception_aia",decision="allow"} 1`,
+		`weightgate_decisions_total{code="not_an_export",decision="allow"} 1`,
 		`weightgate_decisions_total{code="license_required",decision="deny"} 2`,
 		`weightgate_decisions_total{code="ok",decision="allow"} 1`,
 		`weightgate_bytes_sent_total{model="frontier-lab/frontier-x",outcome="complete"} ` + strconv.FormatFloat(float64(len(body)), 'g', -1, 64),

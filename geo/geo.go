@@ -132,15 +132,46 @@ type countryRecord struct {
 	RegisteredCountry struct {
 		ISOCode string `maxminddb:"iso_code"`
 	} `maxminddb:"registered_country"`
+	// Subdivisions, most general first, are in City and Enterprise
+	// databases: a region the EAR embargoes apart from its country (Crimea,
+	// ISO 3166-2 UA-43) is told from the rest of the country only by them.
+	Subdivisions []struct {
+		ISOCode string `maxminddb:"iso_code"`
+	} `maxminddb:"subdivisions"`
 }
 
 // code returns the country (where the address is used), else the registered
 // country (who holds the block), normalised; "" if neither is a valid code.
+//
+// When the record places the address in the country (not only by the
+// registered country) and names its first-level subdivision, the code is the
+// ISO 3166-2 subdivision code, "UA-43": the policy judges a subdivision as
+// its country unless it lists the subdivision itself.
 func (rec *countryRecord) code() string {
 	if c := normCode(rec.Country.ISOCode); c != "" {
+		if len(rec.Subdivisions) > 0 {
+			if sub := normSubdivision(rec.Subdivisions[0].ISOCode); sub != "" {
+				return c + "-" + sub
+			}
+		}
 		return c
 	}
 	return normCode(rec.RegisteredCountry.ISOCode)
+}
+
+// normSubdivision upper-cases the part of an ISO 3166-2 code after the
+// country ("43" of UA-43: one to three ASCII letters or digits, as the
+// standard writes them) and returns "" for anything else.
+func normSubdivision(s string) string {
+	if len(s) < 1 || len(s) > 3 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isASCIILetter(c) && !('0' <= c && c <= '9') {
+			return ""
+		}
+	}
+	return strings.ToUpper(s)
 }
 
 // normCode upper-cases an ISO 3166-1 alpha-2 code and returns "" for anything
@@ -160,8 +191,9 @@ func isASCIILetter(c byte) bool {
 // NAT. netip does not count it as private.
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
-// Country returns the upper-case ISO 3166-1 alpha-2 code of ip's country,
-// falling back to the registered country. It returns "" when the database has
+// Country returns the upper-case ISO 3166-1 alpha-2 code of ip's country
+// (its ISO 3166-2 subdivision code when the database has one, see
+// countryRecord.code), falling back to the registered country. It returns "" when the database has
 // no record, when the record has no valid code, when the lookup fails, and
 // for addresses that are not public: invalid, unspecified, loopback, private
 // (RFC 1918, fc00::/7), link-local, CGNAT (100.64.0.0/10) or multicast.

@@ -299,3 +299,42 @@ func BenchmarkCountry(b *testing.B) {
 		})
 	})
 }
+
+// TestCountrySubdivision: a City database's first subdivision makes the code
+// an ISO 3166-2 one (Crimea, UA-43, is embargoed apart from Ukraine); only
+// when the country itself is known, and only a well-formed subdivision.
+func TestCountrySubdivision(t *testing.T) {
+	code := func(c string) mmdbtype.Map { return mmdbtype.Map{"iso_code": mmdbtype.String(c)} }
+	subs := func(cs ...string) mmdbtype.Slice {
+		var s mmdbtype.Slice
+		for _, c := range cs {
+			s = append(s, code(c))
+		}
+		return s
+	}
+	path := MustWriteRaw(t, "GeoIP2-City", map[string]mmdbtype.DataType{
+		"192.0.2.0/26":    mmdbtype.Map{"country": code("UA"), "subdivisions": subs("43")},
+		"192.0.2.64/26":   mmdbtype.Map{"country": code("us"), "subdivisions": subs("ca", "x")},
+		"192.0.2.128/26":  mmdbtype.Map{"country": code("UA"), "subdivisions": subs("")},
+		"192.0.2.192/26":  mmdbtype.Map{"country": code("UA"), "subdivisions": subs("4-3")},
+		"198.51.100.0/24": mmdbtype.Map{"registered_country": code("UA"), "subdivisions": subs("43")},
+		"203.0.113.0/24":  mmdbtype.Map{"country": code("UA"), "subdivisions": subs("ABCD")},
+	})
+	db, err := geo.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for ip, want := range map[string]string{
+		"192.0.2.1":    "UA-43",
+		"192.0.2.65":   "US-CA",
+		"192.0.2.129":  "UA",
+		"192.0.2.193":  "UA",
+		"198.51.100.1": "UA", // registered country only: no subdivision
+		"203.0.113.1":  "UA",
+	} {
+		if got := db.Country(netip.MustParseAddr(ip)); got != want {
+			t.Errorf("Country(%s) = %q, want %q", ip, got, want)
+		}
+	}
+}

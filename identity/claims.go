@@ -20,16 +20,31 @@ const (
 // stops policies from reasoning about token age (the verifier already did).
 var excludedClaims = []string{"exp", "nbf", "iat"}
 
-// NormalizeCountry returns s as an upper-case ISO 3166-1 alpha-2 code, or ""
-// when s (after trimming surrounding spaces) is not exactly two ASCII letters
-// forming an officially assigned code. It never guesses: "usa", "U S",
-// "XX" and "UK" all give "".
+// NormalizeCountry returns s as an upper-case ISO 3166-1 alpha-2 code, or as
+// an upper-case ISO 3166-2 subdivision code ("UA-43", the Crimea region,
+// which the EAR embargoes apart from Ukraine), or "" when s (after trimming
+// surrounding spaces) is neither an officially assigned country code nor a
+// subdivision code of the ISO 3166-2 table. It never guesses: "usa", "U S",
+// "XX", "UK" and "UA-99" all give "".
 func NormalizeCountry(s string) string {
 	s = strings.TrimSpace(s)
-	if len(s) != 2 {
+	if len(s) > 6 {
 		return ""
 	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 {
+			// ToUpper maps some non-ASCII letters to ASCII ones ("ſ" to
+			// "S"): only ASCII input can be a code.
+			return ""
+		}
+	}
 	s = strings.ToUpper(s)
+	if len(s) != 2 {
+		if _, ok := iso3166Subdivisions[s]; ok {
+			return s
+		}
+		return ""
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 'A' || s[i] > 'Z' {
 			return ""
@@ -175,6 +190,7 @@ func subjectFromClaims(claims map[string]any, cfg Config) (policy.Subject, error
 		Nationality:        NormalizeNationality(claims[names.Nationality]),
 		PermanentResidence: NormalizeNationality(claims[names.PermanentResidence]),
 		Employee:           isTrue(claims[names.Employee]),
+		USPerson:           isTrue(claims[names.USPerson]),
 		Entity:             entity,
 		Claims:             rest,
 	}, nil

@@ -16,6 +16,24 @@ func TestISO3166Count(t *testing.T) {
 	}
 }
 
+// TestISO3166SubdivisionCount pins the size of the ISO 3166-2 table and
+// checks that it holds the regions the EAR embargoes (15 CFR 746.6).
+func TestISO3166SubdivisionCount(t *testing.T) {
+	if got, want := len(iso3166Subdivisions), 5127; got != want {
+		t.Errorf("len(iso3166Subdivisions) = %d, want %d (Debian iso-codes 4.15.0)", got, want)
+	}
+	for code := range iso3166Subdivisions {
+		if NormalizeCountry(code) != code {
+			t.Errorf("table entry %q does not normalise to itself", code)
+		}
+	}
+	for _, code := range []string{"UA-43", "UA-40", "UA-14", "UA-09"} {
+		if _, ok := iso3166Subdivisions[code]; !ok {
+			t.Errorf("%s missing", code)
+		}
+	}
+}
+
 func TestNormalizeCountry(t *testing.T) {
 	tests := []struct {
 		in, want string
@@ -45,6 +63,20 @@ func TestNormalizeCountry(t *testing.T) {
 		{"ÜS", ""},
 		{"U\x00", ""},
 		{"United States", ""},
+		// ISO 3166-2 subdivisions: Crimea, Sevastopol, Donetsk, Luhansk.
+		{"UA-43", "UA-43"},
+		{" ua-40 ", "UA-40"},
+		{"UA-14", "UA-14"},
+		{"ua-09", "UA-09"},
+		{"US-CA", "US-CA"},
+		{"UA-99", ""}, // not assigned
+		{"UA43", ""},
+		{"UA-", ""},
+		{"-43", ""},
+		{"XX-43", ""},
+		{"UA-043", ""},
+		{"ſA-43", ""}, // ToUpper would make it SA-43
+		{"UA-43-1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -133,6 +133,11 @@ type ClaimNames struct {
 	// Employee is the JSON boolean true when the requester is a permanent
 	// regular employee of the entity.
 	Employee string `yaml:"employee"`
+	// USPerson is the JSON boolean true when the requester is a U.S. person
+	// (citizen, permanent resident or protected individual): it stands for a
+	// nationality claim, which the policy otherwise requires for controlled
+	// weights.
+	USPerson string `yaml:"us_person"`
 	// VEU ("uveu" or "nveu") and SecurityAttested (the JSON boolean true)
 	// are read only when Config.TrustedClaims lists them.
 	VEU              string `yaml:"veu"`
@@ -152,6 +157,7 @@ func DefaultClaimNames() ClaimNames {
 		Nationality:        "nationality",
 		PermanentResidence: "permanent_residence",
 		Employee:           "employee",
+		USPerson:           "us_person",
 		VEU:                "veu",
 		SecurityAttested:   "security_attested",
 	}
@@ -184,6 +190,7 @@ func (c Config) withDefaults() Config {
 		{&c.Claims.Nationality, def.Nationality},
 		{&c.Claims.PermanentResidence, def.PermanentResidence},
 		{&c.Claims.Employee, def.Employee},
+		{&c.Claims.USPerson, def.USPerson},
 		{&c.Claims.VEU, def.VEU},
 		{&c.Claims.SecurityAttested, def.SecurityAttested},
 	} {
@@ -236,7 +243,7 @@ func (c Config) load() ([]issuerKeys, error) {
 		{"sub", c.Claims.Subject}, {"name", c.Claims.Name}, {"country", c.Claims.Country}, {"entity", c.Claims.Entity},
 		{"entity_id", c.Claims.EntityID}, {"entity_hq", c.Claims.EntityHQ}, {"parent_hq", c.Claims.ParentHQ},
 		{"nationality", c.Claims.Nationality}, {"permanent_residence", c.Claims.PermanentResidence},
-		{"employee", c.Claims.Employee}, {"veu", c.Claims.VEU}, {"security_attested", c.Claims.SecurityAttested},
+		{"employee", c.Claims.Employee}, {"us_person", c.Claims.USPerson}, {"veu", c.Claims.VEU}, {"security_attested", c.Claims.SecurityAttested},
 	} {
 		if prev, ok := seenClaim[f.name]; ok {
 			add("auth.claims."+f.field, f.name, fmt.Errorf("%w (also auth.claims.%s)", ErrDuplicateClaimNames, prev))

@@ -22,7 +22,7 @@ func TestDefaultConfig(t *testing.T) {
 	want := ClaimNames{
 		Subject: "sub", Name: "name", Country: "country", Entity: "entity", EntityID: "entity_id",
 		EntityHQ: "entity_hq", ParentHQ: "parent_hq", Nationality: "nationality",
-		PermanentResidence: "permanent_residence", Employee: "employee",
+		PermanentResidence: "permanent_residence", Employee: "employee", USPerson: "us_person",
 		VEU: "veu", SecurityAttested: "security_attested",
 	}
 	if got := got.Claims; got != want {

@@ -12,8 +12,11 @@ import (
 // Fuzz targets of claims mapping and bearer parsing.
 
 // validCode reports whether c is an upper-case assigned ISO 3166-1 alpha-2
-// code.
+// code or an ISO 3166-2 subdivision code.
 func validCode(c string) bool {
+	if _, ok := iso3166Subdivisions[c]; ok {
+		return true
+	}
 	_, ok := iso3166Alpha2[c]
 	return len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' && ok
 }
@@ -22,7 +25,7 @@ func validCode(c string) bool {
 // a code is only ever the input itself, trimmed and upper-cased: never a
 // guess.
 func FuzzNormalizeCountry(f *testing.F) {
-	for _, s := range []string{"US", "us", " de ", "usa", "U S", "XX", "UK", "GB", "", "  ", "c\xffn", "ſt", "ı", "\u00a0US\u00a0", "AA", "ZZ", "eu"} {
+	for _, s := range []string{"US", "us", " de ", "usa", "U S", "XX", "UK", "GB", "", "  ", "c\xffn", "ſt", "ı", "\u00a0US\u00a0", "AA", "ZZ", "eu", "UA-43", "ua-40 ", "UA-99", "US-", "-43", "ſA-43"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -31,6 +31,8 @@ type TokenClaims struct {
 	PermanentResidence []string
 	// Employee and SecurityAttested are written as the JSON boolean true.
 	Employee bool
+	// USPerson is written as the JSON boolean true.
+	USPerson bool
 	// VEU and SecurityAttested are written whatever the verifier's
 	// Config.TrustedClaims; a verifier that does not trust them ignores them.
 	VEU              string
@@ -109,6 +111,7 @@ func Sign(key crypto.PrivateKey, kid string, c TokenClaims) (string, error) {
 	}
 	for name, v := range map[string]bool{
 		names.Employee:         c.Employee,
+		names.USPerson:         c.USPerson,
 		names.SecurityAttested: c.SecurityAttested,
 	} {
 		if v {

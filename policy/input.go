@@ -55,6 +55,11 @@ type Subject struct {
 	// is "invalid", never dropped, so that the policy can refuse it.
 	Nationality        []string `json:"nationality"`
 	PermanentResidence []string `json:"permanent_residence"`
+	// USPerson is set when the token says explicitly that the requester is
+	// a U.S. person (citizen, permanent resident or protected individual),
+	// in place of a nationality: a release to them in the United States is
+	// not an export.
+	USPerson bool `json:"us_person"`
 	// Employee is set when the requester is a permanent regular employee
 	// of Entity (the deemed-export carve-out).
 	Employee bool           `json:"employee"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,6 +56,30 @@ var (
 	// 2025. The reference notes name this regime (E:1/E:2 embargoes,
 	// OFAC sanctions) but do not enumerate it.
 	embargoed = []string{"CU", "IR", "KP", "SY"}
+
+	// Regions embargoed apart from their country, by ISO 3166-2 code
+	// (Debian iso-codes 4.15.0): Crimea (UA-43) and Sevastopol (UA-40),
+	// 15 CFR 746.6 (80 FR 4776, 2015-01-29); the so-called DNR and LNR, in
+	// the Donetsk (UA-14) and Luhansk (UA-09) oblasts, 15 CFR 746.6 as
+	// amended in February 2022 (E.O. 14065).
+	embargoedRegions = []string{"UA-43", "UA-40", "UA-14", "UA-09"}
+
+	// Russia and Belarus: licence required for every item on the Commerce
+	// Control List, 15 CFR 746.8(a)(1).
+	russiaBelarus = []string{"RU", "BY"}
+
+	// The United States for the EAR (15 CFR 772.1): the States and its
+	// territories, by their ISO 3166-1 codes.
+	unitedStates = []string{"US", "PR", "GU", "VI", "AS", "MP", "UM"}
+
+	// Territories of Tier 1 countries with ISO codes of their own (ISO
+	// 3166-1 remarks); whether they share their parent's Tier 1 status is
+	// unconfirmed, so the bundle holds them apart.
+	territories = []string{
+		"GI", "KY", "BM", "VG", "AI", "MS", "TC", "FK", "SH", "PN", "IO", "GS", "GG", "JE", "IM",
+		"GL", "FO", "GF", "GP", "MQ", "RE", "YT", "PM", "BL", "MF", "WF", "PF", "NC", "TF",
+		"AW", "CW", "SX", "BQ", "CX", "CC", "NF", "HM", "CK", "NU", "TK", "SJ", "BV", "AX",
+	}
 )
 
 // countryList is one list of a bundle's data and what it must hold.
@@ -85,15 +110,15 @@ var countryLists = []countryList{
 		members:  tier1WithUS,
 	},
 	{
-		label: "D:5 (15 CFR 740 Supp. 1, as of 2025-01-15)",
-		file:  aiDiffusionData, path: []string{"weightgate", "ai_diffusion", "d5_as_of_2025_01_15"},
+		label: "D:5 (15 CFR 740 Supp. 1, from 2024-03-15)",
+		file:  aiDiffusionData, path: []string{"weightgate", "ai_diffusion", "d5_versions", "0", "members"},
 		citation: "Country Group D:5, Supplement No. 1 to 15 CFR part 740, as of 2025-01-15 (90 FR 4544): the eCFR list of 2026-07-23 plus Cambodia, removed 2026-02-03; Nicaragua added 2024-03-15, 89 FR 18780",
 		members:  d5Jan2025,
 	},
 	{
-		label: "D:5 (15 CFR 740 Supp. 1, eCFR of 2026-07-23)",
-		file:  aiDiffusionData, path: []string{"weightgate", "ai_diffusion", "d5_as_of_2026_07_23"},
-		citation: "Country Group D:5, Supplement No. 1 to 15 CFR part 740, eCFR title 15 of 2026-07-23",
+		label: "D:5 (15 CFR 740 Supp. 1, from 2026-02-03)",
+		file:  aiDiffusionData, path: []string{"weightgate", "ai_diffusion", "d5_versions", "1", "members"},
+		citation: "Country Group D:5, Supplement No. 1 to 15 CFR part 740, after Cambodia's removal effective 2026-02-03 (RIN 0694-AK41); eCFR title 15 of 2026-07-23",
 		members:  d5Jul2026,
 	},
 	{
@@ -123,8 +148,44 @@ var countryLists = []countryList{
 	{
 		label: "names of the comprehensive embargoes, embargo-only",
 		file:  embargoData, path: []string{"weightgate", "embargo", "country_names"},
-		citation: "one name for each comprehensively embargoed destination",
-		members:  embargoed,
+		citation: "one name for each comprehensively embargoed destination, embargoed region and of Russia and Belarus",
+		members:  slices.Concat(embargoed, embargoedRegions, russiaBelarus),
+	},
+	{
+		label: "embargoed regions (15 CFR 746.6), ai-diffusion-2025",
+		file:  aiDiffusionData, path: []string{"weightgate", "ai_diffusion", "embargoed_regions"},
+		citation: "15 CFR 746.6: Crimea (80 FR 4776) and the so-called DNR and LNR (February 2022)",
+		members:  embargoedRegions,
+	},
+	{
+		label: "embargoed regions (15 CFR 746.6), embargo-only",
+		file:  embargoData, path: []string{"weightgate", "embargo", "embargoed_regions"},
+		citation: "15 CFR 746.6: Crimea (80 FR 4776) and the so-called DNR and LNR (February 2022)",
+		members:  embargoedRegions,
+	},
+	{
+		label: "Russia and Belarus (15 CFR 746.8), embargo-only",
+		file:  embargoData, path: []string{"weightgate", "embargo", "russia_belarus"},
+		citation: "15 CFR 746.8(a)(1): licence required for all items on the CCL",
+		members:  russiaBelarus,
+	},
+	{
+		label: "the United States and its territories (15 CFR 772.1), ai-diffusion-2025",
+		file:  aiDiffusionData, path: []string{"weightgate", "ai_diffusion", "united_states"},
+		citation: "15 CFR 772.1, definition of United States",
+		members:  unitedStates,
+	},
+	{
+		label: "the United States and its territories (15 CFR 772.1), embargo-only",
+		file:  embargoData, path: []string{"weightgate", "embargo", "united_states"},
+		citation: "15 CFR 772.1, definition of United States",
+		members:  unitedStates,
+	},
+	{
+		label: "territories of Tier 1 countries, ai-diffusion-2025",
+		file:  aiDiffusionData, path: []string{"weightgate", "ai_diffusion", "territory_parent"},
+		citation: "ISO 3166-1 territories of Supplement No. 5 (a) countries; Tier 1 by their parent UNCONFIRMED",
+		members:  territories,
 	},
 	{
 		label: "Tier 1 with the US (15 CFR 740 Supp. 5 (a), 90 FR 4544, 2025-01-15), embargo-only",
@@ -153,6 +214,15 @@ func readData(tb testing.TB, name string) map[string]any {
 func lookup(doc map[string]any, path []string) (any, error) {
 	var v any = doc
 	for i, k := range path {
+		if arr, ok := v.([]any); ok {
+			// A dated list's versions: path names the index.
+			n, err := strconv.Atoi(k)
+			if err != nil || n < 0 || n >= len(arr) {
+				return nil, fmt.Errorf("no %s", strings.Join(path[:i+1], "."))
+			}
+			v = arr[n]
+			continue
+		}
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s is not an object", strings.Join(path[:i], "."))
@@ -270,14 +340,19 @@ func TestCountryLists(t *testing.T) {
 		})
 	}
 
-	t.Run("d5_in_effect", func(t *testing.T) {
-		v, err := lookup(docs[aiDiffusionData], []string{"weightgate", "ai_diffusion", "d5_in_effect"})
+	// Every version of D:5 has a table: a version added to the data must get
+	// one here, with its source.
+	t.Run("d5_versions", func(t *testing.T) {
+		v, err := lookup(docs[aiDiffusionData], []string{"weightgate", "ai_diffusion", "d5_versions"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The default bundle reproduces the rule as issued.
-		if got, want := v, any("d5_as_of_2025_01_15"); got != want {
-			t.Errorf("ai_diffusion.d5_in_effect = %v, want %v (D:5 as of 2025-01-15, the rule as issued)", got, want)
+		var froms []string
+		for _, x := range v.([]any) {
+			froms = append(froms, fmt.Sprint(x.(map[string]any)["from"]))
+		}
+		if got, want := froms, []string{"2024-03-15", "2026-02-03"}; !slices.Equal(got, want) {
+			t.Errorf("d5_versions from %v, want %v (Nicaragua added, 89 FR 18780; Cambodia removed, RIN 0694-AK41)", got, want)
 		}
 	})
 
@@ -296,12 +371,12 @@ func TestCountryLists(t *testing.T) {
 				t.Fatal(err)
 			}
 			for key, x := range v.(map[string]any) {
-				if _, ok := x.([]any); !ok && key != "country_names" {
+				if _, ok := x.([]any); !ok && key != "country_names" && key != "territory_parent" {
 					continue
 				}
 				path := slices.Concat(prefix, []string{key})
 				if !slices.ContainsFunc(countryLists, func(l countryList) bool {
-					return l.file == file && slices.Equal(l.path, path)
+					return l.file == file && len(l.path) >= len(path) && slices.Equal(l.path[:len(path)], path)
 				}) {
 					t.Errorf("%s: %s has no hand-written table in countryLists", file, strings.Join(path, "."))
 				}
@@ -343,7 +418,7 @@ func TestCountryDecisions(t *testing.T) {
 	// located(c): a requester in c, a national of c, acting for no entity
 	// (so headquartered in c too).
 	located := func(c string) policy.Subject {
-		return policy.Subject{ID: "requester", Country: c, Nationality: []string{c}}
+		return policy.Subject{ID: "requester", Country: c, Nationality: []string{c}, Entity: policy.Entity{HQ: c, ParentHQ: c}}
 	}
 	// iranianEmployee(c): an Iranian national in c, a permanent regular
 	// employee of an entity that, with its parent, is headquartered in c.
@@ -351,6 +426,20 @@ func TestCountryDecisions(t *testing.T) {
 	iranianEmployee := func(c string) policy.Subject {
 		return policy.Subject{ID: "employee", Country: c, Nationality: []string{"IR"}, Employee: true,
 			Entity: policy.Entity{Name: "Lab", ID: "lab", HQ: c, ParentHQ: c}}
+	}
+	// indianEmployee(c): the same, an Indian national: the carve-out lifts
+	// the deemed export to India.
+	indianEmployee := func(c string) policy.Subject {
+		s := iranianEmployee(c)
+		s.Nationality = []string{"IN"}
+		return s
+	}
+	// tier1Code: a U.S. person in the United States is not exporting.
+	tier1Code := func(c string) string {
+		if c == "US" {
+			return "not_an_export"
+		}
+		return "license_exception_aia"
 	}
 	// concernCode: a comprehensive embargo outranks a country of concern.
 	concernCode := func(c string) string {
@@ -361,7 +450,7 @@ func TestCountryDecisions(t *testing.T) {
 	}
 	always := func(code string) func(string) string { return func(string) string { return code } }
 
-	listed := slices.Concat(tier1WithUS, d5Jan2025, d5Jul2026, macau, hongKong, embargoed)
+	listed := slices.Concat(tier1WithUS, d5Jan2025, d5Jul2026, macau, hongKong, embargoed, unitedStates)
 	var tier2 []string
 	for _, c := range identity.Countries() {
 		if !slices.Contains(listed, c) {
@@ -377,20 +466,29 @@ func TestCountryDecisions(t *testing.T) {
 		code    func(c string) string
 		allow   bool
 	}{
-		{"ai-diffusion-2025/Tier 1 with the US: License Exception AIA", def, tier1WithUS, located, always("license_exception_aia"), true},
-		{"ai-diffusion-2025/D:5 as of 2025-01-15: country of concern", def, d5Jan2025, located, concernCode, false},
-		{"ai-diffusion-2025/D:5 of 2026-07-23: country of concern", def, d5Jul2026, located, concernCode, false},
+		{"ai-diffusion-2025/Tier 1 with the US: License Exception AIA", def, tier1WithUS, located, tier1Code, true},
+		{"ai-diffusion-2025/D:5 from 2026-02-03: country of concern", def, d5Jul2026, located, concernCode, false},
+		{"ai-diffusion-2025/Cambodia, out of D:5 from 2026-02-03: Tier 2", def, []string{"KH"}, located, always("license_required"), false},
 		{"ai-diffusion-2025/Macau: country of concern", def, macau, located, always("country_of_concern"), false},
 		{"ai-diffusion-2025/Hong Kong: country of concern", def, hongKong, located, always("country_of_concern"), false},
 		{"ai-diffusion-2025/comprehensive embargoes", def, embargoed, located, always("embargoed_destination"), false},
+		{"ai-diffusion-2025/embargoed regions", def, embargoedRegions, located, always("embargoed_destination"), false},
+		{"ai-diffusion-2025/U.S. territories: not an export", def, unitedStates, located, always("not_an_export"), true},
 		{"ai-diffusion-2025/every other country: Tier 2, license required", def, tier2, located, always("license_required"), false},
-		{"ai-diffusion-2025/Tier 1 employee carve-out", def, tier1WithUS, iranianEmployee, always("license_exception_aia"), true},
+		{"ai-diffusion-2025/Tier 1 employee carve-out", def, tier1WithUS, indianEmployee, always("license_exception_aia"), true},
+		{"ai-diffusion-2025/the carve-out never lifts an embargo", def, tier1WithUS, iranianEmployee, always("embargoed_destination"), false},
 		{"embargo-only/comprehensive embargoes", emb, embargoed, located, always("embargoed_destination"), false},
-		{"embargo-only/Tier 1 employee carve-out", emb, tier1WithUS, iranianEmployee, always("not_enforced"), true},
+		{"embargo-only/embargoed regions", emb, embargoedRegions, located, always("embargoed_destination"), false},
+		{"embargo-only/Russia and Belarus: license required", emb, russiaBelarus, located, always("license_required"), false},
+		{"embargo-only/Tier 1 employee carve-out", emb, tier1WithUS, indianEmployee, always("not_enforced"), true},
+		{"embargo-only/the carve-out never lifts an embargo", emb, tier1WithUS, iranianEmployee, always("embargoed_destination"), false},
 		{"embargo-only/every other country: not enforced", emb, slices.Concat(tier2, tier1Supp5a, d5Jan2025, macau, hongKong), located,
 			func(c string) string {
 				if slices.Contains(embargoed, c) {
 					return "embargoed_destination"
+				}
+				if slices.Contains(russiaBelarus, c) {
+					return "license_required"
 				}
 				return "not_enforced"
 			}, true},
@@ -409,7 +507,7 @@ func TestCountryDecisions(t *testing.T) {
 				}
 				wantCode := tt.code(c)
 				// An embargoed member is denied whatever its list grants.
-				wantAllow := tt.allow && !slices.Contains(embargoed, c)
+				wantAllow := tt.allow && !slices.Contains(embargoed, c) && !(tt.engine == emb && slices.Contains(russiaBelarus, c))
 				if d.Code != wantCode || d.Allow != wantAllow {
 					t.Errorf("%s: %s (allow %v), want %s (allow %v): %s", c, d.Code, d.Allow, wantCode, wantAllow, d.Reason)
 				}

@@ -31,21 +31,26 @@ const matrixSubjectID = "matrix"
 
 // Profiles are the matrix's columns, in order.
 var Profiles = []Profile{
-	{"no_entity", "no entity", "a person located in the country, acting for no entity",
-		func(c string) policy.Subject { return policy.Subject{ID: matrixSubjectID, Country: c} }},
-	{"tier1_hq_entity", "Tier-1-HQ entity", "acting for an entity headquartered, with its ultimate parent, in the US",
+	{"no_entity", "no entity", "a person located in the country and a national of it, acting for no entity",
 		func(c string) policy.Subject {
-			return policy.Subject{ID: matrixSubjectID, Country: c, Entity: policy.Entity{
+			// A person acting for themselves is their own "ultimate parent":
+			// the policy needs that said, and a nationality, for controlled
+			// weights.
+			return policy.Subject{ID: matrixSubjectID, Country: c, Nationality: []string{c}, Entity: policy.Entity{HQ: c, ParentHQ: c}}
+		}},
+	{"tier1_hq_entity", "Tier-1-HQ entity", "a national of the country acting for an entity headquartered, with its ultimate parent, in the US",
+		func(c string) policy.Subject {
+			return policy.Subject{ID: matrixSubjectID, Country: c, Nationality: []string{c}, Entity: policy.Entity{
 				ID: "matrix-tier1", Name: "Tier-1-headquartered entity", HQ: "US", ParentHQ: "US"}}
 		}},
-	{"local_entity", "local entity", "acting for an entity headquartered, with its ultimate parent, in the country itself",
+	{"local_entity", "local entity", "a national of the country acting for an entity headquartered, with its ultimate parent, in the country itself",
 		func(c string) policy.Subject {
-			return policy.Subject{ID: matrixSubjectID, Country: c, Entity: policy.Entity{
+			return policy.Subject{ID: matrixSubjectID, Country: c, Nationality: []string{c}, Entity: policy.Entity{
 				ID: "matrix-local", Name: "locally headquartered entity", HQ: c, ParentHQ: c}}
 		}},
-	{"uveu", "UVEU", "acting for a US-headquartered Universal Validated End User (the veu claim trusted)",
+	{"uveu", "UVEU", "a national of the country acting for a US-headquartered Universal Validated End User (the veu claim trusted)",
 		func(c string) policy.Subject {
-			return policy.Subject{ID: matrixSubjectID, Country: c, Entity: policy.Entity{
+			return policy.Subject{ID: matrixSubjectID, Country: c, Nationality: []string{c}, Entity: policy.Entity{
 				ID: "matrix-uveu", Name: "Universal Validated End User", HQ: "US", ParentHQ: "US", VEU: "uveu"}}
 		}},
 }

@@ -35,7 +35,7 @@ func servedTrail(t *testing.T, extraConfig string) (dir string, shardSize int) {
 	}
 	url, logs, cancel, done := startServe(t, cfg)
 	token := func(country string) string {
-		out, stderr, code := runMain(t, "token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "user-"+country, "--country", country, "--entity", "lab-"+country)
+		out, stderr, code := runMain(t, "token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "user-"+country, "--country", country, "--nationality", country, "--parent-hq", country, "--entity", "lab-"+country)
 		if code != 0 {
 			t.Fatalf("token: %s", stderr)
 		}
@@ -115,7 +115,7 @@ func TestAuditVerifyAndQuery(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
 		t.Fatal(err)
 	}
-	if line.Seq == 0 || len(line.Hash) != 64 || line.Record.Input.Subject.Country != "US" || line.Record.Policy.Code != "license_exception_aia" || line.Record.Policy.Basis == "" {
+	if line.Seq == 0 || len(line.Hash) != 64 || line.Record.Input.Subject.Country != "US" || line.Record.Policy.Code != "not_an_export" || line.Record.Policy.Basis == "" {
 		t.Errorf("json line = %+v", line)
 	}
 
@@ -125,9 +125,9 @@ func TestAuditVerifyAndQuery(t *testing.T) {
 		t.Fatalf("summary: exit %d", code)
 	}
 	// Filters on the decision keep the transfers' bytes.
-	out, _, _ = runMain(t, "audit", "query", dir, "--summary", "--format", "csv", "--decision", "allow", "--code", "license_exception_aia")
+	out, _, _ = runMain(t, "audit", "query", dir, "--summary", "--format", "csv", "--decision", "allow", "--code", "not_an_export")
 	if want := "frontier-lab/frontier-x,US,allow,1,0," + strconv.Itoa(shardSize); !strings.Contains(out, want) {
-		t.Errorf("summary --decision allow --code license_exception_aia lacks %q:\n%s", want, out)
+		t.Errorf("summary --decision allow --code not_an_export lacks %q:\n%s", want, out)
 	}
 	out, _, code = runMain(t, "audit", "query", dir, "--summary", "--format", "csv")
 	for _, want := range []string{

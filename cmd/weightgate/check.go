@@ -20,11 +20,11 @@ import (
 type subjectFlags struct {
 	sub, name, country, entity, entityID, hq, parentHQ string
 	nationality, residence, veu                        string
-	employee, attested                                 bool
+	employee, attested, usPerson                       bool
 }
 
 func (f *subjectFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.country, "country", "", "requester's location, ISO 3166-1 alpha-2")
+	fs.StringVar(&f.country, "country", "", "requester's location, ISO 3166-1 alpha-2 or ISO 3166-2 subdivision (UA-43)")
 	fs.StringVar(&f.entity, "entity", "", "entity name (screened against restricted-party lists)")
 	fs.StringVar(&f.entityID, "entity-id", "", "entity id (matched against the policy registries: licences, veu, attestations)")
 	fs.StringVar(&f.hq, "entity-hq", "", "entity headquarters, ISO code")
@@ -32,6 +32,7 @@ func (f *subjectFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nationality, "nationality", "", "comma-separated ISO codes of the requester's nationalities (deemed exports)")
 	fs.StringVar(&f.residence, "permanent-residence", "", "comma-separated ISO codes of the requester's permanent residences")
 	fs.BoolVar(&f.employee, "employee", false, "the requester is a permanent regular employee of the entity")
+	fs.BoolVar(&f.usPerson, "us-person", false, "the requester is a U.S. person (citizen, permanent resident or protected individual), in place of --nationality")
 	fs.StringVar(&f.veu, "veu", "", "the entity's Data Center VEU status, uveu or nveu, as a trusted claim")
 	fs.BoolVar(&f.attested, "attested", false, "the entity's weights-security posture is attested, as a trusted claim (entity-wide; the default bundle requires a per-site attestation in the registry and ignores it)")
 	fs.StringVar(&f.sub, "sub", "what-if", "subject id to put in the input (screened against restricted-party ids)")
@@ -46,7 +47,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	at := fs.String("time", "", "decide as at this RFC 3339 time (default now): licence dates and the regime in effect follow it")
 	token := fs.String("token", "", "decide for the holder of this token (verified as the gateway would)")
 	anonymous := fs.Bool("anonymous", false, "decide for a requester without a token")
-	ipCountry := fs.String("ip-country", "", "ISO code of the country of the client address, as the location database would place it (default unknown)")
+	ipCountry := fs.String("ip-country", "", "ISO code of the country (or ISO 3166-2 subdivision) of the client address, as the location database would place it (default unknown)")
 	ipTrusted := fs.Bool("ip-trusted", false, "the client address is in one of location.trusted_networks")
 	var sf subjectFlags
 	sf.register(fs)
@@ -70,7 +71,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 	where := policy.Request{IPTrustedNetwork: *ipTrusted}
 	if *ipCountry != "" {
 		if where.IPCountry = identity.NormalizeCountry(*ipCountry); where.IPCountry == "" {
-			return fmt.Errorf("check: --ip-country %q is not an ISO 3166-1 alpha-2 country code", *ipCountry)
+			return fmt.Errorf("check: --ip-country %q is not an ISO 3166-1 alpha-2 country code or ISO 3166-2 subdivision code", *ipCountry)
 		}
 	}
 	c, logger, err := m.whatIfComponents(ctx, *configPath)
@@ -130,7 +131,7 @@ func (m *Main) check(ctx context.Context, args []string) error {
 // codes count as unknown, a mistyped flag is an error: a what-if on a typo
 // would answer a question nobody asked.
 func (f *subjectFlags) subject() (policy.Subject, error) {
-	s := policy.Subject{ID: f.sub, Name: f.name, Employee: f.employee, Entity: policy.Entity{Name: f.entity, ID: f.entityID, SecurityAttested: f.attested}}
+	s := policy.Subject{ID: f.sub, Name: f.name, Employee: f.employee, USPerson: f.usPerson, Entity: policy.Entity{Name: f.entity, ID: f.entityID, SecurityAttested: f.attested}}
 	var errs []error
 	code := func(flag, v string) string {
 		if v == "" {
@@ -138,7 +139,7 @@ func (f *subjectFlags) subject() (policy.Subject, error) {
 		}
 		c := identity.NormalizeCountry(v)
 		if c == "" {
-			errs = append(errs, fmt.Errorf("check: --%s %q is not an ISO 3166-1 alpha-2 country code", flag, v))
+			errs = append(errs, fmt.Errorf("check: --%s %q is not an ISO 3166-1 alpha-2 country code or ISO 3166-2 subdivision code", flag, v))
 		}
 		return c
 	}

@@ -74,7 +74,7 @@ audit: {dir: audit}
 }
 
 func TestToken(t *testing.T) {
-	out, stderr, code := runMain(t, "token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "alice", "--country", "de", "--nationality", "FR,US", "--veu", "uveu")
+	out, stderr, code := runMain(t, "token", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "alice", "--country", "de", "--nationality", "FR,US", "--parent-hq", "DE", "--veu", "uveu")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -116,7 +116,8 @@ func TestCheck(t *testing.T) {
 		exit int
 		code string
 	}{
-		{"aia", []string{"--model", "frontier-lab/frontier-x", "--country", "US"}, 0, "license_exception_aia"},
+		{"aia", []string{"--model", "frontier-lab/frontier-x", "--country", "GB", "--nationality", "GB", "--parent-hq", "GB"}, 0, "license_exception_aia"},
+		{"us person", []string{"--model", "frontier-lab/frontier-x", "--country", "US", "--us-person", "--parent-hq", "US"}, 0, "not_an_export"},
 		{"concern", []string{"--model", "frontier-lab/frontier-x", "--country", "cn"}, 1, "country_of_concern"},
 		{"parent hq", []string{"--model", "frontier-lab/frontier-x", "--country", "GB", "--entity-hq", "GB", "--parent-hq", "RU"}, 1, "country_of_concern"},
 		{"tier2", []string{"--model", "frontier-lab/frontier-x", "--country", "IN"}, 1, "license_required"},
@@ -451,9 +452,9 @@ func TestCheckWithExtension(t *testing.T) {
 	}{
 		{"", 1, "employees_only"},
 		{"other-co", 1, "employees_only"},
-		{"frontier-lab", 0, "license_exception_aia"},
+		{"frontier-lab", 0, "not_an_export"},
 	} {
-		out, stderr, code := runMain(t, "check", "--config", cfg, "--model", "frontier-lab/frontier-x", "--country", "US", "--entity-id", tt.entityID)
+		out, stderr, code := runMain(t, "check", "--config", cfg, "--model", "frontier-lab/frontier-x", "--country", "US", "--nationality", "US", "--parent-hq", "US", "--entity-id", tt.entityID)
 		var res whatif.Result
 		_ = json.Unmarshal([]byte(out), &res)
 		if code != tt.exit || res.Decision.Code != tt.code {

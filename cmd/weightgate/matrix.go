@@ -12,7 +12,7 @@ import (
 const matrixSynopsis = `--config FILE --model ORG/NAME [--format table|csv|html] [--time RFC3339] [--file PATH]
 
 Prints the policy decision for every ISO 3166-1 alpha-2 country (249) and four
-requester profiles, each a person located in the country:
+requester profiles, each a person located in the country and a national of it:
   no_entity        acting for no entity
   tier1_hq_entity  for an entity headquartered, with its parent, in the US (Tier 1)
   local_entity     for an entity headquartered, with its parent, in the country

@@ -366,7 +366,10 @@ func TestMatrixCells(t *testing.T) {
 	tests := []struct {
 		country, profile, code, allow string
 	}{
-		{"US", "no_entity", "license_exception_aia", "true"},
+		{"US", "no_entity", "not_an_export", "true"},
+		{"GB", "no_entity", "license_exception_aia", "true"},
+		{"PR", "no_entity", "not_an_export", "true"},
+		{"KH", "no_entity", "license_required", "false"},
 		{"IR", "no_entity", "embargoed_destination", "false"},
 		{"IR", "tier1_hq_entity", "embargoed_destination", "false"},
 		{"IR", "local_entity", "embargoed_destination", "false"},

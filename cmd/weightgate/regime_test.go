@@ -45,21 +45,21 @@ func TestCheckPolicyInputs(t *testing.T) {
 		exit int
 		code string
 	}{
-		{"licence", cfg, []string{"--model", fx, "--country", "IN", "--entity-id", "acme-india", "--entity-hq", "IN", "--time", "2026-06-01T00:00:00Z"}, 0, "licensed"},
+		{"licence", cfg, []string{"--model", fx, "--country", "IN", "--nationality", "IN", "--entity-id", "acme-india", "--entity-hq", "IN", "--parent-hq", "IN", "--time", "2026-06-01T00:00:00Z"}, 0, "licensed"},
 		{"licence before it starts", cfg, []string{"--model", fx, "--country", "IN", "--entity-id", "acme-india", "--entity-hq", "IN", "--time", "2025-12-31T23:59:59Z"}, 1, "license_expired"},
 		{"licence for another model", cfg, []string{"--model", "frontier-lab/mid-x", "--country", "IN", "--entity-id", "acme-india", "--entity-hq", "IN", "--time", "2026-06-01T00:00:00Z"}, 1, "license_required"},
-		{"licence by ECCN, in force", cfg, []string{"--model", "frontier-lab/mid-x", "--country", "BR", "--entity-id", "brasil-ai", "--entity-hq", "BR", "--time", "2025-06-01T00:00:00Z"}, 0, "licensed"},
-		{"UVEU from the registry", cfg, []string{"--model", fx, "--country", "SG", "--entity-id", "globalcloud", "--entity-hq", "US", "--parent-hq", "US"}, 0, "veu_authorised"},
+		{"licence by ECCN, in force", cfg, []string{"--model", "frontier-lab/mid-x", "--country", "BR", "--nationality", "BR", "--entity-id", "brasil-ai", "--entity-hq", "BR", "--parent-hq", "BR", "--time", "2025-06-01T00:00:00Z"}, 0, "licensed"},
+		{"UVEU from the registry", cfg, []string{"--model", fx, "--country", "SG", "--nationality", "SG", "--entity-id", "globalcloud", "--entity-hq", "US", "--parent-hq", "US"}, 0, "veu_authorised"},
 		{"UVEU not listed for the country", cfg, []string{"--model", fx, "--country", "MY", "--entity-id", "globalcloud", "--entity-hq", "US", "--parent-hq", "US"}, 1, "license_required"},
-		{"UVEU as a trusted claim", cfg, []string{"--model", fx, "--country", "MY", "--entity-hq", "US", "--parent-hq", "US", "--veu", "uveu"}, 0, "veu_authorised"},
+		{"UVEU as a trusted claim", cfg, []string{"--model", fx, "--country", "MY", "--nationality", "MY", "--entity-hq", "US", "--parent-hq", "US", "--veu", "uveu"}, 0, "veu_authorised"},
 		{"NVEU", cfg, []string{"--model", fx, "--country", "AE", "--entity-id", "gulf-dc", "--entity-hq", "AE"}, 1, "license_required"},
-		{"attested in the registry", cfg, []string{"--model", fx, "--country", "IN", "--entity-id", "northwind", "--entity-hq", "GB", "--parent-hq", "GB"}, 0, "license_exception_aia_secured"},
+		{"attested in the registry", cfg, []string{"--model", fx, "--country", "IN", "--nationality", "IN", "--entity-id", "northwind", "--entity-hq", "GB", "--parent-hq", "GB"}, 0, "license_exception_aia_secured"},
 		{"attestation before it was made", cfg, []string{"--model", fx, "--country", "IN", "--entity-id", "northwind", "--entity-hq", "GB", "--parent-hq", "GB", "--time", "2026-01-15T00:00:00Z"}, 1, "license_required"},
-		{"attested as a trusted claim names no site: not enough", cfg, []string{"--model", fx, "--country", "IN", "--entity-hq", "GB", "--parent-hq", "GB", "--attested"}, 1, "license_required"},
+		{"attested as a trusted claim names no site: not enough", cfg, []string{"--model", fx, "--country", "IN", "--nationality", "IN", "--entity-hq", "GB", "--parent-hq", "GB", "--attested"}, 1, "license_required"},
 		{"deemed export", cfg, []string{"--model", fx, "--country", "US", "--nationality", "CN"}, 1, "country_of_concern"},
 		{"deemed export by residence", cfg, []string{"--model", fx, "--country", "US", "--nationality", "GB", "--permanent-residence", "IR"}, 1, "embargoed_destination"},
-		{"green card holder", cfg, []string{"--model", fx, "--country", "US", "--nationality", "CN", "--permanent-residence", "US"}, 0, "license_exception_aia"},
-		{"employee of a Tier-1 entity", cfg, []string{"--model", fx, "--country", "US", "--nationality", "CN", "--entity-id", "acme-us", "--entity-hq", "US", "--parent-hq", "US", "--employee"}, 0, "license_exception_aia"},
+		{"green card holder", cfg, []string{"--model", fx, "--country", "US", "--nationality", "CN", "--permanent-residence", "US", "--parent-hq", "US"}, 0, "not_an_export"},
+		{"employee of a Tier-1 entity", cfg, []string{"--model", fx, "--country", "US", "--nationality", "IN", "--entity-id", "acme-us", "--entity-hq", "US", "--parent-hq", "US", "--employee"}, 0, "license_exception_aia"},
 		{"not an employee", cfg, []string{"--model", fx, "--country", "US", "--nationality", "CN", "--entity-id", "acme-us", "--entity-hq", "US", "--parent-hq", "US"}, 1, "country_of_concern"},
 		{"restricted party", cfg, []string{"--model", fx, "--country", "US", "--entity-id", "blocked-corp", "--entity-hq", "US", "--parent-hq", "US"}, 1, "restricted_party"},
 		{"fine-tune under the bar", cfg, []string{"--model", "tune-lab/chat-ft", "--country", "IN"}, 0, "published_base_fine_tune"},
@@ -103,7 +103,7 @@ func TestServeSwitchesRegimeAtEffectiveTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := identity.Sign(key, "", identity.TokenClaims{Issuer: "weightgate-dev", Audience: "weightgate", Subject: "li", Country: "IN"})
+	tok, err := identity.Sign(key, "", identity.TokenClaims{Issuer: "weightgate-dev", Audience: "weightgate", Subject: "li", Country: "IN", Nationality: []string{"IN"}, ParentHQ: "IN"})
 	if err != nil {
 		t.Fatal(err)
 	}

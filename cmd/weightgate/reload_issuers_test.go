@@ -72,7 +72,7 @@ func TestServeReloadIssuersOnSIGHUP(t *testing.T) {
 	endpoint := "http://" + addr
 
 	token := func(k ed25519.PrivateKey) string {
-		tok, err := identity.Sign(k, "k1", identity.TokenClaims{Issuer: iss, Audience: "weightgate", Subject: "reloaded", Country: "US"})
+		tok, err := identity.Sign(k, "k1", identity.TokenClaims{Issuer: iss, Audience: "weightgate", Subject: "reloaded", Country: "US", Nationality: []string{"US"}, ParentHQ: "US"})
 		if err != nil {
 			t.Fatal(err)
 		}

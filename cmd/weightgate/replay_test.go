@@ -131,7 +131,7 @@ func TestReplay(t *testing.T) {
 	}
 	wantTransitions := []replayTransition{
 		{"country_of_concern", "frozen", 2},
-		{"license_exception_aia", "frozen", 1},
+		{"not_an_export", "frozen", 1},
 		{"open_weights", "frozen", 1},
 	}
 	if got, want := jsonString(t, sum.Transitions), jsonString(t, wantTransitions); got != want {
@@ -140,7 +140,7 @@ func TestReplay(t *testing.T) {
 	wantByCode := []replayCodeCount{
 		{"country_of_concern", 2, 0},
 		{"frozen", 0, 4},
-		{"license_exception_aia", 1, 0},
+		{"not_an_export", 1, 0},
 		{"open_weights", 1, 0},
 	}
 	if got, want := jsonString(t, sum.ByCode), jsonString(t, wantByCode); got != want {
@@ -159,7 +159,7 @@ func TestReplay(t *testing.T) {
 		}
 	}
 	if us == nil || us.Subject != "user-US" || us.Model != "frontier-lab/frontier-x" || us.File != "model-00001-of-00002.safetensors" ||
-		!us.Old.Allow || us.Old.Code != "license_exception_aia" || us.New.Allow || us.New.Code != "frozen" || us.New.Bundle != "frozen" {
+		!us.Old.Allow || us.Old.Code != "not_an_export" || us.New.Allow || us.New.Code != "frozen" || us.New.Bundle != "frozen" {
 		t.Errorf("US change = %+v", us)
 	}
 
@@ -172,7 +172,7 @@ func TestReplay(t *testing.T) {
 	changes, sum = replayJSON(t, dir, "--policy", "ai-diffusion-2025", "--extension", ext)
 	found := false
 	for _, c := range changes {
-		if c.Country == "US" && c.Old.Code == "license_exception_aia" && c.New.Code == "employees_only" && !c.New.Allow {
+		if c.Country == "US" && c.Old.Code == "not_an_export" && c.New.Code == "employees_only" && !c.New.Allow {
 			found = true
 		}
 		if c.Old.Code == "open_weights" {
@@ -180,7 +180,7 @@ func TestReplay(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("extension: no US license_exception_aia -> employees_only change in %+v", changes)
+		t.Errorf("extension: no US not_an_export -> employees_only change in %+v", changes)
 	}
 
 	// The text form: a CHANGED line per change, then the counts.
@@ -190,9 +190,9 @@ func TestReplay(t *testing.T) {
 	}
 	for _, want := range []string{
 		"policy frozen 0.0.1",
-		"subject=user-US (US) model=frontier-lab/frontier-x file=model-00001-of-00002.safetensors: allow license_exception_aia -> deny frozen",
+		"subject=user-US (US) model=frontier-lab/frontier-x file=model-00001-of-00002.safetensors: allow not_an_export -> deny frozen",
 		"re-evaluated 4, unchanged 0, changed 4, skipped 0",
-		"country_of_concern     frozen  2",
+		"country_of_concern  frozen  2",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
@@ -268,7 +268,7 @@ func jsonString(t *testing.T, v any) string {
 func TestReplaySetting(t *testing.T) {
 	dir, _ := servedTrail(t, "")
 	changes, sum := replayJSON(t, "--audit", dir, "--policy", "ai-diffusion-2025", "--setting", "location_unknown=deny")
-	if sum.Changed != 1 || len(changes) != 1 || changes[0].Old.Code != "license_exception_aia" || changes[0].New.Code != "location_unknown" {
+	if sum.Changed != 1 || len(changes) != 1 || changes[0].Old.Code != "not_an_export" || changes[0].New.Code != "location_unknown" {
 		t.Errorf("location_unknown=deny: summary %+v, changes %+v; want the US allow to become location_unknown", sum, changes)
 	}
 	if err := runErr(t, "replay", "--audit", dir, "--policy", "ai-diffusion-2025", "--setting", "location_unknown"); exitCode(err) != 2 || !strings.Contains(err.Error(), "NAME=VALUE") {

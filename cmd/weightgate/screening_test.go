@@ -45,6 +45,15 @@ func devToken(t *testing.T, c identity.TokenClaims) string {
 		t.Fatal(err)
 	}
 	c.Issuer, c.Audience = "weightgate-dev", "weightgate"
+	// The policy needs a nationality and a parent headquarters for
+	// controlled weights: a national of where they are, parented there, as
+	// the policy once assumed of the missing claims.
+	if len(c.Nationality) == 0 && c.Country != "" {
+		c.Nationality = []string{c.Country}
+	}
+	if c.ParentHQ == "" {
+		c.ParentHQ = c.Country
+	}
 	if c.Subject == "" {
 		c.Subject = "tester"
 	}
@@ -263,10 +272,10 @@ func TestCheckScreeningAndLocation(t *testing.T) {
 		{"listed entity", []string{"--country", "US", "--entity", "Shenzhen Quantum Dynamics Co Ltd"}, 1, "restricted_party"},
 		{"listed person", []string{"--country", "US", "--name", "Dmitri Ivanovich Volkov"}, 1, "restricted_party"},
 		{"near miss", []string{"--country", "US", "--entity", "Shenzen Quantum Dynamix"}, 1, "screening_review"},
-		{"clear", []string{"--country", "US", "--entity", "Northwind Analytics"}, 0, "license_exception_aia"},
+		{"clear", []string{"--country", "US", "--nationality", "US", "--parent-hq", "US", "--entity", "Northwind Analytics"}, 0, "not_an_export"},
 		{"address in a country of concern", []string{"--country", "US", "--ip-country", "cn"}, 1, "ip_country_of_concern"},
 		{"address elsewhere", []string{"--country", "US", "--ip-country", "DE"}, 1, "location_mismatch"},
-		{"address elsewhere, trusted network", []string{"--country", "US", "--ip-country", "DE", "--ip-trusted"}, 0, "license_exception_aia"},
+		{"address elsewhere, trusted network", []string{"--country", "US", "--nationality", "US", "--parent-hq", "US", "--ip-country", "DE", "--ip-trusted"}, 0, "not_an_export"},
 		{"bad address country", []string{"--country", "US", "--ip-country", "Germany"}, 2, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -102,7 +102,7 @@ func TestTokenHelp(t *testing.T) {
 // Hugging Face clients accept, and check (which verifies as the gateway
 // does) takes it as it is.
 func TestTokenHF(t *testing.T) {
-	out, stderr, code := runMain(t, "token", "--hf", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "hana", "--country", "JP")
+	out, stderr, code := runMain(t, "token", "--hf", "--key", repoPath("testdata/keys/dev-ed25519.pem"), "--sub", "hana", "--country", "JP", "--nationality", "JP", "--parent-hq", "JP")
 	if code != 0 {
 		t.Fatalf("token --hf: exit %d: %s", code, stderr)
 	}

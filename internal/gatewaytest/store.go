@@ -40,7 +40,14 @@ var Hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // Claims are a requester's token claims: location, then entity HQ and
 // parent HQ.
 func Claims(country string, hq ...string) identity.TokenClaims {
-	c := identity.TokenClaims{Subject: "user-" + country, Country: country}
+	// The policy needs an explicit nationality and parent headquarters for
+	// controlled weights: the requester is a national of where they are (no
+	// deemed export beyond the location), and the parent is headquartered
+	// there unless given, as the policy once assumed of a missing claim.
+	c := identity.TokenClaims{Subject: "user-" + country, Country: country, ParentHQ: country}
+	if country != "" {
+		c.Nationality = []string{country}
+	}
 	if len(hq) > 0 {
 		c.EntityHQ = hq[0]
 	}

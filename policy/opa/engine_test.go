@@ -53,11 +53,12 @@ func MustWriteFiles(tb testing.TB, dir string, files map[string]string) {
 	}
 }
 
-// closedInput is a US requester with no entity asking for a weights file of a
-// closed model trained with 3e26 operations.
+// closedInput is a US requester with no entity (its parent headquarters
+// named, as the policy requires) asking for a weights file of a closed model
+// trained with 3e26 operations.
 func closedInput() policy.Input {
 	return policy.Input{
-		Subject: policy.Subject{ID: "alice", Country: "US", Nationality: []string{"US"}},
+		Subject: policy.Subject{ID: "alice", Country: "US", Nationality: []string{"US"}, Entity: policy.Entity{ParentHQ: "US"}},
 		Model: policy.Model{
 			ID: "frontier-lab/frontier-x", Classified: true, Weights: "closed",
 			TrainingComputeFLOP: 3e26, ECCN: "4E091", Revision: "0123abc",
@@ -119,7 +120,12 @@ func TestEngine_Decide_DefaultBundle(t *testing.T) {
 			in.Subject.Country = "GB"
 			in.Subject.Entity = policy.Entity{ID: "x", HQ: "GB", ParentHQ: "CN"}
 		}, false, "country_of_concern"},
-		{"US, no entity", func(in *policy.Input) {}, true, "license_exception_aia"},
+		{"US, no entity", func(in *policy.Input) {}, true, "not_an_export"},
+		{"US, no parent_hq", func(in *policy.Input) { in.Subject.Entity.ParentHQ = "" }, false, "unknown_destination"},
+		{"US, no nationality", func(in *policy.Input) { in.Subject.Nationality = nil }, false, "unknown_destination"},
+		{"US person claim", func(in *policy.Input) { in.Subject.Nationality, in.Subject.USPerson = nil, true }, true, "not_an_export"},
+		{"Crimea", func(in *policy.Input) { in.Subject.Country = "UA-43" }, false, "embargoed_destination"},
+		{"Puerto Rico", func(in *policy.Input) { in.Subject.Country = "PR" }, true, "not_an_export"},
 		{"Tier 1 location and HQs", func(in *policy.Input) {
 			in.Subject.Country = "JP"
 			in.Subject.Entity = policy.Entity{ID: "x", HQ: "GB", ParentHQ: "US"}
@@ -177,7 +183,7 @@ func TestEngine_Decide_Reason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := d.Reason, "frontier-lab/frontier-x is a closed-weight model trained with 3e+26 operations (ECCN 4E091); exports to CN (a country of concern, Country Group D:5) are prohibited"; got != want {
+	if got, want := d.Reason, "frontier-lab/frontier-x is a closed-weight model trained with 3e+26 operations (ECCN 4E091); exports to CN (a country of concern, Country Group D:5) require a license from BIS, reviewed with a presumption of denial, and no license exception applies"; got != want {
 		t.Errorf("Reason = %q, want %q", got, want)
 	}
 	if got, want := d.Basis, "15 CFR 742.6(a)(13)"; !strings.Contains(got, want) {
@@ -594,7 +600,7 @@ deny contains {"code": "acme_no_range", "reason": "no ranges", "basis": "Acme po
 		wantAllow bool
 		wantCode  string
 	}{
-		{"no denial keeps the allow", func(in *policy.Input) {}, true, "license_exception_aia"},
+		{"no denial keeps the allow", func(in *policy.Input) {}, true, "not_an_export"},
 		{"denial turns an allow into a deny", func(in *policy.Input) {
 			in.Subject.Country = "IN"
 			in.Model.TrainingComputeFLOP, in.Model.ECCN = 1e20, ""
@@ -637,12 +643,12 @@ deny contains {"code": "acme_no_range", "reason": "no ranges", "basis": "Acme po
 func TestEngine_ExampleExtension(t *testing.T) {
 	e := MustNew(t, opa.Options{Extensions: []string{"../../rego/examples/employees_only"}})
 	in := closedInput()
-	in.Subject.Entity = policy.Entity{ID: "frontier-lab", HQ: "US"}
+	in.Subject.Entity = policy.Entity{ID: "frontier-lab", HQ: "US", ParentHQ: "US"}
 	d, err := e.Decide(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := d.Code, "license_exception_aia"; got != want {
+	if got, want := d.Code, "not_an_export"; got != want {
 		t.Errorf("employee: Code = %q, want %q", got, want)
 	}
 

@@ -75,7 +75,6 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 	cases := []regimeCase{
 		{name: "default", opts: Options{}, unreached: map[string]string{
 			"subject.id":       subjectID,
-			"request.time":     "the request date only dates registry entries, and there is no registry",
 			"licence_releases": "only a capped licence of the registry reads the counts, and there is no registry",
 		}},
 		{name: "default+registry", opts: Options{Registry: "../../testdata/registry", Settings: map[string]string{"location_unknown": "deny"}},
@@ -416,7 +415,12 @@ func allowedInput(r *rand.Rand) policy.Input {
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	sometimes := func() bool { return r.IntN(6) == 0 }
 	listed := func() string { return pick("frontier-lab", "frontier-lab-us", "acme-ai", "contoso-research") }
-	c := pick("US", "GB", "DE", "JP", "IN", "BR", "AE", "SG", "IL")
+	// Sometimes Cambodia (in D:5 until 2026-02-03: the date matters) or
+	// Russia (where embargo-only requires a licence for any ECCN).
+	c := pick("US", "US", "US", "GB", "DE", "JP", "IN", "BR", "AE", "SG", "IL", "KH")
+	if r.IntN(5) == 0 {
+		c = "RU"
+	}
 	// No other home, the same, or the United States; sometimes one that is
 	// a deemed export (HK: of concern; IR, CU: embargoed).
 	home := func() []string {
@@ -425,13 +429,22 @@ func allowedInput(r *rand.Rand) policy.Input {
 		}
 		return [][]string{nil, {}, {c}, {"US"}}[r.IntN(4)]
 	}
+	// A nationality is always stated (controlled weights need one), as
+	// the location's, the United States', or a deemed export.
+	// A Tier 2 nationality (IN, BR) is one the employee carve-out lifts.
+	nationality := func() []string {
+		if r.IntN(2) == 0 {
+			return []string{pick("GB", "IN", "BR", "IN", "BR", "HK", "IR", "CU")}
+		}
+		return [][]string{{c}, {"US"}}[r.IntN(2)]
+	}
 	hq := pick("US", "US", "GB", "JP")
 	if sometimes() {
 		hq = pick("IN", "")
 	}
 	in := policy.Input{
 		Subject: policy.Subject{ID: pick("alice", "mallory", ""), Name: pick("", "Alice"), Country: c,
-			Nationality: home(), PermanentResidence: home(), Employee: r.IntN(3) == 0,
+			Nationality: nationality(), PermanentResidence: home(), Employee: r.IntN(3) == 0,
 			Entity: policy.Entity{Name: "Acme", ID: testEntityIDs[r.IntN(len(testEntityIDs))], HQ: hq, ParentHQ: hq,
 				SecurityAttested: r.IntN(3) == 0},
 			Screening: policy.Screening{Status: pick("off", "clear")}},
@@ -464,12 +477,13 @@ func allowedInput(r *rand.Rand) policy.Input {
 	}
 
 	// Most requests are set up for one row where a leaf matters only in
-	// company, and are otherwise clean: screened clear, no foreign home,
-	// the entity and its parent in the United States, the address where
-	// the token says.
+	// company, and are otherwise clean: screened clear, a national of
+	// where they are (controlled weights need a nationality) with no
+	// foreign home, the entity and its parent in the United States, the
+	// address where the token says.
 	clean := func(c string) {
 		in.Subject.Country, in.Request.IPCountry = c, c
-		in.Subject.Nationality, in.Subject.PermanentResidence = nil, nil
+		in.Subject.Nationality, in.Subject.PermanentResidence = []string{c}, nil
 		in.Subject.Entity.HQ, in.Subject.Entity.ParentHQ = "US", "US"
 		in.Subject.Screening = policy.Screening{Status: "clear"}
 		in.Subject.Employee, in.Subject.Entity.ID = r.IntN(3) == 0, listed()
@@ -478,15 +492,24 @@ func allowedInput(r *rand.Rand) policy.Input {
 	case 0:
 		// The employee carve-out: a nationality that would be a deemed
 		// export, but the requester is a permanent employee of an
-		// entity headquartered, with its parent, in Tier 1.
-		clean(pick("GB", "DE", "IN", "US"))
+		// entity headquartered, with its parent, in Tier 1. It lifts a
+		// Tier 2 nationality, never an embargoed one, and a D:5 one only
+		// when the operator says so.
+		// A U.S. person claim, half the time, makes any nationality moot
+		// in the United States; a malformed one is lifted by the
+		// carve-out (embargo-only refuses nothing else it lifts).
+		clean(pick("GB", "DE", "IN", "US", "US", "US"))
 		in.Model.ECCN = "4E091"
 		in.Subject.Employee, in.Subject.Entity.ID = true, pick(listed(), "northwind", "acme")
-		in.Subject.Nationality = []string{pick("HK", "CN", "IR", "CU")}
+		in.Subject.Nationality = []string{pick("BR", "SG", "AE", "HK", "CN", "IR", "CU", "invalid")}
+		in.Subject.USPerson = r.IntN(2) == 0
 	case 1:
 		// In Tier 2 for an entity in Tier 1: AIA with an attestation,
 		// a VEU, or neither.
-		clean(pick("IN", "BR", "AE", "SG", "IL"))
+		// Cambodia is a country of concern only until 2026-02-03: the
+		// request's date decides. Russia needs a licence for any ECCN in
+		// embargo-only.
+		clean(pick("IN", "BR", "AE", "SG", "IL", "KH", "RU"))
 		in.Model.ECCN = "4E091"
 		in.Subject.Entity.VEU, in.Subject.Entity.SecurityAttested = pick("", "", "uveu", "nveu"), r.IntN(2) == 0
 	case 2, 3:
@@ -513,7 +536,9 @@ func allowedInput(r *rand.Rand) policy.Input {
 // registryEntity makes in's requester act for an entity of the example
 // registry, where its entries apply.
 func registryEntity(r *rand.Rand, in *policy.Input) {
-	e := [][2]string{{"acme-india", "IN"}, {"brasil-ai", "BR"}, {"globalcloud", "SG"}, {"globalcloud", "AE"}, {"gulf-dc", "AE"}, {"northwind", "IN"}}[r.IntN(6)]
+	// brasil-ai twice: its capped licence is the one place the release
+	// counts matter.
+	e := [][2]string{{"acme-india", "IN"}, {"brasil-ai", "BR"}, {"brasil-ai", "BR"}, {"globalcloud", "SG"}, {"globalcloud", "AE"}, {"gulf-dc", "AE"}, {"northwind", "IN"}}[r.IntN(7)]
 	in.Subject.Country, in.Subject.Entity.ID = e[1], e[0]
 	in.Subject.Entity.HQ = []string{e[1], "US"}[r.IntN(2)]
 	in.Subject.Entity.ParentHQ = in.Subject.Entity.HQ

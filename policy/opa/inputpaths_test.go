@@ -153,7 +153,7 @@ func oneOf[T any](xs ...T) leafValues {
 }
 
 var (
-	testCountries = []string{"US", "GB", "DE", "JP", "IN", "BR", "AE", "SG", "IL", "CN", "HK", "MO", "KH", "IR", "CU", "", "invalid", " gb ", "XX"}
+	testCountries = []string{"US", "GB", "DE", "JP", "IN", "BR", "AE", "SG", "IL", "CN", "HK", "MO", "KH", "IR", "CU", "", "invalid", " gb ", "XX", "RU", "UA-43", "PR"}
 	testFLOPs     = []float64{0, 1e25, 2.5e25, 3e25, 9.9e25, 1e26, 2e26, 3e26, 1.5e27, 1.25e26}
 	testBools     = oneOf(false, true)
 	testEntityIDs = []string{"", "acme", "acme-india", "brasil-ai", "globalcloud", "gulf-dc", "northwind", "blocked-corp",
@@ -168,7 +168,7 @@ func countryLists(r *rand.Rand, cur any) []any {
 	l, _ := cur.([]string)
 	country := func() string {
 		if r.IntN(3) == 0 {
-			return []string{"IR", "CU", "HK", "", "invalid"}[r.IntN(5)]
+			return []string{"IR", "CU", "HK", "", "invalid", "RU"}[r.IntN(6)]
 		}
 		return testCountries[r.IntN(len(testCountries))]
 	}
@@ -194,6 +194,7 @@ var mutationTable = map[string]leafValues{
 	"subject.nationality":         countryLists,
 	"subject.permanent_residence": countryLists,
 	"subject.employee":            testBools,
+	"subject.us_person":           testBools,
 	"subject.entity.name":         oneOf("", "Acme", "Frontier Lab"),
 	// Half the time no entity id, which undoes the employee carve-out.
 	"subject.entity.id":                oneOf(append(slices.Repeat([]string{""}, len(testEntityIDs)), testEntityIDs...)...),

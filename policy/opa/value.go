@@ -64,6 +64,7 @@ func inputValue(in *policy.Input) (ast.Value, error) {
 			[2]*ast.Term{keyNationality, t.strings(s.Nationality)},
 			[2]*ast.Term{keyPermanentResidence, t.strings(s.PermanentResidence)},
 			[2]*ast.Term{keyEmployee, ast.InternedTerm(s.Employee)},
+			[2]*ast.Term{keyUSPerson, ast.InternedTerm(s.USPerson)},
 			[2]*ast.Term{keyEntity, ast.NewTerm(ast.NewObject(
 				[2]*ast.Term{keyName, t.str(s.Entity.Name)},
 				[2]*ast.Term{keyID, t.str(s.Entity.ID)},
@@ -147,6 +148,7 @@ var (
 	keyNationality         = ast.StringTerm("nationality")
 	keyPermanentResidence  = ast.StringTerm("permanent_residence")
 	keyEmployee            = ast.StringTerm("employee")
+	keyUSPerson            = ast.StringTerm("us_person")
 	keyEntity              = ast.StringTerm("entity")
 	keyHQ                  = ast.StringTerm("hq")
 	keyParentHQ            = ast.StringTerm("parent_hq")

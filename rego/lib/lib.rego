@@ -98,7 +98,17 @@ code(path) := upper(trim_space(v)) if {
 	is_string(v)
 } else := "?"
 
-valid_code(c) if regex.match(`^[A-Z]{2}$`, c)
+# valid_code(c): c is a destination code: an ISO 3166-1 alpha-2 country code
+# ("UA") or an ISO 3166-2 subdivision code ("UA-43"), as identity normalises
+# them. Regions such as Crimea are embargoed apart from their country
+# (15 CFR 746.6), so a subdivision is a destination of its own.
+valid_code(c) if regex.match(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`, c)
+
+# country_of(c): the country of destination code c: "UA" for "UA-43", c
+# itself for a country code.
+country_of(c) := substring(c, 0, 2) if {
+	regex.match(`^[A-Z]{2}-[A-Z0-9]{1,3}$`, c)
+} else := c
 
 # Where the requester is: the export destination.
 country := code(["subject", "country"])
@@ -197,12 +207,41 @@ _list(path) := l if {
 	object.get(input, path, null) == null
 } else := ["?"]
 
-# us_person: located in the United States and a U.S. national or permanent
-# resident: no deemed export at all.
-us_person if {
-	country == "US"
-	"US" in _home_countries
+# us_person(us): located in the United States (us lists the codes that are
+# the United States: the states and its territories, 15 CFR 772.1) and a
+# U.S. person: a U.S. national or permanent resident, by a nationality or
+# permanent_residence claim naming one of us, or by the explicit us_person
+# claim (citizens, green-card holders and protected individuals are not
+# foreign persons, ref §5). No deemed export at all.
+us_person(us) if {
+	_in_places(country, us)
+	_us_home(us)
 }
+
+_us_home(us) if {
+	some c in _home_countries
+	_in_places(c, us)
+}
+
+_us_home(_) if input.subject.us_person == true
+
+# _in_places(c, places): destination c, or its country (for a subdivision),
+# is one of places.
+_in_places(c, places) if c in places
+
+_in_places(c, places) if country_of(c) in places
+
+# nationality_known: the token says who the requester is for deemed
+# exports: a nationality or permanent residence, or the explicit us_person
+# claim. Without one, a release cannot be assumed not to be a deemed export.
+nationality_known if count(_homes) > 0
+
+nationality_known if input.subject.us_person == true
+
+# parent_hq_known: the token names the ultimate parent's headquarters (the
+# entity's own when it has no parent), rather than it being taken to be the
+# requester's location.
+parent_hq_known if code(["subject", "entity", "parent_hq"]) != ""
 
 # employee_carve_out(tier1): a permanent regular employee (the verified
 # `employee` claim) of an entity that, with its ultimate parent, is
@@ -214,17 +253,31 @@ employee_carve_out(tier1) if {
 	parent_hq in tier1
 }
 
-# destinations(tier1) is the list of [role, country] a release is an export
+# destinations(places) is the list of [role, country] a release is an export
 # to: ["location", country] first, then ["nationality", c] for each home
-# country other than the location, unless the requester is a U.S. person in
-# the United States or the employee carve-out applies. A U.S. nationality or
-# permanent residence is never a deemed destination: a release to a U.S.
-# person is not an export to the United States (§5: U.S. citizens and
-# green-card holders are not foreign persons).
-destinations(tier1) := array.concat([["location", country]], deemed) if {
-	not us_person
-	not employee_carve_out(tier1)
-	deemed := [["nationality", c] | some c in nationalities; c != country; c != "US"]
+# country other than the location. places is an object:
+#   tier1: where the employee carve-out's entity must be headquartered;
+#   united_states: the codes that are the United States (15 CFR 772.1);
+#   never_carved: home countries the employee carve-out never lifts.
+# A U.S. person in the United States exports nothing by deemed export. The
+# employee carve-out lifts only the AI rule's own deemed-export licence
+# requirement (ref §3): a home country in never_carved (comprehensive
+# embargoes, 15 CFR part 746, and whatever else the bundle lists) stays a
+# destination. A U.S. nationality or permanent residence is never a deemed
+# destination: a release to a U.S. person is not an export to the United
+# States (§5: U.S. citizens and green-card holders are not foreign persons).
+destinations(places) := array.concat([["location", country]], deemed) if {
+	not us_person(places.united_states)
+	not employee_carve_out(places.tier1)
+	deemed := [["nationality", c] | some c in nationalities; c != country; not _in_places(c, places.united_states)]
+} else := array.concat([["location", country]], deemed) if {
+	not us_person(places.united_states)
+	deemed := [["nationality", c] |
+		some c in nationalities
+		c != country
+		not _in_places(c, places.united_states)
+		_in_places(c, places.never_carved)
+	]
 } else := [["location", country]]
 
 # ---------------------------------------------------------------------------
@@ -408,5 +461,9 @@ location_denial(what) := deny(
 ) if {
 	ip_known
 	not ip_trusted
-	ip_country != country
+
+	# Compared country to country: a database that knows the subdivision
+	# ("UA-43") agrees with a token that names only the country ("UA"); a
+	# subdivision's own embargo is the bundle's check.
+	country_of(ip_country) != country_of(country)
 }

@@ -29,6 +29,12 @@ _with(patch) := object.union(_in, patch)
 
 _tier1 := ["US", "GB", "DE", "JP"]
 
+_us := ["US", "PR", "GU"]
+
+# The places lib.destinations is given: Tier 1, the United States with two
+# of its territories, and the homes the carve-out never lifts.
+_places := {"tier1": _tier1, "united_states": _us, "never_carved": ["IR", "UA-43"]}
+
 # --- Constructors and the request ----------------------------------------------
 
 test_allow_and_deny if {
@@ -159,13 +165,48 @@ test_date if {
 }
 
 test_us_person if {
-	lib.us_person with input as _in
-	lib.us_person with input as _with({"subject": {"nationality": ["CN", "US"]}})
+	lib.us_person(_us) with input as _in
+	lib.us_person(_us) with input as _with({"subject": {"nationality": ["CN", "US"]}})
 
 	# A green-card holder.
-	lib.us_person with input as _with({"subject": {"nationality": ["CN"], "permanent_residence": ["US"]}})
-	not lib.us_person with input as _with({"subject": {"nationality": ["CN"]}})
-	not lib.us_person with input as _with({"subject": {"country": "GB"}})
+	lib.us_person(_us) with input as _with({"subject": {"nationality": ["CN"], "permanent_residence": ["US"]}})
+	not lib.us_person(_us) with input as _with({"subject": {"nationality": ["CN"]}})
+	not lib.us_person(_us) with input as _with({"subject": {"country": "GB"}})
+
+	# The explicit claim, in place of a nationality; only the boolean true.
+	lib.us_person(_us) with input as _with({"subject": {"nationality": null, "us_person": true}})
+	not lib.us_person(_us) with input as _with({"subject": {"nationality": null, "us_person": "true"}})
+	not lib.us_person(_us) with input as _with({"subject": {"country": "GB", "nationality": null, "us_person": true}})
+
+	# A territory is the United States, as a location and as a nationality;
+	# so is a subdivision of it.
+	lib.us_person(_us) with input as _with({"subject": {"country": "PR"}})
+	lib.us_person(_us) with input as _with({"subject": {"country": "GU", "nationality": ["PR"]}})
+	lib.us_person(_us) with input as _with({"subject": {"country": "US-CA"}})
+}
+
+test_nationality_and_parent_hq_known if {
+	lib.nationality_known with input as _in
+	lib.nationality_known with input as _with({"subject": {"nationality": null, "permanent_residence": ["IN"]}})
+	lib.nationality_known with input as _with({"subject": {"nationality": null, "us_person": true}})
+	not lib.nationality_known with input as _with({"subject": {"nationality": null}})
+	not lib.nationality_known with input as _with({"subject": {"nationality": [], "us_person": false}})
+
+	lib.parent_hq_known with input as _with({"subject": {"entity": {"parent_hq": "US"}}})
+	not lib.parent_hq_known with input as _with({"subject": {"entity": {"parent_hq": ""}}})
+
+}
+
+test_country_of if {
+	lib.country_of("UA-43") == "UA"
+	lib.country_of("US-CA") == "US"
+	lib.country_of("UA") == "UA"
+	lib.country_of("") == ""
+	lib.valid_code("UA-43")
+	lib.valid_code("GB-ENG")
+	not lib.valid_code("UA-")
+	not lib.valid_code("UA-4444")
+	not lib.valid_code("ua-43")
 }
 
 test_employee_carve_out if {
@@ -179,28 +220,40 @@ test_employee_carve_out if {
 }
 
 test_destinations if {
-	lib.destinations(_tier1) == [["location", "US"]] with input as _in
+	lib.destinations(_places) == [["location", "US"]] with input as _in
 
 	# A foreign person in the United States: a deemed export to each home
 	# country, after the location.
-	lib.destinations(_tier1) == [["location", "US"], ["nationality", "CN"], ["nationality", "IN"]] with input as _with({"subject": {"nationality": ["CN"], "permanent_residence": ["IN"]}})
+	lib.destinations(_places) == [["location", "US"], ["nationality", "CN"], ["nationality", "IN"]] with input as _with({"subject": {"nationality": ["CN"], "permanent_residence": ["IN"]}})
 
 	# A U.S. person in the United States: the location only.
-	lib.destinations(_tier1) == [["location", "US"]] with input as _with({"subject": {"nationality": ["US", "CN"]}})
-	lib.destinations(_tier1) == [["location", "US"]] with input as _with({"subject": {"nationality": ["CN"], "permanent_residence": ["US"]}})
+	lib.destinations(_places) == [["location", "US"]] with input as _with({"subject": {"nationality": ["US", "CN"]}})
+	lib.destinations(_places) == [["location", "US"]] with input as _with({"subject": {"nationality": ["CN"], "permanent_residence": ["US"]}})
 
 	# Abroad: the location, then other nationalities, never the United States.
-	lib.destinations(_tier1) == [["location", "GB"], ["nationality", "CN"]] with input as _with({"subject": {"country": "GB", "nationality": ["GB", "US", "CN"]}})
-	lib.destinations(_tier1) == [["location", "IN"]] with input as _with({"subject": {"country": "IN", "nationality": ["US"]}})
+	lib.destinations(_places) == [["location", "GB"], ["nationality", "CN"]] with input as _with({"subject": {"country": "GB", "nationality": ["GB", "US", "CN"]}})
+	lib.destinations(_places) == [["location", "IN"]] with input as _with({"subject": {"country": "IN", "nationality": ["US"]}})
 
 	# Malformed nationalities stay destinations.
-	lib.destinations(_tier1) == [["location", "US"], ["nationality", "INVALID"]] with input as _with({"subject": {"nationality": ["invalid"]}})
+	lib.destinations(_places) == [["location", "US"], ["nationality", "INVALID"]] with input as _with({"subject": {"nationality": ["invalid"]}})
 }
 
 test_destinations_employee_carve_out if {
 	emp := _with({"subject": {"employee": true, "nationality": ["CN"]}})
-	lib.destinations(_tier1) == [["location", "US"]] with input as emp
-	lib.destinations(_tier1) == [["location", "US"], ["nationality", "CN"]] with input as object.union(emp, {"subject": {"entity": {"parent_hq": "IN"}}})
+	lib.destinations(_places) == [["location", "US"]] with input as emp
+	lib.destinations(_places) == [["location", "US"], ["nationality", "CN"]] with input as object.union(emp, {"subject": {"entity": {"parent_hq": "IN"}}})
+
+	# The carve-out never lifts a home in never_carved (an embargo): it
+	# stays a destination, the others are still lifted.
+	lib.destinations(_places) == [["location", "US"], ["nationality", "IR"]] with input as _with({"subject": {"employee": true, "nationality": ["CN", "IR"]}})
+	lib.destinations(_places) == [["location", "US"], ["nationality", "UA-43"]] with input as _with({"subject": {"employee": true, "nationality": ["UA-43"]}})
+}
+
+test_destinations_territories if {
+	# A U.S. person in Puerto Rico exports nothing; a Puerto Rican
+	# nationality is never a deemed destination.
+	lib.destinations(_places) == [["location", "PR"]] with input as _with({"subject": {"country": "PR", "nationality": ["US"]}})
+	lib.destinations(_places) == [["location", "GB"], ["nationality", "CN"]] with input as _with({"subject": {"country": "GB", "nationality": ["PR", "CN"]}})
 }
 
 # --- Registries ----------------------------------------------------------------

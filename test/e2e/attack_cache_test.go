@@ -93,7 +93,7 @@ func amrToken(tb testing.TB, country string, amr ...string) string {
 	now := time.Now()
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
 		"iss": "weightgate-dev", "aud": "weightgate", "sub": "user-" + country, "country": country,
-		"amr": amr, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"nationality": []string{country}, "parent_hq": country, "amr": amr, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}).SignedString(key)
 	if err != nil {
 		tb.Fatal(err)

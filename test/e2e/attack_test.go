@@ -264,6 +264,7 @@ func signRaw(tb testing.TB, header, payload []byte, key any) string {
 func devClaims(now time.Time) map[string]any {
 	return map[string]any{
 		"iss": "weightgate-dev", "aud": "weightgate", "sub": "mallory", "country": "US",
+		"nationality": []string{"US"}, "parent_hq": "US",
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
 }

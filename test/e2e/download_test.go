@@ -68,7 +68,7 @@ func TestDecisionTable(t *testing.T) {
 		{"tier1 location concern parent", who("US", "US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
 		{"lower-case code normalised", who("ru"), gatewaytest.Frontier + gatewaytest.Shard1, 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
 		// Row 8: Tier 1 location and HQ.
-		{"us requester no entity", who("US"), gatewaytest.Frontier + gatewaytest.Shard1, 200, "", "", "license_exception_aia"},
+		{"us requester no entity", who("US"), gatewaytest.Frontier + gatewaytest.Shard1, 200, "", "", "not_an_export"},
 		{"tier1 all the way", who("GB", "US", "JP"), gatewaytest.Frontier + "model-00002-of-00002.safetensors", 200, "", "", "license_exception_aia"},
 		// Row 9: otherwise, licence required (visible, and told why).
 		{"tier2 requester", who("IN"), gatewaytest.Frontier + gatewaytest.Shard1, 403, "license_required", "GatedRepo", ""},
@@ -82,10 +82,10 @@ func TestDecisionTable(t *testing.T) {
 		{"below threshold concern", who("CN"), gatewaytest.Mini + "model.safetensors", 200, "", "", "not_controlled"},
 		// Around the policy.
 		{"missing model authenticated", who("US"), "/nobody/nothing/resolve/main/x.bin", 404, "repo_not_found", "RepoNotFound", ""},
-		{"missing file allowed requester", who("US"), gatewaytest.Frontier + "nope.safetensors", 404, "entry_not_found", "EntryNotFound", "license_exception_aia"},
+		{"missing file allowed requester", who("US"), gatewaytest.Frontier + "nope.safetensors", 404, "entry_not_found", "EntryNotFound", "not_an_export"},
 		{"missing file refused requester learns nothing", who("IN"), gatewaytest.Frontier + "nope.safetensors", 403, "license_required", "GatedRepo", ""},
 		{"missing file hidden requester learns nothing", who("CN"), gatewaytest.Frontier + "nope.safetensors", 404, "repo_not_found", "RepoNotFound", "country_of_concern"},
-		{"bad revision", who("US"), "/frontier-lab/frontier-x/resolve/v9/" + gatewaytest.Shard1, 404, "revision_not_found", "RevisionNotFound", "license_exception_aia"},
+		{"bad revision", who("US"), "/frontier-lab/frontier-x/resolve/v9/" + gatewaytest.Shard1, 404, "revision_not_found", "RevisionNotFound", "not_an_export"},
 		{"traversal", who("US"), gatewaytest.Frontier + "a%2F..%2F..%2Fmini-x%2Fmodel.safetensors", 400, "invalid_path", "invalid_path", ""},
 	}
 	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {

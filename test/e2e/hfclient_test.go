@@ -306,7 +306,7 @@ func TestHuggingFaceHubJSClient(t *testing.T) {
 					}
 					wantCode := "not_weights"
 					if catalog.ObjectKind(f.Path) == policy.KindWeights {
-						wantCode = "license_exception_aia"
+						wantCode = "not_an_export"
 					}
 					if d.Code != wantCode {
 						t.Errorf("%s: decision code %q, want %q", f.Path, d.Code, wantCode)

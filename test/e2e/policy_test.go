@@ -35,10 +35,15 @@ func TestPolicyDepth(t *testing.T) {
 		floored := gatewaytest.Start(t, store, gatewaytest.Options{Policy: eng, Frontier: catalog.Frontier{FromCatalog: true}, ClassificationKeys: gatewaytest.TestClassificationKeys(t)})
 
 		entity := func(country, id, hq string) identity.TokenClaims {
-			return identity.TokenClaims{Subject: "user-" + id, Country: country, Entity: id, EntityID: id, EntityHQ: hq, ParentHQ: hq}
+			return identity.TokenClaims{Subject: "user-" + id, Country: country, Nationality: []string{country}, Entity: id, EntityID: id, EntityHQ: hq, ParentHQ: hq}
 		}
 		person := func(country string, nationality ...string) identity.TokenClaims {
-			return identity.TokenClaims{Subject: "person", Country: country, Nationality: nationality}
+			// A person acting for themselves: their parent headquarters is
+			// their own country, which the policy needs stated.
+			if len(nationality) == 0 {
+				nationality = []string{country}
+			}
+			return identity.TokenClaims{Subject: "person", Country: country, Nationality: nationality, ParentHQ: country}
 		}
 		const ftChat, ftDeep, midX = "/tune-lab/chat-ft/resolve/main/model.safetensors", "/tune-lab/deep-ft/resolve/main/model.safetensors", "/frontier-lab/mid-x/resolve/main/model.safetensors"
 		tests := []struct {
@@ -58,7 +63,7 @@ func TestPolicyDepth(t *testing.T) {
 			{"unattested Tier-1 entity in Tier 2", plain, entity("IN", "southwind", "GB"), gatewaytest.Frontier + gatewaytest.Shard1, "license_required", "4E091"},
 			{"restricted party", plain, entity("US", "blocked-corp", "US"), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "Entity List"},
 			{"deemed export to a Chinese national in the US", plain, person("US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, "country_of_concern", "D:5"},
-			{"US and Chinese dual national in the US", plain, person("US", "US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "740.27"},
+			{"US and Chinese dual national in the US", plain, person("US", "US", "CN"), gatewaytest.Frontier + gatewaytest.Shard1, "not_an_export", "not an export"},
 			{"fine-tune under the bar", plain, person("IN"), ftChat, "published_base_fine_tune", "2.5"},
 			{"fine-tune over the bar", plain, person("IN"), ftDeep, "license_required", "fine"},
 			{"1.5e26 without a frontier", plain, person("IN"), midX, "license_required", "1e+26"},

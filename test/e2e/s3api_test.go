@@ -64,7 +64,7 @@ func TestS3API(t *testing.T) {
 		h := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}})
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		us := s3Client(t, h, &identity.TokenClaims{Subject: "s3-user", Country: "US"})
+		us := s3Client(t, h, &identity.TokenClaims{Subject: "s3-user", Country: "US", Nationality: []string{"US"}, ParentHQ: "US"})
 		// A Tier 2 requester: refused, and told why (a requester the model
 		// is hidden from gets NoSuchKey: attack_visible_test.go).
 		cn := s3Client(t, h, &identity.TokenClaims{Subject: "s3-in", Country: "IN"})

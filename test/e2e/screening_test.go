@@ -97,7 +97,7 @@ func TestScreening(t *testing.T) {
 			Policy: engineWith(t, map[string]string{"screening_open_weights": "deny"})})
 
 		entity := func(name, id string) identity.TokenClaims {
-			return identity.TokenClaims{Subject: "buyer", Country: "US", Entity: name, EntityID: id, EntityHQ: "US", ParentHQ: "US"}
+			return identity.TokenClaims{Subject: "buyer", Country: "US", Nationality: []string{"US"}, Entity: name, EntityID: id, EntityHQ: "US", ParentHQ: "US"}
 		}
 		const el = "Entity List (EL) - Bureau of Industry and Security"
 		tests := []struct {
@@ -121,7 +121,7 @@ func TestScreening(t *testing.T) {
 			{"subject name, an individual's alternate name", h, identity.TokenClaims{Subject: "dv", Name: "Dmitry Volkov", Country: "US"}, gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", "Specially Designated Nationals (SDN) - Treasury Department", "subject.name", "Volkov"},
 			{"operator's local list", h, entity("Blue Lantern Analytics", ""), gatewaytest.Frontier + gatewaytest.Shard1, "restricted_party", "hit", "Local denied-party list (Acme Export Compliance)", "entity.name", "Blue Lantern"},
 			{"near miss", h, entity("Shenzen Quantum Dynamix", ""), gatewaytest.Frontier + gatewaytest.Shard1, "screening_review", "review", el, "entity.name", "Quantum Dynamics"},
-			{"clear", h, entity("Northwind Analytics GmbH", ""), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "clear", "", "", ""},
+			{"clear", h, entity("Northwind Analytics GmbH", ""), gatewaytest.Frontier + gatewaytest.Shard1, "not_an_export", "clear", "", "", ""},
 			{"hit, not a weights file either", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Frontier + "config.json", "restricted_party", "hit", el, "entity.name", "Shenzhen"},
 			{"hit, open weights", h, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Open + "model.safetensors", "open_weights", "hit", el, "entity.name", "Shenzhen"},
 			{"hit, open weights screened by configuration", openWeightsScreened, entity("Shenzhen Quantum Dynamics", ""), gatewaytest.Open + "model.safetensors", "restricted_party", "hit", el, "entity.name", "Shenzhen"},
@@ -293,7 +293,9 @@ func TestLocation(t *testing.T) {
 		direct := gatewaytest.Start(t, store, gatewaytest.Options{Locator: &gateway.Locator{Countries: db}})
 
 		in := func(country string) identity.TokenClaims {
-			return identity.TokenClaims{Subject: "traveller", Country: country, Entity: "Acme", EntityID: "acme", EntityHQ: "US", ParentHQ: "US"}
+			// A U.S. national travelling: abroad a release to them is an
+			// export, under AIA; at home it is not an export.
+			return identity.TokenClaims{Subject: "traveller", Country: country, Nationality: []string{"US"}, Entity: "Acme", EntityID: "acme", EntityHQ: "US", ParentHQ: "US"}
 		}
 		xff := func(v ...string) http.Header { return http.Header{"X-Forwarded-For": v} }
 		tests := []struct {
@@ -312,20 +314,20 @@ func TestLocation(t *testing.T) {
 			{"address in a country of concern", behindProxy, in("US"), xff("198.51.100.7"), gatewaytest.Frontier + gatewaytest.Shard1, "ip_country_of_concern", "198.51.100.7", "x-forwarded-for", "CN", false},
 			{"address in another country", behindProxy, in("US"), xff("203.0.113.5"), gatewaytest.Frontier + gatewaytest.Shard1, "location_mismatch", "203.0.113.5", "x-forwarded-for", "DE", false},
 			{"mismatch, but open weights", behindProxy, in("US"), xff("203.0.113.5"), gatewaytest.Open + "model.safetensors", "open_weights", "203.0.113.5", "x-forwarded-for", "DE", false},
-			{"trusted network", behindProxy, in("US"), xff("192.0.2.200"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "192.0.2.200", "x-forwarded-for", "FR", true},
+			{"trusted network", behindProxy, in("US"), xff("192.0.2.200"), gatewaytest.Frontier + gatewaytest.Shard1, "not_an_export", "192.0.2.200", "x-forwarded-for", "FR", true},
 			{"country of concern in a trusted network", behindProxy, in("US"), xff("198.51.100.200"), gatewaytest.Frontier + gatewaytest.Shard1, "ip_country_of_concern", "198.51.100.200", "x-forwarded-for", "CN", true},
 			// The client wrote a US address itself; the proxy appended
 			// the one it saw. The rightmost untrusted hop wins.
 			{"spoofed X-Forwarded-For behind the proxy", behindProxy, in("US"), xff("2001:db8::1, 198.51.100.7"), gatewaytest.Frontier + gatewaytest.Shard1, "ip_country_of_concern", "198.51.100.7", "x-forwarded-for", "CN", false},
-			{"Forwarded header", behindProxy, in("US"), http.Header{"Forwarded": {`for="[2001:db8::1]:4711";proto=https`}}, gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "2001:db8::1", "forwarded", "US", false},
-			{"proxy sent no header: loopback is unknown", behindProxy, in("US"), nil, gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
+			{"Forwarded header", behindProxy, in("US"), http.Header{"Forwarded": {`for="[2001:db8::1]:4711";proto=https`}}, gatewaytest.Frontier + gatewaytest.Shard1, "not_an_export", "2001:db8::1", "forwarded", "US", false},
+			{"proxy sent no header: loopback is unknown", behindProxy, in("US"), nil, gatewaytest.Frontier + gatewaytest.Shard1, "not_an_export", "127.0.0.1", "peer", "", false},
 			{"unknown denied by configuration", strict, in("US"), nil, gatewaytest.Frontier + gatewaytest.Shard1, "location_unknown", "127.0.0.1", "peer", "", false},
 			{"unknown denied, known allowed", strict, in("DE"), xff("203.0.113.5"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "203.0.113.5", "x-forwarded-for", "DE", false},
 			// Without a trusted proxy, the headers are the client's word:
 			// ignored, so a Chinese address cannot pass as German, and a
 			// client cannot frame another address either.
-			{"untrusted peer's X-Forwarded-For is ignored", direct, in("US"), xff("198.51.100.7"), gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
-			{"untrusted peer's Forwarded is ignored", direct, in("US"), http.Header{"Forwarded": {"for=203.0.113.5"}}, gatewaytest.Frontier + gatewaytest.Shard1, "license_exception_aia", "127.0.0.1", "peer", "", false},
+			{"untrusted peer's X-Forwarded-For is ignored", direct, in("US"), xff("198.51.100.7"), gatewaytest.Frontier + gatewaytest.Shard1, "not_an_export", "127.0.0.1", "peer", "", false},
+			{"untrusted peer's Forwarded is ignored", direct, in("US"), http.Header{"Forwarded": {"for=203.0.113.5"}}, gatewaytest.Frontier + gatewaytest.Shard1, "not_an_export", "127.0.0.1", "peer", "", false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

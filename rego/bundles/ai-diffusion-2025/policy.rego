@@ -117,14 +117,14 @@ _hidden(what) := lib.deny(
 	_destination_problem
 } else := lib.deny(
 	"embargoed_destination",
-	sprintf("%s cannot be released %s", [what, _hidden_to(p[0], sprintf("%s, a comprehensively embargoed destination", [p[1]]))]),
+	sprintf("%s cannot be released %s", [what, _hidden_to(p[0], _embargo_label(p[1]))]),
 	"comprehensive embargo: 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
 ) if {
 	ps := [p | some d in _destinations; p := _embargoed_party(d[0], d[1])]
 	p := ps[0]
 } else := lib.deny(
 	"country_of_concern",
-	sprintf("%s cannot be released: exports %s are prohibited", [what, _hidden_to(p[0], _concern_label(p[1]))]),
+	sprintf("%s cannot be released: exports %s require a license from BIS, reviewed with a presumption of denial, and no license exception applies", [what, _hidden_to(p[0], _concern_label(p[1]))]),
 	"ECCN 4E091; 15 CFR 742.6(a)(13); Macau and Country Group D:5, Supplement No. 1 to part 740: no license exception, presumption of denial",
 ) if {
 	_controlled_or_unclassified
@@ -245,6 +245,13 @@ _closed_table := lib.deny(
 	_ip_concern
 } else := d if {
 	d := lib.location_denial(_weights_of)
+} else := lib.deny(
+	"unknown_destination",
+	sprintf("the weights of %s cannot be released: %s, so the export destination cannot be determined", [lib.model_name, _missing_claim]),
+	"the destination decides the license requirement: ECCN 4E091, 15 CFR 742.6(a)(13); a release to a foreign person is a deemed export to their country of nationality or permanent residence (15 CFR 734.13(b); ref §5); headquarters and ultimate parent decide the tier (Supplement No. 5 to part 740). Missing claims are not assumed (fail closed)",
+) if {
+	_controlled
+	_missing_claim
 } else := _with_releases(_most_restrictive)
 
 # _with_releases(d): an allow names every capped licence any destination's
@@ -290,7 +297,12 @@ _closed_weights if {
 # an embargo check silently passing.
 _data_ok if {
 	is_array(_cfg.tier1_including_us)
-	is_array(_cfg[_cfg.d5_in_effect])
+	_d5_versions_ok
+	is_array(_cfg.embargoed_regions)
+	is_array(_cfg.united_states)
+	is_object(_cfg.territory_parent)
+	is_boolean(_cfg.territory_parent_confirmed)
+	is_boolean(_cfg.employee_carve_out_covers_d5)
 	is_array(_cfg.concern_extra_not_in_d5)
 	is_array(_cfg.treated_as_china)
 	is_array(_cfg.comprehensively_embargoed)
@@ -329,7 +341,7 @@ _ip_concern if {
 	_concern(lib.ip_country)
 }
 
-_ip_concern_label := sprintf("%s, a comprehensively embargoed destination", [lib.ip_country]) if {
+_ip_concern_label := _embargo_label(lib.ip_country) if {
 	_embargoed(lib.ip_country)
 } else := _concern_label(lib.ip_country)
 
@@ -338,33 +350,116 @@ _ip_concern_label := sprintf("%s, a comprehensively embargoed destination", [lib
 
 _tier1_list := _cfg.tier1_including_us
 
-_tier1(c) if c in _tier1_list
+# _country(c): the country destination c is judged as: the United States
+# for its territories (15 CFR 772.1), the country of a subdivision
+# ("UA" for "UA-14").
+_country(c) := "US" if {
+	lib.country_of(c) in _cfg.united_states
+} else := lib.country_of(c)
 
-# Countries of concern: Country Group D:5 as chosen by d5_in_effect (the rule
-# as issued: D:5 on 15 Jan 2025, with Cambodia), plus Macau, which the EAR
-# names separately, plus Hong Kong, which the EAR treats as China (ref §2).
-# (The three lists are arrays wherever this is used: _data_ok checks them.)
-_concern(c) if c in _countries_of_concern
+# _parent(c): the country a territory belongs to (territory_parent), or c's
+# own country.
+_parent(c) := p if {
+	p := _cfg.territory_parent[_country(c)]
+} else := _country(c)
+
+# Tier 1: the United States (with its territories) and Supplement No. 5 (a).
+# Another country's territory is Tier 1 by its parent only once that reading
+# is confirmed (territory_parent_confirmed): until then, a licence is required
+# (the conservative reading).
+_tier1(c) if _country(c) in _tier1_list
+
+_tier1(c) if {
+	_cfg.territory_parent_confirmed == true
+	_parent(c) in _tier1_list
+}
+
+# Countries of concern: Country Group D:5 as it stood on the request date
+# (d5_versions), plus Macau, which the EAR names separately, plus Hong Kong,
+# which the EAR treats as China (ref §2). A territory follows its parent for
+# every restriction. (The lists are arrays wherever this is used: _data_ok
+# checks them.)
+_concern(c) if _country(c) in _countries_of_concern
+
+_concern(c) if _parent(c) in _countries_of_concern
 
 _countries_of_concern := array.concat(
-	array.concat(_cfg[_cfg.d5_in_effect], _cfg.concern_extra_not_in_d5),
+	array.concat(_d5, _cfg.concern_extra_not_in_d5),
 	_cfg.treated_as_china,
 )
 
-_embargoed(c) if c in _cfg.comprehensively_embargoed
+# _d5: the members of the latest d5_versions entry dated on or before the
+# request date; without a request date, or before the first entry, every
+# country any entry lists (fail closed: the widest list).
+_d5 := ms[0] if {
+	dated := [v | some v in _cfg.d5_versions; v.from <= lib.today]
+	count(dated) > 0
+	froms := sort([v.from | some v in dated])
+	latest := froms[count(froms) - 1]
+	ms := [v.members | some v in dated; v.from == latest]
+} else := [c | some v in _cfg.d5_versions; some c in v.members]
+
+_d5_versions_ok if {
+	is_array(_cfg.d5_versions)
+	count(_cfg.d5_versions) > 0
+	every v in _cfg.d5_versions {
+		is_object(v)
+		lib.date(v.from)
+		is_array(v.members)
+	}
+}
+
+# Embargoed: a comprehensively embargoed country (with its territories) or
+# an embargoed region, such as Crimea (UA-43), named by its ISO 3166-2 code.
+_embargoed(c) if c in _cfg.embargoed_regions
+
+_embargoed(c) if _country(c) in _cfg.comprehensively_embargoed
+
+_embargoed(c) if _parent(c) in _cfg.comprehensively_embargoed
 
 # The destinations of this release: the location, then each deemed-export
 # country (ref §5; lib.destinations applies the U.S.-person and employee
-# carve-outs).
-_destinations := lib.destinations(_tier1_list)
+# carve-outs). The employee carve-out never lifts an embargo, and lifts a
+# country of concern only when the operator chose so (_never_carved).
+_destinations := lib.destinations({
+	"tier1": _tier1_list,
+	"united_states": _cfg.united_states,
+	"never_carved": _never_carved,
+})
 
-_destination_problem := "your location (country) is missing or is not an ISO 3166-1 alpha-2 code" if {
+_never_carved := array.concat(_cfg.comprehensively_embargoed, _cfg.embargoed_regions) if {
+	_carve_out_covers_d5
+} else := array.concat(
+	array.concat(_cfg.comprehensively_embargoed, _cfg.embargoed_regions),
+	_countries_of_concern,
+)
+
+# Whether the employee carve-out covers nationals of Macau and D:5: the
+# operator's setting employee_carve_out_d5 (include | exclude) when given,
+# else the bundle's employee_carve_out_covers_d5 (false: exclude).
+_carve_out_covers_d5 if lib.setting("employee_carve_out_d5", _carve_out_d5_default) == "include"
+
+_carve_out_d5_default := "include" if {
+	_cfg.employee_carve_out_covers_d5 == true
+} else := "exclude"
+
+# _missing_claim: for controlled weights, the claim the token lacks that the
+# destination depends on. A token without a nationality must not pass for a
+# U.S. person's, nor one without parent_hq for an entity parented where it
+# is located.
+_missing_claim := "your token carries no nationality claim (nationality, permanent_residence, or us_person for a U.S. person): a release to a foreign person is a deemed export to their country, so it must be stated" if {
+	not lib.nationality_known
+} else := "your token carries no parent_hq claim (the headquarters country of your entity's ultimate parent, or your entity's own when it has no parent), which decides the license requirement" if {
+	not lib.parent_hq_known
+}
+
+_destination_problem := "your location (country) is missing or is not an ISO 3166 country or subdivision code" if {
 	not lib.valid_code(lib.country)
-} else := "the headquarters country of your entity is not an ISO 3166-1 alpha-2 code" if {
+} else := "the headquarters country of your entity is not an ISO 3166 country or subdivision code" if {
 	not lib.valid_code(lib.hq)
-} else := "the headquarters country of your entity's ultimate parent is not an ISO 3166-1 alpha-2 code" if {
+} else := "the headquarters country of your entity's ultimate parent is not an ISO 3166 country or subdivision code" if {
 	not lib.valid_code(lib.parent_hq)
-} else := "one of your nationalities or permanent residences is not an ISO 3166-1 alpha-2 code (a release to you is an export to those countries)" if {
+} else := "one of your nationalities or permanent residences is not an ISO 3166 country or subdivision code (a release to you is an export to those countries)" if {
 	some d in _destinations
 	not lib.valid_code(d[1])
 }
@@ -428,6 +523,19 @@ _verdict(role, c) := {"rank": 4, "decision": lib.deny(
 	_controlled
 	p := _concern_party(role, c)
 } else := {"rank": 0, "decision": lib.allow(
+	"not_an_export",
+	sprintf("%s is a closed-weight model %s; its release to you, a U.S. person in the United States (%s) acting for %s, is not an export", [lib.model_name, _control_phrase, c, _hq_phrase]),
+	"not an export: a release inside the United States (15 CFR 772.1, with its territories) to a U.S. person (a citizen, permanent resident or protected individual, not a foreign person: no deemed export, 15 CFR 734.13; ref §5); ECCN 4E091 controls exports, reexports and transfers (in-country), 15 CFR 742.6(a)(13)",
+)} if {
+	# Only for an entity headquartered, with its parent, in Tier 1: a U.S.
+	# person acting for an entity headquartered elsewhere is still decided as
+	# a release to that entity (conservative reading).
+	_controlled
+	role == "location"
+	lib.us_person(_cfg.united_states)
+	_tier1(lib.hq)
+	_tier1(lib.parent_hq)
+} else := {"rank": 0, "decision": lib.allow(
 	"license_exception_aia",
 	sprintf("%s is a closed-weight model %s; %s is authorised under License Exception AIA (Tier 1), subject to its conditions", [lib.model_name, _control_phrase, _release(role, c)]),
 	"License Exception AIA, 15 CFR 740.27 (United States and paragraph (a) of Supplement No. 5 to part 740)",
@@ -489,13 +597,20 @@ _verdict(role, c) := {"rank": 4, "decision": lib.deny(
 	_controlled
 } else := {"rank": 0, "decision": _uncontrolled}
 
-_embargo_reason(p) := sprintf("the weights of %s cannot be released to you as a deemed export to %s, %s: %s is a comprehensively embargoed destination", [lib.model_name, p[1], _home_phrase(p[1]), p[1]]) if {
+_embargo_reason(p) := sprintf("the weights of %s cannot be released to you as a deemed export to %s, %s: %s is %s", [lib.model_name, p[1], _home_phrase(p[1]), p[1], _embargo_kind(p[1])]) if {
 	p[0] == "nationality"
-} else := sprintf("the weights of %s cannot be released %s", [lib.model_name, _to(p[0], sprintf("%s, a comprehensively embargoed destination", [p[1]]))])
+} else := sprintf("the weights of %s cannot be released %s", [lib.model_name, _to(p[0], _embargo_label(p[1]))])
 
-_concern_reason(p) := sprintf("%s is a closed-weight model %s; it cannot be released to you as a deemed export to %s, %s: exports to %s are prohibited", [lib.model_name, _control_phrase, p[1], _home_phrase(p[1]), _concern_label(p[1])]) if {
+# _embargo_label(c): c and why it is embargoed, for reasons.
+_embargo_label(c) := sprintf("%s, %s", [c, _embargo_kind(c)])
+
+_embargo_kind(c) := "an embargoed region (15 CFR 746.6)" if {
+	c in _cfg.embargoed_regions
+} else := "a comprehensively embargoed destination"
+
+_concern_reason(p) := sprintf("%s is a closed-weight model %s; it cannot be released to you as a deemed export to %s, %s: exports to %s require a license from BIS, reviewed with a presumption of denial, and no license exception applies", [lib.model_name, _control_phrase, p[1], _home_phrase(p[1]), _concern_label(p[1])]) if {
 	p[0] == "nationality"
-} else := sprintf("%s is a closed-weight model %s; exports %s are prohibited", [lib.model_name, _control_phrase, _to(p[0], _concern_label(p[1]))])
+} else := sprintf("%s is a closed-weight model %s; exports %s require a license from BIS, reviewed with a presumption of denial, and no license exception applies", [lib.model_name, _control_phrase, _to(p[0], _concern_label(p[1]))])
 
 _to("location", c) := sprintf("to %s", [c])
 

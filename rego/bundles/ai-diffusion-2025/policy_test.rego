@@ -16,7 +16,7 @@ _in := {
 		"nationality": ["US"],
 		"permanent_residence": null,
 		"employee": false,
-		"entity": {"name": "", "id": "", "hq": "", "parent_hq": "", "veu": "", "security_attested": false},
+		"entity": {"name": "", "id": "", "hq": "US", "parent_hq": "US", "veu": "", "security_attested": false},
 		"claims": {},
 	},
 	"model": {
@@ -174,10 +174,10 @@ test_row07_country_of_concern if {
 
 # Row 8: controlled, location, headquarters and parent all in Tier 1.
 test_row08_license_exception_aia if {
-	_expect([], true, "license_exception_aia")
+	_expect([_from("GB")], true, "license_exception_aia")
 	_expect([_at("GB", "US", "JP")], true, "license_exception_aia")
 	_expect([_at("TW", "TW", "TW")], true, "license_exception_aia")
-	_expect([_at("SE", "ES", "")], true, "license_exception_aia")
+	_expect([_at("SE", "ES", "ES")], true, "license_exception_aia")
 }
 
 # Row 9: controlled, anything else.
@@ -230,7 +230,7 @@ test_cambodia_is_d5_as_issued if {
 test_threshold_is_inclusive if {
 	_expect([{"model": {"training_compute_flop": 1e26}}, _from("IN")], false, "license_required")
 	_expect([{"model": {"training_compute_flop": 100000000000000000000000000}}, _from("IN")], false, "license_required")
-	_expect([{"model": {"training_compute_flop": 1e26}}], true, "license_exception_aia")
+	_expect([{"model": {"training_compute_flop": 1e26}}], true, "not_an_export")
 	_expect([{"model": {"training_compute_flop": 9.99e25}}, _from("IN")], true, "not_controlled")
 	_expect([{"model": {"training_compute_flop": 99999999999999999999999999}}, _from("CN")], true, "not_controlled")
 }
@@ -258,9 +258,11 @@ test_embargoed_hq_with_tier1_location if {
 }
 
 # An empty entity headquarters counts as the requester's own country.
+# A missing headquarters still counts as the requester's country for every
+# denial; a missing parent_hq never lets controlled weights through
+# (unknown_destination, naming the claim).
 test_missing_hq_counts_as_country if {
-	_expect([_from("US")], true, "license_exception_aia")
-	_expect([_at("US", "", "")], true, "license_exception_aia")
+	_expect([_at("US", "", "US")], true, "not_an_export")
 	_expect([_at("CN", "", "")], false, "country_of_concern")
 	_expect([_at("IN", "", "")], false, "license_required")
 	_expect([_at("IR", "", "")], false, "embargoed_destination")
@@ -270,14 +272,47 @@ test_missing_hq_counts_as_country if {
 	_expect([_at("IN", "US", "")], false, "license_required")
 }
 
+test_missing_parent_hq_unknown_destination if {
+	d := _decide([_at("US", "US", "")])
+	_check(d, false, "unknown_destination")
+	contains(d.reason, "your token carries no parent_hq claim")
+	_expect([_at("GB", "US", "")], false, "unknown_destination")
+	_expect([_at("US", "", "")], false, "unknown_destination")
+
+	# Before: the missing parent_hq was taken to be the location (US), and
+	# the weights were released.
+	_expect([_at("US", "US", "US")], true, "not_an_export")
+
+	# Uncontrolled weights do not depend on it.
+	_expect([_at("US", "US", ""), _below], true, "not_controlled")
+}
+
+test_missing_nationality_unknown_destination if {
+	d := _decide([_person("US", null, null)])
+	_check(d, false, "unknown_destination")
+	contains(d.reason, "your token carries no nationality claim")
+	_expect([_person("GB", [], null), _at("GB", "US", "US")], false, "unknown_destination")
+
+	# Before: no nationality was read as a U.S. person's. The explicit claim,
+	# or a permanent residence, is enough.
+	_expect([_person("US", null, null), {"subject": {"us_person": true}}], true, "not_an_export")
+	_expect([_person("US", null, ["US"])], true, "not_an_export")
+	_expect([_person("US", null, null), {"subject": {"us_person": "true"}}], false, "unknown_destination")
+
+	# A denial on the destinations the token names comes first.
+	_expect([_person("CN", null, null)], false, "country_of_concern")
+	_expect([_person("KP", null, null)], false, "embargoed_destination")
+}
+
 test_entity_absent_counts_as_country if {
 	inp := json.remove(_in, ["subject/entity"])
 	d := weightgate.decision with input as inp
-	_check(d, true, "license_exception_aia")
+	_check(d, false, "unknown_destination")
+	contains(d.reason, "parent_hq")
 }
 
 test_country_codes_are_normalised if {
-	_expect([_from("us")], true, "license_exception_aia")
+	_expect([_from("us")], true, "not_an_export")
 	_expect([_from(" cn ")], false, "country_of_concern")
 	_expect([_at("GB", "gb", "ir")], false, "embargoed_destination")
 }
@@ -289,12 +324,13 @@ test_embargo_wins_over_concern if {
 
 test_reason_names_model_and_country if {
 	d := _decide([_from("CN")])
-	d.reason == "frontier-lab/frontier-x is a closed-weight model trained with 3e+26 operations (ECCN 4E091); exports to CN (a country of concern, Country Group D:5) are prohibited"
+	d.reason == "frontier-lab/frontier-x is a closed-weight model trained with 3e+26 operations (ECCN 4E091); exports to CN (a country of concern, Country Group D:5) require a license from BIS, reviewed with a presumption of denial, and no license exception applies"
 	contains(d.basis, "742.6(a)(13)")
 }
 
 test_reason_and_basis_cite_the_rule if {
-	contains(_decide([]).basis, "License Exception AIA, 15 CFR 740.27")
+	contains(_decide([_from("GB")]).basis, "License Exception AIA, 15 CFR 740.27")
+	contains(_decide([]).basis, "not an export")
 	contains(_decide([_open]).basis, "15 CFR 734.7(a)")
 	contains(_decide([_from("IN")]).basis, "ECCN 4E091; 15 CFR 742.6(a)(13)")
 	contains(_decide([_from("CN")]).basis, "Country Group D:5, Supplement No. 1 to part 740")
@@ -313,7 +349,13 @@ test_malformed_input_is_undefined if {
 # Broken data cannot silently skip a check: closed weights become undefined.
 test_broken_data_is_undefined if {
 	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.comprehensively_embargoed as null
-	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.d5_in_effect as "d5_typo"
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.d5_versions as "d5"
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.d5_versions as []
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.d5_versions as [{"from": "2026-1-1", "members": []}]
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.embargoed_regions as null
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.united_states as null
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.territory_parent as []
+	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.employee_carve_out_covers_d5 as "no"
 	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.control_threshold_flop as "1e26"
 	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.fine_tune_floor_flop as null
 	not weightgate.decision with input as _in with data.weightgate.ai_diffusion.fine_tune_fraction as "0.25"
@@ -382,11 +424,11 @@ test_restricted_party_by_subject if {
 }
 
 test_restricted_party_other_requesters_unaffected if {
-	_expect_reg([], _rp, true, "license_exception_aia")
+	_expect_reg([], _rp, true, "not_an_export")
 	_expect_reg([_at("GB", "GB", "GB")], _rp, true, "license_exception_aia")
 
 	# An entry without ids names nobody, even a requester without an entity.
-	_expect_reg([{"subject": {"id": ""}}], _rp, true, "license_exception_aia")
+	_expect_reg([{"subject": {"id": ""}}], _rp, true, "not_an_export")
 }
 
 # The spec's order: open weights and other files come first.
@@ -882,17 +924,18 @@ test_deemed_export_cn_national_in_us_denied if {
 	d := _decide([_person("US", ["CN"], null)])
 	_check(d, false, "country_of_concern")
 	contains(d.reason, "as a deemed export to CN, a country of your nationality")
-	contains(d.reason, "exports to CN (a country of concern, Country Group D:5) are prohibited")
+	contains(d.reason, "exports to CN (a country of concern, Country Group D:5) require a license from BIS, reviewed with a presumption of denial")
+	not contains(d.reason, "prohibited")
 }
 
 test_deemed_export_dual_us_cn_national_in_us_allowed if {
-	_expect([_person("US", ["US", "CN"], null)], true, "license_exception_aia")
-	_expect([_person("US", ["CN", "US"], null)], true, "license_exception_aia")
+	_expect([_person("US", ["US", "CN"], null)], true, "not_an_export")
+	_expect([_person("US", ["CN", "US"], null)], true, "not_an_export")
 }
 
 test_deemed_export_green_card_holder_allowed if {
-	_expect([_person("US", ["CN"], ["US"])], true, "license_exception_aia")
-	_expect([_person("US", ["IR"], ["US"])], true, "license_exception_aia")
+	_expect([_person("US", ["CN"], ["US"])], true, "not_an_export")
+	_expect([_person("US", ["IR"], ["US"])], true, "not_an_export")
 }
 
 test_deemed_export_permanent_residence_counts if {
@@ -935,19 +978,19 @@ test_deemed_export_abroad if {
 test_deemed_export_invalid_nationality_unknown_destination if {
 	d := _decide([_person("US", ["invalid"], null)])
 	_check(d, false, "unknown_destination")
-	contains(d.reason, "nationalities or permanent residences is not an ISO 3166-1 alpha-2 code")
+	contains(d.reason, "nationalities or permanent residences is not an ISO 3166 country or subdivision code")
 	_expect([_person("US", ["GB", "invalid"], null)], false, "unknown_destination")
 	_expect([_person("US", ["GB"], ["invalid"])], false, "unknown_destination")
 	_expect([_person("US", "CN", null)], false, "unknown_destination")
 	_expect([_person("US", [156], null)], false, "unknown_destination")
 
 	# A U.S. person in the United States has no deemed destination at all.
-	_expect([_person("US", ["US", "invalid"], null)], true, "license_exception_aia")
+	_expect([_person("US", ["US", "invalid"], null)], true, "not_an_export")
 }
 
 test_deemed_export_nationalities_normalised if {
 	_expect([_person("US", [" cn "], null)], false, "country_of_concern")
-	_expect([_person("US", ["us", "cn"], null)], true, "license_exception_aia")
+	_expect([_person("US", ["us", "cn"], null)], true, "not_an_export")
 }
 
 _employee(parent) := {"subject": {
@@ -955,17 +998,45 @@ _employee(parent) := {"subject": {
 	"entity": {"name": "Frontier Lab", "id": "frontier-lab", "hq": "US", "parent_hq": parent},
 }}
 
+# The carve-out lifts a deemed export to a D:5 country only when the operator
+# chose so (employee_carve_out_d5: include); by default the nationality stays
+# a destination.
 test_deemed_export_employee_carve_out if {
-	_expect([_employee("US")], true, "license_exception_aia")
-	_expect([_employee("GB")], true, "license_exception_aia")
+	_expect([_employee("US")], false, "country_of_concern")
+	inc := {"employee_carve_out_d5": "include"}
+	_check(_decide_set([_employee("US")], inc), true, "license_exception_aia")
+	_check(_decide_set([_employee("GB")], inc), true, "license_exception_aia")
+	_check(_decide_set([_employee("US")], {"employee_carve_out_d5": "exclude"}), false, "country_of_concern")
+
+	# A nationality outside D:5 and the embargoes is lifted either way.
+	_expect([_employee("US"), {"subject": {"nationality": ["IN"]}}], true, "license_exception_aia")
+	_expect([_employee("GB"), {"subject": {"nationality": ["IN"]}}], true, "license_exception_aia")
 
 	# Only with a Tier 1 headquarters and parent.
-	_expect([_employee("IN")], false, "country_of_concern")
-	_expect([_employee("US"), {"subject": {"entity": {"hq": "SG"}}}], false, "country_of_concern")
+	_check(_decide_set([_employee("IN")], inc), false, "country_of_concern")
+	_check(_decide_set([_employee("US"), {"subject": {"entity": {"hq": "SG"}}}], inc), false, "country_of_concern")
 
 	# Only for a verified employee of an identified entity.
-	_expect([_employee("US"), {"subject": {"employee": false}}], false, "country_of_concern")
-	_expect([_employee("US"), {"subject": {"entity": {"id": ""}}}], false, "country_of_concern")
+	_check(_decide_set([_employee("US"), {"subject": {"employee": false}}], inc), false, "country_of_concern")
+	_check(_decide_set([_employee("US"), {"subject": {"entity": {"id": ""}}}], inc), false, "country_of_concern")
+}
+
+# The carve-out never lifts a comprehensive embargo or an embargoed region,
+# whatever the operator chose for D:5. Before, an Iranian employee of a US
+# lab in the US got the weights under License Exception AIA.
+test_deemed_export_employee_carve_out_never_lifts_embargo if {
+	inc := {"employee_carve_out_d5": "include"}
+	every n in ["IR", "CU", "KP", "SY", "UA-43", "UA-40", "UA-14", "UA-09"] {
+		d := _decide_set([_employee("US"), {"subject": {"nationality": [n]}}], inc)
+		_check(d, false, "embargoed_destination")
+		contains(d.reason, sprintf("as a deemed export to %s", [n]))
+		d.visible == false
+	}
+	_expect([_employee("US"), {"subject": {"nationality": ["IR"]}}], false, "embargoed_destination")
+	_expect([_employee("GB"), {"subject": {"nationality": ["GB", "IR"]}}], false, "embargoed_destination")
+
+	# Also for the files that are not weights: the model is hidden.
+	_expect([_employee("US"), _other, {"subject": {"nationality": ["IR"]}}], false, "embargoed_destination")
 }
 
 # Most restrictive destination wins: embargoed_destination >
@@ -1023,7 +1094,7 @@ test_fine_tune_at_and_above_fraction_floor if {
 	c := _decide([_tune(_open_base(2e26), 5.0000001e25, 2.5e26), _from("IN")])
 	_check(c, false, "license_required")
 	contains(c.reason, "trained with 2.50000001e+26 operations in total, fine-tuning of open-lab/big-open included (ECCN 4E091)")
-	_expect([_tune(_open_base(2e26), 5.0000001e25, 2.5e26)], true, "license_exception_aia")
+	_expect([_tune(_open_base(2e26), 5.0000001e25, 2.5e26)], true, "not_an_export")
 }
 
 # Base 8e25: 25% is 2e25, so the floor is 2.5e25.
@@ -1190,7 +1261,7 @@ test_extension_first_denial_by_name_then_code if {
 test_extension_empty_deny_allows if {
 	exts := {"acme": {"deny": set(), "entity_ids": ["x"]}, "data_only": {"k": 1}}
 	d := weightgate.decision with input as _in with data.weightgate.extensions as exts
-	_check(d, true, "license_exception_aia")
+	_check(d, true, "not_an_export")
 }
 
 test_extension_malformed_deny_still_denies if {
@@ -1216,19 +1287,23 @@ test_data_country_lists if {
 	count(cfg.tier1_supp5a) == 18
 	count(cfg.tier1_including_us) == 19
 	{c | some c in cfg.tier1_including_us} == {c | some c in cfg.tier1_supp5a} | {"US"}
-	count(cfg.d5_as_of_2025_01_15) == 23
-	count(cfg.d5_as_of_2026_07_23) == 22
-	cfg.d5_in_effect == "d5_as_of_2025_01_15"
+	[v.from | some v in cfg.d5_versions] == ["2024-03-15", "2026-02-03"]
+	count(cfg.d5_versions[0].members) == 23
+	count(cfg.d5_versions[1].members) == 22
 	cfg.control_threshold_flop == 1e26
 	cfg.fine_tune_floor_flop == 2.5e25
 	cfg.fine_tune_fraction == 0.25
+	cfg.employee_carve_out_covers_d5 == false
+	cfg.territory_parent_confirmed == false
 
 	# Every embargoed country is also in D:5; no Tier 1 country is.
-	every c in cfg.comprehensively_embargoed {
-		c in cfg.d5_as_of_2025_01_15
-	}
-	every c in cfg.tier1_including_us {
-		not c in cfg.d5_as_of_2025_01_15
+	every v in cfg.d5_versions {
+		every c in cfg.comprehensively_embargoed {
+			c in v.members
+		}
+		every c in cfg.tier1_including_us {
+			not c in v.members
+		}
 	}
 }
 
@@ -1293,9 +1368,9 @@ test_screening_review_denies_closed_weights if {
 }
 
 test_screening_clear_or_off_changes_nothing if {
-	_expect([_screened("clear", 0)], true, "license_exception_aia")
-	_expect([_screened("off", 0)], true, "license_exception_aia")
-	_expect([{"subject": {"screening": null}}], true, "license_exception_aia")
+	_expect([_screened("clear", 0)], true, "not_an_export")
+	_expect([_screened("off", 0)], true, "not_an_export")
+	_expect([{"subject": {"screening": null}}], true, "not_an_export")
 	_expect([_screened("clear", 0), _from("CN")], false, "country_of_concern")
 }
 
@@ -1305,8 +1380,8 @@ test_screening_unknown_status_is_review if {
 	_expect([_screened("HIT", 0)], false, "screening_review")
 
 	# No status at all is no screening: off.
-	_expect([_screened("", 0)], true, "license_exception_aia")
-	_expect([{"subject": {"screening": {"status": null}}}], true, "license_exception_aia")
+	_expect([_screened("", 0)], true, "not_an_export")
+	_expect([{"subject": {"screening": {"status": null}}}], true, "not_an_export")
 	_expect([{"subject": {"screening": {"status": 1}}}], false, "screening_review")
 }
 
@@ -1359,7 +1434,7 @@ test_ip_in_country_of_concern if {
 }
 
 test_ip_matches_token if {
-	_expect([_ip("US")], true, "license_exception_aia")
+	_expect([_ip("US")], true, "not_an_export")
 	_expect([_ip("gb"), _from("GB")], true, "license_exception_aia")
 	_expect([_ip("IN"), _from("IN")], false, "license_required")
 }
@@ -1384,18 +1459,18 @@ test_location_mismatch if {
 
 test_location_unknown if {
 	# Allowed by default.
-	_expect([_ip("")], true, "license_exception_aia")
-	_expect([{"request": {"ip_country": 7}}], true, "license_exception_aia")
+	_expect([_ip("")], true, "not_an_export")
+	_expect([{"request": {"ip_country": 7}}], true, "not_an_export")
 
 	deny_unknown := {"location_unknown": "deny"}
 	d := _decide_set([_ip("")], deny_unknown)
 	_check(d, false, "location_unknown")
 	contains(d.reason, "the country of your address (203.0.113.7) cannot be determined")
 	_check(_decide_set([{"request": {"ip_country": "", "client_ip": ""}}], deny_unknown), false, "location_unknown")
-	_check(_decide_set([_ip(""), _trusted], deny_unknown), true, "license_exception_aia")
-	_check(_decide_set([_ip("US")], deny_unknown), true, "license_exception_aia")
+	_check(_decide_set([_ip(""), _trusted], deny_unknown), true, "not_an_export")
+	_check(_decide_set([_ip("US")], deny_unknown), true, "not_an_export")
 	_check(_decide_set([_ip(""), _open], deny_unknown), true, "open_weights")
-	_check(_decide_set([_ip("")], {"location_unknown": "allow"}), true, "license_exception_aia")
+	_check(_decide_set([_ip("")], {"location_unknown": "allow"}), true, "not_an_export")
 }
 
 # --- Visibility (decision.visible) ---------------------------------------------
@@ -1508,4 +1583,128 @@ test_visible_unchanged_by_extensions if {
 	d.visible == true
 	c := weightgate.decision with input as _patch(_in, [_from("CN")]) with data.weightgate.extensions as _ext_deny
 	c.visible == false
+}
+
+# --- Export rules a compliance officer signs off -------------------------------
+
+# A closed model's other files (config.json, tokenizer, README) are refused,
+# and the model hidden, to embargoed destinations (every role) and
+# restricted parties; only requesters the model is not hidden from get them
+# as not_weights.
+test_other_files_embargo_and_restricted_parties if {
+	every c in ["KP", "CU", "IR", "SY", "UA-43"] {
+		d := _decide([_other, _from(c)])
+		_check(d, false, "embargoed_destination")
+		d.visible == false
+	}
+	_expect([_other, _person("US", ["KP"], null)], false, "embargoed_destination")
+	_expect([_other, _at("GB", "CU", "GB")], false, "embargoed_destination")
+	_expect([_other, _at("GB", "GB", "IR")], false, "embargoed_destination")
+	_expect([_other, _ip("KP")], false, "ip_country_of_concern")
+	_expect([_other, _ip("UA-40")], false, "ip_country_of_concern")
+	_expect_reg([_other, _blocked], _rp, false, "restricted_party")
+	_expect([_other, _hit], false, "restricted_party")
+
+	# Everyone else still gets them.
+	_expect([_other, _from("IN")], true, "not_weights")
+}
+
+# ISO 3166-2 regions: Crimea, Sevastopol and the oblasts of the so-called
+# DNR and LNR are embargoed wherever a country is read (location, deemed
+# export, headquarters, parent, client address); any other subdivision is
+# its country. Before, such a code was an unknown destination at best.
+test_regions_embargoed if {
+	every c in ["UA-43", "UA-40", "UA-14", "UA-09"] {
+		d := _decide([_from(c)])
+		_check(d, false, "embargoed_destination")
+		contains(d.reason, "an embargoed region (15 CFR 746.6)")
+		_expect([_person("US", [c], null)], false, "embargoed_destination")
+		_expect([_at("GB", c, "GB")], false, "embargoed_destination")
+		_expect([_at("GB", "GB", c)], false, "embargoed_destination")
+		_expect([_ip(c), _from("UA"), _below], false, "ip_country_of_concern")
+		_expect([_from(c), _below], false, "embargoed_destination")
+	}
+
+	# The rest of Ukraine is Tier 2; a subdivision of a country is judged as
+	# the country.
+	_expect([_from("UA")], false, "license_required")
+	_expect([_from("UA-30")], false, "license_required")
+	_expect([_from("GB-ENG")], true, "license_exception_aia")
+	_expect([_from("CN-BJ")], false, "country_of_concern")
+	_expect([_from("IR-01")], false, "embargoed_destination")
+
+	# A database that knows the subdivision agrees with a token naming the
+	# country.
+	_expect([_ip("UA-30"), _from("UA"), _below], true, "not_controlled")
+	_expect([_ip("GB-ENG"), _from("GB")], true, "license_exception_aia")
+}
+
+# U.S. territories are the United States: a U.S. person there is not an
+# export, and an entity headquartered there is Tier 1. Before, PR, GU, VI,
+# AS, MP and UM were foreign Tier 2 destinations (license_required).
+test_us_territories if {
+	every c in ["PR", "GU", "VI", "AS", "MP", "UM"] {
+		_expect([_from(c)], true, "not_an_export")
+		_expect([_at("GB", c, c)], true, "license_exception_aia")
+		_expect([_person(c, ["GB"], null), _at(c, "US", "US")], true, "license_exception_aia")
+	}
+
+	# A Puerto Rican national is a U.S. national: no deemed export.
+	_expect([_person("PR", ["PR"], null)], true, "not_an_export")
+}
+
+# Another country's territory follows its parent for every restriction, and
+# for Tier 1 only once the operator confirms the table (unconfirmed: licence
+# required).
+test_territory_parents if {
+	_expect([_from("GI")], false, "license_required")
+	_expect([_from("KY")], false, "license_required")
+	_expect([_from("GI")], false, "license_required")
+	d := weightgate.decision with input as _patch(_in, [_from("GI")]) with data.weightgate.ai_diffusion.territory_parent_confirmed as true
+	_check(d, true, "license_exception_aia")
+	e := weightgate.decision with input as _patch(_in, [_from("KY")]) with data.weightgate.ai_diffusion.territory_parent as {"KY": "IR"}
+	_check(e, false, "embargoed_destination")
+}
+
+# Country Group D:5 is picked by the request's date: Cambodia is a country of
+# concern until 2 Feb 2026 and Tier 2 from 3 Feb 2026 (RIN 0694-AK41). A
+# request without a date uses every version's members.
+test_d5_by_date if {
+	_expect([_from("KH"), {"request": {"time": "2025-06-01T00:00:00Z"}}], false, "country_of_concern")
+	_expect([_from("KH"), {"request": {"time": "2026-02-02T23:59:59Z"}}], false, "country_of_concern")
+	_expect([_from("KH"), {"request": {"time": "2026-02-03T00:00:00Z"}}], false, "license_required")
+	_expect([_from("KH"), {"request": {"time": "2026-06-01T00:00:00Z"}}], false, "license_required")
+	_expect([_from("KH"), {"request": {"time": "2020-01-01T00:00:00Z"}}], false, "country_of_concern")
+	_expect([_from("KH"), {"request": {"time": ""}}], false, "country_of_concern")
+	_expect([_from("KH"), {"request": {"time": "2026-06-01T00:00:00+02:00"}}], false, "country_of_concern")
+
+	# A deemed export follows the same list; others are unchanged.
+	_expect([_person("US", ["KH"], null), {"request": {"time": "2026-06-01T00:00:00Z"}}], false, "license_required")
+	_expect([_from("CN"), {"request": {"time": "2026-06-01T00:00:00Z"}}], false, "country_of_concern")
+}
+
+# Wording: a country of concern is "license required, presumption of
+# denial", never "prohibited", on every path that names one.
+test_concern_wording if {
+	every p in [[_from("CN")], [_person("US", ["CN"], null)], [_at("GB", "HK", "HK")], [_from("MO"), _other], [_ip("CN"), _from("GB")]] {
+		d := _decide(p)
+		d.allow == false
+		not contains(d.reason, "prohibited")
+	}
+	contains(_decide([_from("CN")]).reason, "presumption of denial")
+	contains(_decide([_from("MO"), _other]).reason, "presumption of denial")
+}
+
+# A release to a U.S. person inside the United States is not an export, not
+# License Exception AIA; a foreign person there, or a U.S. person abroad, is
+# still decided under AIA.
+test_not_an_export if {
+	d := _decide([])
+	_check(d, true, "not_an_export")
+	contains(d.reason, "a U.S. person in the United States")
+	contains(d.basis, "not an export")
+	_expect([_person("US", ["GB"], null)], true, "license_exception_aia")
+	_expect([_from("GB")], true, "license_exception_aia")
+	_expect([_at("US", "IN", "IN")], false, "license_required")
+	_expect([_at("US", "US", "CN")], false, "country_of_concern")
 }

@@ -124,7 +124,7 @@ _hidden(what) := lib.deny(
 	sprintf("%s cannot be released: your address (%s) is in %s, which is under a comprehensive U.S. embargo, whatever your token says", [what, lib.client_ip, _country_label(lib.ip_country)]),
 	"comprehensive embargo, applied to where the files are received (the client address): 15 CFR part 746 and OFAC sanctions",
 ) if {
-	lib.ip_country in _cfg.comprehensively_embargoed
+	_embargoed(lib.ip_country)
 }
 
 # What a closed model's other files (config, tokenizer, README) are, for
@@ -201,7 +201,15 @@ _base := d if {
 	"comprehensive embargo, applied to where the weights are received (the client address): 15 CFR part 746 (Country Groups E:1/E:2, Supplement No. 1 to part 740) and OFAC sanctions",
 ) if {
 	_closed_weights
-	lib.ip_country in _cfg.comprehensively_embargoed
+	_embargoed(lib.ip_country)
+} else := lib.deny(
+	"license_required",
+	sprintf("the weights of %s cannot be released %s: they are classified %s, and every item on the Commerce Control List needs a license from BIS to %s, reviewed under a policy of denial", [lib.model_name, _to(p[0], p[1]), _eccn, _country_label(lib.country_of(p[1]))]),
+	"Russia and Belarus: license required for all items on the Commerce Control List, 15 CFR 746.8(a)(1); policy of denial, 746.8(b); in force whatever the status of the AI Diffusion rule",
+) if {
+	_closed_weights
+	_eccn
+	p := _russia_belarus_parties[0]
 } else := d if {
 	_closed_weights
 	d := lib.location_denial(_weights_of)
@@ -233,6 +241,9 @@ _closed_weights if {
 _data_ok if {
 	_code_list(_cfg.comprehensively_embargoed)
 	_code_list(_cfg.tier1_including_us)
+	_code_list(_cfg.embargoed_regions)
+	_code_list(_cfg.russia_belarus)
+	_code_list(_cfg.united_states)
 	is_object(object.get(_cfg, "country_names", {}))
 	is_array(lib.registry("restricted_parties"))
 }
@@ -250,22 +261,52 @@ _code_list(l) if {
 # Where a release goes: the location, then each country a release to the
 # requester is deemed an export to (lib.destinations), then the headquarters
 # of the requester's entity and of its ultimate parent.
-_destinations := lib.destinations(_cfg.tier1_including_us)
+_destinations := lib.destinations({
+	"tier1": _cfg.tier1_including_us,
+	"united_states": _cfg.united_states,
+	"never_carved": array.concat(array.concat(_cfg.comprehensively_embargoed, _cfg.embargoed_regions), _cfg.russia_belarus),
+})
 
 _parties := array.concat(_destinations, [["hq", lib.hq], ["parent_hq", lib.parent_hq]])
 
-_destination_problem := "your location (country) is missing or is not an ISO 3166-1 alpha-2 code" if {
+_destination_problem := "your location (country) is missing or is not an ISO 3166 country or subdivision code" if {
 	not lib.valid_code(lib.country)
-} else := "one of your nationalities or permanent residences is not an ISO 3166-1 alpha-2 code" if {
+} else := "one of your nationalities or permanent residences is not an ISO 3166 country or subdivision code" if {
 	some d in _destinations
 	not lib.valid_code(d[1])
-} else := "the headquarters country of your entity is not an ISO 3166-1 alpha-2 code" if {
+} else := "the headquarters country of your entity is not an ISO 3166 country or subdivision code" if {
 	not lib.valid_code(lib.hq)
-} else := "the headquarters country of your entity's ultimate parent is not an ISO 3166-1 alpha-2 code" if {
+} else := "the headquarters country of your entity's ultimate parent is not an ISO 3166 country or subdivision code" if {
 	not lib.valid_code(lib.parent_hq)
 }
 
-_embargoed_parties := [p | some p in _parties; p[1] in _cfg.comprehensively_embargoed]
+_embargoed_parties := [p | some p in _parties; _embargoed(p[1])]
+
+# Embargoed: a comprehensively embargoed country or an embargoed region
+# (Crimea, UA-43), by its ISO 3166-2 code; a subdivision of an embargoed
+# country is embargoed with it.
+_embargoed(c) if c in _cfg.comprehensively_embargoed
+
+_embargoed(c) if c in _cfg.embargoed_regions
+
+_embargoed(c) if lib.country_of(c) in _cfg.comprehensively_embargoed
+
+# Russia and Belarus (15 CFR 746.8): the parties in them, then the client
+# address.
+_russia_belarus_parties := [p |
+	some p in array.concat(_parties, [["address", lib.ip_country]])
+	lib.country_of(p[1]) in _cfg.russia_belarus
+]
+
+# _eccn: the model's ECCN when its classification names one on the Commerce
+# Control List (anything but EAR99).
+_eccn := e if {
+	v := input.model.eccn
+	is_string(v)
+	e := upper(trim_space(v))
+	e != ""
+	e != "EAR99"
+}
 
 _to("location", c) := sprintf("to %s, where you are", [c])
 
@@ -274,6 +315,8 @@ _to("nationality", c) := sprintf("as a deemed export to %s, a country of your na
 } else := sprintf("as a deemed export to %s, a country of your permanent residence", [c])
 
 _to("hq", c) := sprintf("to an entity headquartered in %s", [c])
+
+_to("address", c) := sprintf("to your address (%s) in %s", [lib.client_ip, c])
 
 _to("parent_hq", c) := sprintf("to an entity whose ultimate parent is headquartered in %s", [c])
 

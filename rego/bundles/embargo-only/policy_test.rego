@@ -249,13 +249,17 @@ test_missing_hq_counts_as_country if {
 
 # Deemed exports: a U.S. person in the United States is not a foreign person;
 # a permanent regular employee of an entity headquartered (with its parent)
-# in Tier 1 is covered by the carve-out; anyone else is checked for each
+# in Tier 1 is covered by the carve-out, except for an embargoed country; anyone else is checked for each
 # nationality and permanent residence, wherever they are.
 test_deemed_exports if {
 	_expect([_from("US"), _national(["US", "IR"])], true, "not_enforced")
 	_expect([_from("US"), _national(["IR"])], false, "embargoed_destination")
 	_expect([_from("US"), _national(["IR"]), _resident(["US"])], true, "not_enforced")
-	_expect([_at("US", "US", "US"), _national(["IR"]), {"subject": {"employee": true}}], true, "not_enforced")
+	_expect([_at("US", "US", "US"), _national(["IN"]), {"subject": {"employee": true}}], true, "not_enforced")
+
+	# The carve-out never lifts an embargo (before, this Iranian employee got
+	# the weights as not_enforced).
+	_expect([_at("US", "US", "US"), _national(["IR"]), {"subject": {"employee": true}}], false, "embargoed_destination")
 	_expect([_at("US", "US", "US"), _national(["IR"])], false, "embargoed_destination")
 	_expect([_at("US", "IN", "IN"), _national(["IR"]), {"subject": {"employee": true}}], false, "embargoed_destination")
 
@@ -452,4 +456,67 @@ test_visible_hidden_when_destination_unknown_or_data_broken if {
 	d := weightgate.decision with input as _patch(_in, [_other]) with data.weightgate.registry.restricted_parties as {"entity_id": "acme"}
 	d.visible == false
 	d.code == "policy_error"
+}
+
+# --- Russia and Belarus, regions, territories ----------------------------------
+
+# 15 CFR 746.8: every item on the Commerce Control List needs a licence to
+# Russia and Belarus. Before, this bundle released 4E091 weights there as
+# not_enforced.
+test_russia_belarus_license_required if {
+	every c in ["RU", "BY"] {
+		d := _decide([_from(c)])
+		_check(d, false, "license_required")
+		contains(d.reason, "classified 4E091")
+		contains(d.basis, "746.8")
+		_expect([_national([c])], false, "license_required")
+		_expect([_at("GB", c, "GB")], false, "license_required")
+		_expect([_at("GB", "GB", c)], false, "license_required")
+		_expect([_ip(c)], false, "license_required")
+
+		# Any ECCN, not only 4E091; EAR99 or no classification number is not
+		# on the list.
+		_expect([_from(c), {"model": {"eccn": "5D002"}}], false, "license_required")
+		_expect([_from(c), {"model": {"eccn": "EAR99"}}], true, "not_enforced")
+		_expect([_from(c), {"model": {"eccn": ""}}], true, "not_enforced")
+
+		# Its other files are not on the list.
+		_expect([_from(c), _other], true, "not_weights")
+	}
+
+	# An embargo outranks it; the carve-out does not lift it.
+	_expect([_from("RU"), _national(["IR"])], false, "embargoed_destination")
+	_expect([_at("US", "US", "US"), _national(["RU"]), {"subject": {"employee": true}}], false, "license_required")
+}
+
+# ISO 3166-2 regions embargoed apart from Ukraine (15 CFR 746.6).
+test_regions_embargoed if {
+	every c in ["UA-43", "UA-40", "UA-14", "UA-09"] {
+		d := _decide([_from(c)])
+		_check(d, false, "embargoed_destination")
+		d.visible == false
+		_expect([_national([c])], false, "embargoed_destination")
+		_expect([_at("GB", c, "GB")], false, "embargoed_destination")
+		_expect([_ip(c), _from("UA")], false, "ip_country_of_concern")
+		_expect([_from(c), _other], false, "embargoed_destination")
+	}
+	_expect([_from("UA")], true, "not_enforced")
+	_expect([_from("UA-30")], true, "not_enforced")
+	_expect([_from("IR-01")], false, "embargoed_destination")
+}
+
+# The files of a closed model that are not weights are refused, and the
+# model hidden, to embargoed destinations in every role.
+test_other_files_embargoed if {
+	every p in [[_from("KP")], [_national(["CU"])], [_at("GB", "IR", "GB")], [_at("GB", "GB", "SY")], [_ip("KP")]] {
+		d := _decide(array.concat(p, [_other]))
+		d.allow == false
+		d.visible == false
+	}
+}
+
+# A U.S. person in a U.S. territory exports nothing by deemed export.
+test_us_territory_us_person if {
+	_expect([_from("PR"), _national(["US", "IR"])], true, "not_enforced")
+	_expect([_from("GU"), _national(["IR"])], false, "embargoed_destination")
 }

@@ -17,7 +17,7 @@ _in := {
 		"nationality": ["US"],
 		"permanent_residence": null,
 		"employee": true,
-		"entity": {"name": "Frontier Lab", "id": "frontier-lab", "hq": "US", "parent_hq": "", "veu": "", "security_attested": false},
+		"entity": {"name": "Frontier Lab", "id": "frontier-lab", "hq": "US", "parent_hq": "US", "veu": "", "security_attested": false},
 		"claims": {},
 	},
 	"model": {"id": "frontier-lab/frontier-x", "classified": true, "weights": "closed", "training_compute_flop": 3e26, "eccn": "4E091", "revision": "1", "base_model": "", "fine_tune_compute_flop": 0, "base": null},
@@ -86,7 +86,9 @@ test_lab_non_employee_is_denied if {
 
 # No entity at all: denied (the deny rule fails closed).
 test_no_entity_is_denied if {
-	inp := json.remove(_in, ["subject/entity"])
+	# An entity that is only a parent headquarters: the default bundle needs
+	# that claim for controlled weights, so the base answer is still an allow.
+	inp := object.union(json.remove(_in, ["subject/entity"]), {"subject": {"entity": {"parent_hq": "US"}}})
 	d := weightgate.decision with input as inp
 	_denied(d)
 	endswith(d.reason, "you act for no entity")

@@ -10,7 +10,7 @@ _in := {
 		"id": "bob",
 		"country": "GB",
 		"nationality": ["GB"],
-		"entity": {"name": "Frontier Lab", "id": "frontier-lab", "hq": "US", "parent_hq": "", "veu": ""},
+		"entity": {"name": "Frontier Lab", "id": "frontier-lab", "hq": "US", "parent_hq": "US", "veu": ""},
 		"claims": {},
 	},
 	"model": {"id": "frontier-lab/frontier-x", "classified": true, "weights": "closed", "training_compute_flop": 3e26, "eccn": "4E091", "revision": "1"},
@@ -36,7 +36,9 @@ test_other_entity_is_denied if {
 }
 
 test_no_entity_is_denied if {
-	inp := json.remove(_in, ["subject/entity"])
+	# An entity that is only a parent headquarters: the default bundle needs
+	# that claim for controlled weights, so the base answer is still an allow.
+	inp := object.union(json.remove(_in, ["subject/entity"]), {"subject": {"entity": {"parent_hq": "US"}}})
 	d := weightgate.decision with input as inp
 	d.code == "employees_only"
 }
