@@ -8,16 +8,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/weightgate/weightgate/identity"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -146,20 +145,9 @@ func LoadClassificationKeys(paths []string) (ClassificationKeys, error) {
 }
 
 func loadEd25519Public(path string) (ed25519.PublicKey, error) {
-	b, err := os.ReadFile(path)
+	k, err := identity.LoadPublicKeyPEM(path)
 	if err != nil {
 		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	if blk.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("%s: PEM block is %q, want PUBLIC KEY (is this a private key?)", path, blk.Type)
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	pub, ok := k.(ed25519.PublicKey)
 	if !ok {
@@ -168,23 +156,12 @@ func loadEd25519Public(path string) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
-// LoadClassificationPrivateKey reads a PEM "PRIVATE KEY" (PKCS#8) holding an
-// Ed25519 key: the compliance key classify sign signs with.
+// LoadClassificationPrivateKey reads a PEM private key holding an Ed25519
+// key: the compliance key classify sign signs with.
 func LoadClassificationPrivateKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	k, err := identity.LoadPrivateKeyPEM(path)
 	if err != nil {
 		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	if blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("%s: PEM block is %q, want PRIVATE KEY (PKCS#8)", path, blk.Type)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
