@@ -93,16 +93,14 @@ func TestCounterWriteFailureCountsNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	c := mustOpen(t, filepath.Join(dir, "counts.json"))
-	if err := os.Chmod(dir, 0o500); err != nil {
+	// The directory goes away under the counter: no write can succeed there,
+	// whoever runs the test (root included).
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(dir, 0o700) })
-	if os.Geteuid() == 0 {
-		t.Skip("root writes into a read-only directory")
 	}
 	err := c.Reserve([]policy.Release{{Licence: "L", MaxReleases: 3}})
 	if err == nil || errors.Is(err, ErrExhausted) {
-		t.Fatalf("reserve into a read-only directory: %v, want a write error", err)
+		t.Fatalf("reserve with the counts directory gone: %v, want a write error", err)
 	}
 	if got := c.Counts()["L"]; got != 0 {
 		t.Fatalf("counted %d after a failed write, want 0", got)
