@@ -2,7 +2,11 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/internal/gatewaytest"
+	"github.com/weightgate/weightgate/internal/testenv"
 	"github.com/weightgate/weightgate/storage"
 )
 
@@ -101,6 +106,39 @@ func TestEmptyFileRanges(t *testing.T) {
 	})
 }
 
+// TestCurlEmptyFile: curl downloads the empty file from either API, whole
+// and with the one-byte range a probing client sends the Hub API.
+func TestCurlEmptyFile(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		testenv.Skip(t, testenv.Clients, "curl is not on PATH")
+	}
+	gatewaytest.Backends(t, func(t *testing.T, store storage.ObjectStore) {
+		h := gatewaytest.Start(t, store, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}})
+		for _, c := range []struct {
+			name string
+			args []string
+		}{
+			{"hub", []string{h.URL + "/" + emptyRepo + "/resolve/main/" + emptyFile}},
+			{"hub range 0-0", []string{"-r", "0-0", h.URL + "/" + emptyRepo + "/resolve/main/" + emptyFile}},
+			{"s3", []string{h.S3URL + "/models/" + emptyRepo + "/" + emptyFile}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				dst := filepath.Join(t.TempDir(), emptyFile)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				out, err := exec.CommandContext(ctx, curl, append([]string{"-fsS", "-o", dst}, c.args...)...).CombinedOutput()
+				if err != nil {
+					t.Fatalf("curl: %v\n%s", err, out)
+				}
+				if fi, err := os.Stat(dst); err != nil || fi.Size() != 0 {
+					t.Errorf("curl wrote %v (%v); want an empty file", fi, err)
+				}
+			})
+		}
+	})
+}
+
 // send does req with a plain client and returns its answer and body.
 func send(tb testing.TB, req *http.Request) (*http.Response, []byte) {
 	tb.Helper()
@@ -111,16 +149,11 @@ func send(tb testing.TB, req *http.Request) (*http.Response, []byte) {
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return resp, []byte(b.String())
+	return resp, body
 }
 
 // TestHubJSClientRefusals: the stock @huggingface/hub's own error for a
