@@ -121,7 +121,15 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 		logger.Info("request refused", "request_id", id, "code", e.Code, "status", e.Status, "err", e.Err)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	if r.Method == http.MethodHead {
+		// A HEAD answer has no body, so it must not claim a JSON one:
+		// @huggingface/hub parses any application/json error body and
+		// throws SyntaxError on the empty one instead of its HubApiError.
+		// The reason travels in X-Error-Message.
+		h.Del("Content-Type")
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Error-Code", cmp.Or(e.HubCode, e.Code))
 	h.Set("X-Error-Message", headerSafe(msg))

@@ -367,7 +367,7 @@ func TestTreeListing(t *testing.T) {
 		}
 		seen[e.Path] = true
 	}
-	if want := []string{"file:README.md", "file:config.json", "file:export.yaml", "file:model.safetensors",
+	if want := []string{"file:README.md", "file:__init__.py", "file:config.json", "file:export.yaml", "file:model.safetensors",
 		"directory:onnx", "directory:onnx/fp16", "file:onnx/fp16/config.json", "file:onnx/fp16/model.onnx",
 		"file:onnx/model.onnx", "file:tokenizer.json"}; !slices.Equal(paths, want) {
 		t.Errorf("recursive listing = %q, want %q", paths, want)

@@ -40,6 +40,9 @@ type transfer struct {
 	commit string
 	rng    httpsem.Range
 	status int // 200, 206 or 304
+	// emptyProbe: a range asked of an empty file, answered with the whole
+	// (empty) file and its size in Content-Range (see target.emptyWhole).
+	emptyProbe bool
 }
 
 // handleResolve serves GET/HEAD /{org}/{name}/resolve/{rev}/{path...}, the
@@ -49,7 +52,7 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	s.downloads.Add(1)
 	defer s.downloads.Done()
 	rec := s.newRecord(r)
-	t, refusal := s.resolve(r, rec, target{id: r.PathValue("org") + "/" + r.PathValue("name"), rev: r.PathValue("rev"), file: r.PathValue("path")})
+	t, refusal := s.resolve(r, rec, target{id: r.PathValue("org") + "/" + r.PathValue("name"), rev: r.PathValue("rev"), file: r.PathValue("path"), emptyWhole: true})
 	if refusal != nil {
 		s.conclude(w, r, rec, refused(refusal), hubAPI{s}, func() {
 			if refusal.Status == http.StatusRequestedRangeNotSatisfiable && t.info.Size >= 0 {
@@ -75,6 +78,12 @@ type target struct {
 	// listings (and rclone with the MD5 it computes), and never ask for a
 	// sha256, so a weights file is not hashed for them.
 	storageETag bool
+	// emptyWhole answers a range on an empty file with the whole file (200,
+	// as RFC 9110 lets a server ignore Range) rather than 416, for the Hub
+	// API: @huggingface/hub probes every file with "Range: bytes=0-0" and
+	// throws on anything but a 2xx carrying the size in Content-Range. The
+	// S3 API keeps S3's 416 InvalidRange, which S3 tools expect.
+	emptyWhole bool
 }
 
 // resolve runs every check of a download in order and fills rec with what it
@@ -191,6 +200,9 @@ func (s *Server) resolve(r *http.Request, rec *audit.Record, tg target) (transfe
 	if v := r.Header.Get("If-Range"); v != "" && !ifRangeMatches(v, t.etag, info.ModTime) {
 		// The client's partial copy is of another version: send it all.
 		rangeHeader = ""
+	}
+	if tg.emptyWhole && info.Size == 0 && rangeHeader != "" {
+		rangeHeader, t.emptyProbe = "", true
 	}
 	rng, partial, rerr := parseRange(rangeHeader, info.Size)
 	if rerr != nil {
@@ -318,6 +330,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, t transfer, rec 
 	h.Set("Content-Length", strconv.FormatInt(t.rng.Length, 10))
 	if t.status == http.StatusPartialContent {
 		h.Set("Content-Range", t.rng.ContentRange(t.info.Size))
+	} else if t.emptyProbe {
+		// Meaningless to HTTP on a 200 (RFC 9110 14.4), but it is where
+		// @huggingface/hub reads a file's size after its range probe.
+		h.Set("Content-Range", "bytes */0")
 	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(t.status)

@@ -44,6 +44,9 @@ type S3Options struct {
 	ClockSkew  time.Duration
 	// Anonymous admits unsigned requests as anonymous requesters.
 	Anonymous bool
+	// BucketCreated is the bucket's creation date in ListBuckets; zero =
+	// when the server was made (which moves with each restart).
+	BucketCreated time.Time
 }
 
 // S3 audit API names, on records and metrics.
@@ -346,7 +349,7 @@ func (s *Server) s3ListBuckets(w http.ResponseWriter, r *http.Request) {
 	o := s.opts.S3
 	s.s3Answer(w, r, apiS3Buckets, func() {
 		s3api.WriteListBuckets(w, r, s3api.Owner{ID: "weightgate", DisplayName: "weightgate"},
-			[]s3api.BucketInfo{{Name: o.Bucket, CreationDate: time.Unix(0, 0).UTC()}}, RequestID(r.Context()))
+			[]s3api.BucketInfo{{Name: o.Bucket, CreationDate: o.BucketCreated}}, RequestID(r.Context()))
 	})
 }
 

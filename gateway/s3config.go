@@ -29,6 +29,9 @@ type S3Config struct {
 	// Anonymous lets unsigned requests through as anonymous requesters
 	// (the policy then allows open weights only).
 	Anonymous bool `yaml:"anonymous"`
+	// BucketCreated is the creation date ListBuckets reports for the
+	// bucket (S3 tools show it); zero = the gateway's start.
+	BucketCreated time.Time `yaml:"bucket_created"`
 }
 
 // DefaultS3Config is the section's value for every key a file omits.

@@ -178,6 +178,11 @@ func NewServer(opts Options) (*Server, error) {
 	if o := opts.S3; o != nil && (o.Issuer == nil || o.Bucket == "" || o.Region == "") {
 		return nil, errors.New("gateway: the S3 API needs a credential issuer, a bucket and a region")
 	}
+	if o := opts.S3; o != nil && o.BucketCreated.IsZero() {
+		c := *o
+		c.BucketCreated = opts.Now().UTC().Truncate(time.Second)
+		opts.S3 = &c
+	}
 	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics, limiter: newLimiter(opts.RateLimit),
 		addrLimiter: newAddrLimiter(opts.RateLimit.PerAddress, maxAddresses)}
 	s.srv = s.httpServer(s.Handler())

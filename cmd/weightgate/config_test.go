@@ -144,9 +144,12 @@ func TestReadConfigFile_Example(t *testing.T) {
 	if l, dl := cfg.Location, def.Location; l.Database != dl.Database || l.Unknown != dl.Unknown || len(l.TrustedProxies)+len(l.TrustedNetworks) != 0 {
 		t.Errorf("location = %+v, want the defaults %+v", l, dl)
 	}
-	// The S3 API: on 127.0.0.1:9100, every other key at its default.
+	// The S3 API: on 127.0.0.1:9100 with a fixed creation date (the default,
+	// the gateway's start, moves with each restart), every other key at its
+	// default.
 	wantS3 := def.S3
 	wantS3.Listen = "127.0.0.1:9100"
+	wantS3.BucketCreated = time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)
 	if cfg.S3 != wantS3 {
 		t.Errorf("s3 = %+v, want the defaults %+v on 127.0.0.1:9100", cfg.S3, def.S3)
 	}

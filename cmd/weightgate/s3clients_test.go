@@ -198,6 +198,29 @@ func TestS3Clients(t *testing.T) {
 			t.Errorf("s3cmd get of a denied shard succeeded")
 		}
 	})
+
+	// An empty file: each tool asks a 0-byte object for no range, so S3's
+	// 416 for a range on it never reaches them.
+	t.Run("empty file", func(t *testing.T) {
+		const key = "open-lab/tiny-open/__init__.py"
+		for _, c := range []struct {
+			name string
+			env  []string
+			bin  string
+			args []string
+		}{
+			{"aws s3 cp", awsEnv(us), aws, []string{"--endpoint-url", endpoint, "s3", "cp", "s3://models/" + key}},
+			{"rclone copyto", rcloneEnv(us), rclone, []string{"copyto", "wg:models/" + key}},
+			{"s3cmd get", nil, s3cmd, s3cmdArgs(us, "get", "s3://models/"+key)},
+		} {
+			dst := filepath.Join(dir, "empty-"+strings.ReplaceAll(c.name, " ", "-"))
+			if _, stderr, err := runClient(t, c.env, c.bin, append(c.args, dst)...); err != nil {
+				t.Errorf("%s of an empty file: %v\n%s", c.name, err, stderr)
+				continue
+			}
+			check(c.name+" of an empty file", dst, []byte{})
+		}
+	})
 }
 
 // TestDocsS3Tools runs the "S3 tools" block of docs/clients.md as a user

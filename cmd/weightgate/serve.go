@@ -457,5 +457,5 @@ func s3Options(c gateway.S3Config, logger *slog.Logger) (*gateway.S3Options, err
 		return nil, fmt.Errorf("s3.credentials_key: %w", err)
 	}
 	return &gateway.S3Options{Addr: c.Listen, Bucket: c.Bucket, Region: c.Region, Issuer: iss,
-		MaxSession: c.MaxSession, ClockSkew: c.ClockSkew, Anonymous: c.Anonymous}, nil
+		MaxSession: c.MaxSession, ClockSkew: c.ClockSkew, Anonymous: c.Anonymous, BucketCreated: c.BucketCreated}, nil
 }

@@ -102,9 +102,12 @@ func Generate(key ed25519.PrivateKey) (map[string][]byte, error) {
 		add(m+"model.safetensors", st)
 		add(m+"config.json", arch.config("F32", "tiny-open"))
 		add(m+"tokenizer.json", tokenizerJSON(arch.Vocab))
+		// An empty file, as models ship them (__init__.py, placeholders):
+		// clients probe files with ranges a 0-byte file cannot satisfy.
+		add(m+"__init__.py", []byte{})
 		add(m+"README.md", []byte(readme("tiny-open", "open-lab",
 			"An open-weights model (`weights: open`, 8.0e22 FLOP). Every caller may download it.",
-			"`model.safetensors` (F32, single file), `config.json`, `tokenizer.json`.")))
+			"`model.safetensors` (F32, single file), `config.json`, `tokenizer.json`, an empty `__init__.py`.")))
 	}
 
 	// frontier-lab/frontier-x: closed weights above the compute threshold,

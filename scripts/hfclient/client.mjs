@@ -11,6 +11,8 @@
 //   node client.mjs ... --snapshot              snapshotDownload into the Hub cache layout in --out
 //   node client.mjs ... --list [--path DIR]     listFiles (recursive) only
 //   node client.mjs --endpoint URL --token hf_... --whoami
+//   node client.mjs ... --exists --files a      fileExists (a HEAD) of one file
+//   node client.mjs ... --safetensors --files a parseSafetensorsMetadata of one .safetensors file
 //
 // The token goes to the library's accessToken option as given: the library
 // itself refuses one that does not start with hf_ (a TypeError, exit 3).
@@ -19,6 +21,8 @@
 //   {"path": "...", "size": N, "sha256": "...", "etag": "..."}   a downloaded file (etag: what fileDownloadInfo read)
 //   {"entry": {...}}                                             a listFiles entry, as the library returns it
 //   {"whoami": {...}}                                            whoAmI's answer
+//   {"exists": true}                                             fileExists' answer
+//   {"safetensors": {"tensors": N}}                              the header parseSafetensorsMetadata read
 // exit 0; on a library (or HTTP) error, one last line
 //   {"error": "...", "status": 403, "name": "HubApiError", ...}  exit 3
 // Usage errors exit 2.
@@ -34,15 +38,18 @@ import {
 	HubApiError,
 	downloadFile,
 	fileDownloadInfo,
+	fileExists,
 	listFiles,
 	modelInfo,
+	parseSafetensorsMetadata,
 	snapshotDownload,
 	whoAmI,
 } from "@huggingface/hub";
 
 const usage =
 	"usage: node client.mjs --endpoint URL --repo ORG/NAME [--token hf_...] [--revision main] --out DIR [--files a,b | --snapshot | --list [--path DIR]]\n" +
-	"       node client.mjs --endpoint URL --token hf_... --whoami";
+	"       node client.mjs --endpoint URL --token hf_... --whoami\n" +
+	"       node client.mjs --endpoint URL --repo ORG/NAME [--token hf_...] (--exists | --safetensors) --files FILE";
 
 let args;
 try {
@@ -58,6 +65,8 @@ try {
 			list: { type: "boolean", default: false },
 			path: { type: "string" },
 			whoami: { type: "boolean", default: false },
+			exists: { type: "boolean", default: false },
+			safetensors: { type: "boolean", default: false },
 		},
 		strict: true,
 	}));
@@ -65,7 +74,12 @@ try {
 	console.error(`${err.message}\n${usage}`);
 	process.exit(2);
 }
-const needsOut = !args.whoami && !args.list;
+const probe = args.exists || args.safetensors;
+if (probe && !args.files) {
+	console.error(`--exists and --safetensors need --files\n${usage}`);
+	process.exit(2);
+}
+const needsOut = !args.whoami && !args.list && !probe;
 if (!args.endpoint || (!args.whoami && !args.repo) || (needsOut && !args.out)) {
 	console.error(usage);
 	process.exit(2);
@@ -106,6 +120,18 @@ async function report(path, file) {
 try {
 	if (args.whoami) {
 		console.log(JSON.stringify({ whoami: await whoAmI({ ...common }) }));
+		process.exit(0);
+	}
+
+	if (args.exists) {
+		console.log(JSON.stringify({ exists: await fileExists({ ...common, repo, revision: args.revision, path: args.files }) }));
+		process.exit(0);
+	}
+
+	if (args.safetensors) {
+		const meta = await parseSafetensorsMetadata({ ...common, repo, revision: args.revision, path: args.files });
+		const header = meta.header ?? {};
+		console.log(JSON.stringify({ safetensors: { tensors: Object.keys(header).filter((k) => k !== "__metadata__").length } }));
 		process.exit(0);
 	}
 

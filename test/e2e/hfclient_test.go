@@ -95,6 +95,8 @@ type clientResult struct {
 	Files   []clientFile
 	Entries []clientEntry
 	WhoAmI  json.RawMessage
+	Exists  *bool // --exists: fileExists' answer
+	Tensors *int  // --safetensors: the tensors in the header the library parsed
 	Err     *clientError
 	Out     string // the download directory
 	Stdout  string
@@ -170,6 +172,12 @@ func (c hfClient) run(tb testing.TB, args ...string) clientResult {
 			res.Entries = append(res.Entries, e)
 		case fields["whoami"] != nil:
 			res.WhoAmI = fields["whoami"]
+		case fields["exists"] != nil:
+			err = json.Unmarshal(fields["exists"], &res.Exists)
+		case fields["safetensors"] != nil:
+			var st struct{ Tensors int }
+			err = json.Unmarshal(fields["safetensors"], &st)
+			res.Tensors = &st.Tensors
 		default:
 			var f clientFile
 			err = json.Unmarshal([]byte(line), &f)
