@@ -76,10 +76,10 @@ func storeFile(t *testing.T, key string) []byte {
 // TestS3Presign fetches the presigned URLs that the aws CLI (`aws s3
 // presign`) and boto3 (`generate_presigned_url`) make with their default
 // settings, which sign the SigV2 way (AWSAccessKeyId, Expires, Signature,
-// x-amz-security-token) for us-east-1: the URL downloads what its signer
-// may have, byte-exact, with curl; HEAD works; it is refused with the
-// policy's reason, as a missing key for a requester the model is hidden
-// from, and when it has expired or has been altered.
+// x-amz-security-token; botocore 1.43 does so in any region): the URL
+// downloads what its signer may have, byte-exact, with curl; HEAD works;
+// it is refused with the policy's reason, as a missing key for a requester
+// the model is hidden from, and when it has expired or has been altered.
 func TestS3Presign(t *testing.T) {
 	aws, curl, py := needClient(t, "aws"), needClient(t, "curl"), needBoto3(t)
 	endpoint, assume := s3Serve(t, aws)

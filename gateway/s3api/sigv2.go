@@ -13,7 +13,7 @@ import (
 
 // Signature Version 2 query-string authentication: the presigned URLs that
 // botocore makes by default (boto3's generate_presigned_url, `aws s3
-// presign` in us-east-1) carry AWSAccessKeyId, Expires and Signature, the
+// presign`, in any region with botocore 1.43) carry AWSAccessKeyId, Expires and Signature, the
 // base64 HMAC-SHA1 of a canonical string, and the session token as the
 // x-amz-security-token parameter, which is signed as an x-amz header. Only
 // this form of SigV2 is accepted: a SigV2 Authorization header is still
