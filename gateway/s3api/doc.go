@@ -1,9 +1,8 @@
 // Package s3api holds the protocol primitives of weightgate's read-only
 // S3-compatible API and of the STS endpoint that issues its credentials:
 // AWS Signature Version 4 verification (and Version 2 presigned URLs),
-// stateless temporary credentials,
-// AssumeRoleWithWebIdentity, request routing, listings, conditional
-// requests and S3's XML documents. It knows nothing of models, policy
+// stateless temporary credentials, AssumeRoleWithWebIdentity, request
+// routing, listings, conditional requests and S3's XML documents. It knows nothing of models, policy
 // decisions, storage or audit; package gateway wires it to them. It must not
 // import gateway.
 //
