@@ -330,10 +330,19 @@ func s3Refused(e *s3api.Error) verdict {
 }
 
 // s3WriteError writes an S3 error. A HEAD answer has no body, so its code
-// goes in X-Error-Code too, as the Hub API sends it.
+// and message go in headers: X-Error-Code, as the Hub API sends it;
+// x-amz-error-code and x-amz-error-message, S3's names for them; and
+// x-minio-error-code and x-minio-error-desc, which minio-go (and so mc)
+// shows in place of a body. They carry exactly what a GET's body would.
 func s3WriteError(w http.ResponseWriter, r *http.Request, e *s3api.Error, resource, requestID string) {
 	if r.Method == http.MethodHead {
-		w.Header().Set("X-Error-Code", e.Code)
+		h := w.Header()
+		msg := headerSafe(e.Message)
+		h.Set("X-Error-Code", e.Code)
+		h.Set("x-amz-error-code", e.Code)
+		h.Set("x-amz-error-message", msg)
+		h.Set("x-minio-error-code", e.Code)
+		h.Set("x-minio-error-desc", strconv.Quote(msg))
 	}
 	s3api.WriteError(w, r, e, resource, requestID)
 }

@@ -1,8 +1,8 @@
 // Package s3api holds the protocol primitives of weightgate's read-only
 // S3-compatible API and of the STS endpoint that issues its credentials:
-// AWS Signature Version 4 verification, stateless temporary credentials,
-// AssumeRoleWithWebIdentity, request routing, listings, conditional
-// requests and S3's XML documents. It knows nothing of models, policy
+// AWS Signature Version 4 verification (and Version 2 presigned URLs),
+// stateless temporary credentials, AssumeRoleWithWebIdentity, request
+// routing, listings, conditional requests and S3's XML documents. It knows nothing of models, policy
 // decisions, storage or audit; package gateway wires it to them. It must not
 // import gateway.
 //
@@ -16,8 +16,9 @@
 //  1. Classify: path-style routing to one of seven read operations;
 //     everything else is refused before any signature is read (writes are
 //     AccessDenied, other reads NotImplemented).
-//  2. Verify: SigV4, header or presigned form, returning the Credential and
-//     so the policy.Subject the credential was issued to.
+//  2. Verify: SigV4, header or presigned form, or a SigV2 presigned URL
+//     (sigv2.go), returning the Credential and so the policy.Subject the
+//     credential was issued to.
 //  3. Its own policy decision and audit record for that subject, then
 //     httpsem.CheckConditions, then the answer (WriteListObjects, WriteError, ...).
 //
@@ -54,7 +55,8 @@
 //
 // # What is refused
 //
-// Long-term keys (no session token: InvalidToken), Signature Version 2,
+// Long-term keys (no session token: InvalidToken), Signature Version 2
+// Authorization headers,
 // other regions, request bodies (a payload hash other than that of the
 // empty body, and STREAMING-* payloads), session policies at STS, every
 // write, every subresource, versionId, partNumber, SSE-C, SelectObjectContent.

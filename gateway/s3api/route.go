@@ -40,7 +40,8 @@ var (
 	objectParams   = []string{"x-id", "response-content-type", "response-content-language", "response-expires",
 		"response-cache-control", "response-content-disposition", "response-content-encoding"}
 	presignParams = []string{queryAlgorithm, queryCredential, queryDate, queryExpires, querySignedHeaders,
-		querySignature, querySecurityToken, queryContentSHA256}
+		querySignature, querySecurityToken, queryContentSHA256,
+		queryV2AccessKeyID, queryV2Expires, queryV2Signature, queryV2SecurityToken}
 )
 
 // Classify routes a path-style S3 request (/bucket/key...) to its operation.

@@ -40,6 +40,8 @@ func TestClassify(t *testing.T) {
 		{method: "GET", target: "/b//k/", wantOp: OpGetObject, wantBucket: "b", wantKey: "/k/"},
 		{method: "GET", target: "/b/./k", wantOp: OpGetObject, wantBucket: "b", wantKey: "./k"},
 		{method: "GET", target: "/b/k?" + presigned, wantOp: OpGetObject, wantBucket: "b", wantKey: "k"},
+		{method: "GET", target: "/b/k?AWSAccessKeyId=x&Signature=x&x-amz-security-token=x&Expires=1", wantOp: OpGetObject, wantBucket: "b", wantKey: "k"},
+		{method: "HEAD", target: "/b/k?AWSAccessKeyId=x&Signature=x&x-amz-security-token=x&Expires=1", wantOp: OpHeadObject, wantBucket: "b", wantKey: "k"},
 		{method: "GET", target: "/b/k?x-id=GetObject&response-content-type=text%2Fplain&response-content-disposition=attachment", wantOp: OpGetObject, wantBucket: "b", wantKey: "k"},
 		{method: "GET", target: "/b?list-type=2&" + presigned, wantOp: OpListObjectsV2, wantBucket: "b"},
 		{method: "GET", target: longKey[:len(longKey)-1], wantOp: OpGetObject, wantBucket: "b", wantKey: strings.Repeat("k", MaxKeyLength)},

@@ -103,18 +103,20 @@ func Signed(r *http.Request) bool {
 		// Let Verify refuse it rather than serve it as anonymous.
 		return true
 	}
-	return q.has(queryAlgorithm) || q.has(queryCredential) || q.has(querySignature) || q.has("AWSAccessKeyId")
+	return q.has(queryAlgorithm) || q.has(queryCredential) || q.has(querySignature) ||
+		q.has(queryV2AccessKeyID) || q.has(queryV2Signature)
 }
 
 // Verify authenticates r, signed with AWS Signature Version 4 either in the
-// Authorization header or as a presigned URL, and returns the credential
-// that signed it. It never reads the body. Every error is an *Error:
+// Authorization header or as a presigned URL, or presigned with Signature
+// Version 2 (sigv2.go), and returns the credential that signed it. It never reads the body. Every error is an *Error:
 //
 //   - AccessDenied (403): no authentication at all; a missing or bad date;
 //     an x-amz-* header that is not signed; a presigned URL that has expired
 //     or is not valid yet; a streaming (chunked-signature) payload, since
 //     the API is read-only.
-//   - InvalidRequest (400): Signature Version 2 or another scheme.
+//   - InvalidRequest (400): a Signature Version 2 Authorization header, or
+//     another scheme.
 //   - InvalidArgument (400): both the header and the query forms, a
 //     malformed query string, a malformed x-amz-content-sha256.
 //   - AuthorizationHeaderMalformed (400) / AuthorizationQueryParametersError
@@ -133,8 +135,9 @@ func Signed(r *http.Request) bool {
 //   - InvalidAccessKeyId, InvalidToken, ExpiredToken: from creds.Lookup.
 //   - SignatureDoesNotMatch (403): the signature is wrong.
 //
-// A presigned URL is valid until X-Amz-Date+X-Amz-Expires and, because the
-// credential is looked up at now, never after the credential expires.
+// A presigned URL is valid until X-Amz-Date+X-Amz-Expires (SigV2: until
+// Expires, at most MaxPresignExpiry away) and, because the credential is
+// looked up at now, never after the credential expires.
 func Verify(r *http.Request, creds CredentialLookup, now time.Time, opts VerifyOptions) (*Credential, error) {
 	opts = opts.withDefaults()
 	ai, e := parseAuth(r, opts)
@@ -176,6 +179,9 @@ func Verify(r *http.Request, creds CredentialLookup, now time.Time, opts VerifyO
 	}
 
 	want := ai.signature(r, cred.SecretAccessKey)
+	if ai.v2 {
+		want = ai.signatureV2(r, cred.SecretAccessKey)
+	}
 	if !hmac.Equal([]byte(want), []byte(ai.sig)) {
 		return nil, newError(http.StatusForbidden, CodeSignatureDoesNotMatch,
 			"The request signature we calculated does not match the signature you provided. Check your key and signing method.")
@@ -197,6 +203,8 @@ type authInfo struct {
 	token         string
 	payloadHash   string // presigned: from the query, UnsignedPayload when absent
 	query         []queryPair
+	v2            bool      // a SigV2 presigned URL; sig is then base64
+	v2Expires     time.Time // SigV2 only
 }
 
 // malformed returns the malformed-authorization error of ai's form.
@@ -215,13 +223,16 @@ func parseAuth(r *http.Request, opts VerifyOptions) (*authInfo, *Error) {
 		return nil, err
 	}
 	hasV4Query := query.has(queryAlgorithm) || query.has(queryCredential) || query.has(querySignature)
-	hasV2Query := query.has("AWSAccessKeyId")
+	hasV2Query := query.has(queryV2AccessKeyID) || query.has(queryV2Signature)
 	auths := r.Header.Values("Authorization")
 	switch {
 	case len(auths) > 0 && (hasV4Query || hasV2Query):
 		return nil, errInvalidArgument("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified.")
-	case hasV2Query && !hasV4Query:
-		return nil, errUnsupportedAuth()
+	case hasV2Query:
+		// Only the account's own scope exists in SigV2: no region,
+		// service or date to check.
+		ai := &authInfo{presigned: true, query: query}
+		return ai, ai.parseQueryV2(r, query)
 	case hasV4Query:
 		ai := &authInfo{presigned: true, query: query}
 		if e := ai.parseQueryForm(query); e != nil {
@@ -440,6 +451,9 @@ func (ai *authInfo) checkScope(opts VerifyOptions) *Error {
 // of now; a presigned URL not before its date (less maxSkew) nor after its
 // date plus X-Amz-Expires.
 func (ai *authInfo) checkTime(now time.Time, maxSkew time.Duration) *Error {
+	if ai.v2 {
+		return ai.checkTimeV2(now, maxSkew)
+	}
 	if !ai.presigned {
 		if d := now.Sub(ai.date); d > maxSkew || d < -maxSkew {
 			return newError(http.StatusForbidden, CodeRequestTimeTooSkewed,
@@ -459,6 +473,10 @@ func (ai *authInfo) checkTime(now time.Time, maxSkew time.Duration) *Error {
 // checkSignedHeaders refuses x-amz-* headers that are not signed, as S3
 // does: they change what a request means (the session token among them).
 func (ai *authInfo) checkSignedHeaders(r *http.Request) *Error {
+	if ai.v2 {
+		// SigV2 signs every x-amz-* header there is.
+		return nil
+	}
 	for name := range r.Header {
 		n := strings.ToLower(name)
 		if strings.HasPrefix(n, "x-amz-") && !slices.Contains(ai.signedHeaders, n) {
