@@ -16,7 +16,7 @@
 # A test skips when the machine lacks something it needs. Here a skip must
 # not hide a failure, so these variables turn a missing need into a failure:
 #   WEIGHTGATE_TEST_S3_REQUIRED=1       the S3 test server (always: started here)
-#   WEIGHTGATE_TEST_CLIENTS_REQUIRED=1  rclone, s3cmd, node with scripts/hfclient's
+#   WEIGHTGATE_TEST_CLIENTS_REQUIRED=1  rclone, s3cmd, boto3, node with scripts/hfclient's
 #                                       packages, the tools docs/clients.md runs (always:
 #                                       installed here)
 #   WEIGHTGATE_TEST_ROOT_REQUIRED=1     root, to mount a tmpfs and fill it (when
@@ -101,6 +101,17 @@ if ((${#missing[@]})); then
   fi
 fi
 echo "test.sh: $(rclone version 2>/dev/null | head -n 1); s3cmd $(s3cmd --version 2>&1 | awk '{print $3}')"
+# boto3 for the presigned-URL tests (boto3's default presigner). The aws CLI
+# installed with pip needs only botocore, so boto3 may be missing: pip
+# first, then Debian's package.
+if ! python3 -c 'import boto3' >/dev/null 2>&1; then
+  echo "test.sh: installing boto3"
+  python3 -m pip install -q boto3 >/dev/null 2>&1 ||
+    { [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-boto3 >/dev/null; } ||
+    { echo "test.sh: boto3 missing: install it (pip install boto3, or apt-get install python3-boto3)" >&2; exit 1; }
+fi
+echo "test.sh: boto3 $(python3 -c 'import boto3; print(boto3.__version__)')"
 export WEIGHTGATE_TEST_CLIENTS_REQUIRED=1
 
 # Tests that mount a tmpfs need root; CI runs as root, so there a non-root
