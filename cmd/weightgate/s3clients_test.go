@@ -79,21 +79,7 @@ func TestS3Clients(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	endpoint := "http://" + addr
 
-	assume := func(country string) s3Creds {
-		t.Helper()
-		tok := devToken(t, identity.TokenClaims{Subject: "cli-" + country, Country: country})
-		out, stderr, err := runClient(t, nil, aws, "sts", "assume-role-with-web-identity", "--endpoint-url", endpoint,
-			"--role-arn", "arn:aws:iam::000000000000:role/weightgate", "--role-session-name", "cli",
-			"--web-identity-token", tok, "--duration-seconds", "900", "--output", "json")
-		if err != nil {
-			t.Fatalf("aws sts assume-role-with-web-identity: %v\n%s", err, stderr)
-		}
-		var resp struct{ Credentials s3Creds }
-		if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.Credentials.SessionToken == "" {
-			t.Fatalf("sts answer %q: %v", out, err)
-		}
-		return resp.Credentials
-	}
+	assume := func(country string) s3Creds { return awsAssume(t, aws, endpoint, country) }
 	// in is refused the weights but may know the model (Tier 2, India): S3
 	// tools show the policy's reason.
 	us, in := assume("US"), assume("IN")
@@ -322,4 +308,23 @@ func TestConfigS3(t *testing.T) {
 	if err := runErr(t, "serve", "--config", cfg); err == nil || !strings.Contains(err.Error(), "s3.credentials_key") {
 		t.Errorf("serve with a 10-byte credentials key: %v, want a refusal naming s3.credentials_key", err)
 	}
+}
+
+// awsAssume exchanges a development token of a requester in country for S3
+// credentials with the aws CLI (assume-role-with-web-identity), as a user
+// of the S3 API does.
+func awsAssume(t *testing.T, aws, endpoint, country string) s3Creds {
+	t.Helper()
+	tok := devToken(t, identity.TokenClaims{Subject: "cli-" + country, Country: country})
+	out, stderr, err := runClient(t, nil, aws, "sts", "assume-role-with-web-identity", "--endpoint-url", endpoint,
+		"--role-arn", "arn:aws:iam::000000000000:role/weightgate", "--role-session-name", "cli",
+		"--web-identity-token", tok, "--duration-seconds", "900", "--output", "json")
+	if err != nil {
+		t.Fatalf("aws sts assume-role-with-web-identity: %v\n%s", err, stderr)
+	}
+	var resp struct{ Credentials s3Creds }
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.Credentials.SessionToken == "" {
+		t.Fatalf("sts answer %q: %v", out, err)
+	}
+	return resp.Credentials
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -17,7 +16,6 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/weightgate/weightgate/identity"
 	"github.com/weightgate/weightgate/internal/testenv"
 )
 
@@ -31,21 +29,7 @@ func s3Serve(t *testing.T, aws string) (endpoint string, assume func(country str
 	_, _, cancel, done := startServe(t, cfg)
 	t.Cleanup(func() { cancel(); <-done })
 	endpoint = "http://" + addr
-	return endpoint, func(country string) s3Creds {
-		t.Helper()
-		tok := devToken(t, identity.TokenClaims{Subject: "cli-" + country, Country: country})
-		out, stderr, err := runClient(t, nil, aws, "sts", "assume-role-with-web-identity", "--endpoint-url", endpoint,
-			"--role-arn", "arn:aws:iam::000000000000:role/weightgate", "--role-session-name", "cli",
-			"--web-identity-token", tok, "--duration-seconds", "900", "--output", "json")
-		if err != nil {
-			t.Fatalf("aws sts assume-role-with-web-identity: %v\n%s", err, stderr)
-		}
-		var resp struct{ Credentials s3Creds }
-		if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.Credentials.SessionToken == "" {
-			t.Fatalf("sts answer %q: %v", out, err)
-		}
-		return resp.Credentials
-	}
+	return endpoint, func(country string) s3Creds { return awsAssume(t, aws, endpoint, country) }
 }
 
 func awsCredsEnv(c s3Creds) []string {

@@ -200,22 +200,7 @@ func TestVerifyMalformedV2(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			q := url.Values{}
-			for k, vs := range good {
-				q[k] = vs
-			}
-			for k, v := range tt.set {
-				if v == "-" {
-					q.Del(k)
-				} else {
-					q.Set(k, v)
-				}
-			}
-			for k, vs := range tt.extra {
-				for _, v := range vs {
-					q.Add(k, v)
-				}
-			}
+			q := editQuery(good, tt.set, tt.extra)
 			r := httptest.NewRequest(http.MethodGet, "http://gw.example/b/k?"+q.Encode(), nil)
 			if tt.auth != "" {
 				r.Header.Set("Authorization", tt.auth)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -635,22 +636,7 @@ func TestVerifyMalformedPresigned(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			q := url.Values{}
-			for k, vs := range good {
-				q[k] = vs
-			}
-			for k, v := range tt.set {
-				if v == "-" {
-					q.Del(k)
-				} else {
-					q.Set(k, v)
-				}
-			}
-			for k, vs := range tt.extra {
-				for _, v := range vs {
-					q.Add(k, v)
-				}
-			}
+			q := editQuery(good, tt.set, tt.extra)
 			r := httptest.NewRequest(http.MethodGet, "http://gw.example/b/k?"+q.Encode(), nil)
 			_, err := Verify(r, iss, now, VerifyOptions{})
 			if got, want := errCode(err), tt.wantCode; got != want {
@@ -811,4 +797,26 @@ func TestIsToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editQuery is a copy of good with set's values set ("-" deletes the key)
+// and extra's added.
+func editQuery(good url.Values, set map[string]string, extra url.Values) url.Values {
+	q := url.Values{}
+	for k, vs := range good {
+		q[k] = slices.Clone(vs) // extra's values are appended: never into good's
+	}
+	for k, v := range set {
+		if v == "-" {
+			q.Del(k)
+		} else {
+			q.Set(k, v)
+		}
+	}
+	for k, vs := range extra {
+		for _, v := range vs {
+			q.Add(k, v)
+		}
+	}
+	return q
 }
