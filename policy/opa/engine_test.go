@@ -816,7 +816,7 @@ func BenchmarkDecide(b *testing.B) {
 		code string
 	}{
 		{"aia", e, aia, "license_exception_aia"},
-		{"tier1", e, tier1, "license_exception_aia"},
+		{"tier1", e, tier1, "not_an_export"}, // a U.S. person in the United States
 		{"open", e, open, "open_weights"},
 		{"concern", e, concern, "country_of_concern"},
 		{"embargoed", e, embargoed, "embargoed_destination"},
