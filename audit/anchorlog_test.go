@@ -18,6 +18,7 @@ import (
 
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/internal/anchortest"
+	"github.com/weightgate/weightgate/internal/audittest"
 )
 
 // flaky is an anchor that can be made unreachable while the log runs.
@@ -73,27 +74,6 @@ func writeTrail(t *testing.T, dir string, a audit.AnchorStore, n int) {
 	l := audit.MustOpen(t, anchoredConfig(dir, a))
 	audit.MustAppend(t, l, 1, n)
 	audit.MustClose(t, l)
-}
-
-// snapshot is the content of every file in dir.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if e.Name() == audit.LockFileName {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[e.Name()] = string(b)
-	}
-	return out
 }
 
 // trailLines returns every line of the trail with the file it is in.
@@ -249,7 +229,7 @@ func TestAnchorRefusesForgedTrail(t *testing.T) {
 				t.Fatalf("want a rotated trail, got %d files", len(fs))
 			}
 			tt.forge(t, dir)
-			before := snapshot(t, dir)
+			before := audittest.Snapshot(t, dir)
 			_, err := audit.Open(anchoredConfig(dir, a))
 			if err == nil {
 				t.Fatal("Open accepted a forged trail")
@@ -264,7 +244,7 @@ func TestAnchorRefusesForgedTrail(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v, want %q", err, tt.want)
 			}
-			if after := snapshot(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
+			if after := audittest.Snapshot(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Errorf("Open wrote to a refused trail")
 			}
 		})
@@ -360,7 +340,7 @@ func TestAnchorUnreachable(t *testing.T) {
 		if _, err := audit.Open(cfg); !errors.Is(err, audit.ErrAnchorUnavailable) {
 			t.Fatalf("got %v, want ErrAnchorUnavailable", err)
 		}
-		if s := snapshot(t, dir); len(s) != 0 {
+		if s := audittest.Snapshot(t, dir); len(s) != 0 {
 			t.Errorf("Open wrote %v", s)
 		}
 	})

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/weightgate/weightgate/licence"
-	"github.com/weightgate/weightgate/whatif"
 )
 
 // check reads the licence counts the gateway keeps (policy.licence_counts):
@@ -52,14 +51,7 @@ func TestCheckLicencesAndAttestations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, stderr, code := runMain(t, append([]string{"check", "--config", tt.cfg}, tt.args...)...)
-			var res whatif.Result
-			if err := json.Unmarshal([]byte(out), &res); err != nil {
-				t.Fatalf("exit %d, output %q %s: %v", code, out, stderr, err)
-			}
-			if code != tt.exit || res.Decision.Code != tt.code {
-				t.Errorf("exit %d, decision %+v; want exit %d, code %s", code, res.Decision, tt.exit, tt.code)
-			}
+			res := checkDecides(t, tt.cfg, tt.args, tt.exit, tt.code)
 			if !strings.Contains(res.Decision.Basis, tt.basis) {
 				t.Errorf("basis %q lacks %q", res.Decision.Basis, tt.basis)
 			}

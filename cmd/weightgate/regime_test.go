@@ -71,14 +71,7 @@ func TestCheckPolicyInputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, stderr, code := runMain(t, append([]string{"check", "--config", tt.cfg}, tt.args...)...)
-			var res whatif.Result
-			if err := json.Unmarshal([]byte(out), &res); err != nil {
-				t.Fatalf("exit %d, output %q %s: %v", code, out, stderr, err)
-			}
-			if code != tt.exit || res.Decision.Code != tt.code {
-				t.Errorf("exit %d, decision %+v; want exit %d, code %s", code, res.Decision, tt.exit, tt.code)
-			}
+			checkDecides(t, tt.cfg, tt.args, tt.exit, tt.code)
 		})
 	}
 	if _, _, code := runMain(t, "check", "--config", cfg, "--model", fx, "--country", "US", "--time", "tomorrow"); code != 2 {
@@ -135,4 +128,19 @@ func TestServeSwitchesRegimeAtEffectiveTime(t *testing.T) {
 			t.Errorf("audit trail lacks %s", want)
 		}
 	}
+}
+
+// checkDecides runs `check --config cfg args...` and fails the test unless
+// it exits with exit and decides code; it returns the decision's result.
+func checkDecides(t *testing.T, cfg string, args []string, exit int, code string) whatif.Result {
+	t.Helper()
+	out, stderr, got := runMain(t, append([]string{"check", "--config", cfg}, args...)...)
+	var res whatif.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("exit %d, output %q %s: %v", got, out, stderr, err)
+	}
+	if got != exit || res.Decision.Code != code {
+		t.Errorf("exit %d, decision %+v; want exit %d, code %s", got, res.Decision, exit, code)
+	}
+	return res
 }

@@ -315,3 +315,25 @@ func CopyDir(tb testing.TB, src string) string {
 	}
 	return dst
 }
+
+// Snapshot is the content of every file in an audit directory but its lock
+// file, by name: equal snapshots mean nothing was written.
+func Snapshot(tb testing.TB, dir string) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == audit.LockFileName {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
+}

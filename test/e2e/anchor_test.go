@@ -17,6 +17,7 @@ import (
 
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/audit/s3anchor"
+	"github.com/weightgate/weightgate/internal/audittest"
 	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 )
@@ -154,7 +155,7 @@ func TestAttackAnchorForgedTrailRefused(t *testing.T) {
 	if forged == 0 {
 		t.Fatal("no transfer record to forge")
 	}
-	before := snapshotDir(t, dir)
+	before := audittest.Snapshot(t, dir)
 	_, err = audit.Open(anchoredTrail(dir, anchor, "gw-a"))
 	if !errors.Is(err, audit.ErrAnchorMismatch) {
 		t.Fatalf("start on a forged trail: %v, want a refusal", err)
@@ -164,29 +165,9 @@ func TestAttackAnchorForgedTrailRefused(t *testing.T) {
 		t.Errorf("refusal %v: want a *VerifyError at or after the forged seq %d", err, forged)
 	}
 	t.Logf("refused: %v", err)
-	if after := snapshotDir(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
+	if after := audittest.Snapshot(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Error("the refused start wrote to the trail")
 	}
-}
-
-func snapshotDir(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if e.Name() == audit.LockFileName {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[e.Name()] = string(b)
-	}
-	return out
 }
 
 // TestAttackAnchorDownRequired: with audit.anchor.required, an anchor that
