@@ -85,9 +85,38 @@ func (s *Server) S3Handler() http.Handler {
 		api.ServeHTTP(w, r)
 	})
 	h = s.addressLimited(h, nil, s.s3AddressThrottled)
-	h = s.accessLogAs(h, func(*http.Request) string { return "s3" })
+	limited := h
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// For load balancers, as on the Hub listener: neither limited nor
+		// authenticated (s3.bucket cannot be named after these).
+		switch {
+		case !isS3Health(r):
+			limited.ServeHTTP(w, r)
+		case r.URL.Path == "/healthz":
+			s.handleHealthz(w, r)
+		default:
+			s.handleReadyz(w, r)
+		}
+	})
+	h = s.accessLogAs(h, func(r *http.Request) string {
+		if isS3Health(r) {
+			return r.URL.Path[1:]
+		}
+		return "s3"
+	})
 	h = s.boundBody(h)
 	return requestScope(h)
+}
+
+// isHealthPath reports whether p is one of the health endpoints every
+// listener serves.
+func isHealthPath(p string) bool { return p == "/healthz" || p == "/readyz" }
+
+// isS3Health reports whether r asks the S3 listener for /healthz or
+// /readyz: a GET or HEAD of exactly that path, with no query (an S3 request
+// always has a bucket, and these are not bucket names it serves).
+func isS3Health(r *http.Request) bool {
+	return isHealthPath(r.URL.Path) && r.URL.RawQuery == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
 }
 
 // isSTS reports whether r is an STS call: AWS's and MinIO's clients POST a

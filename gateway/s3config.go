@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net"
 	"strings"
 	"time"
 
@@ -46,8 +47,16 @@ func (c S3Config) Validate(section string) config.Problems {
 	if c.Listen == "" {
 		return p
 	}
-	if !validBucketName(c.Bucket) {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p.Addf(section+".listen", c.Listen, `must be host:port, or "" for no S3 API`)
+	}
+	switch {
+	case !validBucketName(c.Bucket):
 		p.Addf(section+".bucket", c.Bucket, "must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens")
+	case isHealthPath("/" + c.Bucket):
+		// The S3 listener answers /healthz and /readyz itself, for load
+		// balancers; a bucket of that name would be unreachable.
+		p.Addf(section+".bucket", c.Bucket, "is reserved: the S3 listener serves /healthz and /readyz")
 	}
 	if c.Region == "" {
 		p.Addf(section+".region", c.Region, "required")

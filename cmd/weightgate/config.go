@@ -224,8 +224,8 @@ func sameAddr(a, b string) bool {
 // and those that span sections.
 func (c *Config) Validate() error {
 	var p config.Problems
-	if c.Listen == "" {
-		p.Addf("listen", c.Listen, "required")
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p.Addf("listen", c.Listen, "must be host:port (the Hub API cannot be turned off)")
 	}
 	if c.WriteIdleTimeout <= 0 {
 		p.Addf("write_idle_timeout", c.WriteIdleTimeout, "must be positive")

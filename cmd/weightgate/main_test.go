@@ -191,13 +191,19 @@ func startServe(t *testing.T, cfg string) (url string, logs *syncBuffer, cancel 
 // ("" without one).
 func startServeAdmin(t *testing.T, cfg string) (url, admin string, logs *syncBuffer, cancel func(), done chan error) {
 	t.Helper()
+	return startServeArgs(t, "serve", "--config", cfg)
+}
+
+// startServeArgs is startServeAdmin with serve's whole command line.
+func startServeArgs(t *testing.T, args ...string) (url, admin string, logs *syncBuffer, cancel func(), done chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	adminURL := make(chan string, 1)
 	done = make(chan error, 1)
 	logs = &syncBuffer{}
 	m := &Main{Stdout: io.Discard, Stderr: logs, Ready: func(u string) { ready <- u }, AdminReady: func(u string) { adminURL <- u }}
-	go func() { done <- m.Run(ctx, []string{"serve", "--config", cfg}) }()
+	go func() { done <- m.Run(ctx, args) }()
 	select {
 	case url = <-ready:
 	case err := <-done:

@@ -40,13 +40,10 @@ Usage:
   weightgate token  --key PEM --sub ID [...] print a signed token (development and tests)
   weightgate audit  verify|query FILE|DIR... [--anchor s3://BUCKET/PREFIX]
                                              check the audit trail's integrity (against its anchor); search it
-  weightgate version                         print the version
+  weightgate version                         print the module version and VCS revision it was built from
 
 Run "weightgate COMMAND --help" for a command's flags.
 `
-
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version = "dev"
 
 // errDenied makes check exit 1: the command worked and the answer is no.
 var errDenied = errors.New("denied")
@@ -92,8 +89,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "audit":
 		return m.audit(ctx, rest)
 	case "version":
-		fmt.Fprintln(m.Stdout, "weightgate", Version)
-		return nil
+		return m.version(rest)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
 		return flag.ErrHelp

@@ -195,8 +195,12 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 }
 
 func (m *Main) serve(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("serve", "--config FILE")
+	fs := m.newFlagSet("serve", "--config FILE [--listen ADDR] [--s3-listen ADDR] [--admin-listen ADDR]")
 	configPath := fs.String("config", "", "configuration file (see config.example.yaml)")
+	var flagAddrs listenOverrides
+	fs.Func("listen", "Hub API address, overriding the file's listen and $"+envListen, flagAddrs.set(&flagAddrs.listen))
+	fs.Func("s3-listen", `S3 API address ("" for none), overriding s3.listen and $`+envS3Listen, flagAddrs.set(&flagAddrs.s3))
+	fs.Func("admin-listen", `admin listener address ("" for none), overriding admin.listen and $`+envAdminListen, flagAddrs.set(&flagAddrs.admin))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -207,6 +211,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	cfg, err := ReadConfigFile(*configPath)
 	if err != nil {
 		return err
+	}
+	if err := cfg.overrideListen(envListenOverrides(os.LookupEnv), flagAddrs); err != nil {
+		return fmt.Errorf("config %s: %w", *configPath, err)
 	}
 	if err := cfg.refuseDevData(); err != nil {
 		return err

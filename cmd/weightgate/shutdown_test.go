@@ -20,14 +20,8 @@ import (
 // download is in flight: it stops accepting connections at once, lets the
 // download finish (every byte), writes its transfer record, and exits 0.
 func TestServeSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := builtBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "weightgate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	const size = 64 << 20
 	store := filepath.Join(dir, "store")
 	model := filepath.Join(store, "big-lab", "huge")
