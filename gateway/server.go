@@ -203,8 +203,10 @@ func NewServer(opts Options) (*Server, error) {
 
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           h,
-		TLSConfig:         s.opts.TLS,
+		Handler: h,
+		// A copy each: net/http's HTTP/2 setup writes to the server's
+		// TLSConfig, and the three listeners start at once.
+		TLSConfig:         s.opts.TLS.Clone(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
