@@ -40,5 +40,5 @@ func (s *Server) AdminURL() string {
 	if s.adminln == nil {
 		return ""
 	}
-	return "http://" + s.adminln.Addr().String()
+	return s.scheme() + s.adminln.Addr().String()
 }

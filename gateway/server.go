@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,11 @@ type Options struct {
 	// Expiry reports the registry's licences and attestations that expire
 	// soon, on the admin listener's /readyz; nil reports none.
 	Expiry ExpiryWatch
+	// TLS, when set, is served on every listener (Hub API, S3 API, admin):
+	// HTTP/1.1 and HTTP/2 over TLS, and URLs say https. Nil serves plain
+	// HTTP/1.1. Certificates are its business (tlsconf.Reloader swaps
+	// them under it).
+	TLS *tls.Config
 }
 
 // ReleaseCounter counts releases under capped licences;
@@ -197,7 +203,10 @@ func NewServer(opts Options) (*Server, error) {
 
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler: h,
+		// A copy each: net/http's HTTP/2 setup writes to the server's
+		// TLSConfig, and the three listeners start at once.
+		TLSConfig:         s.opts.TLS.Clone(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
@@ -307,7 +316,15 @@ func (s *Server) Open() error {
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if s.opts.TLS != nil {
+		// The certificate comes from TLSConfig; ServeTLS also turns on
+		// HTTP/2, which plain Serve does not offer.
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.logger.Error("server stopped", "addr", ln.Addr().String(), "err", err)
 	}
 }
@@ -317,7 +334,15 @@ func (s *Server) S3URL() string {
 	if s.s3ln == nil {
 		return ""
 	}
-	return "http://" + s.s3ln.Addr().String()
+	return s.scheme() + s.s3ln.Addr().String()
+}
+
+// scheme is the URLs' scheme, with its "://".
+func (s *Server) scheme() string {
+	if s.opts.TLS != nil {
+		return "https://"
+	}
+	return "http://"
 }
 
 // URL is the base URL the server listens on, for logs and tests.
@@ -325,7 +350,7 @@ func (s *Server) URL() string {
 	if s.ln == nil {
 		return ""
 	}
-	return "http://" + s.ln.Addr().String()
+	return s.scheme() + s.ln.Addr().String()
 }
 
 // DefaultShutdownTimeout is Options.ShutdownTimeout's default.

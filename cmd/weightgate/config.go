@@ -24,6 +24,7 @@ import (
 	"github.com/weightgate/weightgate/rego"
 	"github.com/weightgate/weightgate/screening"
 	"github.com/weightgate/weightgate/storage"
+	"github.com/weightgate/weightgate/tlsconf"
 )
 
 // Config is weightgate's configuration file: the server's own settings and
@@ -57,6 +58,7 @@ type Config struct {
 	Location        geo.Config          `yaml:"location"`
 	S3              gateway.S3Config    `yaml:"s3"`
 	RateLimit       gateway.RateLimit   `yaml:"rate_limit"`
+	TLS             tlsconf.Config      `yaml:"tls"`
 }
 
 // policySettings are the switches of the screening and location sections
@@ -113,6 +115,7 @@ func DefaultConfig() Config {
 		Location:         geo.DefaultConfig(),
 		S3:               gateway.DefaultS3Config(),
 		RateLimit:        gateway.DefaultRateLimit(),
+		TLS:              tlsconf.DefaultConfig(),
 	}
 }
 
@@ -196,6 +199,7 @@ func (c *Config) resolvePaths(base string) {
 	c.Location.Database = abs(c.Location.Database)
 	c.S3.CredentialsKey = abs(c.S3.CredentialsKey)
 	c.Audit.Checkpoint.Key = abs(c.Audit.Checkpoint.Key)
+	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCA = abs(c.TLS.CertFile), abs(c.TLS.KeyFile), abs(c.TLS.ClientCA)
 	for i := range c.Auth.Issuers {
 		keys := c.Auth.Issuers[i].PublicKeys
 		for j, entry := range keys {
@@ -260,6 +264,7 @@ func (c *Config) Validate() error {
 	p = append(p, c.Screening.Validate("screening")...)
 	p = append(p, c.Location.Validate("location")...)
 	p = append(p, c.S3.Validate("s3")...)
+	p = append(p, c.TLS.Validate("tls")...)
 	if c.S3.Listen != "" && sameAddr(c.S3.Listen, c.Listen) {
 		p.Addf("s3.listen", c.S3.Listen, "must differ from listen")
 	}

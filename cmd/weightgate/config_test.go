@@ -258,6 +258,9 @@ func TestParseConfig_Invalid(t *testing.T) {
 		{"DecisionCacheNegative", "storage:\n  dir:\n    path: store\npolicy:\n  decision_cache: -1\n", "policy.decision_cache"},
 		{"RateNegative", "storage:\n  dir:\n    path: store\nrate_limit:\n  per_second: -1\n", "rate_limit.per_second"},
 		{"RateNoBurst", "storage:\n  dir:\n    path: store\nrate_limit:\n  per_second: 5\n  burst: 0\n", "rate_limit.burst"},
+		{"TLSCertWithoutKey", "storage:\n  dir:\n    path: store\ntls:\n  cert_file: tls.crt\n", "tls.key_file"},
+		{"TLSMinVersion", "storage:\n  dir:\n    path: store\ntls:\n  cert_file: tls.crt\n  key_file: tls.key\n  min_version: \"1.1\"\n", "tls.min_version"},
+		{"TLSClientCAAlone", "storage:\n  dir:\n    path: store\ntls:\n  client_ca: ca.pem\n", "tls.client_ca"},
 		{"NotYAML", "listen: [\n", "yaml"},
 		{"WrongType", "metadata:\n  cache_size: many\n", "line 2"},
 	}
@@ -299,13 +302,17 @@ func TestParseConfig_RelativePaths(t *testing.T) {
 		{
 			name: "Relative",
 			doc: "storage:\n  dir:\n    path: store\npolicy:\n  bundle: bundle\n  extensions: [ext, /abs/ext, sub/ext2]\naudit:\n  dir: logs/audit\n  checkpoint: {key: keys/ed.pem}\n" +
-				"auth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [EdDSA, ES256]\n      public_keys:\n        - dev=keys/ed.pem\n        - keys/ec.pem\n",
+				"auth:\n  issuers:\n    - issuer: a\n      audience: b\n      algorithms: [EdDSA, ES256]\n      public_keys:\n        - dev=keys/ed.pem\n        - keys/ec.pem\n" +
+				"tls:\n  cert_file: tls/tls.crt\n  key_file: /abs/tls.key\n  client_ca: ca.pem\n",
 			check: func(t *testing.T, c Config) {
 				for _, p := range []struct{ field, got, want string }{
 					{"storage.dir.path", c.Storage.Dir.Path, filepath.Join(base, "store")},
 					{"policy.bundle", c.Policy.Bundle, filepath.Join(base, "bundle")},
 					{"audit.dir", c.Audit.Dir, filepath.Join(base, "logs", "audit")},
 					{"audit.checkpoint.key", c.Audit.Checkpoint.Key, filepath.Join(base, "keys", "ed.pem")},
+					{"tls.cert_file", c.TLS.CertFile, filepath.Join(base, "tls", "tls.crt")},
+					{"tls.key_file", c.TLS.KeyFile, "/abs/tls.key"},
+					{"tls.client_ca", c.TLS.ClientCA, filepath.Join(base, "ca.pem")},
 				} {
 					if p.got != p.want {
 						t.Errorf("%s = %q, want %q", p.field, p.got, p.want)

@@ -248,6 +248,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := gateway.NewMetrics(reg)
+	tlsr, stopTLS, err := startTLS(ctx, cfg.TLS, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer stopTLS()
 
 	trail, err := openTrail(cfg.Audit, logger, metrics)
 	if err != nil {
@@ -290,6 +295,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	opts.Expiry = c.expiry
 	reg.MustRegister(c.expiry)
 	opts.Locator = c.locator
+	if tlsr != nil {
+		opts.TLS = tlsr.ServerConfig()
+	}
 	if cfg.S3.Listen != "" {
 		s3opts, err := s3Options(cfg.S3, logger)
 		if err != nil {
@@ -302,7 +310,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	// SIGHUP reloads the policy, the screening lists, the country
-	// database and the token issuers, and drops the cached model metadata;
+	// database, the token issuers and the TLS certificate, and drops the
+	// cached model metadata;
 	// whatever fails to load is refused and what is in force keeps serving.
 	// The handler is in place before the gateway says it is ready: an
 	// unhandled SIGHUP would kill it.
@@ -342,6 +351,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		case <-hup:
 			c.reload(ctx, logger)
 			reloadIssuers(ctx, *configPath, auth, logger)
+			if tlsr != nil {
+				_ = tlsr.Reload() // it logs the outcome
+			}
 		case <-tick:
 			// Reload logs a failure and keeps the lists in force; /readyz
 			// reports them stale.
