@@ -26,6 +26,8 @@ type CatalogFakeStore struct {
 	OpenFn     func(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error)
 	ListFn     func(ctx context.Context, prefix string) ([]storage.ObjectInfo, error)
 	ListDirsFn func(ctx context.Context, prefix string) ([]string, error)
+	// ListPageFn, when nil, pages through what ListFn returns.
+	ListPageFn func(ctx context.Context, prefix, startAfter, delimiter string, limit int) (storage.Page, error)
 	PingFn     func(ctx context.Context) error
 }
 
@@ -59,6 +61,17 @@ func (s *CatalogFakeStore) ListDirs(ctx context.Context, prefix string) ([]strin
 		return nil, errUnexpectedCall
 	}
 	return s.ListDirsFn(ctx, prefix)
+}
+
+func (s *CatalogFakeStore) ListPage(ctx context.Context, prefix, startAfter, delimiter string, limit int) (storage.Page, error) {
+	if s.ListPageFn != nil {
+		return s.ListPageFn(ctx, prefix, startAfter, delimiter, limit)
+	}
+	objs, err := s.List(ctx, prefix)
+	if err != nil {
+		return storage.Page{}, err
+	}
+	return storage.PageOf(objs, prefix, startAfter, delimiter, limit), nil
 }
 
 func (s *CatalogFakeStore) Ping(ctx context.Context) error {

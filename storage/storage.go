@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -49,8 +51,95 @@ type ObjectStore interface {
 	// ListDirs returns the names of the "directories" directly below prefix
 	// (for prefix "a/": "b/" for every key "a/b/..."), sorted.
 	ListDirs(ctx context.Context, prefix string) ([]string, error)
+	// ListPage returns, in key order, at most limit (1 to MaxPageSize)
+	// entries below prefix whose names sort after startAfter: objects and,
+	// with delimiter "/", common prefixes (prefix plus everything up to and
+	// including the next "/", for every key below them). Truncated is set
+	// when another entry may follow: always when one does, and by some S3
+	// servers at the end of a listing too, whose next page is then empty.
+	// Delimiter is "" or "/"; any other is
+	// an error. Its cost is that of the page, never of the whole store: a
+	// catalog of any size is read forward one page at a time.
+	ListPage(ctx context.Context, prefix, startAfter, delimiter string, limit int) (Page, error)
 	// Ping reports whether the storage answers.
 	Ping(ctx context.Context) error
+}
+
+// Page is one page of ObjectStore.ListPage.
+type Page struct {
+	Objects  []ObjectInfo // sorted by key
+	Prefixes []string     // common prefixes, sorted
+	// Truncated reports that entries may follow the last one returned
+	// (see ObjectStore.ListPage).
+	Truncated bool
+}
+
+// Len is the number of entries, objects and common prefixes.
+func (p Page) Len() int { return len(p.Objects) + len(p.Prefixes) }
+
+// Last is the name of the page's last entry in key order, "" when empty.
+func (p Page) Last() string {
+	var last string
+	if n := len(p.Objects); n > 0 {
+		last = p.Objects[n-1].Key
+	}
+	if n := len(p.Prefixes); n > 0 && p.Prefixes[n-1] > last {
+		last = p.Prefixes[n-1]
+	}
+	return last
+}
+
+// MaxPageSize is the largest ListPage limit, S3's own page size.
+const MaxPageSize = 1000
+
+// ErrBadDelimiter is returned by ListPage for a delimiter other than "" and "/".
+var ErrBadDelimiter = errors.New("listing delimiter must be empty or \"/\"")
+
+// CheckPage validates ListPage's arguments, which every backend does first.
+func CheckPage(delimiter string, limit int) error {
+	if delimiter != "" && delimiter != "/" {
+		return ErrBadDelimiter
+	}
+	if limit < 1 || limit > MaxPageSize {
+		return fmt.Errorf("listing limit %d is outside 1..%d", limit, MaxPageSize)
+	}
+	return nil
+}
+
+// PageOf is ListPage over objects, sorted by key: the definition the
+// backends implement, for stores that hold their listing in memory (test
+// fakes) and for tests that compare a backend with it.
+func PageOf(objects []ObjectInfo, prefix, startAfter, delimiter string, limit int) Page {
+	var p Page
+	i, _ := slices.BinarySearchFunc(objects, max(prefix, startAfter), func(o ObjectInfo, k string) int { return strings.Compare(o.Key, k) })
+	for ; i < len(objects); i++ {
+		o := objects[i]
+		if !strings.HasPrefix(o.Key, prefix) {
+			break
+		}
+		if o.Key <= startAfter {
+			continue
+		}
+		cp := ""
+		if delimiter != "" {
+			if j := strings.Index(o.Key[len(prefix):], delimiter); j >= 0 {
+				cp = o.Key[:len(prefix)+j+len(delimiter)]
+			}
+		}
+		if cp != "" && (cp <= startAfter || (len(p.Prefixes) > 0 && p.Prefixes[len(p.Prefixes)-1] == cp)) {
+			continue
+		}
+		if p.Len() == limit {
+			p.Truncated = true
+			break
+		}
+		if cp != "" {
+			p.Prefixes = append(p.Prefixes, cp)
+		} else {
+			p.Objects = append(p.Objects, o)
+		}
+	}
+	return p
 }
 
 // LocalStore is implemented by an ObjectStore whose Stat is local and cheap

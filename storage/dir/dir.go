@@ -15,6 +15,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/weightgate/weightgate/storage"
 )
@@ -232,4 +233,183 @@ func (s *Store) Ping(context.Context) error {
 		return fmt.Errorf("dirstore: %w", err)
 	}
 	return nil
+}
+
+// ListPage implements storage.ObjectStore by walking directories in key
+// order from the deepest one the prefix names, skipping every directory
+// whose keys all sort before startAfter: a page reads the directories on
+// its path and the files it returns (one stat each), not the tree. Like
+// List, it follows no symbolic link and lists regular files only. Each
+// directory on the path is read whole (ReadDir), so a page costs in
+// proportion to the size of those directories: an org holding 100,000
+// models makes every page read 100,000 names.
+func (s *Store) ListPage(ctx context.Context, prefix, startAfter, delimiter string, limit int) (storage.Page, error) {
+	if err := storage.CheckPage(delimiter, limit); err != nil {
+		return storage.Page{}, fmt.Errorf("dirstore: %w", err)
+	}
+	dir := strings.TrimSuffix(path.Dir(prefix+"x"), "/")
+	if dir != "." {
+		// As List: a prefix through a symbolic link lists nothing.
+		if err := s.checkKey(dir); errors.Is(err, storage.ErrObjectNotFound) {
+			return storage.Page{}, nil
+		} else if err != nil {
+			return storage.Page{}, err
+		}
+	}
+	w := pageWalk{s: s, ctx: ctx, prefix: prefix, after: startAfter, slash: delimiter == "/", limit: limit}
+	if err := w.walk(dir); err != nil && !errors.Is(err, errPageFull) {
+		return storage.Page{}, fmt.Errorf("dirstore: list %q: %w", prefix, err)
+	}
+	return w.page, nil
+}
+
+// errPageFull stops a pageWalk once it knows another entry follows.
+var errPageFull = errors.New("page full")
+
+type pageWalk struct {
+	s      *Store
+	ctx    context.Context
+	prefix string
+	after  string
+	slash  bool
+	limit  int
+	page   storage.Page
+}
+
+// entry is a directory entry under the name it sorts by: a directory's
+// keys all start with "name/", so "a/" sorts after "a-b", which ReadDir's
+// order by name does not show.
+type entry struct {
+	name string // key of the file, or the directory's key with "/"
+	dir  bool
+	d    fs.DirEntry
+}
+
+func (w *pageWalk) add(o *storage.ObjectInfo, cp string) error {
+	if w.page.Len() == w.limit {
+		w.page.Truncated = true
+		return errPageFull
+	}
+	if o != nil {
+		w.page.Objects = append(w.page.Objects, *o)
+	} else {
+		w.page.Prefixes = append(w.page.Prefixes, cp)
+	}
+	return nil
+}
+
+// sorted reads dir (a key without its trailing "/", or ".") in key order.
+func (w *pageWalk) sorted(dir string) ([]entry, error) {
+	des, err := fs.ReadDir(w.s.root.FS(), dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, nil // removed meanwhile, or the prefix names a file
+		}
+		return nil, err
+	}
+	base := ""
+	if dir != "." {
+		base = dir + "/"
+	}
+	out := make([]entry, 0, len(des))
+	for _, d := range des {
+		switch {
+		case d.IsDir():
+			out = append(out, entry{name: base + d.Name() + "/", dir: true, d: d})
+		case d.Type().IsRegular():
+			out = append(out, entry{name: base + d.Name(), d: d})
+		}
+	}
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
+func (w *pageWalk) walk(dir string) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := w.sorted(dir)
+	if err != nil {
+		return err
+	}
+	// Skip, by binary search, the entries whose keys all sort at or
+	// before startAfter: a file named at most startAfter, a directory
+	// whose name sorts before startAfter and is not a prefix of it.
+	i, _ := slices.BinarySearchFunc(entries, w.after, func(e entry, after string) int {
+		if e.name > after || (e.dir && strings.HasPrefix(after, e.name)) {
+			return 1
+		}
+		return -1
+	})
+	for _, e := range entries[i:] {
+		inPrefix := strings.HasPrefix(e.name, w.prefix)
+		if !inPrefix && !(e.dir && strings.HasPrefix(w.prefix, e.name)) {
+			if e.name > w.prefix {
+				return nil // past the prefix: nothing later matches
+			}
+			continue
+		}
+		if !e.dir {
+			fi, err := e.d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			o := info(e.name, fi)
+			if err := w.add(&o, ""); err != nil {
+				return err
+			}
+			continue
+		}
+		if w.slash && inPrefix && e.name != w.prefix {
+			// The directory is a common prefix: the part of its name
+			// after the prefix ends at its first "/".
+			cp := e.name
+			if j := strings.IndexByte(e.name[len(w.prefix):], '/'); j >= 0 {
+				cp = e.name[:len(w.prefix)+j+1]
+			}
+			if cp > w.after {
+				ok, err := w.hasFile(strings.TrimSuffix(e.name, "/"))
+				if err != nil {
+					return err
+				}
+				if ok {
+					if err := w.add(nil, cp); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
+		if err := w.walk(strings.TrimSuffix(e.name, "/")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasFile reports whether a regular file lies anywhere below dir, so that
+// an empty directory (or one of symbolic links only) is no common prefix:
+// S3 has no directories, only keys.
+func (w *pageWalk) hasFile(dir string) (bool, error) {
+	if err := w.ctx.Err(); err != nil {
+		return false, err
+	}
+	entries, err := w.sorted(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if !e.dir {
+			return true, nil
+		}
+	}
+	for _, e := range entries {
+		if ok, err := w.hasFile(strings.TrimSuffix(e.name, "/")); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
 }

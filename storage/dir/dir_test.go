@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weightgate/weightgate/internal/storagetest"
 	"github.com/weightgate/weightgate/storage"
 	dirstore "github.com/weightgate/weightgate/storage/dir"
 )
@@ -484,4 +485,26 @@ func TestStore_SymlinkInside(t *testing.T) {
 	if _, err := s.Stat(ctx, "closed/m/shard.bin"); err != nil {
 		t.Errorf("the real file: %v", err)
 	}
+}
+
+func TestStore_ListPage(t *testing.T) {
+	t.Parallel()
+	dir := storagetest.WriteTree(t, t.TempDir(), storagetest.Keys)
+	// An empty directory and one holding only a symbolic link are no
+	// common prefix: S3 has keys, not directories.
+	if err := os.MkdirAll(filepath.Join(dir, "empty", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "links"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "z"), filepath.Join(dir, "links", "z")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := dirstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storagetest.CheckListPage(t, st, storagetest.Keys)
 }

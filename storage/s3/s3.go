@@ -314,3 +314,51 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ListPage implements storage.ObjectStore with one ListObjectsV2 request:
+// the server's own ordered listing, from startAfter, so a page costs what
+// the server takes for one page. minio-go's Core call has no context; the
+// request is bounded by the transport's response timeout instead, and a
+// cancelled caller sends no further request.
+func (s *Store) ListPage(ctx context.Context, prefix, startAfter, delimiter string, limit int) (storage.Page, error) {
+	if err := storage.CheckPage(delimiter, limit); err != nil {
+		return storage.Page{}, fmt.Errorf("s3store: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.Page{}, err
+	}
+	after := ""
+	if startAfter != "" {
+		after = s.prefix + startAfter
+	}
+	res, err := minio.Core{Client: s.c}.ListObjectsV2(s.bucket, s.prefix+prefix, after, "", delimiter, limit)
+	if err != nil {
+		return storage.Page{}, mapErr(prefix, err)
+	}
+	var p storage.Page
+	for _, o := range res.Contents {
+		k, ok := strings.CutPrefix(o.Key, s.prefix)
+		if !ok || !strings.HasPrefix(k, prefix) || k <= startAfter {
+			return storage.Page{}, fmt.Errorf("s3store: list %q: the server returned key %q outside the request", prefix, o.Key)
+		}
+		o.Key = s.prefix + k
+		p.Objects = append(p.Objects, s.info(o))
+	}
+	for _, cp := range res.CommonPrefixes {
+		k, ok := strings.CutPrefix(cp.Prefix, s.prefix)
+		if !ok || !strings.HasPrefix(k, prefix) {
+			return storage.Page{}, fmt.Errorf("s3store: list %q: the server returned prefix %q outside the request", prefix, cp.Prefix)
+		}
+		p.Prefixes = append(p.Prefixes, k)
+	}
+	// Servers sort; a page out of order would make the gateway's pages
+	// skip or repeat keys, so it is an error rather than trusted.
+	if !slices.IsSortedFunc(p.Objects, func(a, b storage.ObjectInfo) int { return strings.Compare(a.Key, b.Key) }) || !slices.IsSorted(p.Prefixes) {
+		return storage.Page{}, fmt.Errorf("s3store: list %q: the server's page is not in key order", prefix)
+	}
+	if p.Len() > limit {
+		return storage.Page{}, fmt.Errorf("s3store: list %q: the server returned %d entries for a page of %d", prefix, p.Len(), limit)
+	}
+	p.Truncated = res.IsTruncated
+	return p, nil
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/weightgate/weightgate/internal/s3test"
+	"github.com/weightgate/weightgate/internal/storagetest"
 	"github.com/weightgate/weightgate/storage"
 	"github.com/weightgate/weightgate/storage/s3"
 )
@@ -201,4 +202,15 @@ func TestDirectRead(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("failing against a dead server took %v", d)
 	}
+}
+
+// TestStore_ListPage holds the S3 backend's pages, read from a real
+// server under a key prefix, to the same definition as the dir backend's.
+func TestStore_ListPage(t *testing.T) {
+	dir := storagetest.WriteTree(t, t.TempDir(), storagetest.Keys)
+	cfg, stop := s3test.Start(t, dir, "models/")
+	defer stop()
+	st := mustStore(t, cfg, cfg.Bucket)
+	defer st.CloseIdleConnections()
+	storagetest.CheckListPage(t, st, storagetest.Keys)
 }
