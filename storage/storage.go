@@ -9,8 +9,8 @@ package storage
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
