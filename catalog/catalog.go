@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/sync/singleflight"
 
@@ -117,6 +118,10 @@ type Catalog struct {
 	// mismatch drops the entry (ForgetStat), so a file rewritten within the
 	// TTL gets one 503 "changed; retry" and then its new version.
 	stats *expirable.LRU[string, storage.ObjectInfo]
+	// classes remembers parsed export.yaml versions by model, ETag and
+	// size (scan.go): a listing that shows a version already read does
+	// not read it again.
+	classes *lru.Cache[classKey, classification]
 
 	// keys, when not nil, are the compliance keys a classification must be
 	// signed by (SetClassificationKeys).
@@ -149,11 +154,12 @@ func NewCatalog(store storage.ObjectStore, size int, ttl time.Duration, logger *
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Catalog{
-		store:  store,
-		cache:  expirable.NewLRU[string, *Model](size, nil, ttl),
-		logger: logger,
-		ttl:    ttl,
-		hashes: newContentHashes(store, DefaultHashCacheSize, logger),
+		store:   store,
+		cache:   expirable.NewLRU[string, *Model](size, nil, ttl),
+		logger:  logger,
+		ttl:     ttl,
+		hashes:  newContentHashes(store, DefaultHashCacheSize, logger),
+		classes: newClassCache(),
 	}
 	if l, ok := store.(storage.LocalStore); !ok || !l.Local() {
 		c.stats = expirable.NewLRU[string, storage.ObjectInfo](DefaultStatCacheSize, nil, ttl)
@@ -198,6 +204,7 @@ func (c *Catalog) ForgetStat(key string) {
 // Content hashes stay: they are keyed by the object version they hash.
 func (c *Catalog) Forget() {
 	c.cache.Purge()
+	c.classes.Purge()
 	if c.stats != nil {
 		c.stats.Purge()
 	}
@@ -384,9 +391,18 @@ func (c *Catalog) load(ctx context.Context, id string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", prefix, err)
 	}
+	for i := range objs {
+		objs[i].Key = strings.TrimPrefix(objs[i].Key, prefix)
+	}
+	return c.assemble(ctx, id, objs)
+}
+
+// assemble builds model id from its files (keys relative to its prefix),
+// reading its export.yaml unless that version's classification is
+// remembered.
+func (c *Catalog) assemble(ctx context.Context, id string, objs []storage.ObjectInfo) (*Model, error) {
 	m := &Model{ID: id, Files: make([]storage.ObjectInfo, 0, len(objs))}
 	for _, o := range objs {
-		o.Key = strings.TrimPrefix(o.Key, prefix)
 		if o.Key == "" || strings.HasSuffix(o.Key, "/") {
 			continue // directory markers some S3 tools create
 		}
@@ -399,36 +415,12 @@ func (c *Catalog) load(ctx context.Context, id string) (*Model, error) {
 	if len(m.Files) == 0 {
 		return m, nil
 	}
-	if mf, ok := m.File(ManifestName); !ok {
-		m.ParseError = "export.yaml is missing"
-	} else if mf.Size > MaxManifestSize {
-		m.ParseError = fmt.Sprintf("export.yaml is %d bytes, more than the %d allowed", mf.Size, MaxManifestSize)
-	} else {
-		b, err := c.readAll(ctx, prefix+ManifestName, mf)
-		if err != nil {
-			return nil, err
-		}
-		man, err := ParseManifest(b)
-		switch {
-		case err != nil:
-			m.ParseError = err.Error()
-		case c.keys != nil:
-			// An unverified classification is no classification: its
-			// fields (weights, compute, declared hashes, revision) are
-			// dropped here rather than passed on, so that nothing
-			// downstream can mistake them for the compliance team's.
-			if err := c.keys.Verify(id, man); err != nil {
-				m.ParseError = "classification not accepted: " + err.Error()
-			} else {
-				m.Manifest, m.Signed = &man, true
-			}
-		default:
-			m.Manifest = &man
-		}
+	mf, found := m.File(ManifestName)
+	cl, err := c.classify(ctx, id, mf, found)
+	if err != nil {
+		return nil, err
 	}
-	if m.ParseError != "" {
-		c.logger.Warn("model is unclassified", "model", id, "reason", m.ParseError)
-	}
+	m.Manifest, m.Signed, m.ParseError = cl.manifest, cl.signed, cl.parseError
 	if m.Manifest != nil && m.Manifest.Revision != "" {
 		m.Revision = m.Manifest.Revision
 	} else {

@@ -476,41 +476,91 @@ func dirOID(p string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// handleCatalog serves /api/models: every model the caller may see, with its
-// export classification. Supports the Hub's author, search and limit filters.
+// CatalogPageSize is the largest page of /api/models, and its size when
+// the request names no limit; a longer listing is paged with a Link
+// header, as the Hub pages it.
+const CatalogPageSize = 1000
+
+// handleCatalog serves /api/models[?author=][&search=][&limit=][&cursor=]:
+// the models the caller may see, in id order, with their export
+// classification, limit (at most CatalogPageSize) per page. The next
+// page's URL is in a Link header (rel="next"); a page may hold fewer
+// models than the limit, and still have a next one, when the gateway
+// passed over models the caller may not see (listing.go).
 func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
-	models, err := s.opts.Catalog.Models(r.Context())
-	if err != nil {
-		s.answer(w, r, nil, s.storageUnavailable("list", err))
-		return
-	}
 	q := r.URL.Query()
 	author, search := q.Get("author"), strings.ToLower(q.Get("search"))
-	limit := -1
+	limit := CatalogPageSize
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
 			s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: "invalid_limit", Message: fmt.Sprintf("limit must be a non-negative integer, got %q.", l)})
 			return
 		}
-		limit = n
+		limit = min(n, CatalogPageSize)
 	}
 	view := s.newViewer(r, apiOf(r.URL.Path))
 	out := []modelInfo{}
-	for _, m := range models {
-		if author != "" && !strings.HasPrefix(m.ID, author+"/") {
-			continue
+	if limit == 0 || (author != "" && strings.Contains(author, "/")) {
+		s.answer(w, r, out, nil)
+		return
+	}
+	prefix := ""
+	if author != "" {
+		prefix = author + "/"
+	}
+	bound := []string{"hub", view.sub.ID, author, search}
+	after := ""
+	if c := q.Get("cursor"); c != "" {
+		pos, ok := s.cursors.open(bound, c)
+		if !ok {
+			s.answer(w, r, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidCursor,
+				Message: "The cursor is not one this listing gave; list again from the start."})
+			return
 		}
-		if search != "" && !strings.Contains(strings.ToLower(m.ID), search) {
-			continue
+		after = pos
+	}
+	var err error
+	full := false
+	pos, done, scanErr := s.opts.Catalog.Scan(r.Context(), prefix, after, catalog.DefaultScanLimits, func(g catalog.Group) (string, bool) {
+		past := catalog.Past(g.ID + "/")
+		if search != "" && !strings.Contains(strings.ToLower(g.ID), search) {
+			return past, false
 		}
-		if !view.visible(m) {
-			continue
+		if len(out) == limit {
+			full = true
+			return "", true
 		}
-		if limit >= 0 && len(out) >= limit {
-			break
+		m, ok, verr := s.visibleGroup(r.Context(), view, g)
+		if verr != nil {
+			err = verr
+			return "", true
 		}
-		out = append(out, s.newModelInfo(m, false, false))
+		if ok {
+			out = append(out, s.newModelInfo(m, false, false))
+		}
+		return past, false
+	})
+	if err == nil {
+		err = scanErr
+	}
+	if err != nil {
+		s.answer(w, r, nil, s.storageUnavailable("list", err))
+		return
+	}
+	if full || !done {
+		next := pos
+		if full {
+			// Resume after the page's last model.
+			next = catalog.Past(out[len(out)-1].ID + "/")
+		}
+		v := url.Values{"cursor": {s.cursors.seal(bound, next)}}
+		for _, k := range []string{"author", "search", "limit", "full", "config"} {
+			if q.Has(k) {
+				v.Set(k, q.Get(k))
+			}
+		}
+		w.Header().Set("Link", fmt.Sprintf("<%s/api/models?%s>; rel=\"next\"", s.publicBase(r), v.Encode()))
 	}
 	s.answer(w, r, out, nil)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -399,32 +398,41 @@ func (s *Server) s3ListObjects(w http.ResponseWriter, r *http.Request) {
 		s.s3Refuse(w, r, apiS3List, perr, r.URL.Path)
 		return
 	}
-	models, err := s.opts.Catalog.Models(r.Context())
+	view := s.newViewer(r, apiS3List)
+	bound := []string{"s3", view.sub.ID, q.Prefix, q.Delimiter}
+	after := q.Marker
+	if !q.V2 {
+		// A V1 marker is a key, or the sealed NextMarker of a page that
+		// passed over models hidden from the requester.
+		if pos, ok := s.cursors.open(bound, q.Marker); ok {
+			after = pos
+		}
+	} else {
+		after = q.StartAfter
+		if q.ContinuationToken != "" {
+			pos, ok := s.cursors.open(bound, q.ContinuationToken)
+			if !ok {
+				s.s3Refuse(w, r, apiS3List, &s3api.Error{Status: http.StatusBadRequest, Code: s3api.CodeInvalidArgument,
+					Message: "The continuation token provided is incorrect."}, r.URL.Path)
+				return
+			}
+			after = max(after, pos)
+		}
+	}
+	page, next, err := s.s3Page(r.Context(), view, q, after)
 	if err != nil {
 		s.metrics.storageError("list")
 		s.s3Refuse(w, r, apiS3List, &s3api.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable",
 			Message: "Model storage is unavailable; try again later.", Err: err}, r.URL.Path)
 		return
 	}
-	view := s.newViewer(r, apiS3List)
-	var objects []s3api.ObjectInfo
-	for _, m := range models {
-		// Prune whole models the prefix rules out.
-		if p := q.Prefix; p != "" && !strings.HasPrefix(m.ID+"/", p) && !strings.HasPrefix(p, m.ID+"/") {
-			continue
-		}
-		// A model hidden from the requester has no keys.
-		if !view.visible(m) {
-			continue
-		}
-		for _, f := range m.Files {
-			objects = append(objects, s3api.ObjectInfo{Key: m.ID + "/" + f.Key, Size: f.Size, ETag: f.ETag, LastModified: f.ModTime})
+	if page.IsTruncated {
+		// Sealed either way: the position may be past hidden models.
+		page.NextMarker = s.cursors.seal(bound, next)
+		if q.V2 {
+			page.NextContinuationToken = page.NextMarker
 		}
 	}
-	// Models come sorted by id and files by key, but "org/m-2/x" sorts
-	// before "org/m/x": the listing needs the keys' own order.
-	slices.SortFunc(objects, func(a, b s3api.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
-	page := s3api.List(objects, q)
 	s.s3Answer(w, r, apiS3List, func() {
 		s3api.WriteListObjects(w, r, s.opts.S3.Bucket, q, page, RequestID(r.Context()))
 	})

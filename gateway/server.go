@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -44,10 +45,14 @@ type Authenticator interface {
 
 // Options configure a Server. Store, Policy and Audit are required.
 type Options struct {
-	Addr    string // listen address; ":0" picks a free port
-	Store   storage.ObjectStore
-	Catalog *catalog.Catalog // nil: a catalog over Store with default cache settings
-	Policy  Decider
+	Addr string // listen address; ":0" picks a free port
+	// CursorKey (CursorKeySize bytes) seals listing cursors (cursor.go);
+	// nil: a random key, so that cursors end with the process. A fleet
+	// shares one (CursorKeyFrom) so that any gateway resumes any cursor.
+	CursorKey []byte
+	Store     storage.ObjectStore
+	Catalog   *catalog.Catalog // nil: a catalog over Store with default cache settings
+	Policy    Decider
 	// Auth verifies bearer tokens. Nil means no issuer is trusted: requests
 	// without a token are anonymous, and any token is refused (401).
 	Auth   Authenticator
@@ -125,6 +130,7 @@ type Server struct {
 	opts    Options
 	logger  *slog.Logger
 	metrics *Metrics
+	cursors *cursorSealer
 	srv     *http.Server
 	ln      net.Listener
 	// s3srv and s3ln are the S3 API's, when Options.S3 is set.
@@ -189,8 +195,18 @@ func NewServer(opts Options) (*Server, error) {
 		c.BucketCreated = opts.Now().UTC().Truncate(time.Second)
 		opts.S3 = &c
 	}
+	if opts.CursorKey == nil {
+		opts.CursorKey = make([]byte, CursorKeySize)
+		if _, err := rand.Read(opts.CursorKey); err != nil {
+			return nil, fmt.Errorf("gateway: cursor key: %w", err)
+		}
+	}
+	cursors, err := newCursorSealer(opts.CursorKey)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics, limiter: newLimiter(opts.RateLimit),
-		addrLimiter: newAddrLimiter(opts.RateLimit.PerAddress, maxAddresses)}
+		addrLimiter: newAddrLimiter(opts.RateLimit.PerAddress, maxAddresses), cursors: cursors}
 	s.srv = s.httpServer(s.Handler())
 	if opts.S3 != nil {
 		s.s3srv = s.httpServer(s.S3Handler())

@@ -193,7 +193,11 @@ func WriteListObjects(w http.ResponseWriter, r *http.Request, bucket string, q L
 			Contents:       contents,
 			CommonPrefixes: prefixes,
 		}
-		if q.Delimiter != "" && page.IsTruncated {
+		if page.IsTruncated && page.NextMarker != "" {
+			// Sent with or without a delimiter: a page of the gateway
+			// may end short (models hidden from the requester passed
+			// over), and its NextMarker, not its last key, is where the
+			// next one starts. Clients prefer NextMarker when present.
 			res.NextMarker = enc(page.NextMarker)
 		}
 		writeXML(w, r, res, requestID)
