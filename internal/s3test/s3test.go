@@ -160,6 +160,12 @@ func StartLocked(tb testing.TB) (Config, func()) {
 	return cfg, stop
 }
 
+// rootOf is the posix root of each private server, by address.
+var (
+	rootMu sync.Mutex
+	rootOf = map[string]string{}
+)
+
 func start(tb testing.TB, versioning bool) (Config, func()) {
 	tb.Helper()
 	bin := versityGWBinary(tb)
@@ -195,6 +201,9 @@ func start(tb testing.TB, versioning bool) (Config, func()) {
 		s, err := launch(bin, "127.0.0.1:"+port, root, sidecar, versioningDir, logPath)
 		if err == nil {
 			srv = s
+			rootMu.Lock()
+			rootOf[srv.addr] = root
+			rootMu.Unlock()
 			break
 		}
 		log := readTail(logPath, 4096)
@@ -459,3 +468,17 @@ func readTail(path string, n int64) string {
 }
 
 func sorted(s []string) []string { slices.Sort(s); return s }
+
+// StartEmpty launches a private VersityGW (as Start) with an empty bucket
+// and returns, with its Config, the bucket's directory: VersityGW's posix
+// backend serves the file dir/k as the object k, so a test can write a
+// large store there directly (with the user.etag attribute that holds an
+// object's ETag) rather than upload it.
+func StartEmpty(tb testing.TB) (Config, string, func()) {
+	tb.Helper()
+	cfg, stop := Start(tb, "", "")
+	rootMu.Lock()
+	root := rootOf[cfg.Endpoint]
+	rootMu.Unlock()
+	return cfg, filepath.Join(root, cfg.Bucket), stop
+}

@@ -22,7 +22,9 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/md5"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -31,6 +33,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/weightgate/weightgate/catalog"
@@ -39,11 +42,22 @@ import (
 func main() {
 	out := flag.String("out", "testdata/store", "directory to write the store into")
 	keyPath := flag.String("key", "testdata/keys/classify-ed25519.pem", "the compliance key that signs each export.yaml")
+	models := flag.Int("models", 0, "instead of the fixture, write a catalog of this many generated models (see WriteCatalog)")
+	etagXattr := flag.Bool("etag-xattr", false, "with -models: give each file the user.etag attribute VersityGW's posix backend keeps an object's ETag in, so that -out can be a VersityGW bucket directory")
 	flag.Parse()
 	key, err := catalog.LoadClassificationPrivateKey(*keyPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "genstore:", err)
 		os.Exit(1)
+	}
+	if *models > 0 {
+		files, err := WriteCatalog(*out, *models, key, *etagXattr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "genstore:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("genstore: wrote %d models (%d files) to %s\n", *models, files, *out)
+		return
 	}
 	files, err := Generate(key)
 	if err != nil {
@@ -516,4 +530,72 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return append(b, '\n')
+}
+
+// CatalogModelsPerOrg is how many models each organisation of a generated
+// catalog holds.
+const CatalogModelsPerOrg = 100
+
+// CatalogModel is the id of the i-th model of a generated catalog:
+// orgO/modelM with O = i/100 and M = i%100, as the listing issue's store.
+func CatalogModel(i int) string {
+	return fmt.Sprintf("org%d/model%d", i/CatalogModelsPerOrg, i%CatalogModelsPerOrg)
+}
+
+// CatalogClosed reports whether the i-th model of a generated catalog has
+// closed weights (one in four), which an anonymous requester may not see.
+func CatalogClosed(i int) bool { return i%4 == 3 }
+
+// CatalogFiles is the files of each generated model, sorted.
+var CatalogFiles = []string{"config.json", "export.yaml", "model.safetensors"}
+
+// WriteCatalog writes n generated models under dir for listing tests and
+// benchmarks: each has a signed export.yaml (open weights, or closed for
+// one in four), a config.json and a 1 KiB model.safetensors of
+// deterministic bytes. It returns the number of files written.
+//
+// With etagXattr, each file gets the extended attribute user.etag, the
+// MD5 of its content in hex, which is where VersityGW's posix backend
+// keeps an object's ETag: the directory is then a bucket VersityGW serves
+// as if every file had been uploaded, without uploading 300,000 objects.
+func WriteCatalog(dir string, n int, key ed25519.PrivateKey, etagXattr bool) (int, error) {
+	weights := make([]byte, 1024)
+	rng := splitmix64(0x6361_7461_6c6f_67) // "catalog"
+	for i := range weights {
+		weights[i] = byte(rng.next())
+	}
+	files := 0
+	for i := range n {
+		id := CatalogModel(i)
+		export := "weights: open\ntraining_compute_flop: 1.0e22\n"
+		if CatalogClosed(i) {
+			export = "weights: closed\ntraining_compute_flop: 3.0e26\neccn: 4E091\n"
+		}
+		signed, err := catalog.SignManifest([]byte(export), key, id, signedBy, signedAt, signedBasis)
+		if err != nil {
+			return files, fmt.Errorf("%s: %w", id, err)
+		}
+		d := filepath.Join(dir, filepath.FromSlash(id))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return files, err
+		}
+		for name, b := range map[string][]byte{
+			"config.json":       fmt.Appendf(nil, "{\"model_type\": \"llama\", \"_name_or_path\": %q}\n", id),
+			"export.yaml":       signed,
+			"model.safetensors": weights,
+		} {
+			p := filepath.Join(d, name)
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return files, err
+			}
+			if etagXattr {
+				sum := md5.Sum(b)
+				if err := syscall.Setxattr(p, "user.etag", []byte(hex.EncodeToString(sum[:])), 0); err != nil {
+					return files, fmt.Errorf("%s: %w", p, err)
+				}
+			}
+			files++
+		}
+	}
+	return files, nil
 }

@@ -11,6 +11,7 @@
 //   node client.mjs ... --snapshot              snapshotDownload into the Hub cache layout in --out
 //   node client.mjs ... --list [--path DIR]     listFiles (recursive) only
 //   node client.mjs --endpoint URL --token hf_... --whoami
+//   node client.mjs --endpoint URL [--token hf_...] --models [--author ORG]   listModels, every page
 //   node client.mjs ... --exists --files a      fileExists (a HEAD) of one file
 //   node client.mjs ... --safetensors --files a parseSafetensorsMetadata of one .safetensors file
 //
@@ -21,6 +22,7 @@
 //   {"path": "...", "size": N, "sha256": "...", "etag": "..."}   a downloaded file (etag: what fileDownloadInfo read)
 //   {"entry": {...}}                                             a listFiles entry, as the library returns it
 //   {"whoami": {...}}                                            whoAmI's answer
+//   {"model": "ORG/NAME"}                                        a listModels entry's name
 //   {"exists": true}                                             fileExists' answer
 //   {"safetensors": {"tensors": N}}                              the header parseSafetensorsMetadata read
 // exit 0; on a library (or HTTP) error, one last line
@@ -40,6 +42,7 @@ import {
 	fileDownloadInfo,
 	fileExists,
 	listFiles,
+	listModels,
 	modelInfo,
 	parseSafetensorsMetadata,
 	snapshotDownload,
@@ -65,6 +68,8 @@ try {
 			list: { type: "boolean", default: false },
 			path: { type: "string" },
 			whoami: { type: "boolean", default: false },
+			models: { type: "boolean", default: false },
+			author: { type: "string" },
 			exists: { type: "boolean", default: false },
 			safetensors: { type: "boolean", default: false },
 		},
@@ -79,8 +84,8 @@ if (probe && !args.files) {
 	console.error(`--exists and --safetensors need --files\n${usage}`);
 	process.exit(2);
 }
-const needsOut = !args.whoami && !args.list && !probe;
-if (!args.endpoint || (!args.whoami && !args.repo) || (needsOut && !args.out)) {
+const needsOut = !args.whoami && !args.list && !probe && !args.models;
+if (!args.endpoint || (!args.whoami && !args.models && !args.repo) || (needsOut && !args.out)) {
 	console.error(usage);
 	process.exit(2);
 }
@@ -120,6 +125,15 @@ async function report(path, file) {
 try {
 	if (args.whoami) {
 		console.log(JSON.stringify({ whoami: await whoAmI({ ...common }) }));
+		process.exit(0);
+	}
+
+	if (args.models) {
+		// listModels follows the gateway's Link header from page to page.
+		const search = args.author ? { owner: args.author } : undefined;
+		for await (const m of listModels({ ...common, search })) {
+			console.log(JSON.stringify({ model: m.name }));
+		}
 		process.exit(0);
 	}
 
