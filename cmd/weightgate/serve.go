@@ -275,6 +275,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if cfg.Metrics.Enabled {
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
+	// Listing cursors are sealed with a key derived from the S3
+	// credentials key, which a fleet shares, so any of its gateways
+	// resumes another's listing; without one, a random key per process.
+	if k := cfg.S3.CredentialsKey; k != "" {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			return fmt.Errorf("s3.credentials_key: %w", err)
+		}
+		opts.CursorKey = gateway.CursorKeyFrom(b)
+	}
 	if a := cfg.Admin.Listen; a != "" {
 		opts.AdminAddr = a
 		if !loopbackAddr(a) {
