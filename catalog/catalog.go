@@ -122,6 +122,10 @@ type Catalog struct {
 	// size (scan.go): a listing that shows a version already read does
 	// not read it again.
 	classes *lru.Cache[classKey, classification]
+	// pages remembers pages of the store's listing for the TTL and reads
+	// one ahead (pages.go); nil for a LocalStore, whose listing is as
+	// cheap as a cache's.
+	pages *pageCache
 
 	// keys, when not nil, are the compliance keys a classification must be
 	// signed by (SetClassificationKeys).
@@ -163,8 +167,22 @@ func NewCatalog(store storage.ObjectStore, size int, ttl time.Duration, logger *
 	}
 	if l, ok := store.(storage.LocalStore); !ok || !l.Local() {
 		c.stats = expirable.NewLRU[string, storage.ObjectInfo](DefaultStatCacheSize, nil, ttl)
+		c.pages = newPageCache(store, ttl, DefaultListingCacheBytes)
 	}
 	return c
+}
+
+// SetListingCacheBytes bounds the listing-page cache (pages.go) to n
+// bytes; 0 turns it off, so every page is listed from the store. Call it
+// before the catalog is used. A LocalStore's catalog has no such cache.
+func (c *Catalog) SetListingCacheBytes(n int64) {
+	switch {
+	case c.pages == nil:
+	case n <= 0:
+		c.pages = nil
+	default:
+		c.pages.maxBytes = n
+	}
 }
 
 // DefaultStatCacheSize is how many object stats a Catalog remembers: a few
@@ -197,7 +215,7 @@ func (c *Catalog) ForgetStat(key string) {
 	}
 }
 
-// Forget drops every remembered model, object stat and the computed
+// Forget drops every remembered model, object stat, listing page and the computed
 // open-weight frontier, so that the next request reads its model's
 // classification from storage again: a model reclassified from open to
 // closed is then refused at once rather than when its cache entry expires.
@@ -207,6 +225,9 @@ func (c *Catalog) Forget() {
 	c.classes.Purge()
 	if c.stats != nil {
 		c.stats.Purge()
+	}
+	if c.pages != nil {
+		c.pages.purge()
 	}
 	c.frontierMu.Lock()
 	c.frontierAt = time.Time{}
@@ -319,16 +340,9 @@ func (c *Catalog) Frontier(ctx context.Context) (policy.Frontier, error) {
 	c.frontierMu.Unlock()
 
 	v, err, _ := c.flight.Do("\x00frontier", func() (any, error) {
-		models, err := c.Models(ctx)
+		f, err := c.openFrontier(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("open-weight frontier: %w", err)
-		}
-		f := policy.Frontier{Source: policy.FrontierCatalog}
-		for _, m := range models { // sorted by id: ties go to the first
-			pm := m.PolicyModel()
-			if m.Open() && m.Signed && pm.TrainingComputeFLOP > f.FLOP {
-				f.FLOP, f.Model = pm.TrainingComputeFLOP, m.ID
-			}
 		}
 		c.frontierMu.Lock()
 		c.frontier, c.frontierAt = f, time.Now()
@@ -339,6 +353,48 @@ func (c *Catalog) Frontier(ctx context.Context) (policy.Frontier, error) {
 		return policy.Frontier{}, err
 	}
 	return v.(policy.Frontier), nil
+}
+
+// openFrontier reads the whole catalog forward (Scan, page after page, so
+// its size is not bounded: every model's classification is read once per
+// version and remembered) for the largest training compute of an open,
+// signed model; of equals, the first by id.
+func (c *Catalog) openFrontier(ctx context.Context) (policy.Frontier, error) {
+	f := policy.Frontier{Source: policy.FrontierCatalog}
+	pos := ""
+	for {
+		var merr error
+		next, done, err := c.Scan(ctx, "", pos, DefaultScanLimits, func(g Group) (string, bool) {
+			var m *Model
+			var err error
+			if g.Complete {
+				m, err = c.ModelOf(ctx, g.ID, g.Files)
+			} else {
+				m, err = c.Model(ctx, g.ID) // cut by a limit: load it whole
+			}
+			if errors.Is(err, ErrModelNotFound) {
+				return Past(g.ID + "/"), false
+			}
+			if err != nil {
+				merr = err
+				return "", true
+			}
+			pm := m.PolicyModel()
+			if m.Open() && m.Signed && (pm.TrainingComputeFLOP > f.FLOP || (pm.TrainingComputeFLOP == f.FLOP && f.FLOP > 0 && m.ID < f.Model)) {
+				f.FLOP, f.Model = pm.TrainingComputeFLOP, m.ID
+			}
+			return Past(g.ID + "/"), false
+		})
+		switch {
+		case merr != nil:
+			return policy.Frontier{}, merr
+		case err != nil:
+			return policy.Frontier{}, err
+		case done:
+			return f, nil
+		}
+		pos = next
+	}
 }
 
 // catalogLoadTimeout bounds one model load that concurrent requests share.
@@ -442,40 +498,3 @@ func (c *Catalog) readAll(ctx context.Context, key string, info storage.ObjectIn
 	return b, nil
 }
 
-// MaxCatalogModels bounds the catalog listing.
-const MaxCatalogModels = 10_000
-
-// Models returns every model in the store, sorted by id.
-func (c *Catalog) Models(ctx context.Context) ([]*Model, error) {
-	orgs, err := c.store.ListDirs(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("list organisations: %w", err)
-	}
-	var out []*Model
-	for _, org := range orgs {
-		names, err := c.store.ListDirs(ctx, org)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", org, err)
-		}
-		for _, name := range names {
-			id := strings.TrimSuffix(org+name, "/")
-			if !ValidModelID(id) {
-				continue
-			}
-			if len(out) >= MaxCatalogModels {
-				return nil, fmt.Errorf("catalog has more than %d models", MaxCatalogModels)
-			}
-			m, err := c.Model(ctx, id)
-			if errors.Is(err, ErrModelNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, m)
-		}
-	}
-	// Directory order is not id order: "model/" sorts after "model-b/".
-	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
-}

@@ -71,6 +71,8 @@ func (s *CatalogFakeStore) ListPage(ctx context.Context, prefix, startAfter, del
 	if err != nil {
 		return storage.Page{}, err
 	}
+	objs = slices.Clone(objs) // the fakes list in any order; a page is in key order
+	slices.SortFunc(objs, func(a, b storage.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
 	return storage.PageOf(objs, prefix, startAfter, delimiter, limit), nil
 }
 
@@ -683,7 +685,51 @@ func TestCatalog_Model_CallerCancel(t *testing.T) {
 	}
 }
 
-func TestCatalog_Models(t *testing.T) {
+// scanModels scans the whole catalog as the listings do, page after page
+// with limits small enough to cut through models, and returns the models
+// met (assembled from the scan, or loaded when a limit cut them), in key
+// order.
+func scanModels(ctx context.Context, c *Catalog, lim ScanLimits) ([]*Model, error) {
+	var out []*Model
+	pos := ""
+	for {
+		var merr error
+		next, done, err := c.Scan(ctx, "", pos, lim, func(g Group) (string, bool) {
+			var m *Model
+			var err error
+			if g.Complete {
+				m, err = c.ModelOf(ctx, g.ID, g.Files)
+			} else {
+				m, err = c.Model(ctx, g.ID)
+			}
+			if errors.Is(err, ErrModelNotFound) {
+				return Past(g.ID + "/"), false
+			}
+			if err != nil {
+				merr = err
+				return "", true
+			}
+			out = append(out, m)
+			return Past(g.ID + "/"), false
+		})
+		if merr != nil {
+			return nil, merr
+		}
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return out, nil
+		}
+		pos = next
+	}
+}
+
+// TestCatalog_ScanModels: a scan of the whole store meets every model with
+// a valid id once, classified or not, and nothing else (markers, files
+// outside ORG/NAME/PATH, invalid names), in key order, however its limits
+// cut it.
+func TestCatalog_ScanModels(t *testing.T) {
 	mem := newCatalogMemStore(map[string]catalogObject{
 		"org-b/m3/export.yaml":  catalogOpenManifest,
 		"org-b/m3/a.bin":        {Data: "a"},
@@ -698,90 +744,39 @@ func TestCatalog_Models(t *testing.T) {
 		"org-d/x/y/z/deep.bin":  {Data: "a"},
 		"top-level-file.txt":    {Data: "a"},
 		"org-e/file-at-org.bin": {Data: "a"},
+		"org/model/a.bin":       {Data: "a"},
+		"org/model-b/a.bin":     {Data: "a"},
+		"org/model.x/a.bin":     {Data: "a"},
 	})
-	c := newTestCatalog(mem.Store(), time.Hour)
-	models, err := c.Models(t.Context())
-	if err != nil {
-		t.Fatalf("Models: %v", err)
-	}
-	var ids []string
-	for _, m := range models {
-		ids = append(ids, m.ID)
-	}
-	if got, want := ids, []string{"org-a/m1", "org-a/m2", "org-b/m3", "org-d/x"}; !slices.Equal(got, want) {
-		t.Errorf("Models ids = %q, want %q", got, want)
-	}
-	for _, p := range mem.listed {
-		if id := strings.TrimSuffix(p, "/"); !ValidModelID(id) {
-			t.Errorf("List called for invalid id prefix %q", p)
+	for _, lim := range []ScanLimits{DefaultScanLimits, {Entries: 1, Requests: 1}, {Entries: 2, Requests: 64}} {
+		c := newTestCatalog(mem.Store(), time.Hour)
+		models, err := scanModels(t.Context(), c, lim)
+		if err != nil {
+			t.Fatalf("%+v: %v", lim, err)
+		}
+		var ids []string
+		for _, m := range models {
+			ids = append(ids, m.ID)
+		}
+		// Key order: "org/model-b/" sorts before "org/model/".
+		want := []string{"org-a/m1", "org-a/m2", "org-b/m3", "org-d/x", "org/model-b", "org/model.x", "org/model"}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%+v: models %q, want %q", lim, ids, want)
+		}
+		if len(models) == len(want) && (models[1].Manifest != nil || models[0].Manifest == nil) {
+			t.Errorf("%+v: org-a/m1 manifest %+v, org-a/m2 %+v; want one, and none", lim, models[0].Manifest, models[1].Manifest)
 		}
 	}
-	if len(models) == 4 && models[1].Manifest != nil {
-		t.Errorf("org-a/m2 Manifest = %+v, want nil", models[1].Manifest)
-	}
 }
 
-// TestCatalog_Models_SortedByID checks Models' documented order ("sorted by
-// id") when the store's ListDirs returns its names sorted as strings, as the
-// ObjectStore contract and s3store do: "model-b/" < "model/" byte-wise, yet
-// the id "org/model" < "org/model-b". Models must not rely on the store's
-// order.
-func TestCatalog_Models_SortedByID(t *testing.T) {
-	mem := newCatalogMemStore(map[string]catalogObject{
-		"org/model/a.bin":   {Data: "a"},
-		"org/model-b/a.bin": {Data: "a"},
-		"org/model.x/a.bin": {Data: "a"},
-		"lab/m/a.bin":       {Data: "a"},
-		"lab-b/m/a.bin":     {Data: "a"},
-	})
-	models, err := newTestCatalog(mem.Store(), time.Hour).Models(t.Context())
-	if err != nil {
-		t.Fatalf("Models: %v", err)
-	}
-	var ids []string
-	for _, m := range models {
-		ids = append(ids, m.ID)
-	}
-	if got, want := ids, []string{"lab-b/m", "lab/m", "org/model", "org/model-b", "org/model.x"}; !slices.Equal(got, want) {
-		t.Errorf("Models ids = %q, want %q (sorted by id)", got, want)
-	}
-}
-
-func TestCatalog_Models_StorageError(t *testing.T) {
+func TestCatalog_Scan_StorageError(t *testing.T) {
 	boom := errors.New("storage unavailable")
-	tests := []struct {
-		name  string
-		store func(*catalogMemStore) *CatalogFakeStore
-	}{
-		{"ListDirsRoot", func(m *catalogMemStore) *CatalogFakeStore {
-			s := m.Store()
-			s.ListDirsFn = func(context.Context, string) ([]string, error) { return nil, boom }
-			return s
-		}},
-		{"ListDirsOrg", func(m *catalogMemStore) *CatalogFakeStore {
-			s := m.Store()
-			s.ListDirsFn = func(ctx context.Context, prefix string) ([]string, error) {
-				if prefix == "" {
-					return m.listDirsFn(ctx, prefix)
-				}
-				return nil, boom
-			}
-			return s
-		}},
-		{"List", func(m *catalogMemStore) *CatalogFakeStore {
-			s := m.Store()
-			s.ListFn = func(context.Context, string) ([]storage.ObjectInfo, error) { return nil, boom }
-			return s
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			mem := newCatalogMemStore(map[string]catalogObject{"org/model/a.bin": {Data: "a"}})
-			c := newTestCatalog(tt.store(mem), time.Hour)
-			if models, err := c.Models(t.Context()); !errors.Is(err, boom) {
-				t.Errorf("Models = %v, %v; want error %v", models, err, boom)
-			}
-		})
+	mem := newCatalogMemStore(map[string]catalogObject{"org/model/a.bin": {Data: "a"}})
+	s := mem.Store()
+	s.ListPageFn = func(context.Context, string, string, string, int) (storage.Page, error) { return storage.Page{}, boom }
+	c := newTestCatalog(s, time.Hour)
+	if models, err := scanModels(t.Context(), c, DefaultScanLimits); !errors.Is(err, boom) {
+		t.Errorf("scan = %v, %v; want error %v", models, err, boom)
 	}
 }
 
@@ -873,17 +868,17 @@ func TestCatalog_Frontier(t *testing.T) {
 		if _, err := c.Frontier(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		before := mem.listDirs.Load()
+		before := mem.lists.Load()
 		mem.set("e/bigger/export.yaml", catalogObject{Data: mustSign(t, priv, "e/bigger", "weights: open\ntraining_compute_flop: 8e26\n")})
 		defer func() { mem.mu.Lock(); delete(mem.objects, "e/bigger/export.yaml"); mem.mu.Unlock() }()
 		got, err := c.Frontier(context.Background())
-		if err != nil || got.Model != "a/open-big" || mem.listDirs.Load() != before {
-			t.Errorf("second call = %+v, %v after %d more listings; want the cached frontier, no listing", got, err, mem.listDirs.Load()-before)
+		if err != nil || got.Model != "a/open-big" || mem.lists.Load() != before {
+			t.Errorf("second call = %+v, %v after %d more listings; want the cached frontier, no listing", got, err, mem.lists.Load()-before)
 		}
 	})
 
 	t.Run("storage error", func(t *testing.T) {
-		broken := &CatalogFakeStore{ListDirsFn: func(context.Context, string) ([]string, error) { return nil, errors.New("disk on fire") }}
+		broken := &CatalogFakeStore{ListFn: func(context.Context, string) ([]storage.ObjectInfo, error) { return nil, errors.New("disk on fire") }}
 		c := newTestCatalog(broken, time.Minute)
 		c.SetFrontier(Frontier{FromCatalog: true})
 		if f, err := c.Frontier(context.Background()); err == nil {

@@ -161,7 +161,7 @@ func (c *Catalog) Scan(ctx context.Context, prefix, after string, lim ScanLimits
 			if n := len(buf); n > 0 {
 				from = buf[n-1].Key
 			}
-			p, err := c.store.ListPage(ctx, prefix, from, "", storage.MaxPageSize)
+			p, err := c.listPage(ctx, prefix, from)
 			if err != nil {
 				return pos, false, fmt.Errorf("list %q: %w", prefix, err)
 			}
@@ -205,6 +205,15 @@ func (c *Catalog) Scan(ctx context.Context, prefix, after string, lim ScanLimits
 			return pos, whole && len(buf) == 0 && !more, nil
 		}
 	}
+}
+
+// listPage is a page of the store's listing below prefix from after:
+// from the listing-page cache when the store is remote (pages.go).
+func (c *Catalog) listPage(ctx context.Context, prefix, after string) (storage.Page, error) {
+	if c.pages == nil {
+		return c.store.ListPage(ctx, prefix, after, "", storage.MaxPageSize)
+	}
+	return c.pages.listPage(ctx, prefix, after)
 }
 
 // wholeGroup reports whether buf holds every key of its first model: a

@@ -1,0 +1,313 @@
+package catalog
+
+import (
+	"container/list"
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/weightgate/weightgate/storage"
+)
+
+// The listing-page cache: pages of a remote store's ordered listing
+// (ListPage, no delimiter, full pages) remembered for the metadata TTL, and
+// read one page ahead. A remote store (S3) takes about as long to list a
+// page as the gateway takes to do everything else with it, and a page of
+// the gateway's needs the store's pages around it: the one its cursor falls
+// in (whose tail the previous page left unread) and the next. Keeping the
+// first and fetching the second while the client reads the previous page
+// makes a walk through the listing cost the store's time once, in
+// parallel with the client, rather than once more in series.
+//
+// Why not an in-memory index of every key, built at start-up: at 100,000
+// models (300,000 keys) a full listing of VersityGW takes longer than the
+// default TTL, so an index could not be both complete and fresh, and it
+// would hold every key whatever is being read. The page cache holds what
+// is being read, bounded in bytes and entries, and is never more than the
+// TTL behind the store.
+//
+// Soundness: an entry is the answer a fresh ListPage gave, stamped with
+// the time the request was sent, and is served only until that time plus
+// the TTL; so what the cache gives is what the store listed at most a TTL
+// ago. A position inside a cached page is answered with the page's tail
+// after it (which is what a listing from that position gave then, as the
+// listing is ordered), a short page whose Truncated is the page's.
+// Forget (SIGHUP) drops every entry and every fetch under way.
+
+// Listing-page cache defaults.
+const (
+	// DefaultListingCacheBytes bounds the cached pages' size (keys,
+	// ETags, and each entry's fixed cost counted; see pageBytes).
+	DefaultListingCacheBytes = 32 << 20
+	// MaxListingCachePages bounds the number of cached pages, whatever
+	// their size.
+	MaxListingCachePages = 1024
+	// MaxReadAhead is how many read-ahead fetches may be under way at
+	// once: past it, a page is not read ahead (a client asks for it in
+	// time anyway).
+	MaxReadAhead = 4
+	// pageFetchTimeout bounds one detached fetch, which requests share.
+	pageFetchTimeout = 30 * time.Second
+)
+
+type cachedPage struct {
+	prefix, after string
+	page          storage.Page
+	at            time.Time // when the request that listed it was sent
+	bytes         int64
+	elem          *list.Element
+}
+
+// covers reports whether the page answers a listing of its prefix from
+// after: from its own start, or from inside it.
+func (p *cachedPage) covers(after string) bool {
+	if after == p.after {
+		return true
+	}
+	if after < p.after {
+		return false
+	}
+	return !p.page.Truncated || after < p.page.Last()
+}
+
+// tail is the page's answer from after (covered): its entries past it.
+func (p *cachedPage) tail(after string) storage.Page {
+	if after == p.after {
+		return p.page
+	}
+	i, _ := slices.BinarySearchFunc(p.page.Objects, after, func(o storage.ObjectInfo, k string) int {
+		if o.Key <= k {
+			return -1
+		}
+		return 1
+	})
+	return storage.Page{Objects: p.page.Objects[i:], Truncated: p.page.Truncated}
+}
+
+// pageCache is the listing-page cache of one Catalog.
+type pageCache struct {
+	store      storage.ObjectStore
+	ttl        time.Duration
+	maxBytes   int64
+	maxEntries int
+	pageSize   int // the store's page, storage.MaxPageSize (smaller in tests)
+	now        func() time.Time
+
+	mu       sync.Mutex
+	gen      uint64                   // raised by purge: older fetches are not kept
+	byPrefix map[string][]*cachedPage // sorted by after
+	lru      list.List                // of *cachedPage, most recent first
+	bytes    int64
+
+	flight singleflight.Group
+	ahead  chan struct{} // read-ahead slots
+	wg     sync.WaitGroup
+	// hits, misses and aheads count lookups answered, fetches, and
+	// read-aheads started (tests and benchmarks).
+	hits, misses, aheads int
+}
+
+func newPageCache(store storage.ObjectStore, ttl time.Duration, maxBytes int64) *pageCache {
+	return &pageCache{
+		store: store, ttl: ttl, maxBytes: maxBytes, maxEntries: MaxListingCachePages, pageSize: storage.MaxPageSize, now: time.Now,
+		byPrefix: map[string][]*cachedPage{}, ahead: make(chan struct{}, MaxReadAhead),
+	}
+}
+
+// pageBytes is what a page is counted as: its strings and a fixed cost
+// per entry for the structure around them.
+func pageBytes(prefix, after string, p storage.Page) int64 {
+	const perObject = 96 // ObjectInfo's words and the strings' headers
+	n := int64(256 + len(prefix) + len(after))
+	for _, o := range p.Objects {
+		n += perObject + int64(len(o.Key)+len(o.ETag)+len(o.SHA256))
+	}
+	for _, cp := range p.Prefixes {
+		n += 16 + int64(len(cp))
+	}
+	return n
+}
+
+// lookup returns the cached answer to a listing of prefix from after.
+func (pc *pageCache) lookup(prefix, after string) (storage.Page, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pages := pc.byPrefix[prefix]
+	// The last page starting at or before after, and the one before it
+	// (a shorter page may start later and end sooner).
+	i, found := slices.BinarySearchFunc(pages, after, func(p *cachedPage, k string) int { return strings.Compare(p.after, k) })
+	if found {
+		i++
+	}
+	now := pc.now()
+	for j := i - 1; j >= 0 && j >= i-2; j-- {
+		p := pages[j]
+		if now.Sub(p.at) >= pc.ttl {
+			pc.remove(p)
+			return storage.Page{}, false // the slice moved; a miss is sound
+		}
+		if p.covers(after) {
+			pc.lru.MoveToFront(p.elem)
+			pc.hits++
+			return p.tail(after), true
+		}
+	}
+	return storage.Page{}, false
+}
+
+// has reports whether a listing from after is cached, without touching
+// the order of eviction.
+func (pc *pageCache) has(prefix, after string) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pages := pc.byPrefix[prefix]
+	i, found := slices.BinarySearchFunc(pages, after, func(p *cachedPage, k string) int { return strings.Compare(p.after, k) })
+	if found {
+		i++
+	}
+	now := pc.now()
+	for j := i - 1; j >= 0 && j >= i-2; j-- {
+		if p := pages[j]; now.Sub(p.at) < pc.ttl && p.covers(after) {
+			return true
+		}
+	}
+	return false
+}
+
+// add keeps a page listed at time at, unless a purge came since gen.
+func (pc *pageCache) add(gen uint64, at time.Time, prefix, after string, p storage.Page) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if gen != pc.gen {
+		return
+	}
+	cp := &cachedPage{prefix: prefix, after: after, page: p, at: at, bytes: pageBytes(prefix, after, p)}
+	if cp.bytes > pc.maxBytes {
+		return
+	}
+	pages := pc.byPrefix[prefix]
+	i, found := slices.BinarySearchFunc(pages, after, func(p *cachedPage, k string) int { return strings.Compare(p.after, k) })
+	if found {
+		pc.remove(pages[i])
+		pages = pc.byPrefix[prefix]
+	}
+	pc.byPrefix[prefix] = slices.Insert(pages, i, cp)
+	cp.elem = pc.lru.PushFront(cp)
+	pc.bytes += cp.bytes
+	for pc.bytes > pc.maxBytes || pc.lru.Len() > pc.maxEntries {
+		pc.remove(pc.lru.Back().Value.(*cachedPage))
+	}
+}
+
+// remove drops p (mu held).
+func (pc *pageCache) remove(p *cachedPage) {
+	pages := pc.byPrefix[p.prefix]
+	if i := slices.Index(pages, p); i >= 0 {
+		pages = slices.Delete(pages, i, i+1)
+	}
+	if len(pages) == 0 {
+		delete(pc.byPrefix, p.prefix)
+	} else {
+		pc.byPrefix[p.prefix] = pages
+	}
+	pc.lru.Remove(p.elem)
+	pc.bytes -= p.bytes
+}
+
+// purge drops every page, and the results of fetches under way.
+func (pc *pageCache) purge() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.gen++
+	clear(pc.byPrefix)
+	pc.lru.Init()
+	pc.bytes = 0
+}
+
+// size is the cache's entries and bytes.
+func (pc *pageCache) size() (int, int64) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.lru.Len(), pc.bytes
+}
+
+// fetch lists one page from the store, shared by concurrent askers of
+// the same page (a client's request and a read-ahead among them), and
+// keeps it. The request is detached from ctx, so that one asker leaving
+// does not fail the others, and bounded in time.
+func (pc *pageCache) fetch(ctx context.Context, prefix, after string) (storage.Page, error) {
+	pc.mu.Lock()
+	gen := pc.gen
+	pc.misses++
+	pc.mu.Unlock()
+	key := strconv.FormatUint(gen, 10) + "\x00" + prefix + "\x00" + after
+	ch := pc.flight.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pageFetchTimeout)
+		defer cancel()
+		at := pc.now()
+		p, err := pc.store.ListPage(fctx, prefix, after, "", pc.pageSize)
+		if err != nil {
+			return storage.Page{}, err
+		}
+		pc.add(gen, at, prefix, after, p)
+		return p, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return storage.Page{}, res.Err
+		}
+		return res.Val.(storage.Page), nil
+	case <-ctx.Done():
+		return storage.Page{}, ctx.Err()
+	}
+}
+
+// readAhead starts fetching the page after p (a page of prefix) unless
+// it is cached, being fetched, or every read-ahead slot is taken.
+func (pc *pageCache) readAhead(prefix string, p storage.Page) {
+	if !p.Truncated || len(p.Objects) == 0 {
+		return
+	}
+	next := p.Last()
+	if pc.has(prefix, next) {
+		return
+	}
+	select {
+	case pc.ahead <- struct{}{}:
+	default:
+		return
+	}
+	pc.mu.Lock()
+	pc.aheads++
+	pc.mu.Unlock()
+	pc.wg.Add(1)
+	go func() {
+		defer pc.wg.Done()
+		defer func() { <-pc.ahead }()
+		// Errors are not kept: the client's own request meets them.
+		_, _ = pc.fetch(context.Background(), prefix, next)
+	}()
+}
+
+// listPage answers a listing of prefix from after (no delimiter, full
+// pages) from the cache, or from the store, and reads the next page ahead.
+func (pc *pageCache) listPage(ctx context.Context, prefix, after string) (storage.Page, error) {
+	p, ok := pc.lookup(prefix, after)
+	if !ok {
+		var err error
+		if p, err = pc.fetch(ctx, prefix, after); err != nil {
+			return storage.Page{}, err
+		}
+	}
+	pc.readAhead(prefix, p)
+	return p, nil
+}
+
+// idle waits for the read-aheads under way.
+func (pc *pageCache) idle() { pc.wg.Wait() }
