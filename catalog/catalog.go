@@ -497,4 +497,3 @@ func (c *Catalog) readAll(ctx context.Context, key string, info storage.ObjectIn
 	}
 	return b, nil
 }
-
