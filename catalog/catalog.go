@@ -126,6 +126,8 @@ type Catalog struct {
 	// one ahead (pages.go); nil for a LocalStore, whose listing is as
 	// cheap as a cache's.
 	pages *pageCache
+	// classReads bounds the export.yaml reads warmClasses has under way.
+	classReads chan struct{}
 
 	// keys, when not nil, are the compliance keys a classification must be
 	// signed by (SetClassificationKeys).
@@ -158,16 +160,18 @@ func NewCatalog(store storage.ObjectStore, size int, ttl time.Duration, logger *
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Catalog{
-		store:   store,
-		cache:   expirable.NewLRU[string, *Model](size, nil, ttl),
-		logger:  logger,
-		ttl:     ttl,
-		hashes:  newContentHashes(store, DefaultHashCacheSize, logger),
-		classes: newClassCache(),
+		store:      store,
+		cache:      expirable.NewLRU[string, *Model](size, nil, ttl),
+		logger:     logger,
+		ttl:        ttl,
+		hashes:     newContentHashes(store, DefaultHashCacheSize, logger),
+		classes:    newClassCache(),
+		classReads: make(chan struct{}, MaxClassReads),
 	}
 	if l, ok := store.(storage.LocalStore); !ok || !l.Local() {
 		c.stats = expirable.NewLRU[string, storage.ObjectInfo](DefaultStatCacheSize, nil, ttl)
 		c.pages = newPageCache(store, ttl, DefaultListingCacheBytes)
+		c.pages.onPage = c.warmClasses
 	}
 	return c
 }

@@ -12,17 +12,24 @@ import (
 type CacheConfig struct {
 	CacheSize int           `yaml:"cache_size"`
 	CacheTTL  time.Duration `yaml:"cache_ttl"`
+	// ListingCacheMiB bounds the listing-page cache of a remote store
+	// (pages.go); 0 turns it off.
+	ListingCacheMiB int `yaml:"listing_cache_mib"`
 }
 
 // The metadata cache's defaults.
 const (
 	DefaultCacheSize = 1024
 	DefaultCacheTTL  = 30 * time.Second
+	// MaxListingCacheMiB is the largest metadata.listing_cache_mib: the
+	// gateway's memory is stated for the default, and a cache past this
+	// is more than a 100,000-model catalog's whole listing.
+	MaxListingCacheMiB = 1024
 )
 
 // DefaultCacheConfig is the section's value for every key a file omits.
 func DefaultCacheConfig() CacheConfig {
-	return CacheConfig{CacheSize: DefaultCacheSize, CacheTTL: DefaultCacheTTL}
+	return CacheConfig{CacheSize: DefaultCacheSize, CacheTTL: DefaultCacheTTL, ListingCacheMiB: DefaultListingCacheBytes >> 20}
 }
 
 // Validate returns c's problems, each named under section ("metadata").
@@ -33,6 +40,9 @@ func (c CacheConfig) Validate(section string) config.Problems {
 	}
 	if c.CacheTTL <= 0 {
 		p.Addf(section+".cache_ttl", c.CacheTTL, "must be positive")
+	}
+	if c.ListingCacheMiB < 0 || c.ListingCacheMiB > MaxListingCacheMiB {
+		p.Addf(section+".listing_cache_mib", c.ListingCacheMiB, "must be from 0 (off) to %d", MaxListingCacheMiB)
 	}
 	return p
 }

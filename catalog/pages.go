@@ -106,6 +106,9 @@ type pageCache struct {
 
 	flight singleflight.Group
 	ahead  chan struct{} // read-ahead slots
+	// onPage, when set, is given each page listed from the store (the
+	// catalog warms its classifications); what it starts joins wg.
+	onPage func(storage.Page, *sync.WaitGroup)
 	wg     sync.WaitGroup
 	// hits, misses and aheads count lookups answered, fetches, and
 	// read-aheads started (tests and benchmarks).
@@ -255,6 +258,9 @@ func (pc *pageCache) fetch(ctx context.Context, prefix, after string) (storage.P
 			return storage.Page{}, err
 		}
 		pc.add(gen, at, prefix, after, p)
+		if pc.onPage != nil {
+			pc.onPage(p, &pc.wg)
+		}
 		return p, nil
 	})
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -59,11 +60,27 @@ func (c *Catalog) classify(ctx context.Context, id string, mf storage.ObjectInfo
 		return classification{parseError: fmt.Sprintf("export.yaml is %d bytes, more than the %d allowed", mf.Size, MaxManifestSize)}, nil
 	}
 	k := classKey{id: id, etag: mf.ETag, size: mf.Size}
-	if mf.ETag != "" {
-		if cl, ok := c.classes.Get(k); ok {
-			return cl, nil
-		}
+	if mf.ETag == "" {
+		return c.readClass(ctx, k, mf)
 	}
+	if cl, ok := c.classes.Get(k); ok {
+		return cl, nil
+	}
+	// One read per version however many ask at once: a page's own
+	// request and the page's warming (warmClasses) among them.
+	v, err, _ := c.flight.Do(fmt.Sprintf("\x01%s\x00%s\x00%d", id, mf.ETag, mf.Size), func() (any, error) {
+		return c.readClass(ctx, k, mf)
+	})
+	if err != nil {
+		return classification{}, err
+	}
+	return v.(classification), nil
+}
+
+// readClass reads and parses the version k of a model's export.yaml, and
+// remembers it.
+func (c *Catalog) readClass(ctx context.Context, k classKey, mf storage.ObjectInfo) (classification, error) {
+	id := k.id
 	b, err := c.readAll(ctx, id+"/"+ManifestName, mf)
 	if err != nil {
 		return classification{}, err
@@ -95,6 +112,50 @@ func (c *Catalog) classify(ctx context.Context, id string, mf storage.ObjectInfo
 		c.classes.Add(k, cl)
 	}
 	return cl, nil
+}
+
+// MaxClassReads is how many export.yaml reads warming may have under way
+// at once, for the whole catalog.
+const MaxClassReads = 8
+
+// warmClasses reads, in the background and MaxClassReads at a time, the
+// export.yaml versions a page of the store's listing shows and the
+// catalog has not read: a listing page then waits for the slowest of its
+// reads rather than for their sum. The page's own request reads the
+// same versions in order and joins the reads under way (classify); an
+// error here is left for it to meet.
+func (c *Catalog) warmClasses(p storage.Page, wg *sync.WaitGroup) {
+	var todo []storage.ObjectInfo
+	for _, o := range p.Objects {
+		id, ok := modelOfKey(o.Key)
+		if !ok || o.Key != id+"/"+ManifestName || o.ETag == "" || o.Size > MaxManifestSize {
+			continue
+		}
+		if !c.classes.Contains(classKey{id: id, etag: o.ETag, size: o.Size}) {
+			todo = append(todo, o)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), pageFetchTimeout)
+		defer cancel()
+		var reads sync.WaitGroup
+		for _, o := range todo {
+			c.classReads <- struct{}{}
+			reads.Add(1)
+			go func() {
+				defer reads.Done()
+				defer func() { <-c.classReads }()
+				id, _ := modelOfKey(o.Key)
+				_, _ = c.classify(ctx, id, o, true)
+			}()
+		}
+		reads.Wait()
+	}()
 }
 
 // ModelOf is model id assembled from files, every file below its prefix

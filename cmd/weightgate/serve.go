@@ -133,6 +133,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (*components, e
 		c.store = st
 	}
 	c.catalog = catalog.NewCatalog(c.store, cfg.Metadata.CacheSize, cfg.Metadata.CacheTTL, logger)
+	c.catalog.SetListingCacheBytes(int64(cfg.Metadata.ListingCacheMiB) << 20)
 	if len(cfg.Catalog.ClassificationKeys) > 0 {
 		keys, err := catalog.LoadClassificationKeys(cfg.Catalog.ClassificationKeys)
 		if err != nil {

@@ -5,6 +5,7 @@ package storagetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -120,4 +121,34 @@ func names(p storage.Page) []string {
 		j++
 	}
 	return out
+}
+
+// ModelID is the id of the i-th model WriteModels writes: orgO/modelM with
+// O = i/100 and M = i%100, as scripts/genstore -models names them.
+func ModelID(i int) string { return fmt.Sprintf("org%d/model%d", i/100, i%100) }
+
+// ModelFiles are the files of each model WriteModels writes, in key order.
+var ModelFiles = []string{"config.json", "export.yaml", "model.safetensors"}
+
+// WriteModels writes n models under dir, as scripts/genstore -models does
+// but unsigned and quicker: each has an export.yaml (closed weights when
+// closed(i), else open), a config.json and a small model.safetensors.
+func WriteModels(tb testing.TB, dir string, n int, closed func(i int) bool) {
+	tb.Helper()
+	for i := range n {
+		id := ModelID(i)
+		d := filepath.Join(dir, filepath.FromSlash(id))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		export := "weights: open\ntraining_compute_flop: 1.0e22\n"
+		if closed != nil && closed(i) {
+			export = "weights: closed\ntraining_compute_flop: 3.0e26\neccn: 4E091\n"
+		}
+		for name, b := range map[string]string{"config.json": `{"model_type": "llama"}`, "export.yaml": export, "model.safetensors": id} {
+			if err := os.WriteFile(filepath.Join(d, name), []byte(b), 0o644); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
 }
