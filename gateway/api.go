@@ -522,7 +522,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	full := false
-	pos, done, scanErr := s.opts.Catalog.Scan(r.Context(), prefix, after, catalog.DefaultScanLimits, func(g catalog.Group) (string, bool) {
+	pos, done, scanErr := s.opts.Catalog.Scan(r.Context(), prefix, after, s.scanLimits(), func(g catalog.Group) (string, bool) {
 		past := catalog.Past(g.ID + "/")
 		if search != "" && !strings.Contains(strings.ToLower(g.ID), search) {
 			return past, false

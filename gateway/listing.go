@@ -23,6 +23,14 @@ import (
 // models, but nobody can read it. What a short page tells its reader is
 // documented in docs/http-api.md.
 
+// scanLimits are the bounds of one listing page.
+func (s *Server) scanLimits() catalog.ScanLimits {
+	if s.opts.ScanLimits == (catalog.ScanLimits{}) {
+		return catalog.DefaultScanLimits
+	}
+	return s.opts.ScanLimits
+}
+
 // visibleGroup reports whether the requester may see the model g is of,
 // with the model: assembled from the files the scan read when they are
 // all of them, else loaded (and cached) as a download would load it. A
@@ -65,7 +73,7 @@ func (s *Server) s3Page(ctx context.Context, view *viewer, q s3api.ListQuery, af
 	lastCP := ""  // the last common prefix added
 	full := false // another entry follows the page's last
 	var err error // a storage failure, which fails the page
-	pos, done, scanErr := s.opts.Catalog.Scan(ctx, q.Prefix, after, catalog.DefaultScanLimits, func(g catalog.Group) (string, bool) {
+	pos, done, scanErr := s.opts.Catalog.Scan(ctx, q.Prefix, after, s.scanLimits(), func(g catalog.Group) (string, bool) {
 		_, ok, verr := s.visibleGroup(ctx, view, g)
 		if verr != nil {
 			err = verr
@@ -92,8 +100,15 @@ func (s *Server) s3Page(ctx context.Context, view *viewer, q s3api.ListQuery, af
 					page.CommonPrefixes = append(page.CommonPrefixes, cp)
 					lastCP, last = cp, cp
 					n++
-					// Skip the rest of what the common prefix stands for.
-					return pastPrefix(cp), false
+					if len(cp) <= len(g.ID)+1 {
+						// The common prefix holds this model and perhaps
+						// others: skip the rest of what it stands for.
+						return pastPrefix(cp), false
+					}
+					// A "directory" inside the model: the model's other
+					// files are in hand, and those below it are passed
+					// over by comparing with lastCP.
+					continue
 				}
 			}
 			if n == limit {

@@ -52,7 +52,10 @@ type Options struct {
 	CursorKey []byte
 	Store     storage.ObjectStore
 	Catalog   *catalog.Catalog // nil: a catalog over Store with default cache settings
-	Policy    Decider
+	// ScanLimits bound what one listing page reads beyond what it returns
+	// (listing.go); zero: catalog.DefaultScanLimits. Tests lower them.
+	ScanLimits catalog.ScanLimits
+	Policy     Decider
 	// Auth verifies bearer tokens. Nil means no issuer is trusted: requests
 	// without a token are anonymous, and any token is refused (401).
 	Auth   Authenticator

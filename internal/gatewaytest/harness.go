@@ -73,6 +73,8 @@ type Options struct {
 	AuditDir string
 	// Frontier configures the catalog's open-weight frontier.
 	Frontier catalog.Frontier
+	// ScanLimits are passed to the server (zero: the default bounds).
+	ScanLimits catalog.ScanLimits
 	// ClassificationKeys, when set, are the keys export.yaml must be signed
 	// by (catalog.SetClassificationKeys); TestClassificationKeys loads the
 	// one that signs testdata/store.
@@ -139,7 +141,7 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 	cat.SetFrontier(o.Frontier)
 	cat.SetClassificationKeys(o.ClassificationKeys)
 	srv, err := gateway.NewServer(gateway.Options{
-		Store: h.Store, Catalog: cat,
+		Store: h.Store, Catalog: cat, ScanLimits: o.ScanLimits,
 		Policy: o.Policy, Auth: h.auth, Audit: o.Audit, WriteIdleTimeout: o.WriteIdleTimeout,
 		Metrics:        gateway.NewMetrics(h.Registry),
 		MetricsHandler: promhttp.HandlerFor(h.Registry, promhttp.HandlerOpts{}),
