@@ -19,9 +19,13 @@
 #               and again as a US requester through STS (sees every key),
 #               from three quarters in, after the anonymous listing
 #               (classifications known)
-#   ls anon     aws s3 ls --recursive through the gateway, anonymous (sees
-#               3 models in 4), and ls US: as a US requester through STS
-#               (sees every key, as VersityGW's own listing does)
+#   ls          aws s3 ls --recursive through the gateway: anonymous (sees
+#               3 models in 4) twice, the first reading every export.yaml,
+#               the second with the classifications known; then as a US
+#               requester through STS (sees every key, as VersityGW's own
+#               listing does; the policy is asked about every closed
+#               model). Each with its rate in keys per second over
+#               VersityGW's (the faster of its two listings)
 #   RSS / peak  the gateway's VmRSS and VmHWM after all of it
 # and VersityGW directly, signed: the same page and walk, and aws s3 ls
 # --recursive before and after the gateways (the ratio is the gateway's
@@ -64,7 +68,9 @@ walk() { # median ms of 10 pages of 1,000 keys from start-after $2 at bucket URL
   local url="$1" after="$2" tok="" i
   for i in 1 2 3 4 5 6 7 8 9 10; do
     if [[ -n $tok ]]; then
-      get "$url?list-type=2&max-keys=1000&continuation-token=$tok"
+      # Parameters in S3's canonical order: curl's signing (7.88) does
+      # not sort them.
+      get "$url?continuation-token=$tok&list-type=2&max-keys=1000"
     else
       get "$url?list-type=2&max-keys=1000&start-after=$after"
     fi
@@ -82,7 +88,7 @@ lsrec() { # seconds and keys of aws s3 ls --recursive; args: env assignments, th
   t1=$(date +%s.%N)
   echo "$(echo "$t1 - $t0" | bc) $n"
 }
-printf '| models | side | ready | page 1,000 keys cold / warm | walk page: anonymous first visit / US | one model prefix cold / warm | /api/models?limit=100 cold / warm | aws s3 ls --recursive: anon | US (ratio to direct) | RSS / peak |\n'
+printf '| models | side | ready | page of 1,000 keys, cold / warm | walk page: anonymous first visit / US | one model prefix, cold / warm | /api/models?limit=100, cold / warm | aws s3 ls --recursive, anonymous: 1st / 2nd | US requester | RSS / peak |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for n in "${SIZES[@]}"; do
   d=$WORK/$n
@@ -114,6 +120,7 @@ for n in "${SIZES[@]}"; do
   for side in dir s3; do
     hp=$(port)
     sp=$(port)
+    ap=$(port)
     if [[ $side == dir ]]; then
       st="storage: {backend: dir, dir: {path: $d/root/models}}"
     else
@@ -130,6 +137,7 @@ auth:
   issuers:
     - {issuer: weightgate-dev, audience: weightgate, algorithms: [EdDSA], public_keys: [$ROOT/testdata/keys/dev-ed25519.pub.pem]}
 s3: {listen: 127.0.0.1:$sp, anonymous: true}
+admin: {listen: 127.0.0.1:$ap}
 YAML
     t0=$(date +%s.%N)
     WEIGHTGATE_S3_ACCESS_KEY=$AK WEIGHTGATE_S3_SECRET_KEY=$SK "$WORK/weightgate" serve --config "$d/$side.yaml" >"$d/$side.log" 2>&1 &
@@ -144,6 +152,7 @@ YAML
     one=$(coldwarm "$gurl?list-type=2&prefix=org0/model1/")
     api=$(coldwarm "http://127.0.0.1:$hp/api/models?limit=100")
     read -r lsa keysa < <(lsrec AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --no-sign-request --endpoint-url "http://127.0.0.1:$sp")
+    read -r lsa2 _ < <(lsrec AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --no-sign-request --endpoint-url "http://127.0.0.1:$sp")
     tok=$("$WORK/weightgate" token --key testdata/keys/dev-ed25519.pem --sub bench-us --country US --nationality US --parent-hq US)
     creds=$(AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws sts assume-role-with-web-identity --endpoint-url "http://127.0.0.1:$sp" \
       --role-arn arn:aws:iam::000000000000:role/weightgate --role-session-name bench --web-identity-token "$tok" --duration-seconds 3600 --output json)
@@ -158,16 +167,18 @@ YAML
     read -r lsu keysu < <(lsrec AWS_ACCESS_KEY_ID=$cak AWS_SECRET_ACCESS_KEY=$csk AWS_SESSION_TOKEN=$cst aws --endpoint-url "http://127.0.0.1:$sp")
     rss=$(awk '/VmRSS|VmHWM/ {printf "%d ", $2/1024}' "/proc/$gp/status" | awk '{printf "%d / %d MiB", $2, $1}')
     stop "$gp"
-    rows+=("$side|$ready|$page|$gwalk|$uwalk|$one|$api|$lsa|$keysa|$lsu|$keysu|$rss")
+    rows+=("$side|$ready|$page|$gwalk|$uwalk|$one|$api|$lsa|$lsa2|$keysa|$lsu|$keysu|$rss")
   done
   read -r dls2 _ < <(lsrec AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK aws --endpoint-url "http://127.0.0.1:$vp")
   stop "$vpid"
   best=$(printf '%s\n%s\n' "$dls1" "$dls2" | sort -n | head -1)
-  printf '| %d | VersityGW direct (%d keys) | – | %s ms | %s ms | %s ms | – | – | %.2f s, %.2f s (before, after) | – |\n' "$n" "$dkeys" "$dpage" "$dwalk" "$dprefix" "$dls1" "$dls2"
+  rate() { echo "scale=4; ($1 / $2) / ($dkeys / $best)" | bc; } # keys per second, over VersityGW's
+  printf '| %d | VersityGW direct (%d keys) | – | %s ms | %s ms | %s ms | – | %.1f s, %.1f s (before, after) | – | – |\n' "$n" "$dkeys" "$dpage" "$dwalk" "$dprefix" "$dls1" "$dls2"
   for r in "${rows[@]}"; do
-    IFS='|' read -r side ready page gwalk uwalk one api lsa keysa lsu keysu rss <<<"$r"
-    printf '| %d | gateway, %s backend | %s ms | %s ms | %s / %s ms | %s ms | %s ms | %.2f s (%d keys) | %.2f s (%d keys), %.2fx | %s |\n' \
-      "$n" "$side" "$ready" "$page" "$gwalk" "$uwalk" "$one" "$api" "$lsa" "$keysa" "$lsu" "$keysu" "$(echo "scale=4; $best / $lsu" | bc)" "$rss"
+    IFS='|' read -r side ready page gwalk uwalk one api lsa lsa2 keysa lsu keysu rss <<<"$r"
+    printf '| %d | gateway, %s backend | %s ms | %s ms | %s / %s ms | %s ms | %s ms | %.1f s, %.2fx / %.1f s, %.2fx (%d keys) | %.1f s, %.2fx (%d keys) | %s |\n' \
+      "$n" "$side" "$ready" "$page" "$gwalk" "$uwalk" "$one" "$api" \
+      "$lsa" "$(rate "$keysa" "$lsa")" "$lsa2" "$(rate "$keysa" "$lsa2")" "$keysa" "$lsu" "$(rate "$keysu" "$lsu")" "$keysu" "$rss"
   done
   rm -rf "$d"
 done

@@ -43,7 +43,7 @@ import (
 const (
 	// DefaultListingCacheBytes bounds the cached pages' size (keys,
 	// ETags, and each entry's fixed cost counted; see pageBytes).
-	DefaultListingCacheBytes = 32 << 20
+	DefaultListingCacheBytes = 16 << 20
 	// MaxListingCachePages bounds the number of cached pages, whatever
 	// their size.
 	MaxListingCachePages = 1024

@@ -43,22 +43,25 @@ type Config struct {
 	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
 	// MaxBodyBytes and BodyReadTimeout bound every request body, on both
 	// listeners, in size and in the time it may take to arrive.
-	MaxBodyBytes    int64               `yaml:"max_body_bytes"`
-	BodyReadTimeout time.Duration       `yaml:"body_read_timeout"`
-	Log             LogConfig           `yaml:"log"`
-	Storage         storage.Config      `yaml:"storage"`
-	Metadata        catalog.CacheConfig `yaml:"metadata"`
-	Catalog         catalog.Config      `yaml:"catalog"`
-	Auth            identity.Config     `yaml:"auth"`
-	Policy          opa.Config          `yaml:"policy"`
-	Audit           audit.TrailConfig   `yaml:"audit"`
-	Admin           AdminConfig         `yaml:"admin"`
-	Metrics         MetricsConfig       `yaml:"metrics"`
-	Screening       screening.Config    `yaml:"screening"`
-	Location        geo.Config          `yaml:"location"`
-	S3              gateway.S3Config    `yaml:"s3"`
-	RateLimit       gateway.RateLimit   `yaml:"rate_limit"`
-	TLS             tlsconf.Config      `yaml:"tls"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
+	// MemoryLimitMiB is the Go runtime's soft memory limit for serve (0:
+	// none); the environment's GOMEMLIMIT overrides it.
+	MemoryLimitMiB int                 `yaml:"memory_limit_mib"`
+	Log            LogConfig           `yaml:"log"`
+	Storage        storage.Config      `yaml:"storage"`
+	Metadata       catalog.CacheConfig `yaml:"metadata"`
+	Catalog        catalog.Config      `yaml:"catalog"`
+	Auth           identity.Config     `yaml:"auth"`
+	Policy         opa.Config          `yaml:"policy"`
+	Audit          audit.TrailConfig   `yaml:"audit"`
+	Admin          AdminConfig         `yaml:"admin"`
+	Metrics        MetricsConfig       `yaml:"metrics"`
+	Screening      screening.Config    `yaml:"screening"`
+	Location       geo.Config          `yaml:"location"`
+	S3             gateway.S3Config    `yaml:"s3"`
+	RateLimit      gateway.RateLimit   `yaml:"rate_limit"`
+	TLS            tlsconf.Config      `yaml:"tls"`
 }
 
 // policySettings are the switches of the screening and location sections
@@ -95,6 +98,12 @@ const DefaultAdminListen = "127.0.0.1:9090"
 // only.
 const DefaultListen = "127.0.0.1:8080"
 
+// DefaultMemoryLimitMiB is serve's default soft memory limit: what the
+// gateway with every cache full at its default bound (a catalog of 100,000
+// models or more) needs, with room for requests in flight; measured in
+// docs/performance.md.
+const DefaultMemoryLimitMiB = 200
+
 // DefaultConfig returns the configuration used for every key a file omits.
 func DefaultConfig() Config {
 	return Config{
@@ -103,6 +112,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:  gateway.DefaultShutdownTimeout,
 		MaxBodyBytes:     gateway.DefaultMaxBodyBytes,
 		BodyReadTimeout:  gateway.DefaultBodyReadTimeout,
+		MemoryLimitMiB:   DefaultMemoryLimitMiB,
 		Log:              LogConfig{Format: "text", Level: "info"},
 		Storage:          storage.DefaultConfig(),
 		Metadata:         catalog.DefaultCacheConfig(),
@@ -236,6 +246,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.Addf("shutdown_timeout", c.ShutdownTimeout, "must be positive")
+	}
+	if c.MemoryLimitMiB < 0 {
+		p.Addf("memory_limit_mib", c.MemoryLimitMiB, "must be 0 (no limit) or positive")
 	}
 	if c.MaxBodyBytes <= 0 {
 		p.Addf("max_body_bytes", c.MaxBodyBytes, "must be positive")

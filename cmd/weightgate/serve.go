@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -223,6 +224,13 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := newLogger(m.Stderr, cfg.Log)
+	// A soft limit on the Go runtime's memory: the caches are bounded in
+	// entries, and the collector, told the limit, collects before the heap
+	// doubles past what they hold (docs/performance.md). GOMEMLIMIT, the
+	// runtime's own setting, takes precedence.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
+	}
 	if cfg.Dev {
 		for _, e := range cfg.devDataProblems() {
 			logger.Warn("dev: true: trusting development or test data; never use this configuration in production",
