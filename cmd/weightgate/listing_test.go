@@ -23,7 +23,9 @@ const listingModels = 10_000
 // `rclone lsf -R --fast-list` as a US requester (who may see every model)
 // must list every key exactly once, and the Hub JS client's listModels
 // every model exactly once, anonymously only the open ones (the closed
-// ones hidden, never a page of them). About a minute on 2 cores, most of it
+// ones hidden, never a page of them); listFiles lists a model's own files
+// once each, anonymously (an open model) and as the US requester (a
+// closed one). About a minute on 2 cores, most of it
 // the clients.
 func TestListingClients10k(t *testing.T) {
 	if testing.Short() {
@@ -101,6 +103,13 @@ func TestListingClients10k(t *testing.T) {
 			exactlyOnce(t, "listModels, anonymous", anon, openModels)
 			tok := identity.HFToken(devToken(t, identity.TokenClaims{Subject: "lister", Country: "US"}))
 			exactlyOnce(t, "listModels, US requester", hf.models(t, url, tok), allModels)
+			// listFiles of a model in the middle of the catalog: its own
+			// files, whatever lies around it.
+			for _, c := range []struct {
+				id, token string
+			}{{allModels[listingModels/2], ""}, {allModels[listingModels/2+3], tok}} {
+				exactlyOnce(t, "listFiles "+c.id, hf.files(t, url, c.token, c.id), []string{"config.json", "export.yaml", "model.safetensors"})
+			}
 		})
 	}
 }
@@ -144,6 +153,33 @@ func findHFClientCmd(t *testing.T) hfModels {
 		needClient(t, "hfclient-node-modules-not-installed")
 	}
 	return hfModels{node: node, script: filepath.Join(dir, "client.mjs")}
+}
+
+// files lists every file of model id (listFiles, recursive) as the token's
+// bearer ("" anonymous) sees it.
+func (h hfModels) files(t *testing.T, url, token, id string) []string {
+	t.Helper()
+	args := []string{h.script, "--endpoint", url, "--repo", id, "--list"}
+	if token != "" {
+		args = append(args, "--token", token)
+	}
+	out, stderr, err := runClient(t, nil, h.node, args...)
+	if err != nil {
+		t.Fatalf("hfclient --list %s: %v\n%s\n%s", id, err, stderr, out)
+	}
+	var paths []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v struct {
+			Entry struct{ Type, Path string }
+		}
+		if err := json.Unmarshal([]byte(line), &v); err != nil || v.Entry.Path == "" {
+			t.Fatalf("hfclient --list: line %q: %v", line, err)
+		}
+		if v.Entry.Type == "file" {
+			paths = append(paths, v.Entry.Path)
+		}
+	}
+	return paths
 }
 
 // models lists every model the gateway at url shows the token's bearer
