@@ -251,74 +251,93 @@ const (
 // over catalogs of two sizes with none, three in four, and all but the last
 // of their models hidden from the requester: it stays within the
 // documented bound, whatever the size and however many models are hidden.
+// The S3 backend's half is TestListingPageBoundS3.
 func TestListingPageBound(t *testing.T) {
 	t.Parallel()
 	for _, n := range []int{300, 2000} {
-		for _, hide := range []struct {
-			name   string
-			closed func(int) bool
-		}{
-			{"none hidden", nil},
-			{"3 in 4 hidden", func(i int) bool { return i%4 != 0 }},
-			{"all but the last hidden", func(i int) bool { return i != n-1 }},
-		} {
+		for _, hide := range hidings(n) {
 			t.Run(fmt.Sprintf("%d models, %s", n, hide.name), func(t *testing.T) {
 				t.Parallel()
 				dir := t.TempDir()
 				storagetest.WriteModels(t, dir, n, hide.closed)
 				cs := &countingStore{ObjectStore: gatewaytest.OpenDirStore(t, dir)}
-				h := gatewaytest.Start(t, cs, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}})
-				check := func(what string) {
-					t.Helper()
-					calls, keys := cs.take()
-					if calls > boundRequests || keys > boundKeys {
-						t.Errorf("%s: %d storage listing calls returning %d keys; the bound is %d calls, %d keys", what, calls, keys, boundRequests, boundKeys)
-					}
-				}
-				// S3: the first three pages, one from the middle, one
-				// model's prefix, the organisations (a delimiter).
-				token := ""
-				for page := range 3 {
-					q := url.Values{"list-type": {"2"}, "max-keys": {"1000"}}
-					if token != "" {
-						q.Set("continuation-token", token)
-					}
-					a := s3List(t, h, nil, q)
-					if a.Status != 200 {
-						t.Fatalf("S3 page %d: %d %s", page, a.Status, a.Code)
-					}
-					check(fmt.Sprintf("S3 page %d", page))
-					if !a.IsTruncated {
-						break
-					}
-					token = a.NextContinuationToken
-				}
-				mid := storagetest.ModelID(n / 2)
-				for _, q := range []url.Values{
-					{"list-type": {"2"}, "start-after": {mid + "/"}},
-					{"list-type": {"2"}, "prefix": {mid + "/"}},
-					{"list-type": {"2"}, "delimiter": {"/"}},
-					{"prefix": {"org1/"}, "delimiter": {"/"}},
-				} {
-					if a := s3List(t, h, nil, q); a.Status != 200 {
-						t.Fatalf("S3 %s: %d %s", q.Encode(), a.Status, a.Code)
-					}
-					check("S3 " + q.Encode())
-				}
-				// The Hub API: pages of 100 and 1,000 models, and the
-				// next page of each.
-				for _, limit := range []string{"100", "1000"} {
-					next := "/api/models?limit=" + limit
-					for page := 0; page < 2 && next != ""; page++ {
-						status, _, nx, code := hubModels(t, h, next, "")
-						if status != 200 {
-							t.Fatalf("/api/models?limit=%s page %d: %d %s", limit, page, status, code)
-						}
-						check(fmt.Sprintf("/api/models?limit=%s page %d", limit, page))
-						next = nx
-					}
-				}
+				checkPageBound(t, cs, n, 0)
 			})
+		}
+	}
+}
+
+type hiding struct {
+	name   string
+	closed func(int) bool
+}
+
+// hidings are the degrees of hiding of a catalog of n models that
+// TestListingPageBound tries.
+func hidings(n int) []hiding {
+	return []hiding{
+		{"none hidden", nil},
+		{"3 in 4 hidden", func(i int) bool { return i%4 != 0 }},
+		{"all but the last hidden", func(i int) bool { return i != n-1 }},
+	}
+}
+
+// checkPageBound serves cs (n models written by storagetest.WriteModels)
+// and holds each of a series of listing pages to the bound, plus ahead
+// storage pages read ahead in the background (counted with the page that
+// meets them).
+func checkPageBound(t *testing.T, cs *countingStore, n, ahead int) {
+	t.Helper()
+	h := gatewaytest.Start(t, cs, gatewaytest.Options{S3: &gateway.S3Options{Anonymous: true}})
+	maxCalls, maxKeys := boundRequests+ahead, boundKeys+1000*ahead
+	check := func(what string) {
+		t.Helper()
+		calls, keys := cs.take()
+		if calls > maxCalls || keys > maxKeys {
+			t.Errorf("%s: %d storage listing calls returning %d keys; the bound is %d calls, %d keys", what, calls, keys, maxCalls, maxKeys)
+		}
+	}
+	// S3: the first three pages, one from the middle, one model's prefix,
+	// the organisations (a delimiter).
+	token := ""
+	for page := range 3 {
+		q := url.Values{"list-type": {"2"}, "max-keys": {"1000"}}
+		if token != "" {
+			q.Set("continuation-token", token)
+		}
+		a := s3List(t, h, nil, q)
+		if a.Status != 200 {
+			t.Fatalf("S3 page %d: %d %s", page, a.Status, a.Code)
+		}
+		check(fmt.Sprintf("S3 page %d", page))
+		if !a.IsTruncated {
+			break
+		}
+		token = a.NextContinuationToken
+	}
+	mid := storagetest.ModelID(n / 2)
+	for _, q := range []url.Values{
+		{"list-type": {"2"}, "start-after": {mid + "/"}},
+		{"list-type": {"2"}, "prefix": {mid + "/"}},
+		{"list-type": {"2"}, "delimiter": {"/"}},
+		{"prefix": {"org1/"}, "delimiter": {"/"}},
+	} {
+		if a := s3List(t, h, nil, q); a.Status != 200 {
+			t.Fatalf("S3 %s: %d %s", q.Encode(), a.Status, a.Code)
+		}
+		check("S3 " + q.Encode())
+	}
+	// The Hub API: pages of 100 and 1,000 models, and the next page of
+	// each.
+	for _, limit := range []string{"100", "1000"} {
+		next := "/api/models?limit=" + limit
+		for page := 0; page < 2 && next != ""; page++ {
+			status, _, nx, code := hubModels(t, h, next, "")
+			if status != 200 {
+				t.Fatalf("/api/models?limit=%s page %d: %d %s", limit, page, status, code)
+			}
+			check(fmt.Sprintf("/api/models?limit=%s page %d", limit, page))
+			next = nx
 		}
 	}
 }

@@ -5,11 +5,15 @@ package storagetest
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/weightgate/weightgate/storage"
@@ -150,5 +154,27 @@ func WriteModels(tb testing.TB, dir string, n int, closed func(i int) bool) {
 				tb.Fatal(err)
 			}
 		}
+	}
+}
+
+// SetETagXattrs gives every regular file below dir the extended attribute
+// user.etag, the MD5 of its content in hex, where VersityGW's posix backend
+// keeps an object's ETag: dir, inside a VersityGW bucket's directory, is
+// then served as if every file had been uploaded.
+func SetETagXattrs(tb testing.TB, dir string) {
+	tb.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := md5.Sum(b)
+		return syscall.Setxattr(p, "user.etag", []byte(hex.EncodeToString(sum[:])), 0)
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
 }
