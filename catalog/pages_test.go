@@ -224,3 +224,50 @@ func pageKeys(p storage.Page) []string {
 	}
 	return out
 }
+
+// TestCatalog_ListingCache: a catalog over a remote store answers a
+// listing it just made from the listing-page cache, lists the store again
+// after Forget (what SIGHUP calls), and always with the cache off; a
+// LocalStore's catalog has none.
+func TestCatalog_ListingCache(t *testing.T) {
+	t.Parallel()
+	st := newVersionedStore(map[string]string{"org/m/a": "1", "org/m/export.yaml": "2", "org/n/b": "3"})
+	scan := func(c *Catalog) []string {
+		t.Helper()
+		var ids []string
+		if _, _, err := c.Scan(t.Context(), "", "", DefaultScanLimits, func(g Group) (string, bool) {
+			ids = append(ids, g.ID)
+			return "", false
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if c.pages != nil {
+			c.pages.idle()
+		}
+		return ids
+	}
+	lists := func() int { st.mu.Lock(); defer st.mu.Unlock(); return st.lists }
+
+	c := NewCatalog(&CatalogFakeStore{ListPageFn: st.listPage}, 8, time.Hour, nil)
+	scan(c)
+	before := lists()
+	if got := scan(c); lists() != before || !slices.Equal(got, []string{"org/m", "org/n"}) {
+		t.Errorf("second scan: %q after %d more listings; want both models from the cache", got, lists()-before)
+	}
+	st.mu.Lock()
+	st.keys["org/o/c"] = "4"
+	st.snapshot()
+	st.mu.Unlock()
+	c.Forget()
+	if got := scan(c); lists() == before || !slices.Equal(got, []string{"org/m", "org/n", "org/o"}) {
+		t.Errorf("scan after Forget: %q; want the store listed again, with org/o", got)
+	}
+
+	off := NewCatalog(&CatalogFakeStore{ListPageFn: st.listPage}, 8, time.Hour, nil)
+	off.SetListingCacheBytes(0)
+	scan(off)
+	before = lists()
+	if scan(off); lists() == before {
+		t.Error("with the cache off, a scan did not list the store")
+	}
+}
