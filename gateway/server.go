@@ -100,6 +100,13 @@ type Options struct {
 	// HTTP/1.1. Certificates are its business (tlsconf.Reloader swaps
 	// them under it).
 	TLS *tls.Config
+	// Console, when set, is served at /console/ on the admin listener, and
+	// on the Hub API's too with ConsolePublic. It authenticates, records
+	// and answers its own requests (package console); the gateway only
+	// routes to it. A Console with a Close method has it called when the
+	// listeners shut down, to end its long-lived streams.
+	Console       http.Handler
+	ConsolePublic bool
 }
 
 // ReleaseCounter counts releases under capped licences;
@@ -192,11 +199,17 @@ func NewServer(opts Options) (*Server, error) {
 	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics, limiter: newLimiter(opts.RateLimit),
 		addrLimiter: newAddrLimiter(opts.RateLimit.PerAddress, maxAddresses)}
 	s.srv = s.httpServer(s.Handler())
+	if c, ok := opts.Console.(interface{ Close() }); ok {
+		s.srv.RegisterOnShutdown(c.Close)
+	}
 	if opts.S3 != nil {
 		s.s3srv = s.httpServer(s.S3Handler())
 	}
 	if opts.AdminAddr != "" {
 		s.adminsrv = s.httpServer(s.AdminHandler())
+		if c, ok := opts.Console.(interface{ Close() }); ok {
+			s.adminsrv.RegisterOnShutdown(c.Close)
+		}
 	}
 	return s, nil
 }
@@ -276,6 +289,19 @@ func (s *Server) Handler() http.Handler {
 	h = s.addressLimited(h, isOperational, s.hubAddressThrottled)
 	h = s.accessLog(h)
 	h = s.boundBody(h)
+	if s.opts.Console != nil && s.opts.ConsolePublic {
+		// The console authenticates its own requests (an auditor's token or
+		// session), records them with its own kind, and is not a download:
+		// the Hub chain's authentication, limits and records are not its.
+		hub, console := h, s.accessLogAs(s.opts.Console, func(*http.Request) string { return "console" })
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/console/") {
+				console.ServeHTTP(w, r)
+				return
+			}
+			hub.ServeHTTP(w, r)
+		})
+	}
 	h = requestScope(h)
 	return h
 }

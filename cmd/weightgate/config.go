@@ -17,6 +17,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/config"
+	"github.com/weightgate/weightgate/console"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
@@ -59,6 +60,7 @@ type Config struct {
 	S3              gateway.S3Config    `yaml:"s3"`
 	RateLimit       gateway.RateLimit   `yaml:"rate_limit"`
 	TLS             tlsconf.Config      `yaml:"tls"`
+	Console         console.Config      `yaml:"console"`
 }
 
 // policySettings are the switches of the screening and location sections
@@ -116,6 +118,7 @@ func DefaultConfig() Config {
 		S3:               gateway.DefaultS3Config(),
 		RateLimit:        gateway.DefaultRateLimit(),
 		TLS:              tlsconf.DefaultConfig(),
+		Console:          console.DefaultConfig(),
 	}
 }
 
@@ -265,6 +268,10 @@ func (c *Config) Validate() error {
 	p = append(p, c.Location.Validate("location")...)
 	p = append(p, c.S3.Validate("s3")...)
 	p = append(p, c.TLS.Validate("tls")...)
+	p = append(p, c.Console.Validate("console")...)
+	if c.Console.Enabled && c.Admin.Listen == "" && !c.Console.Public {
+		p.Addf("console.enabled", c.Console.Enabled, "needs admin.listen (the console is served there) or console.public")
+	}
 	if c.S3.Listen != "" && sameAddr(c.S3.Listen, c.Listen) {
 		p.Addf("s3.listen", c.S3.Listen, "must differ from listen")
 	}
