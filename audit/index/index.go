@@ -50,7 +50,7 @@ type Index struct {
 	mu       sync.Mutex // serialises Sync and guards the fields below
 	dirs     []dirSource
 	anchor   audit.AnchorStore
-	anchorAt time.Time             // when the anchor was last listed
+	anchorAt time.Time              // when the anchor was last listed
 	anchored map[string]*anchorList // instance -> what the anchor holds
 
 	subs subscribers

@@ -1,9 +1,9 @@
 package index
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
