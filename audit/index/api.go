@@ -52,7 +52,7 @@ type Row struct {
 	Kind     string    // "decision" or "transfer"
 
 	RequestID, API, Method, Subject, EntityName, EntityID, Country, IPCountry, Model, File string
-	Decision, Code, Reason, Screening                                                     string
+	Decision, Code, Reason, Screening                                                      string
 
 	Status int
 	Bytes  int64 // transfer bytes (transfer rows), 0 otherwise
