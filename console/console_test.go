@@ -170,10 +170,15 @@ func TestAccess(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	auditor := e.token(t, "ann", "weightgate-auditor")
 	other := e.token(t, "bob", "weightgate-operator")
-	foreignKey, _ := identity.LoadPrivateKeyPEM(filepath.Join(s3test.RepoRoot(t), "testdata/keys/dev-es256.pem"))
-	forged := auditor
-	if foreignKey != nil {
-		forged, _ = identity.Sign(foreignKey, "", identity.TokenClaims{Issuer: "weightgate-dev", Audience: "weightgate", Subject: "ann", Roles: []string{"weightgate-auditor"}})
+	// The classification key is not the issuer's: a token it signs names
+	// the right issuer but is not the issuer's.
+	foreignKey, err := identity.LoadPrivateKeyPEM(filepath.Join(s3test.RepoRoot(t), "testdata/keys/classify-ed25519.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := identity.Sign(foreignKey, "", identity.TokenClaims{Issuer: "weightgate-dev", Audience: "weightgate", Subject: "ann", Roles: []string{"weightgate-auditor"}})
+	if err != nil {
+		t.Fatal(err)
 	}
 	tampered := auditor[:len(auditor)-4] + "AAAA"
 	tests := []struct {
