@@ -369,7 +369,9 @@ func TestCSRF(t *testing.T) {
 // failingAudit refuses every record, as a full disk does.
 type failingAudit struct{}
 
-func (failingAudit) Append(context.Context, string, any) error { return errors.New("no space left on device") }
+func (failingAudit) Append(context.Context, string, any) error {
+	return errors.New("no space left on device")
+}
 
 // TestAuditUnavailable checks that nothing is shown that is not on the
 // trail.
