@@ -187,7 +187,7 @@ func Open(path string, opts Options) (*Index, error) {
 	// the next Sync reads again (offsets commit with their rows).
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	var err error
-	if ix.w, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+	if ix.w, err = sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-32768)"); err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}
 	ix.w.SetMaxOpenConns(1)

@@ -69,7 +69,10 @@ func where(f Filter) (string, []any, error) {
 		}
 	}
 	if f.Entity != "" {
-		conds = append(conds, "(entity_name = ? OR entity_id = ?)")
+		// Name or id: as a set of row ids from the two indexes, which
+		// SQLite reads directly; "name = ? OR id = ?" makes it scan
+		// every row of the kind instead.
+		conds = append(conds, "id IN (SELECT id FROM rows WHERE entity_name = ? UNION SELECT id FROM rows WHERE entity_id = ?)")
 		args = append(args, f.Entity, f.Entity)
 	}
 	if !f.Since.IsZero() {

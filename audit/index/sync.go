@@ -18,7 +18,7 @@ import (
 // batchLines is how many lines one transaction indexes: large enough that
 // the commit's cost is spread thin, small enough that memory (the pending
 // sums and the rows to publish) stays small and a reader sees progress.
-const batchLines = 4096
+const batchLines = 16384
 
 // sourceAnchor is InstanceStatus.Source for an instance read from the anchor.
 const sourceAnchor = "anchor"
