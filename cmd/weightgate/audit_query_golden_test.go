@@ -21,13 +21,14 @@ var auditQueryCases = []struct{ name, args string }{
 	{"all-json", "--format json"},
 	{"cn-deny-csv", "--country cn --decision deny --format csv"},
 	{"subject-table", "--subject user-0007"},
-	{"entity-name-csv", "--entity Entity_7_Ltd --format csv"},
-	{"entity-id-json", "--entity E0093 --format json"},
+	{"entity-name-csv", "--entity Entity+7+Ltd --format csv"},
+	{"entity-id-json", "--entity E0007 --format json"},
 	{"model-window-csv", "--model lab-03/model-07 --since 2026-03-01T02:00:00Z --until 2026-03-01T09:00:00Z --format csv"},
 	{"code-table", "--code no_licence"},
 	{"screening-json", "--screening review --format json"},
 	{"ip-country-csv", "--ip-country de --decision allow --format csv"},
-	{"date-since-csv", "--since 2026-03-02 --format csv"},
+	{"date-since-csv", "--since 2026-03-01 --until 2026-03-01T01:00:00Z --format csv"},
+	{"code-deny-csv", "--code screening_hit --format csv"},
 	{"nothing-csv", "--subject nobody --format csv"},
 	{"summary-table", "--summary"},
 	{"summary-csv", "--summary --format csv"},
@@ -49,7 +50,7 @@ func goldenTrail(t *testing.T) string {
 func goldenArgs(s string) []string {
 	var out []string
 	for _, a := range strings.Fields(s) {
-		out = append(out, strings.ReplaceAll(a, "_", " "))
+		out = append(out, strings.ReplaceAll(a, "+", " "))
 	}
 	return out
 }
