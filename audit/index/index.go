@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,6 +59,7 @@ type Index struct {
 
 type dirSource struct {
 	instance, dir string
+	files         []string // AddFiles: these files, not the directory's listing
 }
 
 // anchorList is what the anchor held for an instance when last listed.
@@ -273,7 +275,24 @@ func (ix *Index) AddDir(instance, dir string) error {
 			return fmt.Errorf("index: instance %s added twice", instance)
 		}
 	}
-	ix.dirs = append(ix.dirs, dirSource{instance, dir})
+	ix.dirs = append(ix.dirs, dirSource{instance: instance, dir: dir})
+	return nil
+}
+
+// AddFiles adds a fixed list of audit files, in rotation order, as
+// instance's trail (an archived subset, say): as AddDir, but only these
+// files, the last one live. The chain may begin after seq 1 (Integrity
+// names the records before it a gap).
+func (ix *Index) AddFiles(instance string, files []string) error {
+	if len(files) == 0 {
+		return fmt.Errorf("index: instance %s: no files", instance)
+	}
+	if err := ix.AddDir(instance, files[0]); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.dirs[len(ix.dirs)-1].files = slices.Clone(files)
 	return nil
 }
 

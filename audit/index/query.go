@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,11 +78,11 @@ func where(f Filter) (string, []any, error) {
 	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "time >= ?")
-		args = append(args, f.Since.UnixNano())
+		args = append(args, nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
 		conds = append(conds, "time < ?")
-		args = append(args, f.Until.UnixNano())
+		args = append(args, nanos(f.Until))
 	}
 	if len(conds) == 0 {
 		return "1", nil, nil
@@ -230,9 +231,9 @@ func (ix *Index) Overview(ctx context.Context, since, until time.Time) (Overview
 		until = ix.now()
 	}
 	o := Overview{Since: since, Until: until}
-	lo, hi := int64(0), until.UnixNano()
+	lo, hi := int64(0), nanos(until)
 	if !since.IsZero() {
-		lo = since.UnixNano()
+		lo = max(0, nanos(since))
 	}
 	if lo >= hi {
 		return o, fmt.Errorf("%w: since %s is not before until %s", ErrBadFilter, since.Format(time.RFC3339), until.Format(time.RFC3339))
@@ -378,4 +379,16 @@ func cmpDesc(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// nanos is t in Unix nanoseconds, clamped to what an int64 holds (years
+// 1678 to 2262): a bound beyond them is as good as open.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }

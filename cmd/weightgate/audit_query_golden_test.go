@@ -136,6 +136,48 @@ func firstLineDiff(got, want string) string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 
-// queryIndexArgs are the arguments that keep a test's index in its own
-// temporary directory (none before the command had an index).
-func queryIndexArgs(t *testing.T) []string { return nil }
+// queryIndexArgs keep a test's index in its own temporary directory.
+func queryIndexArgs(t *testing.T) []string {
+	return []string{"--index", filepath.Join(t.TempDir(), "index.db")}
+}
+
+// TestAuditQueryBrokenChain: over a trail altered in its middle, `audit
+// query` prints the records before the break, names the break and fails,
+// rather than answer from part of the trail as if it were all of it.
+func TestAuditQueryBrokenChain(t *testing.T) {
+	t.Parallel()
+	dir := goldenTrail(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "audit-*.jsonl"))
+	b, _ := os.ReadFile(files[1])
+	b = []byte(strings.Replace(string(b), `"subject":"user-`, `"subject":"usex-`, 1))
+	if err := os.WriteFile(files[1], b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := runMain(t, append([]string{"audit", "query", dir, "--format", "csv"}, queryIndexArgs(t)...)...)
+	if code != 1 || !strings.Contains(stderr, "the chain breaks at "+files[1]+":") || !strings.Contains(stderr, "hash mismatch") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	want, _ := os.ReadFile(repoPath("testdata/golden/audit-query/all-csv.golden"))
+	if n := strings.Count(out, "\n"); n < 2 || !strings.HasPrefix(string(want), out) {
+		t.Fatalf("printed %d lines, not the beginning of the whole trail's", n)
+	}
+}
+
+// TestAuditQueryFileFilter: --file narrows to one file of the models.
+func TestAuditQueryFileFilter(t *testing.T) {
+	t.Parallel()
+	dir := goldenTrail(t)
+	out, stderr, code := runMain(t, append([]string{"audit", "query", dir, "--file", "model-00003-of-00004.safetensors", "--format", "csv"}, queryIndexArgs(t)...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 10 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines[1:] {
+		if !strings.Contains(l, ",model-00003-of-00004.safetensors,") {
+			t.Fatalf("row of another file: %s", l)
+		}
+	}
+}
