@@ -135,7 +135,6 @@ func firstLineDiff(got, want string) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 // queryIndexArgs keep a test's index in its own temporary directory.
 func queryIndexArgs(t *testing.T) []string {
 	return []string{"--index", filepath.Join(t.TempDir(), "index.db")}
