@@ -245,4 +245,3 @@ func verifySegment(ctx context.Context, r io.Reader, name string, meta *segmentM
 	}
 	return nil
 }
-

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/audit/evidence"
 	"github.com/weightgate/weightgate/audit/index"
 	"github.com/weightgate/weightgate/identity"
 )
@@ -44,7 +45,12 @@ const auditUsage = `Usage:
       an index of them (SQLite) brought up to date first; the index checks each line's
       hash and the chain as it reads, and a break fails the query (exit 1) after the
       records before it; --summary counts requests, denials and bytes per model x
-      country x decision
+      country x decision; --evidence OUT.tar.gz writes them instead as an evidence
+      archive: each record with the chain of lines to the signed checkpoint after it
+  weightgate audit verify --evidence FILE [--key PUB.pem] [--anchor ...] [--strict]
+      check an evidence archive offline: every line's hash, each segment's chain to
+      its checkpoint, the signatures (--key), the records listed, and (--anchor) that
+      the checkpoints are the anchored ones; exit 0, 1 naming the first failure, 2
 
 A DIR stands for its audit-NNNNNN.jsonl files in rotation order. The anchor's
 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
@@ -121,13 +127,17 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 	partial := fs.Bool("partial", false, "accept a chain that does not start at seq 1 (older files archived elsewhere)")
 	strict := fs.Bool("strict", false, "fail (exit 1) on every NOTE: whatever could not be proven fails; needs --anchor or --key")
 	interval := fs.Duration("interval", audit.DefaultCheckpointInterval, "with --anchor: the trail's audit.checkpoint.interval; anchored checkpoints further apart fail")
+	evidencePath := fs.String("evidence", "", "check an evidence archive (audit query --evidence) instead of a trail: its lines, chains, checkpoints (signatures with --key) and, with --anchor, that its checkpoints are the anchored ones")
 	var af anchorFlags
 	af.register(fs)
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(paths) == 0 && af.URL == "" {
+	if *evidencePath != "" && len(paths) > 0 {
+		return errors.New("audit verify: give --evidence FILE or FILE|DIR, not both")
+	}
+	if len(paths) == 0 && af.URL == "" && *evidencePath == "" {
 		fs.Usage()
 		return errors.New("audit verify: no files given (or --anchor to verify a fleet from its anchor)")
 	}
@@ -152,6 +162,9 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 		if anchor, err = af.open(); err != nil {
 			return fmt.Errorf("audit verify: %w", err)
 		}
+	}
+	if *evidencePath != "" {
+		return m.verifyEvidence(ctx, *evidencePath, opts.PublicKey, anchor, *strict)
 	}
 	aopts := audit.AnchorOptions{VerifyOptions: opts, Interval: *interval, Partial: *partial}
 	if len(paths) == 0 {
@@ -208,6 +221,29 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 		notes = append(notes, "no head file was checked: a truncated tail after the last checkpoint would not show")
 	}
 	return m.printNotes("", notes, *strict)
+}
+
+// verifyEvidence checks an evidence archive offline.
+func (m *Main) verifyEvidence(ctx context.Context, path string, pub ed25519.PublicKey, anchor audit.AnchorStore, strict bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	defer f.Close()
+	res, err := evidence.Verify(ctx, f, evidence.VerifyOptions{PublicKey: pub, Anchor: anchor})
+	if err != nil {
+		return m.verifyFailed(err)
+	}
+	checkpoints := fmt.Sprintf("%d checkpoints (not verified: no --key)", res.Checkpoints)
+	if pub != nil {
+		checkpoints = fmt.Sprintf("%d checkpoints, %d verified", res.Checkpoints, res.CheckpointsVerified)
+	}
+	if anchor != nil {
+		checkpoints += fmt.Sprintf(", %d anchored", res.CheckpointsAnchored)
+	}
+	fmt.Fprintf(m.Stdout, "OK evidence %s: %d records from %s in %d segments of %d lines, %s, exported %s\n", path, res.Records,
+		strings.Join(res.Manifest.Instances, ", "), res.Segments, res.Lines, checkpoints, res.Manifest.Created.UTC().Format(time.RFC3339))
+	return m.printNotes("", res.Notes, strict)
 }
 
 // verifyFailed prints a verification failure: the first record that
@@ -363,6 +399,7 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	summary := fs.Bool("summary", false, "print requests, denials and bytes per model x country x decision instead of records")
 	indexPath := fs.String("index", "", "the index to query, brought up to date first (default: a file per set of sources under the user cache directory, $XDG_CACHE_HOME/weightgate or ~/.cache/weightgate)")
 	rebuild := fs.Bool("rebuild", false, "delete the index first and build it again from the trail")
+	evidenceOut := fs.String("evidence", "", "write the matching records as an evidence archive (tar.gz) to this file instead of printing them (check it with audit verify --evidence)")
 	var af anchorFlags
 	af.register(fs)
 	paths, err := parseInterleaved(fs, args)
@@ -375,6 +412,9 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	}
 	if len(paths) > 0 && af.URL != "" {
 		return errors.New("audit query: give FILE|DIR or --anchor, not both")
+	}
+	if len(paths) > 1 && af.Instance != "" {
+		return errors.New("audit query: --anchor-instance names the trail of one FILE|DIR")
 	}
 	if f.Decision != "" && f.Decision != "allow" && f.Decision != "deny" {
 		return fmt.Errorf("audit query: --decision must be allow or deny, got %q", f.Decision)
@@ -401,6 +441,10 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	broken, err := brokenInstances(ctx, ix, f.Instance)
 	if err != nil {
 		return fmt.Errorf("audit query: %w", err)
+	}
+
+	if *evidenceOut != "" {
+		return m.writeEvidence(ctx, ix, f, *evidenceOut, broken)
 	}
 
 	// From an anchor, every record says which gateway wrote it.
@@ -486,6 +530,31 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	return nil
 }
 
+// writeEvidence writes the archive of f's records to path (through a
+// temporary file: a failed export leaves no partial archive behind).
+func (m *Main) writeEvidence(ctx context.Context, ix *index.Index, f index.Filter, path string, broken []index.InstanceStatus) error {
+	if len(broken) > 0 {
+		return fmt.Errorf("audit query: %s: the chain breaks at %s: no evidence is exported from a broken trail (see weightgate audit verify)", broken[0].Instance, broken[0].VerifyError)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".evidence-*")
+	if err != nil {
+		return fmt.Errorf("audit query: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	sum, err := evidence.Write(ctx, tmp, ix, f)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("audit query: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, "wrote %s: %d records in %d lines, %d checkpoints, from %s\n", path, sum.Records, sum.Lines, sum.Checkpoints, strings.Join(sum.Instances, ", "))
+	return nil
+}
+
 // openQueryIndex opens the index of the sources `audit query` names and
 // brings it up to date: each FILE or DIR argument one trail, or every
 // instance of the anchor.
@@ -546,6 +615,11 @@ func addQuerySources(ctx context.Context, ix *index.Index, paths []string, af an
 			return err
 		}
 		inst := fmt.Sprintf("local-%04d", i+1)
+		if af.Instance != "" && len(paths) == 1 {
+			// The trail's own name (its audit.anchor.instance), which
+			// evidence archives carry and their anchor knows it by.
+			inst = af.Instance
+		}
 		if !fi.IsDir() {
 			err = ix.AddFiles(inst, []string{p})
 		} else if files, ferr := audit.Files(p); ferr != nil {

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -179,4 +183,84 @@ func TestAuditQueryFileFilter(t *testing.T) {
 			t.Fatalf("row of another file: %s", l)
 		}
 	}
+}
+
+// TestAuditEvidenceRoundTrip: `audit query --evidence` writes an archive
+// that `audit verify --evidence --key --anchor` accepts; the same archive
+// with one byte changed fails with exit 1 naming the segment.
+func TestAuditEvidenceRoundTrip(t *testing.T) {
+	t.Parallel()
+	m, url := testAnchor(t)
+	dir := goldenTrail(t)
+	audittest.Anchor(t, m, "gw-1", dir)
+	out := filepath.Join(t.TempDir(), "evidence.tar.gz")
+	stdout, stderr, code := runMain(t, append([]string{"audit", "query", dir, "--anchor-instance", "gw-1", "--country", "CN", "--evidence", out}, queryIndexArgs(t)...)...)
+	if code != 0 || !strings.HasPrefix(stdout, "wrote "+out) {
+		t.Fatalf("export: exit %d: %s %s", code, stdout, stderr)
+	}
+	key := pubKeyFile(t)
+	stdout, stderr, code = runMain(t, "audit", "verify", "--evidence", out, "--key", key)
+	if code != 0 || !strings.HasPrefix(stdout, "OK evidence ") || !strings.Contains(stdout, "verified") {
+		t.Fatalf("verify: exit %d: %s %s", code, stdout, stderr)
+	}
+	// The anchor holds its checkpoints, byte for byte.
+	stdout, _, code = runMain(t, "audit", "verify", "--evidence", out, "--key", key, "--anchor", url)
+	if code != 0 || strings.Contains(stdout, ", 0 anchored") || !strings.Contains(stdout, " anchored") {
+		t.Fatalf("verify --anchor: exit %d: %s", code, stdout)
+	}
+
+	b, _ := os.ReadFile(out)
+	ms := readTarGz(t, b)
+	for i := range ms {
+		if strings.HasSuffix(ms[i].name, ".jsonl") {
+			ms[i].body = []byte(strings.Replace(string(ms[i].body), `"country":"CN"`, `"country":"CA"`, 1))
+			break
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.tar.gz")
+	os.WriteFile(bad, writeTarGz(t, ms), 0o600)
+	stdout, _, code = runMain(t, "audit", "verify", "--evidence", bad, "--key", key)
+	if code != 1 || !strings.HasPrefix(stdout, "FAIL segments/gw-1/") || !strings.Contains(stdout, "hash mismatch") {
+		t.Fatalf("tampered archive: exit %d: %s", code, stdout)
+	}
+}
+
+type tarMember struct {
+	name string
+	body []byte
+}
+
+func readTarGz(t *testing.T, b []byte) []tarMember {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var out []tarMember
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		out = append(out, tarMember{h.Name, body})
+	}
+}
+
+func writeTarGz(t *testing.T, ms []tarMember) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, m := range ms {
+		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body)), Typeflag: tar.TypeReg})
+		tw.Write(m.body)
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
 }
