@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,6 +59,7 @@ type Index struct {
 
 type dirSource struct {
 	instance, dir string
+	files         []string // AddFiles: these files, not the directory's listing
 }
 
 // anchorList is what the anchor held for an instance when last listed.
@@ -187,7 +189,7 @@ func Open(path string, opts Options) (*Index, error) {
 	// the next Sync reads again (offsets commit with their rows).
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	var err error
-	if ix.w, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+	if ix.w, err = sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-32768)"); err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}
 	ix.w.SetMaxOpenConns(1)
@@ -273,7 +275,24 @@ func (ix *Index) AddDir(instance, dir string) error {
 			return fmt.Errorf("index: instance %s added twice", instance)
 		}
 	}
-	ix.dirs = append(ix.dirs, dirSource{instance, dir})
+	ix.dirs = append(ix.dirs, dirSource{instance: instance, dir: dir})
+	return nil
+}
+
+// AddFiles adds a fixed list of audit files, in rotation order, as
+// instance's trail (an archived subset, say): as AddDir, but only these
+// files, the last one live. The chain may begin after seq 1 (Integrity
+// names the records before it a gap).
+func (ix *Index) AddFiles(instance string, files []string) error {
+	if len(files) == 0 {
+		return fmt.Errorf("index: instance %s: no files", instance)
+	}
+	if err := ix.AddDir(instance, files[0]); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.dirs[len(ix.dirs)-1].files = slices.Clone(files)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,16 +70,19 @@ func where(f Filter) (string, []any, error) {
 		}
 	}
 	if f.Entity != "" {
-		conds = append(conds, "(entity_name = ? OR entity_id = ?)")
+		// Name or id: as a set of row ids from the two indexes, which
+		// SQLite reads directly; "name = ? OR id = ?" makes it scan
+		// every row of the kind instead.
+		conds = append(conds, "id IN (SELECT id FROM rows WHERE entity_name = ? UNION SELECT id FROM rows WHERE entity_id = ?)")
 		args = append(args, f.Entity, f.Entity)
 	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "time >= ?")
-		args = append(args, f.Since.UnixNano())
+		args = append(args, nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
 		conds = append(conds, "time < ?")
-		args = append(args, f.Until.UnixNano())
+		args = append(args, nanos(f.Until))
 	}
 	if len(conds) == 0 {
 		return "1", nil, nil
@@ -227,9 +231,9 @@ func (ix *Index) Overview(ctx context.Context, since, until time.Time) (Overview
 		until = ix.now()
 	}
 	o := Overview{Since: since, Until: until}
-	lo, hi := int64(0), until.UnixNano()
+	lo, hi := int64(0), nanos(until)
 	if !since.IsZero() {
-		lo = since.UnixNano()
+		lo = max(0, nanos(since))
 	}
 	if lo >= hi {
 		return o, fmt.Errorf("%w: since %s is not before until %s", ErrBadFilter, since.Format(time.RFC3339), until.Format(time.RFC3339))
@@ -375,4 +379,16 @@ func cmpDesc(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// nanos is t in Unix nanoseconds, clamped to what an int64 holds (years
+// 1678 to 2262): a bound beyond them is as good as open.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }

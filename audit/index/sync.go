@@ -18,7 +18,7 @@ import (
 // batchLines is how many lines one transaction indexes: large enough that
 // the commit's cost is spread thin, small enough that memory (the pending
 // sums and the rows to publish) stays small and a reader sees progress.
-const batchLines = 4096
+const batchLines = 16384
 
 // sourceAnchor is InstanceStatus.Source for an instance read from the anchor.
 const sourceAnchor = "anchor"
@@ -70,7 +70,8 @@ func (ix *Index) Sync(ctx context.Context) (int, error) {
 		}
 	}
 	type todo struct {
-		name, source, dir string
+		name, source string
+		d            dirSource
 	}
 	var all []todo
 	fromDir := map[string]bool{}
@@ -79,12 +80,15 @@ func (ix *Index) Sync(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("index: %s: %w", d.dir, err)
 		}
-		all = append(all, todo{d.instance, abs, d.dir})
+		if d.files != nil {
+			abs = "files:" + abs
+		}
+		all = append(all, todo{d.instance, abs, d})
 		fromDir[d.instance] = true
 	}
 	for _, name := range slices.Sorted(mapsKeys(ix.anchored)) {
 		if !fromDir[name] {
-			all = append(all, todo{name, sourceAnchor, ""})
+			all = append(all, todo{name: name, source: sourceAnchor})
 		}
 	}
 	// An instance that now comes from another source is another trail:
@@ -107,7 +111,7 @@ func (ix *Index) Sync(ctx context.Context) (int, error) {
 		if t.source == sourceAnchor {
 			err = s.anchorFiles()
 		} else {
-			err = s.dirFiles(t.dir)
+			err = s.dirFiles(t.d)
 		}
 		total += s.added
 		if err != nil {
@@ -308,14 +312,16 @@ func (s *syncer) loadFiles() ([]*fileState, error) {
 
 // dirFiles indexes a directory's files: the sealed ones not yet read to
 // their end, and the live (last) one from its offset.
-func (s *syncer) dirFiles(dir string) error {
+func (s *syncer) dirFiles(src dirSource) error {
 	known, err := s.loadFiles()
 	if err != nil {
 		return err
 	}
-	paths, err := audit.Files(dir)
-	if err != nil {
-		return err
+	dir, paths := src.dir, src.files
+	if paths == nil {
+		if paths, err = audit.Files(dir); err != nil {
+			return err
+		}
 	}
 	var gaps []string
 	listed := map[string]bool{}

@@ -44,7 +44,15 @@ func builtBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// `audit query` keeps its default index under the user's cache
+	// directory: the tests' go to a directory of their own.
+	cache, err := os.MkdirTemp("", "weightgate-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	indexCacheDir = func() (string, error) { return cache, nil }
 	code := m.Run()
+	os.RemoveAll(cache)
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
