@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/audit/index"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/console"
@@ -55,8 +58,19 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// The gateway and the console share one trail, as in serve; the index
 	// follows it.
+	// Its checkpoints are signed, so that the evidence archive's are checked
+	// with the public key as an auditor would.
 	auditDir := filepath.Join(t.TempDir(), "audit")
-	trail := gatewaytest.OpenTrail(t, auditDir)
+	trail, err := audit.Open(audit.Config{Dir: auditDir, CheckpointKey: anchorKey, CheckpointEvery: 4,
+		CheckpointInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := trail.Close(); err != nil {
+			t.Errorf("closing the audit trail: %v", err)
+		}
+	})
 	eng, err := opa.New(ctx, opa.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -130,13 +144,38 @@ func TestConsoleBrowser(t *testing.T) {
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
 	var mu sync.Mutex
-	var requested []string
+	// A request's URL and the page that made it.
+	type request struct{ url, page string }
+	var requested []request
+	// The status of every page the browser loaded.
+	type page struct {
+		url    string
+		status int64
+	}
+	var pages []page
+	lastStatus := func(prefix string) int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := len(pages) - 1; i >= 0; i-- {
+			if strings.HasPrefix(pages[i].url, prefix) {
+				return pages[i].status
+			}
+		}
+		return 0
+	}
 	downloaded := make(chan string, 1)
 	listenErr := chromedp.Listen(bctx, func(ev any) {
 		switch e := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			mu.Lock()
-			requested = append(requested, e.Request.URL)
+			requested = append(requested, request{url: e.Request.URL, page: e.DocumentURL})
+			mu.Unlock()
+		case *network.EventResponseReceived:
+			if e.Type != network.ResourceTypeDocument {
+				return
+			}
+			mu.Lock()
+			pages = append(pages, page{url: e.Response.URL, status: e.Response.Status})
 			mu.Unlock()
 		}
 	})
@@ -339,13 +378,21 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	archive := filepath.Join(dl, guid)
 	bin := filepath.Join(t.TempDir(), "weightgate")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/weightgate").CombinedOutput(); err != nil {
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/weightgate")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.CommandContext(ctx, bin, "audit", "verify", "--evidence", archive)
+	cmd := exec.CommandContext(ctx, bin, "audit", "verify", "--evidence", archive, "--key", writePublicPEM(t, anchorKey))
 	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Errorf("audit verify --evidence: %v\n%s", err, out)
+	}
+	// The two refusals from China, proved by signed checkpoints.
+	okLine := regexp.MustCompile(`(?m)^OK evidence \S+: 2 records from gw-1 in \d+ segments of \d+ lines, ([1-9]\d*) checkpoints, ([1-9]\d*) verified`).FindSubmatch(out)
+	if okLine == nil || string(okLine[1]) != string(okLine[2]) {
+		t.Errorf("audit verify --evidence: want 2 records and every checkpoint verified:\n%s", out)
 	}
 
 	// A non-auditor: refused, in the browser and over HTTP.
@@ -355,6 +402,22 @@ func TestConsoleBrowser(t *testing.T) {
 	run("non-auditor", chromedp.SetValue(css("#token"), other), chromedp.Click(css("#signin")), visible("#signin-problem"), shot("refused"))
 	if got := text("#signin-problem"); !strings.Contains(got, "not_auditor") {
 		t.Errorf("non-auditor sign-in: %q", got)
+	}
+	if got := lastStatus(base + "/console/signin"); got != 403 {
+		t.Errorf("non-auditor sign-in: the browser got %d, want 403", got)
+	}
+	// The same token as a bearer header, as oauth2-proxy would pass it.
+	setHeaders := func(h network.Headers) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: h})
+			return err
+		})
+	}
+	run("non-auditor bearer", setHeaders(network.Headers{"Authorization": "Bearer " + other}),
+		chromedp.Navigate(base+"/console/decisions"), visible("#error-code"), shot("refused-bearer"),
+		setHeaders(network.Headers{}))
+	if got, status := text("#error-code"), lastStatus(base+"/console/decisions"); got != "not_auditor" || status != 403 {
+		t.Errorf("non-auditor bearer in the browser: %d %q, want 403 not_auditor", status, got)
 	}
 	hreq, _ := http.NewRequestWithContext(ctx, "GET", base+"/console/", nil)
 	hreq.Header.Set("Authorization", "Bearer "+other)
@@ -373,12 +436,23 @@ func TestConsoleBrowser(t *testing.T) {
 	if len(requested) < 10 {
 		t.Errorf("only %d requests recorded: %v", len(requested), requested)
 	}
-	for _, u := range requested {
-		if !strings.HasPrefix(u, base+"/") {
-			t.Errorf("a page requested %s, which is not the gateway's origin %s", u, base)
+	local := 0
+	for _, r := range requested {
+		switch {
+		case !strings.HasPrefix(r.page, base+"/"):
+			t.Errorf("a request for %s came from %s, which is not a page of the gateway %s", r.url, r.page, base)
+		case strings.HasPrefix(r.url, base+"/"):
+		case strings.HasPrefix(r.url, "data:"):
+			// Decoded in the browser: nothing leaves it. Chromium draws
+			// a datetime-local field's calendar icon from a data: URL of
+			// its own stylesheet; the console's CSP (default-src 'self')
+			// would refuse one the page itself asked for.
+			local++
+		default:
+			t.Errorf("a page requested %s, which is not the gateway's origin %s", r.url, base)
 		}
 	}
-	t.Logf("%d requests, all to %s; screenshots in %s", len(requested), base, shots)
+	t.Logf("%d requests, %d to %s and %d of the browser's own data: URLs; screenshots in %s", len(requested), len(requested)-local, base, local, shots)
 }
 
 // waitIndexed waits, bounded by ctx, until the index holds want rows
