@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/internal/anchortest"
@@ -90,5 +91,78 @@ func TestAnchorFleet(t *testing.T) {
 				t.Errorf("%s: %+v", s.Instance, s)
 			}
 		}
+	}
+}
+
+// blockingAnchor is an anchor whose listing waits for release: a Sync that
+// reads it stays in progress until the test lets it go.
+type blockingAnchor struct {
+	audit.AnchorStore
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingAnchor) Instances(ctx context.Context) ([]string, error) {
+	close(b.entered)
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return b.AnchorStore.Instances(ctx)
+}
+
+// TestReadersDuringSync: while a Sync is in progress (the first over a big
+// trail takes minutes), Integrity answers instead of waiting for it, and
+// Progress says the index is still catching up; once it ends, Progress says
+// it caught up and how many rows it read.
+func TestReadersDuringSync(t *testing.T) {
+	t.Parallel()
+	ix := mustOpen(t, Options{})
+	if err := ix.AddDir("gw-local", smallTrail(t, 300, 7)); err != nil {
+		t.Fatal(err)
+	}
+	a := &blockingAnchor{AnchorStore: anchortest.NewMem(), entered: make(chan struct{}), release: make(chan struct{})}
+	if err := ix.AddAnchor(a); err != nil {
+		t.Fatal(err)
+	}
+	if p := ix.Progress(); p.CaughtUp || p.Syncing || !p.LastSync.IsZero() {
+		t.Fatalf("before any Sync: %+v", p)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	synced := make(chan result, 1)
+	go func() {
+		n, err := ix.Sync(context.Background())
+		synced <- result{n, err}
+	}()
+	<-a.entered
+	if p := ix.Progress(); p.CaughtUp || !p.Syncing {
+		t.Errorf("during the first Sync: %+v, want syncing and not caught up", p)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		_, err := ix.Integrity(context.Background())
+		answered <- err
+	}()
+	// A bound for a deadlock, not a measure of speed: Integrity waits for
+	// nothing but SQLite.
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Errorf("Integrity during a Sync: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("Integrity waited for the Sync in progress")
+	}
+	close(a.release)
+	r := <-synced
+	if r.err != nil || r.n == 0 {
+		t.Fatalf("Sync: %d rows, %v", r.n, r.err)
+	}
+	if p := ix.Progress(); !p.CaughtUp || p.Syncing || p.Read != int64(r.n) || p.LastSync.IsZero() {
+		t.Errorf("after the Sync: %+v, want caught up, %d rows read", p, r.n)
 	}
 }

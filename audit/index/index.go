@@ -21,6 +21,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weightgate/weightgate/audit"
@@ -48,7 +49,17 @@ type Index struct {
 	now         func() time.Time
 	anchorEvery time.Duration
 
-	mu       sync.Mutex // serialises Sync and guards the fields below
+	// syncMu serialises Syncs. It is apart from mu so that a long Sync (the
+	// first over a big trail takes minutes) never holds up the readers that
+	// need the fields below (Integrity, an anchored line).
+	syncMu sync.Mutex
+	// Sync's progress, read by Progress without a lock.
+	syncing  atomic.Bool
+	caughtUp atomic.Bool
+	read     atomic.Int64 // rows added by the Sync running now
+	lastSync atomic.Int64 // Unix nanoseconds when the last Sync ended
+
+	mu       sync.Mutex // guards the fields below; only Sync (under syncMu) writes anchored and anchorAt
 	dirs     []dirSource
 	anchor   audit.AnchorStore
 	anchorAt time.Time              // when the anchor was last listed

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/weightgate/weightgate/audit"
 )
@@ -58,12 +59,54 @@ type fileState struct {
 // and transfer records added, and an error for sources it could not read
 // (the others are still synced).
 func (ix *Index) Sync(ctx context.Context) (int, error) {
+	ix.syncMu.Lock()
+	defer ix.syncMu.Unlock()
+	ix.read.Store(0)
+	ix.syncing.Store(true)
+	n, err := ix.sync(ctx)
+	ix.syncing.Store(false)
+	ix.lastSync.Store(ix.now().UnixNano())
+	if ctx.Err() == nil {
+		// Every source was read to its end, or to what stopped it (an
+		// unreadable source, a broken chain), which Integrity and the log
+		// say.
+		ix.caughtUp.Store(true)
+	}
+	return n, err
+}
+
+// Progress is how far the index has read its sources.
+type Progress struct {
+	// CaughtUp: a Sync since Open has read every source to its end (or
+	// to what stopped it: a broken chain, an unreadable source). Until
+	// then queries answer from what is indexed so far.
+	CaughtUp bool
+	// Syncing: a Sync is running, and has added Read rows so far.
+	Syncing bool
+	Read    int64
+	// LastSync: when the last Sync ended; zero before the first.
+	LastSync time.Time
+}
+
+// Progress says how far the index has read its sources, without waiting for
+// a Sync in progress.
+func (ix *Index) Progress() Progress {
+	p := Progress{CaughtUp: ix.caughtUp.Load(), Syncing: ix.syncing.Load(), Read: ix.read.Load()}
+	if t := ix.lastSync.Load(); t != 0 {
+		p.LastSync = time.Unix(0, t).UTC()
+	}
+	return p
+}
+
+func (ix *Index) sync(ctx context.Context) (int, error) {
+	// The sources, as they are now (AddDir and AddAnchor take mu).
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	dirs, anchor := slices.Clone(ix.dirs), ix.anchor
+	ix.mu.Unlock()
 	var errs []error
 	listed := false
-	if ix.anchor != nil && (ix.anchorEvery < 0 || ix.anchorAt.IsZero() || ix.now().Sub(ix.anchorAt) >= ix.anchorEvery) {
-		if err := ix.listAnchor(ctx); err != nil {
+	if anchor != nil && (ix.anchorEvery < 0 || ix.anchorAt.IsZero() || ix.now().Sub(ix.anchorAt) >= ix.anchorEvery) {
+		if err := ix.listAnchor(ctx, anchor); err != nil {
 			errs = append(errs, err)
 		} else {
 			listed = true
@@ -75,7 +118,7 @@ func (ix *Index) Sync(ctx context.Context) (int, error) {
 	}
 	var all []todo
 	fromDir := map[string]bool{}
-	for _, d := range ix.dirs {
+	for _, d := range dirs {
 		abs, err := filepath.Abs(d.dir)
 		if err != nil {
 			return 0, fmt.Errorf("index: %s: %w", d.dir, err)
@@ -143,18 +186,18 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 }
 
 // listAnchor reads what the anchor holds for each of its instances.
-func (ix *Index) listAnchor(ctx context.Context) error {
-	insts, err := ix.anchor.Instances(ctx)
+func (ix *Index) listAnchor(ctx context.Context, anchor audit.AnchorStore) error {
+	insts, err := anchor.Instances(ctx)
 	if err != nil {
 		return fmt.Errorf("index: anchor: list instances: %w", err)
 	}
 	m := map[string]*anchorList{}
 	for _, inst := range insts {
-		cps, err := ix.anchor.Checkpoints(ctx, inst)
+		cps, err := anchor.Checkpoints(ctx, inst)
 		if err != nil {
 			return fmt.Errorf("index: anchor: list checkpoints of %s: %w", inst, err)
 		}
-		files, err := ix.anchor.Files(ctx, inst)
+		files, err := anchor.Files(ctx, inst)
 		if err != nil {
 			return fmt.Errorf("index: anchor: list sealed files of %s: %w", inst, err)
 		}
@@ -164,7 +207,9 @@ func (ix *Index) listAnchor(ctx context.Context) error {
 		}
 		m[inst] = al
 	}
+	ix.mu.Lock()
 	ix.anchored, ix.anchorAt = m, ix.now()
+	ix.mu.Unlock()
 	return nil
 }
 
@@ -543,6 +588,7 @@ func (s *syncer) line(f *fileState, lineNo int, line []byte) (string, uint64) {
 		s.sums.add(&r)
 		s.st.records++
 		s.added++
+		s.ix.read.Add(1)
 		if s.publish {
 			s.rows = append(s.rows, r)
 		}
