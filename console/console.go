@@ -263,6 +263,22 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
+// ReadyState says, for the admin listener's /readyz, whether the index has
+// caught up with the trails ("ok") or is still reading them
+// ("catching_up": the first read of a big trail takes minutes, and the
+// console answers meanwhile from what is indexed so far).
+func (c *Console) ReadyState() (string, any) {
+	p := c.opts.Index.Progress()
+	detail := map[string]any{"caught_up": p.CaughtUp, "syncing": p.Syncing, "read": p.Read}
+	if !p.LastSync.IsZero() {
+		detail["last_sync"] = p.LastSync
+	}
+	if p.CaughtUp {
+		return "ok", detail
+	}
+	return "catching_up", detail
+}
+
 // Error is a console refusal: its status, a machine-readable code and a
 // message for the reader.
 type Error struct {
@@ -363,7 +379,10 @@ type view struct {
 	CSRF      string
 	RequestID string
 	Now       time.Time
-	Data      any
+	// Index says how far the index has read the trails: until it has
+	// caught up, every page says its figures are partial.
+	Index index.Progress
+	Data  any
 }
 
 // render executes page into a buffer (a template error is a 500, not half
@@ -381,7 +400,7 @@ func (x *exchange) renderCode(status int, code, page, title string, data any) {
 		return
 	}
 	var buf bytes.Buffer
-	v := view{Title: title, Page: x.page, Who: x.who, CSRF: x.csrf(), RequestID: x.w.Header().Get("X-Request-Id"), Now: x.c.opts.Now().UTC(), Data: data}
+	v := view{Title: title, Page: x.page, Who: x.who, CSRF: x.csrf(), RequestID: x.w.Header().Get("X-Request-Id"), Now: x.c.opts.Now().UTC(), Index: x.c.opts.Index.Progress(), Data: data}
 	if err := t.Execute(&buf, v); err != nil {
 		x.fail(&Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Internal error.", Err: err})
 		return
@@ -414,7 +433,7 @@ func (x *exchange) writeError(e *Error) {
 	h.Set("X-Weightgate-Code", e.Code)
 	if wantsHTML(x.r) {
 		var buf bytes.Buffer
-		v := view{Title: http.StatusText(e.Status), Page: "error", Who: x.who, CSRF: x.csrf(), RequestID: h.Get("X-Request-Id"), Now: x.c.opts.Now().UTC(), Data: e}
+		v := view{Title: http.StatusText(e.Status), Page: "error", Who: x.who, CSRF: x.csrf(), RequestID: h.Get("X-Request-Id"), Now: x.c.opts.Now().UTC(), Index: x.c.opts.Index.Progress(), Data: e}
 		if err := x.c.pages["error"].Execute(&buf, v); err == nil {
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			x.w.WriteHeader(e.Status)

@@ -31,6 +31,7 @@ type env struct {
 	URL      string
 	AuditDir string
 	Console  *console.Console
+	Index    *index.Index
 	Auth     *identity.Current
 	key      any
 	now      *time.Time
@@ -54,6 +55,7 @@ func startEnv(t *testing.T, eo envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
+	e.Index = ix
 	v, err := identity.New(ctx, identity.Config{Issuers: []identity.IssuerConfig{gatewaytest.DevIssuer(t)}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -414,5 +416,47 @@ func TestHeaders(t *testing.T) {
 	}
 	if !slices.Contains(pages, "static") || !slices.Contains(pages, "other") {
 		t.Errorf("records of pages %v: want static and other among them", pages)
+	}
+}
+
+// TestCatchingUp: until the index has read the trail once, every page says
+// its figures are partial and ReadyState says "catching_up" (the first read
+// of a big trail takes minutes, and the console answers meanwhile); after
+// a Sync, neither.
+func TestCatchingUp(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	h := http.Header{"Authorization": {"Bearer " + e.token(t, "ann", "weightgate-auditor")}, "Accept": {"text/html"}}
+	for _, tt := range []struct {
+		name   string
+		sync   bool
+		banner bool
+		check  string
+	}{
+		{"before the first Sync", false, true, "catching_up"},
+		{"after it", true, false, "ok"},
+	} {
+		if tt.sync {
+			if err := e.Index.AddDir("gw-1", e.AuditDir); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Index.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, page := range []string{"/console/", "/console/decisions", "/console/integrity"} {
+			resp, body := e.do(t, "GET", page, h, "")
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %s: %d", tt.name, page, resp.StatusCode)
+			}
+			if got := strings.Contains(body, `id="index-catching-up"`); got != tt.banner {
+				t.Errorf("%s: %s: catching-up notice %v, want %v", tt.name, page, got, tt.banner)
+			}
+		}
+		check, detail := e.Console.ReadyState()
+		caught, _ := detail.(map[string]any)["caught_up"].(bool)
+		if check != tt.check || caught != tt.sync {
+			t.Errorf("%s: ReadyState %q %v, want %q", tt.name, check, detail, tt.check)
+		}
 	}
 }

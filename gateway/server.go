@@ -104,7 +104,8 @@ type Options struct {
 	// on the Hub API's too with ConsolePublic. It authenticates, records
 	// and answers its own requests (package console); the gateway only
 	// routes to it. A Console with a Close method has it called when the
-	// listeners shut down, to end its long-lived streams.
+	// listeners shut down, to end its long-lived streams; one that is a
+	// ConsoleState is reported on the admin listener's /readyz.
 	Console       http.Handler
 	ConsolePublic bool
 }
@@ -122,6 +123,14 @@ type ReleaseCounter interface {
 // *licence.Watch implements it.
 type ExpiryWatch interface {
 	Expiring() ([]licence.Expiry, error)
+}
+
+// ConsoleState is a console that says whether it is ready to answer in full
+// (its index may still be reading a long trail): check is "ok" or another
+// word, detail goes into the admin /readyz as it is. It never makes the
+// gateway unready: downloads do not need the console.
+type ConsoleState interface {
+	ReadyState() (check string, detail any)
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
