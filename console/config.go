@@ -35,6 +35,11 @@ type Config struct {
 	// everyone out, and several gateways behind one name do not share
 	// sessions.
 	SessionKeyFile string `yaml:"session_key_file"`
+	// IndexFile is the audit index the console reads (SQLite, derived
+	// from the trails and rebuilt from them when deleted). Empty: beside
+	// audit.dir, as <audit.dir>.index.db; never inside it, which holds
+	// the record and nothing else.
+	IndexFile string `yaml:"index_file"`
 	// ProposedPolicy is the bundle (a built-in name or a directory) a
 	// decision is replayed under on its detail page; empty: the policy in
 	// force.
