@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -368,17 +369,32 @@ var indexCacheDir = func() (string, error) {
 }
 
 // defaultIndexPath is the index of one set of sources: one file per set,
-// so that two trails never share (and rebuild) one index.
-func defaultIndexPath(sources []string) (string, error) {
-	dir, err := indexCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory for the index (give --index FILE): %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
+// so that two trails never share (and rebuild) one index. Without a usable
+// cache directory (no $HOME, a read-only one, as on some CI runners) the
+// index is built in a temporary directory that cleanup removes: the query
+// still answers, only without a cache for the next one. warn says so.
+func defaultIndexPath(sources []string, warn io.Writer) (path string, cleanup func(), err error) {
 	sum := sha256.Sum256([]byte(strings.Join(sources, "\n")))
-	return filepath.Join(dir, "audit-index-"+hex.EncodeToString(sum[:6])+".db"), nil
+	name := "audit-index-" + hex.EncodeToString(sum[:6]) + ".db"
+	dir, err := indexCacheDir()
+	if err == nil {
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err == nil {
+		// MkdirAll succeeds on a read-only directory that exists.
+		var f *os.File
+		if f, err = os.CreateTemp(dir, ".probe-*"); err == nil {
+			f.Close()
+			os.Remove(f.Name())
+			return filepath.Join(dir, name), func() {}, nil
+		}
+	}
+	tmp, terr := os.MkdirTemp("", "weightgate-index-")
+	if terr != nil {
+		return "", nil, fmt.Errorf("no cache directory for the index (%v) and no temporary one (%v): give --index FILE", err, terr)
+	}
+	fmt.Fprintf(warn, "audit query: no cache directory for the index (%v): building it in a temporary file, removed afterwards (--index FILE keeps it)\n", err)
+	return filepath.Join(tmp, name), func() { os.RemoveAll(tmp) }, nil
 }
 
 func (m *Main) auditQuery(ctx context.Context, args []string) error {
@@ -433,11 +449,11 @@ func (m *Main) auditQuery(ctx context.Context, args []string) error {
 	f.Kind = index.KindAny
 	f.Instance = af.Instance
 
-	ix, err := m.openQueryIndex(ctx, paths, af, *indexPath, *rebuild)
+	ix, closeIndex, err := m.openQueryIndex(ctx, paths, af, *indexPath, *rebuild)
 	if err != nil {
 		return fmt.Errorf("audit query: %w", err)
 	}
-	defer ix.Close()
+	defer closeIndex()
 	broken, err := brokenInstances(ctx, ix, f.Instance)
 	if err != nil {
 		return fmt.Errorf("audit query: %w", err)
@@ -557,46 +573,49 @@ func (m *Main) writeEvidence(ctx context.Context, ix *index.Index, f index.Filte
 
 // openQueryIndex opens the index of the sources `audit query` names and
 // brings it up to date: each FILE or DIR argument one trail, or every
-// instance of the anchor.
-func (m *Main) openQueryIndex(ctx context.Context, paths []string, af anchorFlags, path string, rebuild bool) (*index.Index, error) {
+// instance of the anchor. closeIndex closes it (and removes it when it was
+// only temporary).
+func (m *Main) openQueryIndex(ctx context.Context, paths []string, af anchorFlags, path string, rebuild bool) (ix *index.Index, closeIndex func(), err error) {
 	var sources []string
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sources = append(sources, abs)
 	}
 	if af.URL != "" {
 		sources = []string{af.URL, af.Endpoint}
 	}
+	cleanup := func() {}
 	if path == "" {
-		var err error
-		if path, err = defaultIndexPath(sources); err != nil {
-			return nil, err
+		if path, cleanup, err = defaultIndexPath(sources, m.Stderr); err != nil {
+			return nil, nil, err
 		}
 	}
 	if rebuild {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, err
+				cleanup()
+				return nil, nil, err
 			}
 		}
 	}
 	// Reading the anchor's listings on every Sync: the command syncs once.
-	ix, err := index.Open(path, index.Options{Logger: slog.New(slog.DiscardHandler), AnchorInterval: -1})
-	if err != nil {
-		return nil, err
+	if ix, err = index.Open(path, index.Options{Logger: slog.New(slog.DiscardHandler), AnchorInterval: -1}); err != nil {
+		cleanup()
+		return nil, nil, err
 	}
+	closeIndex = func() { ix.Close(); cleanup() }
 	if err := addQuerySources(ctx, ix, paths, af); err != nil {
-		ix.Close()
-		return nil, err
+		closeIndex()
+		return nil, nil, err
 	}
 	if _, err := ix.Sync(ctx); err != nil {
-		ix.Close()
-		return nil, err
+		closeIndex()
+		return nil, nil, err
 	}
-	return ix, nil
+	return ix, closeIndex, nil
 }
 
 func addQuerySources(ctx context.Context, ix *index.Index, paths []string, af anchorFlags) error {

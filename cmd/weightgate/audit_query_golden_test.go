@@ -264,3 +264,36 @@ func writeTarGz(t *testing.T, ms []tarMember) []byte {
 	gz.Close()
 	return buf.Bytes()
 }
+
+// TestAuditQueryNoCacheDir: without a usable cache directory (no $HOME, a
+// read-only one, as on some CI runners) `audit query` still answers, from an
+// index built in a temporary directory that it removes, and says so. Not
+// parallel: it replaces indexCacheDir and $TMPDIR.
+func TestAuditQueryNoCacheDir(t *testing.T) {
+	dir := goldenTrail(t)
+	want, _, code := runMain(t, append([]string{"audit", "query", dir, "--format", "csv"}, queryIndexArgs(t)...)...)
+	if code != 0 {
+		t.Fatalf("audit query --index: exit %d", code)
+	}
+	// A cache directory under a regular file: not even root can make it.
+	blocker := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	saved := indexCacheDir
+	indexCacheDir = func() (string, error) { return filepath.Join(blocker, "weightgate"), nil }
+	t.Cleanup(func() { indexCacheDir = saved })
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+
+	got, stderr, code := runMain(t, "audit", "query", dir, "--format", "csv")
+	if code != 0 || got != want {
+		t.Fatalf("audit query without a cache directory: exit %d, output equal %v; stderr:\n%s", code, got == want, stderr)
+	}
+	if !strings.Contains(stderr, "no cache directory for the index") {
+		t.Errorf("stderr does not say the index was temporary:\n%s", stderr)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("the temporary index was left behind: %v", left)
+	}
+}

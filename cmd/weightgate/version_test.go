@@ -51,6 +51,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	indexCacheDir = func() (string, error) { return cache, nil }
+	// And so does anything the tests run in a process of their own (the
+	// built binary): never the user's cache, which may be shared or
+	// read-only on a CI runner.
+	os.Setenv("XDG_CACHE_HOME", cache)
 	code := m.Run()
 	os.RemoveAll(cache)
 	if built.dir != "" {
