@@ -87,40 +87,60 @@ type destGroup struct {
 	Countries  []country
 }
 
-// groupCountries puts counts by country into the groups the policy in
-// effect at t gives them. When the policy cannot say (a bundle without
-// destination_group), every country is ungrouped and err says why.
-func (c *Console) groupCountries(ctx context.Context, t time.Time, counts []index.Count) ([]destGroup, error) {
-	codes := make([]string, 0, len(counts))
-	for _, n := range counts {
-		if n.Key != "" {
-			codes = append(codes, n.Key)
+// grouped is one destination group and the items whose country is in it.
+type grouped[T any] struct {
+	Key, Label string
+	Items      []T
+}
+
+// destinationGroups puts items into the destination groups the policy in
+// effect at t gives their countries (countryOf), the groups in the order
+// they are shown (groupRank, then key), the items in their own order. When
+// the policy cannot say (a bundle without destination_group), every item is
+// ungrouped and err says why.
+func destinationGroups[T any](ctx context.Context, p Policy, t time.Time, items []T, countryOf func(T) string) ([]grouped[T], error) {
+	codes := make([]string, 0, len(items))
+	for _, it := range items {
+		if c := countryOf(it); c != "" {
+			codes = append(codes, c)
 		}
 	}
-	groups, err := c.opts.Policy.DestinationGroups(ctx, t, codes)
-	byKey := map[string]*destGroup{}
-	for _, n := range counts {
-		g := groups[n.Key]
+	groups, err := p.DestinationGroups(ctx, t, codes)
+	var out []grouped[T]
+	at := map[string]int{}
+	for _, it := range items {
+		g := groups[countryOf(it)]
 		if g == "" {
 			g = ungrouped
 		}
-		dg := byKey[g]
-		if dg == nil {
-			dg = &destGroup{Key: g, Label: groupLabel(g)}
-			byKey[g] = dg
+		i, ok := at[g]
+		if !ok {
+			i, at[g] = len(out), len(out)
+			out = append(out, grouped[T]{Key: g, Label: groupLabel(g)})
 		}
-		dg.N += n.N
-		dg.Countries = append(dg.Countries, country{Code: n.Key, Name: countryName(n.Key), Group: g, N: n.N})
+		out[i].Items = append(out[i].Items, it)
 	}
-	out := make([]destGroup, 0, len(byKey))
-	for _, g := range byKey {
-		out = append(out, *g)
-	}
-	slices.SortFunc(out, func(a, b destGroup) int {
+	slices.SortFunc(out, func(a, b grouped[T]) int {
 		if d := groupRank(a.Key) - groupRank(b.Key); d != 0 {
 			return d
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
+	return out, err
+}
+
+// groupCountries puts counts by country into the groups the policy in
+// effect at t gives them, with each group's total.
+func (c *Console) groupCountries(ctx context.Context, t time.Time, counts []index.Count) ([]destGroup, error) {
+	gs, err := destinationGroups(ctx, c.opts.Policy, t, counts, func(n index.Count) string { return n.Key })
+	out := make([]destGroup, 0, len(gs))
+	for _, g := range gs {
+		dg := destGroup{Key: g.Key, Label: g.Label}
+		for _, n := range g.Items {
+			dg.N += n.N
+			dg.Countries = append(dg.Countries, country{Code: n.Key, Name: countryName(n.Key), Group: g.Key, N: n.N})
+		}
+		out = append(out, dg)
+	}
 	return out, err
 }

@@ -440,42 +440,23 @@ func (c *Console) model(x *exchange) {
 	}
 	v := modelView{M: m, Profiles: whatif.Profiles, At: at, Errors: mx.Errors, Regime: mx.Regime, Categories: cellCategories}
 	v.Class, v.Signature = classification(m)
-	codes := make([]string, len(mx.Rows))
-	for i, r := range mx.Rows {
-		codes[i] = r.Country
-	}
-	groups, gerr := c.opts.Policy.DestinationGroups(ctx, at, codes)
+	gs, gerr := destinationGroups(ctx, c.opts.Policy, at, mx.Rows, func(r whatif.Row) string { return r.Country })
 	if gerr != nil {
 		v.GroupErr = "The policy in force does not group destinations: " + gerr.Error()
 	}
-	byKey := map[string]*matrixGroup{}
-	for _, r := range mx.Rows {
-		g := groups[r.Country]
-		if g == "" {
-			g = ungrouped
+	for _, g := range gs {
+		mg := matrixGroup{Key: g.Key, Label: g.Label}
+		for _, r := range g.Items {
+			row := matrixRow{Code: r.Country, Name: countryName(r.Country)}
+			for i, d := range r.Cells {
+				row.Cells = append(row.Cells, matrixCell{Profile: whatif.Profiles[i].Title, Code: d.Code, Category: cellCategory(d),
+					Reason: d.Reason, Basis: d.Basis, Allow: d.Allow})
+			}
+			mg.Rows = append(mg.Rows, row)
 		}
-		mg := byKey[g]
-		if mg == nil {
-			mg = &matrixGroup{Key: g, Label: groupLabel(g)}
-			byKey[g] = mg
-		}
-		row := matrixRow{Code: r.Country, Name: countryName(r.Country)}
-		for i, d := range r.Cells {
-			row.Cells = append(row.Cells, matrixCell{Profile: whatif.Profiles[i].Title, Code: d.Code, Category: cellCategory(d),
-				Reason: d.Reason, Basis: d.Basis, Allow: d.Allow})
-		}
-		mg.Rows = append(mg.Rows, row)
+		slices.SortFunc(mg.Rows, func(a, b matrixRow) int { return strings.Compare(a.Name, b.Name) })
+		v.Groups = append(v.Groups, mg)
 	}
-	for _, g := range byKey {
-		slices.SortFunc(g.Rows, func(a, b matrixRow) int { return strings.Compare(a.Name, b.Name) })
-		v.Groups = append(v.Groups, *g)
-	}
-	slices.SortFunc(v.Groups, func(a, b matrixGroup) int {
-		if d := groupRank(a.Key) - groupRank(b.Key); d != 0 {
-			return d
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
 	x.render(http.StatusOK, "model", id, v)
 }
 

@@ -1,15 +1,12 @@
 package evidence
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,46 +56,6 @@ func export(t *testing.T, f index.Filter) ([]byte, Summary) {
 	return buf.Bytes(), sum
 }
 
-type member struct {
-	name string
-	body []byte
-}
-
-func unpack(t *testing.T, b []byte) []member {
-	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var out []member
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(tr)
-		out = append(out, member{h.Name, body})
-	}
-}
-
-func pack(t *testing.T, ms []member) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, m := range ms {
-		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body)), Typeflag: tar.TypeReg})
-		tw.Write(m.body)
-	}
-	tw.Close()
-	gz.Close()
-	return buf.Bytes()
-}
-
 func rehash(line string) string {
 	body := line[:strings.LastIndex(line, `,"hash":"`)] + "}"
 	sum := sha256.Sum256([]byte(body))
@@ -106,10 +63,10 @@ func rehash(line string) string {
 }
 
 // segmentLines returns the indexes of the archive's segment line members.
-func segmentMembers(ms []member) []int {
+func segmentMembers(ms []audittest.ArchiveMember) []int {
 	var out []int
 	for i, m := range ms {
-		if strings.HasSuffix(m.name, ".jsonl") {
+		if strings.HasSuffix(m.Name, ".jsonl") {
 			out = append(out, i)
 		}
 	}
@@ -136,8 +93,8 @@ func TestExportVerifies(t *testing.T) {
 		t.Fatalf("verified %+v, exported %+v", res, sum)
 	}
 	names := map[string]bool{}
-	for _, m := range unpack(t, archive) {
-		names[m.name] = true
+	for _, m := range audittest.ReadArchive(t, archive) {
+		names[m.Name] = true
 	}
 	for _, want := range []string{"report.json", "report.txt", "manifest.json"} {
 		if !names[want] {
@@ -154,49 +111,49 @@ func TestVerifyRefusesTampering(t *testing.T) {
 	otherKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
 	cases := []struct {
 		name string
-		edit func(ms []member) string // returns the member the failure must name
+		edit func(ms []audittest.ArchiveMember) string // returns the member the failure must name
 		want string
 	}{
-		{"flipped byte", func(ms []member) string {
+		{"flipped byte", func(ms []audittest.ArchiveMember) string {
 			i := segmentMembers(ms)[1]
-			ms[i].body = bytes.Replace(ms[i].body, []byte(`"country":"`), []byte(`"country":"X`), 1)
-			return ms[i].name
+			ms[i].Body = bytes.Replace(ms[i].Body, []byte(`"country":"`), []byte(`"country":"X`), 1)
+			return ms[i].Name
 		}, "hash mismatch"},
-		{"dropped line", func(ms []member) string {
+		{"dropped line", func(ms []audittest.ArchiveMember) string {
 			i := segmentMembers(ms)[2]
-			ls := lines(ms[i].body)
+			ls := lines(ms[i].Body)
 			if len(ls) < 3 {
 				panic("segment too short")
 			}
-			ms[i].body = join(append(ls[:1], ls[2:]...))
-			return ms[i].name
+			ms[i].Body = join(append(ls[:1], ls[2:]...))
+			return ms[i].Name
 		}, "seq gap"},
-		{"forged checkpoint signature", func(ms []member) string {
+		{"forged checkpoint signature", func(ms []audittest.ArchiveMember) string {
 			i := segmentMembers(ms)[0]
-			ls := lines(ms[i].body)
+			ls := lines(ms[i].Body)
 			cp := audittest.Line{Text: ls[len(ls)-1]}
 			rec := cp.Record()
 			var c audit.CheckpointRecord
 			c.HeadSeq, c.HeadHash = uint64(rec["head_seq"].(float64)), rec["head_hash"].(string)
 			rec["sig"] = ed25519.Sign(otherKey, audit.CheckpointMessage(c.HeadSeq, c.HeadHash))
 			ls[len(ls)-1] = rehash(cp.WithRecord(rec).Text)
-			ms[i].body = join(ls)
-			return ms[i].name
+			ms[i].Body = join(ls)
+			return ms[i].Name
 		}, "checkpoint signature invalid"},
-		{"record moved between segments", func(ms []member) string {
+		{"record moved between segments", func(ms []audittest.ArchiveMember) string {
 			segs := segmentMembers(ms)
 			a, b := segs[0], segs[1]
-			la, lb := lines(ms[a].body), lines(ms[b].body)
+			la, lb := lines(ms[a].Body), lines(ms[b].Body)
 			moved := la[1]
-			ms[a].body = join(append(la[:1:1], la[2:]...))
-			ms[b].body = join(append([]string{lb[0], moved}, lb[1:]...))
-			return ms[a].name
+			ms[a].Body = join(append(la[:1:1], la[2:]...))
+			ms[b].Body = join(append([]string{lb[0], moved}, lb[1:]...))
+			return ms[a].Name
 		}, "seq gap"},
-		{"segment removed", func(ms []member) string {
+		{"segment removed", func(ms []audittest.ArchiveMember) string {
 			i := segmentMembers(ms)[1]
 			copy(ms[i-1:], ms[i+1:])
 			for j := range ms {
-				if ms[j].name == "manifest.json" {
+				if ms[j].Name == "manifest.json" {
 					return "manifest.json"
 				}
 			}
@@ -206,12 +163,12 @@ func TestVerifyRefusesTampering(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ms := unpack(t, archive)
+			ms := audittest.ReadArchive(t, archive)
 			name := tc.edit(ms)
 			if tc.name == "segment removed" {
 				ms = ms[:len(ms)-2]
 			}
-			_, err := Verify(context.Background(), bytes.NewReader(pack(t, ms)), VerifyOptions{PublicKey: audittest.Pub()})
+			_, err := Verify(context.Background(), bytes.NewReader(audittest.WriteArchive(t, ms)), VerifyOptions{PublicKey: audittest.Pub()})
 			var ve *audit.VerifyError
 			if !errors.As(err, &ve) || ve.File != name || !strings.Contains(ve.Reason, tc.want) {
 				t.Fatalf("Verify: %v, want a failure in %s: %s", err, name, tc.want)
@@ -219,7 +176,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 		})
 	}
 	// Untouched, it passes (the cases above fail for their edit alone).
-	if _, err := Verify(context.Background(), bytes.NewReader(pack(t, unpack(t, archive))), VerifyOptions{PublicKey: audittest.Pub()}); err != nil {
+	if _, err := Verify(context.Background(), bytes.NewReader(audittest.WriteArchive(t, audittest.ReadArchive(t, archive))), VerifyOptions{PublicKey: audittest.Pub()}); err != nil {
 		t.Fatalf("repacked archive: %v", err)
 	}
 }

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,6 +47,27 @@ func goldenTrail(t *testing.T) string {
 	return dir
 }
 
+// checkGolden holds out, the output of what, to
+// testdata/golden/audit-query/NAME.golden (or writes it there with -update).
+func checkGolden(t *testing.T, name, what, out string) {
+	t.Helper()
+	path := filepath.Join(repoPath("testdata/golden/audit-query"), name+".golden")
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("%s (%s): output differs from %s:\n%s", name, what, path, firstLineDiff(out, string(want)))
+	}
+}
+
 func goldenArgs(s string) []string {
 	var out []string
 	for _, a := range strings.Fields(s) {
@@ -69,21 +86,7 @@ func TestAuditQueryGolden(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", tc.name, code, stderr)
 		}
-		path := filepath.Join(repoPath("testdata/golden/audit-query"), tc.name+".golden")
-		if *update {
-			os.MkdirAll(filepath.Dir(path), 0o755)
-			if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out != string(want) {
-			t.Errorf("%s (audit query %s): output differs from %s:\n%s", tc.name, tc.args, path, firstLineDiff(out, string(want)))
-		}
+		checkGolden(t, tc.name, "audit query "+tc.args, out)
 	}
 }
 
@@ -110,20 +113,7 @@ func TestAuditQueryGoldenAnchor(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", tc.name, code, stderr)
 		}
-		path := filepath.Join(repoPath("testdata/golden/audit-query"), tc.name+".golden")
-		if *update {
-			if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out != string(want) {
-			t.Errorf("%s: output differs from %s:\n%s", tc.name, path, firstLineDiff(out, string(want)))
-		}
+		checkGolden(t, tc.name, "audit query --anchor "+tc.args, out)
 	}
 }
 
@@ -210,59 +200,19 @@ func TestAuditEvidenceRoundTrip(t *testing.T) {
 	}
 
 	b, _ := os.ReadFile(out)
-	ms := readTarGz(t, b)
+	ms := audittest.ReadArchive(t, b)
 	for i := range ms {
-		if strings.HasSuffix(ms[i].name, ".jsonl") {
-			ms[i].body = []byte(strings.Replace(string(ms[i].body), `"country":"CN"`, `"country":"CA"`, 1))
+		if strings.HasSuffix(ms[i].Name, ".jsonl") {
+			ms[i].Body = []byte(strings.Replace(string(ms[i].Body), `"country":"CN"`, `"country":"CA"`, 1))
 			break
 		}
 	}
 	bad := filepath.Join(t.TempDir(), "bad.tar.gz")
-	os.WriteFile(bad, writeTarGz(t, ms), 0o600)
+	os.WriteFile(bad, audittest.WriteArchive(t, ms), 0o600)
 	stdout, _, code = runMain(t, "audit", "verify", "--evidence", bad, "--key", key)
 	if code != 1 || !strings.HasPrefix(stdout, "FAIL segments/gw-1/") || !strings.Contains(stdout, "hash mismatch") {
 		t.Fatalf("tampered archive: exit %d: %s", code, stdout)
 	}
-}
-
-type tarMember struct {
-	name string
-	body []byte
-}
-
-func readTarGz(t *testing.T, b []byte) []tarMember {
-	t.Helper()
-	gz, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	var out []tarMember
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(tr)
-		out = append(out, tarMember{h.Name, body})
-	}
-}
-
-func writeTarGz(t *testing.T, ms []tarMember) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, m := range ms {
-		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body)), Typeflag: tar.TypeReg})
-		tw.Write(m.body)
-	}
-	tw.Close()
-	gz.Close()
-	return buf.Bytes()
 }
 
 // TestAuditQueryNoCacheDir: without a usable cache directory (no $HOME, a

@@ -126,15 +126,7 @@ func TestServeConsole(t *testing.T) {
 				t.Errorf("admin /readyz: console %q caught up %v, want ok", rz.Checks["console"], rz.Console.CaughtUp)
 			}
 
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve returned %v", err)
-				}
-			case <-time.After(40 * time.Second):
-				t.Fatal("serve did not stop")
-			}
+			stopServe(t, cancel, done)
 			// Beside audit.dir, never inside it.
 			if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "audit.index.db")); err != nil {
 				t.Errorf("the index is not beside audit.dir: %v", err)
