@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 // TestServeConsole runs the real serve command with the console on and off.
 // On: a download's request id is on the console's decisions page over the
 // admin listener for an auditor (the index follows the trail by itself),
+// its record's page replays it under console.proposed_policy,
 // a non-auditor is refused 403, the admin /readyz reports the index while
 // the gateway stays ready, and the index is a file beside audit.dir. Off:
 // /console/ is the admin listener's 404.
@@ -55,7 +57,7 @@ func TestServeConsole(t *testing.T) {
 		name    string
 		console string // appended to the configuration
 	}{
-		{"enabled", "console: {enabled: true}\n"},
+		{"enabled", "console: {enabled: true, proposed_policy: embargo-only}\n"},
 		{"disabled", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +103,17 @@ func TestServeConsole(t *testing.T) {
 					t.Fatalf("the download's request id %s is not on the decisions page:\n%s\nlogs:\n%s", reqID, body, logs.String())
 				}
 				time.Sleep(200 * time.Millisecond)
+			}
+			// Its record's page replays it under console.proposed_policy.
+			_, listing := get(page, auditor)
+			m := regexp.MustCompile(`data-request-id="` + reqID + `"><td>[^<]*</td><td><a href="([^"]+)"`).FindStringSubmatch(listing)
+			if m == nil {
+				t.Fatalf("no link to the download's record:\n%s", listing)
+			}
+			record := m[1]
+			if resp, body := get(admin+record, auditor); resp.StatusCode != 200 || !strings.Contains(body, "What would embargo-only decide?") ||
+				!strings.Contains(body, `<td id="replay-code">open_weights</td>`) {
+				t.Errorf("%s: %d, want the replay under embargo-only (open_weights):\n%s", record, resp.StatusCode, body)
 			}
 			if resp, body := get(admin+"/console/", token("bob-operator", "weightgate-operator")); resp.StatusCode != 403 || !strings.Contains(body, "not_auditor") {
 				t.Errorf("non-auditor: %d %s, want 403 not_auditor", resp.StatusCode, body)

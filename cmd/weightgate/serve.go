@@ -514,6 +514,7 @@ func openConsole(ctx context.Context, cfg Config, c *components, auth *identity.
 			return nil, nil, fmt.Errorf("console.proposed_policy: %w", err)
 		}
 		po.Bundle, po.Regimes, po.DecisionCache = cc.ProposedPolicy, nil, opa.NoDecisionCache
+		po.Logger = logger.With("policy_role", "console.proposed_policy")
 		proposed, err := opa.New(ctx, po)
 		if err != nil {
 			return nil, nil, fmt.Errorf("console.proposed_policy: %w", err)
