@@ -221,8 +221,10 @@ install_tools() {
   VERSITYGW=$("$ROOT/scripts/s3-server.sh" install) || die "versitygw unavailable"
   WG=$RUN/bin/weightgate
   log "building weightgate"
-  (cd "$ROOT" && go build -o "$WG" ./cmd/weightgate) || die "go build ./cmd/weightgate failed"
-  report "versions: weightgate $("$WG" version 2>&1 | head -n 1); $(go version | cut -d' ' -f3)"
+  # -buildvcs=auto (go build's default, stated against a GOFLAGS that
+  # turns it off) puts the revision in the binary for `weightgate version`.
+  (cd "$ROOT" && go build -buildvcs=auto -o "$WG" ./cmd/weightgate) || die "go build ./cmd/weightgate failed"
+  report "versions: $("$WG" version 2>&1 | head -n 2 | tr '\n' ' ')$(go version | cut -d' ' -f3)"
   report "versions: seaweedfs $("$WEED" version 2>&1 | head -n 1 | sed 's/^version //'); versitygw $("$VERSITYGW" --version 2>&1 | awk '/Version/{print $3; exit}')"
   report "versions: $("$NGINX" -v 2>&1); $(curl --version | head -n 1 | cut -d' ' -f1-2); $(aws --version 2>&1 | cut -d' ' -f1)"
 }
