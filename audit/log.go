@@ -535,6 +535,11 @@ func (l *Log) run() {
 			if len(batch) > 0 {
 				_ = l.commit(batch, false)
 			}
+			// The idle checkpoint is due an interval after the last
+			// checkpoint by the log's clock (Config.Now): armed from an
+			// earlier reading of that clock, the timer may be far off by
+			// now, so it is armed again after every batch.
+			armed = false
 		case ch := <-l.probe:
 			var err error
 			if l.w.lastErr != nil {

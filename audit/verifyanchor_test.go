@@ -226,7 +226,7 @@ func TestVerifyAnchoredNotes(t *testing.T) {
 }
 
 // TestVerifyFleet: two gateways anchor into one bucket; the anchor alone
-// proves both chains, and a query over it finds both instances' records.
+// proves both chains (audit/index's tests query such a fleet).
 func TestVerifyFleet(t *testing.T) {
 	t.Parallel()
 	m := anchortest.NewMem()
@@ -247,18 +247,6 @@ func TestVerifyFleet(t *testing.T) {
 			t.Errorf("%s: %v %+v", r.Instance, r.Err, r.AnchorSummary)
 		}
 	}
-	seen := map[string]int{}
-	err = audit.QueryAnchor(context.Background(), m, nil, audit.Filter{Subject: "bob"}, func(inst string, e audit.Entry, r *audit.Record) error {
-		seen[inst]++
-		if !strings.HasPrefix(e.File, "anchor:"+inst+"/files/") {
-			t.Errorf("entry file %s", e.File)
-		}
-		return nil
-	})
-	if err != nil || seen["gw-a"] == 0 || seen["gw-a"] != seen["gw-b"] {
-		t.Errorf("query: %v, per instance %v", err, seen)
-	}
-
 	// A sealed file of gw-b edited in the anchor's first version cannot
 	// happen (write once); one missing from the anchor breaks its chain.
 	m2 := anchortest.NewMem()

@@ -359,15 +359,32 @@ func (c *Catalog) Frontier(ctx context.Context) (policy.Frontier, error) {
 	return v.(policy.Frontier), nil
 }
 
-// openFrontier reads the whole catalog forward (Scan, page after page, so
-// its size is not bounded: every model's classification is read once per
-// version and remembered) for the largest training compute of an open,
-// signed model; of equals, the first by id.
+// openFrontier reads the whole catalog forward (Walk) for the largest
+// training compute of an open, signed model; of equals, the first by id.
 func (c *Catalog) openFrontier(ctx context.Context) (policy.Frontier, error) {
 	f := policy.Frontier{Source: policy.FrontierCatalog}
+	err := c.Walk(ctx, func(m *Model) bool {
+		pm := m.PolicyModel()
+		if m.Open() && m.Signed && (pm.TrainingComputeFLOP > f.FLOP || (pm.TrainingComputeFLOP == f.FLOP && f.FLOP > 0 && m.ID < f.Model)) {
+			f.FLOP, f.Model = pm.TrainingComputeFLOP, m.ID
+		}
+		return true
+	})
+	if err != nil {
+		return policy.Frontier{}, err
+	}
+	return f, nil
+}
+
+// Walk calls fn with every model of the catalog in id order, reading the
+// store forward (Scan, page after page, so the catalog's size is not
+// bounded: every model's classification is read once per version and
+// remembered), until fn returns false or the listing ends.
+func (c *Catalog) Walk(ctx context.Context, fn func(*Model) bool) error {
 	pos := ""
 	for {
 		var merr error
+		stopped := false
 		next, done, err := c.Scan(ctx, "", pos, DefaultScanLimits, func(g Group) (string, bool) {
 			var m *Model
 			var err error
@@ -383,22 +400,52 @@ func (c *Catalog) openFrontier(ctx context.Context) (policy.Frontier, error) {
 				merr = err
 				return "", true
 			}
-			pm := m.PolicyModel()
-			if m.Open() && m.Signed && (pm.TrainingComputeFLOP > f.FLOP || (pm.TrainingComputeFLOP == f.FLOP && f.FLOP > 0 && m.ID < f.Model)) {
-				f.FLOP, f.Model = pm.TrainingComputeFLOP, m.ID
+			if !fn(m) {
+				stopped = true
+				return "", true
 			}
 			return Past(g.ID + "/"), false
 		})
 		switch {
 		case merr != nil:
-			return policy.Frontier{}, merr
+			return merr
 		case err != nil:
-			return policy.Frontier{}, err
-		case done:
-			return f, nil
+			return err
+		case done || stopped:
+			return nil
 		}
 		pos = next
 	}
+}
+
+// MaxModelsListed is how many models Models returns at most: it holds them
+// all in memory, for a page that shows them all.
+const MaxModelsListed = 10_000
+
+// ErrTooManyModels is Models' error for a catalog larger than
+// MaxModelsListed.
+var ErrTooManyModels = fmt.Errorf("catalog has more than %d models", MaxModelsListed)
+
+// Models returns every model of the catalog in id order, or
+// ErrTooManyModels past MaxModelsListed.
+func (c *Catalog) Models(ctx context.Context) ([]*Model, error) {
+	var out []*Model
+	over := false
+	err := c.Walk(ctx, func(m *Model) bool {
+		if len(out) == MaxModelsListed {
+			over = true
+			return false
+		}
+		out = append(out, m)
+		return true
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case over:
+		return nil, ErrTooManyModels
+	}
+	return out, nil
 }
 
 // catalogLoadTimeout bounds one model load that concurrent requests share.

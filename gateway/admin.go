@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 )
 
 // AdminHandler returns the operator listener's handler: /healthz, /readyz
-// and, when Options.MetricsHandler is set, /metrics; every other path is the
+// and, when Options.MetricsHandler is set, /metrics, and when Options.Console
+// is set, the console at /console/ (which authenticates and records its own
+// requests); every other path is the
 // same 404 as on the Hub API. The metrics name models and their byte counts,
 // so they are kept off the public listeners: whoever can reach this one is
 // trusted with them, and it listens on loopback unless configured otherwise.
@@ -17,6 +20,9 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { s.readyz(w, r, true) })
 	if s.opts.MetricsHandler != nil {
 		mux.Handle("GET /metrics", s.opts.MetricsHandler)
+	}
+	if s.opts.Console != nil {
+		mux.Handle("/console/", s.opts.Console)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No such endpoint."})
@@ -30,6 +36,9 @@ func adminAPIOf(p string) string {
 	switch p {
 	case "/healthz", "/readyz", "/metrics":
 		return p[1:]
+	}
+	if strings.HasPrefix(p, "/console/") {
+		return "console"
 	}
 	return "other"
 }

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -80,5 +81,64 @@ func TestServerAdminListener(t *testing.T) {
 		t.Errorf("the Hub address is still held after the failed Open: %v", err)
 	} else {
 		ln.Close()
+	}
+}
+
+// stateConsole is a console whose index is still catching up.
+type stateConsole struct{ http.Handler }
+
+func (stateConsole) ReadyState() (string, any) {
+	return "catching_up", map[string]any{"read": 42}
+}
+
+// TestReadyzConsoleState: the admin /readyz reports a console still
+// catching up, and stays ready (downloads do not need the console); the
+// public /readyz says nothing of it.
+func TestReadyzConsoleState(t *testing.T) {
+	t.Parallel()
+	eng, err := opa.New(context.Background(), opa.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Store: gatewaytest.DirStore(t),
+		Policy: eng, Audit: gatewaytest.OpenTrail(t, filepath.Join(t.TempDir(), "audit")),
+		Console: stateConsole{http.NotFoundHandler()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	for _, tt := range []struct {
+		name, url string
+		want      string // the console check; "" for none
+	}{
+		{"admin", srv.AdminURL(), "catching_up"},
+		{"public", srv.URL(), ""},
+	} {
+		resp, err := http.Get(tt.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Ready   bool              `json:"ready"`
+			Checks  map[string]string `json:"checks"`
+			Console map[string]int    `json:"console"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if resp.StatusCode != 200 || !body.Ready {
+			t.Errorf("%s: %d ready=%v, want 200 and ready", tt.name, resp.StatusCode, body.Ready)
+		}
+		if got := body.Checks["console"]; got != tt.want {
+			t.Errorf("%s: console check %q, want %q", tt.name, got, tt.want)
+		}
+		if tt.want != "" && body.Console["read"] != 42 {
+			t.Errorf("%s: console detail %v", tt.name, body.Console)
+		}
 	}
 }

@@ -665,6 +665,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, admin bool) {
 		}
 		body["expiring"] = es
 	}
+	if c, isState := s.opts.Console.(ConsoleState); admin && isState {
+		checks["console"], body["console"] = c.ReadyState()
+	}
 	if !ok {
 		b, _ := json.Marshal(body)
 		w.Header().Set("Content-Type", "application/json")

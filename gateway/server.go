@@ -108,6 +108,14 @@ type Options struct {
 	// HTTP/1.1. Certificates are its business (tlsconf.Reloader swaps
 	// them under it).
 	TLS *tls.Config
+	// Console, when set, is served at /console/ on the admin listener, and
+	// on the Hub API's too with ConsolePublic. It authenticates, records
+	// and answers its own requests (package console); the gateway only
+	// routes to it. A Console with a Close method has it called when the
+	// listeners shut down, to end its long-lived streams; one that is a
+	// ConsoleState is reported on the admin listener's /readyz.
+	Console       http.Handler
+	ConsolePublic bool
 }
 
 // ReleaseCounter counts releases under capped licences;
@@ -123,6 +131,14 @@ type ReleaseCounter interface {
 // *licence.Watch implements it.
 type ExpiryWatch interface {
 	Expiring() ([]licence.Expiry, error)
+}
+
+// ConsoleState is a console that says whether it is ready to answer in full
+// (its index may still be reading a long trail): check is "ok" or another
+// word, detail goes into the admin /readyz as it is. It never makes the
+// gateway unready: downloads do not need the console.
+type ConsoleState interface {
+	ReadyState() (check string, detail any)
 }
 
 // DefaultWriteIdleTimeout is Options.WriteIdleTimeout's default.
@@ -211,11 +227,17 @@ func NewServer(opts Options) (*Server, error) {
 	s := &Server{opts: opts, logger: opts.Logger, metrics: opts.Metrics, limiter: newLimiter(opts.RateLimit),
 		addrLimiter: newAddrLimiter(opts.RateLimit.PerAddress, maxAddresses), cursors: cursors}
 	s.srv = s.httpServer(s.Handler())
+	if c, ok := opts.Console.(interface{ Close() }); ok {
+		s.srv.RegisterOnShutdown(c.Close)
+	}
 	if opts.S3 != nil {
 		s.s3srv = s.httpServer(s.S3Handler())
 	}
 	if opts.AdminAddr != "" {
 		s.adminsrv = s.httpServer(s.AdminHandler())
+		if c, ok := opts.Console.(interface{ Close() }); ok {
+			s.adminsrv.RegisterOnShutdown(c.Close)
+		}
 	}
 	return s, nil
 }
@@ -295,6 +317,19 @@ func (s *Server) Handler() http.Handler {
 	h = s.addressLimited(h, isOperational, s.hubAddressThrottled)
 	h = s.accessLog(h)
 	h = s.boundBody(h)
+	if s.opts.Console != nil && s.opts.ConsolePublic {
+		// The console authenticates its own requests (an auditor's token or
+		// session), records them with its own kind, and is not a download:
+		// the Hub chain's authentication, limits and records are not its.
+		hub, console := h, s.accessLogAs(s.opts.Console, func(*http.Request) string { return "console" })
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/console/") {
+				console.ServeHTTP(w, r)
+				return
+			}
+			hub.ServeHTTP(w, r)
+		})
+	}
 	h = requestScope(h)
 	return h
 }

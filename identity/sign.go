@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/rand"
 	"encoding/hex"
@@ -41,6 +42,11 @@ type TokenClaims struct {
 	TTL time.Duration
 	// IssuedAt is the iat and nbf of the token; zero means now.
 	IssuedAt time.Time
+	// Roles, when set, is written as a JSON array under RolesClaim (default
+	// "roles"): the console lets in a token whose role claim holds its
+	// auditor role.
+	Roles      []string
+	RolesClaim string
 	// Names are the claim names to write; zero fields mean the defaults, so
 	// passing the server's Config.Claims yields tokens it maps correctly.
 	Names ClaimNames
@@ -100,6 +106,9 @@ func Sign(key crypto.PrivateKey, kid string, c TokenClaims) (string, error) {
 		if v != "" {
 			claims[name] = v
 		}
+	}
+	if len(c.Roles) > 0 {
+		claims[cmp.Or(c.RolesClaim, "roles")] = c.Roles
 	}
 	for name, v := range map[string][]string{
 		names.Nationality:        c.Nationality,

@@ -16,7 +16,7 @@
 # A test skips when the machine lacks something it needs. Here a skip must
 # not hide a failure, so these variables turn a missing need into a failure:
 #   WEIGHTGATE_TEST_S3_REQUIRED=1       the S3 test server (always: started here)
-#   WEIGHTGATE_TEST_CLIENTS_REQUIRED=1  rclone, s3cmd, boto3, node with scripts/hfclient's
+#   WEIGHTGATE_TEST_CLIENTS_REQUIRED=1  rclone, s3cmd, chromium, boto3, node with scripts/hfclient's
 #                                       packages, the tools docs/clients.md runs (always:
 #                                       installed here)
 #   WEIGHTGATE_TEST_ROOT_REQUIRED=1     root, to mount a tmpfs and fill it (when
@@ -86,9 +86,10 @@ fi
 echo "test.sh: npm ci (scripts/hfclient)"
 npm ci --prefix scripts/hfclient --no-audit --no-fund --loglevel=error
 # Real S3 clients for the S3 API's end-to-end tests (aws is already needed
-# above to seed the bucket): Debian's rclone and s3cmd.
+# above to seed the bucket): Debian's rclone and s3cmd; and Debian's chromium,
+# the real browser the console's end-to-end test drives (chromedp).
 missing=()
-for c in rclone s3cmd; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+for c in rclone s3cmd chromium; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${missing[*]} (apt-get)"
@@ -96,7 +97,7 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "test.sh: ${missing[*]} missing: install them (Debian: apt-get install rclone s3cmd)" >&2
+    echo "test.sh: ${missing[*]} missing: install them (Debian: apt-get install rclone s3cmd chromium)" >&2
     exit 1
   fi
 fi

@@ -21,7 +21,7 @@ type anchorFlags struct {
 func (a *anchorFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.URL, "anchor", "", "the anchor, s3://BUCKET/PREFIX (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&a.Endpoint, "anchor-endpoint", "", "the anchor's S3 endpoint: host:port (HTTPS) or an http:// or https:// URL (default: AWS S3)")
-	fs.StringVar(&a.Instance, "anchor-instance", "", "the gateway instance (audit.anchor.instance) whose trail this is; default: the anchor's only instance, or for query every instance")
+	fs.StringVar(&a.Instance, "anchor-instance", "", "the gateway instance (audit.anchor.instance) whose trail this is; default: the anchor's only instance, or for query every instance (with one FILE|DIR: the name its records and evidence carry)")
 }
 
 // anchorSpec is an S3 anchor named on the command line.

@@ -17,6 +17,7 @@ import (
 	"github.com/weightgate/weightgate/audit"
 	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/config"
+	"github.com/weightgate/weightgate/console"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/geo"
 	"github.com/weightgate/weightgate/identity"
@@ -62,6 +63,7 @@ type Config struct {
 	S3             gateway.S3Config    `yaml:"s3"`
 	RateLimit      gateway.RateLimit   `yaml:"rate_limit"`
 	TLS            tlsconf.Config      `yaml:"tls"`
+	Console        console.Config      `yaml:"console"`
 }
 
 // policySettings are the switches of the screening and location sections
@@ -126,6 +128,7 @@ func DefaultConfig() Config {
 		S3:               gateway.DefaultS3Config(),
 		RateLimit:        gateway.DefaultRateLimit(),
 		TLS:              tlsconf.DefaultConfig(),
+		Console:          console.DefaultConfig(),
 	}
 }
 
@@ -210,6 +213,8 @@ func (c *Config) resolvePaths(base string) {
 	c.S3.CredentialsKey = abs(c.S3.CredentialsKey)
 	c.Audit.Checkpoint.Key = abs(c.Audit.Checkpoint.Key)
 	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCA = abs(c.TLS.CertFile), abs(c.TLS.KeyFile), abs(c.TLS.ClientCA)
+	c.Console.IndexFile, c.Console.SessionKeyFile = abs(c.Console.IndexFile), abs(c.Console.SessionKeyFile)
+	c.Console.ProposedPolicy = bundle(c.Console.ProposedPolicy)
 	for i := range c.Auth.Issuers {
 		keys := c.Auth.Issuers[i].PublicKeys
 		for j, entry := range keys {
@@ -221,6 +226,16 @@ func (c *Config) resolvePaths(base string) {
 			}
 		}
 	}
+}
+
+// consoleIndexFile is where the console's index lives: console.index_file,
+// or beside audit.dir (never inside it: the trail's directory holds the
+// record alone, and is what gets copied, anchored and verified).
+func (c Config) consoleIndexFile() string {
+	if c.Console.IndexFile != "" {
+		return c.Console.IndexFile
+	}
+	return filepath.Clean(c.Audit.Dir) + ".index.db"
 }
 
 // sameAddr reports whether two listen addresses are the same fixed one;
@@ -278,6 +293,15 @@ func (c *Config) Validate() error {
 	p = append(p, c.Location.Validate("location")...)
 	p = append(p, c.S3.Validate("s3")...)
 	p = append(p, c.TLS.Validate("tls")...)
+	p = append(p, c.Console.Validate("console")...)
+	if c.Console.Enabled && c.Admin.Listen == "" && !c.Console.Public {
+		p.Addf("console.enabled", c.Console.Enabled, "needs admin.listen (the console is served there) or console.public")
+	}
+	if f := c.Console.IndexFile; f != "" && c.Audit.Dir != "" {
+		if rel, err := filepath.Rel(c.Audit.Dir, f); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			p.Addf("console.index_file", f, "must not be inside audit.dir, which holds the trail and nothing else")
+		}
+	}
 	if c.S3.Listen != "" && sameAddr(c.S3.Listen, c.Listen) {
 		p.Addf("s3.listen", c.S3.Listen, "must differ from listen")
 	}

@@ -264,6 +264,8 @@ func TestParseConfig_Invalid(t *testing.T) {
 		{"TLSCertWithoutKey", "storage:\n  dir:\n    path: store\ntls:\n  cert_file: tls.crt\n", "tls.key_file"},
 		{"TLSMinVersion", "storage:\n  dir:\n    path: store\ntls:\n  cert_file: tls.crt\n  key_file: tls.key\n  min_version: \"1.1\"\n", "tls.min_version"},
 		{"TLSClientCAAlone", "storage:\n  dir:\n    path: store\ntls:\n  client_ca: ca.pem\n", "tls.client_ca"},
+		{"ConsoleIndexInAuditDir", "storage:\n  dir:\n    path: store\naudit: {dir: logs/audit}\nconsole: {enabled: true, index_file: logs/audit/index.db}\n", "console.index_file"},
+		{"ConsoleIndexIsAuditDir", "storage:\n  dir:\n    path: store\naudit: {dir: logs/audit}\nconsole: {enabled: true, index_file: logs/audit}\n", "console.index_file"},
 		{"NotYAML", "listen: [\n", "yaml"},
 		{"WrongType", "metadata:\n  cache_size: many\n", "line 2"},
 	}
@@ -321,6 +323,10 @@ func TestParseConfig_RelativePaths(t *testing.T) {
 						t.Errorf("%s = %q, want %q", p.field, p.got, p.want)
 					}
 				}
+				// The console's index: beside audit.dir by default.
+				if got, want := c.consoleIndexFile(), filepath.Join(base, "logs", "audit.index.db"); got != want {
+					t.Errorf("the console's index file = %q, want %q", got, want)
+				}
 				if got, want := c.Policy.Extensions, []string{filepath.Join(base, "ext"), "/abs/ext", filepath.Join(base, "sub", "ext2")}; !slices.Equal(got, want) {
 					t.Errorf("policy.extensions = %q, want %q", got, want)
 				}
@@ -339,6 +345,9 @@ func TestParseConfig_RelativePaths(t *testing.T) {
 				}
 				if got, want := c.Audit.Dir, "/var/lib/weightgate/audit"; got != want {
 					t.Errorf("audit.dir = %q, want %q", got, want)
+				}
+				if got, want := c.consoleIndexFile(), "/var/lib/weightgate/audit.index.db"; got != want {
+					t.Errorf("the console's index file = %q, want %q", got, want)
 				}
 				if got, want := c.Policy.Bundle, ""; got != want {
 					t.Errorf("policy.bundle = %q, want %q (the embedded bundle)", got, want)

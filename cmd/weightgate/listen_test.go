@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestOverrideListen(t *testing.T) {
@@ -123,15 +122,7 @@ func TestServeListenOverrides(t *testing.T) {
 			t.Errorf("%s/healthz: %d", u, resp.StatusCode)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stopServe(t, cancel, done)
 
 	t.Setenv(envAdminListen, "")
 	_, stderr, code := runMain(t, "serve", "--config", cfg, "--listen", "no-port")

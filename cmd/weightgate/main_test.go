@@ -254,6 +254,17 @@ func TestServe(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	stopServe(t, cancel, done)
+	audit, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "audit", "audit-000001.jsonl"))
+	if err != nil || !bytes.Contains(audit, []byte(`"open_weights"`)) {
+		t.Errorf("audit log: %v %q", err, audit)
+	}
+}
+
+// stopServe cancels serve's context and waits, bounded, for it to return
+// nil.
+func stopServe(t *testing.T, cancel func(), done chan error) {
+	t.Helper()
 	cancel()
 	select {
 	case err := <-done:
@@ -262,10 +273,6 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(40 * time.Second):
 		t.Fatal("serve did not stop")
-	}
-	audit, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "audit", "audit-000001.jsonl"))
-	if err != nil || !bytes.Contains(audit, []byte(`"open_weights"`)) {
-		t.Errorf("audit log: %v %q", err, audit)
 	}
 }
 

@@ -20,8 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/weightgate/weightgate/audit"
+	"github.com/weightgate/weightgate/audit/index"
 	"github.com/weightgate/weightgate/audit/s3anchor"
 	"github.com/weightgate/weightgate/catalog"
+	"github.com/weightgate/weightgate/console"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/gateway/s3api"
 	"github.com/weightgate/weightgate/geo"
@@ -324,6 +326,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		}
 		opts.S3 = s3opts
 	}
+	if cfg.Console.Enabled {
+		con, stopConsole, err := openConsole(ctx, cfg, c, auth, trail, logger)
+		if err != nil {
+			return err
+		}
+		// Deferred after the trail's Close, so run before it: the index
+		// stops following a trail still open, once the server is closed.
+		defer stopConsole()
+		opts.Console, opts.ConsolePublic = con, cfg.Console.Public
+	}
 	srv, err := gateway.NewServer(opts)
 	if err != nil {
 		return err
@@ -448,17 +460,10 @@ func openTrail(c audit.TrailConfig, logger *slog.Logger, metrics *gateway.Metric
 		ac.Mirror = audit.NewHTTPSink(c.Mirror, &http.Client{Timeout: 10 * time.Second})
 	}
 	if a := c.Anchor; a.URL != "" {
-		// Opened (and its Object Lock checked) on first use, and again on
-		// each use until that succeeds: an anchor down at start is then
-		// Open's to handle (refuse when required, else retry, not ready).
-		ac.Anchor = s3anchor.Lazy(s3anchor.Config{URL: a.URL, Endpoint: a.Endpoint, Region: a.Region,
-			AccessKey: a.AccessKey, SecretKey: a.SecretKey, TLS: a.TLS, Retention: a.Retention, MaxRetries: 1})
-		ac.Instance, ac.AnchorRequired = a.Instance, a.Required
-		if ac.Instance == "" {
-			var err error
-			if ac.Instance, err = os.Hostname(); err != nil {
-				return nil, fmt.Errorf("audit.anchor.instance: %w", err)
-			}
+		ac.Anchor, ac.AnchorRequired = trailAnchor(a), a.Required
+		var err error
+		if ac.Instance, err = trailInstance(c); err != nil {
+			return nil, err
 		}
 	}
 	l, err := audit.Open(ac)
@@ -469,6 +474,104 @@ func openTrail(c audit.TrailConfig, logger *slog.Logger, metrics *gateway.Metric
 		metrics.AuditAnchor(l.AnchorStats)
 	}
 	return l, nil
+}
+
+// trailAnchor is the anchor audit.anchor names (a.URL set). It is opened
+// (and its Object Lock checked) on first use, and again on each use until
+// that succeeds: an anchor down at start is then the trail's to handle
+// (refuse when required, else retry, not ready).
+func trailAnchor(a audit.AnchorConfig) audit.AnchorStore {
+	return s3anchor.Lazy(s3anchor.Config{URL: a.URL, Endpoint: a.Endpoint, Region: a.Region,
+		AccessKey: a.AccessKey, SecretKey: a.SecretKey, TLS: a.TLS, Retention: a.Retention, MaxRetries: 1})
+}
+
+// trailInstance names this gateway's trail: audit.anchor.instance, or the
+// host name.
+func trailInstance(c audit.TrailConfig) (string, error) {
+	if c.Anchor.Instance != "" {
+		return c.Anchor.Instance, nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("audit.anchor.instance: %w", err)
+	}
+	if !audit.ValidInstance(h) {
+		return "", fmt.Errorf("audit.anchor.instance: the host name %q is not 1 to 64 of [A-Za-z0-9._-]: set audit.anchor.instance", h)
+	}
+	return h, nil
+}
+
+// The console reports its index on the admin /readyz.
+var _ gateway.ConsoleState = (*console.Console)(nil)
+
+// openConsole builds the security team's console over an index of the
+// trail (and, when audit.anchor is set, of the fleet's trails in the
+// anchor) and starts the index following them. Start-up does not wait for
+// the index: its first read of a big trail takes minutes (about 12,000
+// records a second), and meanwhile the console says it is catching up.
+// stop ends the following and closes the index; call it after the server
+// has closed, so that no console request is left reading it.
+func openConsole(ctx context.Context, cfg Config, c *components, auth *identity.Current, trail *audit.Log, logger *slog.Logger) (con *console.Console, stop func(), err error) {
+	cc := cfg.Console
+	instance, err := trailInstance(cfg.Audit)
+	if err != nil {
+		return nil, nil, err
+	}
+	var key []byte
+	if cc.SessionKeyFile != "" {
+		if key, err = os.ReadFile(cc.SessionKeyFile); err != nil {
+			return nil, nil, fmt.Errorf("console.session_key_file: %w", err)
+		}
+	}
+	opts := console.Options{Verifier: auth, RoleClaim: cc.RoleClaim, Role: cc.Role, SessionTTL: cc.SessionTTL, SessionKey: key,
+		Catalog: c.catalog, Policy: c.engine, Screen: c.screen, Expiry: c.expiry, Audit: trail, Logger: logger}
+	if cc.ProposedPolicy != "" {
+		// The proposed bundle with the data and settings of the policy in
+		// force, every input evaluated (no decision cache), as replay does.
+		po, err := cfg.Policy.Options(cfg.policySettings(), logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("console.proposed_policy: %w", err)
+		}
+		po.Bundle, po.Regimes, po.DecisionCache = cc.ProposedPolicy, nil, opa.NoDecisionCache
+		po.Logger = logger.With("policy_role", "console.proposed_policy")
+		proposed, err := opa.New(ctx, po)
+		if err != nil {
+			return nil, nil, fmt.Errorf("console.proposed_policy: %w", err)
+		}
+		opts.Proposed, opts.ProposedName = proposed, cc.ProposedPolicy
+	}
+
+	path := cfg.consoleIndexFile()
+	ix, err := index.Open(path, index.Options{Logger: logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("console.index_file: %w", err)
+	}
+	err = ix.AddDir(instance, cfg.Audit.Dir)
+	if err == nil && cfg.Audit.Anchor.URL != "" {
+		err = ix.AddAnchor(trailAnchor(cfg.Audit.Anchor))
+	}
+	opts.Index = ix
+	if err == nil {
+		con, err = console.New(opts)
+	}
+	if err != nil {
+		ix.Close()
+		return nil, nil, fmt.Errorf("console: %w", err)
+	}
+	followCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ix.Follow(followCtx, time.Second)
+	}()
+	logger.Info("console enabled", "index", path, "instance", instance, "fleet", cfg.Audit.Anchor.URL != "")
+	return con, func() {
+		cancel()
+		<-done
+		if err := ix.Close(); err != nil {
+			logger.Error("console: closing the index", "err", err)
+		}
+	}, nil
 }
 
 // s3Options builds the S3 API's options: the credential issuer's key from

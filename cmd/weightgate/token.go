@@ -27,6 +27,7 @@ func (m *Main) token(args []string) error {
 	fs.StringVar(&c.VEU, "veu", "", "entity's validated end-user status, uveu or nveu (used only where auth.trusted_claims lists veu)")
 	fs.BoolVar(&c.SecurityAttested, "security-attested", false, "the entity's weights security is attested (used only where auth.trusted_claims lists security_attested)")
 	fs.DurationVar(&c.TTL, "ttl", identity.DefaultTokenTTL, "lifetime")
+	roles := fs.String("roles", "", "comma-separated roles, written as a list under the roles claim (weightgate-auditor lets the token into the console)")
 	fs.StringVar(&c.Issuer, "iss", "weightgate-dev", "issuer")
 	fs.StringVar(&c.Audience, "aud", "weightgate", "audience")
 	hf := fs.Bool("hf", false, "print the token as hf_<JWT>, the form Hugging Face clients (HF_TOKEN, @huggingface/hub's accessToken) accept")
@@ -42,6 +43,9 @@ func (m *Main) token(args []string) error {
 	}
 	if *residence != "" {
 		c.PermanentResidence = strings.Split(*residence, ",")
+	}
+	if *roles != "" {
+		c.Roles = strings.Split(*roles, ",")
 	}
 	if c.VEU != "" && c.VEU != "uveu" && c.VEU != "nveu" {
 		return fmt.Errorf("token: --veu must be uveu or nveu, got %q", c.VEU)

@@ -91,7 +91,7 @@ func TestTokenHelp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, flag := range []string{"-permanent-residence", "-employee", "-veu", "-security-attested", "trusted_claims"} {
+	for _, flag := range []string{"-permanent-residence", "-employee", "-veu", "-security-attested", "-roles", "trusted_claims"} {
 		if !strings.Contains(out+stderr, flag) {
 			t.Errorf("token --help does not mention %s:\n%s", flag, out+stderr)
 		}

@@ -95,6 +95,9 @@ type Options struct {
 	// prometheus.Collector is registered with the harness's Registry.
 	Releases gateway.ReleaseCounter
 	Expiry   gateway.ExpiryWatch
+	// Console and ConsolePublic are passed to the server.
+	Console       http.Handler
+	ConsolePublic bool
 }
 
 // Start serves a gateway over store on 127.0.0.1 until the test ends.
@@ -148,6 +151,7 @@ func Start(tb testing.TB, store storage.ObjectStore, o Options) *Harness {
 		Screener:       o.Screener, Locator: o.Locator, S3: s3Defaults(tb, o.S3), RateLimit: o.RateLimit,
 		MaxBodyBytes: o.MaxBodyBytes, BodyReadTimeout: o.BodyReadTimeout,
 		Now: o.Now, Releases: o.Releases, Expiry: o.Expiry,
+		Console: o.Console, ConsolePublic: o.ConsolePublic,
 	})
 	if err != nil {
 		tb.Fatal(err)

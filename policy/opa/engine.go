@@ -132,6 +132,9 @@ type regime struct {
 	// kept for Export.
 	sources []file
 	data    map[string]any
+	// groups evaluates the bundle's destination_group for a list of
+	// countries; nil when the bundle defines none.
+	groups *rego.PreparedEvalQuery
 }
 
 // at returns the regime in effect at t: the one with the latest effective
@@ -630,7 +633,16 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 			sources = append(sources, f)
 		}
 	}
-	r := &regime{pq: pq, constants: constants, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data,
+	var groups *rego.PreparedEvalQuery
+	if len(compiler.GetRules(ast.MustParseRef(groupRule))) > 0 {
+		gq, err := rego.New(rego.Query(groupsQuery), rego.Compiler(compiler), rego.Store(store),
+			rego.StrictBuiltinErrors(true)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("policy: prepare %s: %w", groupRule, err)
+		}
+		groups = &gq
+	}
+	r := &regime{pq: pq, constants: constants, groups: groups, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data,
 		fp: inputFootprint(compiler.Modules)}
 	size := cmp.Or(e.opts.DecisionCache, DefaultDecisionCache)
 	switch {
@@ -649,4 +661,56 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 		}
 	}
 	return r, nil
+}
+
+// groupRule is the function a bundle may define to say which group of
+// destinations a country is in (destination_group in the built-in bundles).
+const groupRule = "data.weightgate.destination_group"
+
+const groupsQuery = "groups := {c: g | some c in input.countries; g := " + groupRule + "(c)}"
+
+// ErrNoGroups is returned by DestinationGroups when the bundle in effect
+// defines no destination_group.
+var ErrNoGroups = errors.New("policy: the bundle defines no destination_group")
+
+// DestinationGroups returns the group the regime in effect at t puts each of
+// countries in: its destination_group(c), evaluated with the request time t
+// (a bundle's lists may change with the date). Reports use it to group
+// destinations as the policy's own data does, never by a list of their own.
+// A country the function leaves undefined is absent from the map.
+func (e *Engine) DestinationGroups(ctx context.Context, t time.Time, countries []string) (map[string]string, error) {
+	if e == nil || e.state.Load() == nil {
+		return nil, fmt.Errorf("policy: nil engine")
+	}
+	r := e.state.Load().at(t)
+	if r == nil {
+		return nil, fmt.Errorf("policy: no regime in effect at %s", t.UTC().Format(time.RFC3339))
+	}
+	if r.groups == nil {
+		return nil, ErrNoGroups
+	}
+	list := make([]any, len(countries))
+	for i, c := range countries {
+		list[i] = c
+	}
+	in := map[string]any{"countries": list, "request": map[string]any{"time": t.UTC().Format(time.RFC3339)}}
+	rs, err := r.groups.Eval(ctx, rego.EvalInput(in))
+	if err != nil {
+		return nil, fmt.Errorf("policy: %s: %w", groupRule, err)
+	}
+	if len(rs) != 1 {
+		return nil, fmt.Errorf("policy: %s: %d results", groupRule, len(rs))
+	}
+	out := map[string]string{}
+	switch m := rs[0].Bindings["groups"].(type) {
+	case map[string]any:
+		for c, g := range m {
+			if s, ok := g.(string); ok {
+				out[c] = s
+			}
+		}
+	default:
+		return nil, fmt.Errorf("policy: %s: not an object of strings", groupRule)
+	}
+	return out, nil
 }

@@ -52,6 +52,22 @@ import data.weightgate.lib
 _cfg := data.weightgate.ai_diffusion
 
 # METADATA
+# title: destination_group
+# description: >-
+#   The group this bundle puts destination c (an ISO 3166-1 or 3166-2 code)
+#   in on the request date: "embargoed", "country_of_concern", "tier1" or
+#   "tier2", the first that applies. Not part of any decision: it is for
+#   reports that group destinations (the console's refusals by destination),
+#   so that they group them as this bundle's data does on that date.
+destination_group(c) := "embargoed" if {
+	_embargoed(c)
+} else := "country_of_concern" if {
+	_concern(c)
+} else := "tier1" if {
+	_tier1(c)
+} else := "tier2"
+
+# METADATA
 # title: decision
 # description: >-
 #   The answer for one download: {"allow": bool, "code": string,

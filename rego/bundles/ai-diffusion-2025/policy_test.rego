@@ -1708,3 +1708,19 @@ test_not_an_export if {
 	_expect([_at("US", "IN", "IN")], false, "license_required")
 	_expect([_at("US", "US", "CN")], false, "country_of_concern")
 }
+
+# destination_group: the groups of the console's report, from this bundle's
+# lists on the request date (Cambodia left D:5 on 2026-02-03).
+test_destination_group_tiers if {
+	weightgate.destination_group("US") == "tier1" with input as {"request": {"time": "2026-01-02T03:04:05Z"}}
+	weightgate.destination_group("JP") == "tier1" with input as {"request": {"time": "2026-01-02T03:04:05Z"}}
+	weightgate.destination_group("IN") == "tier2" with input as {"request": {"time": "2026-01-02T03:04:05Z"}}
+	weightgate.destination_group("CN") == "country_of_concern" with input as {"request": {"time": "2026-01-02T03:04:05Z"}}
+	weightgate.destination_group("IR") == "embargoed" with input as {"request": {"time": "2026-01-02T03:04:05Z"}}
+	weightgate.destination_group("UA-40") == "embargoed" with input as {"request": {"time": "2026-01-02T03:04:05Z"}}
+}
+
+test_destination_group_by_date if {
+	weightgate.destination_group("KH") == "country_of_concern" with input as {"request": {"time": "2026-02-02T23:59:59Z"}}
+	weightgate.destination_group("KH") == "tier2" with input as {"request": {"time": "2026-02-03T00:00:00Z"}}
+}

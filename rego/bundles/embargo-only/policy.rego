@@ -51,6 +51,20 @@ import data.weightgate.lib
 
 _cfg := data.weightgate.embargo
 
+# METADATA
+# title: destination_group
+# description: >-
+#   The group this bundle puts destination c (an ISO 3166-1 or 3166-2 code)
+#   in: "embargoed" (comprehensive embargoes and embargoed regions),
+#   "russia_belarus" (15 CFR 746.8) or "other". Not part of any decision: it
+#   is for reports that group destinations (the console's refusals by
+#   destination), so that they group them as this bundle's data does.
+destination_group(c) := "embargoed" if {
+	_embargoed(c)
+} else := "russia_belarus" if {
+	lib.country_of(c) in _cfg.russia_belarus
+} else := "other"
+
 # The BIS announcement, as every closed-weights allow cites it.
 _announcement := "BIS's announcement of 13 May 2025 (https://alstontrade.com/commerce-rescinds-ai-diffusion-rule-releases-other-guidance-involving-overseas-ai-chips; https://www.akingump.com/en/insights/alerts/bis-rescinds-its-ai-diffusion-rule-and-issues-compliance-guidance-regarding-advanced-computing-items)"
 

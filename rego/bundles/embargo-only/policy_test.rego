@@ -520,3 +520,12 @@ test_us_territory_us_person if {
 	_expect([_from("PR"), _national(["US", "IR"])], true, "not_enforced")
 	_expect([_from("GU"), _national(["IR"])], false, "embargoed_destination")
 }
+
+# destination_group: the groups of the console's report, from this bundle's
+# lists.
+test_destination_group if {
+	weightgate.destination_group("KP") == "embargoed"
+	weightgate.destination_group("UA-43") == "embargoed"
+	weightgate.destination_group("BY") == "russia_belarus"
+	weightgate.destination_group("CN") == "other"
+}
