@@ -137,6 +137,8 @@ type Catalog struct {
 	frontierMu  sync.Mutex
 	frontier    policy.Frontier // computed from the catalog
 	frontierAt  time.Time       // when; zero: never
+
+	warm warmState // warm.go
 }
 
 // Frontier configures the open-weight frontier, the training compute of the
@@ -236,6 +238,7 @@ func (c *Catalog) Forget() {
 	c.frontierMu.Lock()
 	c.frontierAt = time.Time{}
 	c.frontierMu.Unlock()
+	c.restartWarming()
 }
 
 // SHA256 returns the sha256 (64 lowercase hex) of the content of file, a

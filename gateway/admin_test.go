@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/weightgate/weightgate/catalog"
 	"github.com/weightgate/weightgate/gateway"
 	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
 )
 
 // TestServerAdminListener: Open serves the admin listener at AdminAddr with
@@ -140,5 +143,90 @@ func TestReadyzConsoleState(t *testing.T) {
 		if tt.want != "" && body.Console["read"] != 42 {
 			t.Errorf("%s: console detail %v", tt.name, body.Console)
 		}
+	}
+}
+
+// gatedManifests holds every export.yaml read until open is closed.
+type gatedManifests struct {
+	storage.ObjectStore
+	open chan struct{}
+}
+
+func (s gatedManifests) Open(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
+	if strings.HasSuffix(key, "/"+catalog.ManifestName) {
+		select {
+		case <-s.open:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.ObjectStore.Open(ctx, key, etag, offset, length)
+}
+
+// TestReadyzCatalogWarming: the admin /readyz reports the catalog's
+// warming while it reads, then "ok", and stays ready throughout; the
+// public /readyz says nothing of it.
+func TestReadyzCatalogWarming(t *testing.T) {
+	t.Parallel()
+	eng, err := opa.New(context.Background(), opa.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := gatedManifests{gatewaytest.DirStore(t), make(chan struct{})}
+	cat := catalog.NewCatalog(store, catalog.DefaultCacheSize, time.Hour, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cat.StartWarming(ctx)
+	defer cat.StopWarming()
+	srv, err := gateway.NewServer(gateway.Options{Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Store: store, Catalog: cat,
+		Policy: eng, Audit: gatewaytest.OpenTrail(t, filepath.Join(t.TempDir(), "audit"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	type readyz struct {
+		Ready   bool              `json:"ready"`
+		Checks  map[string]string `json:"checks"`
+		Catalog string            `json:"catalog"`
+	}
+	get := func(url string) readyz {
+		t.Helper()
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body readyz
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || !body.Ready {
+			t.Fatalf("%s/readyz: %d ready=%v, want 200 and ready", url, resp.StatusCode, body.Ready)
+		}
+		return body
+	}
+	if b := get(srv.AdminURL()); b.Checks["catalog"] != "warming" || !strings.HasPrefix(b.Catalog, "warming: ") {
+		t.Errorf("admin, while warming: check %q, detail %q", b.Checks["catalog"], b.Catalog)
+	}
+	if b := get(srv.URL()); b.Checks["catalog"] != "" || b.Catalog != "" {
+		t.Errorf("public: catalog check %q, detail %q, want none", b.Checks["catalog"], b.Catalog)
+	}
+	close(store.open)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b := get(srv.AdminURL())
+		if b.Checks["catalog"] == "ok" {
+			if !strings.Contains(b.Catalog, "models classified in") {
+				t.Errorf("admin, warmed: detail %q", b.Catalog)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("warming never reported ok; last %q %q", b.Checks["catalog"], b.Catalog)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

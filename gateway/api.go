@@ -665,6 +665,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, admin bool) {
 		}
 		body["expiring"] = es
 	}
+	// The catalog's background warming never makes the gateway unready:
+	// a request classifies what warming has not reached yet.
+	if check, detail := s.opts.Catalog.WarmState(); admin && check != "" {
+		checks["catalog"], body["catalog"] = check, detail
+	}
 	if c, isState := s.opts.Console.(ConsoleState); admin && isState {
 		checks["console"], body["console"] = c.ReadyState()
 	}

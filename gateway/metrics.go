@@ -124,6 +124,29 @@ func (m *Metrics) AuditAnchor(stats func() audit.AnchorStats) {
 	)
 }
 
+// CatalogWarming exports the catalog's warming (catalog.StartWarming):
+// export.yaml files seen by the pass under way or last, and whether it
+// has read the whole catalog.
+func (m *Metrics) CatalogWarming(progress func() (models int, done bool)) {
+	if m == nil {
+		return
+	}
+	const ns, sub = "weightgate", "catalog_warming"
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "models",
+			Help: "Models whose export.yaml the catalog's warming has read or found remembered, in the pass under way or the last."},
+			func() float64 { n, _ := progress(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "done",
+			Help: "1 once the catalog's warming has read the whole catalog (until SIGHUP starts it again), else 0."},
+			func() float64 {
+				if _, done := progress(); done {
+					return 1
+				}
+				return 0
+			}),
+	)
+}
+
 func (m *Metrics) AuditBatch(records int, write, sync time.Duration, err error) {
 	if m == nil {
 		return

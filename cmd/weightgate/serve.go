@@ -286,6 +286,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if cfg.Metrics.Enabled {
 		opts.MetricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
+	// Every model's classification is read in the background from now
+	// on, so that the first listings of a large catalog do not read them
+	// page by page; nothing waits for it (the admin /readyz reports it).
+	c.catalog.StartWarming(ctx)
+	defer c.catalog.StopWarming()
+	metrics.CatalogWarming(c.catalog.WarmProgress)
 	// Listing cursors are sealed with a key derived from the S3
 	// credentials key, which a fleet shares, so any of its gateways
 	// resumes another's listing; without one, a random key per process.
