@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -210,10 +211,51 @@ type Group struct {
 // an error is the store's, and nothing read is then to be presented as
 // complete.
 func (c *Catalog) Scan(ctx context.Context, prefix, after string, lim ScanLimits, fn func(Group) (skipTo string, stop bool)) (pos string, done bool, err error) {
+	return c.ScanAhead(ctx, prefix, after, lim, nil, fn)
+}
+
+// ScanAhead is Scan that also calls ahead, when not nil, with each model
+// the scan has read whole as soon as a storage page shows it, before fn
+// reaches it: the caller may start work on the models fn will likely be
+// called with (a listing decides their visibility concurrently). A group
+// given to ahead may never reach fn (fn stopped, or skipped past it), and
+// the one fn gets may differ (its Complete); the caller compares them. It
+// reads nothing more than Scan does.
+func (c *Catalog) ScanAhead(ctx context.Context, prefix, after string, lim ScanLimits, ahead func(Group), fn func(Group) (skipTo string, stop bool)) (pos string, done bool, err error) {
 	pos = after
 	entries, requests := 0, 0
 	var buf []storage.ObjectInfo // keys read, not yet passed on
 	more := true                 // the store may hold keys after buf
+	aheadPos := after            // every key up to it was given to ahead
+	giveAhead := func() {
+		i, _ := slices.BinarySearchFunc(buf, aheadPos, func(o storage.ObjectInfo, k string) int { return strings.Compare(o.Key, k) })
+		for i < len(buf) && buf[i].Key <= aheadPos {
+			i++
+		}
+		for i < len(buf) {
+			id, ok := modelOfKey(buf[i].Key)
+			if !ok {
+				aheadPos = buf[i].Key
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(buf) && strings.HasPrefix(buf[j].Key, id+"/") {
+				j++
+			}
+			if j == len(buf) {
+				return // its last key may be on the next page
+			}
+			g := Group{ID: id, Files: make([]storage.ObjectInfo, j-i)}
+			for k, o := range buf[i:j] {
+				o.Key = o.Key[len(id)+1:]
+				g.Files[k] = o
+			}
+			g.Complete = (i > 0 || pos < id+"/") && strings.HasPrefix(id+"/", prefix)
+			ahead(g)
+			aheadPos, i = buf[j-1].Key, j
+		}
+	}
 	for {
 		// Fill buf until it holds a whole model (a key of another one
 		// follows) or the listing ends, within the limits.
@@ -230,6 +272,9 @@ func (c *Catalog) Scan(ctx context.Context, prefix, after string, lim ScanLimits
 			entries += len(p.Objects)
 			buf = append(buf, p.Objects...)
 			more = p.Truncated && len(p.Objects) > 0
+			if ahead != nil {
+				giveAhead()
+			}
 		}
 		if len(buf) == 0 {
 			return pos, !more, nil

@@ -522,7 +522,8 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	full := false
-	pos, done, scanErr := s.opts.Catalog.Scan(r.Context(), prefix, after, s.scanLimits(), func(g catalog.Group) (string, bool) {
+	look := s.newLookahead(r.Context(), view)
+	pos, done, scanErr := look.scan(r.Context(), s.opts.Catalog, prefix, after, s.scanLimits(), func(g catalog.Group) (string, bool) {
 		past := catalog.Past(g.ID + "/")
 		if search != "" && !strings.Contains(strings.ToLower(g.ID), search) {
 			return past, false
@@ -531,7 +532,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 			full = true
 			return "", true
 		}
-		m, ok, verr := s.visibleGroup(r.Context(), view, g)
+		m, ok, verr := look.visible(r.Context(), g)
 		if verr != nil {
 			err = verr
 			return "", true
