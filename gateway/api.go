@@ -522,7 +522,9 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	full := false
-	look := s.newLookahead(r.Context(), view)
+	look := s.newLookahead(r.Context(), view, true, func(id string) bool {
+		return search == "" || strings.Contains(strings.ToLower(id), search)
+	})
 	pos, done, scanErr := look.scan(r.Context(), s.opts.Catalog, prefix, after, s.scanLimits(), func(g catalog.Group) (string, bool) {
 		past := catalog.Past(g.ID + "/")
 		if search != "" && !strings.Contains(strings.ToLower(g.ID), search) {

@@ -83,6 +83,7 @@ var listingWorkers = max(runtime.GOMAXPROCS(0), 2)
 type lookahead struct {
 	s       *Server
 	view    *viewer
+	want    func(id string) bool
 	ctx     context.Context
 	cancel  context.CancelFunc
 	slots   chan struct{}
@@ -103,18 +104,20 @@ type visAnswer struct {
 // newLookahead returns a lookahead that decides nothing ahead (off) when
 // that gains nothing: an anonymous requester sees open models only, and
 // asks the policy nothing.
-func (s *Server) newLookahead(ctx context.Context, view *viewer) *lookahead {
-	if view.anon || listingWorkers <= 1 {
+// want, when not nil, says which models the callback will ask about (a
+// search filter), so that no other is decided ahead.
+func (s *Server) newLookahead(ctx context.Context, view *viewer, on bool, want func(id string) bool) *lookahead {
+	if !on || view.anon || listingWorkers <= 1 {
 		return &lookahead{s: s, view: view}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &lookahead{s: s, view: view, ctx: ctx, cancel: cancel, slots: make(chan struct{}, listingWorkers), pending: map[string]*visAnswer{}}
+	return &lookahead{s: s, view: view, want: want, ctx: ctx, cancel: cancel, slots: make(chan struct{}, listingWorkers), pending: map[string]*visAnswer{}}
 }
 
 // ahead is catalog.ScanAhead's: it starts deciding g. A model the scan
 // did not read whole is left to the callback, which loads it.
 func (l *lookahead) ahead(g catalog.Group) {
-	if !g.Complete {
+	if !g.Complete || (l.want != nil && !l.want(g.ID)) {
 		return
 	}
 	a := &visAnswer{g: g, done: make(chan struct{})}
@@ -184,7 +187,10 @@ func (s *Server) s3Page(ctx context.Context, view *viewer, q s3api.ListQuery, af
 	lastCP := ""  // the last common prefix added
 	full := false // another entry follows the page's last
 	var err error // a storage failure, which fails the page
-	look := s.newLookahead(ctx, view)
+	// With a delimiter, a common prefix stands for many models and the
+	// scan skips past all but the first: deciding ahead would mostly be
+	// wasted.
+	look := s.newLookahead(ctx, view, q.Delimiter == "", nil)
 	pos, done, scanErr := look.scan(ctx, s.opts.Catalog, q.Prefix, after, s.scanLimits(), func(g catalog.Group) (string, bool) {
 		_, ok, verr := look.visible(ctx, g)
 		if verr != nil {
