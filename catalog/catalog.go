@@ -429,8 +429,9 @@ const MaxModelsListed = 10_000
 // MaxModelsListed.
 var ErrTooManyModels = fmt.Errorf("catalog has more than %d models", MaxModelsListed)
 
-// Models returns every model of the catalog in id order, or
-// ErrTooManyModels past MaxModelsListed.
+// Models returns every model of the catalog in id order; past
+// MaxModelsListed it returns the first MaxModelsListed with
+// ErrTooManyModels, so that a caller can show those and say there are more.
 func (c *Catalog) Models(ctx context.Context) ([]*Model, error) {
 	var out []*Model
 	over := false
@@ -446,7 +447,7 @@ func (c *Catalog) Models(ctx context.Context) ([]*Model, error) {
 	case err != nil:
 		return nil, err
 	case over:
-		return nil, ErrTooManyModels
+		return out, ErrTooManyModels
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,5 +50,15 @@ func TestFrontier_LargeCatalog(t *testing.T) {
 	want := policy.Frontier{FLOP: 5e26, Source: policy.FrontierCatalog, Model: "zz/frontier"}
 	if err != nil || got != want {
 		t.Fatalf("Frontier over %d models = %+v, %v; want %+v", n+2, got, err, want)
+	}
+	// Models, which holds what it returns, stops at MaxModelsListed and says
+	// there are more, returning the first ones in id order.
+	ms, err := c.Models(context.Background())
+	if !errors.Is(err, ErrTooManyModels) || len(ms) != MaxModelsListed || ms[0].ID != "a/small" || ms[1].ID != "org0/model0" {
+		first := ""
+		if len(ms) > 0 {
+			first = ms[0].ID
+		}
+		t.Fatalf("Models over %d models: %d models from %q, %v; want the first %d and ErrTooManyModels", n+2, len(ms), first, err, MaxModelsListed)
 	}
 }

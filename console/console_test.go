@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,8 @@ import (
 	"github.com/weightgate/weightgate/internal/gatewaytest"
 	"github.com/weightgate/weightgate/internal/s3test"
 	"github.com/weightgate/weightgate/policy/opa"
+	"github.com/weightgate/weightgate/storage"
+	dirstore "github.com/weightgate/weightgate/storage/dir"
 )
 
 // env is a console over a real index and audit trail, served on 127.0.0.1.
@@ -38,7 +41,8 @@ type env struct {
 }
 
 type envOptions struct {
-	Audit console.AuditLog // default: a trail in AuditDir
+	Audit console.AuditLog    // default: a trail in AuditDir
+	Store storage.ObjectStore // default: gatewaytest.DirStore
 }
 
 func startEnv(t *testing.T, eo envOptions) *env {
@@ -66,7 +70,10 @@ func startEnv(t *testing.T, eo envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := gatewaytest.DirStore(t)
+	store := eo.Store
+	if store == nil {
+		store = gatewaytest.DirStore(t)
+	}
 	now := time.Now()
 	e.now = &now
 	c, err := console.New(console.Options{
@@ -458,5 +465,34 @@ func TestCatchingUp(t *testing.T) {
 		if check != tt.check || caught != tt.sync {
 			t.Errorf("%s: ReadyState %q %v, want %q", tt.name, check, detail, tt.check)
 		}
+	}
+}
+
+// TestModelsPastTheListedMost: a catalog larger than catalog.MaxModelsListed
+// lists its first models in id order and says that there are more, rather
+// than failing the page.
+func TestModelsPastTheListedMost(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i := range catalog.MaxModelsListed + 1 {
+		p := filepath.Join(dir, fmt.Sprintf("org%03d", i/100), fmt.Sprintf("model%02d", i%100))
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, "config.json"), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := dirstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := startEnv(t, envOptions{Store: st})
+	resp, body := e.do(t, "GET", "/console/models", http.Header{"Authorization": {"Bearer " + e.token(t, "ann", "weightgate-auditor")}}, "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="models-more"`) ||
+		!strings.Contains(body, "org000/model00") || strings.Contains(body, "org100/model00") {
+		t.Fatalf("models page over %d models: %d; want 200 with the first %d and the notice; body starts %.300q",
+			catalog.MaxModelsListed+1, resp.StatusCode, catalog.MaxModelsListed, body)
 	}
 }

@@ -355,7 +355,8 @@ func classification(m *catalog.Model) (class, signed string) {
 
 func (c *Console) models(x *exchange) {
 	ms, err := c.opts.Catalog.Models(x.r.Context())
-	if err != nil {
+	more := errors.Is(err, catalog.ErrTooManyModels)
+	if err != nil && !more {
 		x.fail(&Error{Status: http.StatusBadGateway, Code: "storage_unavailable", Message: "The model store cannot be listed now.", Err: err})
 		return
 	}
@@ -364,7 +365,16 @@ func (c *Console) models(x *exchange) {
 		rows[i].M = m
 		rows[i].Class, rows[i].Signature = classification(m)
 	}
-	x.render(http.StatusOK, "models", "Models", rows)
+	x.render(http.StatusOK, "models", "Models", modelsPage{Rows: rows, More: more, Max: catalog.MaxModelsListed})
+}
+
+// modelsPage is the models list: the first catalog.MaxModelsListed models,
+// and whether the catalog holds more (a model's own page is reached by its
+// link or URL whatever its place).
+type modelsPage struct {
+	Rows []modelRow
+	More bool
+	Max  int
 }
 
 type matrixCell struct {
