@@ -339,6 +339,11 @@ func TestCSRF(t *testing.T) {
 		t.Fatalf("no token in the page: %d", resp.StatusCode)
 	}
 	token := m[1]
+	// Another token: its first character changed (never to itself).
+	wrong := "x" + token[1:]
+	if token[0] == 'x' {
+		wrong = "y" + token[1:]
+	}
 	tests := []struct {
 		name   string
 		header http.Header
@@ -347,7 +352,7 @@ func TestCSRF(t *testing.T) {
 	}{
 		{"same origin, token", http.Header{"Sec-Fetch-Site": {"same-origin"}}, token, 303},
 		{"no token", http.Header{"Sec-Fetch-Site": {"same-origin"}}, "", 403},
-		{"wrong token", http.Header{"Sec-Fetch-Site": {"same-origin"}}, "x" + token[1:], 403},
+		{"wrong token", http.Header{"Sec-Fetch-Site": {"same-origin"}}, wrong, 403},
 		{"cross-site", http.Header{"Sec-Fetch-Site": {"cross-site"}}, token, 403},
 		{"same site, other origin", http.Header{"Sec-Fetch-Site": {"same-site"}}, token, 403},
 		{"foreign Origin", http.Header{"Origin": {"https://evil.example"}}, token, 403},
