@@ -141,12 +141,7 @@ func (pc *pageCache) lookup(prefix, after string) (storage.Page, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	pages := pc.byPrefix[prefix]
-	// The last page starting at or before after, and the one before it
-	// (a shorter page may start later and end sooner).
-	i, found := slices.BinarySearchFunc(pages, after, func(p *cachedPage, k string) int { return strings.Compare(p.after, k) })
-	if found {
-		i++
-	}
+	i := candidates(pages, after)
 	now := pc.now()
 	for j := i - 1; j >= 0 && j >= i-2; j-- {
 		p := pages[j]
@@ -163,16 +158,25 @@ func (pc *pageCache) lookup(prefix, after string) (storage.Page, bool) {
 	return storage.Page{}, false
 }
 
+// candidates returns i such that pages[i-1], and the one before it, are
+// the pages that can cover a listing from after: the last page starting at
+// or before after, and the one before it (a shorter page may start later
+// and end sooner). pages is sorted by where each starts.
+func candidates(pages []*cachedPage, after string) int {
+	i, found := slices.BinarySearchFunc(pages, after, func(p *cachedPage, k string) int { return strings.Compare(p.after, k) })
+	if found {
+		i++
+	}
+	return i
+}
+
 // has reports whether a listing from after is cached, without touching
 // the order of eviction.
 func (pc *pageCache) has(prefix, after string) bool {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	pages := pc.byPrefix[prefix]
-	i, found := slices.BinarySearchFunc(pages, after, func(p *cachedPage, k string) int { return strings.Compare(p.after, k) })
-	if found {
-		i++
-	}
+	i := candidates(pages, after)
 	now := pc.now()
 	for j := i - 1; j >= 0 && j >= i-2; j-- {
 		if p := pages[j]; now.Sub(p.at) < pc.ttl && p.covers(after) {
