@@ -31,6 +31,20 @@ import (
 // is being read, bounded in bytes and entries, and is never more than the
 // TTL behind the store.
 //
+// A page read cold waits for the store, and a page of the gateway's often
+// needs more than one of the store's (a third more keys than it returns
+// when a model in four is hidden). So that it waits for one store page's
+// time rather than two in series, the cache knows where the store's pages
+// start: bounds, the keys at every half page of the pages read from the
+// start of the listing (warming reads them all) or from a bound. A cold
+// read from after fetches the page at the last bound at or before it,
+// which holds between half a page and a page past after, and at the same
+// time the page a page further on: between one and a half and two pages
+// from after, in parallel. Bounds are hints: a stale one (keys added or
+// deleted since) only makes a read shorter or a read ahead unused, as any
+// key is a sound place to list from, and a page that does not cover after
+// is followed by a read from after itself.
+//
 // Soundness: an entry is the answer a fresh ListPage gave, stamped with
 // the time the request was sent, and is served only until that time plus
 // the TTL; so what the cache gives is what the store listed at most a TTL
@@ -53,6 +67,9 @@ const (
 	MaxReadAhead = 4
 	// pageFetchTimeout bounds one detached fetch, which requests share.
 	pageFetchTimeout = 30 * time.Second
+	// MaxPageBounds bounds the bounds kept (a few MiB of keys): past it,
+	// every other one is dropped, which leaves them a page apart.
+	MaxPageBounds = 1 << 16
 )
 
 type cachedPage struct {
@@ -104,21 +121,31 @@ type pageCache struct {
 	lru      list.List                // of *cachedPage, most recent first
 	bytes    int64
 
+	// bounds are keys at which the store's pages start (sorted): hints
+	// for cold reads, never content.
+	bounds []string
+	// flying counts the fetches under way, by prefix and position.
+	flying map[pagePos]int
+
 	flight singleflight.Group
 	ahead  chan struct{} // read-ahead slots
 	// onPage, when set, is given each page listed from the store (the
 	// catalog warms its classifications); what it starts joins wg.
 	onPage func(storage.Page, *sync.WaitGroup)
 	wg     sync.WaitGroup
-	// hits, misses and aheads count lookups answered, fetches, and
-	// read-aheads started (tests and benchmarks).
-	hits, misses, aheads int
+	// hits, misses, aheads and aligned count lookups answered, fetches,
+	// read-aheads started, and cold reads from a bound (tests and
+	// benchmarks).
+	hits, misses, aheads, aligned int
 }
+
+// pagePos is where a listing is read from.
+type pagePos struct{ prefix, after string }
 
 func newPageCache(store storage.ObjectStore, ttl time.Duration, maxBytes int64) *pageCache {
 	return &pageCache{
 		store: store, ttl: ttl, maxBytes: maxBytes, maxEntries: MaxListingCachePages, pageSize: storage.MaxPageSize, now: time.Now,
-		byPrefix: map[string][]*cachedPage{}, ahead: make(chan struct{}, MaxReadAhead),
+		byPrefix: map[string][]*cachedPage{}, ahead: make(chan struct{}, MaxReadAhead), flying: map[pagePos]int{},
 	}
 }
 
@@ -254,6 +281,17 @@ func (pc *pageCache) fetch(ctx context.Context, prefix, after string) (storage.P
 	pc.mu.Unlock()
 	key := strconv.FormatUint(gen, 10) + "\x00" + prefix + "\x00" + after
 	ch := pc.flight.DoChan(key, func() (any, error) {
+		pos := pagePos{prefix, after}
+		pc.mu.Lock()
+		pc.flying[pos]++
+		pc.mu.Unlock()
+		defer func() {
+			pc.mu.Lock()
+			if pc.flying[pos]--; pc.flying[pos] <= 0 {
+				delete(pc.flying, pos)
+			}
+			pc.mu.Unlock()
+		}()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pageFetchTimeout)
 		defer cancel()
 		at := pc.now()
@@ -261,6 +299,7 @@ func (pc *pageCache) fetch(ctx context.Context, prefix, after string) (storage.P
 		if err != nil {
 			return storage.Page{}, err
 		}
+		pc.noteBounds(prefix, after, p)
 		pc.add(gen, at, prefix, after, p)
 		if pc.onPage != nil {
 			pc.onPage(p, &pc.wg)
@@ -284,8 +323,16 @@ func (pc *pageCache) readAhead(prefix string, p storage.Page) {
 	if !p.Truncated || len(p.Objects) == 0 {
 		return
 	}
-	next := p.Last()
-	if pc.has(prefix, next) {
+	pc.readAheadFrom(prefix, p.Last())
+}
+
+// readAheadFrom starts fetching the page of prefix from after, unless a
+// page cached or under way holds it, or every read-ahead slot is taken.
+func (pc *pageCache) readAheadFrom(prefix, after string) {
+	if pc.has(prefix, after) {
+		return
+	}
+	if _, ok := pc.underway(prefix, after); ok {
 		return
 	}
 	select {
@@ -301,7 +348,7 @@ func (pc *pageCache) readAhead(prefix string, p storage.Page) {
 		defer pc.wg.Done()
 		defer func() { <-pc.ahead }()
 		// Errors are not kept: the client's own request meets them.
-		_, _ = pc.fetch(context.Background(), prefix, next)
+		_, _ = pc.fetch(context.Background(), prefix, after)
 	}()
 }
 
@@ -311,12 +358,132 @@ func (pc *pageCache) listPage(ctx context.Context, prefix, after string) (storag
 	p, ok := pc.lookup(prefix, after)
 	if !ok {
 		var err error
-		if p, err = pc.fetch(ctx, prefix, after); err != nil {
+		if p, err = pc.read(ctx, prefix, after); err != nil {
 			return storage.Page{}, err
 		}
 	}
 	pc.readAhead(prefix, p)
 	return p, nil
+}
+
+// read answers a listing the cache does not hold: from a fetch under way
+// that should hold it, or from the store, reading from the last bound
+// at or before after and a page further on at once.
+func (pc *pageCache) read(ctx context.Context, prefix, after string) (storage.Page, error) {
+	if from, ok := pc.underway(prefix, after); ok && from != after {
+		_, err := pc.fetch(ctx, prefix, from) // joins it
+		if err := ctx.Err(); err != nil {
+			return storage.Page{}, err
+		}
+		if err == nil {
+			if p, ok := pc.lookup(prefix, after); ok {
+				return p, nil
+			}
+		}
+	}
+	from, next := pc.align(prefix, after)
+	if next != "" {
+		pc.readAheadFrom(prefix, next)
+	}
+	p, err := pc.fetch(ctx, prefix, from)
+	if err != nil || from == after {
+		return p, err
+	}
+	pc.mu.Lock()
+	pc.aligned++
+	pc.mu.Unlock()
+	if cp := (&cachedPage{after: from, page: p}); cp.covers(after) {
+		return cp.tail(after), nil
+	}
+	return pc.fetch(ctx, prefix, after) // the bound was stale
+}
+
+// align returns where a cold read of prefix from after starts: the last
+// bound at or before after that is below prefix, or after itself; and
+// next, the bound a page further on (two bounds past where the read
+// starts, or past after), "" when none is known.
+func (pc *pageCache) align(prefix, after string) (from, next string) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	// i is the first bound past after, and past the start of prefix (a
+	// listing from before it starts there).
+	i, found := slices.BinarySearch(pc.bounds, max(after, prefix))
+	if found {
+		i++
+	}
+	from = after
+	if i > 0 && pc.bounds[i-1] <= after && strings.HasPrefix(pc.bounds[i-1], prefix) {
+		from = pc.bounds[i-1]
+	}
+	if j := i + 1; j < len(pc.bounds) && strings.HasPrefix(pc.bounds[j], prefix) {
+		next = pc.bounds[j]
+	}
+	return from, next
+}
+
+// underway returns the position of a fetch under way of prefix that
+// should hold a listing from after: the last one at or before after with
+// no bound between them (a page holds at least half a page past where it
+// starts, as far as the bounds know). Waiting for it is a guess, and only
+// costs time when wrong.
+func (pc *pageCache) underway(prefix, after string) (string, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	best, found := "", false
+	for pos := range pc.flying {
+		if pos.prefix == prefix && pos.after <= after && (!found || pos.after > best) {
+			best, found = pos.after, true
+		}
+	}
+	if !found || best == after {
+		return best, found
+	}
+	i, ok := slices.BinarySearch(pc.bounds, best)
+	if ok {
+		i++
+	}
+	if i < len(pc.bounds) && pc.bounds[i] <= after {
+		return "", false
+	}
+	return best, true
+}
+
+// noteBounds keeps where the store's pages start, from p, a full page of
+// prefix listed from after: the keys at its half and at its end, when it
+// starts at a bound or at the start of the whole listing (so that the
+// bounds stay half a page apart).
+func (pc *pageCache) noteBounds(prefix, after string, p storage.Page) {
+	half := pc.pageSize / 2
+	if half == 0 || !p.Truncated || len(p.Objects) != pc.pageSize {
+		return
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if _, ok := slices.BinarySearch(pc.bounds, after); !ok && (after != "" || prefix != "") {
+		return
+	}
+	pc.addBound(p.Objects[half-1].Key)
+	pc.addBound(p.Last())
+}
+
+// addBound keeps bound b (mu held).
+func (pc *pageCache) addBound(b string) {
+	n := len(pc.bounds)
+	if n > 0 && pc.bounds[n-1] < b {
+		pc.bounds = append(pc.bounds, b) // the common case: a walk forward
+	} else if i, ok := slices.BinarySearch(pc.bounds, b); !ok {
+		pc.bounds = slices.Insert(pc.bounds, i, b)
+	}
+	if len(pc.bounds) > MaxPageBounds {
+		kept := pc.bounds[:0]
+		for i, b := range pc.bounds {
+			if i%2 == 0 {
+				kept = append(kept, b)
+			}
+		}
+		clear(pc.bounds[len(kept):])
+		pc.bounds = kept
+	}
 }
 
 // idle waits for the read-aheads under way.

@@ -134,7 +134,7 @@ func TestPageCache_Property(t *testing.T) {
 	t.Parallel()
 	const ttl = 30 * time.Second
 	prefixes := []string{"", "a", "a/", "b", "ab/", "-"}
-	hits, aheads := 0, 0
+	hits, aheads, aligned := 0, 0, 0
 	for seed := range uint64(300) {
 		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 		keys := map[string]string{}
@@ -152,7 +152,7 @@ func TestPageCache_Property(t *testing.T) {
 		var purgedAt atomic.Int64 // a purge under a listing, at this version; -1 none
 		purgedAt.Store(-1)
 		for step := range 40 {
-			switch op := rng.IntN(10); {
+			switch op := rng.IntN(12); {
 			case op < 2:
 				st.mutate(rng)
 			case op < 4:
@@ -178,6 +178,21 @@ func TestPageCache_Property(t *testing.T) {
 					st.mu.Unlock()
 				}
 				st.mu.Unlock()
+			case op == 6:
+				// Warming: a walk of the whole listing notes where the
+				// store's pages start.
+				for after, more := "", true; more; {
+					p, _ := st.listPage(t.Context(), "", after, "", pc.pageSize)
+					pc.noteBounds("", after, p)
+					more, after = p.Truncated && len(p.Objects) > 0, p.Last()
+				}
+			case op == 7:
+				// Bounds that are stale or were never a page's start.
+				pc.mu.Lock()
+				for range 1 + rng.IntN(3) {
+					pc.addBound(randomKey(rng))
+				}
+				pc.mu.Unlock()
 			}
 			prefix := prefixes[rng.IntN(len(prefixes))]
 			after := ""
@@ -210,10 +225,11 @@ func TestPageCache_Property(t *testing.T) {
 		}
 		hits += pc.hits
 		aheads += pc.aheads
+		aligned += pc.aligned
 	}
 	// A cache that never answers would pass the checks above trivially.
-	if hits == 0 || aheads == 0 {
-		t.Errorf("%d cache hits and %d read-aheads over every run; the cache was not exercised", hits, aheads)
+	if hits == 0 || aheads == 0 || aligned == 0 {
+		t.Errorf("%d cache hits, %d read-aheads and %d reads from a bound over every run; the cache was not exercised", hits, aheads, aligned)
 	}
 }
 
@@ -269,5 +285,96 @@ func TestCatalog_ListingCache(t *testing.T) {
 	before = lists()
 	if scan(off); lists() == before {
 		t.Error("with the cache off, a scan did not list the store")
+	}
+}
+
+// TestPageCache_ColdReadFromBounds: with the store's page starts known (as
+// warming notes them), a cold read lists the page at the last bound before
+// its position and the page after it at the same time (the store holds
+// each listing until the other has arrived: run in series, they would
+// wait out the deadline), answers the first with its tail, and the next
+// read, where that tail ends, with the second.
+func TestPageCache_ColdReadFromBounds(t *testing.T) {
+	t.Parallel()
+	const n, size = 10_000, storage.MaxPageSize
+	objs := make([]storage.ObjectInfo, n)
+	for i := range objs {
+		objs[i] = storage.ObjectInfo{Key: fmt.Sprintf("org%04d/m/f", i), ETag: "e"}
+	}
+	var (
+		mu      sync.Mutex
+		calls   []string
+		waiting int
+		both    = make(chan struct{})
+		alone   atomic.Bool
+	)
+	store := &CatalogFakeStore{ListPageFn: func(_ context.Context, prefix, after, delim string, limit int) (storage.Page, error) {
+		mu.Lock()
+		calls = append(calls, after)
+		if waiting++; waiting == 2 {
+			close(both)
+		}
+		mu.Unlock()
+		select {
+		case <-both:
+		case <-time.After(5 * time.Second):
+			alone.Store(true)
+		}
+		return storage.PageOf(objs, prefix, after, delim, limit), nil
+	}}
+	pc := newPageCache(store, time.Hour, DefaultListingCacheBytes)
+	for after, more := "", true; more; { // warming's walk
+		p := storage.PageOf(objs, "", after, "", size)
+		pc.noteBounds("", after, p)
+		more, after = p.Truncated, p.Last()
+	}
+	if got, want := len(pc.bounds), 2*(n/size-1); got != want {
+		t.Fatalf("%d bounds noted, want %d (a full page's half and end, but the last page's): %q", got, want, pc.bounds)
+	}
+
+	key := func(i int) string { return objs[i].Key }
+	p, err := pc.listPage(t.Context(), "", key(4300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Objects) != 699 || p.Objects[0].Key != key(4301) || p.Last() != key(4999) || !p.Truncated {
+		t.Fatalf("cold read = %d keys %s..%s, want the 699 after %s, to %s", len(p.Objects), p.Objects[0].Key, p.Last(), key(4300), key(4999))
+	}
+	mu.Lock()
+	first := slices.Sorted(slices.Values(calls))
+	mu.Unlock()
+	if !slices.Equal(first[:2], []string{key(3999), key(4999)}) || alone.Load() {
+		t.Fatalf("store listed from %q (one alone: %v), want from %s and %s at once", first, alone.Load(), key(3999), key(4999))
+	}
+	q, err := pc.listPage(t.Context(), "", p.Last())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.idle()
+	if len(q.Objects) != size || q.Objects[0].Key != key(5000) {
+		t.Fatalf("next read = %d keys from %s, want %d from %s", len(q.Objects), q.Objects[0].Key, size, key(5000))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Then only the read ahead of the page after it.
+	if want := []string{key(5999)}; !slices.Equal(calls[2:], want) {
+		t.Fatalf("after the cold read the store listed from %q, want %q", calls[2:], want)
+	}
+}
+
+// TestPageCache_BoundsBounded: past MaxPageBounds, every other bound is
+// dropped; the rest stay sorted, whatever order they came in.
+func TestPageCache_BoundsBounded(t *testing.T) {
+	t.Parallel()
+	pc := newPageCache(&CatalogFakeStore{}, time.Hour, DefaultListingCacheBytes)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 3 * MaxPageBounds {
+		pc.addBound(fmt.Sprintf("k%08d", rng.IntN(1<<30)))
+		if len(pc.bounds) > MaxPageBounds {
+			t.Fatalf("%d bounds kept, more than %d", len(pc.bounds), MaxPageBounds)
+		}
+	}
+	if len(pc.bounds) < MaxPageBounds/2 || !slices.IsSorted(pc.bounds) || len(slices.Compact(slices.Clone(pc.bounds))) != len(pc.bounds) {
+		t.Fatalf("%d bounds kept, sorted %v: want at least %d, sorted, each once", len(pc.bounds), slices.IsSorted(pc.bounds), MaxPageBounds/2)
 	}
 }

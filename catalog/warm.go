@@ -146,6 +146,10 @@ func (c *Catalog) warmPass(ctx context.Context, gen int) {
 			}
 			continue
 		}
+		if c.pages != nil {
+			// Where the store's pages start, for cold reads (pages.go).
+			c.pages.noteBounds("", after, p)
+		}
 		seen := 0
 		for _, o := range p.Objects {
 			id, ok := modelOfKey(o.Key)

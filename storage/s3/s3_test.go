@@ -7,9 +7,15 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,4 +219,70 @@ func TestStore_ListPage(t *testing.T) {
 	st := mustStore(t, cfg, cfg.Bucket)
 	defer st.CloseIdleConnections()
 	storagetest.CheckListPage(t, st, storagetest.Keys)
+}
+
+// TestStore_ListingsAskNoOwner: the store's listings leave the objects'
+// owners out (nothing reads them, and VersityGW takes a third longer for a
+// page with them), except a page with a delimiter, which is one Core
+// request that always asks; and each answers as before, through a
+// recording proxy in front of a real server.
+func TestStore_ListingsAskNoOwner(t *testing.T) {
+	dir := storagetest.WriteTree(t, t.TempDir(), storagetest.Keys)
+	cfg, stop := s3test.Start(t, dir, "models/")
+	defer stop()
+	var mu sync.Mutex
+	var queries []string
+	target, err := url.Parse(cfg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("list-type") {
+			mu.Lock()
+			queries = append(queries, r.URL.RawQuery)
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r) // the Host header stays the proxy's, which the client signed
+	}))
+	defer srv.Close()
+	via := cfg
+	via.Endpoint = strings.TrimPrefix(srv.URL, "http://")
+	st := mustStore(t, via, cfg.Bucket)
+	defer st.CloseIdleConnections()
+	ctx := t.Context()
+
+	asked := func(what string, wantOwner bool) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queries) == 0 {
+			t.Fatalf("%s: no listing request reached the server", what)
+		}
+		for _, q := range queries {
+			v, _ := url.ParseQuery(q)
+			if got := v.Get("fetch-owner") == "true"; got != wantOwner {
+				t.Errorf("%s asked %q: fetch-owner %v, want %v", what, q, got, wantOwner)
+			}
+		}
+		queries = nil
+	}
+	p, err := st.ListPage(ctx, "", "", "", 3)
+	if err != nil || len(p.Objects) != 3 || !p.Truncated {
+		t.Fatalf("ListPage = %v, %v; want 3 objects, truncated", p, err)
+	}
+	asked("ListPage", false)
+	all, err := st.List(ctx, "")
+	if err != nil || len(all) != len(storagetest.Keys) {
+		t.Fatalf("List = %d objects, %v; want %d", len(all), err, len(storagetest.Keys))
+	}
+	asked("List", false)
+	if _, err := st.ListDirs(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	asked("ListDirs", false)
+	if _, err := st.ListPage(ctx, "", "", "/", 3); err != nil {
+		t.Fatal(err)
+	}
+	asked("ListPage with a delimiter", true)
 }
