@@ -93,12 +93,19 @@ decision := object.union(lib.with_extensions(_table), {"visible": visible})
 #   anonymous requesters and from those who could never obtain it (see
 #   _hidden), and visible to everyone else, who are told why they are
 #   refused: a Tier 2 requester can apply for a licence.
+#
+#   The gateway evaluates this rule on its own for listings and remembers
+#   its answers by what it reads (docs/policies.md): it must equal
+#   decision.visible, and should not read the model's id or the object.
 visible := true if {
 	lib.open_weights
 } else := false if {
 	lib.anonymous
 } else := false if {
-	_hidden(_files_of)
+	# Whether a denial applies, not what it names: a constant what keeps
+	# the model's id out of what visible reads, so that the gateway can
+	# remember its answers across the models of a listing.
+	_hidden("the files of this model")
 } else := true
 
 # _hidden(what) is the denial, naming what is refused, for a signed-in
