@@ -108,7 +108,18 @@ visible := true if {
 	# the model's id out of what visible reads, so that the gateway can
 	# remember its answers across the models of a listing.
 	_hidden("the files of this model")
-} else := true
+} else := true if {
+	_kind_decided
+}
+
+# _kind_decided: the decision table decides this request's file, as far as
+# its kind goes: every file of an unclassified model, and of a classified
+# one only the kinds it knows. visible is undefined where the decision is
+# for that reason, so that a remembered visible never stands for a request
+# the policy cannot decide (the gateway lists no such model).
+_kind_decided if not lib.classified
+
+_kind_decided if input.object.kind in {"weights", "other"}
 
 # _hidden(what) is the denial, naming what is refused, for a signed-in
 # requester a closed or unclassified model is hidden from; the first reason
