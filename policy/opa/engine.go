@@ -108,6 +108,25 @@ type Engine struct {
 
 	reloadMu sync.Mutex // serialises Reload
 	state    atomic.Pointer[state]
+	counts   evalCounts
+}
+
+// evalCounts counts evaluations, of every regime the engine has built.
+type evalCounts struct{ decisions, visible atomic.Int64 }
+
+// Evaluations counts what an Engine has evaluated, rather than answered
+// from memory, since New.
+type Evaluations struct {
+	// Decisions counts evaluations of data.weightgate.decision (Decide,
+	// and Listed when it needs the full decision).
+	Decisions int64
+	// Visible counts evaluations of data.weightgate.visible (Listed).
+	Visible int64
+}
+
+// Evaluations returns what e has evaluated so far.
+func (e *Engine) Evaluations() Evaluations {
+	return Evaluations{Decisions: e.counts.decisions.Load(), Visible: e.counts.visible.Load()}
 }
 
 // state is one compiled policy schedule. It is immutable once published.
@@ -129,6 +148,8 @@ type regime struct {
 	// visible answers Listed from the bundle's visible rule; nil when the
 	// bundle has none, or Listed must decide from full decisions.
 	visible *visibility
+	// counts are the engine's.
+	counts *evalCounts
 	RegimeInfo
 	modules int
 	files   int
@@ -349,6 +370,7 @@ func (r *regime) decideValue(ctx context.Context, input ast.Value) (policy.Decis
 
 // eval evaluates the query for input.
 func (r *regime) eval(ctx context.Context, input ast.Value) (policy.Decision, error) {
+	r.counts.decisions.Add(1)
 	rs, err := r.evalQuery(ctx, &r.pq, input)
 	if err != nil {
 		return policy.Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
@@ -703,7 +725,7 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 		groups = &gq
 	}
 	r := &regime{pq: pq, constants: constants, groups: groups, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data,
-		fp: inputFootprint(compiler.Modules, nil)}
+		fp: inputFootprint(compiler.Modules, nil), counts: &e.counts}
 	size := cmp.Or(e.opts.DecisionCache, DefaultDecisionCache)
 	switch {
 	case size < 0:

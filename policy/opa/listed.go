@@ -114,6 +114,7 @@ func (r *regime) listed(ctx context.Context, in *policy.Input) (bool, error) {
 // evalVisible evaluates the visible rule for input; defined is false when it
 // is undefined, not a boolean, or fails (the full decision then answers).
 func (r *regime) evalVisible(ctx context.Context, input ast.Value) (ok, defined bool) {
+	r.counts.visible.Add(1)
 	rs, err := r.evalQuery(ctx, &r.visible.pq, input)
 	if err != nil || len(rs) != 1 || len(rs[0].Expressions) != 1 {
 		return false, false
