@@ -308,10 +308,10 @@ func (r *regime) guard(f func() error) (err error) {
 // decision.visible; docs/policies.md) evaluates that rule alone, and
 // remembers its answers by what of the input it can read: for a listing,
 // where every decision names a different model, that is a handful of
-// evaluations instead of one per model. An answer other than true, and
-// every answer not yet remembered, is checked against the full decision;
-// should the rule ever disagree with decision.visible, the regime logs it
-// and answers every later Listed from full decisions.
+// evaluations instead of one per model. Every answer but a remembered true
+// comes from the full decision; an answer of the rule evaluated afresh is
+// compared with it, and should the two ever disagree, the regime logs it
+// and answers every later Listed from full decisions (until Reload).
 func (e *Engine) Listed(ctx context.Context, in policy.Input) (bool, error) {
 	r, err := e.regimeFor(&in)
 	if err != nil {
