@@ -37,6 +37,15 @@ type Decider interface {
 	Bundle() (name, revision string)
 }
 
+// Lister is what a Decider may also implement to answer listings more
+// cheaply than a Decision per model: Listed reports whether the requester
+// of in may know that in's model exists, d.Allow || d.Visible for the
+// Decision d that Decide would return, and fails as Decide fails.
+// *opa.Engine implements it.
+type Lister interface {
+	Listed(ctx context.Context, in policy.Input) (bool, error)
+}
+
 // Authenticator turns a bearer token into a verified subject.
 // *identity.Verifier implements it.
 type Authenticator interface {

@@ -95,6 +95,36 @@ func (v *viewer) check(m *catalog.Model) *Error {
 
 // visible reports whether m may appear in a listing for this requester. A
 // model the policy cannot decide on is left out: a listing fails closed.
-func (v *viewer) visible(m *catalog.Model) bool {
-	return v.check(m) == nil
+// The error is a storage failure only (503: the page fails).
+//
+// A listing needs one bit per model, not a decision: when the policy is a
+// Lister, it answers from what it remembers of its visible rule, which
+// does not depend on the model's id, instead of evaluating a decision per
+// model (policy/opa Engine.Listed). check, for a single model, still asks
+// for the full decision: its answer and audit record need the reason.
+func (v *viewer) visible(m *catalog.Model) (bool, *Error) {
+	l, ok := v.s.opts.Policy.(Lister)
+	if !ok || m.Open() || v.anon {
+		switch e := v.check(m); {
+		case e == nil:
+			return true, nil
+		case e.Status == http.StatusServiceUnavailable:
+			return false, e // storage: Describe could not read a base model
+		default:
+			return false, nil
+		}
+	}
+	in := catalog.NewInput(v.sub, m.ID, "", v.req)
+	ctx := v.r.Context()
+	if err := v.s.opts.Catalog.Describe(ctx, &in, m); err != nil {
+		return false, v.s.storageUnavailable("list", err)
+	}
+	start := time.Now()
+	listed, err := l.Listed(ctx, in)
+	v.s.metrics.policyEvaluated(time.Since(start))
+	if err != nil {
+		v.s.logger.Error("policy evaluation failed", "request_id", RequestID(ctx), "model", m.ID, "err", err, "code", policy.CodePolicyError)
+		return false, nil
+	}
+	return listed, nil
 }

@@ -18,8 +18,8 @@ import (
 // TestRego. Raise a floor when tests are added; lower one only with a reason
 // given in the commit that does it.
 var regoTestFloors = map[string]int{
-	"ai-diffusion-2025":               166,
-	"embargo-only":                    64,
+	"ai-diffusion-2025":               169,
+	"embargo-only":                    66,
 	"examples/employees_and_partners": 10,
 	"examples/employees_only":         6,
 }

@@ -28,7 +28,8 @@ type Config struct {
 	OpenFrontierFLOP        float64 `yaml:"open_frontier_flop"`
 	OpenFrontierFromCatalog bool    `yaml:"open_frontier_from_catalog"`
 	// DecisionCache is how many decisions each regime remembers, keyed by
-	// what of the input its policy reads; 0 turns the cache off.
+	// what of the input its policy reads, and how many answers of its
+	// visible rule for listings; 0 turns both caches off.
 	DecisionCache int `yaml:"decision_cache"`
 	// LicenceCounts is the file the gateway counts releases under capped
 	// licences in (its directory must exist); "" keeps no count, and then

@@ -71,7 +71,8 @@ type Options struct {
 	Settings map[string]string
 
 	// DecisionCache is how many decisions each regime remembers, keyed by
-	// what of the input its policy can read (see Engine.Decide); 0 means
+	// what of the input its policy can read (see Engine.Decide), and how
+	// many answers of its visible rule (see Engine.Listed); 0 means
 	// DefaultDecisionCache, a negative number (NoDecisionCache) none.
 	DecisionCache int
 
@@ -107,6 +108,25 @@ type Engine struct {
 
 	reloadMu sync.Mutex // serialises Reload
 	state    atomic.Pointer[state]
+	counts   evalCounts
+}
+
+// evalCounts counts evaluations, of every regime the engine has built.
+type evalCounts struct{ decisions, visible atomic.Int64 }
+
+// Evaluations counts what an Engine has evaluated, rather than answered
+// from memory, since New.
+type Evaluations struct {
+	// Decisions counts evaluations of data.weightgate.decision (Decide,
+	// and Listed when it needs the full decision).
+	Decisions int64
+	// Visible counts evaluations of data.weightgate.visible (Listed).
+	Visible int64
+}
+
+// Evaluations returns what e has evaluated so far.
+func (e *Engine) Evaluations() Evaluations {
+	return Evaluations{Decisions: e.counts.decisions.Load(), Visible: e.counts.visible.Load()}
 }
 
 // state is one compiled policy schedule. It is immutable once published.
@@ -125,6 +145,11 @@ type regime struct {
 	// trusted to decide alike on inputs that agree on fp (fp.why).
 	fp        footprint
 	decisions *lru.Cache[string, policy.Decision]
+	// visible answers Listed from the bundle's visible rule; nil when the
+	// bundle has none, or Listed must decide from full decisions.
+	visible *visibility
+	// counts are the engine's.
+	counts *evalCounts
 	RegimeInfo
 	modules int
 	files   int
@@ -225,34 +250,79 @@ func (e *Engine) Regimes() []RegimeInfo {
 // fails, is undefined or yields a malformed result, the Decision denies with
 // Code CodePolicyError and a Reason safe to show the requester, and the
 // returned error says what went wrong (for the operator's log).
-func (e *Engine) Decide(ctx context.Context, in policy.Input) (d policy.Decision, err error) {
+func (e *Engine) Decide(ctx context.Context, in policy.Input) (policy.Decision, error) {
+	r, err := e.regimeFor(&in)
+	if err != nil {
+		return policyError(r), err
+	}
+	var d policy.Decision
+	if err := r.guard(func() (err error) {
+		d, err = r.decide(ctx, &in)
+		return err
+	}); err != nil {
+		return policyError(r), err
+	}
+	d.Bundle, d.Version, d.Revision = r.Name, r.Version, r.Revision
+	return d, nil
+}
+
+// regimeFor returns the regime in effect at in's request time.
+func (e *Engine) regimeFor(in *policy.Input) (*regime, error) {
 	if e == nil || e.state.Load() == nil {
-		return policyError(nil), errors.New("policy: nil engine")
+		return nil, errors.New("policy: nil engine")
 	}
 	st := e.state.Load()
 	t, err := time.Parse(time.RFC3339, in.Request.Time)
 	if err != nil {
-		return policyError(nil), fmt.Errorf("policy: request.time %q is not an RFC 3339 time", in.Request.Time)
+		return nil, fmt.Errorf("policy: request.time %q is not an RFC 3339 time", in.Request.Time)
 	}
 	r := st.at(t)
 	if r == nil {
-		return policyError(nil), fmt.Errorf("policy: no regime in effect at %s (the first, %s, takes effect %s)",
+		return nil, fmt.Errorf("policy: no regime in effect at %s (the first, %s, takes effect %s)",
 			in.Request.Time, st.regimes[0].Name, effectiveString(st.regimes[0].Effective))
 	}
+	return r, nil
+}
+
+// guard runs f, an evaluation by r, and returns its error naming the
+// regime. A panic inside the evaluator becomes an error: it must not become
+// an allow, nor take the request down with it.
+func (r *regime) guard(f func() error) (err error) {
 	defer func() {
-		// A panic inside the evaluator must not become an allow, nor take
-		// the request down with it.
 		if p := recover(); p != nil {
-			d, err = policyError(r), fmt.Errorf("policy %s: panic in evaluation: %v", r.Name, p)
+			err = fmt.Errorf("policy %s: panic in evaluation: %v", r.Name, p)
 		}
 	}()
-
-	d, err = r.decide(ctx, &in)
-	if err != nil {
-		return policyError(r), fmt.Errorf("policy %s@%.12s: %w", r.Name, r.Revision, err)
+	if err := f(); err != nil {
+		return fmt.Errorf("policy %s@%.12s: %w", r.Name, r.Revision, err)
 	}
-	d.Bundle, d.Version, d.Revision = r.Name, r.Version, r.Revision
-	return d, nil
+	return nil
+}
+
+// Listed reports whether the requester of in may know that in's model
+// exists: d.Allow || d.Visible for the Decision d that Decide(ctx, in)
+// would return, computed more cheaply where it can be. It fails as Decide
+// does (an error, and false: a listing fails closed), for the same inputs.
+//
+// A regime whose bundle defines data.weightgate.visible (which must equal
+// decision.visible; docs/policies.md) evaluates that rule alone, and
+// remembers its answers by what of the input it can read: for a listing,
+// where every decision names a different model, that is a handful of
+// evaluations instead of one per model. Every answer but a remembered true
+// comes from the full decision; an answer of the rule evaluated afresh is
+// compared with it, and should the two ever disagree, the regime logs it
+// and answers every later Listed from full decisions (until Reload).
+func (e *Engine) Listed(ctx context.Context, in policy.Input) (bool, error) {
+	r, err := e.regimeFor(&in)
+	if err != nil {
+		return false, err
+	}
+	var listed bool
+	err = r.guard(func() (err error) {
+		listed, err = r.listed(ctx, &in)
+		return err
+	})
+	return listed && err == nil, err
 }
 
 func policyError(r *regime) policy.Decision {
@@ -279,6 +349,11 @@ func (r *regime) decide(ctx context.Context, in *policy.Input) (policy.Decision,
 	if err != nil {
 		return policy.Decision{}, err
 	}
+	return r.decideValue(ctx, input)
+}
+
+// decideValue is decide for the input as a value.
+func (r *regime) decideValue(ctx context.Context, input ast.Value) (policy.Decision, error) {
 	var key string
 	if r.decisions != nil {
 		key = r.fp.key(input)
@@ -295,21 +370,8 @@ func (r *regime) decide(ctx context.Context, in *policy.Input) (policy.Decision,
 
 // eval evaluates the query for input.
 func (r *regime) eval(ctx context.Context, input ast.Value) (policy.Decision, error) {
-	// Cancellation: instead of the goroutine per evaluation that rego
-	// starts to watch ctx, a callback flags the evaluation as cancelled.
-	cancel := topdown.NewCancel()
-	stop := context.AfterFunc(ctx, cancel.Cancel)
-	defer stop()
-	cache := newVCache(r.constants)
-	defer cache.release()
-	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input),
-		rego.EvalExternalCancel(cancel),
-		rego.EvalVirtualCache(cache),
-		// Nobody reads an evaluation's metrics.
-		rego.EvalMetrics(metrics.NoOp()),
-		// The result stays an AST value: parseDecisionTerm reads the four
-		// fields it needs from it instead of converting the whole object.
-		rego.EvalGenerateJSON(keepTerm))
+	r.counts.decisions.Add(1)
+	rs, err := r.evalQuery(ctx, &r.pq, input)
 	if err != nil {
 		return policy.Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -322,6 +384,26 @@ func (r *regime) eval(ctx context.Context, input ast.Value) (policy.Decision, er
 		return policy.Decision{}, fmt.Errorf("%s has %d expressions, want 1", Query, len(rs[0].Expressions))
 	}
 	return parseDecisionTerm(rs[0].Expressions[0].Value)
+}
+
+// evalQuery evaluates pq, one of r's prepared queries, for input, leaving
+// the results as AST terms.
+func (r *regime) evalQuery(ctx context.Context, pq *rego.PreparedEvalQuery, input ast.Value) (rego.ResultSet, error) {
+	// Cancellation: instead of the goroutine per evaluation that rego
+	// starts to watch ctx, a callback flags the evaluation as cancelled.
+	cancel := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	defer stop()
+	cache := newVCache(r.constants)
+	defer cache.release()
+	return pq.Eval(ctx, rego.EvalParsedInput(input),
+		rego.EvalExternalCancel(cancel),
+		rego.EvalVirtualCache(cache),
+		// Nobody reads an evaluation's metrics.
+		rego.EvalMetrics(metrics.NoOp()),
+		// The result stays an AST value: parseDecisionTerm reads the four
+		// fields it needs from it instead of converting the whole object.
+		rego.EvalGenerateJSON(keepTerm))
 }
 
 // DefaultDecisionCache is how many decisions a regime remembers by default:
@@ -643,7 +725,7 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 		groups = &gq
 	}
 	r := &regime{pq: pq, constants: constants, groups: groups, RegimeInfo: meta, modules: len(l.modules), files: len(l.files), sources: sources, data: l.data,
-		fp: inputFootprint(compiler.Modules)}
+		fp: inputFootprint(compiler.Modules, nil), counts: &e.counts}
 	size := cmp.Or(e.opts.DecisionCache, DefaultDecisionCache)
 	switch {
 	case size < 0:
@@ -659,6 +741,9 @@ func (e *Engine) buildRegime(ctx context.Context, spec Regime) (*regime, error) 
 		if r.decisions, err = lru.New[string, policy.Decision](size); err != nil {
 			return nil, fmt.Errorf("policy: %w", err)
 		}
+	}
+	if r.visible, err = newVisibility(ctx, compiler, store, meta.Name, size, e.logger); err != nil {
+		return nil, fmt.Errorf("policy: %s: %w", bundle.name, err)
 	}
 	return r, nil
 }

@@ -59,47 +59,7 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 			t.Fatalf("%s, a path of Input, has no values in mutationTable: the generated requests never change it", p)
 		}
 	}
-	type regimeCase struct {
-		name string
-		opts Options
-		// unreached are footprint paths that no change of the input can
-		// turn into another decision under these options, and why.
-		unreached map[string]string
-	}
-	// testdata/registry lists no subject_id, and no bundle reads the
-	// subject's id for anything else; the last case lists one.
-	const (
-		subjectID  = "only restricted_parties entries with a subject_id make the subject's id matter, and there are none"
-		embargoDay = "this bundle reads no dated registry entry (only lib.entries does, for licences, VEUs and attestations)"
-	)
-	cases := []regimeCase{
-		{name: "default", opts: Options{}, unreached: map[string]string{
-			"subject.id":       subjectID,
-			"licence_releases": "only a capped licence of the registry reads the counts, and there is no registry",
-		}},
-		{name: "default+registry", opts: Options{Registry: "../../testdata/registry", Settings: map[string]string{"location_unknown": "deny"}},
-			unreached: map[string]string{"subject.id": subjectID}},
-		{name: "embargo-only+registry", opts: Options{Bundle: "embargo-only", Registry: "../../testdata/registry", Settings: map[string]string{"screening_open_weights": "deny"}},
-			unreached: map[string]string{"subject.id": subjectID, "request.time": embargoDay}},
-	}
-	examples, err := os.ReadDir("../../rego/examples")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, x := range examples {
-		if x.IsDir() {
-			cases = append(cases, regimeCase{name: "default+" + x.Name(),
-				opts:      Options{Registry: "../../testdata/registry", Extensions: []string{filepath.Join("../../rego/examples", x.Name())}},
-				unreached: map[string]string{"subject.id": subjectID}})
-		}
-	}
-	if len(cases) < 5 {
-		t.Fatalf("%d cases: the example extensions under rego/examples were not found", len(cases))
-	}
-	cases = append(cases, regimeCase{name: "embargo-only+listed subject", opts: Options{Bundle: "embargo-only", RegistryFS: listedSubjectRegistry(t)},
-		unreached: map[string]string{"request.time": embargoDay}})
-
-	for _, c := range cases {
+	for _, c := range regimeCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
@@ -234,6 +194,56 @@ func TestDecide_SameAsPlainEvaluation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// regimeCase is one configuration of the engine the generated tests run:
+// both built-in bundles, with and without the example registry and
+// settings, with each example extension, and with a registry that lists a
+// subject id.
+type regimeCase struct {
+	name string
+	opts Options
+	// unreached are footprint paths that no change of the input can
+	// turn into another decision under these options, and why.
+	unreached map[string]string
+}
+
+// regimeCases are the configurations the generated tests run.
+func regimeCases(tb testing.TB) []regimeCase {
+	tb.Helper()
+	// testdata/registry lists no subject_id, and no bundle reads the
+	// subject's id for anything else; the last case lists one.
+	const (
+		subjectID  = "only restricted_parties entries with a subject_id make the subject's id matter, and there are none"
+		embargoDay = "this bundle reads no dated registry entry (only lib.entries does, for licences, VEUs and attestations)"
+	)
+	cases := []regimeCase{
+		{name: "default", opts: Options{}, unreached: map[string]string{
+			"subject.id":       subjectID,
+			"licence_releases": "only a capped licence of the registry reads the counts, and there is no registry",
+		}},
+		{name: "default+registry", opts: Options{Registry: "../../testdata/registry", Settings: map[string]string{"location_unknown": "deny"}},
+			unreached: map[string]string{"subject.id": subjectID}},
+		{name: "embargo-only+registry", opts: Options{Bundle: "embargo-only", Registry: "../../testdata/registry", Settings: map[string]string{"screening_open_weights": "deny"}},
+			unreached: map[string]string{"subject.id": subjectID, "request.time": embargoDay}},
+	}
+	examples, err := os.ReadDir("../../rego/examples")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, x := range examples {
+		if x.IsDir() {
+			cases = append(cases, regimeCase{name: "default+" + x.Name(),
+				opts:      Options{Registry: "../../testdata/registry", Extensions: []string{filepath.Join("../../rego/examples", x.Name())}},
+				unreached: map[string]string{"subject.id": subjectID}})
+		}
+	}
+	if len(cases) < 5 {
+		tb.Fatalf("%d cases: the example extensions under rego/examples were not found", len(cases))
+	}
+	cases = append(cases, regimeCase{name: "embargo-only+listed subject", opts: Options{Bundle: "embargo-only", RegistryFS: listedSubjectRegistry(tb)},
+		unreached: map[string]string{"request.time": embargoDay}})
+	return cases
 }
 
 // listedSubjectRegistry is testdata/registry with a restricted party listed

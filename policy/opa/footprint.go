@@ -58,17 +58,33 @@ var objectGet = ast.ObjectGet.Ref().String()
 //
 // OPA has no analysis of which input paths a policy reads (its compiler
 // tracks dependencies between rules, not into the input), hence this walk.
-func inputFootprint(modules map[string]*ast.Module) footprint {
+//
+// keep, when not nil, limits the walk to the rules it keeps (reachable:
+// those one query can evaluate); nil walks every rule of modules.
+func inputFootprint(modules map[string]*ast.Module, keep func(*ast.Rule) bool) footprint {
 	names := make([]string, 0, len(modules))
 	for name := range modules {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	// rules lists the rules walked, by module, in a fixed order.
+	rules := func(name string) []*ast.Rule {
+		if keep == nil {
+			return modules[name].Rules
+		}
+		var out []*ast.Rule
+		for _, r := range modules[name].Rules {
+			if keep(r) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
 
 	// Each rule's aliases, with its else branches and closures.
 	aliases := map[*ast.Rule]map[ast.Var]bool{}
 	for _, name := range names {
-		for _, rule := range modules[name].Rules {
+		for _, rule := range rules(name) {
 			aliases[rule] = inputAliases(rule)
 		}
 	}
@@ -78,7 +94,7 @@ func inputFootprint(modules map[string]*ast.Module) footprint {
 	// walk below uses, at every depth, so that the two cannot disagree.
 	pathParams := map[string][]int{}
 	for _, name := range names {
-		for _, rule := range modules[name].Rules {
+		for _, rule := range rules(name) {
 			ref := rule.Ref().String()
 			for r := rule; r != nil; r = r.Else {
 				params := r.Head.Args
@@ -188,7 +204,7 @@ func inputFootprint(modules map[string]*ast.Module) footprint {
 		}).Walk(x)
 	}
 	for _, name := range names {
-		for _, rule := range modules[name].Rules {
+		for _, rule := range rules(name) {
 			where = ruleName(name, rule)
 			for r := rule; r != nil; r = r.Else {
 				walk(r.Head.Reference, rule, r.Head.Args, aliases[rule])

@@ -95,13 +95,31 @@ decision := object.union(lib.with_extensions(_base), {"visible": visible})
 #   cannot be determined, and embargoed destinations (location, deemed
 #   export, headquarters, parent or client address); see _hidden. Everyone
 #   else sees it and is told why a download is refused.
+#
+#   The gateway evaluates this rule on its own for listings and remembers
+#   its answers by what it reads (docs/policies.md): it must equal
+#   decision.visible, and should not read the model's id or the object.
 visible := true if {
 	lib.open_weights
 } else := false if {
 	lib.anonymous
 } else := false if {
-	_hidden(_files_of)
-} else := true
+	# Whether a denial applies, not what it names: a constant what keeps
+	# the model's id out of what visible reads, so that the gateway can
+	# remember its answers across the models of a listing.
+	_hidden("the files of this model")
+} else := true if {
+	_kind_decided
+}
+
+# _kind_decided: the decision table decides this request's file, as far as
+# its kind goes: every file of an unclassified model, and of a classified
+# one only the kinds it knows. visible is undefined where the decision is
+# for that reason, so that a remembered visible never stands for a request
+# the policy cannot decide (the gateway lists no such model).
+_kind_decided if not lib.classified
+
+_kind_decided if input.object.kind in {"weights", "other"}
 
 # _hidden(what) is the denial, naming what is refused, for a signed-in
 # requester a closed or unclassified model is hidden from; the first reason

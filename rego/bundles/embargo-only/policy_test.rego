@@ -529,3 +529,23 @@ test_destination_group if {
 	weightgate.destination_group("BY") == "russia_belarus"
 	weightgate.destination_group("CN") == "other"
 }
+
+# The gateway answers listings from visible alone, remembered by what it
+# reads (docs/policies.md): it is decision.visible, undefined where the
+# decision is (a file of a kind the table does not know), and reads
+# neither the model's id nor the file's path.
+_visible_or_null(patches) := v if {
+	inp := _patch(_in, patches)
+	v := weightgate.visible with input as inp
+} else := null
+
+test_visible_rule_is_the_decisions if {
+	every p in [[], [_anon], [_other], [_open], [_unclassified], [_from("IR")], [_from("CN")], [_from("IN")], [{"model": {"id": ""}}]] {
+		_visible_or_null(p) == _visible(p)
+	}
+	bogus := {"object": {"kind": "bogus"}}
+	_visible_or_null([bogus]) == null
+	_decide_or_null([bogus]) == null
+	_visible_or_null([bogus, _unclassified]) == _visible([bogus, _unclassified])
+	_visible_or_null([bogus, _open]) == _visible([bogus, _open])
+}
