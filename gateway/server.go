@@ -40,7 +40,8 @@ type Decider interface {
 // Lister is what a Decider may also implement to answer listings more
 // cheaply than a Decision per model: Listed reports whether the requester
 // of in may know that in's model exists, d.Allow || d.Visible for the
-// Decision d that Decide would return, and fails as Decide fails.
+// Decision d that Decide would return (false for a d whose code is
+// policy_error or empty), and fails as Decide fails.
 // *opa.Engine implements it.
 type Lister interface {
 	Listed(ctx context.Context, in policy.Input) (bool, error)

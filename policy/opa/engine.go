@@ -301,7 +301,9 @@ func (r *regime) guard(f func() error) (err error) {
 
 // Listed reports whether the requester of in may know that in's model
 // exists: d.Allow || d.Visible for the Decision d that Decide(ctx, in)
-// would return, computed more cheaply where it can be. It fails as Decide
+// would return, and false when d's code is policy_error or empty (as the
+// gateway reads one model's decision), computed more cheaply where it can
+// be. It fails as Decide
 // does (an error, and false: a listing fails closed), for the same inputs.
 //
 // A regime whose bundle defines data.weightgate.visible (which must equal

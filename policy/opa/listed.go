@@ -97,18 +97,20 @@ func (r *regime) listed(ctx context.Context, in *policy.Input) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !defined {
-		return d.Allow || d.Visible, nil
+	if !defined || (ok && !listedBy(d)) {
+		// Nothing to remember: a true is kept only where the decision
+		// it was checked against lists the model.
+		return listedBy(d), nil
 	}
 	if ok != d.Visible {
 		if v.off.CompareAndSwap(false, true) {
 			v.logger.Error("the policy's visible rule disagrees with decision.visible; listings now decide visibility from full decisions",
 				"bundle", r.Name, "revision", r.Revision, "rule", VisibleQuery, "visible", ok, "decision_visible", d.Visible)
 		}
-		return d.Allow || d.Visible, nil
+		return listedBy(d), nil
 	}
 	v.answers.Add(key, ok)
-	return d.Allow || d.Visible, nil
+	return listedBy(d), nil
 }
 
 // evalVisible evaluates the visible rule for input; defined is false when it
@@ -128,14 +130,22 @@ func (r *regime) evalVisible(ctx context.Context, input ast.Value) (ok, defined 
 	return bool(b), isBool
 }
 
+// listedBy is a listing's reading of decision d: the model is listed when
+// d allows it or declares it visible, and never on a decision that says
+// the policy failed (code policy_error, or none), as the gateway reads a
+// decision for one model.
+func listedBy(d policy.Decision) bool {
+	return d.Code != "" && d.Code != policy.CodePolicyError && (d.Allow || d.Visible)
+}
+
 // listedByDecision is Listed from the full decision.
 func (r *regime) listedByDecision(ctx context.Context, in *policy.Input) (bool, error) {
 	d, err := r.decide(ctx, in)
-	return d.Allow || d.Visible, err
+	return listedBy(d), err
 }
 
 // listedByValue is listedByDecision for the input as a value.
 func (r *regime) listedByValue(ctx context.Context, input ast.Value) (bool, error) {
 	d, err := r.decideValue(ctx, input)
-	return d.Allow || d.Visible, err
+	return listedBy(d), err
 }
