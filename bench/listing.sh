@@ -12,9 +12,13 @@
 #               below is measured after it (the gateway serves before it,
 #               reading the classifications a listing meets, as round two
 #               measured: a cold 1,000-key page 190 ms on S3 at 100,000)
-#   page        ListObjectsV2 of 1,000 keys from three quarters in (anonymous):
-#               the first request (cold), then the median of 5 more
-#               (warm: on S3, from the listing-page cache)
+#   page        ListObjectsV2 of 1,000 keys (anonymous): cold, the median of
+#               the first request at each of up to 5 positions from three
+#               quarters in, 12 orgs (3,600 keys) apart, so that none is in
+#               what the others read or read ahead (one position at 1,000
+#               models, three at 10,000, five at 100,000); then warm, the
+#               median of 5 more at the last (on S3, from the listing-page
+#               cache)
 #   walk        median page of a walk of 10 pages of 1,000 keys that
 #               follows the continuation token (anonymous), from a quarter
 #               in, measured first: what a client paging through meets
@@ -63,6 +67,16 @@ AK=wglist SK=wglist-secret-key
 export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 SIGN=()
 get() { curl -fsS "${SIGN[@]}" -o "$WORK/body" -w '%{time_total}\n' "$1"; }
+pages() { # "cold / warm" ms of pages of 1,000 keys at bucket URL $1 (see page above); $2 = enc: start-after encoded, as signed requests need
+  local url=$1 o after c=() w
+  for ((o = orgs * 3 / 4; o < orgs && ${#c[@]} < 5; o += 12)); do
+    after=$(printf 'org%d/model50/' "$o")
+    [[ ${2:-} == enc ]] && after=${after//\//%2F}
+    c+=("$(get "$url?list-type=2&max-keys=1000&start-after=$after" | ms)")
+  done
+  w=$(for _ in 1 2 3 4 5; do get "$url?list-type=2&max-keys=1000&start-after=$after"; done | median | ms)
+  echo "$(printf '%s\n' "${c[@]}" | median) / $w"
+}
 coldwarm() { # "cold / warm" ms of GET $1: the first request, then the median of 5
   local c w
   c=$(get "$1" | ms)
@@ -117,7 +131,7 @@ for n in "${SIZES[@]}"; do
   SIGN=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
   vurl="http://127.0.0.1:$vp/models"
   dwalk=$(walk "$vurl" "${mid2//\//%2F}" keys)
-  dpage=$(coldwarm "$vurl?list-type=2&max-keys=1000&start-after=${mid//\//%2F}")
+  dpage=$(pages "$vurl" enc)
   dprefix=$(coldwarm "$vurl?list-type=2&prefix=org0%2Fmodel1%2F")
   SIGN=()
   read -r dls1 dkeys < <(lsrec AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK aws --endpoint-url "http://127.0.0.1:$vp")
@@ -159,7 +173,7 @@ YAML
     warmed=$(echo "$t2 - $t0" | bc | ms)
     gurl="http://127.0.0.1:$sp/models"
     gwalk=$(walk "$gurl" "$mid2")
-    page=$(coldwarm "$gurl?list-type=2&max-keys=1000&start-after=$mid")
+    page=$(pages "$gurl")
     one=$(coldwarm "$gurl?list-type=2&prefix=org0/model1/")
     api=$(coldwarm "http://127.0.0.1:$hp/api/models?limit=100")
     read -r lsa keysa < <(lsrec AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --no-sign-request --endpoint-url "http://127.0.0.1:$sp")

@@ -190,6 +190,7 @@ if (($# == 0)); then
     ./gateway/s3api:FuzzSigV4Query
     ./audit:FuzzCheckLine
     ./audit:FuzzVerifyFile
+    ./storage/s3:FuzzParseList
   )
   # Every Fuzz function in the tree must be listed above.
   listed=$(printf '%s\n' "${fuzz_targets[@]}" | sed 's|^\./||' | sort)

@@ -118,12 +118,16 @@ func directStatus(key string, resp *http.Response, offset, length int64) error {
 		}
 		return nil
 	}
-	// The storage's refusal, read as minio-go reads one, so that mapErr maps
-	// it exactly as on minio-go's path.
+	return mapErr(key, errorResponse(resp))
+}
+
+// errorResponse is the storage's refusal, read as minio-go reads one, so
+// that mapErr maps it exactly as on minio-go's path.
+func errorResponse(resp *http.Response) minio.ErrorResponse {
 	var e struct{ Code, Message string }
 	_ = xml.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-	return mapErr(key, minio.ErrorResponse{StatusCode: resp.StatusCode, Code: e.Code,
-		Message: fmt.Sprintf("storage answered %s (%s: %s)", resp.Status, e.Code, e.Message)})
+	return minio.ErrorResponse{StatusCode: resp.StatusCode, Code: e.Code,
+		Message: fmt.Sprintf("storage answered %s (%s: %s)", resp.Status, e.Code, e.Message)}
 }
 
 // directBody is the body of an openDirect read.
