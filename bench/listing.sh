@@ -13,14 +13,15 @@
 #               reading the classifications a listing meets, as round two
 #               measured: a cold 1,000-key page 190 ms on S3 at 100,000)
 #   page        ListObjectsV2 of 1,000 keys (anonymous): cold, the median of
-#               the first request at each of up to 5 positions from three
-#               quarters in, 12 orgs (3,600 keys) apart, so that none is in
-#               what the others read or read ahead (one position at 1,000
-#               models, three at 10,000, five at 100,000); then warm, the
-#               median of 5 more at the last (on S3, from the listing-page
+#               the first request at each of up to 5 positions from half-way,
+#               11 orgs (3,300 keys) apart and each with a full page after
+#               it, so that none is in what the walk or the others read or
+#               read ahead (one position at 1,000 models, where every page
+#               is in the cache, five at 10,000 and 100,000); then warm, the
+#               median of 5 more at the first (on S3, from the listing-page
 #               cache)
 #   walk        median page of a walk of 10 pages of 1,000 keys that
-#               follows the continuation token (anonymous), from a quarter
+#               follows the continuation token (anonymous), from an eighth
 #               in, measured first: what a client paging through meets
 #               (on S3 the first page is cold, the next read ahead)
 #   prefix      one model's prefix (org0/model1/), cold, then warm median
@@ -69,12 +70,14 @@ SIGN=()
 get() { curl -fsS "${SIGN[@]}" -o "$WORK/body" -w '%{time_total}\n' "$1"; }
 pages() { # "cold / warm" ms of pages of 1,000 keys at bucket URL $1 (see page above); $2 = enc: start-after encoded, as signed requests need
   local url=$1 o after c=() w
-  for ((o = orgs * 3 / 4; o < orgs && ${#c[@]} < 5; o += 12)); do
+  local first=""
+  for ((o = orgs / 2; (o + 4 <= orgs || o == orgs / 2) && ${#c[@]} < 5; o += 11)); do
     after=$(printf 'org%d/model50/' "$o")
     [[ ${2:-} == enc ]] && after=${after//\//%2F}
+    first=${first:-$after}
     c+=("$(get "$url?list-type=2&max-keys=1000&start-after=$after" | ms)")
   done
-  w=$(for _ in 1 2 3 4 5; do get "$url?list-type=2&max-keys=1000&start-after=$after"; done | median | ms)
+  w=$(for _ in 1 2 3 4 5; do get "$url?list-type=2&max-keys=1000&start-after=$first"; done | median | ms)
   echo "$(printf '%s\n' "${c[@]}" | median) / $w"
 }
 coldwarm() { # "cold / warm" ms of GET $1: the first request, then the median of 5
@@ -123,10 +126,11 @@ for n in "${SIZES[@]}"; do
   g1=$(date +%s.%N)
   echo "generated $n models in $(echo "$g1 - $g0" | bc) s" >&2
   orgs=$(((n + 99) / 100))
-  # The walk starts a quarter in, the single page three quarters in, so
-  # that at 10,000 models and more neither meets pages the other read.
+  # The walk starts an eighth in (and reads to about a half), the cold
+  # pages half-way and the US walk three quarters in, so that at 10,000
+  # models and more none meets pages another read.
   mid=$(printf 'org%d/model50/' $((orgs * 3 / 4)))
-  mid2=$(printf 'org%d/model50/' $((orgs / 4)))
+  mid2=$(printf 'org%d/model50/' $((orgs / 8)))
   # VersityGW directly, signed.
   SIGN=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
   vurl="http://127.0.0.1:$vp/models"
