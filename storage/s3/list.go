@@ -46,14 +46,35 @@ type listResult struct {
 const maxListBody = 8 << 20
 
 // listDirect lists a page of at most limit objects below prefix (the
-// store's own prefix included) after startAfter.
+// store's own prefix included) after startAfter. A request that fails for
+// want of an answer, or with a server error or SlowDown, is sent again, up
+// to the store's attempts, as minio-go does with its own.
 func (s *Store) listDirect(ctx context.Context, prefix, startAfter string, limit int) ([]minio.ObjectInfo, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	q := url.Values{"list-type": {"2"}, "encoding-type": {"url"}, "prefix": {prefix}, "max-keys": {strconv.Itoa(limit)}}
 	if startAfter != "" {
 		q.Set("start-after", startAfter)
 	}
+	for attempt := 1; ; attempt++ {
+		objs, truncated, err := s.listOnce(ctx, q)
+		var resp minio.ErrorResponse
+		retry := err != nil && ctx.Err() == nil && attempt < s.attempts &&
+			(!errors.As(err, &resp) || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests)
+		if !retry {
+			return objs, truncated, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// listOnce sends one ListObjectsV2 request with query q and reads its
+// answer.
+func (s *Store) listOnce(ctx context.Context, q url.Values) ([]minio.ObjectInfo, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	u := *s.c.EndpointURL()
 	u.Path, u.RawPath = "/"+s.bucket+"/", "" // a bucket name needs no escaping
 	u.RawQuery = s3utils.QueryEncode(q)

@@ -53,6 +53,9 @@ type Store struct {
 	endpoint string
 	creds    *credentials.Credentials
 	region   string
+	// attempts is how many times a request written here (listDirect) is
+	// sent, as minio-go's MaxRetries for its own.
+	attempts int
 }
 
 var _ storage.ObjectStore = (*Store)(nil)
@@ -95,7 +98,7 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3store: %w", err)
 	}
-	st := &Store{c: c, tr: tr, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, creds: creds, region: cmp.Or(cfg.Region, "us-east-1")}
+	st := &Store{c: c, tr: tr, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, creds: creds, region: cmp.Or(cfg.Region, "us-east-1"), attempts: cfg.MaxRetries}
 	if !cfg.Secure {
 		st.endpoint = cfg.Endpoint
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -285,4 +286,73 @@ func TestStore_ListingsAskNoOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	asked("ListPage with a delimiter", true)
+}
+
+// TestStore_ListPageRetries: a listing page the server fails with a 5xx
+// or SlowDown is asked again, up to MaxRetries attempts in all, as minio-go
+// retries its own requests; a refusal (403) is not.
+func TestStore_ListPageRetries(t *testing.T) {
+	dir := storagetest.WriteTree(t, t.TempDir(), storagetest.Keys)
+	cfg, stop := s3test.Start(t, dir, "models/")
+	defer stop()
+	target, err := url.Parse(cfg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	for _, tc := range []struct {
+		name      string
+		status    int
+		code      string
+		fail      int // listing requests failed before the server answers
+		attempts  int
+		wantErr   bool
+		wantCalls int
+	}{
+		{"slow down, then an answer", http.StatusServiceUnavailable, "SlowDown", 1, 2, false, 2},
+		{"server error, then an answer", http.StatusInternalServerError, "InternalError", 2, 3, false, 3},
+		{"server errors past the attempts", http.StatusInternalServerError, "InternalError", 2, 2, true, 2},
+		{"no retry", http.StatusServiceUnavailable, "SlowDown", 1, 1, true, 1},
+		{"a refusal is not retried", http.StatusForbidden, "AccessDenied", 1, 3, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Has("list-type") {
+					mu.Lock()
+					calls++
+					n := calls
+					mu.Unlock()
+					if n <= tc.fail {
+						w.Header().Set("Content-Type", "application/xml")
+						w.WriteHeader(tc.status)
+						fmt.Fprintf(w, "<Error><Code>%s</Code><Message>test</Message></Error>", tc.code)
+						return
+					}
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			via := cfg
+			via.Endpoint = strings.TrimPrefix(srv.URL, "http://")
+			st, err := s3.New(s3.Config{
+				Endpoint: via.Endpoint, Bucket: cfg.Bucket, Prefix: cfg.Prefix, Region: cfg.Region,
+				AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, MaxRetries: tc.attempts, Timeout: 5 * time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.CloseIdleConnections()
+			p, err := st.ListPage(t.Context(), "", "", "", 3)
+			if (err != nil) != tc.wantErr || (err == nil && len(p.Objects) != 3) {
+				t.Fatalf("ListPage = %d objects, %v; want error %v", len(p.Objects), err, tc.wantErr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if calls != tc.wantCalls {
+				t.Fatalf("%d listing requests, want %d", calls, tc.wantCalls)
+			}
+		})
+	}
 }
