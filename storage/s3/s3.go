@@ -32,8 +32,8 @@ type Config struct {
 	Region    string
 	AccessKey string
 	SecretKey string
-	// MaxRetries is minio-go's retry count for a failed request (1 = no
-	// retry). Kept low: a gateway in front of a dead store should answer
+	// MaxRetries is how many times a failed request is sent (1 = no
+	// retry): minio-go's, and the listing requests written here. Kept low: a gateway in front of a dead store should answer
 	// 503 in seconds, not back off for a minute.
 	MaxRetries int
 	// Timeout bounds metadata calls (stat, list), the wait for the first
