@@ -55,13 +55,8 @@ func (s *Store) openDirect(ctx context.Context, key, etag string, offset, length
 	if etag != "" {
 		req.Header.Set("If-Match", strconv.Quote(etag))
 	}
-	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-	v, err := s.creds.Get()
-	if err != nil {
-		return nil, fmt.Errorf("s3store: credentials: %w", err)
-	}
-	if v.AccessKeyID != "" && !v.SignerType.IsAnonymous() {
-		req = signer.SignV4(*req, v.AccessKeyID, v.SecretAccessKey, v.SessionToken, s.region)
+	if req, err = s.sign(req); err != nil {
+		return nil, fmt.Errorf("s3store: %w", err)
 	}
 
 	d := net.Dialer{Timeout: s.timeout}
@@ -119,6 +114,21 @@ func directStatus(key string, resp *http.Response, offset, length int64) error {
 		return nil
 	}
 	return mapErr(key, errorResponse(resp))
+}
+
+// sign signs req, a request without a body, with SigV4 (minio-go's
+// signer) and the store's credentials; anonymous credentials leave it
+// unsigned.
+func (s *Store) sign(req *http.Request) (*http.Request, error) {
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	v, err := s.creds.Get()
+	if err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	if v.AccessKeyID != "" && !v.SignerType.IsAnonymous() {
+		req = signer.SignV4(*req, v.AccessKeyID, v.SecretAccessKey, v.SessionToken, s.region)
+	}
+	return req, nil
 }
 
 // errorResponse is the storage's refusal, read as minio-go reads one, so

@@ -13,7 +13,6 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
-	"github.com/minio/minio-go/v7/pkg/signer"
 	"github.com/orisano/gosax"
 )
 
@@ -82,13 +81,8 @@ func (s *Store) listOnce(ctx context.Context, q url.Values) ([]minio.ObjectInfo,
 	if err != nil {
 		return nil, false, err
 	}
-	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-	v, err := s.creds.Get()
-	if err != nil {
-		return nil, false, fmt.Errorf("credentials: %w", err)
-	}
-	if v.AccessKeyID != "" && !v.SignerType.IsAnonymous() {
-		req = signer.SignV4(*req, v.AccessKeyID, v.SecretAccessKey, v.SessionToken, s.region)
+	if req, err = s.sign(req); err != nil {
+		return nil, false, err
 	}
 	resp, err := (&http.Client{Transport: s.tr}).Do(req)
 	if err != nil {
