@@ -70,16 +70,17 @@ func newVisibility(ctx context.Context, compiler *ast.Compiler, store storage.St
 
 // listed is Listed for the regime.
 func (r *regime) listed(ctx context.Context, in *policy.Input) (bool, error) {
-	v := r.visible
-	if v == nil || v.off.Load() {
-		return r.listedByDecision(ctx, in)
-	}
+	// As decide: a cancelled request never gets an answer.
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	input, err := inputValue(in)
 	if err != nil {
 		return false, err
+	}
+	v := r.visible
+	if v == nil || v.off.Load() {
+		return r.listedByValue(ctx, input)
 	}
 	key := v.fp.key(input)
 	if ok, found := v.answers.Get(key); found {
@@ -138,13 +139,8 @@ func listedBy(d policy.Decision) bool {
 	return d.Code != "" && d.Code != policy.CodePolicyError && (d.Allow || d.Visible)
 }
 
-// listedByDecision is Listed from the full decision.
-func (r *regime) listedByDecision(ctx context.Context, in *policy.Input) (bool, error) {
-	d, err := r.decide(ctx, in)
-	return listedBy(d), err
-}
-
-// listedByValue is listedByDecision for the input as a value.
+// listedByValue is Listed from the full decision, for the input as a
+// value.
 func (r *regime) listedByValue(ctx context.Context, input ast.Value) (bool, error) {
 	d, err := r.decideValue(ctx, input)
 	return listedBy(d), err
